@@ -1,0 +1,40 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use keywarden::cli::{Cli, Command, PluginsCommand, plugins};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYWARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plugins(PluginsCommand::List {
+            plugins_dir,
+            config,
+            json,
+        }) => plugins::list(&plugins_dir, config.as_deref(), json).await,
+        Command::Plugins(PluginsCommand::Inspect { file, json }) => {
+            plugins::inspect(&file, json).await.map(|()| true)
+        }
+        Command::Plugins(PluginsCommand::Run {
+            file,
+            operation,
+            params,
+            config,
+        }) => plugins::run(&file, &operation, &params, config.as_deref()).await,
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

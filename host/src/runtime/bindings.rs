@@ -1,0 +1,19 @@
+#![allow(
+    unsafe_code,
+    reason = "the code bindgen! generates uses unsafe internally"
+)]
+//! The one place that generates Rust types from `wit/`.
+//!
+//! Everything else in the host refers to these types; nothing copies WIT by hand.
+
+wasmtime::component::bindgen!({
+    world: "plugin",
+    path: "../wit",
+    imports: { default: async },
+    exports: { default: async },
+});
+
+pub use exports::keywarden::plugin::{
+    certificate_store, custom_job, key_management, network_discovery,
+};
+pub use keywarden::plugin::{config, enrollment, log, progress, secrets, state, tls, types};

@@ -1,0 +1,44 @@
+//! One module per host-side WIT interface: its context, its `Host` impl and its
+//! `add_to_linker`. Grants are checked inside the host functions, which answer the
+//! guest with a WIT error rather than trapping.
+
+pub mod config;
+pub mod enrollment;
+pub mod http;
+pub mod log;
+pub mod progress;
+pub mod secrets;
+pub mod state;
+pub mod tls;
+pub mod types;
+
+use std::sync::{Arc, Mutex};
+
+/// Secret values revealed during one job, so that logs and outputs can be scrubbed of
+/// them before anything leaves the sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Redactions(Arc<Mutex<Vec<String>>>);
+
+impl Redactions {
+    pub fn remember(&self, value: &str) {
+        // One-character secrets would blank out half of every log line; don't bother.
+        if value.len() >= 4 {
+            self.0
+                .lock()
+                .expect("redactions lock")
+                .push(value.to_owned());
+        }
+    }
+
+    /// `text` with every revealed secret replaced by `[REDACTED]`.
+    pub fn scrub(&self, text: &str) -> String {
+        let secrets = self.0.lock().expect("redactions lock");
+        let mut out = text.to_owned();
+        for secret in secrets.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "[REDACTED]");
+            }
+        }
+        out
+    }
+}

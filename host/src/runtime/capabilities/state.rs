@@ -1,0 +1,119 @@
+//! `keywarden:plugin/state`: a small durable key/value space per plugin and job config.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::runtime::bindings::state;
+use crate::runtime::sandbox::Sandbox;
+
+/// Most bytes (keys plus values) one plugin may keep for one scope.
+pub const STATE_QUOTA_BYTES: usize = 1 << 20;
+
+/// Where plugin state lives. The server backs it with its database; the runtime on its
+/// own (CLI, tests) keeps it in memory.
+#[async_trait::async_trait]
+pub trait StateBackend: Send + Sync {
+    async fn get(&self, plugin: &str, scope: &str, key: &str) -> anyhow::Result<Option<String>>;
+    async fn set(
+        &self,
+        plugin: &str,
+        scope: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> anyhow::Result<()>;
+    /// Bytes in use by `plugin` in `scope`.
+    async fn size(&self, plugin: &str, scope: &str) -> anyhow::Result<usize>;
+}
+
+/// Process-local state, lost at exit.
+#[derive(Debug, Default)]
+pub struct MemoryState(Mutex<HashMap<(String, String, String), String>>);
+
+#[async_trait::async_trait]
+impl StateBackend for MemoryState {
+    async fn get(&self, plugin: &str, scope: &str, key: &str) -> anyhow::Result<Option<String>> {
+        let map = self.0.lock().expect("state lock");
+        Ok(map.get(&(plugin.into(), scope.into(), key.into())).cloned())
+    }
+
+    async fn set(
+        &self,
+        plugin: &str,
+        scope: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let mut map = self.0.lock().expect("state lock");
+        let k = (plugin.to_owned(), scope.to_owned(), key.to_owned());
+        match value {
+            Some(v) => map.insert(k, v.to_owned()),
+            None => map.remove(&k),
+        };
+        Ok(())
+    }
+
+    async fn size(&self, plugin: &str, scope: &str) -> anyhow::Result<usize> {
+        let map = self.0.lock().expect("state lock");
+        Ok(map
+            .iter()
+            .filter(|((p, s, _), _)| p == plugin && s == scope)
+            .map(|((_, _, k), v)| k.len() + v.len())
+            .sum())
+    }
+}
+
+pub struct StateCtx {
+    backend: Arc<dyn StateBackend>,
+    plugin: String,
+    scope: String,
+}
+
+impl StateCtx {
+    pub fn new(backend: Arc<dyn StateBackend>, plugin: String, scope: String) -> Self {
+        Self {
+            backend,
+            plugin,
+            scope,
+        }
+    }
+}
+
+impl state::Host for StateCtx {
+    async fn get(&mut self, key: String) -> Option<String> {
+        match self.backend.get(&self.plugin, &self.scope, &key).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(plugin = %self.plugin, "plugin state read failed: {e:#}");
+                None
+            }
+        }
+    }
+
+    async fn set(&mut self, key: String, value: Option<String>) -> Result<(), String> {
+        if let Some(v) = &value {
+            let used = self
+                .backend
+                .size(&self.plugin, &self.scope)
+                .await
+                .map_err(|e| format!("state unavailable: {e}"))?;
+            if used + key.len() + v.len() > STATE_QUOTA_BYTES {
+                return Err(format!(
+                    "state quota of {STATE_QUOTA_BYTES} bytes exceeded ({used} in use)"
+                ));
+            }
+        }
+        self.backend
+            .set(&self.plugin, &self.scope, &key, value.as_deref())
+            .await
+            .map_err(|e| {
+                tracing::error!(plugin = %self.plugin, "plugin state write failed: {e:#}");
+                "state unavailable".to_owned()
+            })
+    }
+}
+
+pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
+    state::add_to_linker::<Sandbox, HasSelf<StateCtx>>(linker, |s| &mut s.state)
+}

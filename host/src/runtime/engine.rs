@@ -1,0 +1,72 @@
+//! The one wasmtime `Engine` a Keywarden process uses, and the epoch ticker that
+//! enforces wall-clock limits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::config::RuntimeConfig;
+
+/// How often the epoch advances. A job's timeout is checked at this granularity, and a
+/// busy plugin yields its thread back to tokio this often.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Builds the engine: component model, async, epoch interruption, and the pooling
+/// allocator sized from the runtime config (so per-job instantiation does no mmap).
+pub fn build_engine(cfg: &RuntimeConfig) -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.consume_fuel(cfg.fuel.is_some());
+
+    let instances = cfg.max_instances.max(1);
+    let max_memory = cfg.max_memory_mb.max(1).saturating_mul(1 << 20);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(instances)
+        // A Rust wasip2 component holds a few core instances (program, adapter, shims).
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(4))
+        .max_memories_per_module(2)
+        .max_memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX))
+        .total_stacks(instances);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e}"))
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own, until
+/// dropped. A thread (not a tokio task) keeps ticking even when every tokio worker is
+/// busy running guest code.
+#[derive(Debug)]
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: &Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("keywarden-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .expect("spawning the epoch thread");
+        Self { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,346 @@
+//! Running one job: a fresh `Store` from the plugin's `InstancePre`, the limits armed,
+//! the right export called, and every way it can end turned into a [`JobReport`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, UpdateDeadline};
+
+use super::bindings::certificate_store::{
+    CertificateEntry, DiscoveryRequest, NewEntry, ReenrollmentRequest, Store as CertStore,
+};
+use super::bindings::key_management::CloudKey;
+use super::bindings::types::{JobContext, JobError, JobOutcome, JobResult};
+use super::bindings::{Plugin, PluginPre};
+use super::capabilities::log::LogLine;
+use super::observer::JobObserver;
+use super::sandbox::{HostServices, PreparedGrants, Sandbox};
+use crate::config::JobLimits;
+
+/// Which export a job calls, with the family-specific inputs.
+#[derive(Debug, Clone)]
+pub enum JobCall {
+    Custom,
+    Rotate,
+    Synchronize,
+    Scan,
+    Inventory(CertStore),
+    Add(CertStore, NewEntry),
+    Remove(CertStore, String),
+    Create(CertStore),
+    Discover(DiscoveryRequest),
+    Reenroll(CertStore, ReenrollmentRequest),
+}
+
+/// The job as the plugin sees it.
+#[derive(Debug, Clone)]
+pub struct JobInput {
+    pub job_id: String,
+    pub operation: String,
+    pub target: Option<String>,
+    pub params: serde_json::Value,
+    /// Scope of the plugin's durable state: the job config's id, or the job's own.
+    pub scope: String,
+}
+
+/// How a job that ran to the end turned out.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub result: JobResult,
+    pub message: String,
+    pub details: serde_json::Value,
+    /// Family-specific data the host keeps (synchronized keys, inventory, paths).
+    pub data: FamilyData,
+}
+
+/// Data beyond the outcome that some families return.
+#[derive(Debug, Clone, Default)]
+pub enum FamilyData {
+    #[default]
+    None,
+    Keys(Vec<CloudKey>),
+    Inventory(Vec<CertificateEntry>),
+    Paths(Vec<String>),
+}
+
+/// Why a job produced no outcome. The `Display` text is what users see.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobFailure {
+    #[error("the job exceeded its time limit of {0:?} and was stopped")]
+    TimedOut(Duration),
+    #[error("the job exceeded its memory limit of {} MiB and was stopped", .0 >> 20)]
+    MemoryExceeded(usize),
+    #[error("the job used up its fuel budget of {0} and was stopped")]
+    FuelExhausted(u64),
+    #[error("the plugin crashed: {0}")]
+    Crashed(String),
+    #[error("invalid params: {field}: {reason}")]
+    InvalidParams { field: String, reason: String },
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("the plugin could not be started: {0}")]
+    Instantiate(String),
+    #[error("the job's output is {0} bytes, over the limit of {1} bytes")]
+    OutputTooLarge(usize, usize),
+}
+
+/// Everything a job left behind.
+#[derive(Debug, Clone)]
+pub struct JobReport {
+    pub outcome: Result<Finished, JobFailure>,
+    pub logs: Vec<LogLine>,
+    pub progress: Option<(u64, u64)>,
+    pub elapsed: Duration,
+    pub peak_memory: usize,
+}
+
+/// What a single export call returned, before it is judged against the limits.
+enum Returned {
+    Outcome(JobOutcome, FamilyData),
+    Data(FamilyData, String),
+}
+
+/// Runs one job of the plugin behind `pre`.
+pub async fn run_job(
+    pre: &PluginPre<Sandbox>,
+    plugin: &str,
+    grants: &PreparedGrants,
+    services: &HostServices,
+    input: JobInput,
+    call: JobCall,
+    observer: Arc<dyn JobObserver>,
+) -> JobReport {
+    let started = Instant::now();
+    let limits = grants.limits;
+    let sandbox = match Sandbox::new(plugin, &input.scope, grants, services, observer) {
+        Ok(s) => s,
+        Err(e) => return early_failure(JobFailure::Instantiate(e.to_string()), started),
+    };
+    let mut store = Store::new(pre.engine(), sandbox);
+    arm_limits(&mut store, limits.fuel);
+
+    let ctx = JobContext {
+        job_id: input.job_id,
+        operation: input.operation,
+        target: input.target,
+        params: input.params.to_string(),
+    };
+    // Host-side waits (HTTP, state) are not covered by epochs; bound them here too.
+    let call_result = tokio::time::timeout(
+        limits.timeout + Duration::from_millis(250),
+        call_plugin(pre, &mut store, &ctx, call),
+    )
+    .await;
+
+    let data = store.data();
+    let outcome = match call_result {
+        Err(_elapsed) => Err(JobFailure::TimedOut(limits.timeout)),
+        Ok(Err(trap)) => Err(classify_trap(&trap, data, &limits, &store)),
+        Ok(Ok(Err(plugin_error))) => Err(plugin_error_to_failure(plugin_error)),
+        Ok(Ok(Ok(returned))) => finish(returned, &data.redactions, limits.max_output_bytes),
+    };
+    let data = store.into_data();
+    let peak_memory = data.limiter.peak_memory;
+    let progress = data.progress.latest;
+    let mut log = data.log;
+    for (stream, pipe) in [("stdout", &data.stdout), ("stderr", &data.stderr)] {
+        let text = String::from_utf8_lossy(&pipe.contents()).into_owned();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let fields = BTreeMap::from([("stream".to_owned(), stream.to_owned())]);
+            log.push(
+                if stream == "stderr" { "warn" } else { "info" },
+                line,
+                fields,
+            );
+        }
+    }
+    JobReport {
+        outcome,
+        logs: log.finish(),
+        progress,
+        elapsed: started.elapsed(),
+        peak_memory,
+    }
+}
+
+/// Installs the memory limiter, the fuel budget and the wall-clock deadline on a store.
+/// The epoch callback yields to tokio every tick, so a spinning plugin never holds a
+/// worker thread for longer than one tick, and interrupts it once the deadline passed.
+pub(crate) fn arm_limits(store: &mut Store<Sandbox>, fuel: Option<u64>) {
+    store.limiter(|s| &mut s.limiter);
+    // Fails only when the engine does not meter fuel, in which case there is no budget.
+    let _ = store.set_fuel(fuel.unwrap_or(u64::MAX));
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        if Instant::now() >= ctx.data().deadline {
+            ctx.data_mut().timed_out = true;
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+}
+
+async fn call_plugin(
+    pre: &PluginPre<Sandbox>,
+    store: &mut Store<Sandbox>,
+    ctx: &JobContext,
+    call: JobCall,
+) -> wasmtime::Result<Result<Returned, JobError>> {
+    let plugin: Plugin = pre.instantiate_async(&mut *store).await?;
+    let outcome =
+        |r: Result<JobOutcome, JobError>| r.map(|o| Returned::Outcome(o, FamilyData::None));
+    Ok(match call {
+        JobCall::Custom => outcome(
+            plugin
+                .keywarden_plugin_custom_job()
+                .call_run(&mut *store, ctx)
+                .await?,
+        ),
+        JobCall::Scan => outcome(
+            plugin
+                .keywarden_plugin_network_discovery()
+                .call_scan(&mut *store, ctx)
+                .await?,
+        ),
+        JobCall::Rotate => outcome(
+            plugin
+                .keywarden_plugin_key_management()
+                .call_rotate(&mut *store, ctx)
+                .await?,
+        ),
+        JobCall::Synchronize => plugin
+            .keywarden_plugin_key_management()
+            .call_synchronize(&mut *store, ctx)
+            .await?
+            .map(|s| Returned::Outcome(s.outcome, FamilyData::Keys(s.keys))),
+        JobCall::Inventory(cert_store) => plugin
+            .keywarden_plugin_certificate_store()
+            .call_inventory(&mut *store, ctx, &cert_store)
+            .await?
+            .map(|entries| {
+                let message = format!("{} certificates found", entries.len());
+                Returned::Data(FamilyData::Inventory(entries), message)
+            }),
+        JobCall::Add(cert_store, entry) => outcome(
+            plugin
+                .keywarden_plugin_certificate_store()
+                .call_add(&mut *store, ctx, &cert_store, &entry)
+                .await?,
+        ),
+        JobCall::Remove(cert_store, alias) => outcome(
+            plugin
+                .keywarden_plugin_certificate_store()
+                .call_remove(&mut *store, ctx, &cert_store, &alias)
+                .await?,
+        ),
+        JobCall::Create(cert_store) => outcome(
+            plugin
+                .keywarden_plugin_certificate_store()
+                .call_create(&mut *store, ctx, &cert_store)
+                .await?,
+        ),
+        JobCall::Discover(request) => plugin
+            .keywarden_plugin_certificate_store()
+            .call_discover(&mut *store, ctx, &request)
+            .await?
+            .map(|paths| {
+                let message = format!("{} stores found", paths.len());
+                Returned::Data(FamilyData::Paths(paths), message)
+            }),
+        JobCall::Reenroll(cert_store, request) => outcome(
+            plugin
+                .keywarden_plugin_certificate_store()
+                .call_reenroll(&mut *store, ctx, &cert_store, &request)
+                .await?,
+        ),
+    })
+}
+
+/// Names the limit a trap came from, or reports a crash with wasmtime's reason.
+fn classify_trap(
+    trap: &wasmtime::Error,
+    data: &Sandbox,
+    limits: &JobLimits,
+    store: &Store<Sandbox>,
+) -> JobFailure {
+    if data.timed_out {
+        return JobFailure::TimedOut(limits.timeout);
+    }
+    if data.limiter.memory_exceeded {
+        return JobFailure::MemoryExceeded(limits.memory_bytes);
+    }
+    if let Some(budget) = limits.fuel
+        && store.get_fuel().is_ok_and(|left| left == 0)
+    {
+        return JobFailure::FuelExhausted(budget);
+    }
+    let text = format!("{trap:#}");
+    if text.contains("instantiat") || text.contains("concurrent") || text.contains("resource limit")
+    {
+        return JobFailure::Instantiate(first_line(&text));
+    }
+    JobFailure::Crashed(first_line(&text))
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+fn plugin_error_to_failure(error: JobError) -> JobFailure {
+    match error {
+        JobError::InvalidParams(p) => JobFailure::InvalidParams {
+            field: p.field,
+            reason: p.reason,
+        },
+        JobError::Unsupported(s) => JobFailure::Unsupported(s),
+        JobError::Failed(s) => JobFailure::Failed(s),
+    }
+}
+
+/// Checks the size cap, parses details, and scrubs revealed secrets from the output.
+fn finish(
+    returned: Returned,
+    redactions: &super::capabilities::Redactions,
+    max_output: usize,
+) -> Result<Finished, JobFailure> {
+    let (result, message, details, data) = match returned {
+        Returned::Outcome(o, data) => (o.result, o.message, o.details, data),
+        Returned::Data(data, message) => (JobResult::Success, message, String::new(), data),
+    };
+    let size = message.len() + details.len();
+    if size > max_output {
+        return Err(JobFailure::OutputTooLarge(size, max_output));
+    }
+    let details = if details.trim().is_empty() {
+        serde_json::json!({})
+    } else {
+        match serde_json::from_str(&redactions.scrub(&details)) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(JobFailure::Failed(format!(
+                    "the plugin returned details that are not JSON: {e}"
+                )));
+            }
+        }
+    };
+    Ok(Finished {
+        result,
+        message: redactions.scrub(&message),
+        details,
+        data,
+    })
+}
+
+fn early_failure(failure: JobFailure, started: Instant) -> JobReport {
+    JobReport {
+        outcome: Err(failure),
+        logs: Vec::new(),
+        progress: None,
+        elapsed: started.elapsed(),
+        peak_memory: 0,
+    }
+}

@@ -1,0 +1,144 @@
+//! The plugin runtime: one engine, compiled components cached on disk, a fresh
+//! sandboxed store for every job.
+
+pub mod bindings;
+pub mod cache;
+pub mod capabilities;
+pub mod engine;
+pub mod invoke;
+pub mod limits;
+pub mod observer;
+pub mod sandbox;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use self::bindings::PluginPre;
+use self::bindings::types::Manifest;
+use self::cache::{CompileSource, ComponentCache};
+use self::engine::EpochTicker;
+use self::invoke::{JobCall, JobInput, JobReport};
+use self::observer::{JobObserver, NoObserver};
+use self::sandbox::{HostServices, PreparedGrants, Sandbox};
+use crate::config::{OperatorConfig, PluginGrants};
+
+/// How long `describe` may take when a plugin is loaded.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything needed to compile, prepare and run plugins. Shared by the registry and
+/// the executor.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    cache: ComponentCache,
+    config: OperatorConfig,
+    services: HostServices,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime for `config`, caching compiled components in `cache_dir` (or not at all).
+    pub fn new(
+        config: OperatorConfig,
+        cache_dir: Option<PathBuf>,
+        services: HostServices,
+    ) -> anyhow::Result<Arc<Self>> {
+        let engine = engine::build_engine(&config.runtime)?;
+        let linker = sandbox::build_linker(&engine)?;
+        let cache_dir = config.runtime.cache_dir.clone().or(cache_dir);
+        let cache = ComponentCache::new(&engine, cache_dir);
+        let _ticker = EpochTicker::start(&engine);
+        Ok(Arc::new(Self {
+            engine,
+            linker,
+            cache,
+            config,
+            services,
+            _ticker,
+        }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn config(&self) -> &OperatorConfig {
+        &self.config
+    }
+
+    /// Compiles (or loads from the cache) a component. Blocking.
+    pub fn compile(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> anyhow::Result<(Component, CompileSource)> {
+        self.cache.load(&self.engine, bytes, sha256)
+    }
+
+    /// Links a component against the host once, so each job only instantiates.
+    pub fn prepare(&self, component: &Component) -> anyhow::Result<PluginPre<Sandbox>> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| anyhow::anyhow!("the component's imports cannot be satisfied: {e:#}"))?;
+        PluginPre::new(pre).map_err(|e| {
+            anyhow::anyhow!("the component does not implement the keywarden:plugin world: {e:#}")
+        })
+    }
+
+    /// The grants the operator gave the plugin file `name`.
+    pub fn grants(&self, name: &str) -> PreparedGrants {
+        PreparedGrants::new(&self.config.runtime, &self.config.grants_for(name))
+    }
+
+    /// Calls `describe` in a sandbox with no grants.
+    pub async fn describe(&self, pre: &PluginPre<Sandbox>) -> anyhow::Result<Manifest> {
+        let mut grants = PreparedGrants::new(&self.config.runtime, &PluginGrants::default());
+        grants.limits.timeout = grants.limits.timeout.min(DESCRIBE_TIMEOUT);
+        let sandbox = Sandbox::new(
+            "describe",
+            "describe",
+            &grants,
+            &self.services,
+            Arc::new(NoObserver),
+        )?;
+        let mut store = wasmtime::Store::new(&self.engine, sandbox);
+        invoke::arm_limits(&mut store, None);
+        let run = async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            plugin.call_describe(&mut store).await
+        };
+        match tokio::time::timeout(grants.limits.timeout, run).await {
+            Ok(Ok(manifest)) => Ok(manifest),
+            Ok(Err(e)) => Err(anyhow::anyhow!("describe() failed: {e:#}")),
+            Err(_) => Err(anyhow::anyhow!(
+                "describe() did not return within {:?}",
+                grants.limits.timeout
+            )),
+        }
+    }
+
+    /// Runs one job in a fresh sandbox with the plugin's grants.
+    pub async fn run(
+        &self,
+        plugin: &str,
+        pre: &PluginPre<Sandbox>,
+        grants: &PreparedGrants,
+        input: JobInput,
+        call: JobCall,
+        observer: Option<Arc<dyn JobObserver>>,
+    ) -> JobReport {
+        let observer = observer.unwrap_or_else(|| Arc::new(NoObserver));
+        invoke::run_job(pre, plugin, grants, &self.services, input, call, observer).await
+    }
+}
