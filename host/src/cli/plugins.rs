@@ -8,7 +8,7 @@ use crate::plugins::{ManifestView, PluginListing, PluginRegistry, loader};
 use crate::runtime::Runtime;
 use crate::runtime::capabilities::secrets::ConfiguredSecrets;
 use crate::runtime::capabilities::state::MemoryState;
-use crate::runtime::invoke::{JobCall, JobInput};
+use crate::runtime::invoke::{JobCall, JobInput, result_name};
 use crate::runtime::sandbox::HostServices;
 
 fn runtime_for(config: Option<&Path>) -> anyhow::Result<Arc<Runtime>> {
@@ -98,7 +98,7 @@ pub async fn run(
     let (ok, outcome) = match &report.outcome {
         Ok(f) => (
             true,
-            serde_json::json!({"result": format!("{:?}", f.result).to_lowercase(), "message": f.message, "details": f.details}),
+            serde_json::json!({"result": result_name(f.result), "message": f.message, "details": f.details}),
         ),
         Err(e) => (false, serde_json::json!({"error": e.to_string()})),
     };

@@ -64,6 +64,15 @@ pub enum FamilyData {
     Paths(Vec<String>),
 }
 
+/// The word APIs and logs use for a result.
+pub fn result_name(result: JobResult) -> &'static str {
+    match result {
+        JobResult::Success => "success",
+        JobResult::Warning => "warning",
+        JobResult::Failure => "failure",
+    }
+}
+
 /// Why a job produced no outcome. The `Display` text is what users see.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobFailure {
@@ -278,9 +287,11 @@ fn classify_trap(
     {
         return JobFailure::FuelExhausted(budget);
     }
-    let text = format!("{trap:#}");
-    if text.contains("instantiat") || text.contains("concurrent") || text.contains("resource limit")
-    {
+    let text = match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(t) => t.to_string(),
+        None => trap.root_cause().to_string(),
+    };
+    if text.contains("instantiat") || text.contains("concurrent") || text.contains("resource limit") {
         return JobFailure::Instantiate(first_line(&text));
     }
     JobFailure::Crashed(first_line(&text))

@@ -17,15 +17,7 @@ impl HostAllowlist {
     pub fn new(entries: &[String]) -> Self {
         let rules = entries
             .iter()
-            .map(|entry| {
-                let entry = entry.trim().to_ascii_lowercase();
-                match entry.rsplit_once(':') {
-                    Some((host, port)) if !host.ends_with(']') && port.parse::<u16>().is_ok() => {
-                        (host.trim_matches(['[', ']']).to_owned(), port.parse().ok())
-                    }
-                    _ => (entry.trim_matches(['[', ']']).to_owned(), None),
-                }
-            })
+            .map(|entry| parse_rule(&entry.trim().to_ascii_lowercase()))
             .collect();
         Self { rules }
     }
@@ -35,6 +27,23 @@ impl HostAllowlist {
         self.rules
             .iter()
             .any(|(h, p)| *h == host && p.is_none_or(|p| p == port))
+    }
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address.
+fn parse_rule(entry: &str) -> (String, Option<u16>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (addr, tail) = rest.split_once(']').unwrap_or((rest, ""));
+        return (addr.to_owned(), tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match entry.split_once(':') {
+        // A malformed port keeps the whole entry as the host, which then matches nothing
+        // rather than widening the grant to every port.
+        Some((host, port)) if !port.contains(':') => match port.parse() {
+            Ok(port) => (host.to_owned(), Some(port)),
+            Err(_) => (entry.to_owned(), None),
+        },
+        _ => (entry.to_owned(), None),
     }
 }
 
