@@ -11,11 +11,12 @@ use keywarden::config::OperatorConfig;
 use keywarden::plugins::loader;
 use keywarden::runtime::Runtime;
 use keywarden::runtime::bindings::types::{JobContext, JobError, JobOutcome};
+use keywarden::runtime::bindings::{log, types};
 use keywarden::runtime::capabilities::secrets::ConfiguredSecrets;
 use keywarden::runtime::capabilities::state::MemoryState;
 use keywarden::runtime::invoke::{JobCall, JobInput};
 use keywarden::runtime::sandbox::HostServices;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -35,6 +36,18 @@ impl WasiView for Raw {
         }
     }
 }
+
+impl log::Host for Raw {
+    async fn write(
+        &mut self,
+        _level: log::Level,
+        _message: String,
+        _fields: Vec<(String, String)>,
+    ) {
+    }
+}
+
+impl types::Host for Raw {}
 
 struct Stats {
     median: Duration,
@@ -92,12 +105,16 @@ async fn raw_harness(bytes: &[u8]) -> Stats {
     let component = Component::new(&engine, bytes).unwrap();
     let mut linker = Linker::<Raw>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    linker.define_unknown_imports_as_traps(&component).unwrap();
+    // `noop` imports `log` (the SDK's panic hook) and `types`; nothing else of ours.
+    log::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |s| s).unwrap();
+    types::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |s| s).unwrap();
     let pre = linker.instantiate_pre(&component).unwrap();
     let iface = component
         .get_export_index(None, "keywarden:plugin/custom-job@0.1.0")
         .expect("custom-job export");
-    let run = component.get_export_index(Some(&iface), "run").expect("run export");
+    let run = component
+        .get_export_index(Some(&iface), "run")
+        .expect("run export");
     let ctx = context();
     time(|| {
         let (pre, run, ctx, engine) = (&pre, &run, &ctx, &engine);
@@ -175,27 +192,52 @@ fn cache_vs_compile(noop: &std::path::Path) -> (Duration, Duration) {
 }
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
     let out = root.join("target/plugins");
     xtask::build_plugins(&root, &out).expect("building the plugins");
     let noop = out.join("noop.wasm");
     let bytes = std::fs::read(&noop).unwrap();
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let raw = rt.block_on(raw_harness(&bytes));
     let ours = rt.block_on(keywarden_path(&noop));
     let (compile, cached) = cache_vs_compile(&noop);
 
-    println!("per-job overhead: instantiate `noop` in a fresh store and call it ({ITERATIONS} runs)");
-    println!("{:<28} {:>10} {:>10} {:>10}", "", "median µs", "p95 µs", "mean µs");
+    println!(
+        "per-job overhead: instantiate `noop` in a fresh store and call it ({ITERATIONS} runs)"
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}",
+        "", "median µs", "p95 µs", "mean µs"
+    );
     for (name, s) in [("raw wasmtime harness", &raw), ("keywarden sandbox", &ours)] {
-        println!("{name:<28} {:>10.1} {:>10.1} {:>10.1}", us(s.median), us(s.p95), us(s.mean));
+        println!(
+            "{name:<28} {:>10.1} {:>10.1} {:>10.1}",
+            us(s.median),
+            us(s.p95),
+            us(s.mean)
+        );
     }
     let ratio = ours.median.as_secs_f64() / raw.median.as_secs_f64();
     println!("ratio keywarden/raw (median): {ratio:.2}x   (target: <= 1.5x and <= 20 µs)");
     println!();
     println!("loading `noop` ({} KiB):", bytes.len() / 1024);
-    println!("  compile afresh      {:>10.2} ms", compile.as_secs_f64() * 1e3);
-    println!("  from the disk cache {:>10.2} ms", cached.as_secs_f64() * 1e3);
-    println!("  speed-up            {:>10.1}x", compile.as_secs_f64() / cached.as_secs_f64());
+    println!(
+        "  compile afresh      {:>10.2} ms",
+        compile.as_secs_f64() * 1e3
+    );
+    println!(
+        "  from the disk cache {:>10.2} ms",
+        cached.as_secs_f64() * 1e3
+    );
+    println!(
+        "  speed-up            {:>10.1}x",
+        compile.as_secs_f64() / cached.as_secs_f64()
+    );
 }

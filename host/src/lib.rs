@@ -1,8 +1,14 @@
 //! Keywarden: schedules and runs key- and certificate-lifecycle jobs, each operation a
 //! sandboxed WebAssembly component.
 
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod executor;
 pub mod plugins;
 pub mod runtime;
 pub mod scheduler;
+pub mod server;
+
+pub use api::app;
+pub use server::serve;

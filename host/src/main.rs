@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use keywarden::cli::{Cli, Command, PluginsCommand, plugins};
+use keywarden::cli::{Cli, Command, PluginsCommand, ServeArgs, TokensCommand, plugins, serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +28,22 @@ async fn main() -> ExitCode {
             params,
             config,
         }) => plugins::run(&file, &operation, &params, config.as_deref()).await,
+        Command::Serve(ServeArgs {
+            listen,
+            data_dir,
+            plugins_dir,
+            config,
+            database_url,
+            node_id,
+        }) => serve::run(listen, data_dir, plugins_dir, config, database_url, node_id).await,
+        Command::Tokens(TokensCommand::Create {
+            account,
+            label,
+            admin,
+            data_dir,
+            config,
+            database_url,
+        }) => serve::create_token(data_dir, config, database_url, &account, &label, admin).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! The `keywarden` command line.
 
 pub mod plugins;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -20,6 +21,52 @@ pub enum Command {
     /// Inspect and try plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Run a Keywarden node: HTTP API, scheduler and executor.
+    Serve(ServeArgs),
+    /// Manage API tokens directly in the database.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: `[server] listen`, else 127.0.0.1:8080].
+    #[arg(long, env = "KEYWARDEN_LISTEN")]
+    pub listen: Option<String>,
+    /// Holds the SQLite database, the bootstrap admin token and the compile cache.
+    #[arg(long, env = "KEYWARDEN_DATA_DIR")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "KEYWARDEN_PLUGINS_DIR")]
+    pub plugins_dir: PathBuf,
+    /// Operator config (grants, limits, secrets, `[server]` defaults).
+    #[arg(long, env = "KEYWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// `postgres://...` or `sqlite://...` [default: `sqlite://<data-dir>/keywarden.db`].
+    #[arg(long, env = "KEYWARDEN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// This node's id (`run_on`, `processing_node`) [default: `[server] node_id`, else host name].
+    #[arg(long, env = "KEYWARDEN_NODE_ID")]
+    pub node_id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Issue a token and print it once (the database keeps only its hash).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The token may act on every account and issue tokens.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long, env = "KEYWARDEN_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, env = "KEYWARDEN_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long, env = "KEYWARDEN_DATABASE_URL")]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -291,7 +291,8 @@ fn classify_trap(
         Some(t) => t.to_string(),
         None => trap.root_cause().to_string(),
     };
-    if text.contains("instantiat") || text.contains("concurrent") || text.contains("resource limit") {
+    if text.contains("instantiat") || text.contains("concurrent") || text.contains("resource limit")
+    {
         return JobFailure::Instantiate(first_line(&text));
     }
     JobFailure::Crashed(first_line(&text))

@@ -2,3 +2,4 @@
 //! executor claims what it inserts.
 
 pub mod fire_times;
+pub mod tick;

@@ -34,7 +34,10 @@ impl HostAllowlist {
 fn parse_rule(entry: &str) -> (String, Option<u16>) {
     if let Some(rest) = entry.strip_prefix('[') {
         let (addr, tail) = rest.split_once(']').unwrap_or((rest, ""));
-        return (addr.to_owned(), tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+        return (
+            addr.to_owned(),
+            tail.strip_prefix(':').and_then(|p| p.parse().ok()),
+        );
     }
     match entry.split_once(':') {
         // A malformed port keeps the whole entry as the host, which then matches nothing

@@ -1,0 +1,265 @@
+//! Reading job-config requests (create and patch) into the store model.
+//!
+//! Bodies are read as JSON objects field by field rather than through one derived struct,
+//! because the same fields serve create (required ones must be present) and patch (absent
+//! = keep, `null` = clear), because the params object arrives under an operation-dependent
+//! name, and because each mistake should name its field. Validation against the schedule
+//! parser and the plugin's schema happens afterwards, in `config_check`.
+
+use chrono::{DateTime, Utc};
+use keywarden_store::JobConfig;
+use serde_json::{Map, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract;
+
+/// Fields of the response a client may send back unchanged (GET → edit → PATCH); ignored.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "uri",
+    "account",
+    "application",
+    "devAccount",
+    "createdAt",
+    "updatedAt",
+    "next_run_at",
+    "params_key",
+];
+
+/// The request fields that may carry the params of `operation`, canonical one first:
+/// `<operation>_params` for CipherTrust operations (`database_backup` also under the
+/// reference's `cckm_database_backup_params`), `params` for custom operations, and
+/// `job_config_params` (the response's name) for any.
+pub fn params_keys(operation: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    if operation.starts_with("cckm_") {
+        keys.push(format!("{operation}_params"));
+    } else if operation == "database_backup" {
+        keys.push("database_backup_params".to_owned());
+        keys.push("cckm_database_backup_params".to_owned());
+    } else {
+        keys.push("params".to_owned());
+        keys.push(format!("{operation}_params"));
+    }
+    keys.push("job_config_params".to_owned());
+    keys
+}
+
+fn is_params_field(key: &str) -> bool {
+    key == "params" || key.ends_with("_params")
+}
+
+/// A request body being consumed field by field; what is left at the end is unknown.
+#[derive(Debug)]
+pub struct Fields(Map<String, Value>);
+
+impl Fields {
+    pub fn new(body: Value) -> ApiResult<Self> {
+        match body {
+            Value::Object(map) => Ok(Fields(map)),
+            _ => Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            )),
+        }
+    }
+
+    /// `None` if absent, `Some(None)` if `null`, else the string.
+    fn string(&mut self, key: &str) -> ApiResult<Option<Option<String>>> {
+        match self.0.remove(key) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s))),
+            Some(other) => Err(ApiError::invalid(
+                key,
+                format!("expected a string, got {other}"),
+            )),
+        }
+    }
+
+    /// A string that may not be null or blank.
+    fn required_text(&mut self, key: &str) -> ApiResult<Option<String>> {
+        match self.string(key)? {
+            None => Ok(None),
+            Some(Some(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+            Some(_) => Err(ApiError::invalid(key, "must not be empty")),
+        }
+    }
+
+    fn integer(&mut self, key: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
+        match self.0.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_i64() {
+                Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(ApiError::invalid(
+                    key,
+                    format!("expected an integer from {min} to {max}, got {v}"),
+                )),
+            },
+        }
+    }
+
+    fn boolean(&mut self, key: &str) -> ApiResult<Option<bool>> {
+        match self.0.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(other) => Err(ApiError::invalid(
+                key,
+                format!("expected true or false, got {other}"),
+            )),
+        }
+    }
+
+    fn time(&mut self, key: &str) -> ApiResult<Option<Option<DateTime<Utc>>>> {
+        match self.string(key)? {
+            None => Ok(None),
+            Some(None) => Ok(Some(None)),
+            Some(Some(s)) => extract::timestamp(key, Some(&s)).map(Some),
+        }
+    }
+
+    fn one_of(&mut self, key: &str, allowed: &[&str]) -> ApiResult<Option<String>> {
+        match self.required_text(key)? {
+            None => Ok(None),
+            Some(v) => {
+                let v = v.to_ascii_lowercase();
+                if allowed.contains(&v.as_str()) {
+                    Ok(Some(v))
+                } else {
+                    Err(ApiError::invalid(
+                        key,
+                        format!("expected one of {}, got {v:?}", allowed.join(", ")),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Applies the top-level fields of `fields` to `config` and returns the params object the
+/// request carried, as `(field name, value)`. On create (`creating`), `name`, `operation`
+/// and `run_at` are required and absent optional fields keep `config`'s defaults.
+pub fn apply(
+    config: &mut JobConfig,
+    mut fields: Fields,
+    creating: bool,
+) -> ApiResult<Option<(String, Value)>> {
+    for key in ["name", "operation", "run_at"] {
+        match fields.required_text(key)? {
+            Some(v) if key == "name" => config.name = v,
+            Some(v) if key == "operation" => config.operation = v,
+            Some(v) => config.run_at = v,
+            None if creating => return Err(ApiError::invalid(key, "is required")),
+            None => {}
+        }
+    }
+    if config.name.chars().count() > 256 {
+        return Err(ApiError::invalid("name", "must be at most 256 characters"));
+    }
+    if let Some(v) = fields.string("description")? {
+        config.description = v.unwrap_or_default();
+    }
+    if let Some(v) = fields.required_text("run_on")? {
+        config.run_on = v;
+    }
+    if let Some(v) = fields.string("timezone")? {
+        config.timezone = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    }
+    if let Some(v) = fields.time("start_date")? {
+        config.start_date = v;
+    }
+    if let Some(v) = fields.time("end_date")? {
+        config.end_date = v;
+    }
+    if let (Some(start), Some(end)) = (config.start_date, config.end_date)
+        && end < start
+    {
+        return Err(ApiError::invalid(
+            "end_date",
+            "must not be before start_date",
+        ));
+    }
+    if let Some(v) = fields.boolean("disabled")? {
+        config.disabled = v;
+    }
+    if let Some(v) = fields.one_of("catch_up", &["skip", "one", "all"])? {
+        config.catch_up = v;
+    }
+    if let Some(v) = fields.one_of("overlap", &["skip", "allow"])? {
+        config.overlap = v;
+    }
+    if let Some(v) = fields.integer("max_retries", 0, 100)? {
+        config.max_retries = v as i32;
+    }
+    if let Some(v) = fields.integer("retry_backoff_secs", 0, 7 * 86_400)? {
+        config.retry_backoff_secs = v;
+    }
+    take_params(&mut fields, &config.operation)
+}
+
+/// Picks the params object for `operation` out of the remaining fields and rejects
+/// everything else that is left: params meant for another operation are a mistake the
+/// caller should hear about, not data to drop silently.
+fn take_params(fields: &mut Fields, operation: &str) -> ApiResult<Option<(String, Value)>> {
+    let accepted = params_keys(operation);
+    let mut found: Option<(String, Value)> = None;
+    for key in &accepted {
+        if let Some(value) = fields.0.remove(key) {
+            if let Some((first, _)) = &found {
+                return Err(ApiError::invalid(
+                    key,
+                    format!("params given twice, as {first} and {key}; send one"),
+                ));
+            }
+            if !matches!(value, Value::Object(_) | Value::Null) {
+                return Err(ApiError::invalid(key, "must be a JSON object"));
+            }
+            found = Some((key.clone(), value));
+        }
+    }
+    for key in READ_ONLY {
+        fields.0.remove(*key);
+    }
+    if let Some(key) = fields.0.keys().find(|k| is_params_field(k)) {
+        return Err(ApiError::unprocessable(
+            key,
+            format!(
+                "does not apply to operation {operation:?}; its params go in {}",
+                accepted[0]
+            ),
+        ));
+    }
+    if let Some(key) = fields.0.keys().next() {
+        return Err(ApiError::invalid(key, "unknown field"));
+    }
+    // `job_config_params` is an alias: store the canonical name.
+    Ok(found.map(|(key, value)| {
+        let key = if key == "job_config_params" {
+            accepted[0].clone()
+        } else {
+            key
+        };
+        (key, value)
+    }))
+}
+
+/// RFC 7396 JSON merge patch: objects merge key by key, `null` deletes, anything else
+/// replaces.
+pub fn merge_patch(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(patch) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            if let Value::Object(map) = target {
+                for (key, value) in patch {
+                    if value.is_null() {
+                        map.remove(&key);
+                    } else {
+                        merge_patch(map.entry(key).or_insert(Value::Null), value);
+                    }
+                }
+            }
+        }
+        other => *target = other,
+    }
+}

@@ -1,0 +1,252 @@
+//! `/api/v1/scheduler/job-configs`: create, list, show, patch, delete and run-now.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use keywarden_store::{ConfigFilter, JobConfig, NewJob, Sort};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::Caller;
+use super::config_check::{check, target_of};
+use super::config_input::{Fields, apply, merge_patch, params_keys};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{self, ApiJson, ApiQuery, text};
+use super::views::{JobConfigView, Page};
+
+/// Body of `POST /job-configs` (and, all fields optional, of `PATCH`). Give the params in
+/// the field matching the operation: `<operation>_params` for `cckm_*` operations,
+/// `database_backup_params` for `database_backup`, `params` for custom operations.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // Documentation only: bodies are read field by field (config_input.rs).
+pub struct JobConfigRequest {
+    pub name: String,
+    pub operation: String,
+    pub description: Option<String>,
+    /// `any` (default) or a node id.
+    pub run_on: Option<String>,
+    /// Cron: 5 fields, 6 fields with seconds first, or `@daily`-style macros.
+    pub run_at: String,
+    /// IANA timezone the cron expression is read in (default UTC).
+    pub timezone: Option<String>,
+    /// RFC 3339.
+    pub start_date: Option<String>,
+    /// RFC 3339.
+    pub end_date: Option<String>,
+    pub disabled: Option<bool>,
+    /// `skip`, `one` (default) or `all`.
+    pub catch_up: Option<String>,
+    /// `skip` (default) or `allow`.
+    pub overlap: Option<String>,
+    pub max_retries: Option<i32>,
+    pub retry_backoff_secs: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub cckm_key_rotation_params: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub cckm_synchronization_params: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub cckm_xks_credential_rotation_params: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub database_backup_params: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<Value>,
+}
+
+/// Query parameters of `GET /job-configs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigListQuery {
+    pub skip: Option<String>,
+    pub limit: Option<String>,
+    /// Comma-separated fields, `-` prefix for descending (e.g. `name,-createdAt`).
+    pub sort: Option<String>,
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub operation: Option<String>,
+    pub disabled: Option<String>,
+    pub cloud_name: Option<String>,
+    pub expire_in: Option<String>,
+    #[serde(rename = "createdBefore", alias = "created_before")]
+    #[param(rename = "createdBefore")]
+    pub created_before: Option<String>,
+    #[serde(rename = "createdAfter", alias = "created_after")]
+    #[param(rename = "createdAfter")]
+    pub created_after: Option<String>,
+}
+
+/// Answer of run-now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunNowResponse {
+    pub job_id: String,
+    pub job_config_id: String,
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<JobConfig> {
+    let uuid = extract::path_id(id, "job config")?;
+    state
+        .store
+        .get_config(caller.scope(), uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no job config with id {id:?}")))
+}
+
+#[utoipa::path(post, path = "/api/v1/scheduler/job-configs", tag = "job-configs",
+    request_body = JobConfigRequest,
+    responses((status = 201, body = JobConfigView), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<JobConfigView>)> {
+    let now = Utc::now();
+    let mut config = JobConfig::new(&caller.account, "", "", "", now);
+    config.catch_up = "one".to_owned();
+    let params = apply(&mut config, Fields::new(body)?, true)?;
+    let (key, value) =
+        params.unwrap_or_else(|| (params_keys(&config.operation)[0].clone(), Value::Null));
+    config.params_key = key;
+    config.params = if value.is_null() {
+        Value::Object(Default::default())
+    } else {
+        value
+    };
+    config.next_fire_at = check(&config, &state.registry, now)?;
+    let stored = state.store.insert_config(&config).await?;
+    Ok((StatusCode::CREATED, Json(JobConfigView::from(&stored))))
+}
+
+#[utoipa::path(get, path = "/api/v1/scheduler/job-configs", tag = "job-configs",
+    params(ConfigListQuery),
+    responses((status = 200, body = Page<JobConfigView>), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(q): ApiQuery<ConfigListQuery>,
+) -> ApiResult<Json<Page<JobConfigView>>> {
+    let (skip, limit) = extract::paging(q.skip.as_deref(), q.limit.as_deref())?;
+    let filter = ConfigFilter {
+        account_id: caller.scope().map(str::to_owned),
+        name: text(q.name),
+        id: extract::uuid_param("id", q.id.as_deref())?,
+        operation: text(q.operation),
+        disabled: extract::boolean("disabled", q.disabled.as_deref())?,
+        cloud_name: text(q.cloud_name),
+        expire_in: text(q.expire_in),
+        created_before: extract::timestamp("createdBefore", q.created_before.as_deref())?,
+        created_after: extract::timestamp("createdAfter", q.created_after.as_deref())?,
+    };
+    let sort = Sort::parse(q.sort.as_deref().unwrap_or(""));
+    let (total, rows) = state
+        .store
+        .list_configs(&filter, &sort, skip, limit)
+        .await?;
+    Ok(Json(Page {
+        skip,
+        limit,
+        total,
+        resources: rows.iter().map(JobConfigView::from).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/scheduler/job-configs/{id}", tag = "job-configs",
+    params(("id" = String, Path, description = "Job config id")),
+    responses((status = 200, body = JobConfigView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobConfigView>> {
+    let config = load(&state, &caller, &id).await?;
+    Ok(Json(JobConfigView::from(&config)))
+}
+
+/// Top-level fields replace; the params object is merged key by key (JSON merge patch,
+/// `null` deletes a key) and re-validated; schedule changes recompute the next fire.
+#[utoipa::path(patch, path = "/api/v1/scheduler/job-configs/{id}", tag = "job-configs",
+    params(("id" = String, Path, description = "Job config id")),
+    request_body = JobConfigRequest,
+    responses((status = 200, body = JobConfigView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn patch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<JobConfigView>> {
+    let before = load(&state, &caller, &id).await?;
+    let mut config = before.clone();
+    if let Some((key, patch)) = apply(&mut config, Fields::new(body)?, false)? {
+        if config.operation != before.operation {
+            config.params = Value::Object(Default::default());
+        }
+        merge_patch(&mut config.params, patch);
+        if !config.params.is_object() {
+            config.params = Value::Object(Default::default());
+        }
+        config.params_key = key;
+    } else if config.operation != before.operation {
+        config.params_key = params_keys(&config.operation)[0].clone();
+    }
+    let next = check(&config, &state.registry, Utc::now())?;
+    let schedule_changed = config.run_at != before.run_at
+        || config.timezone != before.timezone
+        || config.start_date != before.start_date
+        || config.end_date != before.end_date
+        || config.disabled != before.disabled;
+    if schedule_changed {
+        config.next_fire_at = next;
+    }
+    let stored = state.store.update_config(&config).await?;
+    Ok(Json(JobConfigView::from(&stored)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/scheduler/job-configs/{id}", tag = "job-configs",
+    params(("id" = String, Path, description = "Job config id")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let uuid = extract::path_id(&id, "job config")?;
+    if state.store.delete_config(caller.scope(), uuid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no job config with id {id:?}")))
+    }
+}
+
+/// Enqueues one job of the config, due now, whatever its schedule or `disabled` flag.
+#[utoipa::path(post, path = "/api/v1/scheduler/job-configs/{id}/run-now", tag = "job-configs",
+    params(("id" = String, Path, description = "Job config id")),
+    responses((status = 201, body = RunNowResponse), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn run_now(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<RunNowResponse>)> {
+    let config = load(&state, &caller, &id).await?;
+    let now = Utc::now();
+    let mut job = NewJob::from_config(&config, now, now);
+    job.target = target_of(&config.params);
+    state.store.insert_jobs(std::slice::from_ref(&job)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RunNowResponse {
+            job_id: job.id.to_string(),
+            job_config_id: config.id.to_string(),
+        }),
+    ))
+}

@@ -1,0 +1,138 @@
+//! `/api/v1/scheduler/jobs`: the runs, with their outcome, progress and logs.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use keywarden_store::{JobFilter, Sort, status};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{self, ApiQuery, text};
+use super::views::{JobView, Page, account_name};
+
+/// Query parameters of `GET /jobs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JobListQuery {
+    pub skip: Option<String>,
+    pub limit: Option<String>,
+    /// Comma-separated fields, `-` prefix for descending (e.g. `-createdAt`).
+    pub sort: Option<String>,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// Account name or account URI; other accounts are visible to admins only.
+    pub account: Option<String>,
+    pub job_config_id: Option<String>,
+    pub operation: Option<String>,
+    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    #[serde(rename = "createdBefore", alias = "created_before")]
+    #[param(rename = "createdBefore")]
+    pub created_before: Option<String>,
+    #[serde(rename = "createdAfter", alias = "created_after")]
+    #[param(rename = "createdAfter")]
+    pub created_after: Option<String>,
+    pub processing_node: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/scheduler/jobs", tag = "jobs",
+    params(JobListQuery),
+    responses((status = 200, body = Page<JobView>), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(q): ApiQuery<JobListQuery>,
+) -> ApiResult<Json<Page<JobView>>> {
+    let (skip, limit) = extract::paging(q.skip.as_deref(), q.limit.as_deref())?;
+    let wanted_status = text(q.status).map(|s| s.to_ascii_lowercase());
+    if let Some(s) = &wanted_status {
+        let known = [
+            status::QUEUED,
+            status::RUNNING,
+            status::COMPLETED,
+            status::FAILED,
+            status::CANCELLED,
+        ];
+        if !known.contains(&s.as_str()) {
+            return Err(ApiError::invalid(
+                "status",
+                format!("expected one of {}, got {s:?}", known.join(", ")),
+            ));
+        }
+    }
+    let requested = text(q.account).map(|a| account_name(&a).to_owned());
+    // A non-admin asking for another account gets that account's (empty, to them) view.
+    let account_id = match (caller.scope(), requested) {
+        (Some(own), Some(asked)) if asked != own => {
+            return Ok(Json(Page {
+                skip,
+                limit,
+                total: 0,
+                resources: Vec::new(),
+            }));
+        }
+        (Some(own), _) => Some(own.to_owned()),
+        (None, asked) => asked,
+    };
+    let filter = JobFilter {
+        id: extract::uuid_param("id", q.id.as_deref())?,
+        name: text(q.name),
+        account_id,
+        job_config_id: extract::uuid_param("job_config_id", q.job_config_id.as_deref())?,
+        operation: text(q.operation),
+        status: wanted_status,
+        created_before: extract::timestamp("createdBefore", q.created_before.as_deref())?,
+        created_after: extract::timestamp("createdAfter", q.created_after.as_deref())?,
+        processing_node: text(q.processing_node),
+    };
+    let sort = Sort::parse(q.sort.as_deref().unwrap_or(""));
+    let (total, rows) = state.store.list_jobs(&filter, &sort, skip, limit).await?;
+    Ok(Json(Page {
+        skip,
+        limit,
+        total,
+        resources: rows.iter().map(JobView::from).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/scheduler/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
+    let uuid = extract::path_id(&id, "job")?;
+    let job = state
+        .store
+        .get_job(caller.scope(), uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no job with id {id:?}")))?;
+    Ok(Json(JobView::from(&job)))
+}
+
+/// Deletes a finished or queued job; a running one is refused (409) because its node
+/// would lose track of it.
+#[utoipa::path(delete, path = "/api/v1/scheduler/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let uuid = extract::path_id(&id, "job")?;
+    if state.store.delete_job(caller.scope(), uuid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no job with id {id:?}")))
+    }
+}

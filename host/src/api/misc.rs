@@ -1,0 +1,123 @@
+//! Small endpoints: health, plugin listing and token issuing.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::{Caller, generate_token, hash_token};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::ApiJson;
+
+/// Answer of `/healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    pub status: String,
+    /// This node's id.
+    pub node: String,
+    /// Loaded (ready) plugins.
+    pub plugins: usize,
+}
+
+/// Liveness probe; needs no token so load balancers can call it.
+#[utoipa::path(get, path = "/healthz", tag = "server", responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+        node: state.node_id.clone(),
+        plugins: state.registry.plugins().len(),
+    })
+}
+
+/// Every file of the plugins folder: loaded ones with their manifest (operations, params
+/// schemas, requested capabilities), failed ones with the reason.
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
+    responses((status = 200, body = Vec<Object>)),
+    security(("bearer" = [])))]
+pub async fn plugins(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    serde_json::to_value(state.registry.list())
+        .map(Json)
+        .map_err(|e| ApiError::internal("listing plugins", e))
+}
+
+/// Body of `POST /api/v1/tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The account the token acts as (created on first use).
+    pub account: String,
+    /// What the token is for.
+    #[serde(default)]
+    pub label: String,
+    /// Whether the token may act on every account.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A newly issued token; the secret is shown only here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub id: String,
+    pub account: String,
+    pub label: String,
+    pub admin: bool,
+    /// The bearer token. Store it now: the server keeps only its hash.
+    pub token: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+}
+
+/// Account names are part of resource URIs, so they are kept to a safe alphabet.
+fn valid_account(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens",
+    request_body = TokenRequest,
+    responses((status = 201, body = TokenResponse), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
+    if !caller.admin {
+        return Err(ApiError::forbidden("only admin tokens may issue tokens"));
+    }
+    let account = body.account.trim();
+    if !valid_account(account) {
+        return Err(ApiError::invalid(
+            "account",
+            "expected 1-64 characters from A-Z, a-z, 0-9, '-', '_' and '.'",
+        ));
+    }
+    let token = generate_token();
+    let stored = state
+        .store
+        .create_token(account, &hash_token(&token), body.admin, body.label.trim())
+        .await?;
+    tracing::info!(account, admin = body.admin, id = %stored.id, "token issued");
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenResponse {
+            id: stored.id,
+            account: stored.account_id,
+            label: stored.label,
+            admin: stored.is_admin,
+            token,
+            created_at: stored
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        }),
+    ))
+}

@@ -1,0 +1,222 @@
+//! How configs and jobs look on the wire: the CipherTrust scheduler shapes (see
+//! `reference/ciphertrust-scheduler-key-rotation-api.txt`) plus Keywarden's extra fields.
+//! The store model stays dialect-free; this is the only place that knows these names.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use keywarden_store::{Job, JobConfig};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Resource-name prefix of everything this server owns.
+const NS: &str = "keywarden";
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn opt_time(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(time)
+}
+
+/// `keywarden:keywarden:admin:accounts:<account>`, the reference's account URI shape.
+pub fn account_uri(account: &str) -> String {
+    format!("{NS}:{NS}:admin:accounts:{account}")
+}
+
+/// The account name from either a bare name or an account URI.
+pub fn account_name(raw: &str) -> &str {
+    raw.rsplit_once(":admin:accounts:")
+        .map_or(raw, |(_, name)| name)
+}
+
+/// A job configuration as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobConfigView {
+    pub id: String,
+    /// `keywarden:<account>:scheduler:job_configs:<id>`.
+    pub uri: String,
+    pub account: String,
+    pub application: String,
+    #[serde(rename = "devAccount")]
+    pub dev_account: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    pub name: String,
+    pub description: String,
+    pub operation: String,
+    pub run_at: String,
+    pub run_on: String,
+    pub timezone: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub disabled: bool,
+    /// Missed-fire policy: `skip`, `one` or `all`.
+    pub catch_up: String,
+    /// Policy when the previous run is unfinished: `skip` or `allow`.
+    pub overlap: String,
+    pub max_retries: i32,
+    pub retry_backoff_secs: i64,
+    /// When the scheduler fires next; null when it never will (disabled, past end_date).
+    pub next_run_at: Option<String>,
+    /// The request field that carried the params (`cckm_key_rotation_params`, `params`, ...).
+    pub params_key: String,
+    /// The operation's params object.
+    #[schema(value_type = Object)]
+    pub job_config_params: Value,
+}
+
+impl From<&JobConfig> for JobConfigView {
+    fn from(c: &JobConfig) -> Self {
+        JobConfigView {
+            id: c.id.to_string(),
+            uri: format!("{NS}:{}:scheduler:job_configs:{}", c.account_id, c.id),
+            account: account_uri(&c.account_id),
+            application: format!("{NS}:{NS}:admin:apps:{NS}"),
+            dev_account: account_uri(NS),
+            created_at: time(c.created_at),
+            updated_at: time(c.updated_at),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            operation: c.operation.clone(),
+            run_at: c.run_at.clone(),
+            run_on: c.run_on.clone(),
+            timezone: c.timezone.clone(),
+            start_date: opt_time(c.start_date),
+            end_date: opt_time(c.end_date),
+            disabled: c.disabled,
+            catch_up: c.catch_up.clone(),
+            overlap: c.overlap.clone(),
+            max_retries: c.max_retries,
+            retry_backoff_secs: c.retry_backoff_secs,
+            next_run_at: opt_time(c.next_fire_at),
+            params_key: c.params_key.clone(),
+            job_config_params: c.params.clone(),
+        }
+    }
+}
+
+/// The `details` object of a job: the reference's summary wrapping the plugin's details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobDetailsView {
+    pub job_id: String,
+    pub job_config_id: Option<String>,
+    pub name: String,
+    pub operation: String,
+    pub status: String,
+    pub result: Option<String>,
+    pub message: Option<String>,
+    /// What the plugin reported (operation-defined).
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+/// Progress counters of a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressView {
+    pub done: i64,
+    /// 0 = unknown.
+    pub total: i64,
+}
+
+/// One run of an operation as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    /// `keywarden:<account>:scheduler:jobs:<id>`.
+    pub uri: String,
+    pub account: String,
+    pub application: String,
+    #[serde(rename = "devAccount")]
+    pub dev_account: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    pub name: String,
+    pub job_config_id: Option<String>,
+    pub description: String,
+    pub operation: String,
+    pub target: Option<String>,
+    #[schema(value_type = Object)]
+    pub job_config_params: Value,
+    pub run_on: String,
+    pub enqueued_at: String,
+    pub scheduled_for: String,
+    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub processing_node: Option<String>,
+    /// `success`, `warning` or `failure` once finished.
+    pub result: Option<String>,
+    pub message: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub progress: ProgressView,
+    #[schema(value_type = Vec<Object>)]
+    pub logs: Vec<Value>,
+    pub details: JobDetailsView,
+}
+
+impl From<&Job> for JobView {
+    fn from(j: &Job) -> Self {
+        let config_id = j.job_config_id.map(|id| id.to_string());
+        JobView {
+            id: j.id.to_string(),
+            uri: format!("{NS}:{}:scheduler:jobs:{}", j.account_id, j.id),
+            account: account_uri(&j.account_id),
+            application: format!("{NS}:{NS}:admin:apps:{NS}"),
+            dev_account: account_uri(NS),
+            created_at: time(j.created_at),
+            updated_at: time(j.updated_at),
+            name: j.name.clone(),
+            job_config_id: config_id.clone(),
+            description: j.description.clone(),
+            operation: j.operation.clone(),
+            target: j.target.clone(),
+            job_config_params: j.params.clone(),
+            run_on: j.run_on.clone(),
+            enqueued_at: time(j.enqueued_at),
+            scheduled_for: time(j.scheduled_for),
+            status: j.status.clone(),
+            processing_node: j.processing_node.clone(),
+            result: j.result.clone(),
+            message: j.message.clone(),
+            started_at: opt_time(j.started_at),
+            finished_at: opt_time(j.finished_at),
+            attempt: j.attempt,
+            max_attempts: j.max_attempts,
+            progress: ProgressView {
+                done: j.progress_done,
+                total: j.progress_total,
+            },
+            logs: j.logs.clone(),
+            details: JobDetailsView {
+                job_id: j.id.to_string(),
+                job_config_id: config_id,
+                name: j.name.clone(),
+                operation: j.operation.clone(),
+                status: j.status.clone(),
+                result: j.result.clone(),
+                message: j.message.clone(),
+                details: j
+                    .details
+                    .clone()
+                    .unwrap_or_else(|| Value::Object(Default::default())),
+            },
+        }
+    }
+}
+
+/// A page of a list endpoint: `{skip, limit, total, resources}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub skip: i64,
+    pub limit: i64,
+    /// Matching resources in total, regardless of paging.
+    pub total: i64,
+    pub resources: Vec<T>,
+}

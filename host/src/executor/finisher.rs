@@ -1,0 +1,103 @@
+//! Writing job outcomes in batches.
+//!
+//! A per-job write would cap throughput at what one SQLite writer commits per second;
+//! one `finish_jobs` statement for whatever finished in the last few milliseconds lets
+//! the executor keep up with thousands of short jobs a second.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keywarden_store::JobFinish;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::Shared;
+use super::job::Done;
+
+/// Attempts for one batch write before its jobs are left to lease recovery.
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// Receives outcomes until every sender is dropped, then flushes the rest and returns.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut rx: UnboundedReceiver<Done>,
+    max_batch: usize,
+    window: Duration,
+) {
+    let max_batch = max_batch.max(1);
+    let mut batch = Vec::with_capacity(max_batch);
+    loop {
+        if rx.recv_many(&mut batch, max_batch).await == 0 {
+            break;
+        }
+        if batch.len() < max_batch && !window.is_zero() {
+            // Let more outcomes arrive, so a busy executor writes few large batches.
+            tokio::time::sleep(window).await;
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(done) => batch.push(done),
+                    Err(_) => break,
+                }
+            }
+        }
+        flush(&shared, &mut batch).await;
+    }
+}
+
+/// Writes a batch and forgets its jobs (no more lease renewals or progress updates).
+async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
+    let mut finishes: Vec<JobFinish> = Vec::with_capacity(batch.len());
+    let mut ids = Vec::with_capacity(batch.len());
+    for done in batch.drain(..) {
+        ids.push(done.id());
+        match done {
+            Done::Finish(f) => finishes.push(f),
+            Done::Retry { id, at, message } => {
+                match shared
+                    .store
+                    .retry_job(id, &shared.node_id, at, &message)
+                    .await
+                {
+                    Ok(true) => tracing::info!(job = %id, %at, "{message}"),
+                    Ok(false) => {
+                        tracing::warn!(job = %id, "retry not recorded: the job is no longer running on this node")
+                    }
+                    Err(e) => {
+                        tracing::error!(job = %id, "retry not recorded, lease recovery will requeue it: {e}")
+                    }
+                }
+            }
+        }
+    }
+    if !finishes.is_empty() {
+        write_finishes(shared, &finishes).await;
+    }
+    shared.forget(&ids);
+}
+
+async fn write_finishes(shared: &Shared, finishes: &[JobFinish]) {
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1..=WRITE_ATTEMPTS {
+        match shared.store.finish_jobs(finishes).await {
+            Ok(applied) => {
+                if (applied as usize) < finishes.len() {
+                    // Lost leases: another node recovered those jobs; its record wins.
+                    tracing::warn!(
+                        applied,
+                        reported = finishes.len(),
+                        "some job outcomes were not recorded: those jobs are no longer running on this node"
+                    );
+                }
+                return;
+            }
+            Err(e) if attempt < WRITE_ATTEMPTS => {
+                tracing::warn!(attempt, "recording job outcomes failed, retrying: {e}");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => tracing::error!(
+                jobs = finishes.len(),
+                "recording job outcomes failed; lease recovery will handle those jobs: {e}"
+            ),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! One claimed job, from plugin lookup to the outcome the store should record.
+//!
+//! Kept free of scheduling concerns (claims, leases, batching) so the mapping rules —
+//! which export a family calls, when a failure is retried — are in one place.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use keywarden_store::{Job, JobFinish, Progress, result, status};
+use uuid::Uuid;
+
+use crate::plugins::{OperationView, PluginRegistry};
+use crate::runtime::invoke::{JobCall, JobFailure, JobInput, JobReport, result_name};
+use crate::runtime::observer::JobObserver;
+
+/// Longest delay between attempts, however large the backoff and attempt count.
+const MAX_RETRY_DELAY_SECS: i64 = 7 * 24 * 3600;
+
+/// What the finisher writes for a job once its attempt ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Done {
+    /// A final status (`completed` or `failed`), batched into `finish_jobs`.
+    Finish(JobFinish),
+    /// Back to the queue for another attempt at `at`.
+    Retry {
+        id: Uuid,
+        at: DateTime<Utc>,
+        message: String,
+    },
+}
+
+impl Done {
+    pub(crate) fn id(&self) -> Uuid {
+        match self {
+            Done::Finish(f) => f.id,
+            Done::Retry { id, .. } => *id,
+        }
+    }
+}
+
+/// What the job acts on: its stored target, else the CipherTrust-style `cloud_name` param.
+pub(crate) fn job_target(job: &Job) -> Option<String> {
+    job.target.clone().or_else(|| {
+        job.params
+            .get("cloud_name")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    })
+}
+
+/// Runs `job` on the plugin that provides its operation and decides what to record.
+pub(crate) async fn run(
+    registry: &PluginRegistry,
+    node_id: &str,
+    job: &Job,
+    observer: Arc<dyn JobObserver>,
+) -> Done {
+    let target = job_target(job);
+    let (plugin, op) = match registry.resolve(&job.operation, target.as_deref()) {
+        Ok(found) => found,
+        Err(unresolved) => {
+            let available = if unresolved.available.is_empty() {
+                "none".to_owned()
+            } else {
+                unresolved.available.join(", ")
+            };
+            let message = format!(
+                "no loaded plugin provides operation {} (available: {available})",
+                job.operation
+            );
+            return failed(job, node_id, message, Vec::new(), None);
+        }
+    };
+    let call = match call_for(&op) {
+        Ok(call) => call,
+        Err(message) => return failed(job, node_id, message, Vec::new(), None),
+    };
+    let input = JobInput {
+        job_id: job.id.to_string(),
+        operation: job.operation.clone(),
+        target,
+        params: job.params.clone(),
+        scope: job.job_config_id.unwrap_or(job.id).to_string(),
+    };
+    let report = plugin
+        .run(registry.runtime(), input, call, Some(observer))
+        .await;
+    judge(job, node_id, report, Utc::now())
+}
+
+/// The export an operation's family calls. Certificate-store operations need a store
+/// record and entries that only the certificate store APIs supply, so jobs refuse them.
+fn call_for(op: &OperationView) -> Result<JobCall, String> {
+    match op.family {
+        "custom" => Ok(JobCall::Custom),
+        "key-management" if op.name == "cckm_synchronization" => Ok(JobCall::Synchronize),
+        "key-management" => Ok(JobCall::Rotate),
+        "network-discovery" => Ok(JobCall::Scan),
+        "certificate-store" => {
+            Err("certificate-store operations run through the certificate store APIs".into())
+        }
+        other => Err(format!(
+            "operation {} has family {other}, which jobs cannot run",
+            op.name
+        )),
+    }
+}
+
+/// Turns a report into the record: outcomes complete the job (the plugin's result says
+/// how well), failures retry while attempts remain, else fail it.
+pub(crate) fn judge(job: &Job, node_id: &str, report: JobReport, now: DateTime<Utc>) -> Done {
+    let logs: Vec<serde_json::Value> = report
+        .logs
+        .iter()
+        .filter_map(|line| serde_json::to_value(line).ok())
+        .collect();
+    let progress = report.progress.map(|(done, total)| Progress {
+        done: i64::try_from(done).unwrap_or(i64::MAX),
+        total: i64::try_from(total).unwrap_or(i64::MAX),
+    });
+    match report.outcome {
+        Ok(finished) => Done::Finish(JobFinish {
+            id: job.id,
+            node_id: node_id.to_owned(),
+            status: status::COMPLETED.to_owned(),
+            result: Some(result_name(finished.result).to_owned()),
+            message: Some(finished.message),
+            details: Some(finished.details),
+            logs,
+            progress,
+        }),
+        Err(failure) if retryable(&failure) && job.attempt < job.max_attempts => {
+            let at = retry_at(now, job.retry_backoff_secs, job.attempt);
+            let message = format!(
+                "attempt {} of {} failed: {failure}; retrying at {}",
+                job.attempt,
+                job.max_attempts,
+                at.to_rfc3339()
+            );
+            Done::Retry {
+                id: job.id,
+                at,
+                message,
+            }
+        }
+        Err(failure) => failed(job, node_id, failure.to_string(), logs, progress),
+    }
+}
+
+/// Whether another attempt could turn out differently. Bad params and unsupported
+/// operations fail the same way every time, so retrying them only delays the answer.
+fn retryable(failure: &JobFailure) -> bool {
+    !matches!(
+        failure,
+        JobFailure::InvalidParams { .. } | JobFailure::Unsupported(_)
+    )
+}
+
+/// When attempt `attempt + 1` is due: `backoff * 2^(attempt - 1)` after `now`, capped.
+pub(crate) fn retry_at(now: DateTime<Utc>, backoff_secs: i64, attempt: i32) -> DateTime<Utc> {
+    let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(0);
+    let delay = backoff_secs
+        .max(0)
+        .saturating_mul(1_i64 << doublings)
+        .min(MAX_RETRY_DELAY_SECS);
+    now + chrono::Duration::seconds(delay)
+}
+
+fn failed(
+    job: &Job,
+    node_id: &str,
+    message: String,
+    logs: Vec<serde_json::Value>,
+    progress: Option<Progress>,
+) -> Done {
+    Done::Finish(JobFinish {
+        id: job.id,
+        node_id: node_id.to_owned(),
+        status: status::FAILED.to_owned(),
+        result: Some(result::FAILURE.to_owned()),
+        message: Some(message),
+        details: None,
+        logs,
+        progress,
+    })
+}
+
+/// The record for a job whose task died without reporting (a bug in the host).
+pub(crate) fn crashed(id: Uuid, node_id: &str, why: &str) -> Done {
+    Done::Finish(JobFinish {
+        id,
+        node_id: node_id.to_owned(),
+        status: status::FAILED.to_owned(),
+        result: Some(result::FAILURE.to_owned()),
+        message: Some(format!("the executor failed while running the job: {why}")),
+        details: None,
+        logs: Vec::new(),
+        progress: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_per_attempt_and_is_capped() {
+        let now = Utc::now();
+        let secs = |attempt| (retry_at(now, 10, attempt) - now).num_seconds();
+        assert_eq!(secs(1), 10);
+        assert_eq!(secs(2), 20);
+        assert_eq!(secs(3), 40);
+        assert_eq!(secs(0), 10);
+        assert_eq!(secs(1000), MAX_RETRY_DELAY_SECS);
+        assert_eq!((retry_at(now, -5, 3) - now).num_seconds(), 0);
+    }
+}

@@ -1,0 +1,297 @@
+//! The executor: claims queued jobs from the store and runs each as a plugin call.
+//!
+//! One loop per node claims up to `concurrency` jobs at a time (each claim holds a lease),
+//! one task per job runs the plugin, a finisher writes outcomes in batches, and an upkeep
+//! task renews leases, recovers jobs of dead nodes, heartbeats and saves progress.
+//!
+//! # Shutdown
+//! When the shutdown token is cancelled the loop stops claiming, lets running jobs finish
+//! for up to [`ExecutorConfig::drain_timeout`], writes their outcomes and returns. Jobs
+//! still running at the deadline are abandoned with their lease: once it expires, lease
+//! recovery on any node (this one after a restart) requeues them, or fails them if their
+//! attempts are used up. Nothing is left `running` for good.
+
+mod finisher;
+mod job;
+mod state;
+mod upkeep;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use keywarden_store::{Job, Store};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use self::state::StoreState;
+use crate::plugins::PluginRegistry;
+
+/// How an executor runs. Build with [`ExecutorConfig::new`] and adjust fields.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// This node's id: claims, leases and `processing_node` carry it.
+    pub node_id: String,
+    /// Jobs run at once on this node.
+    pub concurrency: usize,
+    /// How long a claim holds without renewal; renewed every third of it.
+    pub lease: Duration,
+    /// Wait between claims while the queue is empty.
+    pub poll: Duration,
+    /// Most jobs claimed in one store call.
+    pub batch: usize,
+    /// How long running jobs may take to finish after shutdown was requested.
+    pub drain_timeout: Duration,
+    /// How often expired leases (of any node) are recovered.
+    pub recovery_interval: Duration,
+    /// How often this node records that it is alive.
+    pub heartbeat_interval: Duration,
+    /// Most outcomes written in one `finish_jobs` call.
+    pub finish_batch: usize,
+    /// How long the finisher waits for more outcomes before writing a partial batch.
+    pub finish_window: Duration,
+}
+
+impl ExecutorConfig {
+    /// Defaults for a node: 16 jobs at once, 30 s leases, 50 ms polling.
+    pub fn new(node_id: impl Into<String>) -> Self {
+        Self {
+            node_id: node_id.into(),
+            concurrency: 16,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(50),
+            batch: 256,
+            drain_timeout: Duration::from_secs(30),
+            recovery_interval: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(10),
+            finish_batch: 1000,
+            finish_window: Duration::from_millis(2),
+        }
+    }
+}
+
+/// State the executor's tasks share.
+pub(crate) struct Shared {
+    store: Arc<dyn Store>,
+    node_id: String,
+    /// Jobs claimed by this node whose outcome is not written yet: their leases renew.
+    running: Mutex<HashSet<Uuid>>,
+    /// Latest unsaved progress per job.
+    progress: Mutex<HashMap<Uuid, (u64, u64)>>,
+}
+
+impl Shared {
+    fn running_ids(&self) -> Vec<Uuid> {
+        self.running
+            .lock()
+            .expect("running lock")
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    fn forget(&self, ids: &[Uuid]) {
+        let mut running = self.running.lock().expect("running lock");
+        let mut progress = self.progress.lock().expect("progress lock");
+        for id in ids {
+            running.remove(id);
+            progress.remove(id);
+        }
+    }
+
+    fn note_progress(&self, id: Uuid, done: u64, total: u64) {
+        self.progress
+            .lock()
+            .expect("progress lock")
+            .insert(id, (done, total));
+    }
+
+    fn take_progress(&self) -> HashMap<Uuid, (u64, u64)> {
+        std::mem::take(&mut *self.progress.lock().expect("progress lock"))
+    }
+}
+
+/// Starts an executor on the current tokio runtime. The handle completes after
+/// `shutdown` is cancelled and running jobs drained (see the module docs).
+pub fn spawn(
+    store: Arc<dyn Store>,
+    registry: Arc<PluginRegistry>,
+    cfg: ExecutorConfig,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(run(store, registry, cfg, shutdown))
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    registry: Arc<PluginRegistry>,
+    cfg: ExecutorConfig,
+    shutdown: CancellationToken,
+) {
+    let shared = Arc::new(Shared {
+        store,
+        node_id: cfg.node_id.clone(),
+        running: Mutex::default(),
+        progress: Mutex::default(),
+    });
+    let stop_upkeep = CancellationToken::new();
+    let upkeep = tokio::spawn(upkeep::run(
+        shared.clone(),
+        cfg.clone(),
+        stop_upkeep.clone(),
+    ));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let finisher = tokio::spawn(finisher::run(
+        shared.clone(),
+        rx,
+        cfg.finish_batch,
+        cfg.finish_window,
+    ));
+    tracing::info!(node = %cfg.node_id, concurrency = cfg.concurrency, "executor started");
+
+    let mut tasks = JoinSet::new();
+    let mut task_jobs = HashMap::new();
+    claim_loop(
+        &shared,
+        &registry,
+        &cfg,
+        &shutdown,
+        &tx,
+        &mut tasks,
+        &mut task_jobs,
+    )
+    .await;
+
+    // Drain: no new claims; running jobs get until the deadline.
+    let deadline = Instant::now() + cfg.drain_timeout;
+    while !tasks.is_empty() {
+        match tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
+            Ok(Some(ended)) => reap(ended, &shared, &tx, &mut task_jobs),
+            Ok(None) => break,
+            Err(_) => {
+                tracing::warn!(
+                    node = %cfg.node_id,
+                    jobs = tasks.len(),
+                    "jobs still running at the drain deadline are abandoned to lease recovery"
+                );
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    drop(tx);
+    if let Err(e) = finisher.await {
+        tracing::error!("executor finisher failed: {e}");
+    }
+    stop_upkeep.cancel();
+    let _ = upkeep.await;
+    tracing::info!(node = %cfg.node_id, "executor stopped");
+}
+
+/// Claims and starts jobs until shutdown. Claims in batches (at least a quarter of the
+/// slots, or whatever is free when idle) to keep store round trips per job low.
+async fn claim_loop(
+    shared: &Arc<Shared>,
+    registry: &Arc<PluginRegistry>,
+    cfg: &ExecutorConfig,
+    shutdown: &CancellationToken,
+    tx: &UnboundedSender<job::Done>,
+    tasks: &mut JoinSet<()>,
+    task_jobs: &mut HashMap<tokio::task::Id, Uuid>,
+) {
+    let concurrency = cfg.concurrency.max(1);
+    let threshold = (concurrency.min(cfg.batch.max(1)) / 4).max(1);
+    let lease = cfg.lease.max(Duration::from_secs(1));
+    let mut next_claim = Instant::now();
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        while let Some(ended) = tasks.try_join_next_with_id() {
+            reap(ended, shared, tx, task_jobs);
+        }
+        let free = concurrency.saturating_sub(tasks.len());
+        let now = Instant::now();
+        if now >= next_claim && free > 0 && (free >= threshold || tasks.is_empty()) {
+            let want = free.min(cfg.batch.max(1));
+            let claimed = shared
+                .store
+                .claim_jobs(&cfg.node_id, Utc::now(), want as i64, lease)
+                .await;
+            match claimed {
+                Ok(jobs) => {
+                    failures = 0;
+                    if jobs.len() < want {
+                        next_claim = Instant::now() + cfg.poll; // queue drained
+                    }
+                    for job in jobs {
+                        start(job, shared, registry, tx, tasks, task_jobs);
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let backoff = cfg.poll.saturating_mul(1 << failures.min(6));
+                    tracing::warn!(node = %cfg.node_id, "claiming jobs failed: {e}");
+                    next_claim = Instant::now() + backoff;
+                }
+            }
+        }
+        let wake = next_claim.max(Instant::now() + cfg.poll.min(Duration::from_millis(5)));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(ended) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                reap(ended, shared, tx, task_jobs);
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+fn start(
+    job: Job,
+    shared: &Arc<Shared>,
+    registry: &Arc<PluginRegistry>,
+    tx: &UnboundedSender<job::Done>,
+    tasks: &mut JoinSet<()>,
+    task_jobs: &mut HashMap<tokio::task::Id, Uuid>,
+) {
+    let id = job.id;
+    shared.running.lock().expect("running lock").insert(id);
+    let (shared_c, registry, tx) = (shared.clone(), registry.clone(), tx.clone());
+    let handle = tasks.spawn(async move {
+        let observer = Arc::new(upkeep::ProgressObserver {
+            shared: shared_c.clone(),
+            id,
+        });
+        let done = job::run(&registry, &shared_c.node_id, &job, observer).await;
+        let _ = tx.send(done);
+    });
+    task_jobs.insert(handle.id(), id);
+}
+
+/// Forgets an ended task; one that panicked gets its job failed here, since it could
+/// not report.
+fn reap(
+    ended: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    shared: &Shared,
+    tx: &UnboundedSender<job::Done>,
+    task_jobs: &mut HashMap<tokio::task::Id, Uuid>,
+) {
+    match ended {
+        Ok((task, ())) => {
+            task_jobs.remove(&task);
+        }
+        Err(e) => {
+            if let Some(id) = task_jobs.remove(&e.id())
+                && e.is_panic()
+            {
+                tracing::error!(job = %id, "job task panicked: {e}");
+                let _ = tx.send(job::crashed(id, &shared.node_id, &e.to_string()));
+            }
+        }
+    }
+}

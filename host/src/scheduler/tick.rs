@@ -1,0 +1,168 @@
+//! The scheduler loop: every tick, turn due job configs into queued jobs.
+//!
+//! The loop only *enqueues*; executors claim and run. Correctness across nodes and
+//! restarts rests on [`Store::fire_config`], a compare-and-set of `next_fire_at` in the
+//! same transaction as the insert: a fire is enqueued exactly once, whichever node or
+//! tick gets there first, and a crash between computing and storing loses nothing
+//! (the next tick sees the same `next_fire_at` and plans the same fires).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use keywarden_store::{JobConfig, NewJob, Store};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::fire_times::{CatchUp, Schedule, Window, plan_fires};
+
+/// Default tick: short enough that per-second crons fire on time.
+pub const DEFAULT_TICK: Duration = Duration::from_millis(200);
+
+/// Most fires one config may enqueue in one tick (caps `catch_up = all` after an outage).
+pub const MAX_FIRES_PER_TICK: usize = 100;
+
+/// Configs read per `due_configs` query; a tick repeats the query while pages are full.
+const DUE_PAGE: i64 = 500;
+
+/// Upper bound on pages per tick, so a config that keeps coming back due (a store error
+/// on every fire) cannot keep one tick busy forever.
+const MAX_PAGES_PER_TICK: usize = 20;
+
+/// Runs [`tick_once`] every `tick` until cancelled.
+#[derive(Debug)]
+pub struct SchedulerLoop;
+
+impl SchedulerLoop {
+    /// Starts the loop on the current tokio runtime. The task ends soon after `shutdown`
+    /// is cancelled (at most one tick's work later). `node_id` is only for logs: any node
+    /// may fire any config, the store's compare-and-set keeps fires unique.
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        node_id: String,
+        tick: Duration,
+        shutdown: CancellationToken,
+    ) -> JoinHandle<()> {
+        let tick = tick.max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            tracing::info!(node = %node_id, ?tick, "scheduler started");
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = interval.tick() => {}
+                }
+                match tick_once(store.as_ref(), Utc::now(), grace_for(tick)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(node = %node_id, jobs = n, "scheduler enqueued jobs"),
+                    Err(e) => tracing::warn!(node = %node_id, "scheduler tick failed: {e}"),
+                }
+            }
+            tracing::info!(node = %node_id, "scheduler stopped");
+        })
+    }
+}
+
+/// How late a fire may be and still count as on time for `catch_up = skip`: two ticks,
+/// so ordinary tick jitter never drops a fire.
+pub fn grace_for(tick: Duration) -> Duration {
+    tick.saturating_mul(2)
+}
+
+/// One scheduler round at `now`: fires every due config and returns how many jobs it
+/// enqueued. `grace` is the on-time allowance of `catch_up = skip` (see [`grace_for`]).
+/// Errors on single configs are logged and skipped; only failing to list due configs
+/// is an error.
+pub async fn tick_once(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> keywarden_store::Result<usize> {
+    let mut inserted = 0;
+    for _ in 0..MAX_PAGES_PER_TICK {
+        let due = store.due_configs(now, DUE_PAGE).await?;
+        for config in &due {
+            match fire_one(store, config, now, grace).await {
+                Ok(n) => inserted += n,
+                Err(e) => {
+                    tracing::warn!(config = %config.id, name = %config.name, "firing the config failed: {e}")
+                }
+            }
+        }
+        if due.len() < DUE_PAGE as usize {
+            break;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Fires one due config; returns the jobs enqueued (0 if another scheduler won the race).
+async fn fire_one(
+    store: &dyn Store,
+    config: &JobConfig,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> keywarden_store::Result<usize> {
+    let Some(expected) = config.next_fire_at else {
+        return Ok(0);
+    };
+    let schedule = match Schedule::parse(&config.run_at, config.timezone.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            // Validated on create, so this means a stored config predates a rule change.
+            // Stop it rather than fail every tick; an edit re-arms it.
+            tracing::error!(config = %config.id, name = %config.name, "schedule no longer valid, config will not fire: {e}");
+            store.set_next_fire(config.id, None).await?;
+            return Ok(0);
+        }
+    };
+    let catch_up = config.catch_up.parse::<CatchUp>().unwrap_or_else(|e| {
+        tracing::warn!(config = %config.id, "{e}; using the default");
+        CatchUp::default()
+    });
+    let window = Window {
+        start: config.start_date,
+        end: config.end_date,
+    };
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::seconds(1));
+    let plan = plan_fires(
+        &schedule,
+        window,
+        expected,
+        now,
+        catch_up,
+        grace,
+        MAX_FIRES_PER_TICK,
+    );
+    let mut fires = plan.fires;
+    // Overlap is judged against jobs of earlier rounds; the fires of one catch-up round
+    // are enqueued together as the catch-up policy asked.
+    if !fires.is_empty() && config.overlap == "skip" && store.has_unfinished_job(config.id).await? {
+        tracing::info!(config = %config.id, name = %config.name, skipped = fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
+        fires.clear();
+    }
+    let target = config
+        .params
+        .get("cloud_name")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let jobs: Vec<NewJob> = fires
+        .into_iter()
+        .map(|at| {
+            let mut job = NewJob::from_config(config, at, now);
+            job.target = target.clone();
+            job
+        })
+        .collect();
+    if store
+        .fire_config(config.id, Some(expected), plan.next_fire, &jobs)
+        .await?
+    {
+        Ok(jobs.len())
+    } else {
+        tracing::debug!(config = %config.id, "config already fired by another scheduler");
+        Ok(0)
+    }
+}

@@ -1,0 +1,41 @@
+//! The node's background work next to the HTTP API: the scheduler loop (fires due configs
+//! into jobs) and the executor (claims and runs jobs). Kept behind these two functions so
+//! `serve` does not change when either grows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keywarden_store::Store;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::{self, ExecutorConfig, StoreState};
+use crate::plugins::PluginRegistry;
+use crate::runtime::capabilities::state::StateBackend;
+use crate::scheduler::tick::SchedulerLoop;
+
+/// Where plugins keep durable state: the database, so it survives restarts and is shared
+/// by every node.
+pub fn state_backend(store: Arc<dyn Store>) -> Arc<dyn StateBackend> {
+    Arc::new(StoreState(store))
+}
+
+/// Starts the scheduler and the executor; both stop soon after `stop` is cancelled and
+/// the returned handles end when they have (the executor after draining its running jobs
+/// for up to `drain_timeout`).
+pub fn start(
+    store: &Arc<dyn Store>,
+    registry: &Arc<PluginRegistry>,
+    node_id: &str,
+    concurrency: usize,
+    tick: Duration,
+    drain_timeout: Duration,
+    stop: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let scheduler = SchedulerLoop::spawn(store.clone(), node_id.to_owned(), tick, stop.clone());
+    let mut config = ExecutorConfig::new(node_id);
+    config.concurrency = concurrency;
+    config.drain_timeout = drain_timeout;
+    let executor = executor::spawn(store.clone(), registry.clone(), config, stop.clone());
+    vec![scheduler, executor]
+}

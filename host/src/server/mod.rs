@@ -1,0 +1,176 @@
+//! The `serve` command as a library: wires store, plugins, scheduler, executor and the
+//! HTTP API together, and shuts them down in order. Tests call [`serve`] in-process on
+//! port 0; the CLI calls it after resolving flags, environment and config file.
+
+mod background;
+pub mod bootstrap;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::OperatorConfig;
+use crate::plugins::{PluginRegistry, watcher};
+use crate::runtime::Runtime;
+use crate::runtime::capabilities::secrets::ConfiguredSecrets;
+use crate::runtime::sandbox::HostServices;
+
+/// Everything `serve` needs, already resolved from flags, environment and config file.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Database file, admin-token file and compile cache live here.
+    pub data_dir: PathBuf,
+    pub plugins_dir: PathBuf,
+    pub config: OperatorConfig,
+    /// Default `sqlite://<data_dir>/keywarden.db`.
+    pub database_url: Option<String>,
+    /// Default: `[server] node_id`, else the host name.
+    pub node_id: Option<String>,
+    /// Jobs run at once on this node; default `[server] concurrency`, else 16.
+    pub concurrency: Option<usize>,
+    /// How often the scheduler looks for due configs.
+    pub tick: Duration,
+    /// How long running jobs may take to finish after a shutdown request.
+    pub drain_timeout: Duration,
+}
+
+impl ServeOptions {
+    /// Options with defaults for everything but the two folders.
+    pub fn new(data_dir: impl Into<PathBuf>, plugins_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            plugins_dir: plugins_dir.into(),
+            config: OperatorConfig::default(),
+            database_url: None,
+            node_id: None,
+            concurrency: None,
+            tick: Duration::from_secs(1),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn node_id(&self) -> String {
+        self.node_id
+            .clone()
+            .or_else(|| self.config.server.node_id.clone())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+            })
+            .unwrap_or_else(|| "local-node".to_owned())
+    }
+}
+
+/// Runs a Keywarden node on `listener` until `shutdown` resolves: stops accepting
+/// requests, lets running jobs finish (up to `drain_timeout`), then returns.
+///
+/// Prints `listening on http://ADDR` on stdout once the API is ready.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("cannot create data dir {}", options.data_dir.display()))?;
+    let database_url = options.database_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            options.data_dir.join("keywarden.db").display()
+        )
+    });
+    let store = keywarden_store::connect(&database_url)
+        .await
+        .context("cannot open the database")?;
+    let node_id = options.node_id();
+
+    if let Some(path) = bootstrap::ensure_admin_token(store.as_ref(), &options.data_dir).await? {
+        eprintln!("created the bootstrap admin token in {}", path.display());
+    }
+
+    let services = HostServices {
+        secrets: Arc::new(ConfiguredSecrets::new(options.config.secrets.clone())),
+        state: background::state_backend(store.clone()),
+        authority: None,
+        tls_prober: None,
+    };
+    let runtime = Runtime::new(
+        options.config.clone(),
+        Some(options.data_dir.join("cache")),
+        services,
+    )?;
+    let registry = PluginRegistry::new(runtime, options.plugins_dir.clone());
+    let summary = registry.scan().await;
+    tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, "plugins loaded");
+    let _watch = match watcher::watch(registry.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the plugins folder; restart to pick up changes");
+            None
+        }
+    };
+
+    let stop = CancellationToken::new();
+    let concurrency = options
+        .concurrency
+        .or(options.config.server.concurrency)
+        .unwrap_or(16)
+        .max(1);
+    let tasks = background::start(
+        &store,
+        &registry,
+        &node_id,
+        concurrency,
+        options.tick,
+        options.drain_timeout,
+        &stop,
+    );
+
+    let state = AppState {
+        store,
+        registry,
+        node_id,
+    };
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    let http_stop = stop.clone();
+    axum::serve(listener, api::app(state))
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = http_stop.cancelled() => {}
+            }
+        })
+        .await
+        .context("HTTP server failed")?;
+
+    tracing::info!("shutting down: waiting for running jobs");
+    stop.cancel();
+    let drain = futures_join(tasks);
+    if tokio::time::timeout(options.drain_timeout + Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout = ?options.drain_timeout,
+            "running jobs did not finish in time; their leases will expire and another node (or the next start) retries them"
+        );
+    }
+    Ok(())
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for task in tasks {
+        if let Err(e) = task.await
+            && e.is_panic()
+        {
+            tracing::error!(error = %e, "a background task panicked");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `hello`: the smallest useful plugin. Shows params, config, logging, progress and
+//! secrets (it reveals one on request and reports only its length).
+
+use keywarden_sdk::prelude::*;
+use keywarden_sdk::{config, log, progress, secrets};
+use serde::Deserialize;
+
+struct Hello;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HelloParams {
+    name: String,
+    #[serde(default = "one")]
+    repeat: u32,
+    /// Name of a secret to reveal; only its length is reported.
+    #[serde(default)]
+    secret: Option<String>,
+    /// Milliseconds to wait before answering (to exercise long-running jobs).
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Plugin for Hello {
+    fn describe() -> Manifest {
+        Manifest::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+            .describe("Greets someone; an example of params, config, logging, progress and secrets.")
+            .operation(
+                Operation::custom("hello")
+                    .describe("Say hello (the greeting comes from config key `greeting`, default \"Hello\")")
+                    .params_schema(json!({
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "description": "Who to greet"},
+                            "repeat": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1,
+                                       "description": "How many times to greet"},
+                            "secret": {"type": "string", "minLength": 1,
+                                       "description": "Name of a secret to reveal; only its length is reported"},
+                            "delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
+                                         "description": "Wait this long before answering"}
+                        },
+                        "required": ["name"],
+                        "additionalProperties": false
+                    })),
+            )
+    }
+
+    fn run_custom(ctx: JobContext) -> Result<Outcome, JobError> {
+        match ctx.operation.as_str() {
+            "hello" => hello(&ctx),
+            _ => Err(ctx.unsupported()),
+        }
+    }
+}
+
+fn hello(ctx: &JobContext) -> Result<Outcome, JobError> {
+    let params: HelloParams = ctx.params()?;
+    if !(1..=10).contains(&params.repeat) {
+        return Err(JobError::invalid_param(
+            "repeat",
+            "must be between 1 and 10",
+        ));
+    }
+    let greeting = config::get_or("greeting", "Hello");
+    let line = format!("{greeting}, {}!", params.name);
+
+    log::info_with(
+        "saying hello",
+        &[("name", &params.name), ("repeat", &params.repeat)],
+    );
+    if params.delay_ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(params.delay_ms));
+    }
+    let total = u64::from(params.repeat);
+    for done in 1..=total {
+        progress::report(done, total);
+    }
+
+    let mut outcome = Outcome::success(line.clone()).with_details(json!({
+        "greeting": line,
+        "repeat": params.repeat,
+    }));
+    if let Some(name) = &params.secret {
+        // Reveal, measure, drop: the value itself never reaches logs or details.
+        let value = secrets::reveal(name)?;
+        outcome = outcome.with_detail("secret_length", value.len());
+    }
+    Ok(outcome)
+}
+
+keywarden_sdk::export_plugin!(Hello);

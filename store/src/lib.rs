@@ -1,0 +1,54 @@
+//! Keywarden's storage layer: job configs, jobs (runs), API tokens, nodes and plugin state,
+//! on SQLite (default, single node) or PostgreSQL (clusters).
+//!
+//! Callers hold an `Arc<dyn Store>` from [`connect`]; both backends run the same queries
+//! (see [`backend`] for the few dialect differences) on the same portable schema
+//! (`migrations/`, applied on connect) and pass the same conformance suite.
+//!
+//! # Job life cycle
+//! `queued` —[`Store::claim_jobs`]→ `running` on a node with a lease —[`Store::finish_jobs`]→
+//! `completed` / `failed` / `cancelled`. A running job goes back to `queued` through
+//! [`Store::retry_job`] or, when its node stops renewing the lease, through
+//! [`Store::recover_expired_leases`] (which fails it instead once attempts are used up).
+//!
+//! # Scheduling
+//! Each config carries `next_fire_at`. A scheduler reads [`Store::due_configs`], computes
+//! the following fire time and calls [`Store::fire_config`], which compare-and-sets
+//! `next_fire_at` and enqueues the jobs in one transaction, so a fire happens once even
+//! with several nodes or after a crash between the two steps.
+
+pub mod backend;
+mod error;
+mod filter;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+mod store;
+
+use std::sync::Arc;
+
+pub use error::{Result, StoreError};
+pub use filter::{ConfigFilter, JobFilter, Sort, SortKey};
+pub use model::{
+    Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, Progress, result, status,
+    truncate_micros,
+};
+pub use postgres::PgStore;
+pub use sql::SqlStore;
+pub use sqlite::SqliteStore;
+pub use store::Store;
+
+/// Opens the store named by `url` and brings its schema up to date.
+///
+/// * `postgres://...` or `postgresql://...` → [`PgStore`]
+/// * `sqlite:...` (including `sqlite::memory:`) or a plain file path → [`SqliteStore`]
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else if url.starts_with("sqlite:") || (!url.contains("://") && !url.is_empty()) {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::InvalidUrl(url.to_owned()))
+    }
+}

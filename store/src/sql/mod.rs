@@ -1,0 +1,204 @@
+//! The store implementation shared by both backends: [`SqlStore`] over a [`Backend`].
+//!
+//! Each submodule holds the queries of one area as free functions generic over the
+//! backend; the `Store` impl below only forwards to them.
+
+mod configs;
+mod exec;
+mod jobs;
+mod misc;
+mod rows;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::{Pool, Transaction};
+use uuid::Uuid;
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::filter::{ConfigFilter, JobFilter, Sort};
+use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node};
+use crate::store::Store;
+
+/// The schema, one portable set of migrations for both backends, so the logical schema is
+/// identical by construction. Applied on connect.
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// A [`Store`] on a SQL database. Use the aliases [`crate::SqliteStore`] and
+/// [`crate::PgStore`], or [`crate::connect`] to choose by URL.
+pub struct SqlStore<DB: Backend> {
+    pub(crate) pool: Pool<DB>,
+}
+
+impl<DB: Backend> std::fmt::Debug for SqlStore<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &DB::BACKEND)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// The connection pool, e.g. for health checks or closing on shutdown.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    pub(crate) async fn conn(&self) -> Result<PoolConnection<DB>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// A transaction that will write: takes the write lock up front on SQLite.
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, DB>> {
+        Ok(self.pool.begin_with(DB::BEGIN_WRITE).await?)
+    }
+}
+
+/// Microseconds in `d`, saturating.
+pub(crate) fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl<DB: Backend> Store for SqlStore<DB> {
+    fn backend(&self) -> &'static str {
+        DB::BACKEND
+    }
+
+    async fn ensure_account(&self, id: &str) -> Result<Account> {
+        misc::ensure_account(self, id).await
+    }
+    async fn create_token(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        is_admin: bool,
+        label: &str,
+    ) -> Result<ApiToken> {
+        misc::create_token(self, account_id, token_hash, is_admin, label).await
+    }
+    async fn find_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        misc::find_token_by_hash(self, token_hash).await
+    }
+    async fn count_admin_tokens(&self) -> Result<i64> {
+        misc::count_admin_tokens(self).await
+    }
+
+    async fn insert_config(&self, config: &JobConfig) -> Result<JobConfig> {
+        configs::insert(self, config).await
+    }
+    async fn get_config(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<JobConfig>> {
+        configs::get(self, account_id, id).await
+    }
+    async fn update_config(&self, config: &JobConfig) -> Result<JobConfig> {
+        configs::update(self, config).await
+    }
+    async fn delete_config(&self, account_id: Option<&str>, id: Uuid) -> Result<bool> {
+        configs::delete(self, account_id, id).await
+    }
+    async fn list_configs(
+        &self,
+        filter: &ConfigFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobConfig>)> {
+        configs::list(self, filter, sort, skip, limit).await
+    }
+
+    async fn insert_jobs(&self, new: &[NewJob]) -> Result<u64> {
+        jobs::insert(self, new).await
+    }
+    async fn get_job(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<Job>> {
+        jobs::get(self, account_id, id).await
+    }
+    async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<Job>)> {
+        jobs::list(self, filter, sort, skip, limit).await
+    }
+    async fn delete_job(&self, account_id: Option<&str>, id: Uuid) -> Result<bool> {
+        jobs::delete(self, account_id, id).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Job>> {
+        exec::claim(self, node_id, now, limit, lease).await
+    }
+    async fn renew_leases(&self, node_id: &str, ids: &[Uuid], until: DateTime<Utc>) -> Result<u64> {
+        exec::renew_leases(self, node_id, ids, until).await
+    }
+    async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64> {
+        exec::finish(self, finishes).await
+    }
+    async fn retry_job(
+        &self,
+        id: Uuid,
+        node_id: &str,
+        at: DateTime<Utc>,
+        message: &str,
+    ) -> Result<bool> {
+        exec::retry(self, id, node_id, at, message).await
+    }
+    async fn update_progress(&self, id: Uuid, done: i64, total: i64) -> Result<bool> {
+        exec::update_progress(self, id, done, total).await
+    }
+    async fn recover_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>> {
+        exec::recover_expired_leases(self, now).await
+    }
+    async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool> {
+        jobs::has_unfinished(self, config_id).await
+    }
+
+    async fn due_configs(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<JobConfig>> {
+        configs::due(self, now, limit).await
+    }
+    async fn fire_config(
+        &self,
+        config_id: Uuid,
+        expected_next_fire: Option<DateTime<Utc>>,
+        new_next_fire: Option<DateTime<Utc>>,
+        new_jobs: &[NewJob],
+    ) -> Result<bool> {
+        configs::fire(self, config_id, expected_next_fire, new_next_fire, new_jobs).await
+    }
+    async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool> {
+        configs::set_next_fire(self, config_id, next).await
+    }
+
+    async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()> {
+        misc::heartbeat(self, node_id, now).await
+    }
+    async fn list_nodes(&self) -> Result<Vec<Node>> {
+        misc::list_nodes(self).await
+    }
+
+    async fn state_get(&self, plugin: &str, scope: &str, key: &str) -> Result<Option<String>> {
+        misc::state_get(self, plugin, scope, key).await
+    }
+    async fn state_set(
+        &self,
+        plugin: &str,
+        scope: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        misc::state_set(self, plugin, scope, key, value).await
+    }
+    async fn state_size(&self, plugin: &str, scope: &str) -> Result<i64> {
+        misc::state_size(self, plugin, scope).await
+    }
+}

@@ -1,0 +1,156 @@
+//! The storage interface the rest of Keywarden programs against.
+//!
+//! One trait, object-safe through `async_trait`, so the server holds an `Arc<dyn Store>` and
+//! does not care whether SQLite (single node) or PostgreSQL (cluster) is underneath. Both
+//! implementations pass the same conformance suite (`tests/conformance.rs`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::filter::{ConfigFilter, JobFilter, Sort};
+use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node};
+
+/// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// `"sqlite"` or `"postgres"`, for logs and diagnostics.
+    fn backend(&self) -> &'static str;
+
+    // ----- accounts and tokens -----
+
+    /// Returns the account, creating it on first use (accounts are implicit tenants).
+    async fn ensure_account(&self, id: &str) -> Result<Account>;
+    /// Stores a token (creating its account if needed) with a fresh id. `Conflict` if the
+    /// hash is already stored.
+    async fn create_token(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        is_admin: bool,
+        label: &str,
+    ) -> Result<ApiToken>;
+    /// Authentication lookup by SHA-256 hex of the presented secret.
+    async fn find_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
+    /// Number of admin tokens; zero means the server should bootstrap one.
+    async fn count_admin_tokens(&self) -> Result<i64>;
+
+    // ----- job configs -----
+
+    /// Stores a new config as given (timestamps included). `Conflict` if the account
+    /// already has a config of that name. Returns the stored row.
+    async fn insert_config(&self, config: &JobConfig) -> Result<JobConfig>;
+    /// A config by id, restricted to `account_id` unless `None` (admin view).
+    async fn get_config(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<JobConfig>>;
+    /// Replaces every user-editable field (including `next_fire_at`) of the config with
+    /// `config.id` in `config.account_id`, sets `updated_at` to now and returns the row.
+    /// `NotFound` if missing, `Conflict` on a duplicate name.
+    async fn update_config(&self, config: &JobConfig) -> Result<JobConfig>;
+    /// Deletes a config; its past jobs stay. Returns whether a row was deleted.
+    async fn delete_config(&self, account_id: Option<&str>, id: Uuid) -> Result<bool>;
+    /// A page of configs and the total count matching `filter`. `InvalidSort` for a sort
+    /// key outside the allow-list.
+    async fn list_configs(
+        &self,
+        filter: &ConfigFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobConfig>)>;
+
+    // ----- jobs -----
+
+    /// Enqueues jobs (status `queued`, attempt 0) in one transaction; all or nothing.
+    async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<u64>;
+    /// A job by id, restricted to `account_id` unless `None`.
+    async fn get_job(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<Job>>;
+    /// A page of jobs and the total count matching `filter`.
+    async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<Job>)>;
+    /// Deletes a job. `Conflict` if it is running (its node would lose track of it);
+    /// `Ok(false)` if there is no such job.
+    async fn delete_job(&self, account_id: Option<&str>, id: Uuid) -> Result<bool>;
+
+    // ----- executor (hot path) -----
+
+    /// Atomically moves up to `limit` due, queued jobs that may run on `node_id` (run_on
+    /// `any` or `node_id`) to `running` on that node, oldest `scheduled_for` first, with a
+    /// lease until `now + lease` and `attempt + 1`. Concurrent callers never get the same
+    /// job. Returned in `scheduled_for` order.
+    async fn claim_jobs(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Job>>;
+    /// Extends the leases of those `ids` still running on `node_id`; returns how many.
+    async fn renew_leases(&self, node_id: &str, ids: &[Uuid], until: DateTime<Utc>) -> Result<u64>;
+    /// Records outcomes in one statement per batch. Each applies only if its job is still
+    /// running on its `node_id`; returns how many applied.
+    async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64>;
+    /// Puts a job running on `node_id` back in the queue, due at `at`, with `message`.
+    /// Returns false if the job is not running on that node any more.
+    async fn retry_job(
+        &self,
+        id: Uuid,
+        node_id: &str,
+        at: DateTime<Utc>,
+        message: &str,
+    ) -> Result<bool>;
+    /// Updates the progress counters of a running job; false if it is not running.
+    async fn update_progress(&self, id: Uuid, done: i64, total: i64) -> Result<bool>;
+    /// Handles running jobs whose lease ended before `now` (their node died or hung):
+    /// requeued (due `now`) if attempts remain, else failed with a message naming the
+    /// node. Returns the affected jobs as they are now.
+    async fn recover_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>>;
+    /// Whether the config has a queued or running job (the `overlap = skip` policy).
+    async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool>;
+
+    // ----- scheduler -----
+
+    /// Enabled configs with `next_fire_at <= now`, earliest first.
+    async fn due_configs(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<JobConfig>>;
+    /// In one transaction: set `next_fire_at` to `new_next_fire` only if it still equals
+    /// `expected_next_fire`, and enqueue `jobs`. Returns false and changes nothing if the
+    /// compare failed — another scheduler (node, or this one before a restart) fired first.
+    async fn fire_config(
+        &self,
+        config_id: Uuid,
+        expected_next_fire: Option<DateTime<Utc>>,
+        new_next_fire: Option<DateTime<Utc>>,
+        jobs: &[NewJob],
+    ) -> Result<bool>;
+    /// Sets `next_fire_at` unconditionally (after create/update/enable). False if missing.
+    async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool>;
+
+    // ----- nodes -----
+
+    /// Records that `node_id` is alive at `now`.
+    async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// All nodes ever seen, by id.
+    async fn list_nodes(&self) -> Result<Vec<Node>>;
+
+    // ----- plugin state -----
+
+    /// A value of a plugin's durable key/value state.
+    async fn state_get(&self, plugin: &str, scope: &str, key: &str) -> Result<Option<String>>;
+    /// Sets (`Some`) or deletes (`None`) a value.
+    async fn state_set(
+        &self,
+        plugin: &str,
+        scope: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()>;
+    /// Bytes used by a plugin's scope (keys plus values, UTF-8), for quota checks.
+    async fn state_size(&self, plugin: &str, scope: &str) -> Result<i64>;
+}

@@ -1,0 +1,186 @@
+//! The storage conformance suite: every behaviour is written once (in `conformance/*.rs`,
+//! as `async fn(Arc<dyn Store>)`) and run against SQLite always and against PostgreSQL when
+//! `KEYWARDEN_TEST_DATABASE_URL` is a `postgres://` URL. Each test gets a fresh database
+//! (SQLite: a new file; PostgreSQL: a new schema, dropped afterwards) so tests never see
+//! each other's rows and run in parallel.
+
+#[path = "conformance/config_listing.rs"]
+mod config_listing;
+#[path = "conformance/executor.rs"]
+mod executor;
+#[path = "conformance/job_listing.rs"]
+mod job_listing;
+#[path = "conformance/records.rs"]
+mod records;
+#[path = "conformance/recovery.rs"]
+mod recovery;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use keywarden_store::{NewJob, Store, StoreError, connect};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Environment variable naming the PostgreSQL server for the `postgres::*` tests.
+const PG_ENV: &str = "KEYWARDEN_TEST_DATABASE_URL";
+
+/// A fresh store plus what is needed to throw it away.
+struct Harness {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Harness {
+    async fn sqlite() -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keywarden.db");
+        let store = connect(path.to_str().expect("utf-8 path"))
+            .await
+            .expect("open sqlite");
+        assert_eq!(store.backend(), "sqlite");
+        Harness {
+            store,
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    async fn postgres(case: &str) -> Option<Harness> {
+        let base = match std::env::var(PG_ENV) {
+            Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
+            _ => {
+                // Written past the test harness's output capture so the skip is visible.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED postgres::{case}: set {PG_ENV}=postgres://user:pass@host:port/db to run it"
+                );
+                return None;
+            }
+        };
+        let schema = format!("kw_test_{}", Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("connect to KEYWARDEN_TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let store = connect(&url).await.expect("open postgres");
+        assert_eq!(store.backend(), "postgres");
+        Some(Harness {
+            store,
+            _dir: None,
+            pg: Some((base, schema)),
+        })
+    }
+
+    async fn finish(self) {
+        drop(self.store);
+        if let Some((base, schema)) = self.pg {
+            let admin = sqlx::PgPool::connect(&base).await.expect("reconnect");
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .expect("drop schema");
+            admin.close().await;
+        }
+    }
+}
+
+/// Declares each case once per backend: `sqlite::<case>` and `postgres::<case>`.
+macro_rules! conformance {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let h = super::Harness::sqlite().await;
+                    super::$module::$case(h.store.clone()).await;
+                    h.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(h) = super::Harness::postgres(stringify!($case)).await {
+                        super::$module::$case(h.store.clone()).await;
+                        h.finish().await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    records::accounts_and_tokens,
+    records::config_crud,
+    records::job_crud,
+    records::plugin_state,
+    records::nodes,
+    config_listing::config_filters,
+    config_listing::config_sort_and_page,
+    job_listing::job_filters,
+    job_listing::job_sort_and_page,
+    executor::claim_semantics,
+    executor::concurrent_claimers,
+    executor::finish_only_if_still_running_on_node,
+    executor::leases_and_progress,
+    recovery::retry,
+    recovery::lease_expiry_recovery,
+    recovery::fire_config_compare_and_set,
+);
+
+// ----- helpers shared by the cases -----
+
+/// A fixed, whole-second instant: `base + secs` (no sub-microsecond surprises).
+pub fn t(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(secs)
+}
+
+/// A queued-job request due at `due`, enqueued at `enqueued`.
+pub fn new_job(account: &str, name: &str, due: DateTime<Utc>, enqueued: DateTime<Utc>) -> NewJob {
+    NewJob {
+        id: Uuid::now_v7(),
+        account_id: account.to_owned(),
+        job_config_id: None,
+        name: name.to_owned(),
+        description: format!("{name} description"),
+        operation: "cckm_key_rotation".to_owned(),
+        target: Some("aws".to_owned()),
+        params: json!({"cloud_name": "aws"}),
+        run_on: "any".to_owned(),
+        max_attempts: 1,
+        retry_backoff_secs: 30,
+        scheduled_for: due,
+        enqueued_at: enqueued,
+    }
+}
+
+/// Asserts `r` is `Err(Conflict(_))`.
+pub fn assert_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+    match r {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connect_picks_backend_by_url() {
+    let mem = connect("sqlite::memory:").await.expect("memory");
+    assert_eq!(mem.backend(), "sqlite");
+    mem.ensure_account("a").await.expect("usable");
+    assert!(matches!(
+        connect("mysql://localhost/x").await,
+        Err(StoreError::InvalidUrl(_))
+    ));
+    assert!(matches!(connect("").await, Err(StoreError::InvalidUrl(_))));
+}

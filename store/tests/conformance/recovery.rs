@@ -1,0 +1,279 @@
+//! Getting work back on track: retries, recovery from dead nodes (lease expiry), and the
+//! scheduler's compare-and-set that makes each fire happen once.
+
+use std::sync::Arc;
+
+use keywarden_store::{JobConfig, NewJob, Store, status};
+use uuid::Uuid;
+
+use crate::executor::{LEASE, finish};
+use crate::{new_job, t};
+
+pub async fn retry(store: Arc<dyn Store>) {
+    let mut j = new_job("k", "flaky", t(0), t(0));
+    j.max_attempts = 3;
+    store.insert_jobs(&[j.clone()]).await.unwrap();
+    store.claim_jobs("node-a", t(0), 1, LEASE).await.unwrap();
+    assert!(
+        !store
+            .retry_job(j.id, "node-b", t(60), "timeout")
+            .await
+            .unwrap(),
+        "wrong node"
+    );
+    assert!(
+        store
+            .retry_job(j.id, "node-a", t(60), "timeout")
+            .await
+            .unwrap()
+    );
+    let q = store.get_job(None, j.id).await.unwrap().unwrap();
+    assert_eq!(q.status, status::QUEUED);
+    assert_eq!(q.scheduled_for, t(60));
+    assert_eq!(q.message.as_deref(), Some("timeout"));
+    assert_eq!(
+        (q.processing_node, q.lease_expires_at, q.attempt),
+        (None, None, 1)
+    );
+    assert!(
+        !store
+            .retry_job(j.id, "node-a", t(60), "again")
+            .await
+            .unwrap(),
+        "not running"
+    );
+    assert!(
+        store
+            .claim_jobs("node-b", t(59), 1, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "backoff respected"
+    );
+    let again = store.claim_jobs("node-b", t(60), 1, LEASE).await.unwrap();
+    assert_eq!((again[0].id, again[0].attempt), (j.id, 2));
+    assert_eq!(again[0].started_at, Some(t(60)));
+}
+
+pub async fn lease_expiry_recovery(store: Arc<dyn Store>) {
+    let mut retryable = new_job("k", "retryable", t(0), t(0));
+    retryable.max_attempts = 2;
+    let last_chance = new_job("k", "last-chance", t(0), t(0));
+    let healthy = new_job("k", "healthy", t(0), t(0));
+    store
+        .insert_jobs(&[retryable.clone(), last_chance.clone(), healthy.clone()])
+        .await
+        .unwrap();
+    store.claim_jobs("node-a", t(0), 10, LEASE).await.unwrap(); // leases end at t(30)
+    store
+        .renew_leases("node-a", &[healthy.id], t(500))
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .recover_expired_leases(t(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "lease still valid at its end"
+    );
+    let mut recovered = store.recover_expired_leases(t(31)).await.unwrap();
+    recovered.sort_by_key(|j| j.name.clone());
+    assert_eq!(recovered.len(), 2);
+    let (failed, requeued) = (&recovered[0], &recovered[1]);
+    assert_eq!(failed.id, last_chance.id);
+    assert_eq!(failed.status, status::FAILED);
+    assert_eq!(failed.result.as_deref(), Some("failure"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("node node-a stopped while running the job (lease expired)")
+    );
+    assert_eq!(failed.finished_at, Some(t(31)));
+    assert_eq!(failed.processing_node.as_deref(), Some("node-a"));
+    assert_eq!(requeued.id, retryable.id);
+    assert_eq!(requeued.status, status::QUEUED);
+    assert_eq!(requeued.scheduled_for, t(31));
+    assert_eq!(
+        (requeued.processing_node.as_deref(), requeued.attempt),
+        (None, 1)
+    );
+    assert_eq!(
+        store.get_job(None, requeued.id).await.unwrap().unwrap(),
+        *requeued
+    );
+    assert!(
+        store
+            .recover_expired_leases(t(32))
+            .await
+            .unwrap()
+            .is_empty(),
+        "recovery happens once"
+    );
+    // The lost node's late report is ignored.
+    assert_eq!(
+        store
+            .finish_jobs(&[finish(last_chance.id, "node-a", status::COMPLETED)])
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Second attempt on another node, which dies too: now attempts are used up.
+    let again = store.claim_jobs("node-b", t(40), 10, LEASE).await.unwrap();
+    assert_eq!((again.len(), again[0].attempt), (1, 2));
+    let second = store.recover_expired_leases(t(71)).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].status, status::FAILED);
+    assert_eq!(
+        second[0].message.as_deref(),
+        Some("node node-b stopped while running the job (lease expired)")
+    );
+    assert_eq!(
+        store
+            .get_job(None, healthy.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        status::RUNNING
+    );
+}
+
+pub async fn fire_config_compare_and_set(store: Arc<dyn Store>) {
+    let c = store
+        .insert_config(&JobConfig::new(
+            "kylo",
+            "hourly",
+            "cckm_key_rotation",
+            "0 * * * *",
+            t(0),
+        ))
+        .await
+        .unwrap();
+    let mut off = JobConfig::new("kylo", "off", "cckm_key_rotation", "0 * * * *", t(0));
+    off.disabled = true;
+    off.next_fire_at = Some(t(3600));
+    store.insert_config(&off).await.unwrap();
+    assert!(
+        store
+            .due_configs(t(1_000_000), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no next fire, disabled"
+    );
+    assert!(store.set_next_fire(c.id, Some(t(3600))).await.unwrap());
+    assert!(
+        !store
+            .set_next_fire(Uuid::now_v7(), Some(t(3600)))
+            .await
+            .unwrap()
+    );
+    assert!(store.due_configs(t(3599), 10).await.unwrap().is_empty());
+    let due = store.due_configs(t(3600), 10).await.unwrap();
+    assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [c.id]);
+    assert_eq!(due[0].next_fire_at, Some(t(3600)));
+    assert!(!store.has_unfinished_job(c.id).await.unwrap());
+
+    let j1 = NewJob::from_config(&due[0], t(3600), t(3601));
+    assert!(
+        store
+            .fire_config(
+                c.id,
+                Some(t(3600)),
+                Some(t(7200)),
+                std::slice::from_ref(&j1)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_config(None, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_fire_at,
+        Some(t(7200))
+    );
+    let job = store
+        .get_job(None, j1.id)
+        .await
+        .unwrap()
+        .expect("job enqueued with the fire");
+    assert_eq!(
+        (job.job_config_id, job.scheduled_for),
+        (Some(c.id), t(3600))
+    );
+    assert!(store.has_unfinished_job(c.id).await.unwrap());
+
+    // A second scheduler that read the same due row loses the race: nothing changes.
+    let j2 = NewJob::from_config(&due[0], t(3600), t(3602));
+    assert!(
+        !store
+            .fire_config(
+                c.id,
+                Some(t(3600)),
+                Some(t(7200)),
+                std::slice::from_ref(&j2)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fire_config(c.id, None, Some(t(9000)), std::slice::from_ref(&j2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get_job(None, j2.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .get_config(None, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_fire_at,
+        Some(t(7200))
+    );
+    assert!(
+        !store
+            .fire_config(Uuid::now_v7(), Some(t(3600)), None, &[])
+            .await
+            .unwrap()
+    );
+
+    // Firing the last occurrence clears next_fire_at; firing from NULL needs expected None.
+    assert!(
+        store
+            .fire_config(c.id, Some(t(7200)), None, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .due_configs(t(1_000_000), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .fire_config(c.id, None, Some(t(10_800)), &[])
+            .await
+            .unwrap()
+    );
+
+    // Overlap check follows the job to completion.
+    store
+        .claim_jobs("node-a", t(3601), 10, LEASE)
+        .await
+        .unwrap();
+    assert!(store.has_unfinished_job(c.id).await.unwrap());
+    store
+        .finish_jobs(&[finish(j1.id, "node-a", status::COMPLETED)])
+        .await
+        .unwrap();
+    assert!(!store.has_unfinished_job(c.id).await.unwrap());
+}

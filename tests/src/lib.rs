@@ -1,0 +1,35 @@
+//! Shared helpers for the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The repository root (this crate lives in `<root>/tests`).
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives one level below the repository root")
+}
+
+/// The directory holding the compiled plugins (`hello.wasm`, `noop.wasm`,
+/// `hostile.wasm`, ...): `<repo>/target/plugins`.
+///
+/// The first call in a process builds them (`xtask::build_plugins`, release mode,
+/// wasm32-wasip2); later calls return at once. Test binaries running concurrently are
+/// safe: cargo's lock on `target/wasm` serialises the builds and the copies into the
+/// directory are atomic renames. Panics with the build error if the build fails.
+pub fn plugins_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = repo_root();
+        let out = root.join("target").join("plugins");
+        if let Err(err) = xtask::build_plugins(root, &out) {
+            panic!("building the plugins failed: {err:#}");
+        }
+        out
+    })
+    .clone()
+}
+
+pub mod server;
+mod support;
+pub use support::*;

@@ -1,0 +1,263 @@
+//! A real Keywarden server started in-process on port 0 for the `api_*` tests, with the
+//! real compiled plugins, on SQLite (always) or PostgreSQL (when
+//! `KEYWARDEN_TEST_DATABASE_URL` is set; each server gets a fresh schema, dropped by
+//! [`TestServer::stop`]), plus small JSON-over-HTTP helpers.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use keywarden::server::{ServeOptions, bootstrap::ADMIN_TOKEN_FILE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Environment variable naming the PostgreSQL server for the postgres variants.
+pub const PG_ENV: &str = "KEYWARDEN_TEST_DATABASE_URL";
+
+/// A running server and what is needed to stop and clean it up.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The bootstrap admin token (account `admin`).
+    pub admin: String,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    pub data_dir: tempfile::TempDir,
+    client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pg: Option<(String, String)>,
+}
+
+/// The plugins folder (built once per process, off the async runtime).
+async fn plugins() -> PathBuf {
+    tokio::task::spawn_blocking(crate::plugins_dir)
+        .await
+        .expect("plugin build")
+}
+
+/// Compiled components are shared by every test server so each compiles only once.
+fn shared_cache() -> PathBuf {
+    crate::plugins_dir()
+        .parent()
+        .expect("target dir")
+        .join("api-test-cache")
+}
+
+impl TestServer {
+    /// A server on a fresh SQLite database.
+    pub async fn sqlite() -> TestServer {
+        Self::start(None, "sqlite").await
+    }
+
+    /// A server on a fresh PostgreSQL schema, or `None` (with a note on stderr) when
+    /// `KEYWARDEN_TEST_DATABASE_URL` is not set.
+    pub async fn postgres() -> Option<TestServer> {
+        let base = match std::env::var(PG_ENV) {
+            Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
+            _ => {
+                eprintln!("SKIPPED the PostgreSQL variant: set {PG_ENV}=postgres://... to run it");
+                return None;
+            }
+        };
+        let schema = format!("kw_api_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("connect to postgres");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let mut server = Self::start(Some(url), "postgres").await;
+        server.pg = Some((base, schema));
+        Some(server)
+    }
+
+    async fn start(database_url: Option<String>, backend: &'static str) -> TestServer {
+        let plugins_dir = plugins().await;
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut options = ServeOptions::new(data_dir.path(), plugins_dir);
+        options.database_url = database_url;
+        options.node_id = Some("test-node".to_owned());
+        options.tick = Duration::from_millis(200);
+        options.drain_timeout = Duration::from_secs(10);
+        options.config.runtime.cache_dir = Some(shared_cache());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(keywarden::serve(listener, options, async {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let token_file = data_dir.path().join(ADMIN_TOKEN_FILE);
+        loop {
+            let up = client.get(format!("{base}/healthz")).send().await;
+            if up.is_ok_and(|r| r.status().is_success()) && token_file.is_file() {
+                break;
+            }
+            assert!(!task.is_finished(), "the server stopped during start-up");
+            assert!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let admin = std::fs::read_to_string(&token_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        TestServer {
+            base,
+            admin,
+            backend,
+            data_dir,
+            client,
+            stop: Some(tx),
+            task: Some(task),
+            pg: None,
+        }
+    }
+
+    /// Shuts the server down (asserting a clean exit) and drops a PostgreSQL schema.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let result = tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("server stops within 30 s")
+                .expect("server task");
+            result.expect("server exits cleanly");
+        }
+        if let Some((base, schema)) = self.pg.take() {
+            let admin = sqlx::PgPool::connect(&base)
+                .await
+                .expect("connect to postgres");
+            let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await;
+            admin.close().await;
+        }
+    }
+
+    /// Sends `body` (if any) as JSON with `token` (if any); returns status and JSON body
+    /// (`Null` for an empty body).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body read");
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{path}: not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        (status, value)
+    }
+
+    /// A raw request body (for malformed-JSON tests).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// A new (non-admin unless `admin`) token for `account`, issued through the API.
+    pub async fn token(&self, account: &str, admin: bool) -> String {
+        let (status, body) = self
+            .post(
+                &self.admin,
+                "/api/v1/tokens",
+                &json!({"account": account, "label": "test", "admin": admin}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates a job config and returns its JSON, asserting 201.
+    pub async fn create_config(&self, token: &str, body: &Value) -> Value {
+        let (status, created) = self
+            .post(token, "/api/v1/scheduler/job-configs", body)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created
+    }
+
+    /// Polls a job until its status is final (or panics after `timeout`).
+    pub async fn wait_job(&self, token: &str, job_id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (status, job) = self
+                .get(token, &format!("/api/v1/scheduler/jobs/{job_id}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{job}");
+            if ["completed", "failed", "cancelled"].contains(&job["status"].as_str().unwrap_or(""))
+            {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job did not finish: {job}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Runs `scenario` against a SQLite server and, when configured, a PostgreSQL one.
+pub async fn on_each_backend(scenario: impl AsyncFn(&TestServer)) {
+    let server = TestServer::sqlite().await;
+    scenario(&server).await;
+    server.stop().await;
+    if let Some(server) = TestServer::postgres().await {
+        scenario(&server).await;
+        server.stop().await;
+    }
+}

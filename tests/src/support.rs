@@ -1,0 +1,91 @@
+//! Shared pieces of the end-to-end tests: runtimes from operator TOML, compiled plugin
+//! files, and a real HTTP server to aim plugins at.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use keywarden::config::OperatorConfig;
+use keywarden::runtime::Runtime;
+use keywarden::runtime::capabilities::secrets::ConfiguredSecrets;
+use keywarden::runtime::capabilities::state::MemoryState;
+use keywarden::runtime::sandbox::HostServices;
+
+/// The compiled plugin `<name>.wasm` (built once per test process).
+pub fn plugin_file(name: &str) -> PathBuf {
+    let path = crate::plugins_dir().join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// A runtime configured by `toml` (operator config syntax), with in-memory state.
+pub fn runtime_from_toml(toml: &str) -> Arc<Runtime> {
+    let config: OperatorConfig = toml::from_str(toml).expect("test config parses");
+    let services = HostServices {
+        secrets: Arc::new(ConfiguredSecrets::new(config.secrets.clone())),
+        state: Arc::new(MemoryState::default()),
+        authority: None,
+        tls_prober: None,
+    };
+    Runtime::new(config, None, services).expect("runtime starts")
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Python's `http.server` serving an empty folder on 127.0.0.1; killed on drop.
+pub struct HttpServer {
+    pub port: u16,
+    child: Child,
+    _root: tempfile::TempDir,
+}
+
+impl HttpServer {
+    pub fn start() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("index.html"), "<p>keywarden test</p>").unwrap();
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "http.server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            port,
+            child,
+            _root: root,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,176 @@
+//! Shared by the executor and scheduler tests: a fresh database per test (SQLite file in a
+//! temp dir; a fresh PostgreSQL schema when `KEYWARDEN_TEST_DATABASE_URL` is set, the
+//! same approach as the store's conformance suite), a plugin registry over the compiled
+//! plugins, and polling helpers.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keywarden::plugins::PluginRegistry;
+use keywarden_store::{Job, JobFilter, Sort, Store, connect};
+use uuid::Uuid;
+
+const PG_ENV: &str = "KEYWARDEN_TEST_DATABASE_URL";
+
+/// A fresh database; `url` reopens it (a "restarted process").
+pub struct Db {
+    pub store: Arc<dyn Store>,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Db {
+    pub async fn sqlite() -> Db {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = dir.path().join("keywarden.db").display().to_string();
+        let store = connect(&url).await.expect("open sqlite");
+        Db {
+            store,
+            url,
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// `None` (and a visible note) when no PostgreSQL server is configured.
+    pub async fn postgres(case: &str) -> Option<Db> {
+        let base = match std::env::var(PG_ENV) {
+            Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
+            _ => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED postgres::{case}: set {PG_ENV}=postgres://... to run it"
+                );
+                return None;
+            }
+        };
+        let schema = format!("kw_test_{}", Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("connect to postgres");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let store = connect(&url).await.expect("open postgres");
+        Some(Db {
+            store,
+            url,
+            _dir: None,
+            pg: Some((base, schema)),
+        })
+    }
+
+    /// A second, independent connection to the same database.
+    pub async fn reopen(&self) -> Arc<dyn Store> {
+        connect(&self.url).await.expect("reopen store")
+    }
+
+    /// Drops the PostgreSQL schema (SQLite files go with the temp dir).
+    pub async fn cleanup(self) {
+        if let Some((base, schema)) = self.pg {
+            drop(self.store);
+            let admin = sqlx::PgPool::connect(&base)
+                .await
+                .expect("connect to postgres");
+            let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await;
+            admin.close().await;
+        }
+    }
+}
+
+/// Generates `sqlite::<case>` and `postgres::<case>` tests from `async fn case(db: Db)`.
+#[macro_export]
+macro_rules! db_tests {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = $crate::db::Db::sqlite().await;
+                    super::$case(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = $crate::db::Db::postgres(stringify!($case)).await else {
+                        return;
+                    };
+                    super::$case(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+/// A registry over the compiled plugins with the operator config `toml`. Compiled
+/// components are cached under `target/` so each test does not recompile them.
+pub async fn registry(toml: &str) -> Arc<PluginRegistry> {
+    let cache = keywarden_tests::plugins_dir().with_file_name("test-component-cache");
+    let toml = format!(
+        "{toml}\n[runtime]\ncache_dir = {:?}\n",
+        cache.display().to_string()
+    );
+    let runtime = keywarden_tests::runtime_from_toml(&toml);
+    let registry = PluginRegistry::new(runtime, keywarden_tests::plugins_dir());
+    let summary = registry.scan().await;
+    assert!(
+        summary.loaded.iter().any(|p| p == "hello"),
+        "hello did not load: {summary:?}"
+    );
+    registry
+}
+
+/// Every job of the config (or all jobs), oldest `scheduled_for` first.
+pub async fn jobs(store: &dyn Store, config: Option<Uuid>) -> Vec<Job> {
+    let filter = JobFilter {
+        job_config_id: config,
+        ..JobFilter::default()
+    };
+    let (_, mut jobs) = store
+        .list_jobs(&filter, &Sort::default(), 0, 100_000)
+        .await
+        .expect("list jobs");
+    jobs.sort_by_key(|j| j.scheduled_for);
+    jobs
+}
+
+/// Polls `get_job` until `done(job)` or the timeout; returns the last state seen.
+pub async fn wait_job(
+    store: &dyn Store,
+    id: Uuid,
+    timeout: Duration,
+    done: impl Fn(&Job) -> bool,
+) -> Job {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let job = store
+            .get_job(None, id)
+            .await
+            .expect("get job")
+            .expect("job exists");
+        if done(&job) || tokio::time::Instant::now() >= deadline {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether the job reached a final status.
+pub fn is_final(job: &Job) -> bool {
+    keywarden_store::status::FINAL.contains(&job.status.as_str())
+}

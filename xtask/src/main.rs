@@ -1,0 +1,151 @@
+//! `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
+//!
+//! Commands:
+//! * `plugins [--out DIR]`: build the bundled plugins into DIR (default
+//!   `target/plugins`) as `<name>.wasm`.
+//! * `test [ARGS]`: build the plugins, start a throwaway PostgreSQL when none is
+//!   configured (`.ci/postgres.sh`), and run the whole workspace's tests.
+//! * `demo [ARGS]`: build the plugins and run the server on SQLite in `target/demo`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str =
+    "usage: cargo xtask <plugins [--out DIR] | test [CARGO TEST ARGS] | demo [SERVE ARGS]>
+
+commands:
+  plugins    build the plugins in plugins/ for wasm32-wasip2 and copy the
+             components to DIR (default: target/plugins) as <name>.wasm
+  test       build the plugins, provide PostgreSQL (KEYWARDEN_TEST_DATABASE_URL, or a
+             throwaway server from .ci/postgres.sh), run `cargo test --workspace`
+  demo       build the plugins and run `keywarden serve` on SQLite in target/demo,
+             listening on 127.0.0.1:8080";
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the repository root")
+        .to_path_buf()
+}
+
+fn run(args: Vec<String>) -> Result<()> {
+    let root = repo_root();
+    let mut args = args.into_iter();
+    match args.next().as_deref() {
+        Some("plugins") => {
+            let mut out = root.join("target").join("plugins");
+            while let Some(arg) = args.next() {
+                match arg.as_str() {
+                    "--out" => out = PathBuf::from(args.next().context("--out needs a directory")?),
+                    other if other.starts_with("--out=") => {
+                        out = PathBuf::from(&other["--out=".len()..])
+                    }
+                    "-h" | "--help" => {
+                        println!("{USAGE}");
+                        return Ok(());
+                    }
+                    other => bail!("unexpected argument `{other}`\n\n{USAGE}"),
+                }
+            }
+            let out = if out.is_absolute() {
+                out
+            } else {
+                std::env::current_dir()?.join(out)
+            };
+            for file in xtask::build_plugins(&root, &out)? {
+                let size = std::fs::metadata(&file)
+                    .map(|m| m.len())
+                    .unwrap_or_default();
+                println!("{:>9} {}", size, file.display());
+            }
+            Ok(())
+        }
+        Some("test") => test(&root, args.collect()),
+        Some("demo") => demo(&root, args.collect()),
+        Some("-h" | "--help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// `cargo test --workspace` with the plugins built and a PostgreSQL URL when one can be had.
+fn test(root: &Path, extra: Vec<String>) -> Result<()> {
+    xtask::build_plugins(root, &root.join("target").join("plugins"))?;
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(root)
+        .args(["test", "--workspace"])
+        .args(&extra);
+    if std::env::var_os("KEYWARDEN_TEST_DATABASE_URL").is_none() {
+        match postgres_url(root) {
+            Some(url) => {
+                eprintln!("xtask: PostgreSQL tests use {url}");
+                cmd.env("KEYWARDEN_TEST_DATABASE_URL", url);
+            }
+            None => eprintln!("xtask: no PostgreSQL available; its tests will be skipped"),
+        }
+    }
+    let status = cmd.status().context("running cargo test")?;
+    if !status.success() {
+        bail!("tests failed ({status})");
+    }
+    Ok(())
+}
+
+/// Starts (or reuses) the throwaway server of `.ci/postgres.sh` and returns its URL.
+fn postgres_url(root: &Path) -> Option<String> {
+    let out = Command::new("bash")
+        .arg(root.join(".ci").join("postgres.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("export KEYWARDEN_TEST_DATABASE_URL="))
+        .map(str::to_owned)
+}
+
+/// The server with the bundled plugins on the embedded default database.
+fn demo(root: &Path, extra: Vec<String>) -> Result<()> {
+    let plugins = root.join("target").join("plugins");
+    xtask::build_plugins(root, &plugins)?;
+    let data = root.join("target").join("demo");
+    std::fs::create_dir_all(&data)?;
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "keywarden",
+            "--",
+            "serve",
+            "--listen",
+            "127.0.0.1:8080",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--plugins-dir")
+        .arg(&plugins)
+        .args(&extra)
+        .status()
+        .context("running keywarden serve")?;
+    if !status.success() {
+        bail!("keywarden serve exited with {status}");
+    }
+    Ok(())
+}
