@@ -13,7 +13,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::keywarden::plugin::{
+pub use self::exports::keywarden::plugin::{
     certificate_store, custom_job, key_management, network_discovery,
 };
-pub use keywarden::plugin::{config, enrollment, log, progress, secrets, state, tls, types};
+pub use self::keywarden::plugin::{config, enrollment, log, progress, secrets, state, tls, types};
