@@ -336,3 +336,39 @@ async fn a_panicking_plugin_is_reported_as_a_crash_with_its_message() {
         report.logs
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fuel_budget_stops_a_plugin_that_spins() {
+    let runtime = runtime_from_toml(
+        r#"
+        [plugins.hostile]
+        fuel = 5000000
+        "#,
+    );
+    let hostile = load(&runtime, "hostile").await;
+    let report = run(&runtime, &hostile, "spin", json!({})).await;
+    assert_eq!(failure(&report), &JobFailure::FuelExhausted(5_000_000));
+    // Plugins without a budget are not limited by it.
+    let hello = load(&runtime, "hello").await;
+    assert!(run(&runtime, &hello, "hello", json!({"name": "x"})).await.outcome.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_output_are_capped() {
+    let runtime = runtime_from_toml(
+        r#"
+        [runtime]
+        max_log_kb = 0
+        max_output_kb = 0
+        "#,
+    );
+    let hello = load(&runtime, "hello").await;
+    let report = run(&runtime, &hello, "hello", json!({"name": "Ada"})).await;
+    assert!(
+        matches!(failure(&report), JobFailure::OutputTooLarge(size, 0) if *size > 0),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(report.logs.len(), 1, "only the note about dropped lines: {:?}", report.logs);
+    assert!(report.logs[0].message.contains("log limit of 0 bytes"), "{:?}", report.logs);
+}

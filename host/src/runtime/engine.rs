@@ -15,11 +15,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Builds the engine: component model, async, epoch interruption, and the pooling
 /// allocator sized from the runtime config (so per-job instantiation does no mmap).
-pub fn build_engine(cfg: &RuntimeConfig) -> anyhow::Result<Engine> {
+/// `meter_fuel` turns on fuel accounting, which costs every job a little, so only when
+/// some plugin has a fuel budget.
+pub fn build_engine(cfg: &RuntimeConfig, meter_fuel: bool) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    config.consume_fuel(cfg.fuel.is_some());
+    config.consume_fuel(meter_fuel);
 
     let instances = cfg.max_instances.max(1);
     let max_memory = cfg.max_memory_mb.max(1).saturating_mul(1 << 20);

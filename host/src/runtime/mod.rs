@@ -53,7 +53,9 @@ impl Runtime {
         cache_dir: Option<PathBuf>,
         services: HostServices,
     ) -> anyhow::Result<Arc<Self>> {
-        let engine = engine::build_engine(&config.runtime)?;
+        let meter_fuel =
+            config.runtime.fuel.is_some() || config.plugins.values().any(|g| g.fuel.is_some());
+        let engine = engine::build_engine(&config.runtime, meter_fuel)?;
         let linker = sandbox::build_linker(&engine)?;
         let cache_dir = config.runtime.cache_dir.clone().or(cache_dir);
         let cache = ComponentCache::new(&engine, cache_dir);
