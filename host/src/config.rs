@@ -139,6 +139,9 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     pub node_id: Option<String>,
     pub concurrency: Option<usize>,
+    /// How long a job claim holds without renewal (renewed every third of it); a job
+    /// of a node that died is picked up again after this. Default 30.
+    pub lease_secs: Option<u64>,
 }
 
 /// The limits one job runs under, after applying a plugin's overrides.
@@ -192,6 +195,9 @@ mod tests {
             host = "/tmp"
             guest = "/data"
             writable = true
+            [server]
+            concurrency = 4
+            lease_secs = 10
             "#,
         )
         .unwrap();
@@ -203,6 +209,10 @@ mod tests {
         // A plugin cannot be granted more than the pool's largest slot.
         assert_eq!(limits.memory_bytes, 1024 << 20);
         assert!(cfg.grants_for("unknown").secrets.is_empty());
+        assert_eq!(
+            (cfg.server.concurrency, cfg.server.lease_secs),
+            (Some(4), Some(10))
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! `queued` —[`Store::claim_jobs`]→ `running` on a node with a lease —[`Store::finish_jobs`]→
 //! `completed` / `failed` / `cancelled`. A running job goes back to `queued` through
 //! [`Store::retry_job`] or, when its node stops renewing the lease, through
-//! [`Store::recover_expired_leases`] (which fails it instead once attempts are used up).
+//! [`Store::recover_expired_leases`], or [`Store::recover_node`] when a node restarts with
+//! jobs still running under its id (both fail it instead once attempts are used up).
 //!
 //! # Scheduling
 //! Each config carries `next_fire_at`. A scheduler reads [`Store::due_configs`], computes

@@ -112,6 +112,11 @@ pub trait Store: Send + Sync {
     /// requeued (due `now`) if attempts remain, else failed with a message naming the
     /// node. Returns the affected jobs as they are now.
     async fn recover_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>>;
+    /// Handles every job still running on `node_id`, lease or not: called when a node
+    /// starts, so they are orphans of an earlier process with that id that was killed.
+    /// Requeued (due `now`) if attempts remain, else failed with a message naming the
+    /// node. Returns the affected jobs as they are now.
+    async fn recover_node(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<Job>>;
     /// Whether the config has a queued or running job (the `overlap = skip` policy).
     async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool>;
 

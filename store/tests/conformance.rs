@@ -136,6 +136,7 @@ conformance!(
     executor::leases_and_progress,
     recovery::retry,
     recovery::lease_expiry_recovery,
+    recovery::node_restart_recovery,
     recovery::fire_config_compare_and_set,
 );
 

@@ -10,6 +10,12 @@
 //! still running at the deadline are abandoned with their lease: once it expires, lease
 //! recovery on any node (this one after a restart) requeues them, or fails them if their
 //! attempts are used up. Nothing is left `running` for good.
+//!
+//! # Start
+//! Before its first claim the executor recovers the jobs the store still shows running
+//! on its own node id: they belong to an earlier process with that id that was killed,
+//! so they are requeued (or failed once their attempts are used up) at once instead of
+//! after their lease expires.
 
 mod finisher;
 mod job;
@@ -138,6 +144,7 @@ async fn run(
         running: Mutex::default(),
         progress: Mutex::default(),
     });
+    recover_orphans(&shared).await;
     let stop_upkeep = CancellationToken::new();
     let upkeep = tokio::spawn(upkeep::run(
         shared.clone(),
@@ -191,6 +198,26 @@ async fn run(
     stop_upkeep.cancel();
     let _ = upkeep.await;
     tracing::info!(node = %cfg.node_id, "executor stopped");
+}
+
+/// Requeues or fails the jobs an earlier process with this node id left running.
+async fn recover_orphans(shared: &Shared) {
+    match shared.store.recover_node(&shared.node_id, Utc::now()).await {
+        Ok(jobs) => {
+            for job in jobs {
+                tracing::warn!(
+                    job = %job.id,
+                    node = %shared.node_id,
+                    status = %job.status,
+                    "recovered a job this node was running when it stopped"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(
+            node = %shared.node_id,
+            "recovering this node's orphaned jobs failed; their leases will expire: {e}"
+        ),
+    }
 }
 
 /// Claims and starts jobs until shutdown. Claims in batches (at least a quarter of the

@@ -20,22 +20,17 @@ pub fn state_backend(store: Arc<dyn Store>) -> Arc<dyn StateBackend> {
     Arc::new(StoreState(store))
 }
 
-/// Starts the scheduler and the executor; both stop soon after `stop` is cancelled and
-/// the returned handles end when they have (the executor after draining its running jobs
-/// for up to `drain_timeout`).
+/// Starts the scheduler (on `config`'s node) and the executor; both stop soon after
+/// `stop` is cancelled and the returned handles end when they have (the executor after
+/// draining its running jobs for up to `config.drain_timeout`).
 pub fn start(
     store: &Arc<dyn Store>,
     registry: &Arc<PluginRegistry>,
-    node_id: &str,
-    concurrency: usize,
     tick: Duration,
-    drain_timeout: Duration,
+    config: ExecutorConfig,
     stop: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let scheduler = SchedulerLoop::spawn(store.clone(), node_id.to_owned(), tick, stop.clone());
-    let mut config = ExecutorConfig::new(node_id);
-    config.concurrency = concurrency;
-    config.drain_timeout = drain_timeout;
+    let scheduler = SchedulerLoop::spawn(store.clone(), config.node_id.clone(), tick, stop.clone());
     let executor = executor::spawn(store.clone(), registry.clone(), config, stop.clone());
     vec![scheduler, executor]
 }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::config::OperatorConfig;
+use crate::executor::ExecutorConfig;
 use crate::plugins::{PluginRegistry, watcher};
 use crate::runtime::Runtime;
 use crate::runtime::capabilities::secrets::ConfiguredSecrets;
@@ -122,15 +123,13 @@ pub async fn serve(
         .or(options.config.server.concurrency)
         .unwrap_or(16)
         .max(1);
-    let tasks = background::start(
-        &store,
-        &registry,
-        &node_id,
-        concurrency,
-        options.tick,
-        options.drain_timeout,
-        &stop,
-    );
+    let mut executor = ExecutorConfig::new(&node_id);
+    executor.concurrency = concurrency;
+    executor.drain_timeout = options.drain_timeout;
+    if let Some(secs) = options.config.server.lease_secs {
+        executor.lease = Duration::from_secs(secs.max(1));
+    }
+    let tasks = background::start(&store, &registry, options.tick, executor, &stop);
 
     let state = AppState {
         store,

@@ -184,40 +184,72 @@ pub(crate) async fn update_progress<DB: Backend>(
     Ok(q.execute(&mut *s.conn().await?).await? > 0)
 }
 
-/// The message of a job whose node stopped renewing its lease; names the node so an
-/// operator knows where to look.
-const LOST: &str = "'node ' || COALESCE(processing_node, 'unknown') || ' stopped while running the job (lease expired)'";
+/// The message of a job whose node stopped while running it: names the node so an
+/// operator knows where to look, and says how the loss was noticed (`why`).
+fn lost_message(why: &str) -> String {
+    format!(
+        "'node ' || COALESCE(processing_node, 'unknown') || ' stopped while running the job ({why})'"
+    )
+}
 
 pub(crate) async fn recover_expired_leases<DB: Backend>(
     s: &SqlStore<DB>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Job>> {
     let now_us = now.timestamp_micros();
+    recover_lost(s, now, "lease expired", |q| {
+        q.push(" AND lease_expires_at < ").bind(now_us);
+    })
+    .await
+}
+
+pub(crate) async fn recover_node<DB: Backend>(
+    s: &SqlStore<DB>,
+    node_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Job>> {
+    recover_lost(s, now, "restarted", |q| {
+        q.push(" AND processing_node = ").bind(node_id);
+    })
+    .await
+}
+
+/// Running jobs matching `filter` (an `AND ...` appended to the WHERE clause) whose node
+/// was lost: failed once attempts are used up, else requeued due `now`; in one
+/// transaction. Returns the affected jobs as they are now.
+async fn recover_lost<DB: Backend>(
+    s: &SqlStore<DB>,
+    now: DateTime<Utc>,
+    why: &str,
+    filter: impl Fn(&mut Sql<DB>),
+) -> Result<Vec<Job>> {
+    let now_us = now.timestamp_micros();
+    let lost = lost_message(why);
     let mut tx = s.write_tx().await?;
     // Attempts exhausted: failed, keeping processing_node as the node that was lost.
     let mut fail = Sql::<DB>::new(format!(
-        "UPDATE jobs SET status = 'failed', result = 'failure', message = {LOST}, \
+        "UPDATE jobs SET status = 'failed', result = 'failure', message = {lost}, \
          lease_expires_at = NULL, finished_at = "
     ));
     fail.bind(now_us)
         .push(", updated_at = ")
         .bind(now_us)
-        .push(" WHERE status = 'running' AND attempt >= max_attempts AND lease_expires_at < ")
-        .bind(now_us)
-        .push(" RETURNING *");
+        .push(" WHERE status = 'running' AND attempt >= max_attempts");
+    filter(&mut fail);
+    fail.push(" RETURNING *");
     let mut rows = fail.fetch_all(&mut tx).await?;
     // Attempts left: back in the queue, due now.
     let mut requeue = Sql::<DB>::new(format!(
-        "UPDATE jobs SET status = 'queued', message = {LOST}, processing_node = NULL, \
+        "UPDATE jobs SET status = 'queued', message = {lost}, processing_node = NULL, \
          lease_expires_at = NULL, scheduled_for = "
     ));
     requeue
         .bind(now_us)
         .push(", updated_at = ")
         .bind(now_us)
-        .push(" WHERE status = 'running' AND attempt < max_attempts AND lease_expires_at < ")
-        .bind(now_us)
-        .push(" RETURNING *");
+        .push(" WHERE status = 'running' AND attempt < max_attempts");
+    filter(&mut requeue);
+    requeue.push(" RETURNING *");
     rows.extend(requeue.fetch_all(&mut tx).await?);
     tx.commit().await?;
     rows::all::<DB, _>(&rows, rows::job::<DB>)

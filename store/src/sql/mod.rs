@@ -159,6 +159,9 @@ impl<DB: Backend> Store for SqlStore<DB> {
     async fn recover_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>> {
         exec::recover_expired_leases(self, now).await
     }
+    async fn recover_node(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<Job>> {
+        exec::recover_node(self, node_id, now).await
+    }
     async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool> {
         jobs::has_unfinished(self, config_id).await
     }

@@ -140,6 +140,90 @@ pub async fn lease_expiry_recovery(store: Arc<dyn Store>) {
     );
 }
 
+pub async fn node_restart_recovery(store: Arc<dyn Store>) {
+    let mut retryable = new_job("k", "retryable", t(0), t(0));
+    retryable.max_attempts = 2;
+    let last_chance = new_job("k", "last-chance", t(0), t(0));
+    let elsewhere = new_job("k", "elsewhere", t(0), t(0));
+    let queued = new_job("k", "queued", t(100), t(0));
+    let done = new_job("k", "done", t(0), t(0));
+    store
+        .insert_jobs(&[retryable.clone(), last_chance.clone(), done.clone()])
+        .await
+        .unwrap();
+    store.claim_jobs("node-a", t(0), 10, LEASE).await.unwrap();
+    store
+        .finish_jobs(&[finish(done.id, "node-a", status::COMPLETED)])
+        .await
+        .unwrap();
+    store
+        .insert_jobs(&[elsewhere.clone(), queued.clone()])
+        .await
+        .unwrap();
+    store.claim_jobs("node-b", t(1), 10, LEASE).await.unwrap();
+
+    assert!(
+        store.recover_node("node-c", t(5)).await.unwrap().is_empty(),
+        "a node with nothing running"
+    );
+    // Leases are still valid (they end at t(30)): the restart alone is enough.
+    let mut recovered = store.recover_node("node-a", t(5)).await.unwrap();
+    recovered.sort_by_key(|j| j.name.clone());
+    assert_eq!(recovered.len(), 2);
+    let (failed, requeued) = (&recovered[0], &recovered[1]);
+    assert_eq!(failed.id, last_chance.id);
+    assert_eq!(failed.status, status::FAILED);
+    assert_eq!(failed.result.as_deref(), Some("failure"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("node node-a stopped while running the job (restarted)")
+    );
+    assert_eq!(failed.finished_at, Some(t(5)));
+    assert_eq!(failed.processing_node.as_deref(), Some("node-a"));
+    assert_eq!(failed.lease_expires_at, None);
+    assert_eq!(requeued.id, retryable.id);
+    assert_eq!(requeued.status, status::QUEUED);
+    assert_eq!(requeued.scheduled_for, t(5));
+    assert_eq!(
+        (requeued.processing_node.as_deref(), requeued.attempt),
+        (None, 1)
+    );
+    assert_eq!(
+        store.get_job(None, requeued.id).await.unwrap().unwrap(),
+        *requeued
+    );
+    assert!(
+        store.recover_node("node-a", t(6)).await.unwrap().is_empty(),
+        "recovery happens once"
+    );
+    // Other nodes' jobs, queued jobs and finished jobs are untouched.
+    let get = |id| {
+        let store = store.clone();
+        async move { store.get_job(None, id).await.unwrap().unwrap() }
+    };
+    let other = get(elsewhere.id).await;
+    assert_eq!(
+        (other.status.as_str(), other.processing_node.as_deref()),
+        (status::RUNNING, Some("node-b"))
+    );
+    assert_eq!(get(queued.id).await.status, status::QUEUED);
+    assert_eq!(get(done.id).await.status, status::COMPLETED);
+    // The old process's late report is ignored.
+    assert_eq!(
+        store
+            .finish_jobs(&[finish(last_chance.id, "node-a", status::COMPLETED)])
+            .await
+            .unwrap(),
+        0
+    );
+    // The requeued job runs again, on the restarted node.
+    let again = store.claim_jobs("node-a", t(6), 10, LEASE).await.unwrap();
+    assert_eq!(
+        again.iter().map(|j| (j.id, j.attempt)).collect::<Vec<_>>(),
+        [(retryable.id, 2)]
+    );
+}
+
 pub async fn fire_config_compare_and_set(store: Arc<dyn Store>) {
     let c = store
         .insert_config(&JobConfig::new(
