@@ -372,6 +372,77 @@ async fn sigterm_lets_running_jobs_finish(db: &Db) {
     assert!(node.terminate(Duration::from_secs(40)), "clean exit");
 }
 
+/// A per-second schedule across a SIGKILL and restart: every second between the first
+/// and the last fire has exactly one job (catch-up `all` runs the fires missed while
+/// the server was down; the stored next fire time prevents doubles).
+async fn restart_mid_schedule_neither_loses_nor_doubles_a_fire(db: &Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), db.url.as_deref());
+    let config = node
+        .config(
+            "every-second",
+            0,
+            json!({"run_at": "* * * * * *", "catch_up": "all"}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    node.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let node = Node::start(dir.path(), db.url.as_deref());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    node.call(
+        reqwest::Method::PATCH,
+        &format!("/scheduler/job-configs/{config}"),
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    let page = node
+        .call(
+            reqwest::Method::GET,
+            &format!("/scheduler/jobs?job_config_id={config}&limit=1000"),
+            None,
+        )
+        .await;
+    let mut fires: Vec<chrono::DateTime<chrono::Utc>> = page["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            chrono::DateTime::parse_from_rfc3339(j["scheduled_for"].as_str().unwrap())
+                .unwrap()
+                .to_utc()
+        })
+        .collect();
+    fires.sort();
+    assert!(
+        fires.len() >= 6,
+        "fires before, during and after the outage: {fires:?}"
+    );
+    for pair in fires.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            chrono::Duration::seconds(1),
+            "a lost or doubled fire between {} and {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    assert!(node.terminate(Duration::from_secs(40)), "clean exit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_restart_mid_schedule_neither_loses_nor_doubles_a_fire() {
+    restart_mid_schedule_neither_loses_nor_doubles_a_fire(&Db::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_schedule_neither_loses_nor_doubles_a_fire() {
+    if let Some(db) = Db::postgres("restart_mid_schedule").await {
+        restart_mid_schedule_neither_loses_nor_doubles_a_fire(&db).await;
+        db.drop_schema().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_killed_node_recovers_on_restart() {
     killed_node_recovers_on_restart(&Db::sqlite()).await;
