@@ -11,10 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use keywarden_store::testing::PgTestSchema;
 use serde_json::{Value, json};
 
 const NODE: &str = "test-node";
-const PG_ENV: &str = "KEYWARDEN_TEST_DATABASE_URL";
 
 fn plugins() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -220,7 +220,7 @@ impl Drop for Node {
 /// A database for one scenario: SQLite in the data dir, or a fresh PostgreSQL schema.
 struct Db {
     url: Option<String>,
-    pg: Option<(String, String)>,
+    pg: Option<PgTestSchema>,
 }
 
 impl Db {
@@ -232,46 +232,18 @@ impl Db {
     }
 
     async fn postgres(case: &str) -> Option<Db> {
-        let base = match std::env::var(PG_ENV) {
-            Ok(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => u,
-            _ => {
-                eprintln!("SKIPPED postgres {case}: set {PG_ENV}=postgres://... to run it");
-                return None;
-            }
-        };
-        let schema = format!("kw_restart_{}", uuid_like());
-        let admin = sqlx::PgPool::connect(&base).await.expect("connect to PG");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .expect("create schema");
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
+        let pg = PgTestSchema::create(case).await?;
         Some(Db {
-            url: Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
-            pg: Some((base, schema)),
+            url: Some(pg.url.clone()),
+            pg: Some(pg),
         })
     }
 
     async fn drop_schema(self) {
-        if let Some((base, schema)) = self.pg {
-            let admin = sqlx::PgPool::connect(&base).await.expect("reconnect");
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await
-                .expect("drop schema");
-            admin.close().await;
+        if let Some(pg) = self.pg {
+            pg.drop_schema().await;
         }
     }
-}
-
-/// A name unique to this process and moment, for a throwaway schema.
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}_{nanos}", std::process::id())
 }
 
 /// Killed mid-job: the restart (same node id, same database) fails the killed jobs at

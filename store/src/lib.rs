@@ -26,6 +26,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod store;
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -15,22 +15,19 @@ mod records;
 #[path = "conformance/recovery.rs"]
 mod recovery;
 
-use std::io::Write;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use keywarden_store::testing::PgTestSchema;
 use keywarden_store::{NewJob, Store, StoreError, connect};
 use serde_json::json;
 use uuid::Uuid;
-
-/// Environment variable naming the PostgreSQL server for the `postgres::*` tests.
-const PG_ENV: &str = "KEYWARDEN_TEST_DATABASE_URL";
 
 /// A fresh store plus what is needed to throw it away.
 struct Harness {
     store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
+    pg: Option<PgTestSchema>,
 }
 
 impl Harness {
@@ -49,46 +46,20 @@ impl Harness {
     }
 
     async fn postgres(case: &str) -> Option<Harness> {
-        let base = match std::env::var(PG_ENV) {
-            Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
-            _ => {
-                // Written past the test harness's output capture so the skip is visible.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED postgres::{case}: set {PG_ENV}=postgres://user:pass@host:port/db to run it"
-                );
-                return None;
-            }
-        };
-        let schema = format!("kw_test_{}", Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(&base)
-            .await
-            .expect("connect to KEYWARDEN_TEST_DATABASE_URL");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .expect("create schema");
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let store = connect(&url).await.expect("open postgres");
+        let pg = PgTestSchema::create(case).await?;
+        let store = connect(&pg.url).await.expect("open postgres");
         assert_eq!(store.backend(), "postgres");
         Some(Harness {
             store,
             _dir: None,
-            pg: Some((base, schema)),
+            pg: Some(pg),
         })
     }
 
     async fn finish(self) {
         drop(self.store);
-        if let Some((base, schema)) = self.pg {
-            let admin = sqlx::PgPool::connect(&base).await.expect("reconnect");
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await
-                .expect("drop schema");
-            admin.close().await;
+        if let Some(pg) = self.pg {
+            pg.drop_schema().await;
         }
     }
 }

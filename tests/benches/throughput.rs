@@ -144,7 +144,10 @@ async fn keywarden(name: &str, store: Arc<dyn Store>, n: usize, concurrency: usi
         .expect("list jobs");
     let latencies: Vec<i64> = all
         .iter()
-        .filter_map(|j| j.started_at.map(|s| (s - j.scheduled_for).num_microseconds()))
+        .filter_map(|j| {
+            j.started_at
+                .map(|s| (s - j.scheduled_for).num_microseconds())
+        })
         .flatten()
         .collect();
     assert_eq!(latencies.len(), n, "{name}: every job has started_at");
@@ -183,7 +186,9 @@ async fn apalis_sqlite(n: usize, concurrency: usize) -> Row {
         .connect_with(options)
         .await
         .expect("open apalis db");
-    SqliteStorage::setup(&pool).await.expect("apalis migrations");
+    SqliteStorage::setup(&pool)
+        .await
+        .expect("apalis migrations");
     let config = apalis_sql::Config::new("bench::Noop")
         .set_buffer_size(concurrency)
         .set_poll_interval(Duration::from_millis(50));
@@ -227,7 +232,10 @@ async fn apalis_sqlite(n: usize, concurrency: usize) -> Row {
     }
     let secs = start.elapsed().as_secs_f64();
     let _ = stop_tx.send(());
-    if tokio::time::timeout(Duration::from_secs(10), monitor).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), monitor)
+        .await
+        .is_err()
+    {
         eprintln!("warning: apalis monitor did not stop within 10 s");
     }
 
@@ -287,7 +295,13 @@ async fn main() {
     println!(
         "target: >= 10,000 jobs/s on SQLite: {:.0} jobs/s, {}",
         kw.rate(),
-        if kw.rate() >= TARGET { "met" } else { "NOT met" }
+        if kw.rate() >= TARGET {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
-    println!("(latency = due time -> job start; jobs/s = N / (due time -> all stored as finished))");
+    println!(
+        "(latency = due time -> job start; jobs/s = N / (due time -> all stored as finished))"
+    );
 }

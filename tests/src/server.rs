@@ -11,7 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// Environment variable naming the PostgreSQL server for the postgres variants.
-pub const PG_ENV: &str = "KEYWARDEN_TEST_DATABASE_URL";
+pub use keywarden_store::testing::PG_ENV;
+use keywarden_store::testing::PgTestSchema;
 
 /// A running server and what is needed to stop and clean it up.
 pub struct TestServer {
@@ -25,7 +26,7 @@ pub struct TestServer {
     client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    pg: Option<(String, String)>,
+    pg: Option<PgTestSchema>,
 }
 
 /// The plugins folder (built once per process, off the async runtime).
@@ -52,26 +53,9 @@ impl TestServer {
     /// A server on a fresh PostgreSQL schema, or `None` (with a note on stderr) when
     /// `KEYWARDEN_TEST_DATABASE_URL` is not set.
     pub async fn postgres() -> Option<TestServer> {
-        let base = match std::env::var(PG_ENV) {
-            Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
-            _ => {
-                eprintln!("SKIPPED the PostgreSQL variant: set {PG_ENV}=postgres://... to run it");
-                return None;
-            }
-        };
-        let schema = format!("kw_api_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(&base)
-            .await
-            .expect("connect to postgres");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .expect("create schema");
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let mut server = Self::start(Some(url), "postgres").await;
-        server.pg = Some((base, schema));
+        let pg = PgTestSchema::create("api").await?;
+        let mut server = Self::start(Some(pg.url.clone()), "postgres").await;
+        server.pg = Some(pg);
         Some(server)
     }
 
@@ -130,14 +114,8 @@ impl TestServer {
                 .expect("server task");
             result.expect("server exits cleanly");
         }
-        if let Some((base, schema)) = self.pg.take() {
-            let admin = sqlx::PgPool::connect(&base)
-                .await
-                .expect("connect to postgres");
-            let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await;
-            admin.close().await;
+        if let Some(pg) = self.pg.take() {
+            pg.drop_schema().await;
         }
     }
 

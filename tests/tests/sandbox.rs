@@ -350,7 +350,12 @@ async fn a_fuel_budget_stops_a_plugin_that_spins() {
     assert_eq!(failure(&report), &JobFailure::FuelExhausted(5_000_000));
     // Plugins without a budget are not limited by it.
     let hello = load(&runtime, "hello").await;
-    assert!(run(&runtime, &hello, "hello", json!({"name": "x"})).await.outcome.is_ok());
+    assert!(
+        run(&runtime, &hello, "hello", json!({"name": "x"}))
+            .await
+            .outcome
+            .is_ok()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,6 +374,15 @@ async fn logs_and_output_are_capped() {
         "{:?}",
         report.outcome
     );
-    assert_eq!(report.logs.len(), 1, "only the note about dropped lines: {:?}", report.logs);
-    assert!(report.logs[0].message.contains("log limit of 0 bytes"), "{:?}", report.logs);
+    assert_eq!(
+        report.logs.len(),
+        1,
+        "only the note about dropped lines: {:?}",
+        report.logs
+    );
+    assert!(
+        report.logs[0].message.contains("log limit of 0 bytes"),
+        "{:?}",
+        report.logs
+    );
 }

@@ -5,22 +5,20 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use keywarden::plugins::PluginRegistry;
+use keywarden_store::testing::PgTestSchema;
 use keywarden_store::{Job, JobFilter, Sort, Store, connect};
 use uuid::Uuid;
-
-const PG_ENV: &str = "KEYWARDEN_TEST_DATABASE_URL";
 
 /// A fresh database; `url` reopens it (a "restarted process").
 pub struct Db {
     pub store: Arc<dyn Store>,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
+    pg: Option<PgTestSchema>,
 }
 
 impl Db {
@@ -38,33 +36,13 @@ impl Db {
 
     /// `None` (and a visible note) when no PostgreSQL server is configured.
     pub async fn postgres(case: &str) -> Option<Db> {
-        let base = match std::env::var(PG_ENV) {
-            Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
-            _ => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED postgres::{case}: set {PG_ENV}=postgres://... to run it"
-                );
-                return None;
-            }
-        };
-        let schema = format!("kw_test_{}", Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(&base)
-            .await
-            .expect("connect to postgres");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .expect("create schema");
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let store = connect(&url).await.expect("open postgres");
+        let pg = PgTestSchema::create(case).await?;
+        let store = connect(&pg.url).await.expect("open postgres");
         Some(Db {
             store,
-            url,
+            url: pg.url.clone(),
             _dir: None,
-            pg: Some((base, schema)),
+            pg: Some(pg),
         })
     }
 
@@ -75,15 +53,9 @@ impl Db {
 
     /// Drops the PostgreSQL schema (SQLite files go with the temp dir).
     pub async fn cleanup(self) {
-        if let Some((base, schema)) = self.pg {
-            drop(self.store);
-            let admin = sqlx::PgPool::connect(&base)
-                .await
-                .expect("connect to postgres");
-            let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await;
-            admin.close().await;
+        drop(self.store);
+        if let Some(pg) = self.pg {
+            pg.drop_schema().await;
         }
     }
 }
