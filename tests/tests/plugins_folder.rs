@@ -12,9 +12,10 @@ use keywarden::runtime::invoke::{JobCall, JobInput};
 use keywarden_tests::{plugin_file, runtime_from_toml};
 use serde_json::json;
 
-/// Polls `check` until it holds, for up to ten seconds.
+/// Polls `check` until it holds, for up to thirty seconds (compiling a component on a
+/// busy 2-core machine can take several).
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..600 {
         if check() {
             return;
         }
