@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -97,7 +98,8 @@ pub trait Store: Send + Sync {
     /// Records outcomes in one statement per batch. Each applies only if its job is still
     /// running on its `node_id`; returns how many applied.
     async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64>;
-    /// Puts a job running on `node_id` back in the queue, due at `at`, with `message`.
+    /// Puts a job running on `node_id` back in the queue, due at `at`, with `message`;
+    /// the failed attempt's `logs` are appended, so the history keeps every attempt.
     /// Returns false if the job is not running on that node any more.
     async fn retry_job(
         &self,
@@ -105,6 +107,7 @@ pub trait Store: Send + Sync {
         node_id: &str,
         at: DateTime<Utc>,
         message: &str,
+        logs: &[Value],
     ) -> Result<bool>;
     /// Updates the progress counters of a running job; false if it is not running.
     async fn update_progress(&self, id: Uuid, done: i64, total: i64) -> Result<bool>;

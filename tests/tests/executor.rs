@@ -162,6 +162,14 @@ async fn failures_retry_with_backoff_then_fail(db: &Db) {
             .unwrap_or_default()
             .starts_with("the plugin crashed")
     );
+    // Every attempt's panic message stays in the history, tagged with its attempt.
+    let panics: Vec<i64> = job
+        .logs
+        .iter()
+        .filter(|l| l["message"].as_str().unwrap_or("").starts_with("plugin panicked"))
+        .filter_map(|l| l["attempt"].as_i64())
+        .collect();
+    assert_eq!(panics, vec![1, 2, 3], "{:?}", job.logs);
     // Backoff 1 s, then 2 s.
     assert!(
         started.elapsed() >= Duration::from_secs(3),

@@ -51,10 +51,15 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
         ids.push(done.id());
         match done {
             Done::Finish(f) => finishes.push(f),
-            Done::Retry { id, at, message } => {
+            Done::Retry {
+                id,
+                at,
+                message,
+                logs,
+            } => {
                 match shared
                     .store
-                    .retry_job(id, &shared.node_id, at, &message)
+                    .retry_job(id, &shared.node_id, at, &message, &logs)
                     .await
                 {
                     Ok(true) => tracing::info!(job = %id, %at, "{message}"),

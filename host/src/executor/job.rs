@@ -26,6 +26,8 @@ pub(crate) enum Done {
         id: Uuid,
         at: DateTime<Utc>,
         message: String,
+        /// The failed attempt's log lines, kept in the job's history.
+        logs: Vec<serde_json::Value>,
     },
 }
 
@@ -109,10 +111,17 @@ fn call_for(op: &OperationView) -> Result<JobCall, String> {
 /// Turns a report into the record: outcomes complete the job (the plugin's result says
 /// how well), failures retry while attempts remain, else fail it.
 pub(crate) fn judge(job: &Job, node_id: &str, report: JobReport, now: DateTime<Utc>) -> Done {
+    // Each line names its attempt: a retried job's history keeps every attempt's logs.
     let logs: Vec<serde_json::Value> = report
         .logs
         .iter()
         .filter_map(|line| serde_json::to_value(line).ok())
+        .map(|mut line| {
+            if let Some(fields) = line.as_object_mut() {
+                fields.insert("attempt".into(), job.attempt.into());
+            }
+            line
+        })
         .collect();
     let progress = report.progress.map(|(done, total)| Progress {
         done: i64::try_from(done).unwrap_or(i64::MAX),
@@ -141,6 +150,7 @@ pub(crate) fn judge(job: &Job, node_id: &str, report: JobReport, now: DateTime<U
                 id: job.id,
                 at,
                 message,
+                logs,
             }
         }
         Err(failure) => failed(job, node_id, failure.to_string(), logs, progress),

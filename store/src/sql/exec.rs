@@ -150,6 +150,7 @@ pub(crate) async fn retry<DB: Backend>(
     node: &str,
     at: DateTime<Utc>,
     message: &str,
+    logs: &[serde_json::Value],
 ) -> Result<bool> {
     let mut q = Sql::<DB>::new(
         "UPDATE jobs SET status = 'queued', processing_node = NULL, lease_expires_at = NULL, \
@@ -158,6 +159,8 @@ pub(crate) async fn retry<DB: Backend>(
     q.bind(at)
         .push(", message = ")
         .bind(message)
+        .push(", logs = logs || ")
+        .bind(rows::encode_logs(logs))
         .push(", updated_at = ")
         .bind(truncate_micros(Utc::now()))
         .push(" WHERE status = 'running' AND id = ")

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Transaction};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::backend::Backend;
@@ -150,8 +151,9 @@ impl<DB: Backend> Store for SqlStore<DB> {
         node_id: &str,
         at: DateTime<Utc>,
         message: &str,
+        logs: &[Value],
     ) -> Result<bool> {
-        exec::retry(self, id, node_id, at, message).await
+        exec::retry(self, id, node_id, at, message, logs).await
     }
     async fn update_progress(&self, id: Uuid, done: i64, total: i64) -> Result<bool> {
         exec::update_progress(self, id, done, total).await

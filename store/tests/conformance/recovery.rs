@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use keywarden_store::{JobConfig, NewJob, Store, status};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::executor::{LEASE, finish};
@@ -16,14 +17,20 @@ pub async fn retry(store: Arc<dyn Store>) {
     store.claim_jobs("node-a", t(0), 1, LEASE).await.unwrap();
     assert!(
         !store
-            .retry_job(j.id, "node-b", t(60), "timeout")
+            .retry_job(j.id, "node-b", t(60), "timeout", &[])
             .await
             .unwrap(),
         "wrong node"
     );
     assert!(
         store
-            .retry_job(j.id, "node-a", t(60), "timeout")
+            .retry_job(
+                j.id,
+                "node-a",
+                t(60),
+                "timeout",
+                &[json!({"message": "first attempt", "attempt": 1})]
+            )
             .await
             .unwrap()
     );
@@ -32,12 +39,17 @@ pub async fn retry(store: Arc<dyn Store>) {
     assert_eq!(q.scheduled_for, t(60));
     assert_eq!(q.message.as_deref(), Some("timeout"));
     assert_eq!(
+        q.logs,
+        vec![json!({"message": "first attempt", "attempt": 1})],
+        "the failed attempt's logs are kept"
+    );
+    assert_eq!(
         (q.processing_node, q.lease_expires_at, q.attempt),
         (None, None, 1)
     );
     assert!(
         !store
-            .retry_job(j.id, "node-a", t(60), "again")
+            .retry_job(j.id, "node-a", t(60), "again", &[])
             .await
             .unwrap(),
         "not running"
@@ -53,6 +65,16 @@ pub async fn retry(store: Arc<dyn Store>) {
     let again = store.claim_jobs("node-b", t(60), 1, LEASE).await.unwrap();
     assert_eq!((again[0].id, again[0].attempt), (j.id, 2));
     assert_eq!(again[0].started_at, Some(t(60)));
+    let mut finish = finish(j.id, "node-b", status::COMPLETED);
+    finish.logs = vec![json!({"message": "second attempt", "attempt": 2})];
+    assert_eq!(store.finish_jobs(&[finish]).await.unwrap(), 1);
+    let done = store.get_job(None, j.id).await.unwrap().unwrap();
+    let messages: Vec<_> = done.logs.iter().map(|l| l["message"].clone()).collect();
+    assert_eq!(
+        messages,
+        vec![json!("first attempt"), json!("second attempt")],
+        "every attempt's logs, oldest first"
+    );
 }
 
 pub async fn lease_expiry_recovery(store: Arc<dyn Store>) {
