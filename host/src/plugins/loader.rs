@@ -87,9 +87,20 @@ pub async fn load_bytes(
     path: &Path,
     bytes: Vec<u8>,
 ) -> Result<LoadedPlugin, LoadFailure> {
+    let sha256 = content_hash(&bytes);
+    load_hashed(runtime, path, bytes, sha256).await
+}
+
+/// Loads a component whose content hash the caller already computed (the registry
+/// hashes a changed file first, to skip reloading identical content).
+pub async fn load_hashed(
+    runtime: &Arc<Runtime>,
+    path: &Path,
+    bytes: Vec<u8>,
+    sha256: String,
+) -> Result<LoadedPlugin, LoadFailure> {
     let name = plugin_name(path)
         .ok_or_else(|| LoadFailure::new(None, "the file name is not UTF-8".into()))?;
-    let sha256 = content_hash(&bytes);
     let fail = |reason: String| LoadFailure::new(Some(sha256.clone()), reason);
     let rt = runtime.clone();
     let sha = sha256.clone();

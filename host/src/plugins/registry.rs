@@ -117,7 +117,7 @@ impl PluginRegistry {
                 self.set_fingerprint(&name, fingerprint);
                 continue;
             }
-            let entry = match loader::load_bytes(&self.runtime, &path, bytes).await {
+            let entry = match loader::load_hashed(&self.runtime, &path, bytes, sha).await {
                 Ok(plugin) => {
                     tracing::info!(plugin = %name, version = %plugin.manifest.version, sha256 = %plugin.sha256, "plugin loaded");
                     summary.loaded.push(name.clone());
