@@ -179,7 +179,7 @@ async fn history_queries(s: &TestServer) {
         w["Message"]
             .as_str()
             .unwrap()
-            .contains("panicked on purpose"),
+            .contains("the plugin crashed"),
         "{w}"
     );
     assert!(
@@ -245,7 +245,7 @@ async fn history_queries(s: &TestServer) {
     );
     assert_eq!(select(s, t, "ScheduleType -ne null").await.len(), 5);
     assert_eq!(
-        select(s, t, "Message -contains \"ON PURPOSE\"").await,
+        select(s, t, "Message -contains \"PLUGIN CRASHED\"").await,
         failed
     );
     assert_eq!(
@@ -500,12 +500,18 @@ async fn reschedule_and_acknowledge(s: &TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    // Listed in audit-id order: greet[0] came first.
     let why = refused(&err);
-    assert!(
-        why[0].1.contains("weekly or monthly") && why[0].1.contains("daily"),
+    assert_eq!(
+        (why[0].0, why[1].0),
+        (id(&d.greet[0]), id(&d.daily)),
         "{err}"
     );
-    assert!(why[1].1.contains("only failed jobs"), "{err}");
+    assert!(why[0].1.contains("only failed jobs"), "{err}");
+    assert!(
+        why[1].1.contains("weekly or monthly") && why[1].1.contains("daily"),
+        "{err}"
+    );
     // Unknown ids: 404 naming them.
     let (status, err) = s
         .post(
@@ -698,9 +704,9 @@ async fn custom_jobs(s: &TestServer) {
     assert_eq!(cfg["run_at"], "30 10 * * mon,thu");
     assert_eq!(cfg["operation"], "hello");
     assert!(cfg["next_run_at"].is_string(), "{cfg}");
-    let run = run(s, &config_id).await;
+    let fired = run(s, &config_id).await;
     assert_eq!(
-        (run["ScheduleType"].as_str(), run["Result"].as_i64()),
+        (fired["ScheduleType"].as_str(), fired["Result"].as_i64()),
         (Some("W_"), Some(2))
     );
     let (status, body) = s

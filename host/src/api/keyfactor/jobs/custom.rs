@@ -116,12 +116,20 @@ fn custom_operation(state: &AppState, name: &str) -> ApiResult<Value> {
     ))
 }
 
+/// The agent must be this node or a node that has run here (heartbeat), else its jobs
+/// would wait forever.
 async fn check_agent(state: &AppState, agent: &str) -> ApiResult<()> {
+    if agent == state.node_id {
+        return Ok(());
+    }
     let nodes = state.store.list_nodes().await?;
     if nodes.iter().any(|n| n.id == agent) {
         return Ok(());
     }
-    let known: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    let mut known: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    known.push(&state.node_id);
+    known.sort_unstable();
+    known.dedup();
     Err(ApiError::unprocessable(
         "AgentId",
         format!(
