@@ -21,6 +21,7 @@
 pub mod backend;
 mod error;
 mod filter;
+mod history;
 mod model;
 mod postgres;
 mod sql;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 pub use error::{Result, StoreError};
 pub use filter::{ConfigFilter, JobFilter, Sort, SortKey};
+pub use history::{Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue};
 pub use model::{
     Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, Progress, result, status,
     truncate_micros,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, Sort};
+use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node};
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
@@ -79,6 +80,33 @@ pub trait Store: Send + Sync {
     /// Deletes a job. `Conflict` if it is running (its node would lose track of it);
     /// `Ok(false)` if there is no such job.
     async fn delete_job(&self, account_id: Option<&str>, id: Uuid) -> Result<bool>;
+
+    // ----- job history (condition queries, acknowledgement, reschedule) -----
+
+    /// A page of jobs matching `query.condition` (in `query.account_id` unless `None`), in
+    /// `query.order`, with their audit ids, and the total count. `Invalid` for a condition
+    /// comparing a column with a value of another type, or nested too deeply.
+    async fn query_job_history(
+        &self,
+        query: &JobQuery,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobHistoryEntry>)>;
+    /// Marks the latest attempt of every job matching `condition` (in `account_id` unless
+    /// `None`) as acknowledged; returns how many jobs. A later attempt is unacknowledged.
+    async fn acknowledge_jobs(
+        &self,
+        account_id: Option<&str>,
+        condition: &JobCondition,
+    ) -> Result<u64>;
+    /// In one transaction, for each `(old, new)`: marks the finished job `old` (in
+    /// `account_id` unless `None`) as rescheduled as `new.id` and enqueues `new`. All or
+    /// nothing: `Conflict` if any `old` is missing, unfinished or already rescheduled.
+    async fn reschedule_jobs(
+        &self,
+        account_id: Option<&str>,
+        reruns: &[(Uuid, NewJob)],
+    ) -> Result<u64>;
 
     // ----- executor (hot path) -----
 

@@ -8,6 +8,8 @@
 mod config_listing;
 #[path = "conformance/executor.rs"]
 mod executor;
+#[path = "conformance/history.rs"]
+mod history;
 #[path = "conformance/job_listing.rs"]
 mod job_listing;
 #[path = "conformance/records.rs"]
@@ -109,6 +111,9 @@ conformance!(
     recovery::lease_expiry_recovery,
     recovery::node_restart_recovery,
     recovery::fire_config_compare_and_set,
+    history::audit_ids_are_assigned_on_insert,
+    history::history_conditions,
+    history::acknowledge_and_reschedule,
 );
 
 // ----- helpers shared by the cases -----

@@ -65,7 +65,7 @@ pub fn check(
 
 /// Validates `params` against the operation's schema; the first error names its field as
 /// `<params_key>.<path>` (for a missing or unexpected property, that property).
-fn check_schema(schema: &Value, params: &Value, params_key: &str) -> ApiResult<()> {
+pub(crate) fn check_schema(schema: &Value, params: &Value, params_key: &str) -> ApiResult<()> {
     let validator = jsonschema::validator_for(schema).map_err(|e| {
         // The registry accepted the schema at load; if it does not compile here the
         // plugin is at fault, not the caller, but the config still cannot be accepted.

@@ -8,6 +8,7 @@ pub mod configs;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod keyfactor;
 pub mod misc;
 pub mod views;
 
@@ -67,8 +68,15 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The whole document: the scheduler API plus the Keyfactor dialect.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(keyfactor::KeyfactorDoc::openapi());
+    doc
+}
+
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(openapi())
 }
 
 async fn not_found() -> ApiError {
@@ -102,10 +110,18 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::require_token,
         ));
+    let keyfactor =
+        keyfactor::routes()
+            .fallback(not_found)
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            ));
     Router::new()
         .route("/healthz", get(misc::healthz))
         .route("/openapi.json", get(openapi_json))
         .nest("/api/v1", api)
+        .nest("/KeyfactorAPI", keyfactor)
         .fallback(not_found)
         .with_state(state)
 }

@@ -8,7 +8,7 @@ use crate::error::{Result, StoreError};
 use crate::filter::{JOB_SORT, JobFilter, Sort, resolve};
 use crate::model::{Job, NewJob};
 
-/// Rows per INSERT statement: 15 binds each stays far below SQLite's 32766 and
+/// Rows per INSERT statement: 16 binds each stays far below SQLite's 32766 and
 /// PostgreSQL's 65535 parameter limits.
 const INSERT_CHUNK: usize = 500;
 
@@ -35,16 +35,18 @@ pub(crate) async fn insert_on<DB: Backend>(
     }
     let mut inserted = 0;
     for chunk in new.chunks(INSERT_CHUNK) {
+        let first_audit_id = reserve_audit_ids::<DB>(conn, chunk.len()).await?;
         let mut q = Sql::<DB>::new(
-            "INSERT INTO jobs (status, logs, id, account_id, job_config_id, name, description, \
-             operation, target, params, run_on, max_attempts, retry_backoff_secs, \
+            "INSERT INTO jobs (status, logs, audit_id, id, account_id, job_config_id, name, \
+             description, operation, target, params, run_on, max_attempts, retry_backoff_secs, \
              scheduled_for, enqueued_at, created_at, updated_at) VALUES ",
         );
         for (i, j) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
-            let vals: [Val; 15] = [
+            let vals: [Val; 16] = [
+                (first_audit_id + i as i64).into(),
                 j.id.into(),
                 (&j.account_id).into(),
                 j.job_config_id.into(),
@@ -73,6 +75,18 @@ pub(crate) async fn insert_on<DB: Backend>(
             .map_err(|e| StoreError::unique(e, "a job with this id already exists"))?;
     }
     Ok(inserted)
+}
+
+/// Advances the `job_audit_id` counter by `n` on the caller's transaction and returns the
+/// first of the `n` ids reserved. On PostgreSQL the row lock serialises concurrent inserts
+/// until commit; SQLite writers hold the database lock anyway.
+async fn reserve_audit_ids<DB: Backend>(conn: &mut DB::Connection, n: usize) -> Result<i64> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let mut q = Sql::<DB>::new("UPDATE counters SET value = value + ");
+    q.bind(n)
+        .push(" WHERE name = 'job_audit_id' RETURNING value");
+    let last = q.fetch_int(conn, "value").await?;
+    Ok(last - n + 1)
 }
 
 pub(crate) async fn get<DB: Backend>(

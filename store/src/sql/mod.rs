@@ -5,6 +5,7 @@
 
 mod configs;
 mod exec;
+mod history;
 mod jobs;
 mod misc;
 mod rows;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, Sort};
+use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node};
 use crate::store::Store;
 
@@ -128,6 +130,29 @@ impl<DB: Backend> Store for SqlStore<DB> {
     }
     async fn delete_job(&self, account_id: Option<&str>, id: Uuid) -> Result<bool> {
         jobs::delete(self, account_id, id).await
+    }
+
+    async fn query_job_history(
+        &self,
+        query: &JobQuery,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobHistoryEntry>)> {
+        history::query(self, query, skip, limit).await
+    }
+    async fn acknowledge_jobs(
+        &self,
+        account_id: Option<&str>,
+        condition: &JobCondition,
+    ) -> Result<u64> {
+        history::acknowledge(self, account_id, condition).await
+    }
+    async fn reschedule_jobs(
+        &self,
+        account_id: Option<&str>,
+        reruns: &[(Uuid, NewJob)],
+    ) -> Result<u64> {
+        history::reschedule(self, account_id, reruns).await
     }
 
     async fn claim_jobs(
