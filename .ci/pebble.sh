@@ -25,12 +25,17 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 running() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null && listening "$port"; }
 if ! running; then
   rm -rf "$dir"; mkdir -p "$dir"
-  # pebble's own TLS listener: a self-signed CA for 127.0.0.1 (and localhost) that
-  # clients trust through KEYWARDEN_TEST_PEBBLE_CA_FILE.
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
-    -subj "/CN=keywarden test pebble" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-    -addext "basicConstraints=critical,CA:TRUE" \
-    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  # pebble's own TLS listeners: a leaf for 127.0.0.1 and localhost under a throwaway CA
+  # that clients trust through KEYWARDEN_TEST_PEBBLE_CA_FILE (a self-signed CA certificate
+  # used directly as the server's would be refused by webpki-based clients).
+  ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  openssl req -x509 "${ec[@]}" -days 3650 -subj "/CN=keywarden test pebble listener CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -new "${ec[@]}" -subj "/CN=127.0.0.1" -keyout "$dir/key.pem" -out "$dir/cert.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$dir/ext"
+  openssl x509 -req -in "$dir/cert.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial \
+    -days 3650 -extfile "$dir/ext" -out "$dir/cert.pem" 2>/dev/null
   example=/usr/share/doc/pebble/examples/pebble-config.json
   [ -f "$example" ] || example="$example.gz"
   zcat -f "$example" | sed \
@@ -42,11 +47,13 @@ if ! running; then
   grep -q "127.0.0.1:$port" "$dir/config.json" || { echo "cannot write pebble's config from $example" >&2; exit 1; }
   nonce=()
   [ -n "${KEYWARDEN_PEBBLE_NONCEREJECT:-}" ] && nonce=(PEBBLE_WFE_NONCEREJECT="$KEYWARDEN_PEBBLE_NONCEREJECT")
+  # In its own session (a Ctrl-C of the caller does not stop it); the shell writes its pid
+  # and becomes pebble.
   (cd "$dir" && env PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 "${nonce[@]}" \
-    setsid pebble -config "$dir/config.json" >"$dir/log" 2>&1 </dev/null & echo $! >"$dir/pid")
+    setsid sh -c 'echo $$ >pid; exec pebble -config config.json' >"$dir/log" 2>&1 </dev/null &)
   for _ in $(seq 100); do listening "$port" && listening "$mgmt" && break; sleep 0.1; done
   running || { echo "pebble did not start; its log:" >&2; cat "$dir/log" >&2; exit 1; }
 fi
 echo "export KEYWARDEN_TEST_PEBBLE_DIRECTORY=https://127.0.0.1:$port/dir"
-echo "export KEYWARDEN_TEST_PEBBLE_CA_FILE=$dir/cert.pem"
+echo "export KEYWARDEN_TEST_PEBBLE_CA_FILE=$dir/ca.pem"
 echo "export KEYWARDEN_TEST_PEBBLE_ROOTS_URL=https://127.0.0.1:$mgmt/roots/0"
