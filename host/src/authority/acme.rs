@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use instant_acme::{
-    Account, AccountBuilder, AccountCredentials, AuthorizationStatus, ChallengeType, Error,
-    Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
+    Account, AccountBuilder, AccountCredentials, AuthorizationStatus, ChallengeStatus,
+    ChallengeType, Error, Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -28,6 +28,27 @@ pub const ACCOUNT_FILE: &str = "acme-account.json";
 const BAD_NONCE_ATTEMPTS: u32 = 5;
 
 const BAD_NONCE: &str = "urn:ietf:params:acme:error:badNonce";
+
+/// Evaluates an `instant-acme` call again (up to [`BAD_NONCE_ATTEMPTS`] times) while the
+/// server refuses it for a bad nonce; such a request was not acted on, so sending it again
+/// is safe.
+macro_rules! retry_bad_nonce {
+    ($call:expr) => {{
+        let mut attempt = 1;
+        loop {
+            match $call {
+                Err(e) if is_bad_nonce(&e) && attempt < BAD_NONCE_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        "ACME request refused for a bad nonce; sending it again"
+                    );
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
 
 /// An ACME CA.
 pub struct AcmeCa {
@@ -121,10 +142,10 @@ impl AcmeCa {
         }
         .map_err(|e| format!("the ACME server refused the order: {e}"))?;
 
-        let mut tokens = Vec::new();
-        let result = self.finish_order(&mut order, csr, &mut tokens).await;
+        let mut challenges = Readied::default();
+        let result = self.finish_order(&mut order, csr, &mut challenges).await;
         if let Some(http01) = &self.http01 {
-            for token in &tokens {
+            for token in &challenges.tokens {
                 http01.remove(token);
             }
         }
@@ -143,73 +164,63 @@ impl AcmeCa {
         &self,
         order: &mut Order,
         csr: &VerifiedCsr,
-        tokens: &mut Vec<String>,
+        challenges: &mut Readied,
     ) -> Result<String, String> {
-        self.authorize(order, tokens).await?;
+        // Reading authorizations can fail on a refused nonce half-way; the walk starts
+        // again and skips what is already under way.
+        retry_bad_nonce!(self.authorize(order, challenges).await)
+            .map_err(|e| format!("the ACME authorizations could not be completed: {e}"))?;
         let retry = RetryPolicy::new()
             .initial_delay(Duration::from_millis(250))
             .backoff(2.0)
             .timeout(Duration::from_secs(self.config.timeout_secs.max(1)));
-        let status = order
-            .poll_ready(&retry)
-            .await
+        let status = retry_bad_nonce!(order.poll_ready(&retry).await)
             .map_err(|e| format!("the ACME order failed while waiting for authorization: {e}"))?;
         if status != OrderStatus::Ready {
             return Err(format!(
                 "the ACME order became {status:?} instead of ready (the CA did not validate every identifier)"
             ));
         }
-        let mut attempt = 1;
-        loop {
-            match order.finalize_csr(&csr.der).await {
-                Err(e) if is_bad_nonce(&e) && attempt < BAD_NONCE_ATTEMPTS => attempt += 1,
-                Err(e) => return Err(format!("the ACME server refused the CSR: {e}")),
-                Ok(()) => break,
-            }
-        }
-        order
-            .poll_certificate(&retry)
-            .await
+        retry_bad_nonce!(order.finalize_csr(&csr.der).await)
+            .map_err(|e| format!("the ACME server refused the CSR: {e}"))?;
+        retry_bad_nonce!(order.poll_certificate(&retry).await)
             .map_err(|e| format!("the ACME server did not issue the certificate: {e}"))
     }
 
     /// Takes every pending authorization through its http-01 challenge: token published
     /// (when this host answers challenges), challenge set ready. The order's polling then
-    /// tells whether the CA validated them.
-    async fn authorize(&self, order: &mut Order, tokens: &mut Vec<String>) -> Result<(), String> {
+    /// tells whether the CA validated them. Challenges already set ready (in `readied`, or no
+    /// longer pending) are left alone, so the walk may be repeated.
+    async fn authorize(&self, order: &mut Order, readied: &mut Readied) -> Result<(), Error> {
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
-            let mut authz = authz.map_err(|e| format!("cannot read an ACME authorization: {e}"))?;
+            let mut authz = authz?;
             match authz.status {
                 AuthorizationStatus::Pending => {}
                 AuthorizationStatus::Valid => continue,
                 other => {
-                    return Err(format!(
-                        "the ACME authorization for {} is {other:?}",
-                        authz.identifier()
+                    return Err(Error::Other(
+                        format!("the authorization for {} is {other:?}", authz.identifier()).into(),
                     ));
                 }
             }
             let identifier = authz.identifier().to_string();
             let mut challenge = authz.challenge(ChallengeType::Http01).ok_or_else(|| {
-                format!("the ACME server offers no http-01 challenge for {identifier}")
+                Error::Other(
+                    format!("the server offers no http-01 challenge for {identifier}").into(),
+                )
             })?;
+            // A CA may still show a challenge as pending while it validates it.
+            if challenge.status != ChallengeStatus::Pending || readied.urls.contains(&challenge.url)
+            {
+                continue;
+            }
             if let Some(http01) = &self.http01 {
                 http01.insert(&challenge.token, challenge.key_authorization().as_str());
-                tokens.push(challenge.token.clone());
+                readied.tokens.push(challenge.token.clone());
             }
-            let mut attempt = 1;
-            loop {
-                match challenge.set_ready().await {
-                    Err(e) if is_bad_nonce(&e) && attempt < BAD_NONCE_ATTEMPTS => attempt += 1,
-                    Err(e) => {
-                        return Err(format!(
-                            "the ACME challenge for {identifier} could not be started: {e}"
-                        ));
-                    }
-                    Ok(()) => break,
-                }
-            }
+            challenge.set_ready().await?;
+            readied.urls.push(challenge.url.clone());
         }
         Ok(())
     }
@@ -218,13 +229,7 @@ impl AcmeCa {
     /// new one, for when the server forgot the old one).
     async fn new_order(&self, new_order: &NewOrder<'_>, fresh: bool) -> Result<Order, Error> {
         let account = self.account(fresh).await?;
-        let mut attempt = 1;
-        loop {
-            match account.new_order(new_order).await {
-                Err(e) if is_bad_nonce(&e) && attempt < BAD_NONCE_ATTEMPTS => attempt += 1,
-                other => return other,
-            }
-        }
+        retry_bad_nonce!(account.new_order(new_order).await)
     }
 
     async fn account(&self, fresh: bool) -> Result<Account, Error> {
@@ -247,10 +252,8 @@ impl AcmeCa {
 
     async fn register(&self) -> Result<Account, Error> {
         let contact: Vec<&str> = self.config.contact.iter().map(String::as_str).collect();
-        let mut attempt = 1;
-        let (account, credentials) = loop {
-            let result = self
-                .builder()?
+        let (account, credentials) = retry_bad_nonce!(
+            self.builder()?
                 .create(
                     &NewAccount {
                         contact: &contact,
@@ -260,12 +263,8 @@ impl AcmeCa {
                     self.config.directory.clone(),
                     None,
                 )
-                .await;
-            match result {
-                Err(e) if is_bad_nonce(&e) && attempt < BAD_NONCE_ATTEMPTS => attempt += 1,
-                other => break other?,
-            }
-        };
+                .await
+        )?;
         let stored = StoredAccount {
             directory: self.config.directory.clone(),
             credentials,
@@ -298,6 +297,13 @@ impl AcmeCa {
             None => Account::builder(),
         }
     }
+}
+
+/// Challenges of one order that this host has set ready, and the http-01 tokens it serves.
+#[derive(Default)]
+struct Readied {
+    urls: Vec<String>,
+    tokens: Vec<String>,
 }
 
 /// The CSR's names as ACME identifiers; ACME certifies nothing else.

@@ -221,3 +221,93 @@ async fn the_http01_listener_answers_published_tokens_only() {
         404
     );
 }
+
+/// A pebble of this test's own on free ports that refuses half of all good nonces (the
+/// shared one refuses 5%): `instant-acme` alone gives up after three refusals of one
+/// request, so orders succeed only because the CA sends refused requests again. Uses the
+/// shared pebble's binary and listener certificate; killed on drop.
+struct NonceRejectingPebble {
+    child: std::process::Child,
+    directory: String,
+    _dir: tempfile::TempDir,
+}
+
+impl NonceRejectingPebble {
+    fn start(shared: &Pebble, percent: u32) -> Self {
+        let listener_dir = std::path::Path::new(&shared.ca_file).parent().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{port}"),
+            "managementListenAddress": format!("127.0.0.1:{}", free_port()),
+            "certificate": listener_dir.join("cert.pem"),
+            "privateKey": listener_dir.join("key.pem"),
+            "httpPort": free_port(),
+            "tlsPort": free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false
+        }});
+        let config_file = dir.path().join("pebble-config.json");
+        std::fs::write(&config_file, config.to_string()).unwrap();
+        let child = std::process::Command::new("pebble")
+            .arg("-config")
+            .arg(&config_file)
+            .env("PEBBLE_VA_ALWAYS_VALID", "1")
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", percent.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("pebble runs");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "pebble did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            directory: format!("https://127.0.0.1:{port}/dir"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for NonceRejectingPebble {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn orders_succeed_when_pebble_refuses_half_of_all_nonces() {
+    let Some(shared) = Pebble::from_env("orders_succeed_when_pebble_refuses_half_of_all_nonces")
+    else {
+        return;
+    };
+    let pebble = NonceRejectingPebble::start(&shared, 50);
+    let (_t, dir) = tempdir();
+    let toml = format!(
+        "[authorities.flaky]\nkind = \"acme\"\ndirectory = {:?}\nca_file = {:?}\n",
+        pebble.directory, shared.ca_file
+    );
+    let ca = registry(&toml, &dir.join("data"));
+    for i in 0..3 {
+        let name = format!("nonce{i}.keywarden.test");
+        let csr = rcgen_csr(&name, &[name.as_str(), "192.0.2.99"]);
+        let chain = ca
+            .sign(&csr, None)
+            .await
+            .unwrap_or_else(|e| panic!("order {i}: {e}"));
+        let text = openssl_describe(&dir, &chain[0]);
+        assert!(text.contains(&format!("DNS:{name}")), "{text}");
+    }
+}

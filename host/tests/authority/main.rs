@@ -4,4 +4,5 @@
 mod acme;
 mod enrollment;
 mod local;
+mod serve;
 mod support;
