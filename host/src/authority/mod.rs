@@ -40,10 +40,10 @@ pub fn from_config(
         let state_dir = data_dir.join("authorities").join(name);
         let opened = match authority {
             AuthorityConfig::Local(local) => {
-                Authority::Local(local::LocalCa::open(name, local, &state_dir)?)
+                Authority::Local(Box::new(local::LocalCa::open(name, local, &state_dir)?))
             }
             AuthorityConfig::Acme(acme) => {
-                Authority::Acme(acme::AcmeCa::open(name, acme, &state_dir)?)
+                Authority::Acme(Box::new(acme::AcmeCa::open(name, acme, &state_dir)?))
             }
         };
         authorities.insert(name.clone(), opened);

@@ -9,8 +9,8 @@ use crate::runtime::capabilities::enrollment::CertificateAuthority;
 
 /// One configured CA.
 pub enum Authority {
-    Local(LocalCa),
-    Acme(AcmeCa),
+    Local(Box<LocalCa>),
+    Acme(Box<AcmeCa>),
 }
 
 impl Authority {

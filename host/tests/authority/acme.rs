@@ -234,6 +234,12 @@ struct NonceRejectingPebble {
 
 impl NonceRejectingPebble {
     fn start(shared: &Pebble, percent: u32) -> Self {
+        Self::start_with(shared, percent, None)
+    }
+
+    /// With `http_port`, challenges are really validated: pebble fetches the http-01
+    /// answer from that port of each identifier.
+    fn start_with(shared: &Pebble, percent: u32, http_port: Option<u16>) -> Self {
         let listener_dir = std::path::Path::new(&shared.ca_file).parent().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -242,17 +248,20 @@ impl NonceRejectingPebble {
             "managementListenAddress": format!("127.0.0.1:{}", free_port()),
             "certificate": listener_dir.join("cert.pem"),
             "privateKey": listener_dir.join("key.pem"),
-            "httpPort": free_port(),
+            "httpPort": http_port.unwrap_or_else(free_port),
             "tlsPort": free_port(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false
         }});
         let config_file = dir.path().join("pebble-config.json");
         std::fs::write(&config_file, config.to_string()).unwrap();
-        let child = std::process::Command::new("pebble")
+        let mut cmd = std::process::Command::new("pebble");
+        if http_port.is_none() {
+            cmd.env("PEBBLE_VA_ALWAYS_VALID", "1");
+        }
+        let child = cmd
             .arg("-config")
             .arg(&config_file)
-            .env("PEBBLE_VA_ALWAYS_VALID", "1")
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", percent.to_string())
             .stdout(std::process::Stdio::null())
@@ -310,4 +319,45 @@ async fn orders_succeed_when_pebble_refuses_half_of_all_nonces() {
         let text = openssl_describe(&dir, &chain[0]);
         assert!(text.contains(&format!("DNS:{name}")), "{text}");
     }
+}
+
+#[tokio::test]
+async fn http01_challenges_are_really_validated_through_the_hosts_listener() {
+    let Some(shared) = Pebble::from_env("http01_challenges_are_really_validated") else {
+        return;
+    };
+    let http_port = free_port();
+    let pebble = NonceRejectingPebble::start_with(&shared, 5, Some(http_port));
+    let (_t, dir) = tempdir();
+    let toml = format!(
+        "[authorities.real]\nkind = \"acme\"\ndirectory = {:?}\nca_file = {:?}\nhttp01_listen = \"127.0.0.1:{http_port}\"\n",
+        pebble.directory, shared.ca_file
+    );
+    let ca = registry(&toml, &dir.join("data"));
+    // An IP identifier: pebble's VA connects to it directly, no DNS needed.
+    let csr = rcgen_csr("127.0.0.1", &["127.0.0.1"]);
+    let chain = ca.sign(&csr, None).await.expect("validated and issued");
+    assert!(openssl_describe(&dir, &chain[0]).contains("IP Address:127.0.0.1"));
+
+    // An authority without a listener of its own: the first one's listener still holds the
+    // port but serves only tokens its own orders published, so pebble's VA gets a 404 and
+    // refuses the identifier.
+    let (_t2, dir2) = tempdir();
+    let toml = format!(
+        "[authorities.mute]\nkind = \"acme\"\ndirectory = {:?}\nca_file = {:?}\ntimeout_secs = 30\n",
+        pebble.directory, shared.ca_file
+    );
+    let ca = registry(&toml, &dir2.join("data"));
+    let csr = rcgen_csr("127.0.0.1", &["127.0.0.1"]);
+    let err = ca.sign(&csr, None).await.unwrap_err();
+    assert!(
+        err.starts_with(
+            "certificate authority \"mute\": the ACME order failed while waiting for authorization"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("returned 404") && err.contains("unauthorized"),
+        "{err}"
+    );
 }

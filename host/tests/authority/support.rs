@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use keywarden::authority::registry::AuthorityRegistry;
 use keywarden::config::OperatorConfig;
-use keywarden::runtime::capabilities::enrollment::CertificateAuthority;
 
 /// Runs a command, panicking with its stderr when it fails; returns stdout.
 pub fn run(cmd: &mut Command) -> String {
@@ -71,14 +70,6 @@ pub fn open_error(toml: &str, data_dir: &Path) -> String {
         Ok(_) => panic!("the configuration was accepted"),
         Err(e) => format!("{e:#}"),
     }
-}
-
-pub async fn sign(
-    ca: &dyn CertificateAuthority,
-    csr: &[u8],
-    name: Option<&str>,
-) -> Result<Vec<Vec<u8>>, String> {
-    ca.sign(csr, name).await
 }
 
 pub fn pem(der: &[u8]) -> String {
