@@ -19,6 +19,7 @@
 //! with several nodes or after a crash between the two steps.
 
 pub mod backend;
+mod certificates;
 mod error;
 mod filter;
 mod model;
@@ -30,6 +31,10 @@ pub mod testing;
 
 use std::sync::Arc;
 
+pub use certificates::{
+    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
+    InventoryFilter,
+};
 pub use error::{Result, StoreError};
 pub use filter::{ConfigFilter, JobFilter, Sort, SortKey};
 pub use model::{
