@@ -2,6 +2,7 @@
 //! sandboxed WebAssembly component.
 
 pub mod api;
+pub mod certificates;
 pub mod cli;
 pub mod config;
 pub mod executor;
