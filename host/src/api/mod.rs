@@ -8,6 +8,7 @@ pub mod configs;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod keyfactor;
 pub mod misc;
 pub mod views;
 
@@ -49,7 +50,14 @@ impl std::fmt::Debug for AppState {
     paths(
         configs::create, configs::list, configs::get, configs::patch, configs::delete,
         configs::run_now, jobs::list, jobs::get, jobs::delete, misc::healthz, misc::plugins,
-        misc::create_token
+        misc::create_token,
+        keyfactor::certificate_stores::create, keyfactor::certificate_stores::list,
+        keyfactor::certificate_stores::get, keyfactor::certificate_stores::replace,
+        keyfactor::certificate_stores::delete, keyfactor::store_schedule::schedule,
+        keyfactor::reenrollment::reenroll, keyfactor::inventory::store_inventory,
+        keyfactor::inventory::all_inventory, keyfactor::management::add,
+        keyfactor::management::remove, keyfactor::discovery::discovery_job,
+        keyfactor::discovery::discovered_paths
     ),
     modifiers(&BearerAuth)
 )]
@@ -102,10 +110,17 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::require_token,
         ));
+    let keyfactor = keyfactor::certificate_store_routes()
+        .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     Router::new()
         .route("/healthz", get(misc::healthz))
         .route("/openapi.json", get(openapi_json))
         .nest("/api/v1", api)
+        .nest("/KeyfactorAPI", keyfactor)
         .fallback(not_found)
         .with_state(state)
 }

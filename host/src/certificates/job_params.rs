@@ -73,7 +73,7 @@ pub struct Reenrollment {
     pub alias: String,
     /// X.500 form.
     pub subject: String,
-    /// `dns:`/`ip4:`/`ip6:`-less plain DNS names and IP addresses, as the plugin takes them.
+    /// Plain DNS names and IP addresses, as the plugin takes them.
     #[serde(default)]
     pub sans: Vec<String>,
     /// `ec-p256` (default), `ec-p384`, `rsa-2048`, `rsa-3072`, `rsa-4096`.
@@ -83,6 +83,20 @@ pub struct Reenrollment {
     pub authority: Option<String>,
     #[serde(default)]
     pub overwrite: bool,
+    /// Recorded from the request for the job history; Keywarden's CAs have no templates,
+    /// enrollment patterns, metadata or owners, so they do not change the issuance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment_pattern_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub additional_enrollment_fields: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_role_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_role_name: Option<String>,
 }
 
 /// A Discovery job: which store type on which machine, and where to look.

@@ -29,8 +29,8 @@ pub struct CertificateSummary {
 
 /// Parses a DER certificate.
 pub fn summarize(der: &[u8]) -> Result<CertificateSummary, String> {
-    let (_, cert) = X509Certificate::from_der(der)
-        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
     let time = |t: x509_parser::time::ASN1Time| {
         DateTime::from_timestamp(t.timestamp(), 0)
             .ok_or_else(|| "the certificate has a validity date out of range".to_owned())
