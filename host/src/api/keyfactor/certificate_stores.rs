@@ -171,7 +171,43 @@ fn read(
         .transpose()?;
     body.finish()?;
     check_path(state, store)?;
+    check_properties(state, store)?;
     Ok(schedule)
+}
+
+/// Validates `Properties` against the schema the store type's plugin publishes as
+/// `$defs.storeProperties` in its Inventory params schema, when it publishes one.
+fn check_properties(state: &AppState, store: &CertificateStore) -> ApiResult<()> {
+    let Ok((_, op)) = state
+        .registry
+        .resolve(operation::INVENTORY, Some(&store.store_type))
+    else {
+        return Ok(());
+    };
+    let Some(schema) = op.params_schema.pointer("/$defs/storeProperties") else {
+        return Ok(());
+    };
+    let Ok(validator) = jsonschema::validator_for(schema) else {
+        return Ok(());
+    };
+    match validator.iter_errors(&store.properties).next() {
+        None => Ok(()),
+        Some(error) => {
+            let mut field = "Properties".to_owned();
+            for part in error.instance_path.as_str().split('/').filter(|p| !p.is_empty()) {
+                field.push('.');
+                field.push_str(part);
+            }
+            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+                &error.kind
+                && let Some(first) = unexpected.first()
+            {
+                field.push('.');
+                field.push_str(first);
+            }
+            Err(ApiError::unprocessable(&field, error.to_string()))
+        }
+    }
 }
 
 fn properties(value: Option<Value>) -> ApiResult<Value> {
