@@ -40,18 +40,34 @@ impl Fixtures {
     fn make() -> Fixtures {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
         let mut ca = vec!["req", "-x509"];
         ca.extend(ec);
         ca.extend([
-            "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650", "-subj",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3650",
+            "-subj",
             "/CN=Keywarden Test Root CA/O=Keywarden Tests",
         ]);
         openssl(d, &ca);
         let mut csr = vec!["req"];
         csr.extend(ec);
         csr.extend([
-            "-keyout", "leaf.key", "-out", "leaf.csr", "-subj",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
             "/CN=web.example.com/O=Example Inc",
         ]);
         openssl(d, &csr);
@@ -63,11 +79,29 @@ impl Fixtures {
         openssl(
             d,
             &[
-                "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "20", "-extfile", "san.ext", "-out", "leaf.pem",
+                "x509",
+                "-req",
+                "-in",
+                "leaf.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "20",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "leaf.pem",
             ],
         );
-        openssl(d, &["pkcs8", "-topk8", "-nocrypt", "-in", "leaf.key", "-out", "leaf.pk8"]);
+        openssl(
+            d,
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "leaf.key", "-out", "leaf.pk8",
+            ],
+        );
         let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap();
         std::fs::create_dir(d.join("stores")).unwrap();
         std::fs::write(
@@ -78,8 +112,19 @@ impl Fixtures {
         openssl(
             d,
             &[
-                "pkcs12", "-export", "-in", "leaf.pem", "-inkey", "leaf.key", "-certfile",
-                "ca.pem", "-name", "web", "-out", "stores/web.p12", "-passout",
+                "pkcs12",
+                "-export",
+                "-in",
+                "leaf.pem",
+                "-inkey",
+                "leaf.key",
+                "-certfile",
+                "ca.pem",
+                "-name",
+                "web",
+                "-out",
+                "stores/web.p12",
+                "-passout",
                 "pass:changeit",
             ],
         );
@@ -142,7 +187,10 @@ fn pem_store(path: &str) -> Value {
 fn assert_error(status: StatusCode, body: &Value, want: StatusCode, field: &str) {
     assert_eq!(status, want, "{body}");
     assert_eq!(body["field"], field, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 /// Every job of the account with this operation, newest first.
@@ -183,31 +231,104 @@ async fn crud_validation_and_scoping(s: &TestServer, _fx: &Fixtures) {
 
     // Validation: each mistake names its field.
     let cases = [
-        (json!({"Storepath": "/stores/a.pem", "CertStoreType": 2}), StatusCode::BAD_REQUEST, "ClientMachine"),
-        (json!({"ClientMachine": "w", "CertStoreType": 2}), StatusCode::BAD_REQUEST, "Storepath"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a", "CertStoreType": 77}), StatusCode::UNPROCESSABLE_ENTITY, "CertStoreType"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a", "CertStoreType": "IIS"}), StatusCode::UNPROCESSABLE_ENTITY, "CertStoreType"),
-        (json!({"ClientMachine": "w", "Storepath": "/etc/a.pem", "CertStoreType": 2}), StatusCode::UNPROCESSABLE_ENTITY, "Storepath"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/../etc/a.pem", "CertStoreType": 2}), StatusCode::UNPROCESSABLE_ENTITY, "Storepath"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.p12", "CertStoreType": 102, "Password": "changeit"}), StatusCode::UNPROCESSABLE_ENTITY, "Password"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.p12", "CertStoreType": 102, "Password": {"SecretValue": "changeit"}}), StatusCode::UNPROCESSABLE_ENTITY, "Password"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.p12", "CertStoreType": 102, "Password": {"SecretName": "nope"}}), StatusCode::UNPROCESSABLE_ENTITY, "Password.SecretName"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.p12", "CertStoreType": 102, "Password": {"SecretName": "not_granted"}}), StatusCode::UNPROCESSABLE_ENTITY, "Password.SecretName"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Properties": {"ServerPassword": {"SecretValue": "x"}}}), StatusCode::UNPROCESSABLE_ENTITY, "Properties.ServerPassword.SecretValue"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Properties": {"colour": "red"}}), StatusCode::UNPROCESSABLE_ENTITY, "Properties.colour"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Properties": "{not json"}), StatusCode::BAD_REQUEST, "Properties"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Approved": "yes"}), StatusCode::BAD_REQUEST, "Approved"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Colour": 1}), StatusCode::BAD_REQUEST, "colour"),
-        (json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "InventorySchedule": {"Interval": {"Minutes": 7}}}), StatusCode::UNPROCESSABLE_ENTITY, "InventorySchedule.Interval.Minutes"),
+        (
+            json!({"Storepath": "/stores/a.pem", "CertStoreType": 2}),
+            StatusCode::BAD_REQUEST,
+            "ClientMachine",
+        ),
+        (
+            json!({"ClientMachine": "w", "CertStoreType": 2}),
+            StatusCode::BAD_REQUEST,
+            "Storepath",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a", "CertStoreType": 77}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "CertStoreType",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a", "CertStoreType": "IIS"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "CertStoreType",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/etc/a.pem", "CertStoreType": 2}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Storepath",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/../etc/a.pem", "CertStoreType": 2}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Storepath",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.p12", "CertStoreType": 102, "Password": "changeit"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Password",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.p12", "CertStoreType": 102, "Password": {"SecretValue": "changeit"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Password",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.p12", "CertStoreType": 102, "Password": {"SecretName": "nope"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Password.SecretName",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.p12", "CertStoreType": 102, "Password": {"SecretName": "not_granted"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Password.SecretName",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Properties": {"ServerPassword": {"SecretValue": "x"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Properties.ServerPassword.SecretValue",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Properties": {"colour": "red"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Properties.colour",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Properties": "{not json"}),
+            StatusCode::BAD_REQUEST,
+            "Properties",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Approved": "yes"}),
+            StatusCode::BAD_REQUEST,
+            "Approved",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "Colour": 1}),
+            StatusCode::BAD_REQUEST,
+            "Colour",
+        ),
+        (
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "InventorySchedule": {"Interval": {"Minutes": 7}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "InventorySchedule.Interval.Minutes",
+        ),
     ];
     for (body, want, field) in cases {
         let (status, err) = s.post(t, STORES, &body).await;
         assert_error(status, &err, want, field);
     }
-    let (status, err) = s.post(t, STORES, &json!({"ClientMachine": "w", "Storepath": "/stores/a", "CertStoreType": 77})).await;
+    let (status, err) = s
+        .post(
+            t,
+            STORES,
+            &json!({"ClientMachine": "w", "Storepath": "/stores/a", "CertStoreType": 77}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let message = err["message"].as_str().unwrap();
-    assert!(message.contains("PEM (2)") && message.contains("PKCS12 (102)"), "{message}");
+    assert!(
+        message.contains("PEM (2)") && message.contains("PKCS12 (102)"),
+        "{message}"
+    );
     // Same machine, path and type again: conflict.
     let (status, err) = s
         .post(t, STORES, &json!({"ClientMachine": "web01", "Storepath": "/stores/web.p12", "CertStoreType": 102}))
@@ -218,7 +339,10 @@ async fn crud_validation_and_scoping(s: &TestServer, _fx: &Fixtures) {
     create_store(s, t, pem_store("/stores/b.pem")).await;
     create_store(s, t, pem_store("/stores/a.pem")).await;
     let (status, page, total) = s
-        .get_counted(t, &format!("{STORES}?CertStoreType=2&SortField=Storepath&ReturnLimit=1&PageReturned=2"))
+        .get_counted(
+            t,
+            &format!("{STORES}?CertStoreType=2&SortField=Storepath&ReturnLimit=1&PageReturned=2"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(total, Some(2));
@@ -254,7 +378,11 @@ async fn crud_validation_and_scoping(s: &TestServer, _fx: &Fixtures) {
     let (status, _) = s.delete(&other, &format!("{STORES}/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, err) = s
-        .post(&other, &format!("{STORES}/Schedule"), &json!({"StoreIds": [id], "Schedule": {"Immediate": true}}))
+        .post(
+            &other,
+            &format!("{STORES}/Schedule"),
+            &json!({"StoreIds": [id], "Schedule": {"Immediate": true}}),
+        )
         .await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "StoreIds[0]");
     let (status, _) = s.call(reqwest::Method::GET, STORES, None, None).await;
@@ -270,7 +398,11 @@ async fn crud_validation_and_scoping(s: &TestServer, _fx: &Fixtures) {
 async fn inventory_now(s: &TestServer, token: &str, store_id: &str) -> Value {
     let before = jobs(s, token, "Inventory").await.len();
     let (status, body) = s
-        .post(token, &format!("{STORES}/Schedule"), &json!({"StoreIds": [store_id], "Schedule": {"Immediate": true}}))
+        .post(
+            token,
+            &format!("{STORES}/Schedule"),
+            &json!({"StoreIds": [store_id], "Schedule": {"Immediate": true}}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let all = jobs(s, token, "Inventory").await;
@@ -312,25 +444,50 @@ async fn inventories_land_in_the_inventory_endpoint(s: &TestServer, fx: &Fixture
         }
         assert_eq!(e["Thumbprint"], leaf_thumbprint.as_str(), "{e}");
         let subject = e["IssuedDN"].as_str().unwrap();
-        assert!(subject.contains("CN=web.example.com") && subject.contains("O=Example Inc"), "{e}");
-        assert!(e["IssuerDN"].as_str().unwrap().contains("CN=Keywarden Test Root CA"), "{e}");
-        assert_eq!(e["SANs"], json!({"dns": ["web.example.com", "www.example.com"], "ip4": ["10.0.0.5"]}), "{e}");
+        assert!(
+            subject.contains("CN=web.example.com") && subject.contains("O=Example Inc"),
+            "{e}"
+        );
+        assert!(
+            e["IssuerDN"]
+                .as_str()
+                .unwrap()
+                .contains("CN=Keywarden Test Root CA"),
+            "{e}"
+        );
+        assert_eq!(
+            e["SANs"],
+            json!({"dns": ["web.example.com", "www.example.com"], "ip4": ["10.0.0.5"]}),
+            "{e}"
+        );
         assert_eq!(e["HasPrivateKey"], true, "{e}");
         assert_eq!(e["ChainLength"], 2, "{e}");
         assert_eq!(e["JobId"], job["id"], "{e}");
-        let not_after = chrono::DateTime::parse_from_rfc3339(e["NotAfter"].as_str().unwrap()).unwrap();
+        let not_after =
+            chrono::DateTime::parse_from_rfc3339(e["NotAfter"].as_str().unwrap()).unwrap();
         let days = (not_after.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days();
         assert!((19..=20).contains(&days), "leaf valid for 20 days: {e}");
 
         // Expiring filter.
-        let (_, _, soon) = s.get_counted(t, &format!("{STORES}/{id}/Inventory?ExpiringWithinDays=30")).await;
+        let (_, _, soon) = s
+            .get_counted(t, &format!("{STORES}/{id}/Inventory?ExpiringWithinDays=30"))
+            .await;
         assert_eq!(soon, Some(1));
-        let (_, _, later) = s.get_counted(t, &format!("{STORES}/{id}/Inventory?ExpiringWithinDays=10")).await;
+        let (_, _, later) = s
+            .get_counted(t, &format!("{STORES}/{id}/Inventory?ExpiringWithinDays=10"))
+            .await;
         assert_eq!(later, Some(0));
     }
-    let (_, all, total) = s.get_counted(t, &format!("{STORES}/Inventory?ExpiringWithinDays=30&SortField=Alias")).await;
+    let (_, all, total) = s
+        .get_counted(
+            t,
+            &format!("{STORES}/Inventory?ExpiringWithinDays=30&SortField=Alias"),
+        )
+        .await;
     assert_eq!(total, Some(2), "{all}");
-    let (status, err) = s.get(t, &format!("{STORES}/Inventory?ExpiringWithinDays=soon")).await;
+    let (status, err) = s
+        .get(t, &format!("{STORES}/Inventory?ExpiringWithinDays=soon"))
+        .await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "ExpiringWithinDays");
 }
 
@@ -344,17 +501,31 @@ async fn schedules_become_job_configs(s: &TestServer, _fx: &Fixtures) {
     };
     let config_of = async |s: &TestServer| {
         let (_, store) = s.get(t, &format!("{STORES}/{id}")).await;
-        let config_id = store["CertStoreInventoryJobId"].as_str().expect("has a schedule").to_owned();
-        let (status, config) = s.get(t, &format!("/api/v1/scheduler/job-configs/{config_id}")).await;
+        let config_id = store["CertStoreInventoryJobId"]
+            .as_str()
+            .expect("has a schedule")
+            .to_owned();
+        let (status, config) = s
+            .get(t, &format!("/api/v1/scheduler/job-configs/{config_id}"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{config}");
         (store, config)
     };
     let cases = [
         (json!({"Interval": {"Minutes": 15}}), "*/15 * * * *"),
         (json!({"Interval": {"Minutes": 120}}), "0 */2 * * *"),
-        (json!({"Daily": {"Time": "2024-01-01T02:30:00Z"}}), "30 2 * * *"),
-        (json!({"Weekly": {"Days": ["Monday", "Friday"], "Time": "2024-01-01T23:05:00Z"}}), "5 23 * * 1,5"),
-        (json!({"Monthly": {"Day": 15, "Time": "2024-01-01T06:00:00Z"}}), "0 6 15 * *"),
+        (
+            json!({"Daily": {"Time": "2024-01-01T02:30:00Z"}}),
+            "30 2 * * *",
+        ),
+        (
+            json!({"Weekly": {"Days": ["Monday", "Friday"], "Time": "2024-01-01T23:05:00Z"}}),
+            "5 23 * * 1,5",
+        ),
+        (
+            json!({"Monthly": {"Day": 15, "Time": "2024-01-01T06:00:00Z"}}),
+            "0 6 15 * *",
+        ),
     ];
     let mut first_config = None;
     for (body, cron) in cases {
@@ -364,32 +535,61 @@ async fn schedules_become_job_configs(s: &TestServer, _fx: &Fixtures) {
         assert_eq!(config["run_at"], cron, "{config}");
         assert_eq!(config["operation"], "Inventory");
         assert!(config["next_run_at"].is_string(), "{config}");
-        assert_eq!(config["job_config_params"], json!({"certificate_store_id": id}));
+        assert_eq!(
+            config["job_config_params"],
+            json!({"certificate_store_id": id})
+        );
         assert_eq!(store["InventorySchedule"], body_roundtrip(&body), "{store}");
         // One config per store, kept across reschedules.
         let config_id = config["id"].clone();
         assert_eq!(first_config.get_or_insert(config_id.clone()), &config_id);
     }
-    let at = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let at = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let (status, _) = schedule(json!({"ExactlyOnce": {"Time": at}})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, config) = config_of(s).await;
     assert_eq!(config["start_date"], config["end_date"]);
-    assert!(config["next_run_at"].as_str().unwrap().starts_with(&at[..19]), "{config}");
+    assert!(
+        config["next_run_at"]
+            .as_str()
+            .unwrap()
+            .starts_with(&at[..19]),
+        "{config}"
+    );
 
     // Bad schedules name their field and change nothing.
     for (body, field) in [
         (json!({}), "Schedule"),
-        (json!({"Interval": {"Minutes": 0}}), "Schedule.Interval.Minutes"),
-        (json!({"Daily": {"Time": "half past two"}}), "Schedule.Daily.Time"),
-        (json!({"Weekly": {"Days": ["Funday"], "Time": "02:00"}}), "Schedule.Weekly.Days[0]"),
-        (json!({"Immediate": true, "Daily": {"Time": "02:00"}}), "Schedule"),
+        (
+            json!({"Interval": {"Minutes": 0}}),
+            "Schedule.Interval.Minutes",
+        ),
+        (
+            json!({"Daily": {"Time": "half past two"}}),
+            "Schedule.Daily.Time",
+        ),
+        (
+            json!({"Weekly": {"Days": ["Funday"], "Time": "02:00"}}),
+            "Schedule.Weekly.Days[0]",
+        ),
+        (
+            json!({"Immediate": true, "Daily": {"Time": "02:00"}}),
+            "Schedule",
+        ),
         (json!({"Hourly": true}), "Schedule.Hourly"),
     ] {
         let (status, err) = schedule(body).await;
         assert_error(status, &err, StatusCode::BAD_REQUEST, field);
     }
-    let (status, err) = s.post(t, &format!("{STORES}/Schedule"), &json!({"StoreIds": ["nope"], "Schedule": {"Immediate": true}})).await;
+    let (status, err) = s
+        .post(
+            t,
+            &format!("{STORES}/Schedule"),
+            &json!({"StoreIds": ["nope"], "Schedule": {"Immediate": true}}),
+        )
+        .await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "StoreIds[0]");
     let (_, config) = config_of(s).await;
     assert_eq!(config["start_date"], config["end_date"], "unchanged");
@@ -401,18 +601,30 @@ async fn schedules_become_job_configs(s: &TestServer, _fx: &Fixtures) {
     let (_, store) = s.get(t, &format!("{STORES}/{id}")).await;
     assert_eq!(store["CertStoreInventoryJobId"], Value::Null);
     assert_eq!(store["InventorySchedule"], Value::Null);
-    let (status, _) = s.get(t, &format!("/api/v1/scheduler/job-configs/{config_id}")).await;
+    let (status, _) = s
+        .get(t, &format!("/api/v1/scheduler/job-configs/{config_id}"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A schedule given at creation; the store's deletion takes its config along.
     let mut body = pem_store("/stores/other.pem");
     body["InventorySchedule"] = json!({"Interval": {"Minutes": 30}});
     let other = create_store(s, t, body).await;
-    let config_id = other["CertStoreInventoryJobId"].as_str().unwrap().to_owned();
-    assert_eq!(other["InventorySchedule"], json!({"Interval": {"Minutes": 30}}));
-    let (status, _) = s.delete(t, &format!("{STORES}/{}", other["Id"].as_str().unwrap())).await;
+    let config_id = other["CertStoreInventoryJobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        other["InventorySchedule"],
+        json!({"Interval": {"Minutes": 30}})
+    );
+    let (status, _) = s
+        .delete(t, &format!("{STORES}/{}", other["Id"].as_str().unwrap()))
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = s.get(t, &format!("/api/v1/scheduler/job-configs/{config_id}")).await;
+    let (status, _) = s
+        .get(t, &format!("/api/v1/scheduler/job-configs/{config_id}"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -436,15 +648,27 @@ async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures)
     let store = create_store(s, t, body).await;
     let id = store["Id"].as_str().unwrap();
     let (status, ids) = s
-        .post(t, &format!("{STORES}/Certificates/Add"), &json!({
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({
             "Certificate": fx.pem("ca.pem"),
-            "CertificateStores": [{"CertificateStoreId": id, "Alias": "test-root"}]}))
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "test-root"}]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{ids}");
     let job = s.wait_job(t, ids[0].as_str().unwrap(), WAIT).await;
-    assert_eq!((job["status"].as_str(), job["result"].as_str()), (Some("completed"), Some("success")), "{job}");
+    assert_eq!(
+        (job["status"].as_str(), job["result"].as_str()),
+        (Some("completed"), Some("success")),
+        "{job}"
+    );
     assert_eq!(job["operation"], "Management");
-    assert!(std::fs::read_to_string(Path::new(&fx.stores()).join("trust.pem")).unwrap().contains("BEGIN CERTIFICATE"));
+    assert!(
+        std::fs::read_to_string(Path::new(&fx.stores()).join("trust.pem"))
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
     let job = inventory_now(s, t, id).await;
     assert_eq!(job["result"], "success", "{job}");
     let (_, entries, total) = s.get_counted(t, &format!("{STORES}/{id}/Inventory")).await;
@@ -453,8 +677,12 @@ async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures)
     assert_eq!(entries[0]["HasPrivateKey"], false);
 
     let (status, ids) = s
-        .post(t, &format!("{STORES}/Certificates/Remove"), &json!({
-            "CertificateStores": [{"CertificateStoreId": id, "Alias": "test-root"}]}))
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Remove"),
+            &json!({
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "test-root"}]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{ids}");
     let job = s.wait_job(t, ids[0].as_str().unwrap(), WAIT).await;
@@ -465,28 +693,50 @@ async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures)
 
     // Bad requests.
     let (status, err) = s
-        .post(t, &format!("{STORES}/Certificates/Add"), &json!({
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({
             "Certificate": "not a certificate",
-            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}))
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}),
+        )
         .await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "Certificate");
     let (status, err) = s
-        .post(t, &format!("{STORES}/Certificates/Add"), &json!({
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({
             "Certificate": format!("{}{}", fx.pem("ca.pem"), fx.pem("ca.key")),
-            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}))
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}),
+        )
         .await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "Certificate");
     let (status, err) = s
         .post(t, &format!("{STORES}/Certificates/Remove"), &json!({
             "CertificateStores": [{"CertificateStoreId": uuid::Uuid::now_v7().to_string(), "Alias": "x"}]}))
         .await;
-    assert_error(status, &err, StatusCode::NOT_FOUND, "CertificateStores[0].CertificateStoreId");
+    assert_error(
+        status,
+        &err,
+        StatusCode::NOT_FOUND,
+        "CertificateStores[0].CertificateStoreId",
+    );
     let (status, err) = s
-        .post(t, &format!("{STORES}/Certificates/Add"), &json!({
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({
             "Certificate": fx.pem("leaf.pem"), "PrivateKeySecret": "p12_password",
-            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}))
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}),
+        )
         .await;
-    assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "PrivateKeySecret");
+    assert_error(
+        status,
+        &err,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "PrivateKeySecret",
+    );
 }
 
 async fn reenrollment_requests(s: &TestServer, _fx: &Fixtures) {
@@ -516,25 +766,83 @@ async fn reenrollment_requests(s: &TestServer, _fx: &Fixtures) {
     };
     let path = format!("{STORES}/Reenrollment");
     let cases = [
-        (with("KeystoreId", Value::Null), StatusCode::BAD_REQUEST, "KeystoreId"),
-        (with("KeystoreId", json!("not-a-guid")), StatusCode::BAD_REQUEST, "KeystoreId"),
-        (with("KeystoreId", json!(uuid::Uuid::now_v7().to_string())), StatusCode::NOT_FOUND, "KeystoreId"),
-        (with("SubjectName", Value::Null), StatusCode::BAD_REQUEST, "SubjectName"),
-        (with("SubjectName", json!("websrvr14")), StatusCode::BAD_REQUEST, "SubjectName"),
-        (with("AgentGuid", Value::Null), StatusCode::BAD_REQUEST, "AgentGuid"),
-        (with("AgentGuid", json!("another-node")), StatusCode::UNPROCESSABLE_ENTITY, "AgentGuid"),
+        (
+            with("KeystoreId", Value::Null),
+            StatusCode::BAD_REQUEST,
+            "KeystoreId",
+        ),
+        (
+            with("KeystoreId", json!("not-a-guid")),
+            StatusCode::BAD_REQUEST,
+            "KeystoreId",
+        ),
+        (
+            with("KeystoreId", json!(uuid::Uuid::now_v7().to_string())),
+            StatusCode::NOT_FOUND,
+            "KeystoreId",
+        ),
+        (
+            with("SubjectName", Value::Null),
+            StatusCode::BAD_REQUEST,
+            "SubjectName",
+        ),
+        (
+            with("SubjectName", json!("websrvr14")),
+            StatusCode::BAD_REQUEST,
+            "SubjectName",
+        ),
+        (
+            with("AgentGuid", Value::Null),
+            StatusCode::BAD_REQUEST,
+            "AgentGuid",
+        ),
+        (
+            with("AgentGuid", json!("another-node")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "AgentGuid",
+        ),
         (with("Alias", json!("")), StatusCode::BAD_REQUEST, "Alias"),
-        (with("SANs", json!({"ip4": ["300.1.1.1"]})), StatusCode::BAD_REQUEST, "SANs.ip4[0]"),
-        (with("SANs", json!({"uri": ["https://x"]})), StatusCode::UNPROCESSABLE_ENTITY, "SANs.uri"),
-        (with("JobProperties", json!({"KeyType": "dsa"})), StatusCode::BAD_REQUEST, "JobProperties.KeyType"),
-        (with("OwnerRoleId", json!(1)).as_object().map(|o| { let mut o = o.clone(); o.insert("OwnerRoleName".into(), json!("x")); Value::Object(o) }).unwrap(), StatusCode::BAD_REQUEST, "OwnerRoleName"),
-        (with("Unknown", json!(1)), StatusCode::BAD_REQUEST, "unknown"),
+        (
+            with("SANs", json!({"ip4": ["300.1.1.1"]})),
+            StatusCode::BAD_REQUEST,
+            "SANs.ip4[0]",
+        ),
+        (
+            with("SANs", json!({"uri": ["https://x"]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "SANs.uri",
+        ),
+        (
+            with("JobProperties", json!({"KeyType": "dsa"})),
+            StatusCode::BAD_REQUEST,
+            "JobProperties.KeyType",
+        ),
+        (
+            with("OwnerRoleId", json!(1))
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.insert("OwnerRoleName".into(), json!("x"));
+                    Value::Object(o)
+                })
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "OwnerRoleName",
+        ),
+        (
+            with("Unknown", json!(1)),
+            StatusCode::BAD_REQUEST,
+            "Unknown",
+        ),
     ];
     for (body, want, field) in cases {
         let (status, err) = s.post(t, &path, &body).await;
         assert_error(status, &err, want, field);
     }
-    assert!(jobs(s, t, "Reenrollment").await.is_empty(), "refused requests queue nothing");
+    assert!(
+        jobs(s, t, "Reenrollment").await.is_empty(),
+        "refused requests queue nothing"
+    );
     let other = s.token("team-c", false).await;
     let (status, err) = s.post(&other, &path, &valid).await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "KeystoreId");
@@ -557,24 +865,39 @@ async fn reenrollment_requests(s: &TestServer, _fx: &Fixtures) {
     // The job runs; issuing needs a CA on the host (none in this server), so it ends
     // failed with the plugin's reason rather than hanging.
     let done = s.wait_job(t, job["id"].as_str().unwrap(), WAIT).await;
-    assert!(["completed", "failed"].contains(&done["status"].as_str().unwrap()), "{done}");
+    assert!(
+        ["completed", "failed"].contains(&done["status"].as_str().unwrap()),
+        "{done}"
+    );
 }
 
 async fn discovery_finds_store_files(s: &TestServer, _fx: &Fixtures) {
     let t = s.admin.as_str();
     let (status, err) = s
-        .put(t, &format!("{STORES}/DiscoveryJob"), &json!({"ClientMachine": "web01", "Type": 2, "Dirs": "/stores", "Extensions": "pem"}))
+        .put(
+            t,
+            &format!("{STORES}/DiscoveryJob"),
+            &json!({"ClientMachine": "web01", "Type": 2, "Dirs": "/stores", "Extensions": "pem"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{err}");
     let queued = jobs(s, t, "Discovery").await;
     let job = s.wait_job(t, queued[0]["id"].as_str().unwrap(), WAIT).await;
     assert_eq!(job["status"], "completed", "{job}");
-    let (status, paths, total) = s.get_counted(t, &format!("{STORES}/DiscoveredPaths?CertStoreType=PEM")).await;
+    let (status, paths, total) = s
+        .get_counted(t, &format!("{STORES}/DiscoveredPaths?CertStoreType=PEM"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(total, Some(1), "{paths}");
     assert_eq!(paths[0]["Storepath"], "/stores/web.pem");
     assert_eq!(paths[0]["ClientMachine"], "web01");
-    let (status, err) = s.put(t, &format!("{STORES}/DiscoveryJob"), &json!({"ClientMachine": "web01", "Type": 2})).await;
+    let (status, err) = s
+        .put(
+            t,
+            &format!("{STORES}/DiscoveryJob"),
+            &json!({"ClientMachine": "web01", "Type": 2}),
+        )
+        .await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "Dirs");
 }
 

@@ -194,7 +194,12 @@ fn check_properties(state: &AppState, store: &CertificateStore) -> ApiResult<()>
         None => Ok(()),
         Some(error) => {
             let mut field = "Properties".to_owned();
-            for part in error.instance_path.as_str().split('/').filter(|p| !p.is_empty()) {
+            for part in error
+                .instance_path
+                .as_str()
+                .split('/')
+                .filter(|p| !p.is_empty())
+            {
                 field.push('.');
                 field.push_str(part);
             }
@@ -354,6 +359,7 @@ pub async fn create(
     body.ignore(&["Id"]);
     let mut store = CertificateStore::new(&caller.account, "", "", "", Utc::now());
     let schedule = read(&state, &mut store, body)?;
+    check_schedule(&state, &store, schedule.as_ref())?;
     let mut stored = state.store.insert_certificate_store(&store).await?;
     if let Some(schedule) = schedule {
         stored = store_schedule::apply(&state, &stored, &schedule, "InventorySchedule").await?;
@@ -381,6 +387,7 @@ pub async fn replace(
     let before = load(&state, &caller, &id.to_string()).await?;
     let mut store = before.clone();
     let schedule = read(&state, &mut store, body)?;
+    check_schedule(&state, &store, schedule.as_ref())?;
     let mut stored = state.store.update_certificate_store(&store).await?;
     let schedule = match schedule {
         Some(s) => Some(s),
@@ -394,6 +401,21 @@ pub async fn replace(
         stored = store_schedule::apply(&state, &stored, &schedule, "InventorySchedule").await?;
     }
     Ok(Json(CertificateStoreView::of(&state, &stored).await?))
+}
+
+/// Refuses a schedule that could not be applied, before the store is written.
+fn check_schedule(
+    state: &AppState,
+    store: &CertificateStore,
+    schedule: Option<&KfSchedule>,
+) -> ApiResult<()> {
+    match schedule {
+        None | Some(KfSchedule::Off) => Ok(()),
+        Some(schedule) => {
+            schedule.check("InventorySchedule")?;
+            store_schedule::check_schedulable(state, store, "InventorySchedule")
+        }
+    }
 }
 
 async fn current_schedule(

@@ -21,8 +21,10 @@ use crate::api::error::{ApiError, ApiResult};
 /// A JSON object being consumed field by field; what is left at the end is unknown.
 #[derive(Debug)]
 pub struct Body {
-    /// Lower-cased name → (name as sent, value).
+    /// Lower-cased name → value.
     fields: Map<String, Value>,
+    /// Lower-cased name → name as sent, for errors.
+    sent: std::collections::HashMap<String, String>,
     prefix: String,
 }
 
@@ -41,6 +43,7 @@ impl Body {
             });
         };
         let mut fields = Map::new();
+        let mut sent = std::collections::HashMap::new();
         for (key, value) in map {
             let lower = key.to_ascii_lowercase();
             if fields.contains_key(&lower) {
@@ -49,10 +52,12 @@ impl Body {
                     "given twice (names are case-insensitive)",
                 ));
             }
-            fields.insert(lower, value);
+            fields.insert(lower.clone(), value);
+            sent.insert(lower, key);
         }
         Ok(Self {
             fields,
+            sent,
             prefix: prefix.to_owned(),
         })
     }
@@ -146,7 +151,10 @@ impl Body {
     /// Fails on the first field nobody took.
     pub fn finish(self) -> ApiResult<()> {
         match self.fields.keys().next() {
-            Some(key) => Err(ApiError::invalid(&self.name(key), "unknown field")),
+            Some(key) => {
+                let sent = self.sent.get(key).unwrap_or(key);
+                Err(ApiError::invalid(&self.name(sent), "unknown field"))
+            }
             None => Ok(()),
         }
     }

@@ -268,6 +268,11 @@ impl KfSchedule {
         })
     }
 
+    /// Checks that the schedule can be translated, before anything is stored.
+    pub fn check(&self, field: &str) -> ApiResult<()> {
+        self.cron(Utc::now(), field).map(|_| ())
+    }
+
     /// Whether the schedule means "run once now".
     fn runs_now(&self, now: DateTime<Utc>) -> bool {
         match self {
@@ -335,7 +340,7 @@ pub async fn apply(
 ) -> ApiResult<CertificateStore> {
     let now = Utc::now();
     if !matches!(schedule, KfSchedule::Off) {
-        check_schedulable(state, store)?;
+        check_schedulable(state, store, field)?;
     }
     let config = match schedule {
         KfSchedule::Off => None,
@@ -361,16 +366,16 @@ pub async fn apply(
 }
 
 /// 422 unless the store is approved and its type's plugin provides Inventory.
-fn check_schedulable(state: &AppState, store: &CertificateStore) -> ApiResult<()> {
+pub fn check_schedulable(state: &AppState, store: &CertificateStore, field: &str) -> ApiResult<()> {
     if !store.approved {
         return Err(ApiError::unprocessable(
-            "StoreIds",
+            field,
             format!("certificate store {} is not approved", store.id),
         ));
     }
     if store_types::plugin_for(&state.registry, operation::INVENTORY, &store.store_type).is_none() {
         return Err(ApiError::unprocessable(
-            "StoreIds",
+            field,
             format!(
                 "no loaded plugin provides Inventory for store type {} (store {})",
                 store.store_type, store.id
@@ -504,7 +509,7 @@ pub async fn schedule(
                     .with_field(field.clone())
             })?;
         if !matches!(schedule, KfSchedule::Off) {
-            check_schedulable(&state, &store).map_err(|e| e.with_field(field.clone()))?;
+            check_schedulable(&state, &store, &field)?;
         }
         schedule.cron(Utc::now(), "Schedule")?;
         stores.push(store);
