@@ -25,6 +25,11 @@ pub struct OperatorConfig {
     /// Server settings (the `serve` command).
     #[serde(default)]
     pub server: ServerConfig,
+    /// Certificate authorities for the `enrollment` import, by name.
+    #[serde(default)]
+    pub authorities: BTreeMap<String, crate::authority::config::AuthorityConfig>,
+    /// The authority CSRs go to when a plugin names none (optional with a single one).
+    pub default_authority: Option<String>,
 }
 
 impl OperatorConfig {

@@ -2,6 +2,7 @@
 //! sandboxed WebAssembly component.
 
 pub mod api;
+pub mod authority;
 pub mod certificates;
 pub mod cli;
 pub mod config;

@@ -4,7 +4,8 @@
 //! * `plugins [--out DIR]`: build the bundled plugins into DIR (default
 //!   `target/plugins`) as `<name>.wasm`.
 //! * `test [ARGS]`: build the plugins, start a throwaway PostgreSQL when none is
-//!   configured (`.ci/postgres.sh`), and run the whole workspace's tests.
+//!   configured (`.ci/postgres.sh`) and a pebble ACME server (`.ci/pebble.sh`), and run
+//!   the whole workspace's tests.
 //! * `demo [ARGS]`: build the plugins and run the server on SQLite in `target/demo`.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,8 @@ commands:
   plugins    build the plugins in plugins/ for wasm32-wasip2 and copy the
              components to DIR (default: target/plugins) as <name>.wasm
   test       build the plugins, provide PostgreSQL (KEYWARDEN_TEST_DATABASE_URL, or a
-             throwaway server from .ci/postgres.sh), run `cargo test --workspace`
+             throwaway server from .ci/postgres.sh) and pebble (KEYWARDEN_TEST_PEBBLE_*,
+             or .ci/pebble.sh), run `cargo test --workspace`
   demo       build the plugins and run `keywarden serve` on SQLite in target/demo,
              listening on 127.0.0.1:8080";
 
@@ -98,6 +100,16 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
             None => eprintln!("xtask: no PostgreSQL available; its tests will be skipped"),
         }
     }
+    if std::env::var_os("KEYWARDEN_TEST_PEBBLE_DIRECTORY").is_none() {
+        let vars = pebble_env(root);
+        if vars.is_empty() {
+            eprintln!("xtask: no pebble available; ACME tests will be skipped (they fail under CI)");
+        }
+        for (name, value) in vars {
+            eprintln!("xtask: {name}={value}");
+            cmd.env(name, value);
+        }
+    }
     let status = cmd.status().context("running cargo test")?;
     if !status.success() {
         bail!("tests failed ({status})");
@@ -116,6 +128,25 @@ fn postgres_url(root: &Path) -> Option<String> {
         .lines()
         .find_map(|l| l.strip_prefix("export KEYWARDEN_TEST_DATABASE_URL="))
         .map(str::to_owned)
+}
+
+/// Starts (or reuses) the pebble ACME server of `.ci/pebble.sh` and returns the
+/// `KEYWARDEN_TEST_PEBBLE_*` variables it prints.
+fn pebble_env(root: &Path) -> Vec<(String, String)> {
+    let Ok(out) = Command::new("bash")
+        .arg(root.join(".ci").join("pebble.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(name, _)| name.starts_with("KEYWARDEN_TEST_PEBBLE_"))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
 }
 
 /// The server with the bundled plugins on the embedded default database.

@@ -18,6 +18,7 @@ use crate::config::OperatorConfig;
 use crate::executor::ExecutorConfig;
 use crate::plugins::{PluginRegistry, watcher};
 use crate::runtime::Runtime;
+use crate::runtime::capabilities::enrollment::CertificateAuthority;
 use crate::runtime::capabilities::secrets::ConfiguredSecrets;
 use crate::runtime::sandbox::HostServices;
 
@@ -95,10 +96,12 @@ pub async fn serve(
         eprintln!("created the bootstrap admin token in {}", path.display());
     }
 
+    let authority = crate::authority::from_config(&options.config, &options.data_dir)?
+        .map(|registry| Arc::new(registry) as Arc<dyn CertificateAuthority>);
     let services = HostServices {
         secrets: Arc::new(ConfiguredSecrets::new(options.config.secrets.clone())),
         state: background::state_backend(store.clone()),
-        authority: None,
+        authority,
         tls_prober: None,
     };
     let runtime = Runtime::new(
