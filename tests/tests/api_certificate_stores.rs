@@ -139,7 +139,8 @@ impl Fixtures {
         std::fs::read_to_string(self.dir.path().join(name)).unwrap()
     }
 
-    /// The operator config: both store plugins get `/stores` and the store password.
+    /// The operator config: both store plugins get `/stores`, the store password and CSR
+    /// enrollment with a local CA.
     fn config(&self) -> OperatorConfig {
         let toml = format!(
             r#"
@@ -147,11 +148,17 @@ impl Fixtures {
             p12_password = {{ value = "changeit" }}
             not_granted = {{ value = "x" }}
             leaf_key = {{ file = {key:?} }}
+            [authorities.local]
+            kind = "local"
+            common_name = "Keywarden Test Issuing CA"
+            validity_days = 45
             [plugins.pem-store]
             secrets = ["leaf_key"]
+            csr_enrollment = true
             dirs = [{{ host = {stores:?}, guest = "/stores", writable = true }}]
             [plugins.pkcs12-store]
             secrets = ["p12_password"]
+            csr_enrollment = true
             dirs = [{{ host = {stores:?}, guest = "/stores", writable = true }}]
             "#,
             stores = self.stores(),
@@ -387,6 +394,21 @@ async fn crud_validation_and_scoping(s: &TestServer, _fx: &Fixtures) {
     assert_error(status, &err, StatusCode::NOT_FOUND, "StoreIds[0]");
     let (status, _) = s.call(reqwest::Method::GET, STORES, None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, doc) = s
+        .call(reqwest::Method::GET, "/openapi.json", None, None)
+        .await;
+    for path in [
+        "/KeyfactorAPI/CertificateStores",
+        "/KeyfactorAPI/CertificateStores/{id}",
+        "/KeyfactorAPI/CertificateStores/Schedule",
+        "/KeyfactorAPI/CertificateStores/Reenrollment",
+        "/KeyfactorAPI/CertificateStores/{id}/Inventory",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
 
     let (status, _) = s.delete(t, &format!("{STORES}/{id}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -741,9 +763,13 @@ async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures)
 
 async fn reenrollment_requests(s: &TestServer, _fx: &Fixtures) {
     let t = s.admin.as_str();
-    let mut body = pem_store("/stores/web.pem");
-    body["AgentId"] = json!("test-node");
-    let store = create_store(s, t, body).await;
+    let store = create_store(
+        s,
+        t,
+        json!({"ClientMachine": "web01", "Storepath": "/stores/web.p12", "CertStoreType": 102,
+               "AgentId": "test-node", "Password": {"SecretName": "p12_password"}}),
+    )
+    .await;
     let id = store["Id"].as_str().unwrap();
     let valid = json!({
         "KeystoreId": id,
@@ -862,12 +888,42 @@ async fn reenrollment_requests(s: &TestServer, _fx: &Fixtures) {
     assert_eq!(r["sans"], json!(["websrvr14.keyexample.com", "10.1.2.3"]));
     assert_eq!(r["authority"], "local");
     assert_eq!(r["metadata"], json!({"Owner": "web team"}));
-    // The job runs; issuing needs a CA on the host (none in this server), so it ends
-    // failed with the plugin's reason rather than hanging.
+    // The plugin generates the key in the store, the host's local CA signs, and the new
+    // certificate replaces the entry: the next inventory shows it.
     let done = s.wait_job(t, job["id"].as_str().unwrap(), WAIT).await;
-    assert!(
-        ["completed", "failed"].contains(&done["status"].as_str().unwrap()),
+    assert_eq!(
+        (done["status"].as_str(), done["result"].as_str()),
+        (Some("completed"), Some("success")),
         "{done}"
+    );
+    inventory_now(s, t, id).await;
+    let (_, entries, total) = s.get_counted(t, &format!("{STORES}/{id}/Inventory")).await;
+    assert_eq!(total, Some(1), "{entries}");
+    let e = &entries[0];
+    assert_eq!(e["Alias"], "web", "{e}");
+    let subject = e["IssuedDN"].as_str().unwrap();
+    assert!(
+        subject.contains("CN=websrvr14.keyexample.com") && subject.contains("Key Example"),
+        "{e}"
+    );
+    assert!(
+        e["IssuerDN"]
+            .as_str()
+            .unwrap()
+            .contains("CN=Keywarden Test Issuing CA"),
+        "{e}"
+    );
+    assert_eq!(
+        e["SANs"],
+        json!({"dns": ["websrvr14.keyexample.com"], "ip4": ["10.1.2.3"]}),
+        "{e}"
+    );
+    assert_eq!(e["HasPrivateKey"], true, "{e}");
+    let not_after = chrono::DateTime::parse_from_rfc3339(e["NotAfter"].as_str().unwrap()).unwrap();
+    let days = (not_after.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days();
+    assert!(
+        (44..=45).contains(&days),
+        "issued for the CA's 45 days: {e}"
     );
 }
 

@@ -103,7 +103,9 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
     if std::env::var_os("KEYWARDEN_TEST_PEBBLE_DIRECTORY").is_none() {
         let vars = pebble_env(root);
         if vars.is_empty() {
-            eprintln!("xtask: no pebble available; ACME tests will be skipped (they fail under CI)");
+            eprintln!(
+                "xtask: no pebble available; ACME tests will be skipped (they fail under CI)"
+            );
         }
         for (name, value) in vars {
             eprintln!("xtask: {name}={value}");

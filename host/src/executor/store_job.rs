@@ -42,10 +42,18 @@ impl StoreJob {
     }
 }
 
-/// Whether the job was made by the certificate store APIs (its params carry a store id
-/// or a discovery request).
+/// Whether the job was made by the certificate store APIs: a certificate-store operation
+/// whose params carry a store id or a discovery request.
 pub(crate) fn is_store_job(job: &Job) -> bool {
-    job.params.get("certificate_store_id").is_some() || job.params.get("discovery").is_some()
+    [
+        operation::INVENTORY,
+        operation::MANAGEMENT,
+        operation::DISCOVERY,
+        operation::REENROLLMENT,
+    ]
+    .contains(&job.operation.as_str())
+        && (job.params.get("certificate_store_id").is_some()
+            || job.params.get("discovery").is_some())
 }
 
 /// Reads the job's params and its store record.

@@ -79,8 +79,8 @@ pub async fn reenroll(
     let store_id = body
         .uuid("KeystoreId")?
         .ok_or_else(|| ApiError::invalid("KeystoreId", "is required"))?;
-    let subject = body.required_text("SubjectName")?;
-    check_x500(&subject).map_err(|why| ApiError::invalid("SubjectName", why))?;
+    let subject = rfc4514(&body.required_text("SubjectName")?)
+        .map_err(|why| ApiError::invalid("SubjectName", why))?;
     let agent = body.required_text("AgentGuid")?;
     let alias = body.required_text("Alias")?;
     let mut job_properties = job_properties(body.take("JobProperties"))?;
@@ -306,9 +306,13 @@ const ATTRIBUTES: &[&str] = &[
     "POSTALCODE",
 ];
 
-/// Checks an X.500 name `TYPE=value,TYPE=value` (values may be quoted or use `\,`).
-pub fn check_x500(subject: &str) -> Result<(), String> {
-    let mut parts = Vec::new();
+/// Reads an X.500 name `TYPE=value,TYPE=value` as Keyfactor takes it (values may be
+/// quoted, as in `O="Key Example, Inc."`, or use `\,`) and returns it in RFC 4514 form
+/// (no quotes; special characters escaped with `\`; Windows' `S` as `ST`), the form the
+/// store plugins parse.
+pub fn rfc4514(subject: &str) -> Result<String, String> {
+    // Split into (attribute, separator-after) on unquoted, unescaped `,` and `+`.
+    let mut parts: Vec<(String, Option<char>)> = Vec::new();
     let (mut current, mut quoted, mut escaped) = (String::new(), false, false);
     for c in subject.chars() {
         match c {
@@ -324,22 +328,23 @@ pub fn check_x500(subject: &str) -> Result<(), String> {
                 current.push(c);
                 quoted = !quoted;
             }
-            ',' | '+' if !quoted => parts.push(std::mem::take(&mut current)),
+            ',' | '+' if !quoted => parts.push((std::mem::take(&mut current), Some(c))),
             _ => current.push(c),
         }
     }
     if quoted {
         return Err("has an unterminated quote".to_owned());
     }
-    parts.push(current);
-    for part in &parts {
+    parts.push((current, None));
+    let mut out = String::new();
+    for (part, separator) in &parts {
         let Some((kind, value)) = part.split_once('=') else {
             return Err(format!(
                 "{:?} is not TYPE=value (expected e.g. CN=web.example.com,O=Example,C=US)",
                 part.trim()
             ));
         };
-        let kind = kind.trim().to_ascii_uppercase();
+        let mut kind = kind.trim().to_ascii_uppercase();
         let oid = !kind.is_empty()
             && kind
                 .split('.')
@@ -347,7 +352,10 @@ pub fn check_x500(subject: &str) -> Result<(), String> {
         if !ATTRIBUTES.contains(&kind.as_str()) && !oid {
             return Err(format!("unknown attribute type {kind:?}"));
         }
-        let value = value.trim().trim_matches('"');
+        if kind == "S" {
+            kind = "ST".to_owned();
+        }
+        let value = unescape(value.trim());
         if value.is_empty() {
             return Err(format!("{kind} has an empty value"));
         }
@@ -356,8 +364,42 @@ pub fn check_x500(subject: &str) -> Result<(), String> {
                 "C must be a two-letter country code, got {value:?}"
             ));
         }
+        out.push_str(&kind);
+        out.push('=');
+        for (i, c) in value.chars().enumerate() {
+            let edge =
+                (i == 0 && (c == ' ' || c == '#')) || (i + 1 == value.chars().count() && c == ' ');
+            if edge || matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        if let Some(sep) = separator {
+            out.push(*sep);
+        }
     }
-    Ok(())
+    Ok(out)
+}
+
+/// A value without its surrounding quotes and escapes.
+fn unescape(value: &str) -> String {
+    let inner = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    let mut out = String::with_capacity(inner.len());
+    let mut escaped = false;
+    for c in inner.chars() {
+        if escaped {
+            out.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -365,15 +407,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn x500_names() {
-        assert!(check_x500(r#"CN=websrvr14.keyexample.com,OU=IT,O="Key Example, Inc.",L=Independence,ST=OH,C=US"#).is_ok());
-        assert!(check_x500(r"CN=a\,b,O=x").is_ok());
-        assert!(check_x500("CN=a,2.5.4.10=Org").is_ok());
-        assert!(check_x500("websrvr14").unwrap_err().contains("TYPE=value"));
-        assert!(check_x500("CN=a,XX=b").unwrap_err().contains("XX"));
-        assert!(check_x500("CN=").unwrap_err().contains("empty"));
-        assert!(check_x500("CN=a,C=USA").unwrap_err().contains("two-letter"));
-        assert!(check_x500(r#"CN="a"#).unwrap_err().contains("quote"));
+    fn x500_names_become_rfc4514() {
+        assert_eq!(
+            rfc4514(r#"CN=websrvr14.keyexample.com,OU=IT,O="Key Example, Inc.",L=Independence,S=OH,C=US"#).unwrap(),
+            r"CN=websrvr14.keyexample.com,OU=IT,O=Key Example\, Inc.,L=Independence,ST=OH,C=US"
+        );
+        assert_eq!(rfc4514(r"cn=a\,b + uid=x").unwrap(), r"CN=a\,b+UID=x");
+        assert_eq!(rfc4514("CN=a,2.5.4.10=Org").unwrap(), "CN=a,2.5.4.10=Org");
+        assert!(rfc4514("websrvr14").unwrap_err().contains("TYPE=value"));
+        assert!(rfc4514("CN=a,XX=b").unwrap_err().contains("XX"));
+        assert!(rfc4514("CN=").unwrap_err().contains("empty"));
+        assert!(rfc4514("CN=a,C=USA").unwrap_err().contains("two-letter"));
+        assert!(rfc4514(r#"CN="a"#).unwrap_err().contains("quote"));
     }
 
     #[test]
