@@ -58,9 +58,10 @@ async fn pkcs12_inventory_reads_openssl_modern_and_legacy_files() {
     let pki = |n: &str| p(&lab.pki().join(n));
     for (file, legacy) in [("modern.p12", false), ("legacy.p12", true)] {
         let out = p(&lab.host(file));
+        let (key, leaf, ca) = (pki("leaf.key"), pki("leaf.pem"), pki("ca.pem"));
         let mut args = vec![
-            "pkcs12", "-export", "-inkey", &pki("leaf.key"), "-in", &pki("leaf.pem"), "-certfile",
-            &pki("ca.pem"), "-name", "web", "-passout", "pass:changeit", "-out", &out,
+            "pkcs12", "-export", "-inkey", &key, "-in", &leaf, "-certfile", &ca, "-name", "web",
+            "-passout", "pass:changeit", "-out", &out,
         ];
         if legacy {
             args.push("-legacy");
@@ -205,7 +206,7 @@ async fn jks_stores_written_by_add_remove_and_create_read_back_with_keytool() {
 async fn pem_inventory_reads_combined_separate_chained_encrypted_and_bundle_files() {
     let lab = Lab::new();
     let plugin = lab.plugin("pem-store").await;
-    let read = |n: &str| std::fs::read_to_string(lab.pki().join(n)).unwrap();
+    let read = |n: &str| std::fs::read_to_string(lab.pki().join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
     let (leaf, ca, key) = (read("leaf.pem"), read("ca.pem"), read("leaf.key"));
     std::fs::write(lab.host("combined.pem"), format!("{leaf}{ca}{key}")).unwrap();
     std::fs::write(lab.host("cert-only.pem"), format!("{leaf}{ca}")).unwrap();
@@ -219,13 +220,15 @@ async fn pem_inventory_reads_combined_separate_chained_encrypted_and_bundle_file
         "pass:changeit",
     ]);
     std::fs::write(lab.host("encrypted.pem"), format!("{leaf}{encrypted}")).unwrap();
-    std::fs::write(lab.host("bundle.pem"), format!("{ca}{}", read("ca2"))).unwrap();
+    std::fs::write(lab.host("bundle.pem"), format!("{ca}{}", read("ca2.pem"))).unwrap();
 
     let leaf_der = lab.pki_bytes("leaf.der");
     let chain = vec![leaf_der.clone(), lab.pki_bytes("ca.der")];
     let thumbprint = openssl(&["x509", "-in", &p(&lab.pki().join("leaf.pem")), "-noout", "-fingerprint", "-sha1"])
         .trim()
-        .trim_start_matches("SHA1 Fingerprint=")
+        .rsplit('=')
+        .next()
+        .unwrap()
         .replace(':', "");
 
     for (path, secret, props, want_chain) in [
@@ -270,7 +273,7 @@ async fn pem_stores_written_by_add_remove_and_create_read_back_with_openssl() {
     assert_eq!(std::fs::read(lab.host("web.pem")).unwrap(), b"");
     succeeded(&lab.run(&plugin, "Management", JobCall::Add(combined(), new_entry(&lab, "web", true, false))).await);
     let file = p(&lab.host("web.pem"));
-    assert_eq!(subject(&file, "PEM"), "subject=CN=leaf.example.com,O=Example");
+    assert_eq!(subject(&file, "PEM"), "subject=O=Example,CN=leaf.example.com");
     assert_eq!(key_pubkey(&file, &[]), leaf_pub);
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text.matches("-----BEGIN CERTIFICATE-----").count(), 2, "{text}");
@@ -295,7 +298,7 @@ async fn pem_stores_written_by_add_remove_and_create_read_back_with_openssl() {
     assert!(std::fs::read_to_string(&key).unwrap().contains("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
     assert_eq!(key_pubkey(&key, &["-passin", "pass:changeit"]), leaf_pub);
     openssl_fails(&["pkey", "-in", &key, "-passin", "pass:wrong"]);
-    assert_eq!(subject(&crt, "PEM"), "subject=CN=leaf.example.com,O=Example");
+    assert_eq!(subject(&crt, "PEM"), "subject=O=Example,CN=leaf.example.com");
 
     // A trust store: two CAs, no keys allowed.
     let trust = || store("PEM", "/stores/trust.pem", None, json!({"trust_store": true}));
@@ -465,7 +468,7 @@ async fn reenrollment_generates_the_key_in_the_sandbox_and_installs_the_issued_c
     let jks = p(&lab.host("app.jks"));
     let listing = keytool(&["-list", "-v", "-keystore", &jks, "-storetype", "JKS", "-storepass", PASSWORD]);
     assert!(listing.contains("Alias name: app") && listing.contains("PrivateKeyEntry"), "{listing}");
-    assert!(listing.contains("Owner: O=Example, CN=app.example.com"), "{listing}");
+    assert!(listing.contains("Owner: CN=app.example.com, O=Example"), "{listing}");
     let exported = assert_jks_key_matches_cert(&lab, &jks, "app");
     assert_requested_names(&exported);
     assert!(key_pubkey(&exported, &["-text", "-noout"]).contains("Public-Key: (2048 bit)"));
