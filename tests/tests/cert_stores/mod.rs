@@ -118,8 +118,14 @@ impl Lab {
         plugin.run(&self.runtime, input, call, None).await
     }
 
-    pub async fn inventory(&self, plugin: &LoadedPlugin, store: CertStore) -> Vec<CertificateEntry> {
-        let report = self.run(plugin, "Inventory", JobCall::Inventory(store)).await;
+    pub async fn inventory(
+        &self,
+        plugin: &LoadedPlugin,
+        store: CertStore,
+    ) -> Vec<CertificateEntry> {
+        let report = self
+            .run(plugin, "Inventory", JobCall::Inventory(store))
+            .await;
         match report.outcome {
             Ok(Finished {
                 data: FamilyData::Inventory(entries),

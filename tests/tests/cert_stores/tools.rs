@@ -10,7 +10,10 @@ pub fn openssl(args: &[&str]) -> String {
 
 /// Runs `openssl args`, which must fail; returns stderr.
 pub fn openssl_fails(args: &[&str]) -> String {
-    let out = Command::new("openssl").args(args).output().expect("openssl runs");
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs");
     assert!(!out.status.success(), "openssl {args:?} succeeded");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -40,28 +43,103 @@ fn run(tool: &str, args: &[&str]) -> String {
 pub fn make_pki(dir: &Path) {
     let f = |name: &str| dir.join(name).display().to_string();
     openssl(&[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", &f("ca.key"), "-out", &f("ca.pem"), "-subj", "/CN=Keywarden Test CA",
-        "-days", "30",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &f("ca.key"),
+        "-out",
+        &f("ca.pem"),
+        "-subj",
+        "/CN=Keywarden Test CA",
+        "-days",
+        "30",
     ]);
-    openssl(&["x509", "-in", &f("ca.pem"), "-outform", "DER", "-out", &f("ca.der")]);
     openssl(&[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", &f("ca2.key"), "-out", &f("ca2.pem"), "-subj", "/CN=Other Test CA",
-        "-days", "30",
-    ]);
-    openssl(&["x509", "-in", &f("ca2.pem"), "-outform", "DER", "-out", &f("ca2.der")]);
-    openssl(&[
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &f("leaf.key"), "-out",
-        &f("leaf.csr"), "-subj", "/CN=leaf.example.com/O=Example",
+        "x509",
+        "-in",
+        &f("ca.pem"),
+        "-outform",
+        "DER",
+        "-out",
+        &f("ca.der"),
     ]);
     openssl(&[
-        "x509", "-req", "-in", &f("leaf.csr"), "-CA", &f("ca.pem"), "-CAkey", &f("ca.key"),
-        "-set_serial", "7", "-days", "30", "-out", &f("leaf.pem"),
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &f("ca2.key"),
+        "-out",
+        &f("ca2.pem"),
+        "-subj",
+        "/CN=Other Test CA",
+        "-days",
+        "30",
     ]);
-    openssl(&["x509", "-in", &f("leaf.pem"), "-outform", "DER", "-out", &f("leaf.der")]);
     openssl(&[
-        "pkcs8", "-topk8", "-nocrypt", "-in", &f("leaf.key"), "-outform", "DER", "-out",
+        "x509",
+        "-in",
+        &f("ca2.pem"),
+        "-outform",
+        "DER",
+        "-out",
+        &f("ca2.der"),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &f("leaf.key"),
+        "-out",
+        &f("leaf.csr"),
+        "-subj",
+        "/CN=leaf.example.com/O=Example",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &f("leaf.csr"),
+        "-CA",
+        &f("ca.pem"),
+        "-CAkey",
+        &f("ca.key"),
+        "-set_serial",
+        "7",
+        "-days",
+        "30",
+        "-out",
+        &f("leaf.pem"),
+    ]);
+    openssl(&[
+        "x509",
+        "-in",
+        &f("leaf.pem"),
+        "-outform",
+        "DER",
+        "-out",
+        &f("leaf.der"),
+    ]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        &f("leaf.key"),
+        "-outform",
+        "DER",
+        "-out",
         &f("leaf.pk8"),
     ]);
 }
@@ -82,7 +160,9 @@ pub fn key_pubkey(key: &str, extra: &[&str]) -> String {
 
 /// `openssl x509 -noout -subject -nameopt RFC2253` of a PEM or DER file.
 pub fn subject(cert: &str, inform: &str) -> String {
-    openssl(&["x509", "-in", cert, "-inform", inform, "-noout", "-subject", "-nameopt", "RFC2253"])
-        .trim()
-        .to_owned()
+    openssl(&[
+        "x509", "-in", cert, "-inform", inform, "-noout", "-subject", "-nameopt", "RFC2253",
+    ])
+    .trim()
+    .to_owned()
 }
