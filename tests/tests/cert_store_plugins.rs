@@ -67,15 +67,16 @@ async fn pkcs12_inventory_reads_openssl_modern_and_legacy_files() {
     let pki = |n: &str| p(&lab.pki().join(n));
     for (file, legacy) in [("modern.p12", false), ("legacy.p12", true)] {
         let out = p(&lab.host(file));
+        let (key, leaf, ca) = (pki("leaf.key"), pki("leaf.pem"), pki("ca.pem"));
         let mut args = vec![
             "pkcs12",
             "-export",
             "-inkey",
-            &pki("leaf.key"),
+            &key,
             "-in",
-            &pki("leaf.pem"),
+            &leaf,
             "-certfile",
-            &pki("ca.pem"),
+            &ca,
             "-name",
             "web",
             "-passout",
@@ -414,7 +415,8 @@ async fn jks_stores_written_by_add_remove_and_create_read_back_with_keytool() {
 async fn pem_inventory_reads_combined_separate_chained_encrypted_and_bundle_files() {
     let lab = Lab::new();
     let plugin = lab.plugin("pem-store").await;
-    let read = |n: &str| std::fs::read_to_string(lab.pki().join(n)).unwrap();
+    let read =
+        |n: &str| std::fs::read_to_string(lab.pki().join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
     let (leaf, ca, key) = (read("leaf.pem"), read("ca.pem"), read("leaf.key"));
     std::fs::write(lab.host("combined.pem"), format!("{leaf}{ca}{key}")).unwrap();
     std::fs::write(lab.host("cert-only.pem"), format!("{leaf}{ca}")).unwrap();
@@ -439,7 +441,7 @@ async fn pem_inventory_reads_combined_separate_chained_encrypted_and_bundle_file
         "pass:changeit",
     ]);
     std::fs::write(lab.host("encrypted.pem"), format!("{leaf}{encrypted}")).unwrap();
-    std::fs::write(lab.host("bundle.pem"), format!("{ca}{}", read("ca2"))).unwrap();
+    std::fs::write(lab.host("bundle.pem"), format!("{ca}{}", read("ca2.pem"))).unwrap();
 
     let leaf_der = lab.pki_bytes("leaf.der");
     let chain = vec![leaf_der.clone(), lab.pki_bytes("ca.der")];
@@ -452,7 +454,9 @@ async fn pem_inventory_reads_combined_separate_chained_encrypted_and_bundle_file
         "-sha1",
     ])
     .trim()
-    .trim_start_matches("SHA1 Fingerprint=")
+    .rsplit('=')
+    .next()
+    .unwrap()
     .replace(':', "");
 
     for (path, secret, props, want_chain) in [
@@ -553,7 +557,7 @@ async fn pem_stores_written_by_add_remove_and_create_read_back_with_openssl() {
     let file = p(&lab.host("web.pem"));
     assert_eq!(
         subject(&file, "PEM"),
-        "subject=CN=leaf.example.com,O=Example"
+        "subject=O=Example,CN=leaf.example.com"
     );
     assert_eq!(key_pubkey(&file, &[]), leaf_pub);
     let text = std::fs::read_to_string(&file).unwrap();
@@ -608,7 +612,7 @@ async fn pem_stores_written_by_add_remove_and_create_read_back_with_openssl() {
     openssl_fails(&["pkey", "-in", &key, "-passin", "pass:wrong"]);
     assert_eq!(
         subject(&crt, "PEM"),
-        "subject=CN=leaf.example.com,O=Example"
+        "subject=O=Example,CN=leaf.example.com"
     );
 
     // A trust store: two CAs, no keys allowed.
@@ -972,7 +976,7 @@ async fn reenrollment_generates_the_key_in_the_sandbox_and_installs_the_issued_c
         "{listing}"
     );
     assert!(
-        listing.contains("Owner: O=Example, CN=app.example.com"),
+        listing.contains("Owner: CN=app.example.com, O=Example"),
         "{listing}"
     );
     let exported = assert_jks_key_matches_cert(&lab, &jks, "app");

@@ -16,7 +16,7 @@
 //! `d(i+1) = SHA-1(pw || d(i))`, and `SHA-1(pw || plain key)` appended as a check.
 
 use der::asn1::{Any, ObjectIdentifier, OctetString};
-use der::{Decode, Encode, Sequence};
+use der::{Encode, Sequence};
 use rand_core::{OsRng, RngCore};
 use sha1::{Digest, Sha1};
 use spki::AlgorithmIdentifier;
@@ -141,7 +141,9 @@ pub fn read(bytes: &[u8], password: &str) -> Result<Vec<JksEntry>, JksError> {
         }
     }
     if r.pos != data.len() {
-        return Err(JksError::Malformed("trailing bytes after the last entry".into()));
+        return Err(JksError::Malformed(
+            "trailing bytes after the last entry".into(),
+        ));
     }
     Ok(entries)
 }
@@ -236,7 +238,7 @@ pub fn protect_key(pkcs8: &[u8], password: &str) -> Result<Vec<u8>, String> {
 /// already in a store are carried over sealed, so this is the check of [`protect_key`].
 #[cfg(test)]
 fn recover_key(protected: &[u8], password: &str) -> Result<Vec<u8>, String> {
-    let info = EncryptedPrivateKeyInfo::from_der(protected)
+    let info = <EncryptedPrivateKeyInfo as der::Decode>::from_der(protected)
         .map_err(|e| format!("the protected key does not parse: {e}"))?;
     if info.algorithm.oid != KEY_PROTECTOR {
         return Err(format!(
@@ -280,11 +282,15 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Result<u32, JksError> {
-        Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn u64(&mut self) -> Result<u64, JksError> {
-        Ok(u64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     fn utf(&mut self) -> Result<String, JksError> {

@@ -102,6 +102,4 @@ impl StoreFormat for JksFormat {
     }
 }
 
-
-
 keywarden_sdk::export_plugin!(StorePlugin<JksFormat>);

@@ -225,12 +225,13 @@ impl StoreFormat for PemFormat {
                 out.push_str(&pem::certificate(der, name)?);
             }
             match &entry.key {
-                Some(KeyMaterial::Pkcs8(key)) => key_text.push_str(&pem::private_key(
-                    key,
-                    store.password.as_deref(),
-                )?),
+                Some(KeyMaterial::Pkcs8(key)) => {
+                    key_text.push_str(&pem::private_key(key, store.password.as_deref())?)
+                }
                 Some(KeyMaterial::Sealed(_)) => {
-                    return Err(JobError::failed("a sealed key cannot be written to a PEM file"));
+                    return Err(JobError::failed(
+                        "a sealed key cannot be written to a PEM file",
+                    ));
                 }
                 None => {}
             }

@@ -48,7 +48,9 @@ pub fn parse(text: &[u8], path: &str) -> Result<Vec<Block>, JobError> {
             body.push_str(inner);
         }
         if !closed {
-            return Err(JobError::failed(format!("`{path}`: the {label} block is not closed")));
+            return Err(JobError::failed(format!(
+                "`{path}`: the {label} block is not closed"
+            )));
         }
         let der = base64_decode(&body).ok_or_else(|| {
             JobError::failed(format!("`{path}`: the {label} block is not valid base64"))
@@ -67,7 +69,10 @@ pub fn certificate(der: &[u8], name: Option<&str>) -> Result<String, JobError> {
     let mut out = String::new();
     if let Some(name) = name {
         if name.contains(['\n', '\r']) {
-            return Err(JobError::invalid_param("alias", "an alias cannot contain line breaks"));
+            return Err(JobError::invalid_param(
+                "alias",
+                "an alias cannot contain line breaks",
+            ));
         }
         out.push_str(&format!("Bag Attributes\n    friendlyName: {name}\n"));
     }
@@ -94,7 +99,9 @@ fn encode(label: &str, der: &[u8]) -> Result<String, JobError> {
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     // Validate through the strict RFC 7468 decoder by rebuilding a minimal block.
     let block = format!("-----BEGIN X-----\n{}\n-----END X-----\n", wrap(text));
-    der::pem::decode_vec(block.as_bytes()).ok().map(|(_, der)| der)
+    der::pem::decode_vec(block.as_bytes())
+        .ok()
+        .map(|(_, der)| der)
 }
 
 fn wrap(text: &str) -> String {

@@ -146,7 +146,9 @@ impl StoreFormat for Pkcs12Format {
                     KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, chain))
                 }
                 Some(KeyMaterial::Sealed(_)) => {
-                    return Err(JobError::failed("a sealed key cannot be written to PKCS#12"));
+                    return Err(JobError::failed(
+                        "a sealed key cannot be written to PKCS#12",
+                    ));
                 }
                 None => KeyStoreEntry::Certificate(chain.into_iter().next().ok_or_else(|| {
                     JobError::failed(format!("the entry `{}` has no certificate", entry.alias))

@@ -19,7 +19,10 @@ use crate::keys::{ParsedKey, parse_key};
 /// The subject of an X.500 string such as `CN=app.example.com,O=Example` (RFC 4514).
 pub fn parse_subject(subject: &str) -> Result<Name, JobError> {
     if subject.trim().is_empty() {
-        return Err(JobError::invalid_param("request.subject", "the subject is empty"));
+        return Err(JobError::invalid_param(
+            "request.subject",
+            "the subject is empty",
+        ));
     }
     Name::from_str(subject.trim()).map_err(|e| {
         JobError::invalid_param(
@@ -83,7 +86,9 @@ pub fn build_csr(pkcs8: &[u8], subject: Name, sans: Vec<GeneralName>) -> Result<
             let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(*key);
             sign::<_, rsa::pkcs1v15::Signature>(subject, sans, &signer)
         }
-        ParsedKey::Other => Err(JobError::failed("CSRs can only be signed with EC or RSA keys")),
+        ParsedKey::Other => Err(JobError::failed(
+            "CSRs can only be signed with EC or RSA keys",
+        )),
     }
 }
 
@@ -93,7 +98,8 @@ where
     S::VerifyingKey: EncodePublicKey,
     Sig: SignatureBitStringEncoding,
 {
-    let failed = |e: &dyn std::fmt::Display| JobError::failed(format!("building the CSR failed: {e}"));
+    let failed =
+        |e: &dyn std::fmt::Display| JobError::failed(format!("building the CSR failed: {e}"));
     let mut builder = RequestBuilder::new(subject, signer).map_err(|e| failed(&e))?;
     if !sans.is_empty() {
         builder

@@ -36,7 +36,10 @@ pub fn discover<F: StoreFormat>(request: &DiscoveryRequest) -> Result<Vec<String
             .collect::<Result<_, _>>()?
     };
     let extensions: Vec<String> = if request.extensions.is_empty() {
-        F::DEFAULT_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect()
+        F::DEFAULT_EXTENSIONS
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect()
     } else {
         request
             .extensions
@@ -59,9 +62,8 @@ pub fn discover<F: StoreFormat>(request: &DiscoveryRequest) -> Result<Vec<String
 
     let mut found = BTreeSet::new();
     for (i, root) in roots.iter().enumerate() {
-        let metadata = std::fs::metadata(root).map_err(|e| {
-            JobError::failed(format!("cannot search `{root}`: {e}"))
-        })?;
+        let metadata = std::fs::metadata(root)
+            .map_err(|e| JobError::failed(format!("cannot search `{root}`: {e}")))?;
         if !metadata.is_dir() {
             return Err(JobError::invalid_param(
                 format!("request.directories[{i}]"),
@@ -111,7 +113,7 @@ fn matches_name(name: &str, extensions: &[String], patterns: &[String]) -> bool 
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    if !extensions.iter().any(|e| *e == extension) {
+    if !extensions.contains(&extension) {
         return false;
     }
     let lower = name.to_lowercase();

@@ -32,7 +32,7 @@ pub fn write_atomically(path: &str, bytes: &[u8]) -> Result<(), JobError> {
         .ok_or_else(|| JobError::failed(format!("`{path}` does not name a file")))?;
     let temp = target.with_file_name(format!(".{name}.keywarden-tmp"));
     let temp_text = temp.display().to_string();
-    let result = std::fs::write(&temp, bytes)
+    std::fs::write(&temp, bytes)
         .and_then(|()| std::fs::rename(&temp, target))
         .map_err(|e| {
             let _ = std::fs::remove_file(&temp);
@@ -40,15 +40,12 @@ pub fn write_atomically(path: &str, bytes: &[u8]) -> Result<(), JobError> {
                 ErrorKind::NotFound => JobError::failed(format!(
                     "cannot write `{path}`: its directory does not exist"
                 )),
-                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
-                    JobError::failed(format!(
-                        "cannot write `{path}`: the directory is granted read-only ({e})"
-                    ))
-                }
+                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => JobError::failed(
+                    format!("cannot write `{path}`: the directory is granted read-only ({e})"),
+                ),
                 _ => JobError::failed(format!("cannot write `{path}` (via {temp_text}): {e}")),
             }
-        });
-    result
+        })
 }
 
 /// Delete `path` if it exists.

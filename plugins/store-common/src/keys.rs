@@ -66,7 +66,9 @@ pub(crate) enum ParsedKey {
 }
 
 pub(crate) fn parse_key(pkcs8: &[u8]) -> Result<ParsedKey, JobError> {
-    let bad = |e: &dyn std::fmt::Display| JobError::failed(format!("the private key is not valid PKCS#8: {e}"));
+    let bad = |e: &dyn std::fmt::Display| {
+        JobError::failed(format!("the private key is not valid PKCS#8: {e}"))
+    };
     let info = PrivateKeyInfo::try_from(pkcs8).map_err(|e| bad(&e))?;
     let algorithm = info.algorithm.oid;
     if algorithm == RSA_ENCRYPTION {
@@ -75,15 +77,16 @@ pub(crate) fn parse_key(pkcs8: &[u8]) -> Result<ParsedKey, JobError> {
             .map_err(|e| bad(&e));
     }
     if algorithm == EC_PUBLIC_KEY {
-        let curve = info
-            .algorithm
-            .parameters_oid()
-            .map_err(|e| bad(&e))?;
+        let curve = info.algorithm.parameters_oid().map_err(|e| bad(&e))?;
         if curve == SECP256R1 {
-            return p256::SecretKey::from_pkcs8_der(pkcs8).map(ParsedKey::P256).map_err(|e| bad(&e));
+            return p256::SecretKey::from_pkcs8_der(pkcs8)
+                .map(ParsedKey::P256)
+                .map_err(|e| bad(&e));
         }
         if curve == SECP384R1 {
-            return p384::SecretKey::from_pkcs8_der(pkcs8).map(ParsedKey::P384).map_err(|e| bad(&e));
+            return p384::SecretKey::from_pkcs8_der(pkcs8)
+                .map(ParsedKey::P384)
+                .map_err(|e| bad(&e));
         }
     }
     Ok(ParsedKey::Other)
@@ -116,7 +119,11 @@ pub fn key_matches_certificate(pkcs8: &[u8], cert_der: &[u8]) -> Result<bool, Jo
 /// A private key from a PEM block as PKCS#8 DER: `PRIVATE KEY` as it is,
 /// `ENCRYPTED PRIVATE KEY` decrypted with `password`, `RSA PRIVATE KEY` (PKCS#1) and
 /// `EC PRIVATE KEY` (SEC1, P-256 or P-384) converted. `None` for other labels.
-pub fn to_pkcs8(label: &str, der: &[u8], password: Option<&str>) -> Result<Option<Vec<u8>>, JobError> {
+pub fn to_pkcs8(
+    label: &str,
+    der: &[u8],
+    password: Option<&str>,
+) -> Result<Option<Vec<u8>>, JobError> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     let converted = match label {
         "PRIVATE KEY" => {
@@ -130,8 +137,9 @@ pub fn to_pkcs8(label: &str, der: &[u8], password: Option<&str>) -> Result<Optio
                      the store's password-secret",
                 )
             })?;
-            let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
-                .map_err(|e| JobError::failed(format!("the encrypted private key does not parse: {e}")))?;
+            let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|e| {
+                JobError::failed(format!("the encrypted private key does not parse: {e}"))
+            })?;
             let plain = info.decrypt(password).map_err(|_| {
                 JobError::failed("the private key cannot be decrypted: the store password is wrong")
             })?;

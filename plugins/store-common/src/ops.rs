@@ -1,8 +1,8 @@
 //! Inventory and Management (Add, Remove, Create) over any [`StoreFormat`], with the
 //! same overwrite rules for every store type.
 
-use keywarden_sdk::prelude::*;
 use keywarden_sdk::log;
+use keywarden_sdk::prelude::*;
 
 use crate::certs::{parse_certificate, subject_of};
 use crate::entry::{Entry, KeyMaterial};
@@ -116,17 +116,27 @@ pub fn add<F: StoreFormat>(
     F::save(store, &entries)?;
     log::info_with(
         "installed an entry",
-        &[("alias", &alias), ("store", &store.path), ("subject", &subject)],
+        &[
+            ("alias", &alias),
+            ("store", &store.path),
+            ("subject", &subject),
+        ],
     );
-    let verb = if replaced.is_empty() { "added" } else { "replaced" };
-    Ok(Outcome::success(format!("{verb} `{alias}` in `{}`", store.path)).with_details(json!({
-        "alias": alias,
-        "store": store.path,
-        "subject": subject,
-        "has_private_key": has_key,
-        "replaced": replaced,
-        "store_created": !existed,
-    })))
+    let verb = if replaced.is_empty() {
+        "added"
+    } else {
+        "replaced"
+    };
+    Ok(
+        Outcome::success(format!("{verb} `{alias}` in `{}`", store.path)).with_details(json!({
+            "alias": alias,
+            "store": store.path,
+            "subject": subject,
+            "has_private_key": has_key,
+            "replaced": replaced,
+            "store_created": !existed,
+        })),
+    )
 }
 
 /// Remove the entry `alias`; a missing alias is an error.
@@ -144,12 +154,19 @@ pub fn remove<F: StoreFormat>(store: &OpenStore, alias: &str) -> Result<Outcome,
         return Err(JobError::failed(format!(
             "the alias `{alias}` is not in `{}` (it holds: {})",
             store.path,
-            if known.is_empty() { "nothing".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "nothing".to_owned()
+            } else {
+                known.join(", ")
+            }
         )));
     };
     let removed = entries.remove(i);
     F::save(store, &entries)?;
-    log::info_with("removed an entry", &[("alias", &removed.alias), ("store", &store.path)]);
+    log::info_with(
+        "removed an entry",
+        &[("alias", &removed.alias), ("store", &store.path)],
+    );
     Ok(
         Outcome::success(format!("removed `{}` from `{}`", removed.alias, store.path))
             .with_details(json!({
@@ -165,11 +182,12 @@ pub fn create<F: StoreFormat>(store: &OpenStore) -> Result<Outcome, JobError> {
     if exists(&store.path)? {
         // Reading it proves the password is right and the file is a store of this type.
         let entries = F::load(store)?;
-        return Ok(Outcome::success(format!(
-            "`{}` already exists; left unchanged",
-            store.path
-        ))
-        .with_details(json!({"store": store.path, "created": false, "entries": entries.len()})));
+        return Ok(
+            Outcome::success(format!("`{}` already exists; left unchanged", store.path))
+                .with_details(
+                    json!({"store": store.path, "created": false, "entries": entries.len()}),
+                ),
+        );
     }
     F::save(store, &[])?;
     log::info_with("created a store", &[("store", &store.path)]);

@@ -69,7 +69,10 @@ fn reenroll<F: StoreFormat>(
     request: &ReenrollmentRequest,
 ) -> Result<Outcome, JobError> {
     if request.alias.trim().is_empty() {
-        return Err(JobError::invalid_param("request.alias", "the alias is empty"));
+        return Err(JobError::invalid_param(
+            "request.alias",
+            "the alias is empty",
+        ));
     }
     let key_type: KeyType = request
         .key_type
@@ -113,7 +116,9 @@ fn reenroll<F: StoreFormat>(
         .map_err(|e| JobError::failed(format!("the certificate authority did not issue: {e}")))?;
     progress::report(3, 4);
     let Some(leaf) = chain.first() else {
-        return Err(JobError::failed("the certificate authority returned no certificate"));
+        return Err(JobError::failed(
+            "the certificate authority returned no certificate",
+        ));
     };
     if !key_matches_certificate(&key, leaf)? {
         return Err(JobError::failed(
@@ -130,7 +135,10 @@ fn reenroll<F: StoreFormat>(
     let outcome = ops::add::<F>(store, entry, request.overwrite, true)?;
     progress::report(4, 4);
     Ok(Outcome {
-        message: format!("reenrolled `{}` ({subject}) in `{}`", request.alias, store.path),
+        message: format!(
+            "reenrolled `{}` ({subject}) in `{}`",
+            request.alias, store.path
+        ),
         ..outcome
     }
     .with_detail("key_type", request.key_type.clone()))

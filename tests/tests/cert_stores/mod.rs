@@ -78,7 +78,10 @@ impl Lab {
             authority: Some(ca.clone() as Arc<dyn CertificateAuthority>),
             tls_prober: None,
         };
-        let runtime = Runtime::new(config, None, services).expect("runtime starts");
+        // Compiled components are cached next to the plugins: each test builds its own
+        // runtime, and compiling the three stores afresh every time would dominate.
+        let cache = keywarden_tests::plugins_dir().with_file_name("component-cache");
+        let runtime = Runtime::new(config, Some(cache), services).expect("runtime starts");
         Self { root, runtime, ca }
     }
 
