@@ -65,10 +65,10 @@ pub fn parse(value: Value, field: &str) -> ApiResult<KfSchedule> {
             }
         }
     }
-    if let Some(v) = body.take("Off") {
-        if v == Value::Bool(true) {
-            found.push(("Off".into(), KfSchedule::Off));
-        }
+    if let Some(v) = body.take("Off")
+        && v == Value::Bool(true)
+    {
+        found.push(("Off".into(), KfSchedule::Off));
     }
     if let Some(v) = body.take("Interval") {
         let f = format!("{field}.Interval");
