@@ -1,5 +1,5 @@
-//! Keywarden's storage layer: job configs, jobs (runs), API tokens, nodes and plugin state,
-//! on SQLite (default, single node) or PostgreSQL (clusters).
+//! Keywarden's storage layer: job configs, jobs (runs), API tokens, nodes, plugin state and
+//! certificate stores with their inventories, on SQLite (default, single node) or PostgreSQL (clusters).
 //!
 //! Callers hold an `Arc<dyn Store>` from [`connect`]; both backends run the same queries
 //! (see [`backend`] for the few dialect differences) on the same portable schema
