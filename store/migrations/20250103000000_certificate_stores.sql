@@ -36,7 +36,7 @@ CREATE TABLE certificate_store_inventory (
     serial_number    TEXT NOT NULL,
     subject          TEXT NOT NULL,
     issuer           TEXT NOT NULL,
-    -- JSON array of strings (`DNS:x`, `IP:y`, ...).
+    -- JSON array of strings (`dns:x`, `ip4:y`, `ip6:z`, `email:e`, `uri:u`).
     sans             TEXT NOT NULL DEFAULT '[]',
     not_before       BIGINT NOT NULL,
     not_after        BIGINT NOT NULL,

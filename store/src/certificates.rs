@@ -108,7 +108,7 @@ pub struct InventoryEntry {
     pub subject: String,
     /// Issuer in RFC 4514 form.
     pub issuer: String,
-    /// Subject alternative names (`DNS:x`, `IP:y`, `EMAIL:z`, `URI:u`).
+    /// Subject alternative names, Keyfactor SAN kind first (`dns:x`, `ip4:y`, `ip6:z`, `email:e`, `uri:u`).
     pub sans: Vec<String>,
     /// Start of validity.
     pub not_before: DateTime<Utc>,
