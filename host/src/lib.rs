@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod authority;
+pub mod certificates;
 pub mod cli;
 pub mod config;
 pub mod executor;

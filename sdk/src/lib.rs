@@ -10,7 +10,7 @@
 //!   [`Plugin::run_custom`]); the others answer [`JobError::Unsupported`];
 //! * call [`export_plugin!`] once;
 //! * use the host's capabilities through [`log`], [`progress`], [`secrets`], [`config`],
-//!   [`state`], [`http`], [`tls`] and [`enrollment`]. Everything beyond what the operator
+//!   [`state`], [`http`], [`tls`], [`enrollment`] and [`files`]. Everything beyond what the operator
 //!   granted fails with an error you can report, never silently.
 //!
 //! # Example
@@ -111,6 +111,7 @@ mod adapter;
 pub mod certificate_store;
 pub mod config;
 pub mod enrollment;
+pub mod files;
 pub mod http;
 mod job;
 pub mod key_management;

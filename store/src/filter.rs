@@ -159,6 +159,31 @@ pub(crate) const JOB_SORT: &[Column] = &[
     text("job_config_id"),
 ];
 
+/// Sortable columns of `certificate_stores`.
+pub(crate) const CERTIFICATE_STORE_SORT: &[Column] = &[
+    text("id"),
+    text("client_machine"),
+    text("store_path"),
+    text("store_type"),
+    text("agent_id"),
+    other("approved"),
+    other("container_id"),
+    other("created_at"),
+    other("updated_at"),
+];
+
+/// Sortable columns of `certificate_store_inventory` (the default is `not_after`).
+pub(crate) const INVENTORY_SORT: &[Column] = &[
+    text("store_id"),
+    text("alias"),
+    text("thumbprint"),
+    text("subject"),
+    text("issuer"),
+    other("not_before"),
+    other("not_after"),
+    other("inventoried_at"),
+];
+
 /// `createdAt` → `created_at`; snake_case input is unchanged.
 fn snake_case(field: &str) -> String {
     let mut out = String::with_capacity(field.len() + 4);

@@ -1,5 +1,5 @@
-//! Keywarden's storage layer: job configs, jobs (runs), API tokens, nodes and plugin state,
-//! on SQLite (default, single node) or PostgreSQL (clusters).
+//! Keywarden's storage layer: job configs, jobs (runs), API tokens, nodes, plugin state and
+//! certificate stores with their inventories, on SQLite (default, single node) or PostgreSQL (clusters).
 //!
 //! Callers hold an `Arc<dyn Store>` from [`connect`]; both backends run the same queries
 //! (see [`backend`] for the few dialect differences) on the same portable schema
@@ -19,6 +19,7 @@
 //! with several nodes or after a crash between the two steps.
 
 pub mod backend;
+mod certificates;
 mod error;
 mod filter;
 mod history;
@@ -31,6 +32,10 @@ pub mod testing;
 
 use std::sync::Arc;
 
+pub use certificates::{
+    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
+    InventoryFilter,
+};
 pub use error::{Result, StoreError};
 pub use filter::{ConfigFilter, JobFilter, Sort, SortKey};
 pub use history::{Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue};

@@ -11,6 +11,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::certificates::{
+    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
+    InventoryFilter,
+};
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
@@ -189,4 +193,61 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// Bytes used by a plugin's scope (keys plus values, UTF-8), for quota checks.
     async fn state_size(&self, plugin: &str, scope: &str) -> Result<i64>;
+
+    // ----- certificate stores -----
+
+    /// Stores a new certificate store as given. `Conflict` if the account already has a
+    /// store of that type at that machine and path; `Invalid` if `properties` is not an
+    /// object.
+    async fn insert_certificate_store(&self, store: &CertificateStore) -> Result<CertificateStore>;
+    /// A store by id, restricted to `account_id` unless `None`.
+    async fn get_certificate_store(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<CertificateStore>>;
+    /// Replaces the editable fields of the store `store.id` in `store.account_id`, sets
+    /// `updated_at` to now. `NotFound` if missing, `Conflict` on a duplicate location.
+    async fn update_certificate_store(&self, store: &CertificateStore) -> Result<CertificateStore>;
+    /// Deletes a store with its inventory and the job config it owns (its past jobs
+    /// stay). Returns whether a store was deleted.
+    async fn delete_certificate_store(&self, account_id: Option<&str>, id: Uuid) -> Result<bool>;
+    /// A page of stores and the total count matching `filter`.
+    async fn list_certificate_stores(
+        &self,
+        filter: &CertificateStoreFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<CertificateStore>)>;
+    /// In one transaction: replaces the store's inventory job config with `config`
+    /// (`None` removes the schedule; the old config is deleted, its jobs stay), links it
+    /// to the store and enqueues `jobs`. `NotFound` if the store is not in `account_id`.
+    async fn set_inventory_schedule(
+        &self,
+        account_id: &str,
+        store_id: Uuid,
+        config: Option<&JobConfig>,
+        jobs: &[NewJob],
+    ) -> Result<CertificateStore>;
+    /// Replaces the store's whole inventory with `entries` (all of that store) in one
+    /// transaction; returns how many were stored. `NotFound` if the store is gone.
+    async fn replace_inventory(&self, store_id: Uuid, entries: &[InventoryEntry]) -> Result<u64>;
+    /// A page of inventory entries (by `not_after` unless sorted otherwise) and the total.
+    async fn list_inventory(
+        &self,
+        filter: &InventoryFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<InventoryEntry>)>;
+    /// Records store paths a discovery found (a path found again is updated).
+    async fn record_discovered_paths(&self, paths: &[DiscoveredPath]) -> Result<u64>;
+    /// A page of discovered paths and the total count matching `filter`.
+    async fn list_discovered_paths(
+        &self,
+        filter: &DiscoveredFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<DiscoveredPath>)>;
 }

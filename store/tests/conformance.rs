@@ -4,6 +4,8 @@
 //! (SQLite: a new file; PostgreSQL: a new schema, dropped afterwards) so tests never see
 //! each other's rows and run in parallel.
 
+#[path = "conformance/certificate_stores.rs"]
+mod certificate_stores;
 #[path = "conformance/config_listing.rs"]
 mod config_listing;
 #[path = "conformance/executor.rs"]
@@ -114,6 +116,11 @@ conformance!(
     history::audit_ids_are_assigned_on_insert,
     history::history_conditions,
     history::acknowledge_and_reschedule,
+    certificate_stores::certificate_store_crud,
+    certificate_stores::certificate_store_listing,
+    certificate_stores::inventory_schedule_is_owned_by_the_store,
+    certificate_stores::inventory_is_replaced_whole,
+    certificate_stores::discovered_paths,
 );
 
 // ----- helpers shared by the cases -----

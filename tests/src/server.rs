@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use keywarden::config::OperatorConfig;
 use keywarden::server::{ServeOptions, bootstrap::ADMIN_TOKEN_FILE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -47,22 +48,37 @@ fn shared_cache() -> PathBuf {
 impl TestServer {
     /// A server on a fresh SQLite database.
     pub async fn sqlite() -> TestServer {
-        Self::start(None, "sqlite").await
+        Self::start(None, "sqlite", OperatorConfig::default()).await
     }
 
     /// A server on a fresh PostgreSQL schema, or `None` (with a note on stderr) when
     /// `KEYWARDEN_TEST_DATABASE_URL` is not set.
     pub async fn postgres() -> Option<TestServer> {
+        Self::postgres_with(OperatorConfig::default()).await
+    }
+
+    /// [`sqlite`](Self::sqlite) with an operator config (grants, secrets).
+    pub async fn sqlite_with(config: OperatorConfig) -> TestServer {
+        Self::start(None, "sqlite", config).await
+    }
+
+    /// [`postgres`](Self::postgres) with an operator config (grants, secrets).
+    pub async fn postgres_with(config: OperatorConfig) -> Option<TestServer> {
         let pg = PgTestSchema::create("api").await?;
-        let mut server = Self::start(Some(pg.url.clone()), "postgres").await;
+        let mut server = Self::start(Some(pg.url.clone()), "postgres", config).await;
         server.pg = Some(pg);
         Some(server)
     }
 
-    async fn start(database_url: Option<String>, backend: &'static str) -> TestServer {
+    async fn start(
+        database_url: Option<String>,
+        backend: &'static str,
+        config: OperatorConfig,
+    ) -> TestServer {
         let plugins_dir = plugins().await;
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut options = ServeOptions::new(data_dir.path(), plugins_dir);
+        options.config = config;
         options.database_url = database_url;
         options.node_id = Some("test-node".to_owned());
         options.tick = Duration::from_millis(200);
@@ -172,12 +188,34 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A GET of a Keyfactor-style list: status, JSON body and the `x-total-count` header.
+    pub async fn get_counted(&self, token: &str, path: &str) -> (StatusCode, Value, Option<i64>) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let total = response
+            .headers()
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        (status, response.json().await.unwrap_or(Value::Null), total)
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {

@@ -50,7 +50,14 @@ impl std::fmt::Debug for AppState {
     paths(
         configs::create, configs::list, configs::get, configs::patch, configs::delete,
         configs::run_now, jobs::list, jobs::get, jobs::delete, misc::healthz, misc::plugins,
-        misc::create_token
+        misc::create_token,
+        keyfactor::certificate_stores::create, keyfactor::certificate_stores::list,
+        keyfactor::certificate_stores::get, keyfactor::certificate_stores::replace,
+        keyfactor::certificate_stores::delete, keyfactor::store_schedule::schedule,
+        keyfactor::reenrollment::reenroll, keyfactor::inventory::store_inventory,
+        keyfactor::inventory::all_inventory, keyfactor::management::add,
+        keyfactor::management::remove, keyfactor::discovery::discovery_job,
+        keyfactor::discovery::discovered_paths
     ),
     modifiers(&BearerAuth)
 )]

@@ -6,10 +6,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use keywarden_store::{Job, JobFinish, Progress, result, status};
+use keywarden_store::{Job, JobFinish, Progress, Store, result, status};
 use uuid::Uuid;
 
-use crate::plugins::{OperationView, PluginRegistry};
+use super::family_data;
+use super::store_job::{self, StoreJob};
+use crate::plugins::{LoadedPlugin, OperationView, PluginRegistry};
 use crate::runtime::invoke::{JobCall, JobFailure, JobInput, JobReport, result_name};
 use crate::runtime::observer::JobObserver;
 
@@ -50,14 +52,27 @@ pub(crate) fn job_target(job: &Job) -> Option<String> {
     })
 }
 
-/// Runs `job` on the plugin that provides its operation and decides what to record.
+/// Runs `job` on the plugin that provides its operation, keeps the family data it
+/// returned and decides what to record.
 pub(crate) async fn run(
+    store: &dyn Store,
     registry: &PluginRegistry,
     node_id: &str,
     job: &Job,
     observer: Arc<dyn JobObserver>,
 ) -> Done {
-    let target = job_target(job);
+    let store_job = if store_job::is_store_job(job) {
+        match store_job::load(store, job).await {
+            Ok(loaded) => Some(loaded),
+            Err(message) => return failed(job, node_id, message, Vec::new(), None),
+        }
+    } else {
+        None
+    };
+    let target = store_job
+        .as_ref()
+        .and_then(StoreJob::target)
+        .or_else(|| job_target(job));
     let (plugin, op) = match registry.resolve(&job.operation, target.as_deref()) {
         Ok(found) => found,
         Err(unresolved) => {
@@ -73,7 +88,7 @@ pub(crate) async fn run(
             return failed(job, node_id, message, Vec::new(), None);
         }
     };
-    let call = match call_for(&op) {
+    let call = match call_for(&op, store_job.as_ref(), &plugin, registry) {
         Ok(call) => call,
         Err(message) => return failed(job, node_id, message, Vec::new(), None),
     };
@@ -81,26 +96,48 @@ pub(crate) async fn run(
         job_id: job.id.to_string(),
         operation: job.operation.clone(),
         target,
-        params: job.params.clone(),
+        params: store_job
+            .as_ref()
+            .map_or_else(|| job.params.clone(), StoreJob::plugin_params),
         scope: job.job_config_id.unwrap_or(job.id).to_string(),
     };
-    let report = plugin
+    let mut report = plugin
         .run(registry.runtime(), input, call, Some(observer))
         .await;
+    if let Ok(finished) = &report.outcome
+        && let Err(message) = family_data::persist(store, job, &finished.data).await
+    {
+        report.outcome = Err(JobFailure::Failed(message));
+    }
     judge(job, node_id, report, Utc::now())
 }
 
-/// The export an operation's family calls. Certificate-store operations need a store
-/// record and entries that only the certificate store APIs supply, so jobs refuse them.
-fn call_for(op: &OperationView) -> Result<JobCall, String> {
+/// The export an operation's family calls. Certificate-store operations need the store
+/// record and request the certificate store APIs put in the job's params.
+fn call_for(
+    op: &OperationView,
+    store_job: Option<&StoreJob>,
+    plugin: &LoadedPlugin,
+    registry: &PluginRegistry,
+) -> Result<JobCall, String> {
     match op.family {
         "custom" => Ok(JobCall::Custom),
         "key-management" if op.name == "cckm_synchronization" => Ok(JobCall::Synchronize),
         "key-management" => Ok(JobCall::Rotate),
         "network-discovery" => Ok(JobCall::Scan),
-        "certificate-store" => {
-            Err("certificate-store operations run through the certificate store APIs".into())
-        }
+        "certificate-store" => match store_job {
+            Some(store_job) => store_job::call(
+                op,
+                store_job,
+                plugin,
+                registry.runtime().services().secrets.as_ref(),
+            ),
+            None => Err(format!(
+                "a {} job needs a certificate store: schedule it through the certificate \
+                 store APIs (/KeyfactorAPI/CertificateStores)",
+                op.name
+            )),
+        },
         other => Err(format!(
             "operation {} has family {other}, which jobs cannot run",
             op.name

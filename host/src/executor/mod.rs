@@ -17,9 +17,11 @@
 //! so they are requeued (or failed once their attempts are used up) at once instead of
 //! after their lease expires.
 
+mod family_data;
 mod finisher;
 mod job;
 mod state;
+mod store_job;
 mod upkeep;
 
 use std::collections::{HashMap, HashSet};
@@ -294,7 +296,14 @@ fn start(
             shared: shared_c.clone(),
             id,
         });
-        let done = job::run(&registry, &shared_c.node_id, &job, observer).await;
+        let done = job::run(
+            shared_c.store.as_ref(),
+            &registry,
+            &shared_c.node_id,
+            &job,
+            observer,
+        )
+        .await;
         let _ = tx.send(done);
     });
     task_jobs.insert(handle.id(), id);

@@ -78,6 +78,12 @@ impl Runtime {
         &self.config
     }
 
+    /// The host services jobs reach (the executor resolves management private keys
+    /// through its secret resolver).
+    pub fn services(&self) -> &HostServices {
+        &self.services
+    }
+
     /// Compiles (or loads from the cache) a component. Blocking.
     pub fn compile(
         &self,

@@ -13,7 +13,7 @@ const DUPLICATE: &str = "a job config with this name already exists in the accou
 
 /// Refuses policy values the scheduler would not understand, before the database's CHECK
 /// constraints turn them into an opaque error.
-fn validate(c: &JobConfig) -> Result<()> {
+pub(crate) fn validate(c: &JobConfig) -> Result<()> {
     if !["skip", "one", "all"].contains(&c.catch_up.as_str()) {
         return Err(StoreError::Invalid(format!(
             "catch_up must be skip, one or all, not {:?}",
@@ -35,7 +35,7 @@ fn validate(c: &JobConfig) -> Result<()> {
 }
 
 /// The columns a user edits, with their values; shared by insert and update.
-fn editable(c: &JobConfig) -> Vec<(&'static str, Val)> {
+pub(crate) fn editable(c: &JobConfig) -> Vec<(&'static str, Val)> {
     vec![
         ("name", (&c.name).into()),
         ("operation", (&c.operation).into()),

@@ -3,6 +3,7 @@
 //! Each submodule holds the queries of one area as free functions generic over the
 //! backend; the `Store` impl below only forwards to them.
 
+mod certificates;
 mod configs;
 mod exec;
 mod history;
@@ -21,6 +22,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::backend::Backend;
+use crate::certificates::{
+    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
+    InventoryFilter,
+};
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
@@ -230,5 +235,63 @@ impl<DB: Backend> Store for SqlStore<DB> {
     }
     async fn state_size(&self, plugin: &str, scope: &str) -> Result<i64> {
         misc::state_size(self, plugin, scope).await
+    }
+
+    async fn insert_certificate_store(&self, store: &CertificateStore) -> Result<CertificateStore> {
+        certificates::insert(self, store).await
+    }
+    async fn get_certificate_store(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<CertificateStore>> {
+        certificates::get(self, account_id, id).await
+    }
+    async fn update_certificate_store(&self, store: &CertificateStore) -> Result<CertificateStore> {
+        certificates::update(self, store).await
+    }
+    async fn delete_certificate_store(&self, account_id: Option<&str>, id: Uuid) -> Result<bool> {
+        certificates::delete(self, account_id, id).await
+    }
+    async fn list_certificate_stores(
+        &self,
+        filter: &CertificateStoreFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<CertificateStore>)> {
+        certificates::list(self, filter, sort, skip, limit).await
+    }
+    async fn set_inventory_schedule(
+        &self,
+        account_id: &str,
+        store_id: Uuid,
+        config: Option<&JobConfig>,
+        new_jobs: &[NewJob],
+    ) -> Result<CertificateStore> {
+        certificates::set_inventory_schedule(self, account_id, store_id, config, new_jobs).await
+    }
+    async fn replace_inventory(&self, store_id: Uuid, entries: &[InventoryEntry]) -> Result<u64> {
+        certificates::replace_inventory(self, store_id, entries).await
+    }
+    async fn list_inventory(
+        &self,
+        filter: &InventoryFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<InventoryEntry>)> {
+        certificates::list_inventory(self, filter, sort, skip, limit).await
+    }
+    async fn record_discovered_paths(&self, paths: &[DiscoveredPath]) -> Result<u64> {
+        certificates::record_discovered(self, paths).await
+    }
+    async fn list_discovered_paths(
+        &self,
+        filter: &DiscoveredFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<DiscoveredPath>)> {
+        certificates::list_discovered(self, filter, skip, limit).await
     }
 }

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::backend::{Backend, Cols};
+use crate::certificates::{CertificateStore, DiscoveredPath, InventoryEntry};
 use crate::error::{Result, StoreError};
 use crate::model::{Account, ApiToken, Job, JobConfig, Node};
 
@@ -91,6 +92,61 @@ pub(crate) fn node<DB: Backend>(row: &DB::Row) -> Result<Node> {
         id: c.text("id")?,
         first_seen_at: c.time("first_seen_at")?,
         last_seen_at: c.time("last_seen_at")?,
+    })
+}
+
+pub(crate) fn certificate_store<DB: Backend>(row: &DB::Row) -> Result<CertificateStore> {
+    let c = Cols::<DB>(row);
+    Ok(CertificateStore {
+        id: c.uuid("id")?,
+        account_id: c.text("account_id")?,
+        client_machine: c.text("client_machine")?,
+        store_path: c.text("store_path")?,
+        store_type: c.text("store_type")?,
+        container_id: c.opt_int("container_id")?,
+        approved: c.boolean("approved")?,
+        create_if_missing: c.boolean("create_if_missing")?,
+        properties: c.json("properties")?,
+        agent_id: c.opt_text("agent_id")?,
+        password_secret: c.opt_text("password_secret")?,
+        inventory_config_id: c.opt_uuid("inventory_config_id")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+pub(crate) fn inventory_entry<DB: Backend>(row: &DB::Row) -> Result<InventoryEntry> {
+    let c = Cols::<DB>(row);
+    let sans: Vec<String> = serde_json::from_value(c.json("sans")?)
+        .map_err(|e| StoreError::Corrupt(format!("sans: {e}")))?;
+    Ok(InventoryEntry {
+        store_id: c.uuid("store_id")?,
+        account_id: c.text("account_id")?,
+        alias: c.text("alias")?,
+        thumbprint: c.text("thumbprint")?,
+        serial_number: c.text("serial_number")?,
+        subject: c.text("subject")?,
+        issuer: c.text("issuer")?,
+        sans,
+        not_before: c.time("not_before")?,
+        not_after: c.time("not_after")?,
+        has_private_key: c.boolean("has_private_key")?,
+        chain_length: c.int("chain_length")?,
+        certificate: c.text("certificate")?,
+        job_id: c.opt_uuid("job_id")?,
+        inventoried_at: c.time("inventoried_at")?,
+    })
+}
+
+pub(crate) fn discovered_path<DB: Backend>(row: &DB::Row) -> Result<DiscoveredPath> {
+    let c = Cols::<DB>(row);
+    Ok(DiscoveredPath {
+        account_id: c.text("account_id")?,
+        store_type: c.text("store_type")?,
+        client_machine: c.text("client_machine")?,
+        path: c.text("path")?,
+        job_id: c.opt_uuid("job_id")?,
+        discovered_at: c.time("discovered_at")?,
     })
 }
 

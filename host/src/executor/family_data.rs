@@ -1,0 +1,96 @@
+//! Keeping what a job returned beyond its outcome: the family-specific data
+//! ([`FamilyData`]) goes into the store's tables, one arm per kind.
+
+use chrono::Utc;
+use keywarden_store::{DiscoveredPath, InventoryEntry, Job, Store, truncate_micros};
+use uuid::Uuid;
+
+use crate::certificates::job_params::StoreJobParams;
+use crate::certificates::{canonical_store_type, parse};
+use crate::runtime::bindings::certificate_store::CertificateEntry;
+use crate::runtime::invoke::FamilyData;
+
+/// Stores `data` for `job`. An error is reported as the job's failure (and retried if
+/// attempts remain), since the job's purpose was to produce it.
+pub(crate) async fn persist(store: &dyn Store, job: &Job, data: &FamilyData) -> Result<(), String> {
+    match data {
+        FamilyData::None => Ok(()),
+        FamilyData::Inventory(entries) => persist_inventory(store, job, entries).await,
+        FamilyData::Paths(paths) => persist_paths(store, job, paths).await,
+        // Synchronized cloud keys are kept by the key-management side.
+        FamilyData::Keys(_) => Ok(()),
+    }
+}
+
+fn params(job: &Job) -> Result<StoreJobParams, String> {
+    serde_json::from_value(job.params.clone())
+        .map_err(|e| format!("the certificate-store job's params are malformed: {e}"))
+}
+
+async fn persist_inventory(
+    store: &dyn Store,
+    job: &Job,
+    entries: &[CertificateEntry],
+) -> Result<(), String> {
+    let store_id = params(job)?
+        .certificate_store_id
+        .and_then(|raw| Uuid::parse_str(&raw).ok())
+        .ok_or("an inventory job without a valid certificate_store_id cannot be stored")?;
+    let now = truncate_micros(Utc::now());
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
+        // An entry without a certificate (a bare key) has nothing to show.
+        let Some(leaf) = entry.chain.first() else {
+            continue;
+        };
+        let summary = parse::summarize(leaf)
+            .map_err(|e| format!("inventory entry {:?}: {e}", entry.alias))?;
+        rows.push(InventoryEntry {
+            store_id,
+            account_id: job.account_id.clone(),
+            alias: entry.alias.clone(),
+            thumbprint: summary.thumbprint,
+            serial_number: summary.serial_number,
+            subject: summary.subject,
+            issuer: summary.issuer,
+            sans: summary.sans,
+            not_before: summary.not_before,
+            not_after: summary.not_after,
+            has_private_key: entry.has_private_key,
+            chain_length: i64::try_from(entry.chain.len()).unwrap_or(i64::MAX),
+            certificate: parse::base64_der(leaf),
+            job_id: Some(job.id),
+            inventoried_at: now,
+        });
+    }
+    store
+        .replace_inventory(store_id, &rows)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the inventory could not be saved: {e}"))
+}
+
+async fn persist_paths(store: &dyn Store, job: &Job, paths: &[String]) -> Result<(), String> {
+    let discovery = params(job)?
+        .discovery
+        .ok_or("a discovery job without params.discovery cannot be stored")?;
+    let now = truncate_micros(Utc::now());
+    let mut found: Vec<DiscoveredPath> = paths
+        .iter()
+        .map(|path| DiscoveredPath {
+            account_id: job.account_id.clone(),
+            store_type: canonical_store_type(&discovery.store_type),
+            client_machine: discovery.client_machine.clone(),
+            path: path.clone(),
+            job_id: Some(job.id),
+            discovered_at: now,
+        })
+        .collect();
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found.dedup_by(|a, b| a.path == b.path);
+    store
+        .record_discovered_paths(&found)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the discovered paths could not be saved: {e}"))
+}
