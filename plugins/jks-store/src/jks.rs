@@ -47,6 +47,18 @@ pub enum JksEntry {
     },
 }
 
+impl std::fmt::Debug for JksEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Aliases only: even protected key bytes stay out of logs.
+        match self {
+            JksEntry::PrivateKey { alias, chain, .. } => {
+                write!(f, "PrivateKey({alias}, {} certificates)", chain.len())
+            }
+            JksEntry::Certificate { alias, .. } => write!(f, "Certificate({alias})"),
+        }
+    }
+}
+
 /// Why a keystore could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JksError {
