@@ -24,16 +24,22 @@ struct Fixtures {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
+    run(dir, "openssl", args);
+}
+
+/// Runs a tool in `dir`, asserts it succeeded, and returns its standard output.
+fn run(dir: &Path, tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool)
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("openssl runs");
+        .unwrap_or_else(|e| panic!("{tool} runs: {e}"));
     assert!(
         out.status.success(),
-        "openssl {args:?}: {}",
+        "{tool} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Fixtures {
@@ -152,6 +158,11 @@ impl Fixtures {
             kind = "local"
             common_name = "Keywarden Test Issuing CA"
             validity_days = 45
+            {pebble}
+            [plugins.jks-store]
+            secrets = ["p12_password"]
+            csr_enrollment = true
+            dirs = [{{ host = {stores:?}, guest = "/stores", writable = true }}]
             [plugins.pem-store]
             secrets = ["leaf_key"]
             csr_enrollment = true
@@ -163,9 +174,20 @@ impl Fixtures {
             "#,
             stores = self.stores(),
             key = self.dir.path().join("leaf.pk8").display().to_string(),
+            pebble = pebble_authority().unwrap_or_default(),
         );
         toml::from_str(&toml).expect("test config parses")
     }
+}
+
+/// The `[authorities.pebble]` table for the pebble that `.ci/pebble.sh` starts, when its
+/// variables are set.
+fn pebble_authority() -> Option<String> {
+    let directory = std::env::var("KEYWARDEN_TEST_PEBBLE_DIRECTORY").ok()?;
+    let ca_file = std::env::var("KEYWARDEN_TEST_PEBBLE_CA_FILE").ok()?;
+    Some(format!(
+        "[authorities.pebble]\nkind = \"acme\"\ndirectory = {directory:?}\nca_file = {ca_file:?}\n"
+    ))
 }
 
 /// Runs `scenario` on SQLite and, when configured, PostgreSQL, each with fresh fixtures.
@@ -927,6 +949,116 @@ async fn reenrollment_requests(s: &TestServer, _fx: &Fixtures) {
     );
 }
 
+/// A JKS made by `keytool` is re-enrolled through pebble (ACME): the jks-store plugin makes
+/// the key and CSR inside the sandbox, the host orders the certificate, the plugin installs
+/// it, and both `keytool` and the inventory endpoint see the new certificate.
+async fn reenrollment_through_acme(s: &TestServer, fx: &Fixtures) {
+    let t = s.admin.as_str();
+    let stores = fx.dir.path().join("stores");
+    run(
+        &stores,
+        "keytool",
+        &[
+            "-genkeypair",
+            "-keystore",
+            "app.jks",
+            "-storetype",
+            "JKS",
+            "-storepass",
+            "changeit",
+            "-keypass",
+            "changeit",
+            "-alias",
+            "app",
+            "-keyalg",
+            "EC",
+            "-groupname",
+            "secp256r1",
+            "-dname",
+            "CN=old.keyexample.test",
+            "-validity",
+            "2",
+        ],
+    );
+    let store = create_store(
+        s,
+        t,
+        json!({"ClientMachine": "app01", "Storepath": "/stores/app.jks", "CertStoreType": 0,
+               "AgentId": "test-node", "Password": {"SecretName": "p12_password"}}),
+    )
+    .await;
+    let id = store["Id"].as_str().unwrap();
+    let request = json!({
+        "KeystoreId": id,
+        "SubjectName": "CN=app.keyexample.test",
+        "AgentGuid": "test-node",
+        "Alias": "app",
+        "JobProperties": [{"KeyType": "ec-p256"}],
+        "CertificateAuthority": "pebble",
+        "SANs": {"dns": ["app.keyexample.test", "api.keyexample.test"]},
+    });
+    let (status, body) = s.post(t, &format!("{STORES}/Reenrollment"), &request).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let job = jobs(s, t, "Reenrollment").await.remove(0);
+    let done = s.wait_job(t, job["id"].as_str().unwrap(), WAIT).await;
+    assert_eq!(
+        (done["status"].as_str(), done["result"].as_str()),
+        (Some("completed"), Some("success")),
+        "{done}"
+    );
+    // keytool reads the store the plugin rewrote: the alias now holds pebble's certificate.
+    let listing = run(
+        &stores,
+        "keytool",
+        &[
+            "-list",
+            "-v",
+            "-keystore",
+            "app.jks",
+            "-storepass",
+            "changeit",
+            "-alias",
+            "app",
+        ],
+    );
+    assert!(listing.contains("PrivateKeyEntry"), "{listing}");
+    assert!(
+        listing.to_lowercase().contains("pebble"),
+        "issued by pebble: {listing}"
+    );
+    assert!(
+        listing.contains("DNSName: app.keyexample.test")
+            && listing.contains("DNSName: api.keyexample.test"),
+        "{listing}"
+    );
+    inventory_now(s, t, id).await;
+    let (_, entries, total) = s.get_counted(t, &format!("{STORES}/{id}/Inventory")).await;
+    assert_eq!(total, Some(1), "{entries}");
+    let e = &entries[0];
+    assert_eq!(e["Alias"], "app", "{e}");
+    assert!(
+        e["IssuedDN"]
+            .as_str()
+            .unwrap()
+            .contains("CN=app.keyexample.test"),
+        "{e}"
+    );
+    assert!(
+        e["IssuerDN"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("pebble"),
+        "{e}"
+    );
+    assert_eq!(
+        e["SANs"],
+        json!({"dns": ["app.keyexample.test", "api.keyexample.test"]}),
+        "{e}"
+    );
+    assert_eq!(e["HasPrivateKey"], true, "{e}");
+}
+
 async fn discovery_finds_store_files(s: &TestServer, _fx: &Fixtures) {
     let t = s.admin.as_str();
     let (status, err) = s
@@ -980,6 +1112,21 @@ async fn management_jobs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reenrollment() {
     on_each_backend(reenrollment_requests).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reenrollment_of_a_keytool_jks_through_pebble() {
+    if pebble_authority().is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide pebble: eval \"$(bash .ci/pebble.sh)\""
+        );
+        eprintln!(
+            "SKIPPED reenrollment_of_a_keytool_jks_through_pebble: run eval \"$(bash .ci/pebble.sh)\""
+        );
+        return;
+    }
+    on_each_backend(reenrollment_through_acme).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,7 +166,12 @@ async fn failures_retry_with_backoff_then_fail(db: &Db) {
     let panics: Vec<i64> = job
         .logs
         .iter()
-        .filter(|l| l["message"].as_str().unwrap_or("").starts_with("plugin panicked"))
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("plugin panicked")
+        })
         .filter_map(|l| l["attempt"].as_i64())
         .collect();
     assert_eq!(panics, vec![1, 2, 3], "{:?}", job.logs);

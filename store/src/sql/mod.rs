@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Transaction};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::backend::Backend;

@@ -314,7 +314,12 @@ pub async fn acknowledge_and_reschedule(store: Arc<dyn Store>) {
         .await
         .unwrap();
     // a: attempt 1 failed, retry pending.
-    assert!(store.retry_job(a.id, "n1", t(6), "retrying", &[]).await.unwrap());
+    assert!(
+        store
+            .retry_job(a.id, "n1", t(6), "retrying", &[])
+            .await
+            .unwrap()
+    );
 
     let acked = |id: Uuid| {
         let store = store.clone();
