@@ -31,10 +31,10 @@ pub mod testing;
 use std::sync::Arc;
 
 pub use error::{Result, StoreError};
-pub use filter::{ConfigFilter, JobFilter, Sort, SortKey};
+pub use filter::{ConfigFilter, JobFilter, KeyFilter, Sort, SortKey};
 pub use model::{
-    Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, Progress, result, status,
-    truncate_micros,
+    Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, Progress, SyncedKey, result,
+    status, truncate_micros,
 };
 pub use postgres::PgStore;
 pub use sql::SqlStore;

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::filter::{ConfigFilter, JobFilter, Sort};
-use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node};
+use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
+use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey};
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
 #[async_trait]
@@ -158,4 +158,26 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// Bytes used by a plugin's scope (keys plus values, UTF-8), for quota checks.
     async fn state_size(&self, plugin: &str, scope: &str) -> Result<i64>;
+
+    // ----- synchronized cloud keys -----
+
+    /// Replaces the snapshot of `(account_id, source)` with `keys` in one transaction:
+    /// rows of that source missing from `keys` are deleted (the cloud deleted them), the
+    /// rest written as given. Each key's `account_id` and `source` must match the
+    /// arguments (`Invalid` otherwise). Returns how many rows the snapshot now has.
+    async fn replace_cloud_keys(
+        &self,
+        account_id: &str,
+        source: &str,
+        keys: &[SyncedKey],
+    ) -> Result<u64>;
+    /// A page of synchronized keys and the total count matching `filter`. Default order:
+    /// newest `created_at` first. `InvalidSort` for a sort key outside the allow-list.
+    async fn list_cloud_keys(
+        &self,
+        filter: &KeyFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SyncedKey>)>;
 }

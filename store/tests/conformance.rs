@@ -4,6 +4,8 @@
 //! (SQLite: a new file; PostgreSQL: a new schema, dropped afterwards) so tests never see
 //! each other's rows and run in parallel.
 
+#[path = "conformance/cloud_keys.rs"]
+mod cloud_keys;
 #[path = "conformance/config_listing.rs"]
 mod config_listing;
 #[path = "conformance/executor.rs"]
@@ -109,6 +111,8 @@ conformance!(
     recovery::lease_expiry_recovery,
     recovery::node_restart_recovery,
     recovery::fire_config_compare_and_set,
+    cloud_keys::cloud_key_snapshots,
+    cloud_keys::cloud_key_filters,
 );
 
 // ----- helpers shared by the cases -----

@@ -3,6 +3,7 @@
 //! Each submodule holds the queries of one area as free functions generic over the
 //! backend; the `Store` impl below only forwards to them.
 
+mod cloud_keys;
 mod configs;
 mod exec;
 mod jobs;
@@ -20,8 +21,8 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::filter::{ConfigFilter, JobFilter, Sort};
-use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node};
+use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
+use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey};
 use crate::store::Store;
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
@@ -203,5 +204,23 @@ impl<DB: Backend> Store for SqlStore<DB> {
     }
     async fn state_size(&self, plugin: &str, scope: &str) -> Result<i64> {
         misc::state_size(self, plugin, scope).await
+    }
+
+    async fn replace_cloud_keys(
+        &self,
+        account_id: &str,
+        source: &str,
+        keys: &[SyncedKey],
+    ) -> Result<u64> {
+        cloud_keys::replace(self, account_id, source, keys).await
+    }
+    async fn list_cloud_keys(
+        &self,
+        filter: &KeyFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SyncedKey>)> {
+        cloud_keys::list(self, filter, sort, skip, limit).await
     }
 }

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::backend::{Backend, Cols};
 use crate::error::{Result, StoreError};
-use crate::model::{Account, ApiToken, Job, JobConfig, Node};
+use crate::model::{Account, ApiToken, Job, JobConfig, Node, SyncedKey};
 
 pub(crate) fn account<DB: Backend>(row: &DB::Row) -> Result<Account> {
     let c = Cols::<DB>(row);
@@ -91,6 +91,26 @@ pub(crate) fn node<DB: Backend>(row: &DB::Row) -> Result<Node> {
         id: c.text("id")?,
         first_seen_at: c.time("first_seen_at")?,
         last_seen_at: c.time("last_seen_at")?,
+    })
+}
+
+pub(crate) fn synced_key<DB: Backend>(row: &DB::Row) -> Result<SyncedKey> {
+    let c = Cols::<DB>(row);
+    let aliases = c.json("aliases")?;
+    let aliases = serde_json::from_value(aliases)
+        .map_err(|e| StoreError::Corrupt(format!("aliases: {e}")))?;
+    Ok(SyncedKey {
+        account_id: c.text("account_id")?,
+        source: c.text("source")?,
+        cloud_name: c.text("cloud_name")?,
+        key_id: c.text("key_id")?,
+        resource_name: c.opt_text("resource_name")?,
+        aliases,
+        state: c.text("state")?,
+        created_at: c.opt_time("created_at")?,
+        rotated_at: c.opt_time("rotated_at")?,
+        attributes: c.json("attributes")?,
+        synced_at: c.time("synced_at")?,
     })
 }
 
