@@ -27,6 +27,7 @@ pub struct TestServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pg: Option<PgTestSchema>,
+    database_url: String,
 }
 
 /// The plugins folder (built once per process, off the async runtime).
@@ -47,22 +48,51 @@ fn shared_cache() -> PathBuf {
 impl TestServer {
     /// A server on a fresh SQLite database.
     pub async fn sqlite() -> TestServer {
-        Self::start(None, "sqlite").await
+        Self::start(None, "sqlite", None).await
+    }
+
+    /// A server on a fresh SQLite database with the operator config `toml` (grants,
+    /// secrets, plugin config).
+    pub async fn sqlite_with(toml: &str) -> TestServer {
+        Self::start(None, "sqlite", Some(toml)).await
+    }
+
+    /// [`TestServer::postgres`] with the operator config `toml`.
+    pub async fn postgres_with(toml: &str) -> Option<TestServer> {
+        let pg = PgTestSchema::create("api").await?;
+        let mut server = Self::start(Some(pg.url.clone()), "postgres", Some(toml)).await;
+        server.database_url = pg.url.clone();
+        server.pg = Some(pg);
+        Some(server)
+    }
+
+    /// The URL of the server's database (for tests that read or seed the store).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     /// A server on a fresh PostgreSQL schema, or `None` (with a note on stderr) when
     /// `KEYWARDEN_TEST_DATABASE_URL` is not set.
     pub async fn postgres() -> Option<TestServer> {
         let pg = PgTestSchema::create("api").await?;
-        let mut server = Self::start(Some(pg.url.clone()), "postgres").await;
+        let mut server = Self::start(Some(pg.url.clone()), "postgres", None).await;
+        server.database_url = pg.url.clone();
         server.pg = Some(pg);
         Some(server)
     }
 
-    async fn start(database_url: Option<String>, backend: &'static str) -> TestServer {
+    async fn start(
+        database_url: Option<String>,
+        backend: &'static str,
+        config: Option<&str>,
+    ) -> TestServer {
         let plugins_dir = plugins().await;
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut options = ServeOptions::new(data_dir.path(), plugins_dir);
+        if let Some(toml) = config {
+            options.config = toml::from_str(toml).expect("test operator config parses");
+        }
+        let sqlite_url = data_dir.path().join("keywarden.db").display().to_string();
         options.database_url = database_url;
         options.node_id = Some("test-node".to_owned());
         options.tick = Duration::from_millis(200);
@@ -99,6 +129,7 @@ impl TestServer {
             stop: Some(tx),
             task: Some(task),
             pg: None,
+            database_url: sqlite_url,
         }
     }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use keywarden_store::{Job, JobFinish, Progress, result, status};
+use keywarden_store::{Job, JobFinish, Progress, Store, result, status};
 use uuid::Uuid;
 
 use crate::plugins::{OperationView, PluginRegistry};
@@ -51,6 +51,7 @@ pub(crate) fn job_target(job: &Job) -> Option<String> {
 /// Runs `job` on the plugin that provides its operation and decides what to record.
 pub(crate) async fn run(
     registry: &PluginRegistry,
+    store: &dyn Store,
     node_id: &str,
     job: &Job,
     observer: Arc<dyn JobObserver>,
@@ -78,13 +79,14 @@ pub(crate) async fn run(
     let input = JobInput {
         job_id: job.id.to_string(),
         operation: job.operation.clone(),
-        target,
+        target: target.clone(),
         params: job.params.clone(),
         scope: job.job_config_id.unwrap_or(job.id).to_string(),
     };
-    let report = plugin
+    let mut report = plugin
         .run(registry.runtime(), input, call, Some(observer))
         .await;
+    super::family_data::keep(store, job, target.as_deref(), &mut report).await;
     judge(job, node_id, report, Utc::now())
 }
 

@@ -17,6 +17,7 @@
 //! so they are requeued (or failed once their attempts are used up) at once instead of
 //! after their lease expires.
 
+mod family_data;
 mod finisher;
 mod job;
 mod state;
@@ -294,7 +295,14 @@ fn start(
             shared: shared_c.clone(),
             id,
         });
-        let done = job::run(&registry, &shared_c.node_id, &job, observer).await;
+        let done = job::run(
+            &registry,
+            &*shared_c.store,
+            &shared_c.node_id,
+            &job,
+            observer,
+        )
+        .await;
         let _ = tx.send(done);
     });
     task_jobs.insert(handle.id(), id);
