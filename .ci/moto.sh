@@ -26,3 +26,4 @@ if ! "$venv/bin/python" -c 'import moto, boto3, flask' >/dev/null 2>&1; then
   "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5,<6' boto3 >&2
 fi
 echo "export KEYWARDEN_MOTO_VENV=$venv"
+

@@ -4,6 +4,7 @@ usage: kms.py ENDPOINT setup      < {"keys": [{"name", "aliases", "tags", "key_s
                                   -> {"<name>": "<key id>", ...}
        kms.py ENDPOINT dump       -> {"keys": [{KeyId, KeyState, KeySpec, KeyUsage, Description,
                                        CreationDate, Origin, aliases, tags, rotations}]}
+       kms.py ENDPOINT reset      -> forgets every resource (moto's /moto-api/reset)
        kms.py ENDPOINT bench-setup N   -> N keys, each with alias/bench-<i>
        kms.py ENDPOINT bench-rotate    -> rotates every enabled customer key the way the plugin
                                           does (same calls), prints {"rotated", "seconds"}
@@ -114,6 +115,10 @@ def main():
         out = setup(kms, json.load(sys.stdin))
     elif command == "dump":
         out = dump(kms)
+    elif command == "reset":
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST", data=b""))
+        out = {"reset": True}
     elif command == "bench-setup":
         out = bench_setup(kms, int(sys.argv[3]))
     elif command == "bench-rotate":

@@ -73,8 +73,18 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts moto on a free port and waits until it answers.
+    /// Starts moto on a free port (under libfaketime when installed, see
+    /// [`Moto::shift_clock_days`]) and waits until it answers.
     pub fn start() -> Moto {
+        Self::launch(true)
+    }
+
+    /// Starts moto without clock control (no libfaketime in the way), for benchmarks.
+    pub fn start_plain() -> Moto {
+        Self::launch(false)
+    }
+
+    fn launch(clock_control: bool) -> Moto {
         let venv = venv();
         let dir = tempfile::tempdir().expect("tempdir");
         let port = crate::free_port();
@@ -82,7 +92,7 @@ impl Moto {
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("moto.log")).expect("log file"));
-        let clock = libfaketime().map(|lib| {
+        let clock = libfaketime().filter(|_| clock_control).map(|lib| {
             let file = dir.path().join("clock");
             std::fs::write(&file, "+0\n").expect("clock file");
             cmd.env("LD_PRELOAD", lib)
@@ -113,6 +123,13 @@ impl Moto {
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Forgets every resource (`POST /moto-api/reset`), signed so moto routes it (an
+    /// unsigned request would go to its S3 handler).
+    pub fn reset(&self) {
+        let out = self.boto3(&["reset"], None);
+        assert_eq!(out["reset"], true, "{out}");
     }
 
     /// `127.0.0.1:PORT`, as an outbound_hosts grant.

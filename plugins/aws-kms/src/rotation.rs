@@ -18,6 +18,10 @@ fn last_rotation_key(key_id: &str) -> String {
     format!("last_rotation/{key_id}")
 }
 
+/// Failures listed in the details (all are counted): keeps the output under the host's
+/// cap even when every key of a large account fails the same way.
+const MAX_FAILED_LISTED: usize = 200;
+
 /// The validated knobs of one run.
 struct Plan {
     mode: Mode,
@@ -91,7 +95,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     let ids = inventory::key_ids(&kms)?;
     let total_ids = ids.len() as u64;
     let mut in_scope = 0u64;
-    let mut rotated = Vec::new();
+    let mut rotated = 0usize;
     let mut not_due = 0u64;
     let mut failed = Vec::new();
     for (n, id) in ids.iter().enumerate() {
@@ -145,7 +149,10 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
             Mode::NewKey => new_key(&kms, &key, tags, &plan, now),
         };
         match result {
-            Ok(entry) => rotated.push(entry),
+            Ok(entry) => {
+                rotated += 1;
+                log::info(format!("rotated: {entry}"));
+            }
             Err(e) => {
                 log::warn_with("rotation failed", &[("key_id", &key.id), ("error", &e.0)]);
                 failed.push(failure(&key, &e));
@@ -154,7 +161,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     }
     progress::report(total_ids, total_ids);
 
-    let num_rotated = rotated.len();
+    let num_rotated = rotated;
     let message = format!(
         "{num_rotated} of {in_scope} keys rotated ({not_due} not due, {} failed)",
         failed.len()
@@ -165,12 +172,14 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     } else {
         Outcome::warning(message)
     };
+    let num_failed = failed.len();
+    failed.truncate(MAX_FAILED_LISTED);
     Ok(outcome.with_details(json!({
         "total_keys": in_scope,
         "num_rotated": num_rotated,
         "not_due": not_due,
+        "num_failed": num_failed,
         "failed": failed,
-        "rotated": rotated,
     })))
 }
 
@@ -257,10 +266,6 @@ fn new_key(
         }
     };
     record_rotation(&new_id, now)?;
-    log::info_with(
-        "key rotated",
-        &[("old_key_id", &key.id), ("new_key_id", &new_id)],
-    );
     Ok(json!({
         "key_id": key.id,
         "new_key_id": new_id,
