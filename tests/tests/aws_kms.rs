@@ -435,6 +435,28 @@ async fn synchronization(s: &TestServer, moto: &Moto) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     let (status, err) = s.get(&s.admin, "/api/v1/cckm/keys?colour=red").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    let (_, doc) = s
+        .call(reqwest::Method::GET, "/openapi.json", None, None)
+        .await;
+    let op = &doc["paths"]["/api/v1/cckm/keys"]["get"];
+    let params: Vec<&str> = op["parameters"]
+        .as_array()
+        .expect("documented")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in [
+        "skip",
+        "limit",
+        "sort",
+        "cloud_name",
+        "key_id",
+        "alias",
+        "state",
+        "job_config_id",
+    ] {
+        assert!(params.contains(&name), "{name} in {params:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
