@@ -85,6 +85,10 @@ async fn main() {
     assert_eq!(job["result"], "success", "{job}");
     assert_eq!(rotated as usize, keys, "{job}");
     s.stop().await;
+    println!(
+        "  keywarden (run-now to completed): {rotated} rotations in {kw_secs:.2} s = {:.1} rotations/s",
+        rotated as f64 / kw_secs
+    );
 
     // The same calls from a plain boto3 loop.
     setup(&moto, keys);
@@ -93,10 +97,6 @@ async fn main() {
     let py_secs = out["seconds"].as_f64().unwrap();
     assert_eq!(py_rotated as usize, keys, "{out}");
 
-    println!(
-        "  keywarden (run-now to completed): {rotated} rotations in {kw_secs:.2} s = {:.1} rotations/s",
-        rotated as f64 / kw_secs
-    );
     println!(
         "  boto3 loop (same calls):          {py_rotated} rotations in {py_secs:.2} s = {:.1} rotations/s",
         py_rotated as f64 / py_secs

@@ -97,7 +97,11 @@ def bench_rotate(kms):
         if meta.get("KeyManager") != "CUSTOMER" or meta["KeyState"] != "Enabled":
             continue
         tags = kms.list_resource_tags(KeyId=k["KeyId"]).get("Tags", [])
-        args = {"KeySpec": meta["KeySpec"], "KeyUsage": meta["KeyUsage"], "Description": meta.get("Description", "")}
+        args = {
+            "KeySpec": meta.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            "KeyUsage": meta.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            "Description": meta.get("Description", ""),
+        }
         if tags:
             args["Tags"] = tags
         new_id = kms.create_key(**args)["KeyMetadata"]["KeyId"]
