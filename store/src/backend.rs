@@ -76,6 +76,10 @@ pub trait Backend: Database + sealed::Sealed {
     fn sort_text(column: &str) -> String;
     /// Expression: the UTF-8 byte length of a text expression.
     fn byte_length(expr: &str) -> String;
+    /// Name of the function `f(haystack, needle)` giving the 1-based position of a
+    /// substring, 0 when absent (SQLite's `instr`, PostgreSQL's `strpos`): an exact,
+    /// case-sensitive containment test on both backends, unlike `LIKE`.
+    const STRPOS: &'static str;
 }
 
 /// A query under construction: SQL text plus binds, placeholders numbered per backend.

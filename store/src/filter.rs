@@ -56,6 +56,23 @@ pub struct JobFilter {
     pub processing_node: Option<String>,
 }
 
+/// Filters of [`crate::Store::list_cloud_keys`]; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyFilter {
+    /// Only this account's keys (`None` = every account, for admins).
+    pub account_id: Option<String>,
+    /// Exact cloud name.
+    pub cloud_name: Option<String>,
+    /// Exact key id.
+    pub key_id: Option<String>,
+    /// Keys carrying this exact alias.
+    pub alias: Option<String>,
+    /// Exact state word.
+    pub state: Option<String>,
+    /// Synchronized by this source (job config id).
+    pub source: Option<String>,
+}
+
 /// One sort key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SortKey {
@@ -182,6 +199,19 @@ pub(crate) const INVENTORY_SORT: &[Column] = &[
     other("not_before"),
     other("not_after"),
     other("inventoried_at"),
+];
+
+/// Sortable columns of `cloud_keys`.
+pub(crate) const KEY_SORT: &[Column] = &[
+    text("key_id"),
+    text("cloud_name"),
+    text("state"),
+    text("source"),
+    text("account_id"),
+    other("created_at"),
+    other("rotated_at"),
+    other("synced_at"),
+    text("id"),
 ];
 
 /// `createdAt` → `created_at`; snake_case input is unchanged.

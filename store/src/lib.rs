@@ -37,11 +37,11 @@ pub use certificates::{
     InventoryFilter,
 };
 pub use error::{Result, StoreError};
-pub use filter::{ConfigFilter, JobFilter, Sort, SortKey};
+pub use filter::{ConfigFilter, JobFilter, KeyFilter, Sort, SortKey};
 pub use history::{Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue};
 pub use model::{
-    Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, Progress, result, status,
-    truncate_micros,
+    Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, Progress, SyncedKey, result,
+    status, truncate_micros,
 };
 pub use postgres::PgStore;
 pub use sql::SqlStore;

@@ -311,3 +311,32 @@ pub struct Node {
     /// Latest heartbeat.
     pub last_seen_at: DateTime<Utc>,
 }
+
+/// A cloud key as the last synchronization of its `source` saw it (see
+/// [`crate::Store::replace_cloud_keys`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncedKey {
+    /// Owning account.
+    pub account_id: String,
+    /// Who synchronized it: the job config's id (or the job's, for one-off jobs). Each
+    /// source keeps its own snapshot, so two regions never overwrite each other.
+    pub source: String,
+    /// `aws`, `AzureCloud`, ...
+    pub cloud_name: String,
+    /// The cloud's key id.
+    pub key_id: String,
+    /// Full resource name (AWS ARN), if the cloud has one.
+    pub resource_name: Option<String>,
+    /// Aliases, as the cloud reported them.
+    pub aliases: Vec<String>,
+    /// The cloud's state word (`Enabled`, `Disabled`, `PendingDeletion`, ...).
+    pub state: String,
+    /// When the cloud created the key.
+    pub created_at: Option<DateTime<Utc>>,
+    /// The last rotation the cloud knows of.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// Further attributes (spec, usage, origin, ...), a JSON object.
+    pub attributes: Value,
+    /// When the synchronization that wrote this row ran.
+    pub synced_at: DateTime<Utc>,
+}

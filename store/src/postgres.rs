@@ -45,6 +45,7 @@ impl Backend for Postgres {
     // locks apply exactly once.
     const CLAIM_OPEN: &'static str = "id = ANY(ARRAY(";
     const CLAIM_CLOSE: &'static str = " FOR UPDATE SKIP LOCKED))";
+    const STRPOS: &'static str = "strpos";
 
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val) {
         match v {

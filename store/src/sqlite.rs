@@ -67,6 +67,7 @@ impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const CLAIM_OPEN: &'static str = "id IN (";
     const CLAIM_CLOSE: &'static str = ")";
+    const STRPOS: &'static str = "instr";
 
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val) {
         match v {

@@ -16,9 +16,9 @@ use crate::certificates::{
     InventoryFilter,
 };
 use crate::error::Result;
-use crate::filter::{ConfigFilter, JobFilter, Sort};
+use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
-use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node};
+use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey};
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
 #[async_trait]
@@ -250,4 +250,25 @@ pub trait Store: Send + Sync {
         skip: i64,
         limit: i64,
     ) -> Result<(i64, Vec<DiscoveredPath>)>;
+    // ----- synchronized cloud keys -----
+
+    /// Replaces the snapshot of `(account_id, source)` with `keys` in one transaction:
+    /// rows of that source missing from `keys` are deleted (the cloud deleted them), the
+    /// rest written as given. Each key's `account_id` and `source` must match the
+    /// arguments (`Invalid` otherwise). Returns how many rows the snapshot now has.
+    async fn replace_cloud_keys(
+        &self,
+        account_id: &str,
+        source: &str,
+        keys: &[SyncedKey],
+    ) -> Result<u64>;
+    /// A page of synchronized keys and the total count matching `filter`. Default order:
+    /// newest `created_at` first. `InvalidSort` for a sort key outside the allow-list.
+    async fn list_cloud_keys(
+        &self,
+        filter: &KeyFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SyncedKey>)>;
 }

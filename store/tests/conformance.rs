@@ -6,6 +6,8 @@
 
 #[path = "conformance/certificate_stores.rs"]
 mod certificate_stores;
+#[path = "conformance/cloud_keys.rs"]
+mod cloud_keys;
 #[path = "conformance/config_listing.rs"]
 mod config_listing;
 #[path = "conformance/executor.rs"]
@@ -121,6 +123,8 @@ conformance!(
     certificate_stores::inventory_schedule_is_owned_by_the_store,
     certificate_stores::inventory_is_replaced_whole,
     certificate_stores::discovered_paths,
+    cloud_keys::cloud_key_snapshots,
+    cloud_keys::cloud_key_filters,
 );
 
 // ----- helpers shared by the cases -----

@@ -30,6 +30,7 @@ pub fn plugins_dir() -> PathBuf {
     .clone()
 }
 
+pub mod moto;
 pub mod server;
 mod support;
 pub use support::*;

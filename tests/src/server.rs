@@ -28,6 +28,7 @@ pub struct TestServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pg: Option<PgTestSchema>,
+    database_url: String,
 }
 
 /// The plugins folder (built once per process, off the async runtime).
@@ -51,6 +52,21 @@ impl TestServer {
         Self::start(None, "sqlite", OperatorConfig::default()).await
     }
 
+    /// [`sqlite_with`](Self::sqlite_with) with the operator config as TOML text.
+    pub async fn sqlite_with_toml(toml: &str) -> TestServer {
+        Self::sqlite_with(parse_config(toml)).await
+    }
+
+    /// [`postgres_with`](Self::postgres_with) with the operator config as TOML text.
+    pub async fn postgres_with_toml(toml: &str) -> Option<TestServer> {
+        Self::postgres_with(parse_config(toml)).await
+    }
+
+    /// The URL of the server's database (for tests that read or seed the store).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// A server on a fresh PostgreSQL schema, or `None` (with a note on stderr) when
     /// `KEYWARDEN_TEST_DATABASE_URL` is not set.
     pub async fn postgres() -> Option<TestServer> {
@@ -66,6 +82,7 @@ impl TestServer {
     pub async fn postgres_with(config: OperatorConfig) -> Option<TestServer> {
         let pg = PgTestSchema::create("api").await?;
         let mut server = Self::start(Some(pg.url.clone()), "postgres", config).await;
+        server.database_url = pg.url.clone();
         server.pg = Some(pg);
         Some(server)
     }
@@ -79,6 +96,7 @@ impl TestServer {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut options = ServeOptions::new(data_dir.path(), plugins_dir);
         options.config = config;
+        let sqlite_url = data_dir.path().join("keywarden.db").display().to_string();
         options.database_url = database_url;
         options.node_id = Some("test-node".to_owned());
         options.tick = Duration::from_millis(200);
@@ -115,6 +133,7 @@ impl TestServer {
             stop: Some(tx),
             task: Some(task),
             pg: None,
+            database_url: sqlite_url,
         }
     }
 
@@ -276,4 +295,9 @@ pub async fn on_each_backend(scenario: impl AsyncFn(&TestServer)) {
         scenario(&server).await;
         server.stop().await;
     }
+}
+
+/// An operator config from TOML text; a test's config must parse.
+fn parse_config(toml: &str) -> OperatorConfig {
+    toml::from_str(toml).expect("test operator config parses")
 }

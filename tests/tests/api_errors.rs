@@ -195,8 +195,9 @@ async fn bad_input(s: &TestServer) {
             "params.rotation_after",
         ),
         (
+            // aws-kms serves cloud_name "aws"; no plugin serves "gcp".
             json!({"name": "n", "operation": "cckm_key_rotation", "run_at": "@daily",
-                "cckm_key_rotation_params": {"cloud_name": "aws"}}),
+                "cckm_key_rotation_params": {"cloud_name": "gcp"}}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "operation",
         ),

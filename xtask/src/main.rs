@@ -4,8 +4,8 @@
 //! * `plugins [--out DIR]`: build the bundled plugins into DIR (default
 //!   `target/plugins`) as `<name>.wasm`.
 //! * `test [ARGS]`: build the plugins, start a throwaway PostgreSQL when none is
-//!   configured (`.ci/postgres.sh`) and a pebble ACME server (`.ci/pebble.sh`), and run
-//!   the whole workspace's tests.
+//!   configured (`.ci/postgres.sh`), a pebble ACME server (`.ci/pebble.sh`) and moto's
+//!   venv for the AWS KMS tests (`.ci/moto.sh`), and run the whole workspace's tests.
 //! * `demo [ARGS]`: build the plugins and run the server on SQLite in `target/demo`.
 
 use std::path::{Path, PathBuf};
@@ -20,8 +20,9 @@ commands:
   plugins    build the plugins in plugins/ for wasm32-wasip2 and copy the
              components to DIR (default: target/plugins) as <name>.wasm
   test       build the plugins, provide PostgreSQL (KEYWARDEN_TEST_DATABASE_URL, or a
-             throwaway server from .ci/postgres.sh) and pebble (KEYWARDEN_TEST_PEBBLE_*,
-             or .ci/pebble.sh), run `cargo test --workspace`
+             throwaway server from .ci/postgres.sh), pebble (KEYWARDEN_TEST_PEBBLE_*,
+             or .ci/pebble.sh) and moto for the AWS tests (KEYWARDEN_MOTO_VENV, or
+             .ci/moto.sh), run `cargo test --workspace`
   demo       build the plugins and run `keywarden serve` on SQLite in target/demo,
              listening on 127.0.0.1:8080";
 
@@ -112,6 +113,15 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
             cmd.env(name, value);
         }
     }
+    if std::env::var_os("KEYWARDEN_MOTO_VENV").is_none() {
+        match moto_venv(root) {
+            Some(venv) => {
+                eprintln!("xtask: AWS KMS tests use moto from {venv}");
+                cmd.env("KEYWARDEN_MOTO_VENV", venv);
+            }
+            None => eprintln!("xtask: .ci/moto.sh failed; the AWS KMS tests will try it again"),
+        }
+    }
     let status = cmd.status().context("running cargo test")?;
     if !status.success() {
         bail!("tests failed ({status})");
@@ -149,6 +159,19 @@ fn pebble_env(root: &Path) -> Vec<(String, String)> {
         .filter(|(name, _)| name.starts_with("KEYWARDEN_TEST_PEBBLE_"))
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect()
+}
+
+/// Installs (or reuses) moto's venv with `.ci/moto.sh` and returns its path.
+fn moto_venv(root: &Path) -> Option<String> {
+    let out = Command::new("bash")
+        .arg(root.join(".ci").join("moto.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("export KEYWARDEN_MOTO_VENV="))
+        .map(str::to_owned)
 }
 
 /// The server with the bundled plugins on the embedded default database.

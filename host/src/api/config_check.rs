@@ -116,6 +116,13 @@ fn check_durations(params: &Value, params_key: &str) -> ApiResult<()> {
             ApiError::unprocessable(&field, "expected a string such as 6d or 12h")
         })?;
         fire_times::parse_duration_param(text).map_err(|e| ApiError::unprocessable(&field, e))?;
+        if *key == "rotation_after" && !text.ends_with('d') {
+            // The reference counts rotation_after in days only.
+            return Err(ApiError::unprocessable(
+                &field,
+                format!("invalid duration {text:?}: rotation_after takes days only, e.g. 30d"),
+            ));
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod keyfactor;
+pub mod keys;
 pub mod misc;
 pub mod views;
 
@@ -49,8 +50,8 @@ impl std::fmt::Debug for AppState {
     info(title = "Keywarden", description = "Schedules key- and certificate-lifecycle jobs and runs each operation as a sandboxed WebAssembly plugin."),
     paths(
         configs::create, configs::list, configs::get, configs::patch, configs::delete,
-        configs::run_now, jobs::list, jobs::get, jobs::delete, misc::healthz, misc::plugins,
-        misc::create_token,
+        configs::run_now, jobs::list, jobs::get, jobs::delete, keys::list, misc::healthz,
+        misc::plugins, misc::create_token,
         keyfactor::certificate_stores::create, keyfactor::certificate_stores::list,
         keyfactor::certificate_stores::get, keyfactor::certificate_stores::replace,
         keyfactor::certificate_stores::delete, keyfactor::store_schedule::schedule,
@@ -110,6 +111,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/scheduler/jobs", get(jobs::list))
         .route("/scheduler/jobs/{id}", get(jobs::get).delete(jobs::delete))
+        .route("/cckm/keys", get(keys::list))
         .route("/plugins", get(misc::plugins))
         .route("/tokens", post(misc::create_token))
         .fallback(not_found)

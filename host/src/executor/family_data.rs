@@ -1,13 +1,18 @@
 //! Keeping what a job returned beyond its outcome: the family-specific data
-//! ([`FamilyData`]) goes into the store's tables, one arm per kind.
+//! ([`FamilyData`]) goes into the store's tables, one arm per kind (synchronized cloud
+//! keys, certificate inventories, discovered store paths).
+//!
+//! Runs after the plugin returned and before the job's outcome is written, so a job
+//! shown as completed has its data in the store already.
 
-use chrono::Utc;
-use keywarden_store::{DiscoveredPath, InventoryEntry, Job, Store, truncate_micros};
+use chrono::{DateTime, Utc};
+use keywarden_store::{DiscoveredPath, InventoryEntry, Job, Store, SyncedKey, truncate_micros};
 use uuid::Uuid;
 
 use crate::certificates::job_params::StoreJobParams;
 use crate::certificates::{canonical_store_type, parse};
 use crate::runtime::bindings::certificate_store::CertificateEntry;
+use crate::runtime::bindings::key_management::CloudKey;
 use crate::runtime::invoke::FamilyData;
 
 /// Stores `data` for `job`. An error is reported as the job's failure (and retried if
@@ -17,8 +22,7 @@ pub(crate) async fn persist(store: &dyn Store, job: &Job, data: &FamilyData) -> 
         FamilyData::None => Ok(()),
         FamilyData::Inventory(entries) => persist_inventory(store, job, entries).await,
         FamilyData::Paths(paths) => persist_paths(store, job, paths).await,
-        // Synchronized cloud keys are kept by the key-management side.
-        FamilyData::Keys(_) => Ok(()),
+        FamilyData::Keys(keys) => keep_keys(store, job, keys).await,
     }
 }
 
@@ -93,4 +97,43 @@ async fn persist_paths(store: &dyn Store, job: &Job, paths: &[String]) -> Result
         .await
         .map(|_| ())
         .map_err(|e| format!("the discovered paths could not be saved: {e}"))
+}
+
+/// Replaces the snapshot of the job's config (or of the job itself, when run without a
+/// config) with the keys the cloud reported.
+async fn keep_keys(store: &dyn Store, job: &Job, keys: &[CloudKey]) -> Result<(), String> {
+    let source = job.job_config_id.unwrap_or(job.id).to_string();
+    let cloud_name = job.target.as_deref().unwrap_or("unknown");
+    let synced_at = truncate_micros(Utc::now());
+    let rows: Vec<SyncedKey> = keys
+        .iter()
+        .map(|k| SyncedKey {
+            account_id: job.account_id.clone(),
+            source: source.clone(),
+            cloud_name: cloud_name.to_owned(),
+            key_id: k.id.clone(),
+            resource_name: k.resource_name.clone(),
+            aliases: k.aliases.clone(),
+            state: k.state.clone(),
+            created_at: timestamp(&k.created_at),
+            rotated_at: k.rotated_at.as_deref().and_then(timestamp),
+            attributes: serde_json::from_str(&k.attributes)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| serde_json::json!({})),
+            synced_at,
+        })
+        .collect();
+    store
+        .replace_cloud_keys(&job.account_id, &source, &rows)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// An RFC 3339 time from a plugin; anything else (including empty) is unknown.
+fn timestamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| truncate_micros(t.with_timezone(&Utc)))
 }

@@ -107,7 +107,10 @@ pub(crate) async fn run(
     if let Ok(finished) = &report.outcome
         && let Err(message) = family_data::persist(store, job, &finished.data).await
     {
-        report.outcome = Err(JobFailure::Failed(message));
+        tracing::error!(job = %job.id, "keeping the job's data failed: {message}");
+        report.outcome = Err(JobFailure::Failed(format!(
+            "the job ran, but its results could not be stored: {message}"
+        )));
     }
     judge(job, node_id, report, Utc::now())
 }

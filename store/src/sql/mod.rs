@@ -4,6 +4,7 @@
 //! backend; the `Store` impl below only forwards to them.
 
 mod certificates;
+mod cloud_keys;
 mod configs;
 mod exec;
 mod history;
@@ -27,9 +28,9 @@ use crate::certificates::{
     InventoryFilter,
 };
 use crate::error::Result;
-use crate::filter::{ConfigFilter, JobFilter, Sort};
+use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
-use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node};
+use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey};
 use crate::store::Store;
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
@@ -293,5 +294,22 @@ impl<DB: Backend> Store for SqlStore<DB> {
         limit: i64,
     ) -> Result<(i64, Vec<DiscoveredPath>)> {
         certificates::list_discovered(self, filter, skip, limit).await
+    }
+    async fn replace_cloud_keys(
+        &self,
+        account_id: &str,
+        source: &str,
+        keys: &[SyncedKey],
+    ) -> Result<u64> {
+        cloud_keys::replace(self, account_id, source, keys).await
+    }
+    async fn list_cloud_keys(
+        &self,
+        filter: &KeyFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SyncedKey>)> {
+        cloud_keys::list(self, filter, sort, skip, limit).await
     }
 }

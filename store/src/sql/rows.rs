@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::backend::{Backend, Cols};
 use crate::certificates::{CertificateStore, DiscoveredPath, InventoryEntry};
 use crate::error::{Result, StoreError};
-use crate::model::{Account, ApiToken, Job, JobConfig, Node};
+use crate::model::{Account, ApiToken, Job, JobConfig, Node, SyncedKey};
 
 pub(crate) fn account<DB: Backend>(row: &DB::Row) -> Result<Account> {
     let c = Cols::<DB>(row);
@@ -147,6 +147,26 @@ pub(crate) fn discovered_path<DB: Backend>(row: &DB::Row) -> Result<DiscoveredPa
         path: c.text("path")?,
         job_id: c.opt_uuid("job_id")?,
         discovered_at: c.time("discovered_at")?,
+    })
+}
+
+pub(crate) fn synced_key<DB: Backend>(row: &DB::Row) -> Result<SyncedKey> {
+    let c = Cols::<DB>(row);
+    let aliases = c.json("aliases")?;
+    let aliases = serde_json::from_value(aliases)
+        .map_err(|e| StoreError::Corrupt(format!("aliases: {e}")))?;
+    Ok(SyncedKey {
+        account_id: c.text("account_id")?,
+        source: c.text("source")?,
+        cloud_name: c.text("cloud_name")?,
+        key_id: c.text("key_id")?,
+        resource_name: c.opt_text("resource_name")?,
+        aliases,
+        state: c.text("state")?,
+        created_at: c.opt_time("created_at")?,
+        rotated_at: c.opt_time("rotated_at")?,
+        attributes: c.json("attributes")?,
+        synced_at: c.time("synced_at")?,
     })
 }
 

@@ -1,0 +1,277 @@
+//! `cckm_key_rotation`: pick the keys in scope, decide which are due, rotate them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use keywarden_sdk::prelude::*;
+use keywarden_sdk::{log, progress, state};
+use serde_json::{Value, json};
+
+use crate::conn::connect;
+use crate::inventory::{self, KeyInfo, rfc3339};
+use crate::kms::{Kms, KmsError};
+use crate::params::{Mode, OldKey, RotationParams, alias_name, duration_secs};
+
+/// State key holding the last rotation date (RFC 3339) of a key, scoped by the host to
+/// this plugin and job config. For `new_key` rotations it is set on the new key.
+fn last_rotation_key(key_id: &str) -> String {
+    format!("last_rotation/{key_id}")
+}
+
+/// Failures listed in the details (all are counted): keeps the output under the host's
+/// cap even when every key of a large account fails the same way.
+const MAX_FAILED_LISTED: usize = 200;
+
+/// The validated knobs of one run.
+struct Plan {
+    mode: Mode,
+    old_key: OldKey,
+    pending_window_days: Option<u32>,
+    retain_alias: bool,
+    aliases: Vec<String>,
+    tags: BTreeMap<String, String>,
+    expire_in: Option<Duration>,
+    rotation_after: Option<Duration>,
+    expiration: Option<Duration>,
+}
+
+fn plan(p: &RotationParams) -> Result<Plan, JobError> {
+    let secs = |field: &str, v: &Option<String>, hours: bool| -> Result<Option<Duration>, JobError> {
+        v.as_deref()
+            .map(|t| duration_secs(field, t, hours).map(Duration::seconds))
+            .transpose()
+    };
+    let expiration = secs("expiration", &p.expiration, true)?;
+    if expiration.is_some() && p.aws_param.mode == Mode::OnDemand {
+        return Err(JobError::invalid_param(
+            "expiration",
+            "AWS's on-demand rotation makes KMS-generated key material, which cannot expire; \
+             expiration applies only to imported key material (Origin EXTERNAL) in new_key mode",
+        ));
+    }
+    if let Some(days) = p.aws_param.pending_window_days
+        && !(7..=30).contains(&days)
+    {
+        return Err(JobError::invalid_param(
+            "aws_param.pending_window_days",
+            "AWS accepts 7 to 30 days",
+        ));
+    }
+    Ok(Plan {
+        mode: p.aws_param.mode,
+        old_key: p.aws_param.old_key,
+        pending_window_days: p.aws_param.pending_window_days,
+        retain_alias: p.aws_param.retain_alias,
+        aliases: p.aws_param.aliases.iter().map(|a| alias_name(a)).collect(),
+        tags: p.aws_param.tags.clone(),
+        expire_in: secs("expire_in", &p.expire_in, true)?,
+        rotation_after: secs("rotation_after", &p.rotation_after, false)?,
+        expiration,
+    })
+}
+
+/// Whether a key with these dates is due under `rotation_after = every`: X days after the
+/// last rotation, or after creation when it was never rotated.
+pub fn due(
+    now: DateTime<Utc>,
+    every: Duration,
+    created: Option<DateTime<Utc>>,
+    last_rotation: Option<DateTime<Utc>>,
+) -> bool {
+    match last_rotation.or(created) {
+        Some(since) => now >= since + every,
+        None => true,
+    }
+}
+
+pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
+    let params: RotationParams = ctx.params()?;
+    let plan = plan(&params)?;
+    let (kms, endpoint) = connect(&params.aws_param)?;
+    let now: DateTime<Utc> = std::time::SystemTime::now().into();
+    log::info_with("listing keys", &[("endpoint", &endpoint)]);
+
+    let alias_map = inventory::aliases(&kms)?;
+    let ids = inventory::key_ids(&kms)?;
+    let total_ids = ids.len() as u64;
+    let mut in_scope = 0u64;
+    let mut rotated = 0usize;
+    let mut not_due = 0u64;
+    let mut failed = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        progress::report(n as u64, total_ids);
+        let key = match inventory::describe(&kms, id, &alias_map) {
+            Ok(k) => k,
+            Err(e) => {
+                failed.push(json!({"key_id": id, "error": e.to_string()}));
+                continue;
+            }
+        };
+        if !key.customer_managed() || key.state() != "Enabled" {
+            continue;
+        }
+        if !plan.aliases.is_empty() && !key.aliases.iter().any(|a| plan.aliases.contains(a)) {
+            continue;
+        }
+        let tags = if plan.tags.is_empty() && plan.mode == Mode::OnDemand {
+            BTreeMap::new()
+        } else {
+            match inventory::tags(&kms, id) {
+                Ok(t) => t,
+                Err(e) => {
+                    failed.push(failure(&key, &e));
+                    continue;
+                }
+            }
+        };
+        if !plan.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) {
+            continue;
+        }
+        if let Some(window) = plan.expire_in {
+            match key.valid_to() {
+                Some(valid_to) if valid_to <= now + window => {}
+                _ => continue, // material that never expires, or expires later
+            }
+        }
+        in_scope += 1;
+        if let Some(every) = plan.rotation_after {
+            let recorded = state::get(&last_rotation_key(id))
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let last = recorded.max(inventory::last_aws_rotation(&kms, id));
+            if !due(now, every, key.created(), last) {
+                not_due += 1;
+                continue;
+            }
+        }
+        let result = match plan.mode {
+            Mode::OnDemand => on_demand(&kms, &key, now),
+            Mode::NewKey => new_key(&kms, &key, tags, &plan, now),
+        };
+        match result {
+            Ok(entry) => {
+                rotated += 1;
+                log::info(format!("rotated: {entry}"));
+            }
+            Err(e) => {
+                log::warn_with("rotation failed", &[("key_id", &key.id), ("error", &e.0)]);
+                failed.push(failure(&key, &e));
+            }
+        }
+    }
+    progress::report(total_ids, total_ids);
+
+    let num_rotated = rotated;
+    let message = format!(
+        "{num_rotated} of {in_scope} keys rotated ({not_due} not due, {} failed)",
+        failed.len()
+    );
+    // Some keys failed: a warning, with each failure named in the details.
+    let outcome = if failed.is_empty() {
+        Outcome::success(message)
+    } else {
+        Outcome::warning(message)
+    };
+    let num_failed = failed.len();
+    failed.truncate(MAX_FAILED_LISTED);
+    Ok(outcome.with_details(json!({
+        "total_keys": in_scope,
+        "num_rotated": num_rotated,
+        "not_due": not_due,
+        "num_failed": num_failed,
+        "failed": failed,
+    })))
+}
+
+fn failure(key: &KeyInfo, e: &KmsError) -> Value {
+    json!({"key_id": key.id, "aliases": key.aliases, "error": e.0})
+}
+
+fn record_rotation(key_id: &str, now: DateTime<Utc>) -> Result<(), KmsError> {
+    state::set(&last_rotation_key(key_id), &rfc3339(now)).map_err(|e| KmsError(e.to_string()))
+}
+
+/// AWS's own rotation: new material under the same key id and aliases.
+fn on_demand(kms: &Kms, key: &KeyInfo, now: DateTime<Utc>) -> Result<Value, KmsError> {
+    kms.call("RotateKeyOnDemand", &json!({"KeyId": key.id}))?;
+    record_rotation(&key.id, now)?;
+    Ok(json!({"key_id": key.id, "aliases": key.aliases, "mode": "on_demand"}))
+}
+
+/// A new key like the old one; the aliases move to it; the old key is archived.
+fn new_key(
+    kms: &Kms,
+    key: &KeyInfo,
+    tags: BTreeMap<String, String>,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<Value, KmsError> {
+    let origin = key.str("Origin").unwrap_or("AWS_KMS");
+    if plan.expiration.is_some() && origin != "EXTERNAL" {
+        return Err(KmsError(format!(
+            "expiration applies only to imported key material (Origin EXTERNAL); this key has Origin {origin}, whose material cannot expire"
+        )));
+    }
+    if origin != "AWS_KMS" {
+        return Err(KmsError(format!(
+            "keys with Origin {origin} are not rotated by this plugin: their material must be imported or lives in a custom key store"
+        )));
+    }
+    let mut request = json!({
+        "KeySpec": key.str("KeySpec").unwrap_or("SYMMETRIC_DEFAULT"),
+        "KeyUsage": key.str("KeyUsage").unwrap_or("ENCRYPT_DECRYPT"),
+        "Description": key.str("Description").unwrap_or(""),
+        "MultiRegion": key.meta.get("MultiRegion").and_then(Value::as_bool).unwrap_or(false),
+    });
+    if !tags.is_empty() {
+        request["Tags"] = tags
+            .iter()
+            .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+            .collect();
+    }
+    let created = kms.call("CreateKey", &request)?;
+    let new_id = created
+        .pointer("/KeyMetadata/KeyId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| KmsError("KMS CreateKey answered no KeyId".into()))?
+        .to_owned();
+    let stamp = now.format("%Y%m%d%H%M%S").to_string();
+    let mut archived_aliases = Vec::new();
+    for alias in &key.aliases {
+        kms.call(
+            "UpdateAlias",
+            &json!({"AliasName": alias, "TargetKeyId": new_id}),
+        )?;
+        if plan.retain_alias {
+            let archived = format!("{alias}-{stamp}");
+            kms.call(
+                "CreateAlias",
+                &json!({"AliasName": archived, "TargetKeyId": key.id}),
+            )?;
+            archived_aliases.push(archived);
+        }
+    }
+    let archived_state = match plan.old_key {
+        OldKey::Disable => {
+            kms.call("DisableKey", &json!({"KeyId": key.id}))?;
+            "Disabled"
+        }
+        OldKey::ScheduleDeletion => {
+            let mut req = json!({"KeyId": key.id});
+            if let Some(days) = plan.pending_window_days {
+                req["PendingWindowInDays"] = json!(days);
+            }
+            kms.call("ScheduleKeyDeletion", &req)?;
+            "PendingDeletion"
+        }
+    };
+    record_rotation(&new_id, now)?;
+    Ok(json!({
+        "key_id": key.id,
+        "new_key_id": new_id,
+        "aliases": key.aliases,
+        "archived_aliases": archived_aliases,
+        "old_key_state": archived_state,
+        "mode": "new_key",
+    }))
+}
