@@ -87,6 +87,13 @@ fn run(args: Vec<String>) -> Result<()> {
 
 /// `cargo test --workspace` with the plugins built and a PostgreSQL URL when one can be had.
 fn test(root: &Path, extra: Vec<String>) -> Result<()> {
+    // python3, openssl and keytool: installed when missing and run as root.
+    let tools = Command::new("bash")
+        .arg(root.join(".ci").join("tools.sh"))
+        .status();
+    if !tools.is_ok_and(|s| s.success()) {
+        eprintln!("xtask: .ci/tools.sh could not install every tool; some tests may fail");
+    }
     xtask::build_plugins(root, &root.join("target").join("plugins"))?;
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the command-line tools the test suite runs, when missing (root only):
+# python3 (test HTTP servers, moto), openssl and keytool (Java) for the stores the
+# certificate-store tests make and read back.
+set -euo pipefail
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v keytool >/dev/null || missing+=(default-jdk-headless)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) >&2
+else
+  echo "missing tools: ${missing[*]} (install them; the tests that need them will fail)" >&2
+fi
