@@ -1057,6 +1057,22 @@ async fn reenrollment_through_acme(s: &TestServer, fx: &Fixtures) {
         "{e}"
     );
     assert_eq!(e["HasPrivateKey"], true, "{e}");
+    // The job is in Keyfactor's job history as a successful, completed Reenrollment.
+    let (status, history, _) = s
+        .get_counted(
+            t,
+            "/KeyfactorAPI/OrchestratorJobs/JobHistory?QueryString=JobType%20-eq%20%22Reenrollment%22",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let entries = history.as_array().expect("a JSON array");
+    assert_eq!(entries.len(), 1, "{history}");
+    assert_eq!(entries[0]["JobType"], "Reenrollment", "{history}");
+    assert_eq!(
+        (entries[0]["Result"].as_i64(), entries[0]["Status"].as_i64()),
+        (Some(2), Some(3)),
+        "{history}"
+    );
 }
 
 async fn discovery_finds_store_files(s: &TestServer, _fx: &Fixtures) {
