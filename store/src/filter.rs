@@ -201,6 +201,14 @@ pub(crate) const INVENTORY_SORT: &[Column] = &[
     other("inventoried_at"),
 ];
 
+/// The fixed order of discovered store paths (not user-sortable).
+pub(crate) const DISCOVERED_ORDER: &[(Column, bool)] = &[
+    (text("account_id"), false),
+    (text("store_type"), false),
+    (text("client_machine"), false),
+    (text("path"), false),
+];
+
 /// Sortable columns of `cloud_keys`.
 pub(crate) const KEY_SORT: &[Column] = &[
     text("key_id"),

@@ -4,6 +4,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::page::page;
 use super::{SqlStore, configs, jobs, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::certificates::{
@@ -11,7 +12,7 @@ use crate::certificates::{
     InventoryFilter,
 };
 use crate::error::{Result, StoreError};
-use crate::filter::{CERTIFICATE_STORE_SORT, INVENTORY_SORT, Sort, resolve};
+use crate::filter::{CERTIFICATE_STORE_SORT, DISCOVERED_ORDER, INVENTORY_SORT, Sort, resolve};
 use crate::model::{JobConfig, NewJob, truncate_micros};
 
 const DUPLICATE: &str =
@@ -187,18 +188,9 @@ pub(crate) async fn list<DB: Backend>(
     limit: i64,
 ) -> Result<(i64, Vec<CertificateStore>)> {
     let order = resolve(sort, CERTIFICATE_STORE_SORT)?;
-    let mut conn = s.conn().await?;
-    let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM certificate_stores");
-    push_filter(&mut count, filter);
-    let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new("SELECT * FROM certificate_stores");
-    push_filter(&mut q, filter);
-    q.order_by(&order).page(skip, limit);
-    let rows = q.fetch_all(&mut conn).await?;
-    Ok((
-        total,
-        rows::all::<DB, _>(&rows, rows::certificate_store::<DB>)?,
-    ))
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    let decode = rows::certificate_store::<DB>;
+    page(s, "certificate_stores", filter, &order, skip, limit, decode).await
 }
 
 /// In one transaction: replaces the store's inventory config with `config` (keeping its
@@ -372,12 +364,6 @@ pub(crate) async fn list_inventory<DB: Backend>(
     let mut order = resolve(sort, INVENTORY_SORT)?;
     // The generic tie-breaker is `id`; inventory rows are keyed by (store_id, alias).
     order.retain(|(c, _)| c.name != "id");
-    let mut conn = s.conn().await?;
-    let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM certificate_store_inventory");
-    push_inventory_filter(&mut count, filter);
-    let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new("SELECT * FROM certificate_store_inventory");
-    push_inventory_filter(&mut q, filter);
     let descending = order.first().is_some_and(|(_, d)| *d);
     order.extend(
         INVENTORY_SORT
@@ -385,12 +371,18 @@ pub(crate) async fn list_inventory<DB: Backend>(
             .filter(|c| c.name == "store_id" || c.name == "alias")
             .map(|c| (*c, descending)),
     );
-    q.order_by(&order).page(skip, limit);
-    let rows = q.fetch_all(&mut conn).await?;
-    Ok((
-        total,
-        rows::all::<DB, _>(&rows, rows::inventory_entry::<DB>)?,
-    ))
+    let filter = |q: &mut Sql<DB>| push_inventory_filter(q, filter);
+    let decode = rows::inventory_entry::<DB>;
+    page(
+        s,
+        "certificate_store_inventory",
+        filter,
+        &order,
+        skip,
+        limit,
+        decode,
+    )
+    .await
 }
 
 /// Records discovered paths; a path found again gets the newer job and time.
@@ -453,23 +445,15 @@ pub(crate) async fn list_discovered<DB: Backend>(
             q.push(" AND client_machine = ").bind(v);
         }
     };
-    let mut conn = s.conn().await?;
-    let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM discovered_store_paths");
-    push(&mut count);
-    let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new("SELECT * FROM discovered_store_paths");
-    push(&mut q);
-    q.push(format!(
-        " ORDER BY {}, {}, {}, {}",
-        DB::sort_text("account_id"),
-        DB::sort_text("store_type"),
-        DB::sort_text("client_machine"),
-        DB::sort_text("path")
-    ))
-    .page(skip, limit);
-    let rows = q.fetch_all(&mut conn).await?;
-    Ok((
-        total,
-        rows::all::<DB, _>(&rows, rows::discovered_path::<DB>)?,
-    ))
+    let decode = rows::discovered_path::<DB>;
+    page(
+        s,
+        "discovered_store_paths",
+        push,
+        DISCOVERED_ORDER,
+        skip,
+        limit,
+        decode,
+    )
+    .await
 }

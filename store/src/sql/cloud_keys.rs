@@ -1,5 +1,6 @@
 //! Synchronized cloud keys: per-source snapshots and the filtered listing.
 
+use super::page::page;
 use super::{SqlStore, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{Result, StoreError};
@@ -99,13 +100,15 @@ pub(crate) async fn list<DB: Backend>(
     limit: i64,
 ) -> Result<(i64, Vec<SyncedKey>)> {
     let order = resolve(sort, KEY_SORT)?;
-    let mut conn = s.conn().await?;
-    let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM cloud_keys");
-    push_filter(&mut count, filter);
-    let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new("SELECT * FROM cloud_keys");
-    push_filter(&mut q, filter);
-    q.order_by(&order).page(skip, limit);
-    let rows = q.fetch_all(&mut conn).await?;
-    Ok((total, rows::all::<DB, _>(&rows, rows::synced_key::<DB>)?))
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    page(
+        s,
+        "cloud_keys",
+        filter,
+        &order,
+        skip,
+        limit,
+        rows::synced_key::<DB>,
+    )
+    .await
 }

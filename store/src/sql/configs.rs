@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::page::page;
 use super::{SqlStore, jobs, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{Result, StoreError};
@@ -178,15 +179,17 @@ pub(crate) async fn list<DB: Backend>(
     limit: i64,
 ) -> Result<(i64, Vec<JobConfig>)> {
     let order = resolve(sort, CONFIG_SORT)?;
-    let mut conn = s.conn().await?;
-    let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM job_configs");
-    push_filter(&mut count, filter);
-    let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new("SELECT * FROM job_configs");
-    push_filter(&mut q, filter);
-    q.order_by(&order).page(skip, limit);
-    let rows = q.fetch_all(&mut conn).await?;
-    Ok((total, rows::all::<DB, _>(&rows, rows::config::<DB>)?))
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    page(
+        s,
+        "job_configs",
+        filter,
+        &order,
+        skip,
+        limit,
+        rows::config::<DB>,
+    )
+    .await
 }
 
 pub(crate) async fn due<DB: Backend>(

@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use super::page::page;
 use super::{SqlStore, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{Result, StoreError};
@@ -145,15 +146,8 @@ pub(crate) async fn list<DB: Backend>(
     limit: i64,
 ) -> Result<(i64, Vec<Job>)> {
     let order = resolve(sort, JOB_SORT)?;
-    let mut conn = s.conn().await?;
-    let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM jobs");
-    push_filter(&mut count, filter);
-    let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new("SELECT * FROM jobs");
-    push_filter(&mut q, filter);
-    q.order_by(&order).page(skip, limit);
-    let rows = q.fetch_all(&mut conn).await?;
-    Ok((total, rows::all::<DB, _>(&rows, rows::job::<DB>)?))
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    page(s, "jobs", filter, &order, skip, limit, rows::job::<DB>).await
 }
 
 pub(crate) async fn delete<DB: Backend>(

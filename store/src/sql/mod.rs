@@ -10,6 +10,7 @@ mod exec;
 mod history;
 mod jobs;
 mod misc;
+mod page;
 mod rows;
 
 use std::time::Duration;
