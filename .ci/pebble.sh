@@ -48,9 +48,10 @@ if ! running; then
   nonce=()
   [ -n "${KEYWARDEN_PEBBLE_NONCEREJECT:-}" ] && nonce=(PEBBLE_WFE_NONCEREJECT="$KEYWARDEN_PEBBLE_NONCEREJECT")
   # In its own session (a Ctrl-C of the caller does not stop it); the shell writes its pid
-  # and becomes pebble.
-  (cd "$dir" && env PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 "${nonce[@]}" \
-    setsid sh -c 'echo $$ >pid; exec pebble -config config.json' >"$dir/log" 2>&1 </dev/null &)
+  # and becomes pebble. Every descriptor of the background job is redirected: one left on
+  # this script's stdout would keep a caller's "$(bash .ci/pebble.sh)" waiting forever.
+  (cd "$dir" && exec env PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 "${nonce[@]}" \
+    setsid sh -c 'echo $$ >pid; exec pebble -config config.json') >"$dir/log" 2>&1 </dev/null &
   for _ in $(seq 100); do listening "$port" && listening "$mgmt" && break; sleep 0.1; done
   running || { echo "pebble did not start; its log:" >&2; cat "$dir/log" >&2; exit 1; }
 fi

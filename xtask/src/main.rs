@@ -99,34 +99,35 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
     cmd.current_dir(root)
         .args(["test", "--workspace"])
         .args(&extra);
-    if std::env::var_os("KEYWARDEN_TEST_DATABASE_URL").is_none() {
-        match postgres_url(root) {
-            Some(url) => {
-                eprintln!("xtask: PostgreSQL tests use {url}");
-                cmd.env("KEYWARDEN_TEST_DATABASE_URL", url);
-            }
-            None => eprintln!("xtask: no PostgreSQL available; its tests will be skipped"),
+    let services = [
+        // (script, the variable that says it is already provided, what is lost without it)
+        (
+            "postgres.sh",
+            "KEYWARDEN_TEST_DATABASE_URL",
+            "PostgreSQL tests will be skipped",
+        ),
+        (
+            "pebble.sh",
+            "KEYWARDEN_TEST_PEBBLE_DIRECTORY",
+            "ACME tests will be skipped (they fail under CI)",
+        ),
+        (
+            "moto.sh",
+            "KEYWARDEN_MOTO_VENV",
+            "the AWS KMS tests will try it again",
+        ),
+    ];
+    for (script, provided, without) in services {
+        if std::env::var_os(provided).is_some() {
+            continue;
         }
-    }
-    if std::env::var_os("KEYWARDEN_TEST_PEBBLE_DIRECTORY").is_none() {
-        let vars = pebble_env(root);
-        if vars.is_empty() {
-            eprintln!(
-                "xtask: no pebble available; ACME tests will be skipped (they fail under CI)"
-            );
+        let vars = ci_exports(root, script);
+        if !vars.iter().any(|(name, _)| name == provided) {
+            eprintln!("xtask: .ci/{script} provided nothing; {without}");
         }
         for (name, value) in vars {
             eprintln!("xtask: {name}={value}");
             cmd.env(name, value);
-        }
-    }
-    if std::env::var_os("KEYWARDEN_MOTO_VENV").is_none() {
-        match moto_venv(root) {
-            Some(venv) => {
-                eprintln!("xtask: AWS KMS tests use moto from {venv}");
-                cmd.env("KEYWARDEN_MOTO_VENV", venv);
-            }
-            None => eprintln!("xtask: .ci/moto.sh failed; the AWS KMS tests will try it again"),
         }
     }
     let status = cmd.status().context("running cargo test")?;
@@ -136,49 +137,33 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
     Ok(())
 }
 
-/// Starts (or reuses) the throwaway server of `.ci/postgres.sh` and returns its URL.
-fn postgres_url(root: &Path) -> Option<String> {
-    let out = Command::new("bash")
-        .arg(root.join(".ci").join("postgres.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("export KEYWARDEN_TEST_DATABASE_URL="))
-        .map(str::to_owned)
-}
-
-/// Starts (or reuses) the pebble ACME server of `.ci/pebble.sh` and returns the
-/// `KEYWARDEN_TEST_PEBBLE_*` variables it prints.
-fn pebble_env(root: &Path) -> Vec<(String, String)> {
-    let Ok(out) = Command::new("bash")
-        .arg(root.join(".ci").join("pebble.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-    else {
-        return Vec::new();
+/// Runs `.ci/SCRIPT`, which starts or installs a service, and returns the
+/// `export NAME=VALUE` lines it prints.
+///
+/// Its output goes through a file, not a pipe: a server the script leaves running
+/// would hold a pipe open and keep the wait for its end going forever.
+fn ci_exports(root: &Path, script: &str) -> Vec<(String, String)> {
+    let out_path = root
+        .join("target")
+        .join(format!("xtask-{script}-{}.out", std::process::id()));
+    let run = || -> Result<String> {
+        std::fs::create_dir_all(out_path.parent().context("no parent")?)?;
+        let out = std::fs::File::create(&out_path)?;
+        Command::new("bash")
+            .arg(root.join(".ci").join(script))
+            .stdout(out)
+            .stderr(Stdio::inherit())
+            .status()?;
+        Ok(std::fs::read_to_string(&out_path)?)
     };
-    String::from_utf8_lossy(&out.stdout)
+    let printed = run().unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    printed
         .lines()
         .filter_map(|l| l.strip_prefix("export "))
         .filter_map(|l| l.split_once('='))
-        .filter(|(name, _)| name.starts_with("KEYWARDEN_TEST_PEBBLE_"))
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect()
-}
-
-/// Installs (or reuses) moto's venv with `.ci/moto.sh` and returns its path.
-fn moto_venv(root: &Path) -> Option<String> {
-    let out = Command::new("bash")
-        .arg(root.join(".ci").join("moto.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("export KEYWARDEN_MOTO_VENV="))
-        .map(str::to_owned)
 }
 
 /// The server with the bundled plugins on the embedded default database.
