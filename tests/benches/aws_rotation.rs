@@ -7,27 +7,14 @@
 
 use std::time::{Duration, Instant};
 
-use keywarden_tests::moto::{ACCESS_KEY, Moto, SECRET_KEY};
+use keywarden_tests::aws::{KmsServer, plugin_grants};
+use keywarden_tests::moto::Moto;
 use keywarden_tests::server::TestServer;
 use reqwest::StatusCode;
 use serde_json::json;
 
 fn grants(moto: &Moto) -> String {
-    format!(
-        r#"
-[secrets]
-aws-access-key-id = {{ value = "{ACCESS_KEY}" }}
-aws-secret-access-key = {{ value = "{SECRET_KEY}" }}
-
-[plugins.aws-kms]
-outbound_hosts = ["{host}"]
-secrets = ["aws-access-key-id", "aws-secret-access-key"]
-timeout_secs = 1800
-config = {{ endpoint = "{endpoint}", region = "us-east-1" }}
-"#,
-        host = moto.host(),
-        endpoint = moto.endpoint()
-    )
+    plugin_grants(moto, "timeout_secs = 1800")
 }
 
 fn setup(moto: &Moto, keys: usize) -> Duration {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The repository root (this crate lives in `<root>/tests`).
-fn repo_root() -> &'static Path {
+pub(crate) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ lives one level below the repository root")
@@ -30,6 +30,8 @@ pub fn plugins_dir() -> PathBuf {
     .clone()
 }
 
+pub mod aws;
+pub mod localstack;
 pub mod moto;
 pub mod server;
 mod support;

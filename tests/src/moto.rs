@@ -1,55 +1,26 @@
 //! moto's AWS server (from `.ci/moto.sh`'s venv) on a free 127.0.0.1 port, for the AWS
-//! KMS tests and benchmark, plus the boto3 helper script `tests/moto/kms.py`.
+//! KMS tests and benchmark, plus the boto3 helper script `tests/aws/kms.py`.
 //!
 //! moto runs under libfaketime with a control file, so a test can move **moto's** clock
 //! (e.g. to create keys whose `CreationDate` is 40 days old). Only moto's clock moves;
 //! Keywarden and its plugins keep the real time.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::aws::{KmsServer, ci_venv, kms_py, wait_for_port};
+
 /// The variable `.ci/moto.sh` exports: the venv holding moto and boto3.
 pub const MOTO_ENV: &str = "KEYWARDEN_MOTO_VENV";
-
-/// Access key the tests grant the plugin (moto accepts any).
-pub const ACCESS_KEY: &str = "keywarden-test";
-/// Secret key the tests grant the plugin; tests assert it never shows up.
-pub const SECRET_KEY: &str = "keywarden-test-secret";
-
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root")
-}
 
 /// The venv: `$KEYWARDEN_MOTO_VENV`, else whatever `.ci/moto.sh` provides (it installs
 /// `moto[server]` from PyPI on first use). Panics with the reason when neither works.
 pub fn venv() -> PathBuf {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        if let Some(v) = std::env::var_os(MOTO_ENV) {
-            return PathBuf::from(v);
-        }
-        let out = Command::new("bash")
-            .arg(repo_root().join(".ci").join("moto.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running .ci/moto.sh");
-        assert!(out.status.success(), ".ci/moto.sh failed; see above");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(&format!("export {MOTO_ENV}="))
-                    .map(PathBuf::from)
-            })
-            .expect(".ci/moto.sh printed no venv")
-    })
-    .clone()
+    VENV.get_or_init(|| ci_venv("moto.sh", MOTO_ENV)).clone()
 }
 
 /// libfaketime's preload library, when Debian's `libfaketime` is installed.
@@ -108,21 +79,8 @@ impl Moto {
             clock,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start: {}",
-                moto.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_port("moto", port, || moto.log());
         moto
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Forgets every resource (`POST /moto-api/reset`), signed so moto routes it (an
@@ -130,11 +88,6 @@ impl Moto {
     pub fn reset(&self) {
         let out = self.boto3(&["reset"], None);
         assert_eq!(out["reset"], true, "{out}");
-    }
-
-    /// `127.0.0.1:PORT`, as an outbound_hosts grant.
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
     }
 
     /// moto's own log (for assertion messages).
@@ -155,34 +108,19 @@ impl Moto {
             .expect("libfaketime is needed to move moto's clock: apt-get install libfaketime");
         std::fs::write(file, format!("{days:+}d\n")).expect("clock file");
     }
+}
 
-    /// Runs `tests/moto/kms.py ENDPOINT args...` with `stdin`; its JSON answer.
-    pub fn boto3(&self, args: &[&str], stdin: Option<&Value>) -> Value {
-        let mut child = Command::new(venv().join("bin").join("python"))
-            .arg(repo_root().join("tests").join("moto").join("kms.py"))
-            .arg(self.endpoint())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python runs");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.to_string().as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        let out = child.wait_with_output().expect("kms.py finishes");
-        assert!(
-            out.status.success(),
-            "kms.py {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("kms.py answers JSON")
+impl KmsServer for Moto {
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn boto3(&self, args: &[&str], stdin: Option<&Value>) -> Value {
+        kms_py(&venv(), &self.endpoint(), args, stdin)
     }
 }
 

@@ -5,7 +5,8 @@
 //!   `target/plugins`) as `<name>.wasm`.
 //! * `test [ARGS]`: build the plugins, start a throwaway PostgreSQL when none is
 //!   configured (`.ci/postgres.sh`), a pebble ACME server (`.ci/pebble.sh`) and moto's
-//!   venv for the AWS KMS tests (`.ci/moto.sh`), and run the whole workspace's tests.
+//!   and LocalStack's venvs for the AWS KMS tests (`.ci/moto.sh`, `.ci/localstack.sh`),
+//!   and run the whole workspace's tests.
 //! * `demo [ARGS]`: build the plugins and run the server on SQLite in `target/demo`.
 
 use std::path::{Path, PathBuf};
@@ -21,8 +22,9 @@ commands:
              components to DIR (default: target/plugins) as <name>.wasm
   test       build the plugins, provide PostgreSQL (KEYWARDEN_TEST_DATABASE_URL, or a
              throwaway server from .ci/postgres.sh), pebble (KEYWARDEN_TEST_PEBBLE_*,
-             or .ci/pebble.sh) and moto for the AWS tests (KEYWARDEN_MOTO_VENV, or
-             .ci/moto.sh), run `cargo test --workspace`
+             or .ci/pebble.sh), moto and LocalStack for the AWS tests
+             (KEYWARDEN_MOTO_VENV, KEYWARDEN_LOCALSTACK_VENV, or .ci/moto.sh and
+             .ci/localstack.sh), run `cargo test --workspace`
   demo       build the plugins and run `keywarden serve` on SQLite in target/demo,
              listening on 127.0.0.1:8080";
 
@@ -115,6 +117,11 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
             "moto.sh",
             "KEYWARDEN_MOTO_VENV",
             "the AWS KMS tests will try it again",
+        ),
+        (
+            "localstack.sh",
+            "KEYWARDEN_LOCALSTACK_VENV",
+            "the imported-key-material tests will try it again",
         ),
     ];
     for (script, provided, without) in services {

@@ -35,11 +35,18 @@ pub fn connect(aws: &AwsParam) -> Result<(Kms, String), JobError> {
     let access_key = reveal("access_key_id_secret", ACCESS_KEY_SECRET)?;
     let secret_key = reveal("secret_access_key_secret", SECRET_KEY_SECRET)?;
     let session_token = match config::get("session_token_secret") {
-        Some(name) => Some(secrets::reveal(&name).map_err(|e| {
-            JobError::failed(format!("AWS session token unavailable: {e}"))
-        })?),
+        Some(name) => Some(
+            secrets::reveal(&name)
+                .map_err(|e| JobError::failed(format!("AWS session token unavailable: {e}")))?,
+        ),
         None => None,
     };
-    let kms = Kms::new(endpoint.clone(), region, access_key, secret_key, session_token);
+    let kms = Kms::new(
+        endpoint.clone(),
+        region,
+        access_key,
+        secret_key,
+        session_token,
+    );
     Ok((kms, endpoint))
 }

@@ -54,7 +54,10 @@ pub fn aliases(kms: &Kms) -> Result<BTreeMap<String, Vec<String>>, KmsError> {
             alias.get("AliasName").and_then(Value::as_str),
             alias.get("TargetKeyId").and_then(Value::as_str),
         ) {
-            by_key.entry(key.to_owned()).or_default().push(name.to_owned());
+            by_key
+                .entry(key.to_owned())
+                .or_default()
+                .push(name.to_owned());
         }
     }
     for names in by_key.values_mut() {

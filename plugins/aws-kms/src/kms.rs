@@ -53,13 +53,7 @@ impl Kms {
         Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             region,
-            credentials: Credentials::new(
-                access_key,
-                secret_key,
-                session_token,
-                None,
-                "keywarden",
-            ),
+            credentials: Credentials::new(access_key, secret_key, session_token, None, "keywarden"),
         }
     }
 
@@ -70,7 +64,10 @@ impl Kms {
         let target = format!("TrentService.{action}");
         let host = host_of(&self.endpoint);
         let mut headers = vec![
-            ("content-type".to_owned(), "application/x-amz-json-1.1".to_owned()),
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.1".to_owned(),
+            ),
             ("x-amz-target".to_owned(), target),
             ("host".to_owned(), host),
         ];

@@ -8,6 +8,7 @@
 //! import, so `rotation_after` holds across runs and restarts.
 
 mod conn;
+mod import;
 mod inventory;
 mod kms;
 mod params;

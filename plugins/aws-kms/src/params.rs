@@ -119,9 +119,7 @@ pub fn alias_name(raw: &str) -> String {
 
 /// The params schema both operations share (`extra` adds the rotation fields).
 pub fn schema(rotation: bool) -> serde_json::Value {
-    let duration = |desc: &str, pattern: &str| {
-        serde_json::json!({"type": "string", "pattern": pattern, "description": desc})
-    };
+    let duration = |desc: &str, pattern: &str| serde_json::json!({"type": "string", "pattern": pattern, "description": desc});
     let mut aws_props = serde_json::json!({
         "region": {"type": "string", "minLength": 1, "description": "AWS region (default: the operator's `region` config, else us-east-1)"},
         "endpoint": {"type": "string", "pattern": "^https?://", "description": "KMS endpoint URL (default: the operator's `endpoint` config, else https://kms.<region>.amazonaws.com); must be in the plugin's outbound_hosts grant"}
@@ -141,9 +139,18 @@ pub fn schema(rotation: bool) -> serde_json::Value {
         for (k, v) in extra.as_object().into_iter().flatten() {
             aws_props[k] = v.clone();
         }
-        props["expiration"] = duration("Validity of new imported key material: Xd or Yh", "^[0-9]+[dh]$");
-        props["expire_in"] = duration("Only keys whose material expires within Xd or Yh", "^[0-9]+[dh]$");
-        props["rotation_after"] = duration("Rotate X days after creation, then X days after the last rotation: Xd", "^[0-9]+d$");
+        props["expiration"] = duration(
+            "Validity of new imported key material: Xd or Yh",
+            "^[0-9]+[dh]$",
+        );
+        props["expire_in"] = duration(
+            "Only keys whose material expires within Xd or Yh",
+            "^[0-9]+[dh]$",
+        );
+        props["rotation_after"] = duration(
+            "Rotate X days after creation, then X days after the last rotation: Xd",
+            "^[0-9]+d$",
+        );
     }
     props["aws_param"] = serde_json::json!({
         "type": "object", "additionalProperties": false, "properties": aws_props

@@ -8,6 +8,7 @@ use keywarden_sdk::{log, progress, state};
 use serde_json::{Value, json};
 
 use crate::conn::connect;
+use crate::import;
 use crate::inventory::{self, KeyInfo, rfc3339};
 use crate::kms::{Kms, KmsError};
 use crate::params::{Mode, OldKey, RotationParams, alias_name, duration_secs};
@@ -18,9 +19,9 @@ fn last_rotation_key(key_id: &str) -> String {
     format!("last_rotation/{key_id}")
 }
 
-/// Failures listed in the details (all are counted): keeps the output under the host's
-/// cap even when every key of a large account fails the same way.
-const MAX_FAILED_LISTED: usize = 200;
+/// Rotations and failures listed in the details (all are counted): keeps the output under
+/// the host's cap even for a large account.
+const MAX_LISTED: usize = 200;
 
 /// The validated knobs of one run.
 struct Plan {
@@ -36,11 +37,12 @@ struct Plan {
 }
 
 fn plan(p: &RotationParams) -> Result<Plan, JobError> {
-    let secs = |field: &str, v: &Option<String>, hours: bool| -> Result<Option<Duration>, JobError> {
-        v.as_deref()
-            .map(|t| duration_secs(field, t, hours).map(Duration::seconds))
-            .transpose()
-    };
+    let secs =
+        |field: &str, v: &Option<String>, hours: bool| -> Result<Option<Duration>, JobError> {
+            v.as_deref()
+                .map(|t| duration_secs(field, t, hours).map(Duration::seconds))
+                .transpose()
+        };
     let expiration = secs("expiration", &p.expiration, true)?;
     if expiration.is_some() && p.aws_param.mode == Mode::OnDemand {
         return Err(JobError::invalid_param(
@@ -95,7 +97,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     let ids = inventory::key_ids(&kms)?;
     let total_ids = ids.len() as u64;
     let mut in_scope = 0u64;
-    let mut rotated = 0usize;
+    let mut rotated = Vec::new();
     let mut not_due = 0u64;
     let mut failed = Vec::new();
     for (n, id) in ids.iter().enumerate() {
@@ -150,8 +152,8 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
         };
         match result {
             Ok(entry) => {
-                rotated += 1;
                 log::info(format!("rotated: {entry}"));
+                rotated.push(entry);
             }
             Err(e) => {
                 log::warn_with("rotation failed", &[("key_id", &key.id), ("error", &e.0)]);
@@ -161,7 +163,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     }
     progress::report(total_ids, total_ids);
 
-    let num_rotated = rotated;
+    let num_rotated = rotated.len();
     let message = format!(
         "{num_rotated} of {in_scope} keys rotated ({not_due} not due, {} failed)",
         failed.len()
@@ -173,10 +175,12 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
         Outcome::warning(message)
     };
     let num_failed = failed.len();
-    failed.truncate(MAX_FAILED_LISTED);
+    failed.truncate(MAX_LISTED);
+    rotated.truncate(MAX_LISTED);
     Ok(outcome.with_details(json!({
         "total_keys": in_scope,
         "num_rotated": num_rotated,
+        "rotated": rotated,
         "not_due": not_due,
         "num_failed": num_failed,
         "failed": failed,
@@ -212,13 +216,22 @@ fn new_key(
             "expiration applies only to imported key material (Origin EXTERNAL); this key has Origin {origin}, whose material cannot expire"
         )));
     }
-    if origin != "AWS_KMS" {
+    let imported = origin == "EXTERNAL";
+    let key_spec = key.str("KeySpec").unwrap_or("SYMMETRIC_DEFAULT");
+    if imported && key_spec != import::IMPORTABLE_SPEC {
         return Err(KmsError(format!(
-            "keys with Origin {origin} are not rotated by this plugin: their material must be imported or lives in a custom key store"
+            "this plugin makes imported key material for {} keys only; this EXTERNAL key has KeySpec {key_spec}",
+            import::IMPORTABLE_SPEC
+        )));
+    }
+    if !imported && origin != "AWS_KMS" {
+        return Err(KmsError(format!(
+            "keys with Origin {origin} are not rotated by this plugin: their material lives in a custom key store"
         )));
     }
     let mut request = json!({
-        "KeySpec": key.str("KeySpec").unwrap_or("SYMMETRIC_DEFAULT"),
+        "Origin": origin,
+        "KeySpec": key_spec,
         "KeyUsage": key.str("KeyUsage").unwrap_or("ENCRYPT_DECRYPT"),
         "Description": key.str("Description").unwrap_or(""),
         "MultiRegion": key.meta.get("MultiRegion").and_then(Value::as_bool).unwrap_or(false),
@@ -235,6 +248,22 @@ fn new_key(
         .and_then(Value::as_str)
         .ok_or_else(|| KmsError("KMS CreateKey answered no KeyId".into()))?
         .to_owned();
+    // Imported material goes in before any alias moves, so a failed import leaves the
+    // aliases on the old key and only a half-made key, scheduled for deletion, behind.
+    let valid_to = plan.expiration.map(|validity| now + validity);
+    if imported && let Err(e) = import::import_fresh_material(kms, &new_id, valid_to) {
+        let cleanup = kms.call(
+            "ScheduleKeyDeletion",
+            &json!({"KeyId": new_id, "PendingWindowInDays": 7}),
+        );
+        let fate = match cleanup {
+            Ok(_) => "scheduled for deletion".to_owned(),
+            Err(c) => format!("left pending import ({c})"),
+        };
+        return Err(KmsError(format!(
+            "importing key material into the new key {new_id} ({fate}): {e}"
+        )));
+    }
     let stamp = now.format("%Y%m%d%H%M%S").to_string();
     let mut archived_aliases = Vec::new();
     for alias in &key.aliases {
@@ -273,5 +302,7 @@ fn new_key(
         "archived_aliases": archived_aliases,
         "old_key_state": archived_state,
         "mode": "new_key",
+        "origin": origin,
+        "valid_to": valid_to.filter(|_| imported).map(rfc3339),
     }))
 }

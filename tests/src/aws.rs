@@ -1,0 +1,105 @@
+//! What the local AWS KMS servers of the tests share: the venvs `.ci/*.sh` install, the
+//! wait for a server's port, and the boto3 helper script `tests/aws/kms.py`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Access key the tests grant the plugin (moto and LocalStack accept any).
+pub const ACCESS_KEY: &str = "keywarden-test";
+/// Secret key the tests grant the plugin; tests assert it never shows up.
+pub const SECRET_KEY: &str = "keywarden-test-secret";
+
+/// The venv that `env_var` names, else the one `.ci/<script>` installs and prints as
+/// `export <env_var>=...`. Panics with the reason when neither works.
+pub fn ci_venv(script: &str, env_var: &str) -> PathBuf {
+    if let Some(v) = std::env::var_os(env_var) {
+        return PathBuf::from(v);
+    }
+    let out = Command::new("bash")
+        .arg(crate::repo_root().join(".ci").join(script))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("running .ci/{script}: {e}"));
+    assert!(out.status.success(), ".ci/{script} failed; see above");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("export {env_var}="))
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| panic!(".ci/{script} printed no {env_var}"))
+}
+
+/// Waits up to a minute until 127.0.0.1:`port` accepts connections; panics with
+/// `log()` (the server's own log) when it never does.
+pub fn wait_for_port(what: &str, port: u16, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start: {}", log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs `tests/aws/kms.py ENDPOINT args...` with the venv's python and `stdin`; its
+/// JSON answer.
+pub fn kms_py(venv: &Path, endpoint: &str, args: &[&str], stdin: Option<&Value>) -> Value {
+    let mut child = Command::new(venv.join("bin").join("python"))
+        .arg(crate::repo_root().join("tests").join("aws").join("kms.py"))
+        .arg(endpoint)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(input.to_string().as_bytes())
+            .expect("kms.py reads its input");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("kms.py finishes");
+    assert!(
+        out.status.success(),
+        "kms.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("kms.py answers JSON")
+}
+
+/// A local AWS KMS server the tests drive: moto, or LocalStack where moto lacks a call.
+pub trait KmsServer {
+    /// `http://127.0.0.1:PORT`.
+    fn endpoint(&self) -> String;
+    /// `127.0.0.1:PORT`, as an outbound_hosts grant.
+    fn host(&self) -> String;
+    /// Runs `tests/aws/kms.py ENDPOINT args...` against this server; its JSON answer.
+    fn boto3(&self, args: &[&str], stdin: Option<&Value>) -> Value;
+}
+
+/// Operator config (TOML) granting the `aws-kms` plugin `server`'s host and the two
+/// credential secrets; `extra` lines go into the plugin's table (e.g. `timeout_secs = 1800`).
+pub fn plugin_grants(server: &impl KmsServer, extra: &str) -> String {
+    format!(
+        r#"
+[secrets]
+aws-access-key-id = {{ value = "{ACCESS_KEY}" }}
+aws-secret-access-key = {{ value = "{SECRET_KEY}" }}
+
+[plugins.aws-kms]
+outbound_hosts = ["{host}"]
+secrets = ["aws-access-key-id", "aws-secret-access-key"]
+config = {{ endpoint = "{endpoint}", region = "us-east-1" }}
+{extra}
+"#,
+        host = server.host(),
+        endpoint = server.endpoint()
+    )
+}
