@@ -1,0 +1,113 @@
+//! Management add and remove jobs.
+
+use std::path::Path;
+
+use keywarden_tests::server::TestServer;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::*;
+
+async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures) {
+    let t = s.admin.as_str();
+    let mut body = pem_store("/stores/trust.pem");
+    body["CreateIfMissing"] = json!(true);
+    body["Properties"] = json!({"trust_store": true});
+    let store = create_store(s, t, body).await;
+    let id = store["Id"].as_str().unwrap();
+    let (status, ids) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({
+            "Certificate": fx.pem("ca.pem"),
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "test-root"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ids}");
+    let job = s.wait_job(t, ids[0].as_str().unwrap(), WAIT).await;
+    assert_eq!(
+        (job["status"].as_str(), job["result"].as_str()),
+        (Some("completed"), Some("success")),
+        "{job}"
+    );
+    assert_eq!(job["operation"], "Management");
+    assert!(
+        std::fs::read_to_string(Path::new(&fx.stores()).join("trust.pem"))
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let job = inventory_now(s, t, id).await;
+    assert_eq!(job["result"], "success", "{job}");
+    let (_, entries, total) = s.get_counted(t, &format!("{STORES}/{id}/Inventory")).await;
+    assert_eq!(total, Some(1), "{entries}");
+    assert_eq!(entries[0]["Alias"], "test-root");
+    assert_eq!(entries[0]["HasPrivateKey"], false);
+
+    let (status, ids) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Remove"),
+            &json!({
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "test-root"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ids}");
+    let job = s.wait_job(t, ids[0].as_str().unwrap(), WAIT).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    inventory_now(s, t, id).await;
+    let (_, _, total) = s.get_counted(t, &format!("{STORES}/{id}/Inventory")).await;
+    assert_eq!(total, Some(0));
+
+    // Bad requests.
+    let (status, err) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({
+            "Certificate": "not a certificate",
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}),
+        )
+        .await;
+    assert_error(status, &err, StatusCode::BAD_REQUEST, "Certificate");
+    let (status, err) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({
+            "Certificate": format!("{}{}", fx.pem("ca.pem"), fx.pem("ca.key")),
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}),
+        )
+        .await;
+    assert_error(status, &err, StatusCode::BAD_REQUEST, "Certificate");
+    let (status, err) = s
+        .post(t, &format!("{STORES}/Certificates/Remove"), &json!({
+            "CertificateStores": [{"CertificateStoreId": uuid::Uuid::now_v7().to_string(), "Alias": "x"}]}))
+        .await;
+    assert_error(
+        status,
+        &err,
+        StatusCode::NOT_FOUND,
+        "CertificateStores[0].CertificateStoreId",
+    );
+    let (status, err) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({
+            "Certificate": fx.pem("leaf.pem"), "PrivateKeySecret": "p12_password",
+            "CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}),
+        )
+        .await;
+    assert_error(
+        status,
+        &err,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "PrivateKeySecret",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn management_jobs() {
+    on_each_backend(management_adds_and_removes_through_jobs).await;
+}
