@@ -76,12 +76,23 @@ pub fn kms_py(venv: &Path, endpoint: &str, args: &[&str], stdin: Option<&Value>)
 
 /// A local AWS KMS server the tests drive: moto, or LocalStack where moto lacks a call.
 pub trait KmsServer {
+    /// The 127.0.0.1 port it listens on.
+    fn port(&self) -> u16;
+    /// The venv whose python has boto3 (the server's own).
+    fn venv(&self) -> PathBuf;
+
     /// `http://127.0.0.1:PORT`.
-    fn endpoint(&self) -> String;
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
+    }
     /// `127.0.0.1:PORT`, as an outbound_hosts grant.
-    fn host(&self) -> String;
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port())
+    }
     /// Runs `tests/aws/kms.py ENDPOINT args...` against this server; its JSON answer.
-    fn boto3(&self, args: &[&str], stdin: Option<&Value>) -> Value;
+    fn boto3(&self, args: &[&str], stdin: Option<&Value>) -> Value {
+        kms_py(&self.venv(), &self.endpoint(), args, stdin)
+    }
 }
 
 /// Operator config (TOML) granting the `aws-kms` plugin `server`'s host and the two

@@ -10,9 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use serde_json::Value;
-
-use crate::aws::{KmsServer, ci_venv, kms_py, wait_for_port};
+use crate::aws::{KmsServer, ci_venv, wait_for_port};
 
 /// The variable `.ci/localstack.sh` exports: the venv holding LocalStack and boto3.
 pub const LOCALSTACK_ENV: &str = "KEYWARDEN_LOCALSTACK_VENV";
@@ -85,16 +83,12 @@ impl LocalStack {
 }
 
 impl KmsServer for LocalStack {
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    fn port(&self) -> u16 {
+        self.port
     }
 
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn boto3(&self, args: &[&str], stdin: Option<&Value>) -> Value {
-        kms_py(&venv(), &self.endpoint(), args, stdin)
+    fn venv(&self) -> PathBuf {
+        venv()
     }
 }
 

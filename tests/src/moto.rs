@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use serde_json::Value;
-
-use crate::aws::{KmsServer, ci_venv, kms_py, wait_for_port};
+use crate::aws::{KmsServer, ci_venv, wait_for_port};
 
 /// The variable `.ci/moto.sh` exports: the venv holding moto and boto3.
 pub const MOTO_ENV: &str = "KEYWARDEN_MOTO_VENV";
@@ -111,16 +109,12 @@ impl Moto {
 }
 
 impl KmsServer for Moto {
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    fn port(&self) -> u16 {
+        self.port
     }
 
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn boto3(&self, args: &[&str], stdin: Option<&Value>) -> Value {
-        kms_py(&venv(), &self.endpoint(), args, stdin)
+    fn venv(&self) -> PathBuf {
+        venv()
     }
 }
 

@@ -3,7 +3,7 @@
 use keywarden_tests::moto::Moto;
 use keywarden_tests::server::TestServer;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -70,16 +70,7 @@ async fn duration_params_are_validated() {
                         "cckm_key_rotation_params": {"cloud_name": "aws", *field: value}}),
             )
             .await;
-        assert_eq!(
-            status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{field}={value}: {err}"
-        );
-        assert_eq!(
-            err["field"],
-            format!("cckm_key_rotation_params.{field}"),
-            "{err}"
-        );
+        assert_refused(field, value, status, &err);
         // The host's own check, whatever the plugin's schema says (noop has none).
         let (status, err) = s
             .post(
@@ -126,16 +117,7 @@ async fn duration_params_are_validated() {
                 &json!({"cckm_key_rotation_params": {*field: value}}),
             )
             .await;
-        assert_eq!(
-            status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{field}={value}: {err}"
-        );
-        assert_eq!(
-            err["field"],
-            format!("cckm_key_rotation_params.{field}"),
-            "{err}"
-        );
+        assert_refused(field, value, status, &err);
     }
     let (_, after) = s.get(t, &path).await;
     assert_eq!(before, after, "refused updates changed nothing");
@@ -149,4 +131,18 @@ async fn duration_params_are_validated() {
     assert_eq!(status, StatusCode::OK, "{ok}");
     assert_eq!(ok["job_config_params"]["rotation_after"], "7d");
     s.stop().await;
+}
+
+/// A 422 naming `cckm_key_rotation_params.<field>`.
+fn assert_refused(field: &str, value: &Value, status: StatusCode, err: &Value) {
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{field}={value}: {err}"
+    );
+    assert_eq!(
+        err["field"],
+        format!("cckm_key_rotation_params.{field}"),
+        "{err}"
+    );
 }
