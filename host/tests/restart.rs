@@ -342,6 +342,13 @@ async fn sigterm_lets_running_jobs_finish(db: &Db) {
     assert_eq!(view["result"], "success", "{view:#}");
     assert_eq!(view["attempt"], 1, "ran once: {view:#}");
     assert!(node.terminate(Duration::from_secs(40)), "clean exit");
+    if db.url.is_none() {
+        // The server's files are its user's only (it sets umask 077).
+        use std::os::unix::fs::PermissionsExt;
+        let database = dir.path().join("keywarden.db");
+        let mode = std::fs::metadata(&database).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", database.display());
+    }
 }
 
 /// A per-second schedule across a SIGKILL and restart: every second between the first

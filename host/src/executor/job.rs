@@ -10,7 +10,9 @@ use keywarden_store::{Job, JobFinish, Progress, Store, result, status};
 use uuid::Uuid;
 
 use super::family_data;
+use super::file_modes::StoreFileModes;
 use super::store_job::{self, StoreJob};
+use crate::certificates::job_params::operation;
 use crate::plugins::{LoadedPlugin, OperationView, PluginRegistry};
 use crate::runtime::invoke::{JobCall, JobFailure, JobInput, JobReport, result_name};
 use crate::runtime::observer::JobObserver;
@@ -101,9 +103,18 @@ pub(crate) async fn run(
             .map_or_else(|| job.params.clone(), StoreJob::plugin_params),
         scope: job.job_config_id.unwrap_or(job.id).to_string(),
     };
+    // A job that rewrites a store must not loosen its files' permissions.
+    let modes = store_job
+        .as_ref()
+        .filter(|_| [operation::MANAGEMENT, operation::REENROLLMENT].contains(&op.name.as_str()))
+        .and_then(|j| j.store.as_ref())
+        .map(|s| StoreFileModes::capture(s, &plugin.grants.dirs));
     let mut report = plugin
         .run(registry.runtime(), input, call, Some(observer))
         .await;
+    if let Some(modes) = modes {
+        modes.restore();
+    }
     if let Ok(finished) = &report.outcome
         && let Err(message) = family_data::persist(store, job, &finished.data).await
     {

@@ -18,6 +18,7 @@
 //! after their lease expires.
 
 mod family_data;
+mod file_modes;
 mod finisher;
 mod job;
 mod state;

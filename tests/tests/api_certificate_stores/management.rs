@@ -1,5 +1,6 @@
 //! Management add and remove jobs.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use keywarden_tests::server::TestServer;
@@ -32,11 +33,16 @@ async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures)
         "{job}"
     );
     assert_eq!(job["operation"], "Management");
+    let trust = Path::new(&fx.stores()).join("trust.pem");
     assert!(
-        std::fs::read_to_string(Path::new(&fx.stores()).join("trust.pem"))
+        std::fs::read_to_string(&trust)
             .unwrap()
             .contains("BEGIN CERTIFICATE")
     );
+    // A store the job created is readable by the server's user only.
+    assert_eq!(mode(&trust), 0o600, "mode of the created store");
+    // The operator shares it with a group; later rewrites keep that mode.
+    std::fs::set_permissions(&trust, std::fs::Permissions::from_mode(0o640)).unwrap();
     let job = inventory_now(s, t, id).await;
     assert_eq!(job["result"], "success", "{job}");
     let (_, entries, total) = s.get_counted(t, &format!("{STORES}/{id}/Inventory")).await;
@@ -55,6 +61,11 @@ async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures)
     assert_eq!(status, StatusCode::OK, "{ids}");
     let job = s.wait_job(t, ids[0].as_str().unwrap(), WAIT).await;
     assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(
+        mode(&trust),
+        0o640,
+        "the rewritten store keeps the operator's mode"
+    );
     inventory_now(s, t, id).await;
     let (_, _, total) = s.get_counted(t, &format!("{STORES}/{id}/Inventory")).await;
     assert_eq!(total, Some(0));
@@ -110,4 +121,9 @@ async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn management_jobs() {
     on_each_backend(management_adds_and_removes_through_jobs).await;
+}
+
+/// A file's permission bits.
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
