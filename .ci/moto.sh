@@ -6,6 +6,7 @@
 # libfaketime is installed (Debian's `libfaketime`, added here when run as root) they run
 # moto under it, so a test can move moto's clock (e.g. keys created 40 days ago).
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
 venv="${KEYWARDEN_MOTO_VENV:-/tmp/keywarden-moto-venv}"
 apt_install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -23,7 +24,8 @@ if ! "$venv/bin/python" -c 'import moto, boto3, flask' >/dev/null 2>&1; then
   fi
   rm -rf "$venv"
   python3 -m venv "$venv" >&2
-  "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5,<6' boto3 >&2
+  "$venv/bin/pip" install -q --disable-pip-version-check -c "$here/moto-constraints.txt" \
+    'moto[server]' boto3 >&2
 fi
 echo "export KEYWARDEN_MOTO_VENV=$venv"
 
