@@ -5,6 +5,7 @@ use keywarden::cli::{Cli, Command, PluginsCommand, ServeArgs, TokensCommand, plu
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    keywarden::cli::owner_only_new_files();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEYWARDEN_LOG")

@@ -5,7 +5,8 @@ usage: kms.py ENDPOINT setup      < {"keys": [{"name", "aliases", "tags", "key_s
                                                "origin"}]}
                                   -> {"<name>": "<key id>", ...}
                                   origin "EXTERNAL": a key whose material this script imports
-                                  (never expiring), as an operator would
+                                  (never expiring), as an operator would; with "import": false
+                                  it stays PendingImport
        kms.py ENDPOINT dump       -> {"keys": [{KeyId, KeyState, KeySpec, KeyUsage, Description,
                                        CreationDate, Origin, ExpirationModel, aliases, tags, rotations}]}
        kms.py ENDPOINT roundtrip KEY  -> {"decrypted": true} when KEY (id or alias) encrypts and
@@ -54,7 +55,7 @@ def setup(kms, spec):
         origin = key.get("origin", "AWS_KMS")
         args["Origin"] = origin
         key_id = kms.create_key(**args)["KeyMetadata"]["KeyId"]
-        if origin == "EXTERNAL":
+        if origin == "EXTERNAL" and key.get("import", True):
             import_material(kms, key_id)
         for alias in key.get("aliases", []):
             kms.create_alias(AliasName=alias, TargetKeyId=key_id)

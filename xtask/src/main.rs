@@ -156,11 +156,14 @@ fn ci_exports(root: &Path, script: &str) -> Vec<(String, String)> {
     let run = || -> Result<String> {
         std::fs::create_dir_all(out_path.parent().context("no parent")?)?;
         let out = std::fs::File::create(&out_path)?;
-        Command::new("bash")
+        let status = Command::new("bash")
             .arg(root.join(".ci").join(script))
             .stdout(out)
             .stderr(Stdio::inherit())
             .status()?;
+        if !status.success() {
+            eprintln!("xtask: .ci/{script} failed ({status}); see its messages above");
+        }
         Ok(std::fs::read_to_string(&out_path)?)
     };
     let printed = run().unwrap_or_default();

@@ -100,3 +100,12 @@ pub enum PluginsCommand {
         config: Option<PathBuf>,
     },
 }
+
+/// Files Keywarden makes (its database, and the stores plugins write through their
+/// grants) start readable by its user only: a plugin writing a private key cannot set
+/// permissions (WASI has no chmod), so the key is never world-readable, not even between
+/// its write and the executor restoring the store's previous mode.
+pub fn owner_only_new_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}

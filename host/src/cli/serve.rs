@@ -24,15 +24,6 @@ fn database_url(flag: Option<String>, config: &OperatorConfig, data_dir: &Path) 
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("keywarden.db").display()))
 }
 
-/// Files the server makes (its database, and the stores plugins write through their
-/// grants) start readable by the server's user only: a plugin writing a private key cannot
-/// set permissions (WASI has no chmod), so the key is never world-readable, not even
-/// between its write and the executor restoring the store's previous mode.
-fn owner_only_new_files() {
-    #[cfg(unix)]
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-}
-
 /// Resolves when SIGINT or SIGTERM arrives.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -65,7 +56,6 @@ pub async fn run(
     database_url_flag: Option<String>,
     node_id: Option<String>,
 ) -> anyhow::Result<bool> {
-    owner_only_new_files();
     let operator = load_config(config.as_deref())?;
     if !plugins_dir.is_dir() {
         anyhow::bail!("plugins folder {} does not exist", plugins_dir.display());

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::{Oaep, RsaPublicKey};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use crate::kms::{Kms, KmsError};
 
@@ -49,16 +50,17 @@ pub fn import_fresh_material(
             "KMS GetParametersForImport answered a public key that is not RSA SubjectPublicKeyInfo DER: {e}"
         ))
     })?;
-    let mut material = [0u8; 32];
-    getrandom::getrandom(&mut material)
+    // Wiped when dropped, whichever way this function returns.
+    let mut material = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(material.as_mut_slice())
         .map_err(|e| KmsError(format!("no randomness for new key material: {e}")))?;
-    let wrapped = wrapping_key.encrypt(
-        &mut rand_core::OsRng,
-        Oaep::new::<sha2::Sha256>(),
-        &material,
-    );
-    material.fill(0);
-    let wrapped = wrapped.map_err(|e| KmsError(format!("wrapping the key material: {e}")))?;
+    let wrapped = wrapping_key
+        .encrypt(
+            &mut rand_core::OsRng,
+            Oaep::new::<sha2::Sha256>(),
+            material.as_slice(),
+        )
+        .map_err(|e| KmsError(format!("wrapping the key material: {e}")))?;
     let mut request = json!({
         "KeyId": key_id,
         "ImportToken": B64.encode(blob("ImportToken")?),

@@ -23,6 +23,10 @@ fn last_rotation_key(key_id: &str) -> String {
 /// the host's cap even for a large account.
 const MAX_LISTED: usize = 200;
 
+/// The longest validity AWS accepts for imported key material (`ValidTo` at most 365
+/// days after the import).
+const MAX_VALIDITY_DAYS: i64 = 365;
+
 /// The validated knobs of one run.
 struct Plan {
     mode: Mode,
@@ -44,6 +48,12 @@ fn plan(p: &RotationParams) -> Result<Plan, JobError> {
                 .transpose()
         };
     let expiration = secs("expiration", &p.expiration, true)?;
+    if expiration.is_some_and(|validity| validity > Duration::days(MAX_VALIDITY_DAYS)) {
+        return Err(JobError::invalid_param(
+            "expiration",
+            format!("AWS accepts imported key material valid for at most {MAX_VALIDITY_DAYS} days"),
+        ));
+    }
     if expiration.is_some() && p.aws_param.mode == Mode::OnDemand {
         return Err(JobError::invalid_param(
             "expiration",
@@ -100,6 +110,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     let mut rotated = Vec::new();
     let mut not_due = 0u64;
     let mut failed = Vec::new();
+    let mut pending_import = Vec::new();
     for (n, id) in ids.iter().enumerate() {
         progress::report(n as u64, total_ids);
         let key = match inventory::describe(&kms, id, &alias_map) {
@@ -109,7 +120,10 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
                 continue;
             }
         };
-        if !key.customer_managed() || key.state() != "Enabled" {
+        // Imported material that expired (or was never imported) leaves a key in
+        // PendingImport: it cannot be rotated, but the run names it.
+        let awaiting_material = key.state() == "PendingImport";
+        if !key.customer_managed() || (key.state() != "Enabled" && !awaiting_material) {
             continue;
         }
         if !plan.aliases.is_empty() && !key.aliases.iter().any(|a| plan.aliases.contains(a)) {
@@ -127,6 +141,14 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
             }
         };
         if !plan.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) {
+            continue;
+        }
+        if awaiting_material {
+            log::warn_with(
+                "key has no usable key material (PendingImport)",
+                &[("key_id", &key.id)],
+            );
+            pending_import.push(json!({"key_id": key.id, "aliases": key.aliases}));
             continue;
         }
         if let Some(window) = plan.expire_in {
@@ -164,12 +186,18 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     progress::report(total_ids, total_ids);
 
     let num_rotated = rotated.len();
-    let message = format!(
+    let mut message = format!(
         "{num_rotated} of {in_scope} keys rotated ({not_due} not due, {} failed)",
         failed.len()
     );
-    // Some keys failed: a warning, with each failure named in the details.
-    let outcome = if failed.is_empty() {
+    if !pending_import.is_empty() {
+        message.push_str(&format!(
+            "; {} keys in scope have no usable key material (PendingImport)",
+            pending_import.len()
+        ));
+    }
+    // Some keys failed or cannot be used: a warning, each named in the details.
+    let outcome = if failed.is_empty() && pending_import.is_empty() {
         Outcome::success(message)
     } else {
         Outcome::warning(message)
@@ -177,6 +205,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     let num_failed = failed.len();
     failed.truncate(MAX_LISTED);
     rotated.truncate(MAX_LISTED);
+    pending_import.truncate(MAX_LISTED);
     Ok(outcome.with_details(json!({
         "total_keys": in_scope,
         "num_rotated": num_rotated,
@@ -184,6 +213,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
         "not_due": not_due,
         "num_failed": num_failed,
         "failed": failed,
+        "pending_import": pending_import,
     })))
 }
 

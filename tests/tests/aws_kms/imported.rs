@@ -10,22 +10,30 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// The `ValidTo` LocalStack parsed from the one `ImportKeyMaterial` into `key_id`, from
-/// its request trace (`'ValidTo': datetime.datetime(2026, 12, 24, 20, 14, 58, tzinfo=…)`);
-/// `None` when that request carried no `ValidTo`.
-fn received_valid_to(ls: &LocalStack, key_id: &str) -> Option<DateTime<Utc>> {
+/// The one `ImportKeyMaterial` request into `key_id` as LocalStack logged it after
+/// parsing.
+fn import_request(ls: &LocalStack, key_id: &str) -> String {
     let requests: Vec<String> = ls
         .received("ImportKeyMaterial")
         .into_iter()
         .filter(|l| l.contains(&format!("'KeyId': '{key_id}'")))
         .collect();
     assert_eq!(requests.len(), 1, "imports into {key_id}: {requests:?}");
-    let (_, rest) = requests[0].split_once("'ValidTo': datetime.datetime(")?;
-    let fields: Vec<u32> = rest
+    requests.into_iter().next().unwrap()
+}
+
+/// The `ValidTo` LocalStack parsed from the import into `key_id`, read from its request
+/// trace: Python's `datetime.datetime(2026, 12, 24, 20, 14, 58, tzinfo=…)`, whose repr
+/// leaves out a zero second (and microsecond); `None` when the request had no `ValidTo`.
+fn received_valid_to(ls: &LocalStack, key_id: &str) -> Option<DateTime<Utc>> {
+    let request = import_request(ls, key_id);
+    let (_, rest) = request.split_once("'ValidTo': datetime.datetime(")?;
+    let mut fields: Vec<u32> = rest
         .split([',', ')'])
-        .take(6)
-        .map(|f| f.trim().parse().expect("a datetime field"))
+        .map_while(|f| f.trim().parse().ok())
         .collect();
+    assert!(fields.len() >= 5, "unexpected ValidTo in {request}");
+    fields.resize(6, 0);
     let date = NaiveDate::from_ymd_opt(fields[0] as i32, fields[1], fields[2])?;
     Some(date.and_hms_opt(fields[3], fields[4], fields[5])?.and_utc())
 }
@@ -146,9 +154,58 @@ async fn imported_material_without_expiration_never_expires_localstack() {
     );
     assert_eq!(key(&keys, ext)["KeyState"], "PendingDeletion");
     assert_eq!(received_valid_to(&ls, &new_id), None);
+    assert!(
+        import_request(&ls, &new_id).contains("'ExpirationModel': 'KEY_MATERIAL_DOES_NOT_EXPIRE'"),
+        "{}",
+        import_request(&ls, &new_id)
+    );
     assert_eq!(
         ls.boto3(&["roundtrip", "alias/ext2"], None)["decrypted"],
         true
     );
+    s.stop().await;
+}
+
+/// A key whose imported material is gone (or never came) sits in PendingImport: the run
+/// names it and warns instead of passing it over. A validity AWS would refuse (over 365
+/// days) fails the job before any key is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_without_usable_material_are_named_localstack() {
+    let ls = LocalStack::start();
+    let ids = setup(
+        &ls,
+        json!([{"name": "bare", "aliases": ["alias/bare"], "origin": "EXTERNAL", "import": false}]),
+    );
+    let bare = ids["bare"].as_str().unwrap();
+    let s = TestServer::sqlite_with_toml(&grants(&ls)).await;
+    let job = rotate(
+        &s,
+        "bare",
+        json!({"aws_param": {"aliases": ["alias/bare"]}}),
+    )
+    .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["result"], "warning", "{job}");
+    assert_eq!(details(&job)["num_rotated"], 0, "{job}");
+    assert_eq!(
+        details(&job)["pending_import"],
+        json!([{"key_id": bare, "aliases": ["alias/bare"]}]),
+        "{job}"
+    );
+    assert!(
+        job["message"].as_str().unwrap().contains("PendingImport"),
+        "{job}"
+    );
+
+    let job = rotate(&s, "too-long", json!({"expiration": "400d"})).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let message = job["message"].as_str().unwrap();
+    assert!(
+        message.contains("expiration") && message.contains("365 days"),
+        "{message}"
+    );
+    let keys = kms(&ls);
+    assert_eq!(keys.len(), 1, "no key was created: {keys:?}");
+    assert_eq!(key(&keys, bare)["KeyState"], "PendingImport");
     s.stop().await;
 }
