@@ -1,4 +1,4 @@
-//! Helpers of `cert_store_plugins.rs`: a lab directory granted to the store plugins, a
+//! Helpers of the certificate-store plugin tests: a lab directory granted to the store plugins, a
 //! PKI made with `openssl`, the real `openssl`/`keytool` tools, and a runtime whose
 //! certificate authority is `openssl x509 -req` ([`OpensslCa`]).
 
@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use keywarden::config::OperatorConfig;
 use keywarden::plugins::{LoadedPlugin, loader};
 use keywarden::runtime::Runtime;
-use keywarden::runtime::bindings::certificate_store::{CertificateEntry, Store as CertStore};
+use keywarden::runtime::bindings::certificate_store::{
+    CertificateEntry, NewEntry, Store as CertStore,
+};
 use keywarden::runtime::bindings::types::JobResult;
 use keywarden::runtime::capabilities::enrollment::CertificateAuthority;
 use keywarden::runtime::capabilities::secrets::ConfiguredSecrets;
@@ -219,4 +221,68 @@ impl CertificateAuthority for OpensslCa {
 /// `path` as text (for tool arguments).
 pub fn p(path: &Path) -> String {
     path.display().to_string()
+}
+
+pub fn new_entry(lab: &Lab, alias: &str, with_key: bool, overwrite: bool) -> NewEntry {
+    NewEntry {
+        alias: alias.into(),
+        chain: vec![lab.pki_bytes("leaf.der"), lab.pki_bytes("ca.der")],
+        private_key: with_key.then(|| lab.pki_bytes("leaf.pk8")),
+        overwrite,
+        create_if_missing: true,
+    }
+}
+
+/// A trusted-certificate entry (no key) with the certificate of `ca` (`ca` or `ca2`).
+pub fn ca_entry(lab: &Lab, alias: &str, ca: &str) -> NewEntry {
+    NewEntry {
+        alias: alias.into(),
+        chain: vec![lab.pki_bytes(&format!("{ca}.der"))],
+        private_key: None,
+        overwrite: false,
+        create_if_missing: true,
+    }
+}
+
+/// Moves the key entry `alias` of a JKS file into a PKCS#12 file with keytool, then
+/// checks with openssl that its key belongs to its certificate: proof that keytool
+/// could decrypt the key the plugin protected.
+pub fn assert_jks_key_matches_cert(lab: &Lab, jks: &str, alias: &str) -> String {
+    let out = p(&lab.root.path().join(format!("{alias}-export.p12")));
+    let _ = std::fs::remove_file(&out);
+    keytool(&[
+        "-importkeystore",
+        "-noprompt",
+        "-srckeystore",
+        jks,
+        "-srcstoretype",
+        "JKS",
+        "-srcstorepass",
+        PASSWORD,
+        "-srcalias",
+        alias,
+        "-destkeystore",
+        &out,
+        "-deststoretype",
+        "PKCS12",
+        "-deststorepass",
+        PASSWORD,
+    ]);
+    let pem = p(&lab.root.path().join(format!("{alias}-export.pem")));
+    openssl(&[
+        "pkcs12",
+        "-in",
+        &out,
+        "-passin",
+        "pass:changeit",
+        "-nodes",
+        "-out",
+        &pem,
+    ]);
+    assert_eq!(
+        tools::key_pubkey(&pem, &[]),
+        tools::cert_pubkey(&pem, &[]),
+        "the key is not the certificate's"
+    );
+    pem
 }
