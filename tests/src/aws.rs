@@ -19,19 +19,10 @@ pub fn ci_venv(script: &str, env_var: &str) -> PathBuf {
     if let Some(v) = std::env::var_os(env_var) {
         return PathBuf::from(v);
     }
-    let out = Command::new("bash")
-        .arg(crate::repo_root().join(".ci").join(script))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("running .ci/{script}: {e}"));
-    assert!(out.status.success(), ".ci/{script} failed; see above");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("export {env_var}="))
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| panic!(".ci/{script} printed no {env_var}"))
+    xtask::ci_exports(crate::repo_root(), script)
+        .into_iter()
+        .find_map(|(name, value)| (name == env_var).then(|| PathBuf::from(value)))
+        .unwrap_or_else(|| panic!(".ci/{script} provided no {env_var}; see its messages above"))
 }
 
 /// Waits up to a minute until 127.0.0.1:`port` accepts connections; panics with

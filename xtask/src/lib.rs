@@ -3,7 +3,8 @@
 //! [`build_plugins`] compiles the bundled plugins (`plugins/`, a separate workspace) for
 //! `wasm32-wasip2` and copies the components to one directory as `<name>.wasm`, where
 //! `<name>` is the plugin's crate name with `-` (e.g. `hello.wasm`, `noop.wasm`,
-//! `hostile.wasm`).
+//! `hostile.wasm`). [`ci_exports`] runs one of the `.ci/` scripts that provide the
+//! servers the tests use, and returns what it exports.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -207,6 +208,38 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         format!("renaming {} to {}", tmp.display(), to.display())
     })
+}
+
+/// Runs `<root>/.ci/SCRIPT`, which starts or installs a service, and returns the
+/// `export NAME=VALUE` lines it prints (none when it failed; its messages go to stderr).
+///
+/// Its output goes through a file, not a pipe: a server the script leaves running
+/// would hold a pipe open and keep the wait for its end going forever.
+pub fn ci_exports(root: &Path, script: &str) -> Vec<(String, String)> {
+    let out_path = root
+        .join("target")
+        .join(format!("xtask-{script}-{}.out", std::process::id()));
+    let run = || -> Result<String> {
+        std::fs::create_dir_all(out_path.parent().context("no parent")?)?;
+        let out = std::fs::File::create(&out_path)?;
+        let status = Command::new("bash")
+            .arg(root.join(".ci").join(script))
+            .stdout(out)
+            .stderr(Stdio::inherit())
+            .status()?;
+        if !status.success() {
+            eprintln!("xtask: .ci/{script} failed ({status}); see its messages above");
+        }
+        Ok(std::fs::read_to_string(&out_path)?)
+    };
+    let printed = run().unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    printed
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
 }
 
 #[cfg(test)]

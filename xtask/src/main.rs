@@ -10,7 +10,7 @@
 //! * `demo [ARGS]`: build the plugins and run the server on SQLite in `target/demo`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
@@ -128,7 +128,7 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
         if std::env::var_os(provided).is_some() {
             continue;
         }
-        let vars = ci_exports(root, script);
+        let vars = xtask::ci_exports(root, script);
         if !vars.iter().any(|(name, _)| name == provided) {
             eprintln!("xtask: .ci/{script} provided nothing; {without}");
         }
@@ -142,38 +142,6 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
         bail!("tests failed ({status})");
     }
     Ok(())
-}
-
-/// Runs `.ci/SCRIPT`, which starts or installs a service, and returns the
-/// `export NAME=VALUE` lines it prints.
-///
-/// Its output goes through a file, not a pipe: a server the script leaves running
-/// would hold a pipe open and keep the wait for its end going forever.
-fn ci_exports(root: &Path, script: &str) -> Vec<(String, String)> {
-    let out_path = root
-        .join("target")
-        .join(format!("xtask-{script}-{}.out", std::process::id()));
-    let run = || -> Result<String> {
-        std::fs::create_dir_all(out_path.parent().context("no parent")?)?;
-        let out = std::fs::File::create(&out_path)?;
-        let status = Command::new("bash")
-            .arg(root.join(".ci").join(script))
-            .stdout(out)
-            .stderr(Stdio::inherit())
-            .status()?;
-        if !status.success() {
-            eprintln!("xtask: .ci/{script} failed ({status}); see its messages above");
-        }
-        Ok(std::fs::read_to_string(&out_path)?)
-    };
-    let printed = run().unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
-    printed
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .collect()
 }
 
 /// The server with the bundled plugins on the embedded default database.
