@@ -25,14 +25,19 @@ pub fn ci_venv(script: &str, env_var: &str) -> PathBuf {
         .unwrap_or_else(|| panic!(".ci/{script} provided no {env_var}; see its messages above"))
 }
 
-/// Waits up to a minute until 127.0.0.1:`port` accepts connections; panics with
-/// `log()` (the server's own log) when it never does.
-pub fn wait_for_port(what: &str, port: u16, log: impl Fn() -> String) {
+/// Waits up to a minute until `ready()`; panics with `log()` (the server's own log)
+/// when it never is.
+pub fn wait_until(what: &str, ready: impl Fn() -> bool, log: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !ready() {
         assert!(Instant::now() < deadline, "{what} did not start: {}", log());
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Whether 127.0.0.1:`port` accepts connections.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 /// Runs `tests/aws/kms.py ENDPOINT args...` with the venv's python and `stdin`; its

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::aws::{KmsServer, ci_venv, wait_for_port};
+use crate::aws::{KmsServer, ci_venv, listening, wait_until};
 
 /// The variable `.ci/localstack.sh` exports: the venv holding LocalStack and boto3.
 pub const LOCALSTACK_ENV: &str = "KEYWARDEN_LOCALSTACK_VENV";
@@ -51,17 +51,12 @@ impl LocalStack {
             .spawn()
             .expect("LocalStack starts");
         let server = LocalStack { port, child, dir };
-        wait_for_port("LocalStack", port, || server.log());
-        // The gateway listens before the KMS provider is loaded: wait for its health line.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !server.log().contains("Ready.") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "LocalStack never became ready: {}",
-                server.log()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        // The gateway listens before the KMS provider is loaded: also wait for "Ready.".
+        wait_until(
+            "LocalStack",
+            || listening(port) && server.log().contains("Ready."),
+            || server.log(),
+        );
         server
     }
 
