@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -12,6 +12,9 @@ use serde_json::Value;
 pub const ACCESS_KEY: &str = "keywarden-test";
 /// Secret key the tests grant the plugin; tests assert it never shows up.
 pub const SECRET_KEY: &str = "keywarden-test-secret";
+
+/// How long a local AWS server may take to start.
+pub const STARTUP: Duration = Duration::from_secs(60);
 
 /// The venv that `env_var` names, else the one `.ci/<script>` installs and prints as
 /// `export <env_var>=...`. Panics with the reason when neither works.
@@ -23,21 +26,6 @@ pub fn ci_venv(script: &str, env_var: &str) -> PathBuf {
         .into_iter()
         .find_map(|(name, value)| (name == env_var).then(|| PathBuf::from(value)))
         .unwrap_or_else(|| panic!(".ci/{script} provided no {env_var}; see its messages above"))
-}
-
-/// Waits up to a minute until `ready()`; panics with `log()` (the server's own log)
-/// when it never is.
-pub fn wait_until(what: &str, ready: impl Fn() -> bool, log: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what} did not start: {}", log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Whether 127.0.0.1:`port` accepts connections.
-pub fn listening(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 /// Runs `tests/aws/kms.py ENDPOINT args...` with the venv's python and `stdin`; its

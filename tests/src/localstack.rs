@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::aws::{KmsServer, ci_venv, listening, wait_until};
+use crate::aws::{KmsServer, STARTUP, ci_venv};
+use crate::{listening, wait_until};
 
 /// The variable `.ci/localstack.sh` exports: the venv holding LocalStack and boto3.
 pub const LOCALSTACK_ENV: &str = "KEYWARDEN_LOCALSTACK_VENV";
@@ -54,6 +55,7 @@ impl LocalStack {
         // The gateway listens before the KMS provider is loaded: also wait for "Ready.".
         wait_until(
             "LocalStack",
+            STARTUP,
             || listening(port) && server.log().contains("Ready."),
             || server.log(),
         );

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::aws::{KmsServer, ci_venv, listening, wait_until};
+use crate::aws::{KmsServer, STARTUP, ci_venv};
+use crate::{listening, wait_until};
 
 /// The variable `.ci/moto.sh` exports: the venv holding moto and boto3.
 pub const MOTO_ENV: &str = "KEYWARDEN_MOTO_VENV";
@@ -77,7 +78,7 @@ impl Moto {
             clock,
             _dir: dir,
         };
-        wait_until("moto", || listening(port), || moto.log());
+        wait_until("moto", STARTUP, || listening(port), || moto.log());
         moto
     }
 

@@ -41,6 +41,26 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until `ready()`, checking every 50 ms for at most `within`; panics with
+/// `log()` (the server's own log) when it never is.
+pub fn wait_until(
+    what: &str,
+    within: Duration,
+    ready: impl Fn() -> bool,
+    log: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} did not start: {}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether 127.0.0.1:`port` accepts connections.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
 /// Python's `http.server` serving an empty folder on 127.0.0.1; killed on drop.
 pub struct HttpServer {
     pub port: u16,
@@ -66,11 +86,12 @@ impl HttpServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 runs");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "http.server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            "http.server",
+            Duration::from_secs(10),
+            || listening(port),
+            String::new,
+        );
         Self {
             port,
             child,
