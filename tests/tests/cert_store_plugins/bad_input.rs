@@ -8,33 +8,8 @@ use crate::lab::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gives_clear_job_errors() {
     let lab = Lab::new();
-    let pki = |n: &str| p(&lab.pki().join(n));
-    openssl(&[
-        "pkcs12",
-        "-export",
-        "-inkey",
-        &pki("leaf.key"),
-        "-in",
-        &pki("leaf.pem"),
-        "-passout",
-        "pass:changeit",
-        "-out",
-        &p(&lab.host("a.p12")),
-    ]);
-    keytool(&[
-        "-importcert",
-        "-noprompt",
-        "-alias",
-        "ca",
-        "-file",
-        &pki("ca.pem"),
-        "-storetype",
-        "JKS",
-        "-keystore",
-        &p(&lab.host("a.jks")),
-        "-storepass",
-        PASSWORD,
-    ]);
+    lab.export_leaf_p12(&lab.host("a.p12"));
+    lab.import_ca_jks(&lab.host("a.jks"));
     std::fs::copy(lab.host("a.p12"), lab.root.path().join("outside/b.p12")).unwrap();
     let outside = p(&lab.root.path().join("outside/b.p12"));
 

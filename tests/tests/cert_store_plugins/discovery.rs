@@ -8,35 +8,10 @@ use crate::lab::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_finds_stores_by_directories_extensions_ignored_directories_and_patterns() {
     let lab = Lab::new();
-    let pki = |n: &str| p(&lab.pki().join(n));
     let p12 = lab.root.path().join("sample.p12");
-    openssl(&[
-        "pkcs12",
-        "-export",
-        "-inkey",
-        &pki("leaf.key"),
-        "-in",
-        &pki("leaf.pem"),
-        "-passout",
-        "pass:changeit",
-        "-out",
-        &p(&p12),
-    ]);
+    lab.export_leaf_p12(&p12);
     let jks = lab.root.path().join("sample.jks");
-    keytool(&[
-        "-importcert",
-        "-noprompt",
-        "-alias",
-        "ca",
-        "-file",
-        &pki("ca.pem"),
-        "-storetype",
-        "JKS",
-        "-keystore",
-        &p(&jks),
-        "-storepass",
-        PASSWORD,
-    ]);
+    lab.import_ca_jks(&jks);
     let pem = std::fs::read(lab.pki().join("leaf.pem")).unwrap();
     let put = |rel: &str, bytes: &[u8]| {
         let path = lab.root.path().join(rel);

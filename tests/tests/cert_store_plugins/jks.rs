@@ -73,18 +73,7 @@ async fn jks_stores_written_by_add_remove_and_create_read_back_with_keytool() {
     let plugin = lab.plugin("jks-store").await;
     let file = p(&lab.host("new.jks"));
     let st = || store("JKS", "/stores/new.jks", Some("store_pw"), json!({}));
-    let list = || {
-        keytool(&[
-            "-list",
-            "-v",
-            "-keystore",
-            &file,
-            "-storetype",
-            "JKS",
-            "-storepass",
-            PASSWORD,
-        ])
-    };
+    let list = || keytool_list(&file, "JKS", true);
 
     succeeded(&lab.run(&plugin, "Management", JobCall::Create(st())).await);
     assert!(list().contains("Your keystore contains 0 entries"));

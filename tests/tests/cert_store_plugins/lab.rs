@@ -25,7 +25,7 @@ use keywarden::runtime::sandbox::HostServices;
 use keywarden_tests::plugin_file;
 use serde_json::Value;
 
-pub use tools::{keytool, openssl, openssl_fails};
+pub use tools::{keytool, keytool_list, openssl, openssl_fails};
 
 /// The store password every lab store uses (granted as the secret `store_pw`).
 pub const PASSWORD: &str = "changeit";
@@ -95,6 +95,41 @@ impl Lab {
     /// The PKI directory (`ca.pem`, `ca.der`, `leaf.pem`, `leaf.der`, `leaf.key`, `leaf.pk8`).
     pub fn pki(&self) -> PathBuf {
         self.root.path().join("pki")
+    }
+
+    /// Writes the lab leaf and its key as a PKCS#12 file made by `openssl pkcs12 -export`.
+    pub fn export_leaf_p12(&self, out: &Path) {
+        let pki = |n: &str| p(&self.pki().join(n));
+        openssl(&[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            &pki("leaf.key"),
+            "-in",
+            &pki("leaf.pem"),
+            "-passout",
+            &format!("pass:{PASSWORD}"),
+            "-out",
+            &p(out),
+        ]);
+    }
+
+    /// Writes a JKS made by `keytool -importcert` holding the lab CA as entry `ca`.
+    pub fn import_ca_jks(&self, out: &Path) {
+        keytool(&[
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "ca",
+            "-file",
+            &p(&self.pki().join("ca.pem")),
+            "-storetype",
+            "JKS",
+            "-keystore",
+            &p(out),
+            "-storepass",
+            PASSWORD,
+        ]);
     }
 
     pub fn pki_bytes(&self, name: &str) -> Vec<u8> {

@@ -64,15 +64,7 @@ async fn pkcs12_stores_written_by_add_remove_and_create_read_back_with_openssl_a
     let st = || store("PKCS12", "/stores/new.p12", Some("store_pw"), json!({}));
 
     succeeded(&lab.run(&plugin, "Management", JobCall::Create(st())).await);
-    let listing = keytool(&[
-        "-list",
-        "-keystore",
-        &file,
-        "-storetype",
-        "PKCS12",
-        "-storepass",
-        PASSWORD,
-    ]);
+    let listing = keytool_list(&file, "PKCS12", false);
     assert!(
         listing.contains("Your keystore contains 0 entries"),
         "{listing}"
@@ -103,15 +95,7 @@ async fn pkcs12_stores_written_by_add_remove_and_create_read_back_with_openssl_a
     );
     assert!(dump.contains("subject=CN = Other Test CA"), "{dump}");
     assert!(dump.contains("-----BEGIN PRIVATE KEY-----"), "{dump}");
-    let listing = keytool(&[
-        "-list",
-        "-keystore",
-        &file,
-        "-storetype",
-        "PKCS12",
-        "-storepass",
-        PASSWORD,
-    ]);
+    let listing = keytool_list(&file, "PKCS12", false);
     assert!(
         listing.contains("web,") && listing.contains("PrivateKeyEntry"),
         "{listing}"
@@ -149,15 +133,7 @@ async fn pkcs12_stores_written_by_add_remove_and_create_read_back_with_openssl_a
         &lab.run(&plugin, "Management", JobCall::Remove(st(), "web".into()))
             .await,
     );
-    let listing = keytool(&[
-        "-list",
-        "-keystore",
-        &file,
-        "-storetype",
-        "PKCS12",
-        "-storepass",
-        PASSWORD,
-    ]);
+    let listing = keytool_list(&file, "PKCS12", false);
     assert!(
         !listing.contains("web,") && listing.contains("other-ca,"),
         "{listing}"

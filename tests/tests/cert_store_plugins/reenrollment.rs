@@ -122,16 +122,7 @@ async fn reenrollment_generates_the_key_in_the_sandbox_and_installs_the_issued_c
         .await,
     );
     let jks = p(&lab.host("app.jks"));
-    let listing = keytool(&[
-        "-list",
-        "-v",
-        "-keystore",
-        &jks,
-        "-storetype",
-        "JKS",
-        "-storepass",
-        PASSWORD,
-    ]);
+    let listing = keytool_list(&jks, "JKS", true);
     assert!(
         listing.contains("Alias name: app") && listing.contains("PrivateKeyEntry"),
         "{listing}"

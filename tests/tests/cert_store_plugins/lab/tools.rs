@@ -37,6 +37,24 @@ fn run(tool: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `keytool -list` (with `-v` when `verbose`) of a `store_type` keystore opened with the
+/// lab password.
+pub fn keytool_list(keystore: &str, store_type: &str, verbose: bool) -> String {
+    let mut args = vec!["-list"];
+    if verbose {
+        args.push("-v");
+    }
+    args.extend([
+        "-keystore",
+        keystore,
+        "-storetype",
+        store_type,
+        "-storepass",
+        super::PASSWORD,
+    ]);
+    keytool(&args)
+}
+
 /// A lab PKI in `dir`: an EC P-256 CA (`ca.key`, `ca.pem`, `ca.der`) and an RSA leaf
 /// it signed for `CN=leaf.example.com,O=Example` (`leaf.key` PKCS#8 PEM, `leaf.pk8`
 /// PKCS#8 DER, `leaf.pem`, `leaf.der`), plus a second CA (`ca2.pem`, `ca2.der`).
