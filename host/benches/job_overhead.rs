@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keywarden::config::OperatorConfig;
+use keywarden::operator_config::OperatorConfig;
 use keywarden::plugins::loader;
 use keywarden::runtime::Runtime;
 use keywarden::runtime::bindings::types::{JobContext, JobError, JobOutcome};

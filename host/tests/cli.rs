@@ -103,7 +103,7 @@ fn run_executes_a_custom_operation_with_grants_from_the_config() {
     let config = dir.path().join("keywarden.toml");
     std::fs::write(
         &config,
-        "[plugins.hello]\nconfig = { greeting = \"Ahoy\" }\n",
+        "[plugins.hello]\nsettings = { greeting = \"Ahoy\" }\n",
     )
     .unwrap();
     let file = plugins().join("hello.wasm");

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use keywarden_store::testing::PgTestSchema;
+use keywarden_db::testing::PgTestSchema;
 use serde_json::{Value, json};
 
 const NODE: &str = "test-node";

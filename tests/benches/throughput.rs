@@ -24,7 +24,7 @@ use apalis::prelude::*;
 use apalis_sql::sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
 use keywarden::executor::{self, ExecutorConfig};
-use keywarden_store::{JobFilter, NewJob, Sort, Store, status};
+use keywarden_db::{Database, JobFilter, NewJob, Sort, status};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio_util::sync::CancellationToken;
@@ -87,7 +87,7 @@ fn instant_of(t: DateTime<Utc>) -> Instant {
 
 /// Keywarden: N jobs due at `T` inserted in batches of 1000, the executor with the noop
 /// plugin, done when `list_jobs(status = completed)` counts N.
-async fn keywarden(name: &str, store: Arc<dyn Store>, n: usize, concurrency: usize) -> Row {
+async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usize) -> Row {
     let registry = db::registry("").await;
     // Enough lead for the inserts (about 10 µs a job measured on SQLite, plus slack).
     let lead = Duration::from_millis(1500 + n as u64 / 10);
@@ -111,7 +111,7 @@ async fn keywarden(name: &str, store: Arc<dyn Store>, n: usize, concurrency: usi
         })
         .collect();
     for chunk in jobs.chunks(1000) {
-        store.insert_jobs(chunk).await.expect("insert jobs");
+        db.insert_jobs(chunk).await.expect("insert jobs");
     }
     let enqueue = enqueue.elapsed();
     if Utc::now() >= due {
@@ -121,7 +121,7 @@ async fn keywarden(name: &str, store: Arc<dyn Store>, n: usize, concurrency: usi
     let mut cfg = ExecutorConfig::new("bench-node");
     cfg.concurrency = concurrency;
     let token = CancellationToken::new();
-    let handle = executor::spawn(store.clone(), registry, cfg, token.clone());
+    let handle = executor::spawn(db.clone(), registry, cfg, token.clone());
 
     let start = instant_of(due);
     tokio::time::sleep_until(start.into()).await;
@@ -130,7 +130,7 @@ async fn keywarden(name: &str, store: Arc<dyn Store>, n: usize, concurrency: usi
         ..JobFilter::default()
     };
     loop {
-        let (done, _) = store
+        let (done, _) = db
             .list_jobs(&filter, &Sort::default(), 0, 1)
             .await
             .expect("count jobs");
@@ -143,7 +143,7 @@ async fn keywarden(name: &str, store: Arc<dyn Store>, n: usize, concurrency: usi
     token.cancel();
     handle.await.expect("executor task");
 
-    let (_, all) = store
+    let (_, all) = db
         .list_jobs(&JobFilter::default(), &Sort::default(), 0, n as i64 + 1)
         .await
         .expect("list jobs");
@@ -181,7 +181,7 @@ async fn noop_handler(_job: Noop, starts: Data<Starts>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Apalis 0.7 + apalis-sql on a temp SQLite file with the store's settings (WAL,
+/// Apalis 0.7 + apalis-sql on a temp SQLite file with the database's settings (WAL,
 /// synchronous NORMAL, 8 connections): N jobs pushed one by one (its API has no batch
 /// push), then all made due at one whole second `T`; one worker with the same
 /// concurrency, fetching up to `concurrency` jobs every 50 ms (the executor's poll).
@@ -276,11 +276,27 @@ async fn main() {
     let mut rows = Vec::new();
 
     let sqlite = db::Db::sqlite().await;
-    rows.push(keywarden("keywarden (SQLite)", sqlite.store.clone(), n, concurrency).await);
+    rows.push(
+        keywarden(
+            "keywarden (SQLite)",
+            sqlite.database.clone(),
+            n,
+            concurrency,
+        )
+        .await,
+    );
     sqlite.cleanup().await;
 
     if let Some(pg) = db::Db::postgres("throughput").await {
-        rows.push(keywarden("keywarden (PostgreSQL)", pg.store.clone(), n, concurrency).await);
+        rows.push(
+            keywarden(
+                "keywarden (PostgreSQL)",
+                pg.database.clone(),
+                n,
+                concurrency,
+            )
+            .await,
+        );
         pg.cleanup().await;
     }
 

@@ -91,7 +91,7 @@ aws-secret-access-key = {{ value = "{SECRET_KEY}" }}
 [plugins.aws-kms]
 outbound_hosts = ["{host}"]
 secrets = ["aws-access-key-id", "aws-secret-access-key"]
-config = {{ endpoint = "{endpoint}", region = "us-east-1" }}
+settings = {{ endpoint = "{endpoint}", region = "us-east-1" }}
 {extra}
 "#,
         host = server.host(),

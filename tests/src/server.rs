@@ -6,14 +6,14 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use keywarden::config::OperatorConfig;
+use keywarden::operator_config::OperatorConfig;
 use keywarden::server::{ServeOptions, bootstrap::ADMIN_TOKEN_FILE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// Environment variable naming the PostgreSQL server for the postgres variants.
-pub use keywarden_store::testing::PG_ENV;
-use keywarden_store::testing::PgTestSchema;
+pub use keywarden_db::testing::PG_ENV;
+use keywarden_db::testing::PgTestSchema;
 
 /// A running server and what is needed to stop and clean it up.
 pub struct TestServer {

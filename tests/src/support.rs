@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keywarden::config::OperatorConfig;
+use keywarden::operator_config::OperatorConfig;
 use keywarden::runtime::Runtime;
 use keywarden::runtime::capabilities::secrets::ConfiguredSecrets;
 use keywarden::runtime::capabilities::state::MemoryState;

@@ -11,7 +11,7 @@ use db::{Db, is_final, registry, wait_job};
 use keywarden::executor::{self, ExecutorConfig, StoreState};
 use keywarden::plugins::PluginRegistry;
 use keywarden::runtime::capabilities::state::StateBackend;
-use keywarden_store::{NewJob, Store, status};
+use keywarden_db::{Database, NewJob, status};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -38,9 +38,9 @@ fn new_job(operation: &str, params: Value, max_attempts: i32, backoff: i64) -> N
     }
 }
 
-async fn enqueue(store: &dyn Store, job: NewJob) -> Uuid {
+async fn enqueue(db: &dyn Database, job: NewJob) -> Uuid {
     let id = job.id;
-    store.insert_jobs(&[job]).await.expect("insert job");
+    db.insert_jobs(&[job]).await.expect("insert job");
     id
 }
 
@@ -53,12 +53,12 @@ fn cfg() -> ExecutorConfig {
 }
 
 fn start(
-    store: &Arc<dyn Store>,
+    db: &Arc<dyn Database>,
     registry: &Arc<PluginRegistry>,
     cfg: ExecutorConfig,
 ) -> (CancellationToken, JoinHandle<()>) {
     let token = CancellationToken::new();
-    let handle = executor::spawn(store.clone(), registry.clone(), cfg, token.clone());
+    let handle = executor::spawn(db.clone(), registry.clone(), cfg, token.clone());
     (token, handle)
 }
 
@@ -75,12 +75,12 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn hello_job_completes_with_details_logs_and_progress(db: &Db) {
     let reg = registry("").await;
     let id = enqueue(
-        &*db.store,
+        &*db.database,
         new_job("hello", json!({"name": "Ada", "repeat": 2}), 1, 0),
     )
     .await;
-    let (token, handle) = start(&db.store, &reg, cfg());
-    let job = wait_job(&*db.store, id, WAIT, is_final).await;
+    let (token, handle) = start(&db.database, &reg, cfg());
+    let job = wait_job(&*db.database, id, WAIT, is_final).await;
     stop(token, handle).await;
     assert_eq!(job.status, status::COMPLETED, "{job:?}");
     assert_eq!(job.result.as_deref(), Some("success"));
@@ -101,9 +101,9 @@ async fn hello_job_completes_with_details_logs_and_progress(db: &Db) {
 
 async fn unknown_operation_fails_naming_what_is_available(db: &Db) {
     let reg = registry("").await;
-    let id = enqueue(&*db.store, new_job("no_such_op", json!({}), 3, 0)).await;
-    let (token, handle) = start(&db.store, &reg, cfg());
-    let job = wait_job(&*db.store, id, WAIT, is_final).await;
+    let id = enqueue(&*db.database, new_job("no_such_op", json!({}), 3, 0)).await;
+    let (token, handle) = start(&db.database, &reg, cfg());
+    let job = wait_job(&*db.database, id, WAIT, is_final).await;
     stop(token, handle).await;
     assert_eq!(job.status, status::FAILED);
     assert_eq!(job.result.as_deref(), Some("failure"));
@@ -117,13 +117,13 @@ async fn unknown_operation_fails_naming_what_is_available(db: &Db) {
 
 async fn timed_out_and_panicking_plugins_fail_with_the_reason(db: &Db) {
     let reg = registry("[plugins.hostile]\ntimeout_secs = 1\n").await;
-    let spin = enqueue(&*db.store, new_job("spin", json!({}), 1, 0)).await;
-    let panic = enqueue(&*db.store, new_job("panic", json!({}), 1, 0)).await;
-    let hello = enqueue(&*db.store, new_job("hello", json!({"name": "B"}), 1, 0)).await;
-    let (token, handle) = start(&db.store, &reg, cfg());
-    let spin = wait_job(&*db.store, spin, WAIT, is_final).await;
-    let panic = wait_job(&*db.store, panic, WAIT, is_final).await;
-    let hello = wait_job(&*db.store, hello, WAIT, is_final).await;
+    let spin = enqueue(&*db.database, new_job("spin", json!({}), 1, 0)).await;
+    let panic = enqueue(&*db.database, new_job("panic", json!({}), 1, 0)).await;
+    let hello = enqueue(&*db.database, new_job("hello", json!({"name": "B"}), 1, 0)).await;
+    let (token, handle) = start(&db.database, &reg, cfg());
+    let spin = wait_job(&*db.database, spin, WAIT, is_final).await;
+    let panic = wait_job(&*db.database, panic, WAIT, is_final).await;
+    let hello = wait_job(&*db.database, hello, WAIT, is_final).await;
     stop(token, handle).await;
     assert_eq!(spin.status, status::FAILED);
     let msg = spin.message.unwrap_or_default();
@@ -136,11 +136,11 @@ async fn timed_out_and_panicking_plugins_fail_with_the_reason(db: &Db) {
 
 async fn failures_retry_with_backoff_then_fail(db: &Db) {
     let reg = registry("").await;
-    let id = enqueue(&*db.store, new_job("panic", json!({}), 3, 1)).await;
+    let id = enqueue(&*db.database, new_job("panic", json!({}), 3, 1)).await;
     let started = Instant::now();
-    let (token, handle) = start(&db.store, &reg, cfg());
+    let (token, handle) = start(&db.database, &reg, cfg());
     // First attempt fails and is requeued about one backoff later.
-    let requeued = wait_job(&*db.store, id, WAIT, |j| {
+    let requeued = wait_job(&*db.database, id, WAIT, |j| {
         j.status == status::QUEUED && j.attempt == 1
     })
     .await;
@@ -153,7 +153,7 @@ async fn failures_retry_with_backoff_then_fail(db: &Db) {
             .unwrap_or_default()
             .contains("attempt 1 of 3 failed: the plugin crashed")
     );
-    let job = wait_job(&*db.store, id, WAIT, is_final).await;
+    let job = wait_job(&*db.database, id, WAIT, is_final).await;
     stop(token, handle).await;
     assert_eq!(job.status, status::FAILED);
     assert_eq!(job.attempt, 3);
@@ -185,9 +185,9 @@ async fn failures_retry_with_backoff_then_fail(db: &Db) {
 
 async fn invalid_params_are_not_retried(db: &Db) {
     let reg = registry("").await;
-    let id = enqueue(&*db.store, new_job("hello", json!({}), 3, 0)).await;
-    let (token, handle) = start(&db.store, &reg, cfg());
-    let job = wait_job(&*db.store, id, WAIT, is_final).await;
+    let id = enqueue(&*db.database, new_job("hello", json!({}), 3, 0)).await;
+    let (token, handle) = start(&db.database, &reg, cfg());
+    let job = wait_job(&*db.database, id, WAIT, is_final).await;
     stop(token, handle).await;
     assert_eq!(job.status, status::FAILED);
     assert_eq!(job.attempt, 1);
@@ -200,10 +200,10 @@ async fn invalid_params_are_not_retried(db: &Db) {
 
 async fn lease_recovery_handles_jobs_of_a_vanished_node(db: &Db) {
     // A node claims two jobs with a tiny lease and vanishes.
-    let last = enqueue(&*db.store, new_job("hello", json!({"name": "C"}), 1, 0)).await;
-    let again = enqueue(&*db.store, new_job("hello", json!({"name": "D"}), 2, 0)).await;
+    let last = enqueue(&*db.database, new_job("hello", json!({"name": "C"}), 1, 0)).await;
+    let again = enqueue(&*db.database, new_job("hello", json!({"name": "D"}), 2, 0)).await;
     let claimed = db
-        .store
+        .database
         .claim_jobs("ghost", Utc::now(), 10, Duration::from_millis(1))
         .await
         .unwrap();
@@ -211,9 +211,9 @@ async fn lease_recovery_handles_jobs_of_a_vanished_node(db: &Db) {
     tokio::time::sleep(Duration::from_millis(20)).await;
     // A live executor recovers them: no attempts left → failed; else requeued and run here.
     let reg = registry("").await;
-    let (token, handle) = start(&db.store, &reg, cfg());
-    let failed = wait_job(&*db.store, last, WAIT, is_final).await;
-    let rerun = wait_job(&*db.store, again, WAIT, is_final).await;
+    let (token, handle) = start(&db.database, &reg, cfg());
+    let failed = wait_job(&*db.database, last, WAIT, is_final).await;
+    let rerun = wait_job(&*db.database, again, WAIT, is_final).await;
     stop(token, handle).await;
     assert_eq!(failed.status, status::FAILED, "{failed:?}");
     assert!(failed.message.unwrap_or_default().contains("ghost"));
@@ -225,18 +225,23 @@ async fn lease_recovery_handles_jobs_of_a_vanished_node(db: &Db) {
 async fn shutdown_lets_running_jobs_finish(db: &Db) {
     let reg = registry("").await;
     let id = enqueue(
-        &*db.store,
+        &*db.database,
         new_job("hello", json!({"name": "E", "delay_ms": 800}), 1, 0),
     )
     .await;
-    let (token, handle) = start(&db.store, &reg, cfg());
-    let running = wait_job(&*db.store, id, WAIT, |j| j.status == status::RUNNING).await;
+    let (token, handle) = start(&db.database, &reg, cfg());
+    let running = wait_job(&*db.database, id, WAIT, |j| j.status == status::RUNNING).await;
     assert_eq!(running.status, status::RUNNING);
-    let queued_later = enqueue(&*db.store, new_job("hello", json!({"name": "F"}), 1, 0)).await;
+    let queued_later = enqueue(&*db.database, new_job("hello", json!({"name": "F"}), 1, 0)).await;
     stop(token, handle).await;
-    let job = db.store.get_job(None, id).await.unwrap().unwrap();
+    let job = db.database.get_job(None, id).await.unwrap().unwrap();
     assert_eq!(job.status, status::COMPLETED, "drained before returning");
-    let later = db.store.get_job(None, queued_later).await.unwrap().unwrap();
+    let later = db
+        .database
+        .get_job(None, queued_later)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         later.status == status::QUEUED || is_final(&later),
         "never left running: {later:?}"
@@ -244,7 +249,7 @@ async fn shutdown_lets_running_jobs_finish(db: &Db) {
 }
 
 async fn plugin_state_is_kept_in_the_store(db: &Db) {
-    let state = StoreState(db.store.clone());
+    let state = StoreState(db.database.clone());
     state
         .set("hello", "scope-1", "cursor", Some("42"))
         .await
@@ -287,7 +292,7 @@ async fn noop_throughput_on_sqlite() {
     let n = 20_000;
     let jobs: Vec<NewJob> = (0..n).map(|_| new_job("noop", json!({}), 1, 0)).collect();
     for chunk in jobs.chunks(1000) {
-        db.store.insert_jobs(chunk).await.unwrap();
+        db.database.insert_jobs(chunk).await.unwrap();
     }
     let mut cfg = cfg();
     cfg.concurrency = std::env::var("KW_BENCH_CONCURRENCY")
@@ -295,14 +300,14 @@ async fn noop_throughput_on_sqlite() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(128);
     let started = Instant::now();
-    let (token, handle) = start(&db.store, &reg, cfg);
+    let (token, handle) = start(&db.database, &reg, cfg);
     loop {
-        let filter = keywarden_store::JobFilter {
+        let filter = keywarden_db::JobFilter {
             status: Some(status::COMPLETED.into()),
             ..Default::default()
         };
         let (done, _) = db
-            .store
+            .database
             .list_jobs(&filter, &Default::default(), 0, 1)
             .await
             .unwrap();

@@ -65,7 +65,7 @@ async fn hello_is_described_and_run_with_details_logs_progress_config_and_secret
         lab_token = { value = "tok-3141592653" }
         [plugins.hello]
         secrets = ["lab_token"]
-        config = { greeting = "Howdy" }
+        settings = { greeting = "Howdy" }
         "#,
     );
     let hello = load(&runtime, "hello").await;

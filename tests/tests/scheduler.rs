@@ -12,7 +12,7 @@ use db::{Db, jobs, registry};
 use keywarden::executor::{self, ExecutorConfig};
 use keywarden::plugins::PluginRegistry;
 use keywarden::scheduler::tick::{SchedulerLoop, tick_once};
-use keywarden_store::{JobConfig, Store, status};
+use keywarden_db::{Database, JobConfig, status};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 const TICK: Duration = Duration::from_millis(100);
 const GRACE: Duration = Duration::from_millis(400);
 
-async fn create(store: &dyn Store, run_at: &str, edit: impl FnOnce(&mut JobConfig)) -> JobConfig {
+async fn create(db: &dyn Database, run_at: &str, edit: impl FnOnce(&mut JobConfig)) -> JobConfig {
     let now = Utc::now();
     let mut config = JobConfig::new(
         "kylo",
@@ -41,25 +41,25 @@ async fn create(store: &dyn Store, run_at: &str, edit: impl FnOnce(&mut JobConfi
         };
         config.next_fire_at = keywarden::scheduler::fire_times::first_fire(&schedule, window, now);
     }
-    store.insert_config(&config).await.expect("insert config")
+    db.insert_config(&config).await.expect("insert config")
 }
 
 /// A scheduler and an executor, as `serve` runs them.
 struct Node {
-    store: Arc<dyn Store>,
+    db: Arc<dyn Database>,
     scheduler: (CancellationToken, JoinHandle<()>),
     executor: (CancellationToken, JoinHandle<()>),
 }
 
 impl Node {
-    fn start(store: &Arc<dyn Store>, registry: &Arc<PluginRegistry>, name: &str) -> Node {
+    fn start(db: &Arc<dyn Database>, registry: &Arc<PluginRegistry>, name: &str) -> Node {
         let (s, e) = (CancellationToken::new(), CancellationToken::new());
         let mut cfg = ExecutorConfig::new(name);
         cfg.concurrency = 8;
-        let scheduler = SchedulerLoop::spawn(store.clone(), name.into(), TICK, s.clone());
-        let executor = executor::spawn(store.clone(), registry.clone(), cfg, e.clone());
+        let scheduler = SchedulerLoop::spawn(db.clone(), name.into(), TICK, s.clone());
+        let executor = executor::spawn(db.clone(), registry.clone(), cfg, e.clone());
         Node {
-            store: store.clone(),
+            db: db.clone(),
             scheduler: (s, scheduler),
             executor: (e, executor),
         }
@@ -69,7 +69,7 @@ impl Node {
     async fn stop(self) {
         self.scheduler.0.cancel();
         joined(self.scheduler.1).await;
-        wait_final(&*self.store, None).await;
+        wait_final(&*self.db, None).await;
         self.executor.0.cancel();
         joined(self.executor.1).await;
     }
@@ -95,24 +95,24 @@ fn assert_every_second(fires: &[DateTime<Utc>]) {
     }
 }
 
-async fn wait_final(store: &dyn Store, config: Option<uuid::Uuid>) -> Vec<keywarden_store::Job> {
+async fn wait_final(db: &dyn Database, config: Option<uuid::Uuid>) -> Vec<keywarden_db::Job> {
     for _ in 0..200 {
-        let all = jobs(store, config).await;
+        let all = jobs(db, config).await;
         if all.iter().all(db::is_final) {
             return all;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("jobs did not finish: {:?}", jobs(store, config).await);
+    panic!("jobs did not finish: {:?}", jobs(db, config).await);
 }
 
 async fn per_second_config_fires_and_its_jobs_complete(db: &Db) {
     let reg = registry("").await;
-    let config = create(&*db.store, "* * * * * *", |c| c.overlap = "allow".into()).await;
-    let node = Node::start(&db.store, &reg, "node-a");
+    let config = create(&*db.database, "* * * * * *", |c| c.overlap = "allow".into()).await;
+    let node = Node::start(&db.database, &reg, "node-a");
     tokio::time::sleep(Duration::from_millis(3500)).await;
     node.stop().await;
-    let all = wait_final(&*db.store, Some(config.id)).await;
+    let all = wait_final(&*db.database, Some(config.id)).await;
     assert!((3..=5).contains(&all.len()), "{} jobs", all.len());
     for job in &all {
         assert_eq!(job.status, status::COMPLETED, "{job:?}");
@@ -128,60 +128,65 @@ async fn per_second_config_fires_and_its_jobs_complete(db: &Db) {
 
 async fn disabled_and_ended_configs_stop_firing(db: &Db) {
     let reg = registry("").await;
-    let disabled = create(&*db.store, "* * * * * *", |c| c.overlap = "allow".into()).await;
+    let disabled = create(&*db.database, "* * * * * *", |c| c.overlap = "allow".into()).await;
     let end = Utc::now() + chrono::Duration::milliseconds(1500);
-    let ended = create(&*db.store, "* * * * * *", |c| {
+    let ended = create(&*db.database, "* * * * * *", |c| {
         c.overlap = "allow".into();
         c.end_date = Some(end);
     })
     .await;
-    let node = Node::start(&db.store, &reg, "node-a");
+    let node = Node::start(&db.database, &reg, "node-a");
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let mut off = db
-        .store
+        .database
         .get_config(None, disabled.id)
         .await
         .unwrap()
         .unwrap();
     off.disabled = true;
-    db.store.update_config(&off).await.unwrap();
+    db.database.update_config(&off).await.unwrap();
     // A tick that read the config before the update may still complete its fire.
     tokio::time::sleep(TICK * 3).await;
-    let fired_before = jobs(&*db.store, Some(disabled.id)).await.len();
+    let fired_before = jobs(&*db.database, Some(disabled.id)).await.len();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     node.stop().await;
     assert_eq!(
-        jobs(&*db.store, Some(disabled.id)).await.len(),
+        jobs(&*db.database, Some(disabled.id)).await.len(),
         fired_before,
         "disabled config fired"
     );
-    let ended_jobs = jobs(&*db.store, Some(ended.id)).await;
+    let ended_jobs = jobs(&*db.database, Some(ended.id)).await;
     assert!(
         !ended_jobs.is_empty() && ended_jobs.len() <= 2,
         "{ended_jobs:?}"
     );
     assert!(ended_jobs.iter().all(|j| j.scheduled_for <= end));
-    let after = db.store.get_config(None, ended.id).await.unwrap().unwrap();
+    let after = db
+        .database
+        .get_config(None, ended.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.next_fire_at, None, "past its end date");
 }
 
 async fn a_restart_neither_loses_nor_doubles_fires(db: &Db) {
     let reg = registry("").await;
-    let config = create(&*db.store, "* * * * * *", |c| {
+    let config = create(&*db.database, "* * * * * *", |c| {
         c.overlap = "allow".into();
         c.catch_up = "all".into();
     })
     .await;
-    let first = Node::start(&db.store, &reg, "node-a");
+    let first = Node::start(&db.database, &reg, "node-a");
     tokio::time::sleep(Duration::from_millis(2300)).await;
     first.stop().await;
     // Down for a while, then a new process (new connection) on the same database.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let store = db.reopen().await;
-    let second = Node::start(&store, &reg, "node-b");
+    let db = db.reopen().await;
+    let second = Node::start(&db, &reg, "node-b");
     tokio::time::sleep(Duration::from_millis(2300)).await;
     second.stop().await;
-    let all = wait_final(&*store, Some(config.id)).await;
+    let all = wait_final(&*db, Some(config.id)).await;
     let fires: Vec<_> = all.iter().map(|j| j.scheduled_for).collect();
     assert!(fires.len() >= 5, "{fires:?}");
     assert_every_second(&fires);
@@ -192,16 +197,16 @@ async fn a_restart_neither_loses_nor_doubles_fires(db: &Db) {
 }
 
 async fn two_schedulers_on_one_database_fire_once(db: &Db) {
-    let config = create(&*db.store, "* * * * * *", |c| c.overlap = "allow".into()).await;
+    let config = create(&*db.database, "* * * * * *", |c| c.overlap = "allow".into()).await;
     let other = db.reopen().await;
     let token = CancellationToken::new();
-    let a = SchedulerLoop::spawn(db.store.clone(), "a".into(), TICK, token.clone());
+    let a = SchedulerLoop::spawn(db.database.clone(), "a".into(), TICK, token.clone());
     let b = SchedulerLoop::spawn(other, "b".into(), TICK, token.clone());
     tokio::time::sleep(Duration::from_millis(3200)).await;
     token.cancel();
     a.await.unwrap();
     b.await.unwrap();
-    let fires: Vec<_> = jobs(&*db.store, Some(config.id))
+    let fires: Vec<_> = jobs(&*db.database, Some(config.id))
         .await
         .iter()
         .map(|j| j.scheduled_for)
@@ -216,18 +221,26 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 async fn overlap_skip_waits_for_the_unfinished_run_and_allow_does_not(db: &Db) {
-    let skip = create(&*db.store, "* * * * * *", |c| c.next_fire_at = Some(at(0))).await;
-    let allow = create(&*db.store, "* * * * * *", |c| {
+    let skip = create(&*db.database, "* * * * * *", |c| {
+        c.next_fire_at = Some(at(0))
+    })
+    .await;
+    let allow = create(&*db.database, "* * * * * *", |c| {
         c.overlap = "allow".into();
         c.next_fire_at = Some(at(0));
     })
     .await;
-    assert_eq!(tick_once(&*db.store, at(0), GRACE).await.unwrap(), 2);
+    assert_eq!(tick_once(&*db.database, at(0), GRACE).await.unwrap(), 2);
     // Both first runs are still queued (nothing executes them): a slow job.
-    assert_eq!(tick_once(&*db.store, at(1), GRACE).await.unwrap(), 1);
-    assert_eq!(jobs(&*db.store, Some(skip.id)).await.len(), 1);
-    assert_eq!(jobs(&*db.store, Some(allow.id)).await.len(), 2);
-    let skipped = db.store.get_config(None, skip.id).await.unwrap().unwrap();
+    assert_eq!(tick_once(&*db.database, at(1), GRACE).await.unwrap(), 1);
+    assert_eq!(jobs(&*db.database, Some(skip.id)).await.len(), 1);
+    assert_eq!(jobs(&*db.database, Some(allow.id)).await.len(), 2);
+    let skipped = db
+        .database
+        .get_config(None, skip.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         skipped.next_fire_at,
         Some(at(2)),
@@ -239,7 +252,7 @@ async fn catch_up_after_downtime_follows_the_policy(db: &Db) {
     // Per-minute cron, down from 00:00 to 00:05:30: six fires were missed.
     let mut ids = Vec::new();
     for policy in ["skip", "one", "all"] {
-        let c = create(&*db.store, "* * * * *", |c| {
+        let c = create(&*db.database, "* * * * *", |c| {
             c.catch_up = policy.into();
             c.overlap = "allow".into();
             c.next_fire_at = Some(at(0));
@@ -247,17 +260,17 @@ async fn catch_up_after_downtime_follows_the_policy(db: &Db) {
         .await;
         ids.push(c.id);
     }
-    assert_eq!(tick_once(&*db.store, at(330), GRACE).await.unwrap(), 7);
+    assert_eq!(tick_once(&*db.database, at(330), GRACE).await.unwrap(), 7);
     let counts = [0, 1, 6];
     for (id, want) in ids.iter().zip(counts) {
-        let fired = jobs(&*db.store, Some(*id)).await;
+        let fired = jobs(&*db.database, Some(*id)).await;
         assert_eq!(fired.len(), want);
-        let config = db.store.get_config(None, *id).await.unwrap().unwrap();
+        let config = db.database.get_config(None, *id).await.unwrap().unwrap();
         assert_eq!(config.next_fire_at, Some(at(360)));
     }
-    let one = jobs(&*db.store, Some(ids[1])).await;
+    let one = jobs(&*db.database, Some(ids[1])).await;
     assert_eq!(one[0].scheduled_for, at(300), "the latest missed fire");
-    let all: Vec<_> = jobs(&*db.store, Some(ids[2]))
+    let all: Vec<_> = jobs(&*db.database, Some(ids[2]))
         .await
         .iter()
         .map(|j| j.scheduled_for)
@@ -266,20 +279,25 @@ async fn catch_up_after_downtime_follows_the_policy(db: &Db) {
 }
 
 async fn unparsable_schedule_stops_the_config_and_cloud_name_sets_the_target(db: &Db) {
-    let broken = create(&*db.store, "* * * * * *", |c| {
+    let broken = create(&*db.database, "* * * * * *", |c| {
         c.next_fire_at = Some(at(0));
         c.run_at = "not a cron".into();
     })
     .await;
-    let cloud = create(&*db.store, "* * * * * *", |c| {
+    let cloud = create(&*db.database, "* * * * * *", |c| {
         c.next_fire_at = Some(at(0));
         c.params = json!({"cloud_name": "aws"});
     })
     .await;
-    assert_eq!(tick_once(&*db.store, at(0), GRACE).await.unwrap(), 1);
-    let broken = db.store.get_config(None, broken.id).await.unwrap().unwrap();
+    assert_eq!(tick_once(&*db.database, at(0), GRACE).await.unwrap(), 1);
+    let broken = db
+        .database
+        .get_config(None, broken.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(broken.next_fire_at, None);
-    let fired = jobs(&*db.store, Some(cloud.id)).await;
+    let fired = jobs(&*db.database, Some(cloud.id)).await;
     assert_eq!(fired[0].target.as_deref(), Some("aws"));
 }
 

@@ -71,7 +71,7 @@ pub async fn require_token(
     if token.is_empty() {
         return Err(ApiError::unauthorized("empty bearer token"));
     }
-    let found = state.store.find_token_by_hash(&hash_token(token)).await?;
+    let found = state.db.find_token_by_hash(&hash_token(token)).await?;
     let token = found.ok_or_else(|| ApiError::unauthorized("invalid bearer token"))?;
     request.extensions_mut().insert(Caller {
         account: token.account_id,

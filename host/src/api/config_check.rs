@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use jsonschema::error::ValidationErrorKind;
-use keywarden_store::JobConfig;
+use keywarden_db::JobConfig;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};

@@ -7,7 +7,7 @@
 //! parser and the plugin's schema happens afterwards, in `config_check`.
 
 use chrono::{DateTime, Utc};
-use keywarden_store::JobConfig;
+use keywarden_db::JobConfig;
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, ApiResult};

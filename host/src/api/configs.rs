@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use keywarden_store::{ConfigFilter, JobConfig, NewJob, Sort};
+use keywarden_db::{ConfigFilter, JobConfig, NewJob, Sort};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -88,7 +88,7 @@ pub struct RunNowResponse {
 async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<JobConfig> {
     let uuid = extract::path_id(id, "job config")?;
     state
-        .store
+        .db
         .get_config(caller.scope(), uuid)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job config with id {id:?}")))
@@ -117,7 +117,7 @@ pub async fn create(
         value
     };
     config.next_fire_at = check(&config, &state.registry, now)?;
-    let stored = state.store.insert_config(&config).await?;
+    let stored = state.db.insert_config(&config).await?;
     Ok((StatusCode::CREATED, Json(JobConfigView::from(&stored))))
 }
 
@@ -143,10 +143,7 @@ pub async fn list(
         created_after: extract::timestamp("createdAfter", q.created_after.as_deref())?,
     };
     let sort = Sort::parse(q.sort.as_deref().unwrap_or(""));
-    let (total, rows) = state
-        .store
-        .list_configs(&filter, &sort, skip, limit)
-        .await?;
+    let (total, rows) = state.db.list_configs(&filter, &sort, skip, limit).await?;
     Ok(Json(Page {
         skip,
         limit,
@@ -206,7 +203,7 @@ pub async fn patch(
     if schedule_changed {
         config.next_fire_at = next;
     }
-    let stored = state.store.update_config(&config).await?;
+    let stored = state.db.update_config(&config).await?;
     Ok(Json(JobConfigView::from(&stored)))
 }
 
@@ -220,7 +217,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let uuid = extract::path_id(&id, "job config")?;
-    if state.store.delete_config(caller.scope(), uuid).await? {
+    if state.db.delete_config(caller.scope(), uuid).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no job config with id {id:?}")))
@@ -241,7 +238,7 @@ pub async fn run_now(
     let now = Utc::now();
     let mut job = NewJob::from_config(&config, now, now);
     job.target = target_of(&config.params);
-    state.store.insert_jobs(std::slice::from_ref(&job)).await?;
+    state.db.insert_jobs(std::slice::from_ref(&job)).await?;
     Ok((
         StatusCode::CREATED,
         Json(RunNowResponse {

@@ -7,7 +7,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keywarden_store::StoreError;
+use keywarden_db::DbError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -90,15 +90,15 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
         match err {
-            StoreError::NotFound => ApiError::not_found("not found"),
-            StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, what),
-            StoreError::InvalidSort(field) => {
+            DbError::NotFound => ApiError::not_found("not found"),
+            DbError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, what),
+            DbError::InvalidSort(field) => {
                 ApiError::invalid("sort", format!("cannot sort by {field:?}"))
             }
-            StoreError::Invalid(what) => ApiError::bad_request(what),
+            DbError::Invalid(what) => ApiError::bad_request(what),
             other => ApiError::internal("accessing the database", other),
         }
     }

@@ -4,7 +4,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use keywarden_store::{JobFilter, Sort, status};
+use keywarden_db::{JobFilter, Sort, status};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -91,7 +91,7 @@ pub async fn list(
         processing_node: text(q.processing_node),
     };
     let sort = Sort::parse(q.sort.as_deref().unwrap_or(""));
-    let (total, rows) = state.store.list_jobs(&filter, &sort, skip, limit).await?;
+    let (total, rows) = state.db.list_jobs(&filter, &sort, skip, limit).await?;
     Ok(Json(Page {
         skip,
         limit,
@@ -111,7 +111,7 @@ pub async fn get(
 ) -> ApiResult<Json<JobView>> {
     let uuid = extract::path_id(&id, "job")?;
     let job = state
-        .store
+        .db
         .get_job(caller.scope(), uuid)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job with id {id:?}")))?;
@@ -130,7 +130,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let uuid = extract::path_id(&id, "job")?;
-    if state.store.delete_job(caller.scope(), uuid).await? {
+    if state.db.delete_job(caller.scope(), uuid).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no job with id {id:?}")))

@@ -5,7 +5,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, SecondsFormat, Utc};
-use keywarden_store::{KeyFilter, Sort, SyncedKey};
+use keywarden_db::{KeyFilter, Sort, SyncedKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -114,7 +114,7 @@ pub async fn list(
     };
     let sort = store_sort(q.sort.as_deref().unwrap_or(""));
     let (total, rows) = state
-        .store
+        .db
         .list_cloud_keys(&filter, &sort, skip, limit)
         .await?;
     Ok(Json(Page {

@@ -103,7 +103,7 @@ pub async fn create_token(
     }
     let token = generate_token();
     let stored = state
-        .store
+        .db
         .create_token(account, &hash_token(&token), body.admin, body.label.trim())
         .await?;
     tracing::info!(account, admin = body.admin, id = %stored.id, "token issued");

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::routing::{get, post};
-use keywarden_store::Store;
+use keywarden_db::Database;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
@@ -28,7 +28,7 @@ pub use error::{ApiError, ApiResult};
 /// What every handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub db: Arc<dyn Database>,
     pub registry: Arc<PluginRegistry>,
     /// This node's id, reported by `/healthz`.
     pub node_id: String,
@@ -37,7 +37,7 @@ pub struct AppState {
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("store", &self.store.backend())
+            .field("db", &self.db.backend())
             .field("registry", &self.registry)
             .field("node_id", &self.node_id)
             .finish()

@@ -3,7 +3,7 @@
 //! The store model stays dialect-free; this is the only place that knows these names.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use keywarden_store::{Job, JobConfig};
+use keywarden_db::{Job, JobConfig};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;

@@ -17,7 +17,7 @@ use anyhow::Context;
 
 use self::config::AuthorityConfig;
 use self::registry::{Authority, AuthorityRegistry};
-use crate::config::OperatorConfig;
+use crate::operator_config::OperatorConfig;
 
 /// Opens every configured authority, keeping their state under
 /// `<data_dir>/authorities/NAME/`. `None` when none is configured. Must be called inside a

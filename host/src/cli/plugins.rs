@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::OperatorConfig;
+use crate::operator_config::OperatorConfig;
 use crate::plugins::{ManifestView, PluginListing, PluginRegistry, loader};
 use crate::runtime::Runtime;
 use crate::runtime::capabilities::secrets::ConfiguredSecrets;

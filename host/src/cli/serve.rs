@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::api::auth::{generate_token, hash_token};
-use crate::config::OperatorConfig;
+use crate::operator_config::OperatorConfig;
 use crate::server::{ServeOptions, serve};
 
 /// Listen address when neither flag, environment nor config file names one.
@@ -96,7 +96,7 @@ pub async fn create_token(
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let url = database_url(database_url_flag, &operator, &data_dir);
-    let store = keywarden_store::connect(&url)
+    let store = keywarden_db::connect(&url)
         .await
         .context("cannot open the database")?;
     let token = generate_token();

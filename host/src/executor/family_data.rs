@@ -6,7 +6,7 @@
 //! shown as completed has its data in the store already.
 
 use chrono::{DateTime, Utc};
-use keywarden_store::{DiscoveredPath, InventoryEntry, Job, Store, SyncedKey, truncate_micros};
+use keywarden_db::{Database, DiscoveredPath, InventoryEntry, Job, SyncedKey, truncate_micros};
 use uuid::Uuid;
 
 use crate::certificates::job_params::StoreJobParams;
@@ -17,22 +17,22 @@ use crate::runtime::invoke::FamilyData;
 
 /// Stores `data` for `job`. An error is reported as the job's failure (and retried if
 /// attempts remain), since the job's purpose was to produce it.
-pub(crate) async fn persist(store: &dyn Store, job: &Job, data: &FamilyData) -> Result<(), String> {
+pub(crate) async fn persist(db: &dyn Database, job: &Job, data: &FamilyData) -> Result<(), String> {
     match data {
         FamilyData::None => Ok(()),
-        FamilyData::Inventory(entries) => persist_inventory(store, job, entries).await,
-        FamilyData::Paths(paths) => persist_paths(store, job, paths).await,
-        FamilyData::Keys(keys) => keep_keys(store, job, keys).await,
+        FamilyData::Inventory(entries) => persist_inventory(db, job, entries).await,
+        FamilyData::Paths(paths) => persist_paths(db, job, paths).await,
+        FamilyData::Keys(keys) => keep_keys(db, job, keys).await,
     }
 }
 
 fn params(job: &Job) -> Result<StoreJobParams, String> {
     serde_json::from_value(job.params.clone())
-        .map_err(|e| format!("the certificate-store job's params are malformed: {e}"))
+        .map_err(|e| format!("the certificate-db job's params are malformed: {e}"))
 }
 
 async fn persist_inventory(
-    store: &dyn Store,
+    db: &dyn Database,
     job: &Job,
     entries: &[CertificateEntry],
 ) -> Result<(), String> {
@@ -67,14 +67,13 @@ async fn persist_inventory(
             inventoried_at: now,
         });
     }
-    store
-        .replace_inventory(store_id, &rows)
+    db.replace_inventory(store_id, &rows)
         .await
         .map(|_| ())
         .map_err(|e| format!("the inventory could not be saved: {e}"))
 }
 
-async fn persist_paths(store: &dyn Store, job: &Job, paths: &[String]) -> Result<(), String> {
+async fn persist_paths(db: &dyn Database, job: &Job, paths: &[String]) -> Result<(), String> {
     let discovery = params(job)?
         .discovery
         .ok_or("a discovery job without params.discovery cannot be stored")?;
@@ -92,8 +91,7 @@ async fn persist_paths(store: &dyn Store, job: &Job, paths: &[String]) -> Result
         .collect();
     found.sort_by(|a, b| a.path.cmp(&b.path));
     found.dedup_by(|a, b| a.path == b.path);
-    store
-        .record_discovered_paths(&found)
+    db.record_discovered_paths(&found)
         .await
         .map(|_| ())
         .map_err(|e| format!("the discovered paths could not be saved: {e}"))
@@ -101,7 +99,7 @@ async fn persist_paths(store: &dyn Store, job: &Job, paths: &[String]) -> Result
 
 /// Replaces the snapshot of the job's config (or of the job itself, when run without a
 /// config) with the keys the cloud reported.
-async fn keep_keys(store: &dyn Store, job: &Job, keys: &[CloudKey]) -> Result<(), String> {
+async fn keep_keys(db: &dyn Database, job: &Job, keys: &[CloudKey]) -> Result<(), String> {
     let source = job.job_config_id.unwrap_or(job.id).to_string();
     let cloud_name = job.target.as_deref().unwrap_or("unknown");
     let synced_at = truncate_micros(Utc::now());
@@ -124,8 +122,7 @@ async fn keep_keys(store: &dyn Store, job: &Job, keys: &[CloudKey]) -> Result<()
             synced_at,
         })
         .collect();
-    store
-        .replace_cloud_keys(&job.account_id, &source, &rows)
+    db.replace_cloud_keys(&job.account_id, &source, &rows)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -15,9 +15,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use keywarden_store::CertificateStore;
+use keywarden_db::CertificateStore;
 
-use crate::config::DirGrant;
+use crate::operator_config::DirGrant;
 
 /// The store files of one writing job and their permissions before it ran.
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_store::JobFinish;
+use keywarden_db::JobFinish;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Shared;
@@ -58,7 +58,7 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
                 logs,
             } => {
                 match shared
-                    .store
+                    .db
                     .retry_job(id, &shared.node_id, at, &message, &logs)
                     .await
                 {
@@ -82,7 +82,7 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
 async fn write_finishes(shared: &Shared, finishes: &[JobFinish]) {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
-        match shared.store.finish_jobs(finishes).await {
+        match shared.db.finish_jobs(finishes).await {
             Ok(applied) => {
                 if (applied as usize) < finishes.len() {
                     // Lost leases: another node recovered those jobs; its record wins.

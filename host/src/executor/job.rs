@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use keywarden_store::{Job, JobFinish, Progress, Store, result, status};
+use keywarden_db::{Database, Job, JobFinish, Progress, result, status};
 use uuid::Uuid;
 
 use super::family_data;
@@ -57,14 +57,14 @@ pub(crate) fn job_target(job: &Job) -> Option<String> {
 /// Runs `job` on the plugin that provides its operation, keeps the family data it
 /// returned and decides what to record.
 pub(crate) async fn run(
-    store: &dyn Store,
+    db: &dyn Database,
     registry: &PluginRegistry,
     node_id: &str,
     job: &Job,
     observer: Arc<dyn JobObserver>,
 ) -> Done {
     let store_job = if store_job::is_store_job(job) {
-        match store_job::load(store, job).await {
+        match store_job::load(db, job).await {
             Ok(loaded) => Some(loaded),
             Err(message) => return failed(job, node_id, message, Vec::new(), None),
         }
@@ -116,7 +116,7 @@ pub(crate) async fn run(
         modes.restore();
     }
     if let Ok(finished) = &report.outcome
-        && let Err(message) = family_data::persist(store, job, &finished.data).await
+        && let Err(message) = family_data::persist(db, job, &finished.data).await
     {
         tracing::error!(job = %job.id, "keeping the job's data failed: {message}");
         report.outcome = Err(JobFailure::Failed(format!(
@@ -139,7 +139,7 @@ fn call_for(
         "key-management" if op.name == "cckm_synchronization" => Ok(JobCall::Synchronize),
         "key-management" => Ok(JobCall::Rotate),
         "network-discovery" => Ok(JobCall::Scan),
-        "certificate-store" => match store_job {
+        "certificate-db" => match store_job {
             Some(store_job) => store_job::call(
                 op,
                 store_job,
@@ -147,8 +147,8 @@ fn call_for(
                 registry.runtime().services().secrets.as_ref(),
             ),
             None => Err(format!(
-                "a {} job needs a certificate store: schedule it through the certificate \
-                 store APIs (/KeyfactorAPI/CertificateStores)",
+                "a {} job needs a certificate db: schedule it through the certificate \
+                 db APIs (/KeyfactorAPI/CertificateStores)",
                 op.name
             )),
         },

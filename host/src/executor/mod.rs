@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use keywarden_store::{Job, Store};
+use keywarden_db::{Database, Job};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -51,7 +51,7 @@ pub struct ExecutorConfig {
     pub lease: Duration,
     /// Wait between claims while the queue is empty.
     pub poll: Duration,
-    /// Most jobs claimed in one store call.
+    /// Most jobs claimed in one database call.
     pub batch: usize,
     /// How long running jobs may take to finish after shutdown was requested.
     pub drain_timeout: Duration,
@@ -85,7 +85,7 @@ impl ExecutorConfig {
 
 /// State the executor's tasks share.
 pub(crate) struct Shared {
-    store: Arc<dyn Store>,
+    db: Arc<dyn Database>,
     node_id: String,
     /// Jobs claimed by this node whose outcome is not written yet: their leases renew.
     running: Mutex<HashSet<Uuid>>,
@@ -127,22 +127,22 @@ impl Shared {
 /// Starts an executor on the current tokio runtime. The handle completes after
 /// `shutdown` is cancelled and running jobs drained (see the module docs).
 pub fn spawn(
-    store: Arc<dyn Store>,
+    db: Arc<dyn Database>,
     registry: Arc<PluginRegistry>,
     cfg: ExecutorConfig,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(store, registry, cfg, shutdown))
+    tokio::spawn(run(db, registry, cfg, shutdown))
 }
 
 async fn run(
-    store: Arc<dyn Store>,
+    db: Arc<dyn Database>,
     registry: Arc<PluginRegistry>,
     cfg: ExecutorConfig,
     shutdown: CancellationToken,
 ) {
     let shared = Arc::new(Shared {
-        store,
+        db,
         node_id: cfg.node_id.clone(),
         running: Mutex::default(),
         progress: Mutex::default(),
@@ -205,7 +205,7 @@ async fn run(
 
 /// Requeues or fails the jobs an earlier process with this node id left running.
 async fn recover_orphans(shared: &Shared) {
-    match shared.store.recover_node(&shared.node_id, Utc::now()).await {
+    match shared.db.recover_node(&shared.node_id, Utc::now()).await {
         Ok(jobs) => {
             for job in jobs {
                 tracing::warn!(
@@ -224,7 +224,7 @@ async fn recover_orphans(shared: &Shared) {
 }
 
 /// Claims and starts jobs until shutdown. Claims in batches (at least a quarter of the
-/// slots, or whatever is free when idle) to keep store round trips per job low.
+/// slots, or whatever is free when idle) to keep database round trips per job low.
 async fn claim_loop(
     shared: &Arc<Shared>,
     registry: &Arc<PluginRegistry>,
@@ -248,7 +248,7 @@ async fn claim_loop(
         if now >= next_claim && free > 0 && (free >= threshold || tasks.is_empty()) {
             let want = free.min(cfg.batch.max(1));
             let claimed = shared
-                .store
+                .db
                 .claim_jobs(&cfg.node_id, Utc::now(), want as i64, lease)
                 .await;
             match claimed {
@@ -298,7 +298,7 @@ fn start(
             id,
         });
         let done = job::run(
-            shared_c.store.as_ref(),
+            shared_c.db.as_ref(),
             &registry,
             &shared_c.node_id,
             &job,

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use keywarden_store::Store;
+use keywarden_db::Database;
 
 use crate::runtime::capabilities::state::StateBackend;
 
 /// [`StateBackend`] over the store's `state_*` methods. `serve` puts it into
 /// `HostServices::state` in place of the runtime's in-memory default.
 #[derive(Clone)]
-pub struct StoreState(pub Arc<dyn Store>);
+pub struct StoreState(pub Arc<dyn Database>);
 
 impl std::fmt::Debug for StoreState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -2,7 +2,7 @@
 //! read when the job runs, from the job's own account, so a job can never reach another
 //! account's store and always sees the store as it is now.
 
-use keywarden_store::{CertificateStore, Job, Store};
+use keywarden_db::{CertificateStore, Database, Job};
 use uuid::Uuid;
 
 use crate::certificates::job_params::{Management, StoreJobParams, operation};
@@ -57,7 +57,7 @@ pub(crate) fn is_store_job(job: &Job) -> bool {
 }
 
 /// Reads the job's params and its store record.
-pub(crate) async fn load(store: &dyn Store, job: &Job) -> Result<StoreJob, String> {
+pub(crate) async fn load(store: &dyn Database, job: &Job) -> Result<StoreJob, String> {
     let params: StoreJobParams = serde_json::from_value(job.params.clone())
         .map_err(|e| format!("the certificate-store job's params are malformed: {e}"))?;
     let record = match &params.certificate_store_id {

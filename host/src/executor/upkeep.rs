@@ -36,7 +36,7 @@ pub(crate) async fn run(shared: Arc<Shared>, cfg: ExecutorConfig, stop: Cancella
             _ = renew.tick() => renew_leases(&shared, cfg.lease).await,
             _ = recover.tick() => recover_leases(&shared).await,
             _ = heartbeat.tick() => {
-                if let Err(e) = shared.store.heartbeat(&shared.node_id, Utc::now()).await {
+                if let Err(e) = shared.db.heartbeat(&shared.node_id, Utc::now()).await {
                     tracing::warn!(node = %shared.node_id, "heartbeat failed: {e}");
                 }
             }
@@ -50,11 +50,7 @@ async fn renew_leases(shared: &Shared, lease: Duration) {
     let until =
         Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
     for chunk in ids.chunks(RENEW_CHUNK) {
-        if let Err(e) = shared
-            .store
-            .renew_leases(&shared.node_id, chunk, until)
-            .await
-        {
+        if let Err(e) = shared.db.renew_leases(&shared.node_id, chunk, until).await {
             tracing::warn!(jobs = chunk.len(), "renewing job leases failed: {e}");
         }
     }
@@ -62,7 +58,7 @@ async fn renew_leases(shared: &Shared, lease: Duration) {
 
 /// Any node may recover any node's expired leases; the store makes it idempotent.
 async fn recover_leases(shared: &Shared) {
-    match shared.store.recover_expired_leases(Utc::now()).await {
+    match shared.db.recover_expired_leases(Utc::now()).await {
         Ok(jobs) => {
             for job in jobs {
                 tracing::warn!(
@@ -84,7 +80,7 @@ async fn save_progress(shared: &Shared) {
             i64::try_from(done).unwrap_or(i64::MAX),
             i64::try_from(total).unwrap_or(i64::MAX),
         );
-        if let Err(e) = shared.store.update_progress(id, done, total).await {
+        if let Err(e) = shared.db.update_progress(id, done, total).await {
             tracing::debug!(job = %id, "saving progress failed: {e}");
         }
     }

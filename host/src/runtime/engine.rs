@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::config::RuntimeConfig;
+use crate::operator_config::RuntimeConfig;
 
 /// How often the epoch advances. A job's timeout is checked at this granularity, and a
 /// busy plugin yields its thread back to tokio this often.

@@ -16,7 +16,7 @@ use super::bindings::{Plugin, PluginPre};
 use super::capabilities::log::LogLine;
 use super::observer::JobObserver;
 use super::sandbox::{HostServices, PreparedGrants, Sandbox};
-use crate::config::JobLimits;
+use crate::operator_config::JobLimits;
 
 /// Which export a job calls, with the family-specific inputs.
 #[derive(Debug, Clone)]

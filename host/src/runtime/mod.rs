@@ -24,7 +24,7 @@ use self::engine::EpochTicker;
 use self::invoke::{JobCall, JobInput, JobReport};
 use self::observer::{JobObserver, NoObserver};
 use self::sandbox::{HostServices, PreparedGrants, Sandbox};
-use crate::config::{OperatorConfig, PluginGrants};
+use crate::operator_config::{OperatorConfig, PluginGrants};
 
 /// How long `describe` may take when a plugin is loaded.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);

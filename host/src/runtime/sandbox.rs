@@ -11,10 +11,10 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::capabilities::config::ConfigCtx;
 use super::capabilities::enrollment::{CertificateAuthority, EnrollmentCtx};
 use super::capabilities::http::{HostAllowlist, OutboundHttp};
 use super::capabilities::log::LogCtx;
+use super::capabilities::plugin_config::PluginSettingsCtx;
 use super::capabilities::progress::ProgressCtx;
 use super::capabilities::secrets::{SecretResolver, SecretsCtx};
 use super::capabilities::state::{StateBackend, StateCtx};
@@ -23,7 +23,7 @@ use super::capabilities::types::TypesCtx;
 use super::capabilities::{self, Redactions};
 use super::limits::JobLimiter;
 use super::observer::JobObserver;
-use crate::config::{DirGrant, JobLimits, PluginGrants, RuntimeConfig};
+use crate::operator_config::{DirGrant, JobLimits, PluginGrants, RuntimeConfig};
 
 /// Services of the host that jobs reach through capabilities.
 #[derive(Clone)]
@@ -40,7 +40,7 @@ pub struct PreparedGrants {
     pub outbound: Arc<HostAllowlist>,
     pub dirs: Vec<DirGrant>,
     pub secrets: Arc<BTreeSet<String>>,
-    pub config: Arc<BTreeMap<String, String>>,
+    pub settings: Arc<BTreeMap<String, String>>,
     pub tls_probe: bool,
     pub csr_enrollment: bool,
     pub limits: JobLimits,
@@ -52,7 +52,7 @@ impl PreparedGrants {
             outbound: Arc::new(HostAllowlist::new(&grants.outbound_hosts)),
             dirs: grants.dirs.clone(),
             secrets: Arc::new(grants.secrets.iter().cloned().collect()),
-            config: Arc::new(grants.config.clone()),
+            settings: Arc::new(grants.settings.clone()),
             tls_probe: grants.tls_probe,
             csr_enrollment: grants.csr_enrollment,
             limits: JobLimits::resolve(runtime, grants),
@@ -76,7 +76,7 @@ pub struct Sandbox {
     pub(crate) log: LogCtx,
     pub(crate) progress: ProgressCtx,
     pub(crate) secrets: SecretsCtx,
-    pub(crate) config: ConfigCtx,
+    pub(crate) settings: PluginSettingsCtx,
     pub(crate) state: StateCtx,
     pub(crate) tls: TlsCtx,
     pub(crate) enrollment: EnrollmentCtx,
@@ -126,7 +126,7 @@ impl Sandbox {
                 services.secrets.clone(),
                 redactions.clone(),
             ),
-            config: ConfigCtx::new(grants.config.clone()),
+            settings: PluginSettingsCtx::new(grants.settings.clone()),
             state: StateCtx::new(services.state.clone(), plugin.to_owned(), scope.to_owned()),
             tls: TlsCtx::new(
                 grants.tls_probe,
@@ -169,7 +169,7 @@ pub fn build_linker(engine: &Engine) -> anyhow::Result<Linker<Sandbox>> {
         capabilities::log::add_to_linker(linker)?;
         capabilities::progress::add_to_linker(linker)?;
         capabilities::secrets::add_to_linker(linker)?;
-        capabilities::config::add_to_linker(linker)?;
+        capabilities::plugin_config::add_to_linker(linker)?;
         capabilities::state::add_to_linker(linker)?;
         capabilities::tls::add_to_linker(linker)?;
         capabilities::enrollment::add_to_linker(linker)?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use keywarden_store::{JobConfig, NewJob, Store};
+use keywarden_db::{Database, JobConfig, NewJob};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +26,7 @@ pub const MAX_FIRES_PER_TICK: usize = 100;
 /// Configs read per `due_configs` query; a tick repeats the query while pages are full.
 const DUE_PAGE: i64 = 500;
 
-/// Upper bound on pages per tick, so a config that keeps coming back due (a store error
+/// Upper bound on pages per tick, so a config that keeps coming back due (a database error
 /// on every fire) cannot keep one tick busy forever.
 const MAX_PAGES_PER_TICK: usize = 20;
 
@@ -37,9 +37,9 @@ pub struct SchedulerLoop;
 impl SchedulerLoop {
     /// Starts the loop on the current tokio runtime. The task ends soon after `shutdown`
     /// is cancelled (at most one tick's work later). `node_id` is only for logs: any node
-    /// may fire any config, the store's compare-and-set keeps fires unique.
+    /// may fire any config, the database's compare-and-set keeps fires unique.
     pub fn spawn(
-        store: Arc<dyn Store>,
+        db: Arc<dyn Database>,
         node_id: String,
         tick: Duration,
         shutdown: CancellationToken,
@@ -54,7 +54,7 @@ impl SchedulerLoop {
                     _ = shutdown.cancelled() => break,
                     _ = interval.tick() => {}
                 }
-                match tick_once(store.as_ref(), Utc::now(), grace_for(tick)).await {
+                match tick_once(db.as_ref(), Utc::now(), grace_for(tick)).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(node = %node_id, jobs = n, "scheduler enqueued jobs"),
                     Err(e) => tracing::warn!(node = %node_id, "scheduler tick failed: {e}"),
@@ -76,15 +76,15 @@ pub fn grace_for(tick: Duration) -> Duration {
 /// Errors on single configs are logged and skipped; only failing to list due configs
 /// is an error.
 pub async fn tick_once(
-    store: &dyn Store,
+    db: &dyn Database,
     now: DateTime<Utc>,
     grace: Duration,
-) -> keywarden_store::Result<usize> {
+) -> keywarden_db::Result<usize> {
     let mut inserted = 0;
     for _ in 0..MAX_PAGES_PER_TICK {
-        let due = store.due_configs(now, DUE_PAGE).await?;
+        let due = db.due_configs(now, DUE_PAGE).await?;
         for config in &due {
-            match fire_one(store, config, now, grace).await {
+            match fire_one(db, config, now, grace).await {
                 Ok(n) => inserted += n,
                 Err(e) => {
                     tracing::warn!(config = %config.id, name = %config.name, "firing the config failed: {e}")
@@ -100,11 +100,11 @@ pub async fn tick_once(
 
 /// Fires one due config; returns the jobs enqueued (0 if another scheduler won the race).
 async fn fire_one(
-    store: &dyn Store,
+    db: &dyn Database,
     config: &JobConfig,
     now: DateTime<Utc>,
     grace: Duration,
-) -> keywarden_store::Result<usize> {
+) -> keywarden_db::Result<usize> {
     let Some(expected) = config.next_fire_at else {
         return Ok(0);
     };
@@ -114,7 +114,7 @@ async fn fire_one(
             // Validated on create, so this means a stored config predates a rule change.
             // Stop it rather than fail every tick; an edit re-arms it.
             tracing::error!(config = %config.id, name = %config.name, "schedule no longer valid, config will not fire: {e}");
-            store.set_next_fire(config.id, None).await?;
+            db.set_next_fire(config.id, None).await?;
             return Ok(0);
         }
     };
@@ -139,7 +139,7 @@ async fn fire_one(
     let mut fires = plan.fires;
     // Overlap is judged against jobs of earlier rounds; the fires of one catch-up round
     // are enqueued together as the catch-up policy asked.
-    if !fires.is_empty() && config.overlap == "skip" && store.has_unfinished_job(config.id).await? {
+    if !fires.is_empty() && config.overlap == "skip" && db.has_unfinished_job(config.id).await? {
         tracing::info!(config = %config.id, name = %config.name, skipped = fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
         fires.clear();
     }
@@ -156,7 +156,7 @@ async fn fire_one(
             job
         })
         .collect();
-    if store
+    if db
         .fire_config(config.id, Some(expected), plan.next_fire, &jobs)
         .await?
     {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_store::Store;
+use keywarden_db::Database;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -16,21 +16,21 @@ use crate::scheduler::tick::SchedulerLoop;
 
 /// Where plugins keep durable state: the database, so it survives restarts and is shared
 /// by every node.
-pub fn state_backend(store: Arc<dyn Store>) -> Arc<dyn StateBackend> {
-    Arc::new(StoreState(store))
+pub fn state_backend(db: Arc<dyn Database>) -> Arc<dyn StateBackend> {
+    Arc::new(StoreState(db))
 }
 
 /// Starts the scheduler (on `config`'s node) and the executor; both stop soon after
 /// `stop` is cancelled and the returned handles end when they have (the executor after
 /// draining its running jobs for up to `config.drain_timeout`).
 pub fn start(
-    store: &Arc<dyn Store>,
+    db: &Arc<dyn Database>,
     registry: &Arc<PluginRegistry>,
     tick: Duration,
     config: ExecutorConfig,
     stop: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let scheduler = SchedulerLoop::spawn(store.clone(), config.node_id.clone(), tick, stop.clone());
-    let executor = executor::spawn(store.clone(), registry.clone(), config, stop.clone());
+    let scheduler = SchedulerLoop::spawn(db.clone(), config.node_id.clone(), tick, stop.clone());
+    let executor = executor::spawn(db.clone(), registry.clone(), config, stop.clone());
     vec![scheduler, executor]
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use keywarden_store::Store;
+use keywarden_db::Database;
 
 use crate::api::auth::{generate_token, hash_token};
 
@@ -12,27 +12,26 @@ pub const ADMIN_ACCOUNT: &str = "admin";
 /// File (in the data dir) the bootstrap token is written to.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
-/// If the store has no admin token yet, creates one for account `admin` and writes it to
+/// If the database has no admin token yet, creates one for account `admin` and writes it to
 /// `<data_dir>/admin-token` with mode 0600 (the file is the only copy of the secret; the
-/// store keeps its hash). Returns the file's path when a token was created.
+/// database keeps its hash). Returns the file's path when a token was created.
 pub async fn ensure_admin_token(
-    store: &dyn Store,
+    db: &dyn Database,
     data_dir: &Path,
 ) -> anyhow::Result<Option<PathBuf>> {
-    if store.count_admin_tokens().await? > 0 {
+    if db.count_admin_tokens().await? > 0 {
         return Ok(None);
     }
     let token = generate_token();
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     write_private(&path, &format!("{token}\n"))?;
-    store
-        .create_token(
-            ADMIN_ACCOUNT,
-            &hash_token(&token),
-            true,
-            "bootstrap admin token",
-        )
-        .await?;
+    db.create_token(
+        ADMIN_ACCOUNT,
+        &hash_token(&token),
+        true,
+        "bootstrap admin token",
+    )
+    .await?;
     tracing::info!(file = %path.display(), "created the bootstrap admin token");
     Ok(Some(path))
 }

@@ -14,8 +14,8 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
-use crate::config::OperatorConfig;
 use crate::executor::ExecutorConfig;
+use crate::operator_config::OperatorConfig;
 use crate::plugins::{PluginRegistry, watcher};
 use crate::runtime::Runtime;
 use crate::runtime::capabilities::enrollment::CertificateAuthority;
@@ -87,12 +87,12 @@ pub async fn serve(
             options.data_dir.join("keywarden.db").display()
         )
     });
-    let store = keywarden_store::connect(&database_url)
+    let db = keywarden_db::connect(&database_url)
         .await
         .context("cannot open the database")?;
     let node_id = options.node_id();
 
-    if let Some(path) = bootstrap::ensure_admin_token(store.as_ref(), &options.data_dir).await? {
+    if let Some(path) = bootstrap::ensure_admin_token(db.as_ref(), &options.data_dir).await? {
         eprintln!("created the bootstrap admin token in {}", path.display());
     }
 
@@ -100,7 +100,7 @@ pub async fn serve(
         .map(|registry| Arc::new(registry) as Arc<dyn CertificateAuthority>);
     let services = HostServices {
         secrets: Arc::new(ConfiguredSecrets::new(options.config.secrets.clone())),
-        state: background::state_backend(store.clone()),
+        state: background::state_backend(db.clone()),
         authority,
         tls_prober: None,
     };
@@ -132,10 +132,10 @@ pub async fn serve(
     if let Some(secs) = options.config.server.lease_secs {
         executor.lease = Duration::from_secs(secs.max(1));
     }
-    let tasks = background::start(&store, &registry, options.tick, executor, &stop);
+    let tasks = background::start(&db, &registry, options.tick, executor, &stop);
 
     let state = AppState {
-        store,
+        db,
         registry,
         node_id,
     };

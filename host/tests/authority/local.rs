@@ -252,12 +252,13 @@ fn bad_authority_configurations_fail_at_startup_with_a_reason() {
     );
     assert!(err.contains("must be an https:// URL"), "{err}");
 
-    let bad =
-        toml::from_str::<keywarden::config::OperatorConfig>("[authorities.x]\nkind = \"vault\"\n")
-            .unwrap_err()
-            .to_string();
+    let bad = toml::from_str::<keywarden::operator_config::OperatorConfig>(
+        "[authorities.x]\nkind = \"vault\"\n",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(bad.contains("unknown variant `vault`"), "{bad}");
-    let bad = toml::from_str::<keywarden::config::OperatorConfig>(
+    let bad = toml::from_str::<keywarden::operator_config::OperatorConfig>(
         "[authorities.x]\nkind = \"local\"\nvalidty_days = 3\n",
     )
     .unwrap_err()

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use keywarden::config::OperatorConfig;
+use keywarden::operator_config::OperatorConfig;
 use keywarden::server::ServeOptions;
 
 use crate::support::tempdir;

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use keywarden::authority::registry::AuthorityRegistry;
-use keywarden::config::OperatorConfig;
+use keywarden::operator_config::OperatorConfig;
 
 /// Runs a command, panicking with its stderr when it fails; returns stdout.
 pub fn run(cmd: &mut Command) -> String {

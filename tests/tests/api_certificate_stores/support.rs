@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use keywarden::config::OperatorConfig;
+use keywarden::operator_config::OperatorConfig;
 use keywarden_tests::server::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -216,7 +216,7 @@ async fn rotation_after_holds_across_runs() {
 
     // The last rotation date lives in the host database, per job config: set it back 31
     // days there (what the store would hold a month later) and the replacement is due.
-    let store = keywarden_store::connect(s.database_url()).await.unwrap();
+    let store = keywarden_db::connect(s.database_url()).await.unwrap();
     let past = (chrono::Utc::now() - chrono::Duration::days(31))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let state_key = format!("last_rotation/{replacement}");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use keywarden::config::OperatorConfig;
+use keywarden::operator_config::OperatorConfig;
 use keywarden::plugins::{LoadedPlugin, loader};
 use keywarden::runtime::Runtime;
 use keywarden::runtime::bindings::certificate_store::{

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keywarden::plugins::PluginRegistry;
-use keywarden_store::testing::PgTestSchema;
-use keywarden_store::{Job, JobFilter, Sort, Store, connect};
+use keywarden_db::testing::PgTestSchema;
+use keywarden_db::{Database, Job, JobFilter, Sort, connect};
 use uuid::Uuid;
 
 /// A fresh database; `url` reopens it (a "restarted process").
 pub struct Db {
-    pub store: Arc<dyn Store>,
+    pub database: Arc<dyn Database>,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg: Option<PgTestSchema>,
@@ -25,9 +25,9 @@ impl Db {
     pub async fn sqlite() -> Db {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = dir.path().join("keywarden.db").display().to_string();
-        let store = connect(&url).await.expect("open sqlite");
+        let db = connect(&url).await.expect("open sqlite");
         Db {
-            store,
+            database: db,
             url,
             _dir: Some(dir),
             pg: None,
@@ -37,9 +37,9 @@ impl Db {
     /// `None` (and a visible note) when no PostgreSQL server is configured.
     pub async fn postgres(case: &str) -> Option<Db> {
         let pg = PgTestSchema::create(case).await?;
-        let store = connect(&pg.url).await.expect("open postgres");
+        let db = connect(&pg.url).await.expect("open postgres");
         Some(Db {
-            store,
+            database: db,
             url: pg.url.clone(),
             _dir: None,
             pg: Some(pg),
@@ -47,13 +47,13 @@ impl Db {
     }
 
     /// A second, independent connection to the same database.
-    pub async fn reopen(&self) -> Arc<dyn Store> {
-        connect(&self.url).await.expect("reopen store")
+    pub async fn reopen(&self) -> Arc<dyn Database> {
+        connect(&self.url).await.expect("reopen db")
     }
 
     /// Drops the PostgreSQL schema (SQLite files go with the temp dir).
     pub async fn cleanup(self) {
-        drop(self.store);
+        drop(self.database);
         if let Some(pg) = self.pg {
             pg.drop_schema().await;
         }
@@ -108,12 +108,12 @@ pub async fn registry(toml: &str) -> Arc<PluginRegistry> {
 }
 
 /// Every job of the config (or all jobs), oldest `scheduled_for` first.
-pub async fn jobs(store: &dyn Store, config: Option<Uuid>) -> Vec<Job> {
+pub async fn jobs(db: &dyn Database, config: Option<Uuid>) -> Vec<Job> {
     let filter = JobFilter {
         job_config_id: config,
         ..JobFilter::default()
     };
-    let (_, mut jobs) = store
+    let (_, mut jobs) = db
         .list_jobs(&filter, &Sort::default(), 0, 100_000)
         .await
         .expect("list jobs");
@@ -123,14 +123,14 @@ pub async fn jobs(store: &dyn Store, config: Option<Uuid>) -> Vec<Job> {
 
 /// Polls `get_job` until `done(job)` or the timeout; returns the last state seen.
 pub async fn wait_job(
-    store: &dyn Store,
+    db: &dyn Database,
     id: Uuid,
     timeout: Duration,
     done: impl Fn(&Job) -> bool,
 ) -> Job {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let job = store
+        let job = db
             .get_job(None, id)
             .await
             .expect("get job")
@@ -144,5 +144,5 @@ pub async fn wait_job(
 
 /// Whether the job reached a final status.
 pub fn is_final(job: &Job) -> bool {
-    keywarden_store::status::FINAL.contains(&job.status.as_str())
+    keywarden_db::status::FINAL.contains(&job.status.as_str())
 }

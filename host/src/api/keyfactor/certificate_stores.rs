@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
-use keywarden_store::{CertificateStore, CertificateStoreFilter};
+use keywarden_db::{CertificateStore, CertificateStoreFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -76,7 +76,7 @@ impl CertificateStoreView {
     async fn of(state: &AppState, s: &CertificateStore) -> ApiResult<Self> {
         let schedule = match s.inventory_config_id {
             Some(id) => state
-                .store
+                .db
                 .get_config(Some(&s.account_id), id)
                 .await?
                 .as_ref()
@@ -339,7 +339,7 @@ fn check_path(state: &AppState, store: &CertificateStore) -> ApiResult<()> {
 async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CertificateStore> {
     let uuid = extract::path_id(id, "certificate store")?;
     state
-        .store
+        .db
         .get_certificate_store(caller.scope(), uuid)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no certificate store with id {id:?}")))
@@ -360,7 +360,7 @@ pub async fn create(
     let mut store = CertificateStore::new(&caller.account, "", "", "", Utc::now());
     let schedule = read(&state, &mut store, body)?;
     check_schedule(&state, &store, schedule.as_ref())?;
-    let mut stored = state.store.insert_certificate_store(&store).await?;
+    let mut stored = state.db.insert_certificate_store(&store).await?;
     if let Some(schedule) = schedule {
         stored = store_schedule::apply(&state, &stored, &schedule, "InventorySchedule").await?;
     }
@@ -388,7 +388,7 @@ pub async fn replace(
     let mut store = before.clone();
     let schedule = read(&state, &mut store, body)?;
     check_schedule(&state, &store, schedule.as_ref())?;
-    let mut stored = state.store.update_certificate_store(&store).await?;
+    let mut stored = state.db.update_certificate_store(&store).await?;
     let schedule = match schedule {
         Some(s) => Some(s),
         // Keep the schedule, but its jobs follow the store's new agent and type.
@@ -425,7 +425,7 @@ async fn current_schedule(
     let Some(id) = store.inventory_config_id else {
         return Ok(None);
     };
-    let Some(config) = state.store.get_config(Some(&store.account_id), id).await? else {
+    let Some(config) = state.db.get_config(Some(&store.account_id), id).await? else {
         return Ok(None);
     };
     Ok(store_schedule::render(&config)
@@ -458,7 +458,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let uuid = extract::path_id(&id, "certificate store")?;
     if state
-        .store
+        .db
         .delete_certificate_store(caller.scope(), uuid)
         .await?
     {
@@ -552,7 +552,7 @@ pub async fn list(
         container_id,
     };
     let (total, rows) = state
-        .store
+        .db
         .list_certificate_stores(&filter, &paging.sort, paging.skip, paging.limit)
         .await?;
     let mut views = Vec::with_capacity(rows.len());

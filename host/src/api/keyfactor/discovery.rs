@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
-use keywarden_store::{DiscoveredFilter, DiscoveredPath, NewJob};
+use keywarden_db::{DiscoveredFilter, DiscoveredPath, NewJob};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -153,7 +153,7 @@ pub async fn discovery_job(
         scheduled_for: at,
         enqueued_at: now,
     };
-    state.store.insert_jobs(std::slice::from_ref(&job)).await?;
+    state.db.insert_jobs(std::slice::from_ref(&job)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -218,7 +218,7 @@ pub async fn discovered_paths(
         client_machine: text(q.client_machine),
     };
     let (total, rows) = state
-        .store
+        .db
         .list_discovered_paths(&filter, paging.skip, paging.limit)
         .await?;
     Ok(kf_body::counted(

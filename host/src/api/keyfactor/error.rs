@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use keywarden_store::StoreError;
+use keywarden_db::DbError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -88,8 +88,8 @@ impl From<ApiError> for KeyfactorError {
     }
 }
 
-impl From<StoreError> for KeyfactorError {
-    fn from(err: StoreError) -> Self {
+impl From<DbError> for KeyfactorError {
+    fn from(err: DbError) -> Self {
         ApiError::from(err).into()
     }
 }

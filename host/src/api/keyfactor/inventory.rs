@@ -6,7 +6,7 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{Duration, Utc};
-use keywarden_store::{InventoryEntry, InventoryFilter};
+use keywarden_db::{InventoryEntry, InventoryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -149,7 +149,7 @@ async fn listing(
         thumbprint: text(q.thumbprint).map(|t| t.to_ascii_uppercase()),
     };
     let (total, rows) = state
-        .store
+        .db
         .list_inventory(&filter, &paging.sort, paging.skip, paging.limit)
         .await?;
     Ok(kf_body::counted(
@@ -173,7 +173,7 @@ pub async fn store_inventory(
 ) -> ApiResult<Response> {
     let uuid = extract::path_id(&id, "certificate store")?;
     state
-        .store
+        .db
         .get_certificate_store(caller.scope(), uuid)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no certificate store with id {id:?}")))?;

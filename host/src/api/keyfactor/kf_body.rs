@@ -11,7 +11,7 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use keywarden_store::Sort;
+use keywarden_db::Sort;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;

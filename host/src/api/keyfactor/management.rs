@@ -11,7 +11,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use keywarden_store::{CertificateStore, NewJob};
+use keywarden_db::{CertificateStore, NewJob};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -183,7 +183,7 @@ async fn queue(
         entry.ignore(&["EntryPassword"]);
         entry.finish()?;
         let store = state
-            .store
+            .db
             .get_certificate_store(caller.scope(), id)
             .await?
             .ok_or_else(|| {
@@ -230,7 +230,7 @@ async fn queue(
             now,
         ));
     }
-    state.store.insert_jobs(&jobs).await?;
+    state.db.insert_jobs(&jobs).await?;
     Ok(Json(jobs.iter().map(|j| j.id.to_string()).collect()))
 }
 

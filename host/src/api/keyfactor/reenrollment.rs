@@ -116,7 +116,7 @@ pub async fn reenroll(
     body.finish()?;
 
     let store = state
-        .store
+        .db
         .get_certificate_store(caller.scope(), store_id)
         .await?
         .ok_or_else(|| {
@@ -171,7 +171,7 @@ pub async fn reenroll(
     };
     let now = Utc::now();
     let job = store_job(&store, operation::REENROLLMENT, &params, None, now, now);
-    state.store.insert_jobs(std::slice::from_ref(&job)).await?;
+    state.db.insert_jobs(std::slice::from_ref(&job)).await?;
     tracing::info!(job = %job.id, store = %store.id, "reenrollment queued");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,7 +20,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Datelike, NaiveTime, SubsecRound, Timelike, Utc, Weekday};
-use keywarden_store::{CertificateStore, JobConfig, NewJob};
+use keywarden_db::{CertificateStore, JobConfig, NewJob};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -360,7 +360,7 @@ pub async fn apply(
         _ => Vec::new(),
     };
     Ok(state
-        .store
+        .db
         .set_inventory_schedule(&store.account_id, store.id, config.as_ref(), &jobs)
         .await?)
 }
@@ -394,7 +394,7 @@ async fn inventory_config(
 ) -> ApiResult<JobConfig> {
     let cron = schedule.cron(now, field)?;
     let existing = match store.inventory_config_id {
-        Some(id) => state.store.get_config(Some(&store.account_id), id).await?,
+        Some(id) => state.db.get_config(Some(&store.account_id), id).await?,
         None => None,
     };
     let run_at = cron
@@ -501,7 +501,7 @@ pub async fn schedule(
             .and_then(|s| uuid::Uuid::parse_str(s.trim()).ok())
             .ok_or_else(|| ApiError::invalid(&field, format!("expected a GUID, got {id}")))?;
         let store = state
-            .store
+            .db
             .get_certificate_store(caller.scope(), uuid)
             .await?
             .ok_or_else(|| {

@@ -2,10 +2,10 @@
 //! `add_to_linker`. Grants are checked inside the host functions, which answer the
 //! guest with a WIT error rather than trapping.
 
-pub mod config;
 pub mod enrollment;
 pub mod http;
 pub mod log;
+pub mod plugin_config;
 pub mod progress;
 pub mod secrets;
 pub mod state;

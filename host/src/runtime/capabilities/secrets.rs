@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::Redactions;
-use crate::config::SecretSource;
+use crate::operator_config::SecretSource;
 use crate::runtime::bindings::secrets::{self, SecretError};
 use crate::runtime::sandbox::Sandbox;
 

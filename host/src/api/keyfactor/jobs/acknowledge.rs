@@ -6,7 +6,7 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keywarden_store::{JobCondition, JobHistoryEntry};
+use keywarden_db::{JobCondition, JobHistoryEntry};
 use serde_json::Value;
 
 use super::batch::{self, JobBatchRequest};
@@ -66,7 +66,7 @@ pub async fn acknowledge(
         // was read is left alone.
         let condition = JobCondition::All(vec![selection.condition, eligible()]);
         state
-            .store
+            .db
             .acknowledge_jobs(caller.scope(), &condition)
             .await?;
     }

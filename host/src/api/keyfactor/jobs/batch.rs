@@ -8,7 +8,7 @@
 //! OR Status -eq "3")`), and a query that also matches other jobs is refused with their ids.
 
 use axum::http::StatusCode;
-use keywarden_store::{JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue};
+use keywarden_db::{JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -113,7 +113,7 @@ pub async fn select(state: &AppState, caller: &Caller, body: Value) -> Keyfactor
         condition: condition.clone(),
         order: vec![(JobOrder::Field(JobField::AuditId), false)],
     };
-    let (total, entries) = state.store.query_job_history(&query, 0, MAX_BATCH).await?;
+    let (total, entries) = state.db.query_job_history(&query, 0, MAX_BATCH).await?;
     if total > MAX_BATCH {
         return Err(ApiError::invalid(
             "Query",

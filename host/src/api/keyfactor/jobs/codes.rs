@@ -11,7 +11,7 @@
 //! | completed / failed / cancelled | 3 Completed | success 2, warning 3, failure 4, none 0 |
 //! | any of the last two, latest attempt acknowledged | 4 Acknowledged | as above |
 
-use keywarden_store::{Compare, JobCondition, JobField, JobHistoryEntry, JobValue, status};
+use keywarden_db::{Compare, JobCondition, JobField, JobHistoryEntry, JobValue, status};
 
 use crate::plugins::PluginRegistry;
 
@@ -222,7 +222,7 @@ pub fn known_operations(registry: &PluginRegistry) -> Vec<(String, &'static str)
 /// Jobs in any state, for unit tests of the mappings.
 #[cfg(test)]
 pub(crate) mod tests_support {
-    use keywarden_store::JobHistoryEntry;
+    use keywarden_db::JobHistoryEntry;
 
     pub fn entry(
         status: &str,
@@ -231,10 +231,10 @@ pub(crate) mod tests_support {
         acknowledged: bool,
     ) -> JobHistoryEntry {
         let now = chrono::Utc::now();
-        let config = keywarden_store::JobConfig::new("a", "n", "hello", "@daily", now);
-        let new = keywarden_store::NewJob::from_config(&config, now, now);
+        let config = keywarden_db::JobConfig::new("a", "n", "hello", "@daily", now);
+        let new = keywarden_db::NewJob::from_config(&config, now, now);
         JobHistoryEntry {
-            job: keywarden_store::Job {
+            job: keywarden_db::Job {
                 id: new.id,
                 account_id: new.account_id,
                 job_config_id: new.job_config_id,

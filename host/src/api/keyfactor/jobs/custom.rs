@@ -8,7 +8,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use chrono::{SecondsFormat, Utc};
-use keywarden_store::{JobCondition, JobConfig, JobField, JobOrder, JobQuery, NewJob};
+use keywarden_db::{JobCondition, JobConfig, JobField, JobOrder, JobQuery, NewJob};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -122,7 +122,7 @@ async fn check_agent(state: &AppState, agent: &str) -> ApiResult<()> {
     if agent == state.node_id {
         return Ok(());
     }
-    let nodes = state.store.list_nodes().await?;
+    let nodes = state.db.list_nodes().await?;
     if nodes.iter().any(|n| n.id == agent) {
         return Ok(());
     }
@@ -193,13 +193,13 @@ pub async fn custom(
                 scheduled_for: now,
                 enqueued_at: now,
             };
-            state.store.insert_jobs(std::slice::from_ref(&job)).await?;
+            state.db.insert_jobs(std::slice::from_ref(&job)).await?;
             let query = JobQuery {
                 account_id: Some(caller.account.clone()),
                 condition: JobCondition::is(JobField::Id, &job.id.to_string()),
                 order: vec![(JobOrder::Field(JobField::AuditId), false)],
             };
-            let (_, found) = state.store.query_job_history(&query, 0, 1).await?;
+            let (_, found) = state.db.query_job_history(&query, 0, 1).await?;
             (job.id, found.first().map(|e| e.audit_id), None)
         }
         Planned::Recurring { run_at, start, end } => {
@@ -213,7 +213,7 @@ pub async fn custom(
             config.start_date = start;
             config.end_date = end;
             config.next_fire_at = check(&config, &state.registry, now)?;
-            let stored = state.store.insert_config(&config).await?;
+            let stored = state.db.insert_config(&config).await?;
             (stored.id, None, Some(stored.id.to_string()))
         }
     };

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
-use keywarden_store::{Compare, JobCondition, JobField, JobOrder, JobValue};
+use keywarden_db::{Compare, JobCondition, JobField, JobOrder, JobValue};
 use uuid::Uuid;
 
 use super::codes::{self, RESULT_CODES, STATUS_CODES};

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, SecondsFormat, Utc};
-use keywarden_store::{JobHistoryEntry, JobQuery};
+use keywarden_db::{JobHistoryEntry, JobQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -202,7 +202,7 @@ pub async fn job_history(
         .map(str::trim)
         .filter(|s| !s.is_empty());
     let order = match sort_name {
-        None => keywarden_store::JobOrder::Field(keywarden_store::JobField::AuditId),
+        None => keywarden_db::JobOrder::Field(keywarden_db::JobField::AuditId),
         Some(name) => fields::sort_order(name).ok_or_else(|| {
             ApiError::invalid(
                 "SortField",
@@ -227,9 +227,9 @@ pub async fn job_history(
         order: vec![(order, descending)],
     };
     let skip = (page - 1).saturating_mul(limit);
-    let (total, entries) = state.store.query_job_history(&query, skip, limit).await?;
+    let (total, entries) = state.db.query_job_history(&query, skip, limit).await?;
     let schedules = if entries.iter().any(|e| e.job.job_config_id.is_some()) {
-        schedule::config_schedule_types(&*state.store, caller.scope()).await?
+        schedule::config_schedule_types(&*state.db, caller.scope()).await?
     } else {
         HashMap::new()
     };

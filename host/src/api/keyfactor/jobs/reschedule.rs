@@ -14,7 +14,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use keywarden_store::{JobHistoryEntry, NewJob};
+use keywarden_db::{JobHistoryEntry, NewJob};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -131,7 +131,7 @@ pub async fn reschedule(
         .map(|e| kind_of(&state.registry, e))
         .collect();
     let schedules = if kinds.contains(&JobKind::Custom) {
-        schedule::config_schedule_types(&*state.store, caller.scope()).await?
+        schedule::config_schedule_types(&*state.db, caller.scope()).await?
     } else {
         HashMap::new()
     };
@@ -152,7 +152,7 @@ pub async fn reschedule(
         }
     }
     batch::refuse_if_any(selection.field, "rescheduled", refused)?;
-    state.store.reschedule_jobs(caller.scope(), &reruns).await?;
+    state.db.reschedule_jobs(caller.scope(), &reruns).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
-use keywarden_store::{ConfigFilter, JobConfig, Sort, Store};
+use keywarden_db::{ConfigFilter, Database, JobConfig, Sort};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -83,7 +83,7 @@ const MAX_CONFIGS: i64 = 100_000;
 
 /// The ScheduleType of every config visible in `scope`, by id.
 pub async fn config_schedule_types(
-    store: &dyn Store,
+    store: &dyn Database,
     scope: Option<&str>,
 ) -> ApiResult<HashMap<Uuid, &'static str>> {
     let filter = ConfigFilter {

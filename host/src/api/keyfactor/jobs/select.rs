@@ -2,7 +2,7 @@
 //! fields need (plugin operations, config schedule types), translate. Shared by
 //! JobHistory, Reschedule and Acknowledge.
 
-use keywarden_store::JobCondition;
+use keywarden_db::JobCondition;
 
 use super::codes;
 use super::fields::{self, Context};
@@ -28,7 +28,7 @@ pub async fn condition(
         schedules: None,
     };
     if fields::uses_schedule_type(&expr) {
-        ctx.schedules = Some(schedule::config_schedule_types(&*state.store, caller.scope()).await?);
+        ctx.schedules = Some(schedule::config_schedule_types(&*state.db, caller.scope()).await?);
     }
     fields::translate(&expr, &ctx).map_err(fault)
 }

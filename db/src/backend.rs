@@ -1,0 +1,314 @@
+//! The few things that differ between SQLite and PostgreSQL, behind one trait, so every
+//! query is written once (in `sql/`) as a generic over [`Backend`].
+//!
+//! Why not plain `sqlx` generics: they need long higher-ranked `where` clauses on every
+//! function (`for<'c> &'c mut DB::Connection: Executor<'c>`, `String: Encode<DB>`, ...).
+//! Instead, values are bound through the closed [`Val`] enum and executed/decoded through
+//! the methods below, which each backend implements concretely in a few lines.
+
+use std::fmt::Display;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{Database, QueryBuilder};
+use uuid::Uuid;
+
+use crate::error::{DbError, Result};
+use crate::filter::Column;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for sqlx::Sqlite {}
+    impl Sealed for sqlx::Postgres {}
+}
+
+/// A value bound into a query. The schema only uses these column types (ids, JSON and
+/// enums as TEXT; timestamps as BIGINT microseconds since the epoch), which is what makes
+/// one portable schema and identical sort/range semantics possible.
+#[derive(Debug, Clone)]
+pub enum Val {
+    /// TEXT or NULL.
+    Text(Option<String>),
+    /// BIGINT or NULL.
+    Int(Option<i64>),
+    /// BOOLEAN.
+    Bool(bool),
+}
+
+/// A SQL dialect Keywarden can store into. Sealed: implemented for `sqlx::Sqlite` and
+/// `sqlx::Postgres` only.
+pub trait Backend: Database + sealed::Sealed {
+    /// Name reported by [`crate::Database::backend`].
+    const BACKEND: &'static str;
+    /// Statement opening a write transaction. SQLite needs `BEGIN IMMEDIATE` so the write
+    /// lock is taken up front (no lock-upgrade deadlock, `busy_timeout` applies).
+    const BEGIN_WRITE: &'static str;
+    /// Opens the id filter of the claim statement, closed by [`Self::CLAIM_CLOSE`], around a
+    /// `SELECT id ... LIMIT n`. PostgreSQL locks the picked rows with `FOR UPDATE SKIP
+    /// LOCKED` so concurrent claimers skip each other's rows instead of waiting.
+    const CLAIM_OPEN: &'static str;
+    /// See [`Self::CLAIM_OPEN`].
+    const CLAIM_CLOSE: &'static str;
+
+    /// Appends `v` as a bind parameter.
+    fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val);
+    /// Runs a statement; rows affected.
+    fn execute(
+        conn: &mut Self::Connection,
+        qb: QueryBuilder<'static, Self>,
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+    /// Runs a query; all rows.
+    fn fetch_all(
+        conn: &mut Self::Connection,
+        qb: QueryBuilder<'static, Self>,
+    ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send;
+    /// A TEXT column.
+    fn text(row: &Self::Row, col: &str) -> Result<Option<String>, sqlx::Error>;
+    /// A BIGINT column.
+    fn int(row: &Self::Row, col: &str) -> Result<Option<i64>, sqlx::Error>;
+    /// A BOOLEAN column.
+    fn boolean(row: &Self::Row, col: &str) -> Result<bool, sqlx::Error>;
+    /// Expression: the string member `key` of the JSON text in `column`, or NULL.
+    fn json_member(column: &str, key: &str) -> String;
+    /// Expression sorting a text column bytewise (SQLite's BINARY, PostgreSQL's "C"), so
+    /// both backends return the same order whatever the database locale.
+    fn sort_text(column: &str) -> String;
+    /// Expression: the UTF-8 byte length of a text expression.
+    fn byte_length(expr: &str) -> String;
+    /// Name of the function `f(haystack, needle)` giving the 1-based position of a
+    /// substring, 0 when absent (SQLite's `instr`, PostgreSQL's `strpos`): an exact,
+    /// case-sensitive containment test on both backends, unlike `LIKE`.
+    const STRPOS: &'static str;
+}
+
+/// A query under construction: SQL text plus binds, placeholders numbered per backend.
+pub(crate) struct Sql<DB: Backend>(QueryBuilder<'static, DB>);
+
+impl<DB: Backend> Sql<DB> {
+    pub fn new(sql: impl Display) -> Self {
+        Sql(QueryBuilder::new(sql.to_string()))
+    }
+
+    /// Appends SQL text. Never pass user input here; bind it.
+    pub fn push(&mut self, sql: impl Display) -> &mut Self {
+        self.0.push(sql);
+        self
+    }
+
+    /// Appends a bind placeholder for `v`.
+    pub fn bind(&mut self, v: impl Into<Val>) -> &mut Self {
+        DB::bind(&mut self.0, v.into());
+        self
+    }
+
+    /// Appends `(?, ?, ...)` binding each value.
+    pub fn bind_list<V: Into<Val>>(&mut self, vals: impl IntoIterator<Item = V>) -> &mut Self {
+        self.push("(");
+        for (i, v) in vals.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self.push(")")
+    }
+
+    /// Appends `a = ?, b = ?, ...`.
+    pub fn assign(&mut self, pairs: Vec<(&str, Val)>) -> &mut Self {
+        for (i, (col, v)) in pairs.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.push(col).push(" = ").bind(v);
+        }
+        self
+    }
+
+    /// Appends ` ORDER BY ...` for resolved sort keys. NULLs sort as the smallest value on
+    /// both backends (PostgreSQL's default is the opposite), text sorts bytewise.
+    pub fn order_by(&mut self, keys: &[(Column, bool)]) -> &mut Self {
+        self.push(" ORDER BY ");
+        for (i, (col, descending)) in keys.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            if col.text {
+                self.push(DB::sort_text(col.name));
+            } else {
+                self.push(col.name);
+            }
+            self.push(if *descending {
+                " DESC NULLS LAST"
+            } else {
+                " ASC NULLS FIRST"
+            });
+        }
+        self
+    }
+
+    /// Appends ` LIMIT ? OFFSET ?`; negative values count as zero.
+    pub fn page(&mut self, skip: i64, limit: i64) -> &mut Self {
+        self.push(" LIMIT ")
+            .bind(limit.max(0))
+            .push(" OFFSET ")
+            .bind(skip.max(0))
+    }
+
+    pub async fn execute(self, conn: &mut DB::Connection) -> Result<u64, sqlx::Error> {
+        DB::execute(conn, self.0).await
+    }
+
+    pub async fn fetch_all(self, conn: &mut DB::Connection) -> Result<Vec<DB::Row>, sqlx::Error> {
+        DB::fetch_all(conn, self.0).await
+    }
+
+    pub async fn fetch_optional(
+        self,
+        conn: &mut DB::Connection,
+    ) -> Result<Option<DB::Row>, sqlx::Error> {
+        Ok(self.fetch_all(conn).await?.into_iter().next())
+    }
+
+    /// First column of the first row as an integer (`COUNT(*)` and the like).
+    pub async fn fetch_int(self, conn: &mut DB::Connection, col: &str) -> Result<i64> {
+        match self.fetch_optional(conn).await? {
+            Some(row) => Ok(DB::int(&row, col)?.unwrap_or(0)),
+            None => Ok(0),
+        }
+    }
+}
+
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(Some(v))
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(Some(v.to_owned()))
+    }
+}
+impl From<&String> for Val {
+    fn from(v: &String) -> Self {
+        Val::Text(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Self {
+        Val::Text(v)
+    }
+}
+impl From<Option<&str>> for Val {
+    fn from(v: Option<&str>) -> Self {
+        Val::Text(v.map(str::to_owned))
+    }
+}
+impl From<&Option<String>> for Val {
+    fn from(v: &Option<String>) -> Self {
+        Val::Text(v.clone())
+    }
+}
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(Some(v))
+    }
+}
+impl From<i32> for Val {
+    fn from(v: i32) -> Self {
+        Val::Int(Some(v.into()))
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Self {
+        Val::Int(v)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Self {
+        Val::Bool(v)
+    }
+}
+impl From<DateTime<Utc>> for Val {
+    fn from(v: DateTime<Utc>) -> Self {
+        Val::Int(Some(v.timestamp_micros()))
+    }
+}
+impl From<Option<DateTime<Utc>>> for Val {
+    fn from(v: Option<DateTime<Utc>>) -> Self {
+        Val::Int(v.map(|t| t.timestamp_micros()))
+    }
+}
+impl From<Uuid> for Val {
+    fn from(v: Uuid) -> Self {
+        Val::Text(Some(v.to_string()))
+    }
+}
+impl From<Option<Uuid>> for Val {
+    fn from(v: Option<Uuid>) -> Self {
+        Val::Text(v.map(|u| u.to_string()))
+    }
+}
+impl From<&Value> for Val {
+    fn from(v: &Value) -> Self {
+        Val::Text(Some(v.to_string()))
+    }
+}
+
+/// Typed access to a row with the store's encodings undone.
+pub(crate) struct Cols<'r, DB: Backend>(pub &'r DB::Row);
+
+impl<DB: Backend> Cols<'_, DB> {
+    pub fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        Ok(DB::text(self.0, col)?)
+    }
+    pub fn text(&self, col: &str) -> Result<String> {
+        self.opt_text(col)?.ok_or_else(|| null(col))
+    }
+    pub fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        Ok(DB::int(self.0, col)?)
+    }
+    pub fn int(&self, col: &str) -> Result<i64> {
+        self.opt_int(col)?.ok_or_else(|| null(col))
+    }
+    pub fn int32(&self, col: &str) -> Result<i32> {
+        let v = self.int(col)?;
+        i32::try_from(v).map_err(|_| DbError::Corrupt(format!("{col} = {v} out of range")))
+    }
+    pub fn boolean(&self, col: &str) -> Result<bool> {
+        Ok(DB::boolean(self.0, col)?)
+    }
+    pub fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>> {
+        self.opt_int(col)?
+            .map(|us| {
+                DateTime::from_timestamp_micros(us)
+                    .ok_or_else(|| DbError::Corrupt(format!("{col} = {us} is no timestamp")))
+            })
+            .transpose()
+    }
+    pub fn time(&self, col: &str) -> Result<DateTime<Utc>> {
+        self.opt_time(col)?.ok_or_else(|| null(col))
+    }
+    pub fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>> {
+        self.opt_text(col)?
+            .map(|s| {
+                Uuid::parse_str(&s).map_err(|e| DbError::Corrupt(format!("{col} = {s:?}: {e}")))
+            })
+            .transpose()
+    }
+    pub fn uuid(&self, col: &str) -> Result<Uuid> {
+        self.opt_uuid(col)?.ok_or_else(|| null(col))
+    }
+    pub fn opt_json(&self, col: &str) -> Result<Option<Value>> {
+        self.opt_text(col)?
+            .map(|s| serde_json::from_str(&s).map_err(|e| DbError::Corrupt(format!("{col}: {e}"))))
+            .transpose()
+    }
+    pub fn json(&self, col: &str) -> Result<Value> {
+        self.opt_json(col)?.ok_or_else(|| null(col))
+    }
+}
+
+fn null(col: &str) -> DbError {
+    DbError::Corrupt(format!("{col} is NULL"))
+}

@@ -1,0 +1,274 @@
+//! The storage interface the rest of Keywarden programs against.
+//!
+//! One trait, object-safe through `async_trait`, so the server holds an `Arc<dyn Database>` and
+//! does not care whether SQLite (single node) or PostgreSQL (cluster) is underneath. Both
+//! implementations pass the same conformance suite (`tests/conformance.rs`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::certificates::{
+    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
+    InventoryFilter,
+};
+use crate::error::Result;
+use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
+use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
+use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey};
+
+/// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
+#[async_trait]
+pub trait Database: Send + Sync {
+    /// `"sqlite"` or `"postgres"`, for logs and diagnostics.
+    fn backend(&self) -> &'static str;
+
+    // ----- accounts and tokens -----
+
+    /// Returns the account, creating it on first use (accounts are implicit tenants).
+    async fn ensure_account(&self, id: &str) -> Result<Account>;
+    /// Stores a token (creating its account if needed) with a fresh id. `Conflict` if the
+    /// hash is already stored.
+    async fn create_token(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        is_admin: bool,
+        label: &str,
+    ) -> Result<ApiToken>;
+    /// Authentication lookup by SHA-256 hex of the presented secret.
+    async fn find_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
+    /// Number of admin tokens; zero means the server should bootstrap one.
+    async fn count_admin_tokens(&self) -> Result<i64>;
+
+    // ----- job configs -----
+
+    /// Stores a new config as given (timestamps included). `Conflict` if the account
+    /// already has a config of that name. Returns the stored row.
+    async fn insert_config(&self, config: &JobConfig) -> Result<JobConfig>;
+    /// A config by id, restricted to `account_id` unless `None` (admin view).
+    async fn get_config(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<JobConfig>>;
+    /// Replaces every user-editable field (including `next_fire_at`) of the config with
+    /// `config.id` in `config.account_id`, sets `updated_at` to now and returns the row.
+    /// `NotFound` if missing, `Conflict` on a duplicate name.
+    async fn update_config(&self, config: &JobConfig) -> Result<JobConfig>;
+    /// Deletes a config; its past jobs stay. Returns whether a row was deleted.
+    async fn delete_config(&self, account_id: Option<&str>, id: Uuid) -> Result<bool>;
+    /// A page of configs and the total count matching `filter`. `InvalidSort` for a sort
+    /// key outside the allow-list.
+    async fn list_configs(
+        &self,
+        filter: &ConfigFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobConfig>)>;
+
+    // ----- jobs -----
+
+    /// Enqueues jobs (status `queued`, attempt 0) in one transaction; all or nothing.
+    async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<u64>;
+    /// A job by id, restricted to `account_id` unless `None`.
+    async fn get_job(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<Job>>;
+    /// A page of jobs and the total count matching `filter`.
+    async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<Job>)>;
+    /// Deletes a job. `Conflict` if it is running (its node would lose track of it);
+    /// `Ok(false)` if there is no such job.
+    async fn delete_job(&self, account_id: Option<&str>, id: Uuid) -> Result<bool>;
+
+    // ----- job history (condition queries, acknowledgement, reschedule) -----
+
+    /// A page of jobs matching `query.condition` (in `query.account_id` unless `None`), in
+    /// `query.order`, with their audit ids, and the total count. `Invalid` for a condition
+    /// comparing a column with a value of another type, or nested too deeply.
+    async fn query_job_history(
+        &self,
+        query: &JobQuery,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobHistoryEntry>)>;
+    /// Marks the latest attempt of every job matching `condition` (in `account_id` unless
+    /// `None`) as acknowledged; returns how many jobs. A later attempt is unacknowledged.
+    async fn acknowledge_jobs(
+        &self,
+        account_id: Option<&str>,
+        condition: &JobCondition,
+    ) -> Result<u64>;
+    /// In one transaction, for each `(old, new)`: marks the finished job `old` (in
+    /// `account_id` unless `None`) as rescheduled as `new.id` and enqueues `new`. All or
+    /// nothing: `Conflict` if any `old` is missing, unfinished or already rescheduled.
+    async fn reschedule_jobs(
+        &self,
+        account_id: Option<&str>,
+        reruns: &[(Uuid, NewJob)],
+    ) -> Result<u64>;
+
+    // ----- executor (hot path) -----
+
+    /// Atomically moves up to `limit` due, queued jobs that may run on `node_id` (run_on
+    /// `any` or `node_id`) to `running` on that node, oldest `scheduled_for` first, with a
+    /// lease until `now + lease` and `attempt + 1`. Concurrent callers never get the same
+    /// job. Returned in `scheduled_for` order.
+    async fn claim_jobs(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Job>>;
+    /// Extends the leases of those `ids` still running on `node_id`; returns how many.
+    async fn renew_leases(&self, node_id: &str, ids: &[Uuid], until: DateTime<Utc>) -> Result<u64>;
+    /// Records outcomes in one statement per batch. Each applies only if its job is still
+    /// running on its `node_id`; returns how many applied.
+    async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64>;
+    /// Puts a job running on `node_id` back in the queue, due at `at`, with `message`;
+    /// the failed attempt's `logs` are appended, so the history keeps every attempt.
+    /// Returns false if the job is not running on that node any more.
+    async fn retry_job(
+        &self,
+        id: Uuid,
+        node_id: &str,
+        at: DateTime<Utc>,
+        message: &str,
+        logs: &[Value],
+    ) -> Result<bool>;
+    /// Updates the progress counters of a running job; false if it is not running.
+    async fn update_progress(&self, id: Uuid, done: i64, total: i64) -> Result<bool>;
+    /// Handles running jobs whose lease ended before `now` (their node died or hung):
+    /// requeued (due `now`) if attempts remain, else failed with a message naming the
+    /// node. Returns the affected jobs as they are now.
+    async fn recover_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>>;
+    /// Handles every job still running on `node_id`, lease or not: called when a node
+    /// starts, so they are orphans of an earlier process with that id that was killed.
+    /// Requeued (due `now`) if attempts remain, else failed with a message naming the
+    /// node. Returns the affected jobs as they are now.
+    async fn recover_node(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<Job>>;
+    /// Whether the config has a queued or running job (the `overlap = skip` policy).
+    async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool>;
+
+    // ----- scheduler -----
+
+    /// Enabled configs with `next_fire_at <= now`, earliest first.
+    async fn due_configs(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<JobConfig>>;
+    /// In one transaction: set `next_fire_at` to `new_next_fire` only if it still equals
+    /// `expected_next_fire`, and enqueue `jobs`. Returns false and changes nothing if the
+    /// compare failed — another scheduler (node, or this one before a restart) fired first.
+    async fn fire_config(
+        &self,
+        config_id: Uuid,
+        expected_next_fire: Option<DateTime<Utc>>,
+        new_next_fire: Option<DateTime<Utc>>,
+        jobs: &[NewJob],
+    ) -> Result<bool>;
+    /// Sets `next_fire_at` unconditionally (after create/update/enable). False if missing.
+    async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool>;
+
+    // ----- nodes -----
+
+    /// Records that `node_id` is alive at `now`.
+    async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// All nodes ever seen, by id.
+    async fn list_nodes(&self) -> Result<Vec<Node>>;
+
+    // ----- plugin state -----
+
+    /// A value of a plugin's durable key/value state.
+    async fn state_get(&self, plugin: &str, scope: &str, key: &str) -> Result<Option<String>>;
+    /// Sets (`Some`) or deletes (`None`) a value.
+    async fn state_set(
+        &self,
+        plugin: &str,
+        scope: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()>;
+    /// Bytes used by a plugin's scope (keys plus values, UTF-8), for quota checks.
+    async fn state_size(&self, plugin: &str, scope: &str) -> Result<i64>;
+
+    // ----- certificate stores -----
+
+    /// Stores a new certificate store as given. `Conflict` if the account already has a
+    /// store of that type at that machine and path; `Invalid` if `properties` is not an
+    /// object.
+    async fn insert_certificate_store(&self, store: &CertificateStore) -> Result<CertificateStore>;
+    /// A store by id, restricted to `account_id` unless `None`.
+    async fn get_certificate_store(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<CertificateStore>>;
+    /// Replaces the editable fields of the store `store.id` in `store.account_id`, sets
+    /// `updated_at` to now. `NotFound` if missing, `Conflict` on a duplicate location.
+    async fn update_certificate_store(&self, store: &CertificateStore) -> Result<CertificateStore>;
+    /// Deletes a store with its inventory and the job config it owns (its past jobs
+    /// stay). Returns whether a store was deleted.
+    async fn delete_certificate_store(&self, account_id: Option<&str>, id: Uuid) -> Result<bool>;
+    /// A page of stores and the total count matching `filter`.
+    async fn list_certificate_stores(
+        &self,
+        filter: &CertificateStoreFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<CertificateStore>)>;
+    /// In one transaction: replaces the store's inventory job config with `config`
+    /// (`None` removes the schedule; the old config is deleted, its jobs stay), links it
+    /// to the store and enqueues `jobs`. `NotFound` if the store is not in `account_id`.
+    async fn set_inventory_schedule(
+        &self,
+        account_id: &str,
+        store_id: Uuid,
+        config: Option<&JobConfig>,
+        jobs: &[NewJob],
+    ) -> Result<CertificateStore>;
+    /// Replaces the store's whole inventory with `entries` (all of that store) in one
+    /// transaction; returns how many were stored. `NotFound` if the store is gone.
+    async fn replace_inventory(&self, store_id: Uuid, entries: &[InventoryEntry]) -> Result<u64>;
+    /// A page of inventory entries (by `not_after` unless sorted otherwise) and the total.
+    async fn list_inventory(
+        &self,
+        filter: &InventoryFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<InventoryEntry>)>;
+    /// Records store paths a discovery found (a path found again is updated).
+    async fn record_discovered_paths(&self, paths: &[DiscoveredPath]) -> Result<u64>;
+    /// A page of discovered paths and the total count matching `filter`.
+    async fn list_discovered_paths(
+        &self,
+        filter: &DiscoveredFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<DiscoveredPath>)>;
+    // ----- synchronized cloud keys -----
+
+    /// Replaces the snapshot of `(account_id, source)` with `keys` in one transaction:
+    /// rows of that source missing from `keys` are deleted (the cloud deleted them), the
+    /// rest written as given. Each key's `account_id` and `source` must match the
+    /// arguments (`Invalid` otherwise). Returns how many rows the snapshot now has.
+    async fn replace_cloud_keys(
+        &self,
+        account_id: &str,
+        source: &str,
+        keys: &[SyncedKey],
+    ) -> Result<u64>;
+    /// A page of synchronized keys and the total count matching `filter`. Default order:
+    /// newest `created_at` first. `InvalidSort` for a sort key outside the allow-list.
+    async fn list_cloud_keys(
+        &self,
+        filter: &KeyFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SyncedKey>)>;
+}

@@ -1,0 +1,289 @@
+//! Filters and sort orders of the list operations.
+//!
+//! Sort keys are checked against a per-entity allow-list before any SQL is built, so user
+//! input never reaches the query text; only the bound filter values do.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{DbError, Result};
+
+/// Filters of [`crate::Database::list_configs`]; `None` fields do not filter. All set fields
+/// must match (AND).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfigFilter {
+    /// Only this account's configs (`None` = every account, for admins).
+    pub account_id: Option<String>,
+    /// Exact name.
+    pub name: Option<String>,
+    /// Exact id.
+    pub id: Option<Uuid>,
+    /// Exact operation.
+    pub operation: Option<String>,
+    /// Disabled flag.
+    pub disabled: Option<bool>,
+    /// `params.cloud_name` equals this.
+    pub cloud_name: Option<String>,
+    /// `params.expire_in` equals this.
+    pub expire_in: Option<String>,
+    /// Created at or before (inclusive).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Created at or after (inclusive).
+    pub created_after: Option<DateTime<Utc>>,
+}
+
+/// Filters of [`crate::Database::list_jobs`]; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobFilter {
+    /// Exact id.
+    pub id: Option<Uuid>,
+    /// Exact name.
+    pub name: Option<String>,
+    /// Only this account's jobs (`None` = every account).
+    pub account_id: Option<String>,
+    /// Jobs fired by this config.
+    pub job_config_id: Option<Uuid>,
+    /// Exact operation.
+    pub operation: Option<String>,
+    /// Exact status.
+    pub status: Option<String>,
+    /// Created at or before (inclusive).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Created at or after (inclusive).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Ran (or runs) on this node.
+    pub processing_node: Option<String>,
+}
+
+/// Filters of [`crate::Database::list_cloud_keys`]; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyFilter {
+    /// Only this account's keys (`None` = every account, for admins).
+    pub account_id: Option<String>,
+    /// Exact cloud name.
+    pub cloud_name: Option<String>,
+    /// Exact key id.
+    pub key_id: Option<String>,
+    /// Keys carrying this exact alias.
+    pub alias: Option<String>,
+    /// Exact state word.
+    pub state: Option<String>,
+    /// Synchronized by this source (job config id).
+    pub source: Option<String>,
+}
+
+/// One sort key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SortKey {
+    /// Field name as the API received it (`createdAt` and `created_at` both work).
+    pub field: String,
+    /// Descending order.
+    pub descending: bool,
+}
+
+/// A multi-key sort order, most significant key first. Empty means the default order
+/// (newest first). `id` is always added as the last key so pages are stable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sort(pub Vec<SortKey>);
+
+impl Sort {
+    /// Parses the API's `sort` parameter: comma-separated fields, each optionally prefixed
+    /// with `-` (descending) or `+` (ascending). Fields are validated later, by the list
+    /// operation, against its entity's allow-list.
+    pub fn parse(s: &str) -> Sort {
+        let keys = s
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(|f| match f.strip_prefix('-') {
+                Some(rest) => SortKey {
+                    field: rest.trim().to_owned(),
+                    descending: true,
+                },
+                None => SortKey {
+                    field: f.strip_prefix('+').unwrap_or(f).trim().to_owned(),
+                    descending: false,
+                },
+            })
+            .collect();
+        Sort(keys)
+    }
+
+    /// Shorthand for a one-key sort.
+    pub fn by(field: &str, descending: bool) -> Sort {
+        Sort(vec![SortKey {
+            field: field.to_owned(),
+            descending,
+        }])
+    }
+
+    /// Adds a key.
+    pub fn then(mut self, field: &str, descending: bool) -> Sort {
+        self.0.push(SortKey {
+            field: field.to_owned(),
+            descending,
+        });
+        self
+    }
+}
+
+/// A sortable column: its name and whether it holds text (which needs the same collation
+/// on every backend to sort identically).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Column {
+    pub name: &'static str,
+    pub text: bool,
+}
+
+const fn text(name: &'static str) -> Column {
+    Column { name, text: true }
+}
+
+const fn other(name: &'static str) -> Column {
+    Column { name, text: false }
+}
+
+/// Sortable columns of `job_configs`.
+pub(crate) const CONFIG_SORT: &[Column] = &[
+    text("name"),
+    text("account_id"),
+    text("operation"),
+    other("created_at"),
+    other("updated_at"),
+    text("id"),
+    text("run_at"),
+    text("run_on"),
+    other("disabled"),
+    other("next_fire_at"),
+];
+
+/// Sortable columns of `jobs`.
+pub(crate) const JOB_SORT: &[Column] = &[
+    text("name"),
+    text("account_id"),
+    text("operation"),
+    other("created_at"),
+    other("updated_at"),
+    text("id"),
+    text("status"),
+    other("enqueued_at"),
+    text("processing_node"),
+    text("run_on"),
+    other("scheduled_for"),
+    other("started_at"),
+    other("finished_at"),
+    text("job_config_id"),
+];
+
+/// Sortable columns of `certificate_stores`.
+pub(crate) const CERTIFICATE_STORE_SORT: &[Column] = &[
+    text("id"),
+    text("client_machine"),
+    text("store_path"),
+    text("store_type"),
+    text("agent_id"),
+    other("approved"),
+    other("container_id"),
+    other("created_at"),
+    other("updated_at"),
+];
+
+/// Sortable columns of `certificate_store_inventory` (the default is `not_after`).
+pub(crate) const INVENTORY_SORT: &[Column] = &[
+    text("store_id"),
+    text("alias"),
+    text("thumbprint"),
+    text("subject"),
+    text("issuer"),
+    other("not_before"),
+    other("not_after"),
+    other("inventoried_at"),
+];
+
+/// The fixed order of discovered store paths (not user-sortable).
+pub(crate) const DISCOVERED_ORDER: &[(Column, bool)] = &[
+    (text("account_id"), false),
+    (text("store_type"), false),
+    (text("client_machine"), false),
+    (text("path"), false),
+];
+
+/// Sortable columns of `cloud_keys`.
+pub(crate) const KEY_SORT: &[Column] = &[
+    text("key_id"),
+    text("cloud_name"),
+    text("state"),
+    text("source"),
+    text("account_id"),
+    other("created_at"),
+    other("rotated_at"),
+    other("synced_at"),
+    text("id"),
+];
+
+/// `createdAt` → `created_at`; snake_case input is unchanged.
+fn snake_case(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 4);
+    for c in field.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Resolves `sort` against `allowed`: the validated `(column, descending)` list, with the
+/// default order for an empty sort and `id` appended as the final tie-breaker.
+pub(crate) fn resolve(sort: &Sort, allowed: &[Column]) -> Result<Vec<(Column, bool)>> {
+    let mut out = Vec::with_capacity(sort.0.len() + 2);
+    for key in &sort.0 {
+        let name = snake_case(&key.field);
+        let col = allowed
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| DbError::InvalidSort(key.field.clone()))?;
+        out.push((*col, key.descending));
+    }
+    if out.is_empty() {
+        out.push((other("created_at"), true));
+    }
+    if !out.iter().any(|(c, _)| c.name == "id") {
+        let descending = out[0].1;
+        out.push((text("id"), descending));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_resolve() {
+        let s = Sort::parse("name, -createdAt,+run_at");
+        let r = resolve(&s, CONFIG_SORT).unwrap();
+        let got: Vec<_> = r.iter().map(|(c, d)| (c.name, *d)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("name", false),
+                ("created_at", true),
+                ("run_at", false),
+                ("id", false)
+            ]
+        );
+        assert!(matches!(
+            resolve(&Sort::by("password", false), CONFIG_SORT),
+            Err(DbError::InvalidSort(f)) if f == "password"
+        ));
+        assert!(resolve(&Sort::by("status", false), CONFIG_SORT).is_err());
+        assert!(resolve(&Sort::by("processingNode", true), JOB_SORT).is_ok());
+        let d = resolve(&Sort::default(), JOB_SORT).unwrap();
+        assert_eq!(d[0].0.name, "created_at");
+        assert!(d[0].1);
+    }
+}

@@ -1,0 +1,196 @@
+//! Job history queries: a condition tree over the jobs table, for API dialects whose
+//! clients send their own filter expressions (Keyfactor's query language).
+//!
+//! The API translates its language into a [`JobCondition`]; the store renders it as SQL
+//! with every value bound, so no client text reaches the query. Columns are a closed enum
+//! ([`JobField`]), never names taken from input. Comparisons are two-valued: a NULL column
+//! matches no positive comparison, so `NOT` of a condition is exactly its complement.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::Job;
+
+/// A job column a condition or an order may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobField {
+    /// The integer audit id (BIGINT).
+    AuditId,
+    /// The job's UUID (text).
+    Id,
+    Name,
+    Operation,
+    Target,
+    Message,
+    ProcessingNode,
+    RunOn,
+    /// Status word (`queued`, ...).
+    Status,
+    /// Result word (`success`, ...), NULL until finished.
+    Result,
+    /// The config that fired it (UUID text).
+    JobConfigId,
+    /// Attempts started (BIGINT).
+    Attempt,
+    StartedAt,
+    FinishedAt,
+    ScheduledFor,
+    EnqueuedAt,
+    CreatedAt,
+}
+
+/// How a column's values compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnKind {
+    Text,
+    Int,
+    Time,
+}
+
+impl JobField {
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            JobField::AuditId => "audit_id",
+            JobField::Id => "id",
+            JobField::Name => "name",
+            JobField::Operation => "operation",
+            JobField::Target => "target",
+            JobField::Message => "message",
+            JobField::ProcessingNode => "processing_node",
+            JobField::RunOn => "run_on",
+            JobField::Status => "status",
+            JobField::Result => "result",
+            JobField::JobConfigId => "job_config_id",
+            JobField::Attempt => "attempt",
+            JobField::StartedAt => "started_at",
+            JobField::FinishedAt => "finished_at",
+            JobField::ScheduledFor => "scheduled_for",
+            JobField::EnqueuedAt => "enqueued_at",
+            JobField::CreatedAt => "created_at",
+        }
+    }
+
+    pub(crate) fn kind(self) -> ColumnKind {
+        match self {
+            JobField::AuditId | JobField::Attempt => ColumnKind::Int,
+            JobField::StartedAt
+            | JobField::FinishedAt
+            | JobField::ScheduledFor
+            | JobField::EnqueuedAt
+            | JobField::CreatedAt => ColumnKind::Time,
+            _ => ColumnKind::Text,
+        }
+    }
+}
+
+/// A comparison operator. On text columns every operator ignores ASCII case (as
+/// Keyfactor's queries do); `Contains` and `StartsWith` apply to text only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compare {
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    Contains,
+    StartsWith,
+}
+
+/// A value compared with a column; its type must match the column's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum JobValue {
+    Text(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+/// A filter over jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum JobCondition {
+    /// Every job.
+    True,
+    /// No job.
+    False,
+    /// All of them (true when empty).
+    All(Vec<JobCondition>),
+    /// Any of them (false when empty).
+    Any(Vec<JobCondition>),
+    Not(Box<JobCondition>),
+    /// `field op value`; false when the column is NULL (`Ne` is `Not(Eq)`, so true then).
+    Compare {
+        field: JobField,
+        op: Compare,
+        value: JobValue,
+    },
+    /// The column equals one of `values` exactly (case-sensitive); false when NULL.
+    In {
+        field: JobField,
+        values: Vec<String>,
+    },
+    /// The column is NULL.
+    IsNull(JobField),
+    /// The latest attempt's outcome was acknowledged ([`crate::Database::acknowledge_jobs`]).
+    Acknowledged,
+    /// The job was rescheduled ([`crate::Database::reschedule_jobs`]).
+    Rescheduled,
+}
+
+impl JobCondition {
+    /// `field = value` on an integer or time column, or case-insensitively on text.
+    pub fn eq(field: JobField, value: JobValue) -> Self {
+        JobCondition::Compare {
+            field,
+            op: Compare::Eq,
+            value,
+        }
+    }
+
+    /// `field` equals the text `value` exactly.
+    pub fn is(field: JobField, value: &str) -> Self {
+        JobCondition::In {
+            field,
+            values: vec![value.to_owned()],
+        }
+    }
+
+    /// The negation.
+    pub fn negate(self) -> Self {
+        JobCondition::Not(Box::new(self))
+    }
+}
+
+/// A sort key of [`JobQuery`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum JobOrder {
+    /// By a column (text bytewise, NULLs smallest).
+    Field(JobField),
+    /// By the index of the first condition a job matches (`len()` when none): lets an API
+    /// sort by codes it derives from several columns.
+    Rank(Vec<JobCondition>),
+}
+
+/// A page request for [`crate::Database::query_job_history`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobQuery {
+    /// Only this account's jobs (`None` = every account).
+    pub account_id: Option<String>,
+    /// Which jobs.
+    pub condition: JobCondition,
+    /// Sort keys, most significant first, `true` = descending. The audit id is always the
+    /// final key (ascending unless the first key is descending), so pages are stable.
+    pub order: Vec<(JobOrder, bool)>,
+}
+
+/// A job with its history bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobHistoryEntry {
+    pub job: Job,
+    /// Stable integer id, assigned on insert in insertion order, unique.
+    pub audit_id: i64,
+    /// Whether the latest attempt's outcome was acknowledged.
+    pub acknowledged: bool,
+    /// The job that re-runs this one, once rescheduled.
+    pub rescheduled_as: Option<Uuid>,
+}

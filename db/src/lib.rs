@@ -1,0 +1,63 @@
+//! Keywarden's storage layer: job configs, jobs (runs), API tokens, nodes, plugin state and
+//! certificate stores with their inventories, on SQLite (default, single node) or PostgreSQL (clusters).
+//!
+//! Callers hold an `Arc<dyn Database>` from [`connect`]; both backends run the same queries
+//! (see [`backend`] for the few dialect differences) on the same portable schema
+//! (`migrations/`, applied on connect) and pass the same conformance suite.
+//!
+//! # Job life cycle
+//! `queued` —[`Database::claim_jobs`]→ `running` on a node with a lease —[`Database::finish_jobs`]→
+//! `completed` / `failed` / `cancelled`. A running job goes back to `queued` through
+//! [`Database::retry_job`] or, when its node stops renewing the lease, through
+//! [`Database::recover_expired_leases`], or [`Database::recover_node`] when a node restarts with
+//! jobs still running under its id (both fail it instead once attempts are used up).
+//!
+//! # Scheduling
+//! Each config carries `next_fire_at`. A scheduler reads [`Database::due_configs`], computes
+//! the following fire time and calls [`Database::fire_config`], which compare-and-sets
+//! `next_fire_at` and enqueues the jobs in one transaction, so a fire happens once even
+//! with several nodes or after a crash between the two steps.
+
+pub mod backend;
+mod certificates;
+mod database;
+mod error;
+mod filter;
+mod history;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+pub mod testing;
+
+use std::sync::Arc;
+
+pub use certificates::{
+    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
+    InventoryFilter,
+};
+pub use database::Database;
+pub use error::{DbError, Result};
+pub use filter::{ConfigFilter, JobFilter, KeyFilter, Sort, SortKey};
+pub use history::{Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue};
+pub use model::{
+    Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, Progress, SyncedKey, result,
+    status, truncate_micros,
+};
+pub use postgres::PgDatabase;
+pub use sql::SqlDatabase;
+pub use sqlite::SqliteDatabase;
+
+/// Opens the store named by `url` and brings its schema up to date.
+///
+/// * `postgres://...` or `postgresql://...` → [`PgDatabase`]
+/// * `sqlite:...` (including `sqlite::memory:`) or a plain file path → [`SqliteDatabase`]
+pub async fn connect(url: &str) -> Result<Arc<dyn Database>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgDatabase::open(url).await?))
+    } else if url.starts_with("sqlite:") || (!url.contains("://") && !url.is_empty()) {
+        Ok(Arc::new(SqliteDatabase::open(url).await?))
+    } else {
+        Err(DbError::InvalidUrl(url.to_owned()))
+    }
+}

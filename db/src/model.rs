@@ -1,0 +1,342 @@
+//! The entities the store keeps. One model for both API dialects (see `DOMAIN.md`);
+//! the API layer renders these into CipherTrust- or Keyfactor-shaped JSON.
+//!
+//! Timestamps are kept with microsecond precision: that is what both backends store, so a
+//! value read back compares equal to the value written after [`truncate_micros`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Job status values. Strings rather than an enum because they travel unchanged to the API
+/// and into SQL; the store validates them where a caller supplies one.
+pub mod status {
+    /// Waiting for a node to claim it (also after a retry or a lease-expiry requeue).
+    pub const QUEUED: &str = "queued";
+    /// Claimed by `processing_node`, which holds a lease until `lease_expires_at`.
+    pub const RUNNING: &str = "running";
+    /// Ran to the end; `result` says how well.
+    pub const COMPLETED: &str = "completed";
+    /// Could not run to the end (plugin error, retries exhausted, node lost).
+    pub const FAILED: &str = "failed";
+    /// Stopped on request.
+    pub const CANCELLED: &str = "cancelled";
+    /// The statuses a finished job may have.
+    pub const FINAL: [&str; 3] = [COMPLETED, FAILED, CANCELLED];
+}
+
+/// Job result values: the plugin decides, the host records.
+pub mod result {
+    /// Everything the job set out to do was done.
+    pub const SUCCESS: &str = "success";
+    /// Partial success.
+    pub const WARNING: &str = "warning";
+    /// Nothing (useful) was done.
+    pub const FAILURE: &str = "failure";
+    /// All valid values.
+    pub const ALL: [&str; 3] = [SUCCESS, WARNING, FAILURE];
+}
+
+/// Rounds a timestamp down to the microsecond, the precision both backends keep.
+pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// A tenant. Owns configs, jobs and tokens; created lazily by [`crate::Database::ensure_account`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Account name, e.g. `"kylo"`.
+    pub id: String,
+    /// When the account was first seen.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API bearer token. Only the SHA-256 of the secret is stored, so a database leak does
+/// not leak usable tokens; the caller hashes before storing and before looking up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Opaque token id (UUID text), safe to show in listings.
+    pub id: String,
+    /// The account the token acts as.
+    pub account_id: String,
+    /// Lower-case hex SHA-256 of the token secret.
+    pub token_hash: String,
+    /// Admin tokens may act on every account.
+    pub is_admin: bool,
+    /// Free text naming the token's purpose.
+    pub label: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A job configuration: what to run (operation + params), when (cron, timezone, window),
+/// where (`run_on`) and the policies for missed fires, overlaps and retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobConfig {
+    /// Primary key.
+    pub id: Uuid,
+    /// Owning account; `(account_id, name)` is unique.
+    pub account_id: String,
+    /// Human name, unique per account.
+    pub name: String,
+    /// Operation name a plugin provides, e.g. `cckm_key_rotation`.
+    pub operation: String,
+    /// Free text.
+    pub description: String,
+    /// `"any"` or a node id the jobs must run on.
+    pub run_on: String,
+    /// Cron expression.
+    pub run_at: String,
+    /// IANA timezone the cron expression is read in; `None` means UTC.
+    pub timezone: Option<String>,
+    /// The config fires no earlier than this.
+    pub start_date: Option<DateTime<Utc>>,
+    /// The config fires no later than this.
+    pub end_date: Option<DateTime<Utc>>,
+    /// Disabled configs never fire.
+    pub disabled: bool,
+    /// The operation's params object.
+    pub params: Value,
+    /// Which API field carried the params (e.g. `cckm_key_rotation_params`), so the API can
+    /// echo them under the same name.
+    pub params_key: String,
+    /// Missed-fire policy after downtime: `"skip"`, `"one"` or `"all"`.
+    pub catch_up: String,
+    /// What to do when the previous run is unfinished: `"skip"` or `"allow"`.
+    pub overlap: String,
+    /// Retries after a failed attempt (so attempts = `max_retries + 1`).
+    pub max_retries: i32,
+    /// Base delay between attempts.
+    pub retry_backoff_secs: i64,
+    /// When the scheduler fires this config next; `None` = never (disabled, past end).
+    /// Compare-and-set by [`crate::Database::fire_config`] to prevent double fires.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change by a user (scheduler bookkeeping does not bump it).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl JobConfig {
+    /// A config with a fresh v7 id and the default policies (`run_on` any, catch-up
+    /// `skip`, overlap `skip`, no retries, 60 s backoff), created at `now`.
+    pub fn new(
+        account_id: &str,
+        name: &str,
+        operation: &str,
+        run_at: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let now = truncate_micros(now);
+        JobConfig {
+            id: Uuid::now_v7(),
+            account_id: account_id.to_owned(),
+            name: name.to_owned(),
+            operation: operation.to_owned(),
+            description: String::new(),
+            run_on: "any".to_owned(),
+            run_at: run_at.to_owned(),
+            timezone: None,
+            start_date: None,
+            end_date: None,
+            disabled: false,
+            params: Value::Object(Default::default()),
+            params_key: format!("{operation}_params"),
+            catch_up: "skip".to_owned(),
+            overlap: "skip".to_owned(),
+            max_retries: 0,
+            retry_backoff_secs: 60,
+            next_fire_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// One run of an operation, either fired by a config or started by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Primary key.
+    pub id: Uuid,
+    /// Owning account.
+    pub account_id: String,
+    /// The config that fired it; `None` for ad-hoc jobs. Kept after the config is deleted.
+    pub job_config_id: Option<Uuid>,
+    /// Copied from the config at fire time, so history survives config edits.
+    pub name: String,
+    /// Copied from the config.
+    pub description: String,
+    /// Operation name.
+    pub operation: String,
+    /// What the operation acts on (cloud, store), for display and filtering.
+    pub target: Option<String>,
+    /// The operation's params at fire time.
+    pub params: Value,
+    /// `"any"` or the node id it must run on.
+    pub run_on: String,
+    /// See [`status`].
+    pub status: String,
+    /// See [`result`]; set when finished.
+    pub result: Option<String>,
+    /// Last human-readable message (error text, reason for requeue).
+    pub message: Option<String>,
+    /// Operation-defined structured outcome.
+    pub details: Option<Value>,
+    /// Log records of all attempts, oldest first.
+    pub logs: Vec<Value>,
+    /// Items done so far.
+    pub progress_done: i64,
+    /// Items in total (0 = unknown).
+    pub progress_total: i64,
+    /// Attempts started so far (incremented by each claim).
+    pub attempt: i32,
+    /// Attempts allowed in total.
+    pub max_attempts: i32,
+    /// Base delay between attempts.
+    pub retry_backoff_secs: i64,
+    /// Not claimable before this time.
+    pub scheduled_for: DateTime<Utc>,
+    /// When it was put in the queue.
+    pub enqueued_at: DateTime<Utc>,
+    /// When the latest attempt was claimed.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it reached a final status.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The node running (or that last ran) it.
+    pub processing_node: Option<String>,
+    /// While running: the claim is void after this time unless renewed.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Creation time (= `enqueued_at`).
+    pub created_at: DateTime<Utc>,
+    /// Last change of any kind.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a caller supplies to enqueue a job; the store fills in status, attempts and times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewJob {
+    /// Chosen by the caller so it can answer `run-now` with the id immediately.
+    pub id: Uuid,
+    /// Owning account.
+    pub account_id: String,
+    /// Config that fired it, if any.
+    pub job_config_id: Option<Uuid>,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Operation name.
+    pub operation: String,
+    /// What it acts on.
+    pub target: Option<String>,
+    /// Operation params.
+    pub params: Value,
+    /// `"any"` or a node id.
+    pub run_on: String,
+    /// Attempts allowed in total (at least 1).
+    pub max_attempts: i32,
+    /// Base delay between attempts.
+    pub retry_backoff_secs: i64,
+    /// Due time.
+    pub scheduled_for: DateTime<Utc>,
+    /// Enqueue time; also `created_at` and `updated_at`.
+    pub enqueued_at: DateTime<Utc>,
+}
+
+impl NewJob {
+    /// The job a config fires for the fire time `scheduled_for`, enqueued at `now`.
+    pub fn from_config(
+        config: &JobConfig,
+        scheduled_for: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        NewJob {
+            id: Uuid::now_v7(),
+            account_id: config.account_id.clone(),
+            job_config_id: Some(config.id),
+            name: config.name.clone(),
+            description: config.description.clone(),
+            operation: config.operation.clone(),
+            target: None,
+            params: config.params.clone(),
+            run_on: config.run_on.clone(),
+            max_attempts: config.max_retries.saturating_add(1).max(1),
+            retry_backoff_secs: config.retry_backoff_secs,
+            scheduled_for,
+            enqueued_at: now,
+        }
+    }
+}
+
+/// Progress counters reported by a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Items done.
+    pub done: i64,
+    /// Items in total.
+    pub total: i64,
+}
+
+/// The outcome of one attempt, applied by [`crate::Database::finish_jobs`] only while the job
+/// is still `running` on `node_id` — a node that lost its lease cannot overwrite the run
+/// another node took over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobFinish {
+    /// The job.
+    pub id: Uuid,
+    /// The node reporting; must match `processing_node`.
+    pub node_id: String,
+    /// `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// `success`, `warning` or `failure`.
+    pub result: Option<String>,
+    /// Human-readable summary or error.
+    pub message: Option<String>,
+    /// Operation-defined outcome.
+    pub details: Option<Value>,
+    /// Log records of this attempt; appended to the job's logs.
+    pub logs: Vec<Value>,
+    /// Final counters; `None` keeps the stored ones.
+    pub progress: Option<Progress>,
+}
+
+/// A Keywarden process that runs jobs, as last seen by its heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Node id (`run_on` / `processing_node` value).
+    pub id: String,
+    /// First heartbeat.
+    pub first_seen_at: DateTime<Utc>,
+    /// Latest heartbeat.
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// A cloud key as the last synchronization of its `source` saw it (see
+/// [`crate::Database::replace_cloud_keys`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncedKey {
+    /// Owning account.
+    pub account_id: String,
+    /// Who synchronized it: the job config's id (or the job's, for one-off jobs). Each
+    /// source keeps its own snapshot, so two regions never overwrite each other.
+    pub source: String,
+    /// `aws`, `AzureCloud`, ...
+    pub cloud_name: String,
+    /// The cloud's key id.
+    pub key_id: String,
+    /// Full resource name (AWS ARN), if the cloud has one.
+    pub resource_name: Option<String>,
+    /// Aliases, as the cloud reported them.
+    pub aliases: Vec<String>,
+    /// The cloud's state word (`Enabled`, `Disabled`, `PendingDeletion`, ...).
+    pub state: String,
+    /// When the cloud created the key.
+    pub created_at: Option<DateTime<Utc>>,
+    /// The last rotation the cloud knows of.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// Further attributes (spec, usage, origin, ...), a JSON object.
+    pub attributes: Value,
+    /// When the synchronization that wrote this row ran.
+    pub synced_at: DateTime<Utc>,
+}

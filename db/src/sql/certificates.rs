@@ -1,0 +1,460 @@
+//! Certificate-store queries: store CRUD and listing, the inventory schedule (a job config
+//! the store owns), inventories and discovered paths.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::page::page;
+use super::{SqlDatabase, configs, jobs, rows};
+use crate::backend::{Backend, Sql, Val};
+use crate::certificates::{
+    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
+    InventoryFilter,
+};
+use crate::error::{DbError, Result};
+use crate::filter::{CERTIFICATE_STORE_SORT, DISCOVERED_ORDER, INVENTORY_SORT, Sort, resolve};
+use crate::model::{JobConfig, NewJob, truncate_micros};
+
+const DUPLICATE: &str =
+    "a certificate store with this ClientMachine, StorePath and store type already exists";
+
+fn check(s: &CertificateStore) -> Result<()> {
+    if !s.properties.is_object() {
+        return Err(DbError::Invalid(
+            "certificate store properties must be a JSON object".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Columns a user edits; shared by insert and update.
+fn editable(s: &CertificateStore) -> Vec<(&'static str, Val)> {
+    vec![
+        ("client_machine", (&s.client_machine).into()),
+        ("store_path", (&s.store_path).into()),
+        ("store_type", (&s.store_type).into()),
+        ("container_id", s.container_id.into()),
+        ("approved", s.approved.into()),
+        ("create_if_missing", s.create_if_missing.into()),
+        ("properties", (&s.properties).into()),
+        ("agent_id", (&s.agent_id).into()),
+        ("password_secret", (&s.password_secret).into()),
+        ("inventory_config_id", s.inventory_config_id.into()),
+    ]
+}
+
+pub(crate) async fn insert<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    store: &CertificateStore,
+) -> Result<CertificateStore> {
+    check(store)?;
+    let mut cols = vec![
+        ("id", store.id.into()),
+        ("account_id", (&store.account_id).into()),
+        ("created_at", store.created_at.into()),
+        ("updated_at", store.updated_at.into()),
+    ];
+    cols.extend(editable(store));
+    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    let mut q = Sql::<DB>::new(format!(
+        "INSERT INTO certificate_stores ({}) VALUES ",
+        names.join(", ")
+    ));
+    q.bind_list(cols.into_iter().map(|(_, v)| v))
+        .push(" RETURNING *");
+    let rows = q
+        .fetch_all(&mut *s.conn().await?)
+        .await
+        .map_err(|e| DbError::unique(e, DUPLICATE))?;
+    rows.first()
+        .map(rows::certificate_store::<DB>)
+        .ok_or(DbError::NotFound)?
+}
+
+fn select_one<DB: Backend>(account_id: Option<&str>, id: Uuid) -> Sql<DB> {
+    let mut q = Sql::<DB>::new("SELECT * FROM certificate_stores WHERE id = ");
+    q.bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    q
+}
+
+pub(crate) async fn get<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: Uuid,
+) -> Result<Option<CertificateStore>> {
+    select_one::<DB>(account_id, id)
+        .fetch_optional(&mut *s.conn().await?)
+        .await?
+        .as_ref()
+        .map(rows::certificate_store::<DB>)
+        .transpose()
+}
+
+pub(crate) async fn update<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    store: &CertificateStore,
+) -> Result<CertificateStore> {
+    check(store)?;
+    let mut pairs = editable(store);
+    pairs.push(("updated_at", truncate_micros(Utc::now()).into()));
+    let mut q = Sql::<DB>::new("UPDATE certificate_stores SET ");
+    q.assign(pairs)
+        .push(" WHERE id = ")
+        .bind(store.id)
+        .push(" AND account_id = ")
+        .bind(&store.account_id)
+        .push(" RETURNING *");
+    let rows = q
+        .fetch_all(&mut *s.conn().await?)
+        .await
+        .map_err(|e| DbError::unique(e, DUPLICATE))?;
+    rows.first()
+        .map(rows::certificate_store::<DB>)
+        .ok_or(DbError::NotFound)?
+}
+
+/// Deletes the store, its inventory and the job config it owns in one transaction.
+pub(crate) async fn delete<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: Uuid,
+) -> Result<bool> {
+    let mut tx = s.write_tx().await?;
+    let Some(row) = select_one::<DB>(account_id, id)
+        .fetch_optional(&mut tx)
+        .await?
+    else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    let store = rows::certificate_store::<DB>(&row)?;
+    let mut q = Sql::<DB>::new("DELETE FROM certificate_store_inventory WHERE store_id = ");
+    q.bind(id);
+    q.execute(&mut tx).await?;
+    if let Some(config) = store.inventory_config_id {
+        delete_config_on::<DB>(&mut tx, config, &store.account_id).await?;
+    }
+    let mut q = Sql::<DB>::new("DELETE FROM certificate_stores WHERE id = ");
+    q.bind(id);
+    q.execute(&mut tx).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn delete_config_on<DB: Backend>(
+    conn: &mut DB::Connection,
+    id: Uuid,
+    account_id: &str,
+) -> Result<()> {
+    let mut q = Sql::<DB>::new("DELETE FROM job_configs WHERE id = ");
+    q.bind(id).push(" AND account_id = ").bind(account_id);
+    q.execute(conn).await?;
+    Ok(())
+}
+
+fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &CertificateStoreFilter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(v) = &f.account_id {
+        q.push(" AND account_id = ").bind(v);
+    }
+    if let Some(v) = &f.client_machine {
+        q.push(" AND client_machine = ").bind(v);
+    }
+    if let Some(v) = &f.store_path {
+        q.push(" AND store_path = ").bind(v);
+    }
+    if let Some(v) = &f.store_type {
+        q.push(" AND store_type = ").bind(v);
+    }
+    if let Some(v) = &f.agent_id {
+        q.push(" AND agent_id = ").bind(v);
+    }
+    if let Some(v) = f.approved {
+        q.push(" AND approved = ").bind(v);
+    }
+    if let Some(v) = f.container_id {
+        q.push(" AND container_id = ").bind(v);
+    }
+}
+
+pub(crate) async fn list<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    filter: &CertificateStoreFilter,
+    sort: &Sort,
+    skip: i64,
+    limit: i64,
+) -> Result<(i64, Vec<CertificateStore>)> {
+    let order = resolve(sort, CERTIFICATE_STORE_SORT)?;
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    let decode = rows::certificate_store::<DB>;
+    page(s, "certificate_stores", filter, &order, skip, limit, decode).await
+}
+
+/// In one transaction: replaces the store's inventory config with `config` (keeping its
+/// id if it has one; `None` removes the schedule), links it to the store and enqueues
+/// `new_jobs`. `NotFound` if the store is not in `account_id`.
+pub(crate) async fn set_inventory_schedule<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: &str,
+    store_id: Uuid,
+    config: Option<&JobConfig>,
+    new_jobs: &[NewJob],
+) -> Result<CertificateStore> {
+    if let Some(c) = config {
+        configs::validate(c)?;
+        if c.account_id != account_id {
+            return Err(DbError::Invalid(
+                "the inventory config must belong to the store's account".into(),
+            ));
+        }
+    }
+    let mut tx = s.write_tx().await?;
+    let Some(row) = select_one::<DB>(Some(account_id), store_id)
+        .fetch_optional(&mut tx)
+        .await?
+    else {
+        tx.rollback().await?;
+        return Err(DbError::NotFound);
+    };
+    let before = rows::certificate_store::<DB>(&row)?;
+    if let Some(old) = before.inventory_config_id {
+        delete_config_on::<DB>(&mut tx, old, account_id).await?;
+    }
+    if let Some(c) = config {
+        let mut cols = vec![
+            ("id", c.id.into()),
+            ("account_id", (&c.account_id).into()),
+            ("created_at", c.created_at.into()),
+            ("updated_at", c.updated_at.into()),
+        ];
+        cols.extend(configs::editable(c));
+        let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+        let mut q = Sql::<DB>::new(format!(
+            "INSERT INTO job_configs ({}) VALUES ",
+            names.join(", ")
+        ));
+        q.bind_list(cols.into_iter().map(|(_, v)| v));
+        q.execute(&mut tx).await.map_err(|e| {
+            DbError::unique(
+                e,
+                "a job config with this name already exists in the account",
+            )
+        })?;
+    }
+    let mut q = Sql::<DB>::new("UPDATE certificate_stores SET ");
+    q.assign(vec![
+        ("inventory_config_id", config.map(|c| c.id).into()),
+        ("updated_at", truncate_micros(Utc::now()).into()),
+    ])
+    .push(" WHERE id = ")
+    .bind(store_id)
+    .push(" RETURNING *");
+    let rows = q.fetch_all(&mut tx).await?;
+    let stored = rows
+        .first()
+        .map(rows::certificate_store::<DB>)
+        .ok_or(DbError::NotFound)??;
+    jobs::insert_on::<DB>(&mut tx, new_jobs).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Rows per inventory INSERT: 15 binds each.
+const INVENTORY_CHUNK: usize = 500;
+
+/// Replaces the store's whole inventory with `entries` in one transaction. `NotFound` if
+/// the store is gone (deleted while its inventory ran).
+pub(crate) async fn replace_inventory<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    store_id: Uuid,
+    entries: &[InventoryEntry],
+) -> Result<u64> {
+    if let Some(e) = entries.iter().find(|e| e.store_id != store_id) {
+        return Err(DbError::Invalid(format!(
+            "inventory entry {:?} belongs to store {}, not {store_id}",
+            e.alias, e.store_id
+        )));
+    }
+    let mut tx = s.write_tx().await?;
+    if select_one::<DB>(None, store_id)
+        .fetch_optional(&mut tx)
+        .await?
+        .is_none()
+    {
+        tx.rollback().await?;
+        return Err(DbError::NotFound);
+    }
+    let mut q = Sql::<DB>::new("DELETE FROM certificate_store_inventory WHERE store_id = ");
+    q.bind(store_id);
+    q.execute(&mut tx).await?;
+    let mut inserted = 0;
+    for chunk in entries.chunks(INVENTORY_CHUNK) {
+        let mut q = Sql::<DB>::new(
+            "INSERT INTO certificate_store_inventory (store_id, account_id, alias, thumbprint, \
+             serial_number, subject, issuer, sans, not_before, not_after, has_private_key, \
+             chain_length, certificate, job_id, inventoried_at) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let sans = serde_json::Value::from(e.sans.clone());
+            let vals: [Val; 15] = [
+                e.store_id.into(),
+                (&e.account_id).into(),
+                (&e.alias).into(),
+                (&e.thumbprint).into(),
+                (&e.serial_number).into(),
+                (&e.subject).into(),
+                (&e.issuer).into(),
+                (&sans).into(),
+                e.not_before.into(),
+                e.not_after.into(),
+                e.has_private_key.into(),
+                e.chain_length.into(),
+                (&e.certificate).into(),
+                e.job_id.into(),
+                e.inventoried_at.into(),
+            ];
+            q.bind_list(vals);
+        }
+        inserted += q
+            .execute(&mut tx)
+            .await
+            .map_err(|e| DbError::unique(e, "the inventory has two entries with the same alias"))?;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+fn push_inventory_filter<DB: Backend>(q: &mut Sql<DB>, f: &InventoryFilter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(v) = &f.account_id {
+        q.push(" AND account_id = ").bind(v);
+    }
+    if let Some(v) = f.store_id {
+        q.push(" AND store_id = ").bind(v);
+    }
+    if let Some(v) = f.not_after_before {
+        q.push(" AND not_after <= ").bind(v);
+    }
+    if let Some(v) = &f.alias {
+        q.push(" AND alias = ").bind(v);
+    }
+    if let Some(v) = &f.thumbprint {
+        q.push(" AND thumbprint = ").bind(v);
+    }
+}
+
+pub(crate) async fn list_inventory<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    filter: &InventoryFilter,
+    sort: &Sort,
+    skip: i64,
+    limit: i64,
+) -> Result<(i64, Vec<InventoryEntry>)> {
+    let default_sort = Sort::by("not_after", false);
+    let sort = if sort.0.is_empty() {
+        &default_sort
+    } else {
+        sort
+    };
+    let mut order = resolve(sort, INVENTORY_SORT)?;
+    // The generic tie-breaker is `id`; inventory rows are keyed by (store_id, alias).
+    order.retain(|(c, _)| c.name != "id");
+    let descending = order.first().is_some_and(|(_, d)| *d);
+    order.extend(
+        INVENTORY_SORT
+            .iter()
+            .filter(|c| c.name == "store_id" || c.name == "alias")
+            .map(|c| (*c, descending)),
+    );
+    let filter = |q: &mut Sql<DB>| push_inventory_filter(q, filter);
+    let decode = rows::inventory_entry::<DB>;
+    page(
+        s,
+        "certificate_store_inventory",
+        filter,
+        &order,
+        skip,
+        limit,
+        decode,
+    )
+    .await
+}
+
+/// Records discovered paths; a path found again gets the newer job and time.
+pub(crate) async fn record_discovered<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    paths: &[DiscoveredPath],
+) -> Result<u64> {
+    if paths.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = s.write_tx().await?;
+    let mut recorded = 0;
+    for chunk in paths.chunks(INVENTORY_CHUNK) {
+        let mut q = Sql::<DB>::new(
+            "INSERT INTO discovered_store_paths (account_id, store_type, client_machine, path, \
+             job_id, discovered_at) VALUES ",
+        );
+        for (i, p) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let vals: [Val; 6] = [
+                (&p.account_id).into(),
+                (&p.store_type).into(),
+                (&p.client_machine).into(),
+                (&p.path).into(),
+                p.job_id.into(),
+                p.discovered_at.into(),
+            ];
+            q.bind_list(vals);
+        }
+        q.push(
+            " ON CONFLICT (account_id, store_type, client_machine, path) DO UPDATE SET \
+             job_id = excluded.job_id, discovered_at = excluded.discovered_at",
+        );
+        recorded += q
+            .execute(&mut tx)
+            .await
+            .map_err(|e| DbError::unique(e, "the discovery reported the same path twice"))?;
+    }
+    tx.commit().await?;
+    Ok(recorded)
+}
+
+pub(crate) async fn list_discovered<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    filter: &DiscoveredFilter,
+    skip: i64,
+    limit: i64,
+) -> Result<(i64, Vec<DiscoveredPath>)> {
+    let push = |q: &mut Sql<DB>| {
+        q.push(" WHERE 1 = 1");
+        if let Some(v) = &filter.account_id {
+            q.push(" AND account_id = ").bind(v);
+        }
+        if let Some(v) = &filter.store_type {
+            q.push(" AND store_type = ").bind(v);
+        }
+        if let Some(v) = &filter.client_machine {
+            q.push(" AND client_machine = ").bind(v);
+        }
+    };
+    let decode = rows::discovered_path::<DB>;
+    page(
+        s,
+        "discovered_store_paths",
+        push,
+        DISCOVERED_ORDER,
+        skip,
+        limit,
+        decode,
+    )
+    .await
+}

@@ -1,0 +1,241 @@
+//! Job-config queries: CRUD, listing, and the scheduler's fire protocol.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::page::page;
+use super::{SqlDatabase, jobs, rows};
+use crate::backend::{Backend, Sql, Val};
+use crate::error::{DbError, Result};
+use crate::filter::{CONFIG_SORT, ConfigFilter, Sort, resolve};
+use crate::model::{JobConfig, NewJob, truncate_micros};
+
+const DUPLICATE: &str = "a job config with this name already exists in the account";
+
+/// Refuses policy values the scheduler would not understand, before the database's CHECK
+/// constraints turn them into an opaque error.
+pub(crate) fn validate(c: &JobConfig) -> Result<()> {
+    if !["skip", "one", "all"].contains(&c.catch_up.as_str()) {
+        return Err(DbError::Invalid(format!(
+            "catch_up must be skip, one or all, not {:?}",
+            c.catch_up
+        )));
+    }
+    if !["skip", "allow"].contains(&c.overlap.as_str()) {
+        return Err(DbError::Invalid(format!(
+            "overlap must be skip or allow, not {:?}",
+            c.overlap
+        )));
+    }
+    if c.max_retries < 0 {
+        return Err(DbError::Invalid("max_retries must not be negative".into()));
+    }
+    Ok(())
+}
+
+/// The columns a user edits, with their values; shared by insert and update.
+pub(crate) fn editable(c: &JobConfig) -> Vec<(&'static str, Val)> {
+    vec![
+        ("name", (&c.name).into()),
+        ("operation", (&c.operation).into()),
+        ("description", (&c.description).into()),
+        ("run_on", (&c.run_on).into()),
+        ("run_at", (&c.run_at).into()),
+        ("timezone", (&c.timezone).into()),
+        ("start_date", c.start_date.into()),
+        ("end_date", c.end_date.into()),
+        ("disabled", c.disabled.into()),
+        ("params", (&c.params).into()),
+        ("params_key", (&c.params_key).into()),
+        ("catch_up", (&c.catch_up).into()),
+        ("overlap", (&c.overlap).into()),
+        ("max_retries", c.max_retries.into()),
+        ("retry_backoff_secs", c.retry_backoff_secs.into()),
+        ("next_fire_at", c.next_fire_at.into()),
+    ]
+}
+
+pub(crate) async fn insert<DB: Backend>(s: &SqlDatabase<DB>, c: &JobConfig) -> Result<JobConfig> {
+    validate(c)?;
+    let mut cols = vec![
+        ("id", c.id.into()),
+        ("account_id", (&c.account_id).into()),
+        ("created_at", c.created_at.into()),
+        ("updated_at", c.updated_at.into()),
+    ];
+    cols.extend(editable(c));
+    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    let mut q = Sql::<DB>::new(format!(
+        "INSERT INTO job_configs ({}) VALUES ",
+        names.join(", ")
+    ));
+    q.bind_list(cols.into_iter().map(|(_, v)| v))
+        .push(" RETURNING *");
+    let rows = q
+        .fetch_all(&mut *s.conn().await?)
+        .await
+        .map_err(|e| DbError::unique(e, DUPLICATE))?;
+    rows.first()
+        .map(rows::config::<DB>)
+        .ok_or(DbError::NotFound)?
+}
+
+pub(crate) async fn get<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: Uuid,
+) -> Result<Option<JobConfig>> {
+    let mut q = Sql::<DB>::new("SELECT * FROM job_configs WHERE id = ");
+    q.bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    q.fetch_optional(&mut *s.conn().await?)
+        .await?
+        .as_ref()
+        .map(rows::config::<DB>)
+        .transpose()
+}
+
+pub(crate) async fn update<DB: Backend>(s: &SqlDatabase<DB>, c: &JobConfig) -> Result<JobConfig> {
+    validate(c)?;
+    let mut pairs = editable(c);
+    pairs.push(("updated_at", truncate_micros(Utc::now()).into()));
+    let mut q = Sql::<DB>::new("UPDATE job_configs SET ");
+    q.assign(pairs)
+        .push(" WHERE id = ")
+        .bind(c.id)
+        .push(" AND account_id = ")
+        .bind(&c.account_id)
+        .push(" RETURNING *");
+    let rows = q
+        .fetch_all(&mut *s.conn().await?)
+        .await
+        .map_err(|e| DbError::unique(e, DUPLICATE))?;
+    rows.first()
+        .map(rows::config::<DB>)
+        .ok_or(DbError::NotFound)?
+}
+
+pub(crate) async fn delete<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: Uuid,
+) -> Result<bool> {
+    let mut q = Sql::<DB>::new("DELETE FROM job_configs WHERE id = ");
+    q.bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    Ok(q.execute(&mut *s.conn().await?).await? > 0)
+}
+
+fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &ConfigFilter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(v) = &f.account_id {
+        q.push(" AND account_id = ").bind(v);
+    }
+    if let Some(v) = &f.name {
+        q.push(" AND name = ").bind(v);
+    }
+    if let Some(v) = f.id {
+        q.push(" AND id = ").bind(v);
+    }
+    if let Some(v) = &f.operation {
+        q.push(" AND operation = ").bind(v);
+    }
+    if let Some(v) = f.disabled {
+        q.push(" AND disabled = ").bind(v);
+    }
+    if let Some(v) = &f.cloud_name {
+        q.push(format!(
+            " AND {} = ",
+            DB::json_member("params", "cloud_name")
+        ))
+        .bind(v);
+    }
+    if let Some(v) = &f.expire_in {
+        q.push(format!(
+            " AND {} = ",
+            DB::json_member("params", "expire_in")
+        ))
+        .bind(v);
+    }
+    if let Some(v) = f.created_before {
+        q.push(" AND created_at <= ").bind(v);
+    }
+    if let Some(v) = f.created_after {
+        q.push(" AND created_at >= ").bind(v);
+    }
+}
+
+pub(crate) async fn list<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    filter: &ConfigFilter,
+    sort: &Sort,
+    skip: i64,
+    limit: i64,
+) -> Result<(i64, Vec<JobConfig>)> {
+    let order = resolve(sort, CONFIG_SORT)?;
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    page(
+        s,
+        "job_configs",
+        filter,
+        &order,
+        skip,
+        limit,
+        rows::config::<DB>,
+    )
+    .await
+}
+
+pub(crate) async fn due<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<JobConfig>> {
+    // The literal `disabled = FALSE AND next_fire_at IS NOT NULL` matches the partial index.
+    let mut q = Sql::<DB>::new(
+        "SELECT * FROM job_configs WHERE disabled = FALSE AND next_fire_at IS NOT NULL \
+         AND next_fire_at <= ",
+    );
+    q.bind(now)
+        .push(" ORDER BY next_fire_at, id LIMIT ")
+        .bind(limit.max(0));
+    let rows = q.fetch_all(&mut *s.conn().await?).await?;
+    rows::all::<DB, _>(&rows, rows::config::<DB>)
+}
+
+pub(crate) async fn fire<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    id: Uuid,
+    expected: Option<DateTime<Utc>>,
+    next: Option<DateTime<Utc>>,
+    new_jobs: &[NewJob],
+) -> Result<bool> {
+    let mut tx = s.write_tx().await?;
+    let mut q = Sql::<DB>::new("UPDATE job_configs SET next_fire_at = ");
+    q.bind(next).push(" WHERE id = ").bind(id);
+    match expected {
+        Some(t) => q.push(" AND next_fire_at = ").bind(t),
+        None => q.push(" AND next_fire_at IS NULL"),
+    };
+    if q.execute(&mut tx).await? == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    jobs::insert_on::<DB>(&mut tx, new_jobs).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub(crate) async fn set_next_fire<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    id: Uuid,
+    next: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let mut q = Sql::<DB>::new("UPDATE job_configs SET next_fire_at = ");
+    q.bind(next).push(" WHERE id = ").bind(id);
+    Ok(q.execute(&mut *s.conn().await?).await? > 0)
+}

@@ -1,0 +1,278 @@
+//! Job history: condition-tree queries, acknowledgement and reschedule (see
+//! `crate::history`).
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::{SqlDatabase, jobs, rows};
+use crate::backend::{Backend, Cols, Sql};
+use crate::error::{DbError, Result};
+use crate::history::{
+    ColumnKind, Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue,
+};
+use crate::model::{NewJob, truncate_micros};
+
+/// Deepest condition tree rendered; deeper ones are refused rather than risking the
+/// database's own expression-depth limits (SQLite: 1000).
+const MAX_DEPTH: usize = 64;
+
+fn invalid(what: String) -> DbError {
+    DbError::Invalid(what)
+}
+
+/// Appends `cond` as a parenthesised boolean SQL expression.
+fn push_condition<DB: Backend>(q: &mut Sql<DB>, cond: &JobCondition, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(invalid(format!(
+            "the condition is nested more than {MAX_DEPTH} levels deep"
+        )));
+    }
+    match cond {
+        JobCondition::True => {
+            q.push("(1 = 1)");
+        }
+        JobCondition::False => {
+            q.push("(1 = 0)");
+        }
+        JobCondition::All(items) | JobCondition::Any(items) => {
+            if items.is_empty() {
+                let empty = matches!(cond, JobCondition::All(_));
+                q.push(if empty { "(1 = 1)" } else { "(1 = 0)" });
+                return Ok(());
+            }
+            let joiner = if matches!(cond, JobCondition::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            q.push("(");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    q.push(joiner);
+                }
+                push_condition(q, item, depth + 1)?;
+            }
+            q.push(")");
+        }
+        JobCondition::Not(inner) => {
+            q.push("(NOT ");
+            push_condition(q, inner, depth + 1)?;
+            q.push(")");
+        }
+        JobCondition::Compare { field, op, value } => push_compare(q, *field, *op, value)?,
+        JobCondition::In { field, values } => {
+            if values.is_empty() {
+                q.push("(1 = 0)");
+            } else {
+                let col = field.column();
+                q.push(format!("({col} IS NOT NULL AND {col} IN "))
+                    .bind_list(values.iter())
+                    .push(")");
+            }
+        }
+        JobCondition::IsNull(field) => {
+            q.push(format!("({} IS NULL)", field.column()));
+        }
+        JobCondition::Acknowledged => {
+            q.push("(acknowledged_attempt IS NOT NULL AND acknowledged_attempt = attempt)");
+        }
+        JobCondition::Rescheduled => {
+            q.push("(rescheduled_as IS NOT NULL)");
+        }
+    }
+    Ok(())
+}
+
+/// Escapes `%`, `_` and `\` for `LIKE ... ESCAPE '\'`.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn push_compare<DB: Backend>(
+    q: &mut Sql<DB>,
+    field: JobField,
+    op: Compare,
+    value: &JobValue,
+) -> Result<()> {
+    let col = field.column();
+    if op == Compare::Ne {
+        // Not(Eq), so that a NULL column counts as "not equal".
+        q.push("(NOT ");
+        push_compare(q, field, Compare::Eq, value)?;
+        q.push(")");
+        return Ok(());
+    }
+    let symbol = match op {
+        Compare::Eq => "=",
+        Compare::Gt => ">",
+        Compare::Lt => "<",
+        Compare::Ge => ">=",
+        Compare::Le => "<=",
+        Compare::Contains | Compare::StartsWith | Compare::Ne => "LIKE",
+    };
+    q.push(format!("({col} IS NOT NULL AND "));
+    match (field.kind(), value) {
+        (ColumnKind::Text, JobValue::Text(v)) => match op {
+            Compare::Contains | Compare::StartsWith => {
+                let pattern = if op == Compare::Contains {
+                    format!("%{}%", like_escape(v))
+                } else {
+                    format!("{}%", like_escape(v))
+                };
+                q.push(format!("LOWER({col}) LIKE LOWER("))
+                    .bind(pattern)
+                    .push(") ESCAPE '\\'");
+            }
+            _ => {
+                q.push(format!("LOWER({col}) {symbol} LOWER("))
+                    .bind(v.as_str())
+                    .push(")");
+            }
+        },
+        (ColumnKind::Int, JobValue::Int(v)) if symbol != "LIKE" => {
+            q.push(format!("{col} {symbol} ")).bind(*v);
+        }
+        (ColumnKind::Time, JobValue::Time(v)) if symbol != "LIKE" => {
+            q.push(format!("{col} {symbol} ")).bind(*v);
+        }
+        (_, value) => {
+            return Err(invalid(format!(
+                "cannot compare column {col} with {value:?} using {op:?}"
+            )));
+        }
+    }
+    q.push(")");
+    Ok(())
+}
+
+fn push_where<DB: Backend>(
+    q: &mut Sql<DB>,
+    account_id: Option<&str>,
+    cond: &JobCondition,
+) -> Result<()> {
+    q.push(" WHERE ");
+    if let Some(a) = account_id {
+        q.push("account_id = ").bind(a).push(" AND ");
+    }
+    push_condition(q, cond, 0)
+}
+
+fn push_order<DB: Backend>(q: &mut Sql<DB>, order: &[(JobOrder, bool)]) -> Result<()> {
+    q.push(" ORDER BY ");
+    for (key, descending) in order {
+        match key {
+            JobOrder::Field(f) if f.kind() == ColumnKind::Text => {
+                q.push(DB::sort_text(f.column()));
+            }
+            JobOrder::Field(f) => {
+                q.push(f.column());
+            }
+            JobOrder::Rank(conds) => {
+                q.push("(CASE");
+                for (i, c) in conds.iter().enumerate() {
+                    q.push(" WHEN ");
+                    push_condition(q, c, 1)?;
+                    q.push(format!(" THEN {i}"));
+                }
+                q.push(format!(" ELSE {} END)", conds.len()));
+            }
+        }
+        q.push(if *descending {
+            " DESC NULLS LAST, "
+        } else {
+            " ASC NULLS FIRST, "
+        });
+    }
+    let last_descending = order.first().is_some_and(|(_, d)| *d);
+    q.push(if last_descending {
+        "audit_id DESC"
+    } else {
+        "audit_id ASC"
+    });
+    Ok(())
+}
+
+fn entry<DB: Backend>(row: &DB::Row) -> Result<JobHistoryEntry> {
+    let job = rows::job::<DB>(row)?;
+    let c = Cols::<DB>(row);
+    let acknowledged_attempt = c.opt_int("acknowledged_attempt")?;
+    Ok(JobHistoryEntry {
+        audit_id: c.int("audit_id")?,
+        acknowledged: acknowledged_attempt == Some(i64::from(job.attempt)),
+        rescheduled_as: c.opt_uuid("rescheduled_as")?,
+        job,
+    })
+}
+
+pub(crate) async fn query<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    query: &JobQuery,
+    skip: i64,
+    limit: i64,
+) -> Result<(i64, Vec<JobHistoryEntry>)> {
+    let account = query.account_id.as_deref();
+    let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM jobs");
+    push_where(&mut count, account, &query.condition)?;
+    let mut q = Sql::<DB>::new("SELECT * FROM jobs");
+    push_where(&mut q, account, &query.condition)?;
+    push_order(&mut q, &query.order)?;
+    q.page(skip, limit);
+    let mut conn = s.conn().await?;
+    let total = count.fetch_int(&mut conn, "n").await?;
+    let rows = q.fetch_all(&mut conn).await?;
+    Ok((total, rows::all::<DB, _>(&rows, entry::<DB>)?))
+}
+
+pub(crate) async fn acknowledge<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    cond: &JobCondition,
+) -> Result<u64> {
+    let mut q = Sql::<DB>::new("UPDATE jobs SET acknowledged_attempt = attempt, updated_at = ");
+    q.bind(truncate_micros(Utc::now()));
+    push_where(&mut q, account_id, cond)?;
+    Ok(q.execute(&mut *s.conn().await?).await?)
+}
+
+pub(crate) async fn reschedule<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    reruns: &[(Uuid, NewJob)],
+) -> Result<u64> {
+    if reruns.is_empty() {
+        return Ok(0);
+    }
+    let now = truncate_micros(Utc::now());
+    let mut tx = s.write_tx().await?;
+    for (old, new) in reruns {
+        let mut q = Sql::<DB>::new("UPDATE jobs SET rescheduled_as = ");
+        q.bind(new.id)
+            .push(", updated_at = ")
+            .bind(now)
+            .push(
+                " WHERE rescheduled_as IS NULL AND status IN ('completed', 'failed', 'cancelled') \
+                 AND id = ",
+            )
+            .bind(*old);
+        if let Some(a) = account_id {
+            q.push(" AND account_id = ").bind(a);
+        }
+        if q.execute(&mut tx).await? == 0 {
+            tx.rollback().await?;
+            return Err(DbError::Conflict(format!(
+                "job {old} is not a finished job that was never rescheduled (any more)"
+            )));
+        }
+    }
+    let news: Vec<NewJob> = reruns.iter().map(|(_, n)| n.clone()).collect();
+    let n = jobs::insert_on::<DB>(&mut tx, &news).await?;
+    tx.commit().await?;
+    Ok(n)
+}

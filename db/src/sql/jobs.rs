@@ -1,0 +1,190 @@
+//! Job queries for the API: enqueue, read, list, delete.
+
+use uuid::Uuid;
+
+use super::page::page;
+use super::{SqlDatabase, rows};
+use crate::backend::{Backend, Sql, Val};
+use crate::error::{DbError, Result};
+use crate::filter::{JOB_SORT, JobFilter, Sort, resolve};
+use crate::model::{Job, NewJob};
+
+/// Rows per INSERT statement: 16 binds each stays far below SQLite's 32766 and
+/// PostgreSQL's 65535 parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+pub(crate) async fn insert<DB: Backend>(s: &SqlDatabase<DB>, new: &[NewJob]) -> Result<u64> {
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = s.write_tx().await?;
+    let n = insert_on::<DB>(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Multi-row INSERTs on an open transaction; shared with `fire_config`.
+pub(crate) async fn insert_on<DB: Backend>(
+    conn: &mut DB::Connection,
+    new: &[NewJob],
+) -> Result<u64> {
+    if let Some(j) = new.iter().find(|j| j.max_attempts < 1) {
+        return Err(DbError::Invalid(format!(
+            "job {}: max_attempts must be at least 1",
+            j.id
+        )));
+    }
+    let mut inserted = 0;
+    for chunk in new.chunks(INSERT_CHUNK) {
+        let first_audit_id = reserve_audit_ids::<DB>(conn, chunk.len()).await?;
+        let mut q = Sql::<DB>::new(
+            "INSERT INTO jobs (status, logs, audit_id, id, account_id, job_config_id, name, \
+             description, operation, target, params, run_on, max_attempts, retry_backoff_secs, \
+             scheduled_for, enqueued_at, created_at, updated_at) VALUES ",
+        );
+        for (i, j) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let vals: [Val; 16] = [
+                (first_audit_id + i as i64).into(),
+                j.id.into(),
+                (&j.account_id).into(),
+                j.job_config_id.into(),
+                (&j.name).into(),
+                (&j.description).into(),
+                (&j.operation).into(),
+                (&j.target).into(),
+                (&j.params).into(),
+                (&j.run_on).into(),
+                j.max_attempts.into(),
+                j.retry_backoff_secs.into(),
+                j.scheduled_for.into(),
+                j.enqueued_at.into(),
+                j.enqueued_at.into(),
+                j.enqueued_at.into(),
+            ];
+            q.push("('queued', ''");
+            for v in vals {
+                q.push(", ").bind(v);
+            }
+            q.push(")");
+        }
+        inserted += q
+            .execute(conn)
+            .await
+            .map_err(|e| DbError::unique(e, "a job with this id already exists"))?;
+    }
+    Ok(inserted)
+}
+
+/// Advances the `job_audit_id` counter by `n` on the caller's transaction and returns the
+/// first of the `n` ids reserved. On PostgreSQL the row lock serialises concurrent inserts
+/// until commit; SQLite writers hold the database lock anyway.
+async fn reserve_audit_ids<DB: Backend>(conn: &mut DB::Connection, n: usize) -> Result<i64> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let mut q = Sql::<DB>::new("UPDATE counters SET value = value + ");
+    q.bind(n)
+        .push(" WHERE name = 'job_audit_id' RETURNING value");
+    let last = q.fetch_int(conn, "value").await?;
+    Ok(last - n + 1)
+}
+
+pub(crate) async fn get<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: Uuid,
+) -> Result<Option<Job>> {
+    let mut q = Sql::<DB>::new("SELECT * FROM jobs WHERE id = ");
+    q.bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    q.fetch_optional(&mut *s.conn().await?)
+        .await?
+        .as_ref()
+        .map(rows::job::<DB>)
+        .transpose()
+}
+
+fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &JobFilter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(v) = f.id {
+        q.push(" AND id = ").bind(v);
+    }
+    if let Some(v) = &f.name {
+        q.push(" AND name = ").bind(v);
+    }
+    if let Some(v) = &f.account_id {
+        q.push(" AND account_id = ").bind(v);
+    }
+    if let Some(v) = f.job_config_id {
+        q.push(" AND job_config_id = ").bind(v);
+    }
+    if let Some(v) = &f.operation {
+        q.push(" AND operation = ").bind(v);
+    }
+    if let Some(v) = &f.status {
+        q.push(" AND status = ").bind(v);
+    }
+    if let Some(v) = f.created_before {
+        q.push(" AND created_at <= ").bind(v);
+    }
+    if let Some(v) = f.created_after {
+        q.push(" AND created_at >= ").bind(v);
+    }
+    if let Some(v) = &f.processing_node {
+        q.push(" AND processing_node = ").bind(v);
+    }
+}
+
+pub(crate) async fn list<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    filter: &JobFilter,
+    sort: &Sort,
+    skip: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Job>)> {
+    let order = resolve(sort, JOB_SORT)?;
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    page(s, "jobs", filter, &order, skip, limit, rows::job::<DB>).await
+}
+
+pub(crate) async fn delete<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: Uuid,
+) -> Result<bool> {
+    let mut conn = s.conn().await?;
+    let mut q = Sql::<DB>::new("DELETE FROM jobs WHERE status <> 'running' AND id = ");
+    q.bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    if q.execute(&mut conn).await? > 0 {
+        return Ok(true);
+    }
+    // Nothing deleted: tell "running" apart from "no such job".
+    let mut q = Sql::<DB>::new("SELECT status FROM jobs WHERE id = ");
+    q.bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    match q.fetch_optional(&mut conn).await? {
+        Some(_) => Err(DbError::Conflict(
+            "the job is running; it cannot be deleted".into(),
+        )),
+        None => Ok(false),
+    }
+}
+
+pub(crate) async fn has_unfinished<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    config_id: Uuid,
+) -> Result<bool> {
+    let mut q = Sql::<DB>::new(
+        "SELECT id FROM jobs WHERE status IN ('queued', 'running') AND job_config_id = ",
+    );
+    q.bind(config_id).push(" LIMIT 1");
+    Ok(q.fetch_optional(&mut *s.conn().await?).await?.is_some())
+}

@@ -1,0 +1,316 @@
+//! The store implementation shared by both backends: [`SqlDatabase`] over a [`Backend`].
+//!
+//! Each submodule holds the queries of one area as free functions generic over the
+//! backend; the `Database` impl below only forwards to them.
+
+mod certificates;
+mod cloud_keys;
+mod configs;
+mod exec;
+mod history;
+mod jobs;
+mod misc;
+mod page;
+mod rows;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::{Pool, Transaction};
+use uuid::Uuid;
+
+use crate::backend::Backend;
+use crate::certificates::{
+    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
+    InventoryFilter,
+};
+use crate::database::Database;
+use crate::error::Result;
+use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
+use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
+use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey};
+
+/// The schema, one portable set of migrations for both backends, so the logical schema is
+/// identical by construction. Applied on connect.
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// A [`Database`] on a SQL database. Use the aliases [`crate::SqliteDatabase`] and
+/// [`crate::PgDatabase`], or [`crate::connect`] to choose by URL.
+pub struct SqlDatabase<DB: Backend> {
+    pub(crate) pool: Pool<DB>,
+}
+
+impl<DB: Backend> std::fmt::Debug for SqlDatabase<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlDatabase")
+            .field("backend", &DB::BACKEND)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: Backend> SqlDatabase<DB> {
+    /// The connection pool, e.g. for health checks or closing on shutdown.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    pub(crate) async fn conn(&self) -> Result<PoolConnection<DB>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// A transaction that will write: takes the write lock up front on SQLite.
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, DB>> {
+        Ok(self.pool.begin_with(DB::BEGIN_WRITE).await?)
+    }
+}
+
+/// Microseconds in `d`, saturating.
+pub(crate) fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl<DB: Backend> Database for SqlDatabase<DB> {
+    fn backend(&self) -> &'static str {
+        DB::BACKEND
+    }
+
+    async fn ensure_account(&self, id: &str) -> Result<Account> {
+        misc::ensure_account(self, id).await
+    }
+    async fn create_token(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        is_admin: bool,
+        label: &str,
+    ) -> Result<ApiToken> {
+        misc::create_token(self, account_id, token_hash, is_admin, label).await
+    }
+    async fn find_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        misc::find_token_by_hash(self, token_hash).await
+    }
+    async fn count_admin_tokens(&self) -> Result<i64> {
+        misc::count_admin_tokens(self).await
+    }
+
+    async fn insert_config(&self, config: &JobConfig) -> Result<JobConfig> {
+        configs::insert(self, config).await
+    }
+    async fn get_config(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<JobConfig>> {
+        configs::get(self, account_id, id).await
+    }
+    async fn update_config(&self, config: &JobConfig) -> Result<JobConfig> {
+        configs::update(self, config).await
+    }
+    async fn delete_config(&self, account_id: Option<&str>, id: Uuid) -> Result<bool> {
+        configs::delete(self, account_id, id).await
+    }
+    async fn list_configs(
+        &self,
+        filter: &ConfigFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobConfig>)> {
+        configs::list(self, filter, sort, skip, limit).await
+    }
+
+    async fn insert_jobs(&self, new: &[NewJob]) -> Result<u64> {
+        jobs::insert(self, new).await
+    }
+    async fn get_job(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<Job>> {
+        jobs::get(self, account_id, id).await
+    }
+    async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<Job>)> {
+        jobs::list(self, filter, sort, skip, limit).await
+    }
+    async fn delete_job(&self, account_id: Option<&str>, id: Uuid) -> Result<bool> {
+        jobs::delete(self, account_id, id).await
+    }
+
+    async fn query_job_history(
+        &self,
+        query: &JobQuery,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobHistoryEntry>)> {
+        history::query(self, query, skip, limit).await
+    }
+    async fn acknowledge_jobs(
+        &self,
+        account_id: Option<&str>,
+        condition: &JobCondition,
+    ) -> Result<u64> {
+        history::acknowledge(self, account_id, condition).await
+    }
+    async fn reschedule_jobs(
+        &self,
+        account_id: Option<&str>,
+        reruns: &[(Uuid, NewJob)],
+    ) -> Result<u64> {
+        history::reschedule(self, account_id, reruns).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Job>> {
+        exec::claim(self, node_id, now, limit, lease).await
+    }
+    async fn renew_leases(&self, node_id: &str, ids: &[Uuid], until: DateTime<Utc>) -> Result<u64> {
+        exec::renew_leases(self, node_id, ids, until).await
+    }
+    async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64> {
+        exec::finish(self, finishes).await
+    }
+    async fn retry_job(
+        &self,
+        id: Uuid,
+        node_id: &str,
+        at: DateTime<Utc>,
+        message: &str,
+        logs: &[Value],
+    ) -> Result<bool> {
+        exec::retry(self, id, node_id, at, message, logs).await
+    }
+    async fn update_progress(&self, id: Uuid, done: i64, total: i64) -> Result<bool> {
+        exec::update_progress(self, id, done, total).await
+    }
+    async fn recover_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>> {
+        exec::recover_expired_leases(self, now).await
+    }
+    async fn recover_node(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<Job>> {
+        exec::recover_node(self, node_id, now).await
+    }
+    async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool> {
+        jobs::has_unfinished(self, config_id).await
+    }
+
+    async fn due_configs(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<JobConfig>> {
+        configs::due(self, now, limit).await
+    }
+    async fn fire_config(
+        &self,
+        config_id: Uuid,
+        expected_next_fire: Option<DateTime<Utc>>,
+        new_next_fire: Option<DateTime<Utc>>,
+        new_jobs: &[NewJob],
+    ) -> Result<bool> {
+        configs::fire(self, config_id, expected_next_fire, new_next_fire, new_jobs).await
+    }
+    async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool> {
+        configs::set_next_fire(self, config_id, next).await
+    }
+
+    async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()> {
+        misc::heartbeat(self, node_id, now).await
+    }
+    async fn list_nodes(&self) -> Result<Vec<Node>> {
+        misc::list_nodes(self).await
+    }
+
+    async fn state_get(&self, plugin: &str, scope: &str, key: &str) -> Result<Option<String>> {
+        misc::state_get(self, plugin, scope, key).await
+    }
+    async fn state_set(
+        &self,
+        plugin: &str,
+        scope: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        misc::state_set(self, plugin, scope, key, value).await
+    }
+    async fn state_size(&self, plugin: &str, scope: &str) -> Result<i64> {
+        misc::state_size(self, plugin, scope).await
+    }
+
+    async fn insert_certificate_store(&self, store: &CertificateStore) -> Result<CertificateStore> {
+        certificates::insert(self, store).await
+    }
+    async fn get_certificate_store(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<CertificateStore>> {
+        certificates::get(self, account_id, id).await
+    }
+    async fn update_certificate_store(&self, store: &CertificateStore) -> Result<CertificateStore> {
+        certificates::update(self, store).await
+    }
+    async fn delete_certificate_store(&self, account_id: Option<&str>, id: Uuid) -> Result<bool> {
+        certificates::delete(self, account_id, id).await
+    }
+    async fn list_certificate_stores(
+        &self,
+        filter: &CertificateStoreFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<CertificateStore>)> {
+        certificates::list(self, filter, sort, skip, limit).await
+    }
+    async fn set_inventory_schedule(
+        &self,
+        account_id: &str,
+        store_id: Uuid,
+        config: Option<&JobConfig>,
+        new_jobs: &[NewJob],
+    ) -> Result<CertificateStore> {
+        certificates::set_inventory_schedule(self, account_id, store_id, config, new_jobs).await
+    }
+    async fn replace_inventory(&self, store_id: Uuid, entries: &[InventoryEntry]) -> Result<u64> {
+        certificates::replace_inventory(self, store_id, entries).await
+    }
+    async fn list_inventory(
+        &self,
+        filter: &InventoryFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<InventoryEntry>)> {
+        certificates::list_inventory(self, filter, sort, skip, limit).await
+    }
+    async fn record_discovered_paths(&self, paths: &[DiscoveredPath]) -> Result<u64> {
+        certificates::record_discovered(self, paths).await
+    }
+    async fn list_discovered_paths(
+        &self,
+        filter: &DiscoveredFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<DiscoveredPath>)> {
+        certificates::list_discovered(self, filter, skip, limit).await
+    }
+    async fn replace_cloud_keys(
+        &self,
+        account_id: &str,
+        source: &str,
+        keys: &[SyncedKey],
+    ) -> Result<u64> {
+        cloud_keys::replace(self, account_id, source, keys).await
+    }
+    async fn list_cloud_keys(
+        &self,
+        filter: &KeyFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SyncedKey>)> {
+        cloud_keys::list(self, filter, sort, skip, limit).await
+    }
+}

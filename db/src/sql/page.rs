@@ -1,0 +1,29 @@
+//! One page of a listing and its total: every `list` query counts and selects with the
+//! same filter, then orders and pages the select.
+
+use super::{SqlDatabase, rows};
+use crate::backend::{Backend, Sql};
+use crate::error::Result;
+use crate::filter::Column;
+
+/// The rows of `table` that `filter` keeps (it pushes a `WHERE` clause, into the count
+/// and the select alike), in `order`, `limit` of them after `skip`, and how many match.
+pub(crate) async fn page<DB: Backend, T>(
+    s: &SqlDatabase<DB>,
+    table: &str,
+    filter: impl Fn(&mut Sql<DB>),
+    order: &[(Column, bool)],
+    skip: i64,
+    limit: i64,
+    decode: fn(&DB::Row) -> Result<T>,
+) -> Result<(i64, Vec<T>)> {
+    let mut conn = s.conn().await?;
+    let mut count = Sql::<DB>::new(format_args!("SELECT COUNT(*) AS n FROM {table}"));
+    filter(&mut count);
+    let total = count.fetch_int(&mut conn, "n").await?;
+    let mut q = Sql::<DB>::new(format_args!("SELECT * FROM {table}"));
+    filter(&mut q);
+    q.order_by(order).page(skip, limit);
+    let rows = q.fetch_all(&mut conn).await?;
+    Ok((total, rows::all::<DB, _>(&rows, decode)?))
+}

@@ -1,0 +1,197 @@
+//! Row → model decoding, shared by both backends.
+
+use serde_json::Value;
+
+use crate::backend::{Backend, Cols};
+use crate::certificates::{CertificateStore, DiscoveredPath, InventoryEntry};
+use crate::error::{DbError, Result};
+use crate::model::{Account, ApiToken, Job, JobConfig, Node, SyncedKey};
+
+pub(crate) fn account<DB: Backend>(row: &DB::Row) -> Result<Account> {
+    let c = Cols::<DB>(row);
+    Ok(Account {
+        id: c.text("id")?,
+        created_at: c.time("created_at")?,
+    })
+}
+
+pub(crate) fn token<DB: Backend>(row: &DB::Row) -> Result<ApiToken> {
+    let c = Cols::<DB>(row);
+    Ok(ApiToken {
+        id: c.text("id")?,
+        account_id: c.text("account_id")?,
+        token_hash: c.text("token_hash")?,
+        is_admin: c.boolean("is_admin")?,
+        label: c.text("label")?,
+        created_at: c.time("created_at")?,
+    })
+}
+
+pub(crate) fn config<DB: Backend>(row: &DB::Row) -> Result<JobConfig> {
+    let c = Cols::<DB>(row);
+    Ok(JobConfig {
+        id: c.uuid("id")?,
+        account_id: c.text("account_id")?,
+        name: c.text("name")?,
+        operation: c.text("operation")?,
+        description: c.text("description")?,
+        run_on: c.text("run_on")?,
+        run_at: c.text("run_at")?,
+        timezone: c.opt_text("timezone")?,
+        start_date: c.opt_time("start_date")?,
+        end_date: c.opt_time("end_date")?,
+        disabled: c.boolean("disabled")?,
+        params: c.json("params")?,
+        params_key: c.text("params_key")?,
+        catch_up: c.text("catch_up")?,
+        overlap: c.text("overlap")?,
+        max_retries: c.int32("max_retries")?,
+        retry_backoff_secs: c.int("retry_backoff_secs")?,
+        next_fire_at: c.opt_time("next_fire_at")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+pub(crate) fn job<DB: Backend>(row: &DB::Row) -> Result<Job> {
+    let c = Cols::<DB>(row);
+    Ok(Job {
+        id: c.uuid("id")?,
+        account_id: c.text("account_id")?,
+        job_config_id: c.opt_uuid("job_config_id")?,
+        name: c.text("name")?,
+        description: c.text("description")?,
+        operation: c.text("operation")?,
+        target: c.opt_text("target")?,
+        params: c.json("params")?,
+        run_on: c.text("run_on")?,
+        status: c.text("status")?,
+        result: c.opt_text("result")?,
+        message: c.opt_text("message")?,
+        details: c.opt_json("details")?,
+        logs: decode_logs(&c.text("logs")?)?,
+        progress_done: c.int("progress_done")?,
+        progress_total: c.int("progress_total")?,
+        attempt: c.int32("attempt")?,
+        max_attempts: c.int32("max_attempts")?,
+        retry_backoff_secs: c.int("retry_backoff_secs")?,
+        scheduled_for: c.time("scheduled_for")?,
+        enqueued_at: c.time("enqueued_at")?,
+        started_at: c.opt_time("started_at")?,
+        finished_at: c.opt_time("finished_at")?,
+        processing_node: c.opt_text("processing_node")?,
+        lease_expires_at: c.opt_time("lease_expires_at")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+pub(crate) fn node<DB: Backend>(row: &DB::Row) -> Result<Node> {
+    let c = Cols::<DB>(row);
+    Ok(Node {
+        id: c.text("id")?,
+        first_seen_at: c.time("first_seen_at")?,
+        last_seen_at: c.time("last_seen_at")?,
+    })
+}
+
+pub(crate) fn certificate_store<DB: Backend>(row: &DB::Row) -> Result<CertificateStore> {
+    let c = Cols::<DB>(row);
+    Ok(CertificateStore {
+        id: c.uuid("id")?,
+        account_id: c.text("account_id")?,
+        client_machine: c.text("client_machine")?,
+        store_path: c.text("store_path")?,
+        store_type: c.text("store_type")?,
+        container_id: c.opt_int("container_id")?,
+        approved: c.boolean("approved")?,
+        create_if_missing: c.boolean("create_if_missing")?,
+        properties: c.json("properties")?,
+        agent_id: c.opt_text("agent_id")?,
+        password_secret: c.opt_text("password_secret")?,
+        inventory_config_id: c.opt_uuid("inventory_config_id")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+pub(crate) fn inventory_entry<DB: Backend>(row: &DB::Row) -> Result<InventoryEntry> {
+    let c = Cols::<DB>(row);
+    let sans: Vec<String> = serde_json::from_value(c.json("sans")?)
+        .map_err(|e| DbError::Corrupt(format!("sans: {e}")))?;
+    Ok(InventoryEntry {
+        store_id: c.uuid("store_id")?,
+        account_id: c.text("account_id")?,
+        alias: c.text("alias")?,
+        thumbprint: c.text("thumbprint")?,
+        serial_number: c.text("serial_number")?,
+        subject: c.text("subject")?,
+        issuer: c.text("issuer")?,
+        sans,
+        not_before: c.time("not_before")?,
+        not_after: c.time("not_after")?,
+        has_private_key: c.boolean("has_private_key")?,
+        chain_length: c.int("chain_length")?,
+        certificate: c.text("certificate")?,
+        job_id: c.opt_uuid("job_id")?,
+        inventoried_at: c.time("inventoried_at")?,
+    })
+}
+
+pub(crate) fn discovered_path<DB: Backend>(row: &DB::Row) -> Result<DiscoveredPath> {
+    let c = Cols::<DB>(row);
+    Ok(DiscoveredPath {
+        account_id: c.text("account_id")?,
+        store_type: c.text("store_type")?,
+        client_machine: c.text("client_machine")?,
+        path: c.text("path")?,
+        job_id: c.opt_uuid("job_id")?,
+        discovered_at: c.time("discovered_at")?,
+    })
+}
+
+pub(crate) fn synced_key<DB: Backend>(row: &DB::Row) -> Result<SyncedKey> {
+    let c = Cols::<DB>(row);
+    let aliases = c.json("aliases")?;
+    let aliases =
+        serde_json::from_value(aliases).map_err(|e| DbError::Corrupt(format!("aliases: {e}")))?;
+    Ok(SyncedKey {
+        account_id: c.text("account_id")?,
+        source: c.text("source")?,
+        cloud_name: c.text("cloud_name")?,
+        key_id: c.text("key_id")?,
+        resource_name: c.opt_text("resource_name")?,
+        aliases,
+        state: c.text("state")?,
+        created_at: c.opt_time("created_at")?,
+        rotated_at: c.opt_time("rotated_at")?,
+        attributes: c.json("attributes")?,
+        synced_at: c.time("synced_at")?,
+    })
+}
+
+/// Decodes every row with `f`.
+pub(crate) fn all<DB: Backend, T>(
+    rows: &[DB::Row],
+    f: fn(&DB::Row) -> Result<T>,
+) -> Result<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+/// Logs are stored as JSON lines (one compact JSON value plus `\n` each), so finishing an
+/// attempt can append with a plain string concatenation instead of rewriting an array.
+pub(crate) fn encode_logs(logs: &[Value]) -> String {
+    let mut out = String::new();
+    for v in logs {
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn decode_logs(s: &str) -> Result<Vec<Value>> {
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| DbError::Corrupt(format!("logs: {e}"))))
+        .collect()
+}

@@ -1,0 +1,292 @@
+//! The executor protocol: claiming (including under concurrency), lease renewal,
+//! progress, and finishing only while still owning the job.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keywarden_db::{Database, DbError, JobFinish, NewJob, Progress, status};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{new_job, t};
+
+pub const LEASE: Duration = Duration::from_secs(30);
+
+pub fn finish(id: Uuid, node: &str, st: &str) -> JobFinish {
+    JobFinish {
+        id,
+        node_id: node.into(),
+        status: st.into(),
+        result: Some("success".into()),
+        message: Some("done".into()),
+        details: Some(json!({"total_keys": 6, "num_rotated": 6})),
+        logs: vec![
+            json!({"level": "info", "msg": "rotated"}),
+            json!("second line"),
+        ],
+        progress: Some(Progress { done: 6, total: 6 }),
+    }
+}
+
+pub async fn claim_semantics(db: Arc<dyn Database>) {
+    let any_old = new_job("kylo", "any-old", t(0), t(0));
+    let any_new = new_job("kylo", "any-new", t(5), t(0));
+    let mut pinned_a = new_job("kylo", "pinned-a", t(3), t(0));
+    pinned_a.run_on = "node-a".into();
+    let mut pinned_b = new_job("kylo", "pinned-b", t(1), t(0));
+    pinned_b.run_on = "node-b".into();
+    let future = new_job("kylo", "future", t(100), t(0));
+    db.insert_jobs(&[
+        future.clone(),
+        any_new.clone(),
+        pinned_b.clone(),
+        pinned_a.clone(),
+        any_old.clone(),
+    ])
+    .await
+    .unwrap();
+
+    assert!(
+        db.claim_jobs("node-a", t(10), 0, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Oldest due first, limit respected, never another node's pinned job.
+    let first = db.claim_jobs("node-a", t(10), 2, LEASE).await.unwrap();
+    assert_eq!(
+        first.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [any_old.id, pinned_a.id]
+    );
+    for j in &first {
+        assert_eq!(j.status, status::RUNNING);
+        assert_eq!(j.processing_node.as_deref(), Some("node-a"));
+        assert_eq!(j.started_at, Some(t(10)));
+        assert_eq!(j.lease_expires_at, Some(t(40)));
+        assert_eq!(j.attempt, 1);
+        assert_eq!(j.updated_at, t(10));
+    }
+    assert_eq!(
+        db.get_job(None, any_old.id).await.unwrap().unwrap(),
+        first[0],
+        "returned as stored"
+    );
+    let rest = db.claim_jobs("node-a", t(10), 10, LEASE).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [any_new.id],
+        "claimed jobs are not re-claimed"
+    );
+    let b = db.claim_jobs("node-b", t(10), 10, LEASE).await.unwrap();
+    assert_eq!(b.iter().map(|j| j.id).collect::<Vec<_>>(), [pinned_b.id]);
+    assert!(
+        db.claim_jobs("node-c", t(99), 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+    let late = db.claim_jobs("node-c", t(100), 10, LEASE).await.unwrap();
+    assert_eq!(
+        late.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [future.id],
+        "due exactly at scheduled_for"
+    );
+}
+
+pub async fn concurrent_claimers(db: Arc<dyn Database>) {
+    let jobs: Vec<NewJob> = (0..500)
+        .map(|i| new_job("kylo", &format!("j{i}"), t(i % 7), t(0)))
+        .collect();
+    let all: HashSet<Uuid> = jobs.iter().map(|j| j.id).collect();
+    db.insert_jobs(&jobs).await.unwrap();
+    let claimer = |node: &'static str| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = db.claim_jobs(node, t(10), 7, LEASE).await.unwrap();
+                if batch.is_empty() {
+                    break got;
+                }
+                assert!(
+                    batch
+                        .iter()
+                        .all(|j| j.processing_node.as_deref() == Some(node))
+                );
+                got.extend(batch.into_iter().map(|j| j.id));
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let (a, b) = (claimer("node-a"), claimer("node-b"));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let mut seen = HashSet::new();
+    for id in a.iter().chain(&b) {
+        assert!(seen.insert(*id), "job {id} claimed twice");
+    }
+    assert_eq!(seen, all, "every job claimed exactly once");
+    eprintln!("node-a claimed {}, node-b claimed {}", a.len(), b.len());
+}
+
+pub async fn finish_only_if_still_running_on_node(db: Arc<dyn Database>) {
+    let (j1, j2, j3) = (
+        new_job("k", "1", t(0), t(0)),
+        new_job("k", "2", t(0), t(0)),
+        new_job("k", "3", t(9), t(0)),
+    );
+    db.insert_jobs(&[j1.clone(), j2.clone(), j3.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        db.claim_jobs("node-a", t(1), 10, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    assert_eq!(db.finish_jobs(&[]).await.unwrap(), 0);
+    assert_eq!(
+        db.finish_jobs(&[finish(j1.id, "node-b", status::COMPLETED)])
+            .await
+            .unwrap(),
+        0,
+        "wrong node"
+    );
+    assert_eq!(
+        db.get_job(None, j1.id).await.unwrap().unwrap().status,
+        status::RUNNING
+    );
+    // Batch: j1 and j2 apply, j3 (queued) does not.
+    let mut f2 = finish(j2.id, "node-a", status::FAILED);
+    f2.result = Some("failure".into());
+    f2.details = None;
+    f2.logs = vec![];
+    f2.progress = None;
+    let batch = [
+        finish(j1.id, "node-a", status::COMPLETED),
+        f2,
+        finish(j3.id, "node-a", status::COMPLETED),
+    ];
+    assert_eq!(db.finish_jobs(&batch).await.unwrap(), 2);
+
+    let done = db.get_job(None, j1.id).await.unwrap().unwrap();
+    assert_eq!(done.status, status::COMPLETED);
+    assert_eq!(done.result.as_deref(), Some("success"));
+    assert_eq!(done.message.as_deref(), Some("done"));
+    assert_eq!(
+        done.details,
+        Some(json!({"total_keys": 6, "num_rotated": 6}))
+    );
+    assert_eq!(
+        done.logs,
+        vec![
+            json!({"level": "info", "msg": "rotated"}),
+            json!("second line")
+        ]
+    );
+    assert_eq!((done.progress_done, done.progress_total), (6, 6));
+    assert_eq!(
+        done.processing_node.as_deref(),
+        Some("node-a"),
+        "kept for history"
+    );
+    assert_eq!(done.lease_expires_at, None);
+    assert!(done.finished_at.is_some());
+    let failed = db.get_job(None, j2.id).await.unwrap().unwrap();
+    assert_eq!(
+        (failed.status.as_str(), failed.result.as_deref()),
+        (status::FAILED, Some("failure"))
+    );
+    assert_eq!(
+        (failed.details, failed.logs.len(), failed.progress_done),
+        (None, 0, 0)
+    );
+    assert_eq!(
+        db.get_job(None, j3.id).await.unwrap().unwrap().status,
+        status::QUEUED
+    );
+    // Finished jobs stay finished.
+    assert_eq!(
+        db.finish_jobs(&[finish(j1.id, "node-a", status::CANCELLED)])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(db.get_job(None, j1.id).await.unwrap().unwrap(), done);
+    // Validation.
+    for (st, res) in [
+        ("running", None),
+        ("done", None),
+        ("completed", Some("great")),
+    ] {
+        let mut f = finish(j3.id, "node-a", st);
+        f.result = res.map(String::from);
+        assert!(
+            matches!(db.finish_jobs(&[f]).await, Err(DbError::Invalid(_))),
+            "{st} {res:?}"
+        );
+    }
+}
+
+pub async fn leases_and_progress(db: Arc<dyn Database>) {
+    let (j1, j2, j3) = (
+        new_job("k", "1", t(0), t(0)),
+        new_job("k", "2", t(0), t(0)),
+        new_job("k", "3", t(0), t(0)),
+    );
+    db.insert_jobs(&[j1.clone(), j2.clone(), j3.clone()])
+        .await
+        .unwrap();
+    db.claim_jobs("node-a", t(0), 2, LEASE).await.unwrap();
+    assert_eq!(db.renew_leases("node-a", &[], t(100)).await.unwrap(), 0);
+    assert_eq!(
+        db.renew_leases("node-b", &[j1.id, j2.id], t(100))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        db.renew_leases("node-a", &[j1.id, j2.id, j3.id], t(100))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        db.get_job(None, j1.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .lease_expires_at,
+        Some(t(100))
+    );
+    assert_eq!(
+        db.get_job(None, j3.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .lease_expires_at,
+        None
+    );
+
+    assert!(db.update_progress(j1.id, 3, 10).await.unwrap());
+    let j = db.get_job(None, j1.id).await.unwrap().unwrap();
+    assert_eq!((j.progress_done, j.progress_total), (3, 10));
+    assert!(
+        !db.update_progress(j3.id, 1, 1).await.unwrap(),
+        "queued job"
+    );
+    assert!(!db.update_progress(Uuid::now_v7(), 1, 1).await.unwrap());
+    // A finish without progress keeps the reported counters.
+    let mut f = finish(j1.id, "node-a", status::COMPLETED);
+    f.progress = None;
+    db.finish_jobs(&[f]).await.unwrap();
+    let j = db.get_job(None, j1.id).await.unwrap().unwrap();
+    assert_eq!((j.progress_done, j.progress_total), (3, 10));
+    assert!(
+        !db.update_progress(j1.id, 9, 9).await.unwrap(),
+        "finished job"
+    );
+}

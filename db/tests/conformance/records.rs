@@ -1,0 +1,277 @@
+//! Single-record behaviour: accounts and tokens, config and job CRUD, plugin state, nodes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keywarden_db::{Database, DbError, JobConfig, status};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{assert_conflict, new_job, t};
+
+pub async fn accounts_and_tokens(db: Arc<dyn Database>) {
+    let a = db.ensure_account("kylo").await.unwrap();
+    let again = db.ensure_account("kylo").await.unwrap();
+    assert_eq!(a, again, "ensure_account is idempotent");
+
+    assert_eq!(db.count_admin_tokens().await.unwrap(), 0);
+    // create_token creates the account on first use.
+    let admin = db
+        .create_token("root", "aa11", true, "bootstrap")
+        .await
+        .unwrap();
+    assert!(admin.is_admin);
+    assert_eq!(admin.account_id, "root");
+    assert_eq!(admin.label, "bootstrap");
+    let user = db.create_token("kylo", "bb22", false, "ci").await.unwrap();
+    assert_ne!(admin.id, user.id);
+    assert_eq!(db.count_admin_tokens().await.unwrap(), 1);
+
+    assert_eq!(db.find_token_by_hash("aa11").await.unwrap(), Some(admin));
+    assert_eq!(db.find_token_by_hash("bb22").await.unwrap(), Some(user));
+    assert_eq!(db.find_token_by_hash("cc33").await.unwrap(), None);
+    assert_conflict(db.create_token("kylo", "bb22", true, "dup").await);
+    assert_eq!(
+        db.count_admin_tokens().await.unwrap(),
+        1,
+        "failed insert left nothing"
+    );
+}
+
+pub async fn config_crud(db: Arc<dyn Database>) {
+    let mut c = JobConfig::new(
+        "kylo",
+        "rotate AWS keys",
+        "cckm_key_rotation",
+        "0 1 * * *",
+        t(0),
+    );
+    c.description = "rotate all AWS keys".into();
+    c.params = json!({"cloud_name": "aws", "expire_in": "6h"});
+    c.params_key = "cckm_key_rotation_params".into();
+    c.timezone = Some("Europe/Paris".into());
+    c.start_date = Some(t(10));
+    c.end_date = Some(t(1_000_000));
+    c.max_retries = 2;
+    c.next_fire_at = Some(t(3600));
+    let stored = db.insert_config(&c).await.unwrap();
+    assert_eq!(stored, c, "insert returns exactly what was stored");
+
+    assert_eq!(
+        db.get_config(Some("kylo"), c.id).await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(
+        db.get_config(None, c.id).await.unwrap(),
+        Some(c.clone()),
+        "admin view"
+    );
+    assert_eq!(
+        db.get_config(Some("other"), c.id).await.unwrap(),
+        None,
+        "tenant isolation"
+    );
+    assert_eq!(db.get_config(None, Uuid::now_v7()).await.unwrap(), None);
+
+    // Names are unique per account, not globally.
+    let dup = JobConfig::new(
+        "kylo",
+        "rotate AWS keys",
+        "cckm_synchronization",
+        "* * * * *",
+        t(1),
+    );
+    assert_conflict(db.insert_config(&dup).await);
+    let elsewhere = JobConfig::new(
+        "acme",
+        "rotate AWS keys",
+        "cckm_key_rotation",
+        "* * * * *",
+        t(1),
+    );
+    db.insert_config(&elsewhere).await.unwrap();
+
+    // Full replace; created_at and account are kept, updated_at moves.
+    let mut edit = c.clone();
+    edit.name = "rotate AWS keys daily".into();
+    edit.params = json!({"cloud_name": "aws", "expire_in": "2d"});
+    edit.disabled = true;
+    edit.timezone = None;
+    edit.start_date = None;
+    edit.overlap = "allow".into();
+    edit.catch_up = "all".into();
+    edit.created_at = t(999); // ignored
+    let updated = db.update_config(&edit).await.unwrap();
+    assert_eq!(updated.name, "rotate AWS keys daily");
+    assert_eq!(
+        updated.params,
+        json!({"cloud_name": "aws", "expire_in": "2d"})
+    );
+    assert!(updated.disabled);
+    assert_eq!(updated.timezone, None);
+    assert_eq!(updated.start_date, None);
+    assert_eq!(
+        (updated.overlap.as_str(), updated.catch_up.as_str()),
+        ("allow", "all")
+    );
+    assert_eq!(updated.created_at, c.created_at);
+    assert!(updated.updated_at > c.updated_at);
+    assert_eq!(
+        db.get_config(None, c.id).await.unwrap(),
+        Some(updated.clone())
+    );
+
+    // Renaming onto another config's name conflicts; missing or foreign rows are NotFound.
+    let other = JobConfig::new("kylo", "sync", "cckm_synchronization", "* * * * *", t(2));
+    db.insert_config(&other).await.unwrap();
+    let mut clash = other.clone();
+    clash.name = "rotate AWS keys daily".into();
+    assert_conflict(db.update_config(&clash).await);
+    let mut missing = other.clone();
+    missing.id = Uuid::now_v7();
+    assert!(matches!(
+        db.update_config(&missing).await,
+        Err(DbError::NotFound)
+    ));
+    let mut foreign = other.clone();
+    foreign.account_id = "acme".into();
+    assert!(matches!(
+        db.update_config(&foreign).await,
+        Err(DbError::NotFound)
+    ));
+    let mut bad = other.clone();
+    bad.catch_up = "sometimes".into();
+    assert!(matches!(
+        db.update_config(&bad).await,
+        Err(DbError::Invalid(_))
+    ));
+
+    assert!(
+        !db.delete_config(Some("acme"), c.id).await.unwrap(),
+        "foreign delete"
+    );
+    assert!(db.delete_config(Some("kylo"), c.id).await.unwrap());
+    assert_eq!(db.get_config(None, c.id).await.unwrap(), None);
+    assert!(!db.delete_config(None, c.id).await.unwrap());
+    assert!(
+        db.delete_config(None, other.id).await.unwrap(),
+        "admin delete"
+    );
+}
+
+pub async fn job_crud(db: Arc<dyn Database>) {
+    let mut a = new_job("kylo", "first", t(0), t(0));
+    a.job_config_id = Some(Uuid::now_v7());
+    a.max_attempts = 3;
+    let b = new_job("kylo", "second", t(5), t(1));
+    assert_eq!(db.insert_jobs(&[a.clone(), b.clone()]).await.unwrap(), 2);
+
+    let got = db.get_job(Some("kylo"), a.id).await.unwrap().unwrap();
+    assert_eq!(got.id, a.id);
+    assert_eq!(got.account_id, "kylo");
+    assert_eq!(got.job_config_id, a.job_config_id);
+    assert_eq!(
+        (got.name.as_str(), got.description.as_str()),
+        ("first", "first description")
+    );
+    assert_eq!(got.operation, "cckm_key_rotation");
+    assert_eq!(got.target.as_deref(), Some("aws"));
+    assert_eq!(got.params, json!({"cloud_name": "aws"}));
+    assert_eq!(got.run_on, "any");
+    assert_eq!(got.status, status::QUEUED);
+    assert_eq!((got.result, got.message, got.details), (None, None, None));
+    assert!(got.logs.is_empty());
+    assert_eq!((got.progress_done, got.progress_total), (0, 0));
+    assert_eq!(
+        (got.attempt, got.max_attempts, got.retry_backoff_secs),
+        (0, 3, 30)
+    );
+    assert_eq!(got.scheduled_for, t(0));
+    assert_eq!(
+        (got.enqueued_at, got.created_at, got.updated_at),
+        (t(0), t(0), t(0))
+    );
+    assert_eq!(
+        (got.started_at, got.finished_at, got.lease_expires_at),
+        (None, None, None)
+    );
+    assert_eq!(got.processing_node, None);
+    assert_eq!(db.get_job(Some("acme"), a.id).await.unwrap(), None);
+    assert!(db.get_job(None, b.id).await.unwrap().is_some());
+
+    // A batch is all or nothing: one duplicate id rejects the whole batch.
+    let c = new_job("kylo", "third", t(0), t(2));
+    assert_conflict(db.insert_jobs(&[c.clone(), a.clone()]).await);
+    assert_eq!(db.get_job(None, c.id).await.unwrap(), None);
+
+    // Batches larger than one INSERT statement.
+    let many: Vec<_> = (0..1200)
+        .map(|i| new_job("bulk", &format!("j{i}"), t(100), t(3)))
+        .collect();
+    assert_eq!(db.insert_jobs(&many).await.unwrap(), 1200);
+    let mut bad = new_job("kylo", "bad", t(0), t(0));
+    bad.max_attempts = 0;
+    assert!(matches!(
+        db.insert_jobs(&[bad]).await,
+        Err(DbError::Invalid(_))
+    ));
+
+    // Running jobs cannot be deleted; others can, within the account.
+    let claimed = db
+        .claim_jobs("n1", t(0), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, a.id);
+    assert_conflict(db.delete_job(Some("kylo"), a.id).await);
+    assert!(!db.delete_job(Some("acme"), b.id).await.unwrap());
+    assert!(db.delete_job(Some("kylo"), b.id).await.unwrap());
+    assert!(!db.delete_job(None, b.id).await.unwrap());
+    assert_eq!(db.get_job(None, b.id).await.unwrap(), None);
+}
+
+pub async fn plugin_state(db: Arc<dyn Database>) {
+    assert_eq!(db.state_get("p", "s", "k").await.unwrap(), None);
+    assert_eq!(db.state_size("p", "s").await.unwrap(), 0);
+    db.state_set("p", "s", "k", Some("v1")).await.unwrap();
+    assert_eq!(
+        db.state_get("p", "s", "k").await.unwrap().as_deref(),
+        Some("v1")
+    );
+    db.state_set("p", "s", "k", Some("é€")).await.unwrap(); // 2 + 3 bytes
+    assert_eq!(
+        db.state_get("p", "s", "k").await.unwrap().as_deref(),
+        Some("é€")
+    );
+    db.state_set("p", "s", "key2", Some("")).await.unwrap();
+    assert_eq!(db.state_size("p", "s").await.unwrap(), (1 + 5) + 4);
+    // Plugins and scopes are separate namespaces.
+    db.state_set("p", "other", "k", Some("x")).await.unwrap();
+    db.state_set("q", "s", "k", Some("y")).await.unwrap();
+    assert_eq!(
+        db.state_get("q", "s", "k").await.unwrap().as_deref(),
+        Some("y")
+    );
+    assert_eq!(db.state_size("p", "s").await.unwrap(), 10);
+    db.state_set("p", "s", "k", None).await.unwrap();
+    db.state_set("p", "s", "absent", None).await.unwrap();
+    assert_eq!(db.state_get("p", "s", "k").await.unwrap(), None);
+    assert_eq!(db.state_size("p", "s").await.unwrap(), 4);
+    assert_eq!(
+        db.state_get("p", "other", "k").await.unwrap().as_deref(),
+        Some("x")
+    );
+}
+
+pub async fn nodes(db: Arc<dyn Database>) {
+    assert!(db.list_nodes().await.unwrap().is_empty());
+    db.heartbeat("node-b", t(0)).await.unwrap();
+    db.heartbeat("node-a", t(1)).await.unwrap();
+    db.heartbeat("node-b", t(9)).await.unwrap();
+    let nodes = db.list_nodes().await.unwrap();
+    let got: Vec<_> = nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.first_seen_at, n.last_seen_at))
+        .collect();
+    assert_eq!(got, vec![("node-a", t(1), t(1)), ("node-b", t(0), t(9))]);
+}

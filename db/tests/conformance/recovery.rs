@@ -1,0 +1,338 @@
+//! Getting work back on track: retries, recovery from dead nodes (lease expiry), and the
+//! scheduler's compare-and-set that makes each fire happen once.
+
+use std::sync::Arc;
+
+use keywarden_db::{Database, JobConfig, NewJob, status};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::executor::{LEASE, finish};
+use crate::{new_job, t};
+
+pub async fn retry(db: Arc<dyn Database>) {
+    let mut j = new_job("k", "flaky", t(0), t(0));
+    j.max_attempts = 3;
+    db.insert_jobs(&[j.clone()]).await.unwrap();
+    db.claim_jobs("node-a", t(0), 1, LEASE).await.unwrap();
+    assert!(
+        !db.retry_job(j.id, "node-b", t(60), "timeout", &[])
+            .await
+            .unwrap(),
+        "wrong node"
+    );
+    assert!(
+        db.retry_job(
+            j.id,
+            "node-a",
+            t(60),
+            "timeout",
+            &[json!({"message": "first attempt", "attempt": 1})]
+        )
+        .await
+        .unwrap()
+    );
+    let q = db.get_job(None, j.id).await.unwrap().unwrap();
+    assert_eq!(q.status, status::QUEUED);
+    assert_eq!(q.scheduled_for, t(60));
+    assert_eq!(q.message.as_deref(), Some("timeout"));
+    assert_eq!(
+        q.logs,
+        vec![json!({"message": "first attempt", "attempt": 1})],
+        "the failed attempt's logs are kept"
+    );
+    assert_eq!(
+        (q.processing_node, q.lease_expires_at, q.attempt),
+        (None, None, 1)
+    );
+    assert!(
+        !db.retry_job(j.id, "node-a", t(60), "again", &[])
+            .await
+            .unwrap(),
+        "not running"
+    );
+    assert!(
+        db.claim_jobs("node-b", t(59), 1, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "backoff respected"
+    );
+    let again = db.claim_jobs("node-b", t(60), 1, LEASE).await.unwrap();
+    assert_eq!((again[0].id, again[0].attempt), (j.id, 2));
+    assert_eq!(again[0].started_at, Some(t(60)));
+    let mut finish = finish(j.id, "node-b", status::COMPLETED);
+    finish.logs = vec![json!({"message": "second attempt", "attempt": 2})];
+    assert_eq!(db.finish_jobs(&[finish]).await.unwrap(), 1);
+    let done = db.get_job(None, j.id).await.unwrap().unwrap();
+    let messages: Vec<_> = done.logs.iter().map(|l| l["message"].clone()).collect();
+    assert_eq!(
+        messages,
+        vec![json!("first attempt"), json!("second attempt")],
+        "every attempt's logs, oldest first"
+    );
+}
+
+pub async fn lease_expiry_recovery(db: Arc<dyn Database>) {
+    let mut retryable = new_job("k", "retryable", t(0), t(0));
+    retryable.max_attempts = 2;
+    let last_chance = new_job("k", "last-chance", t(0), t(0));
+    let healthy = new_job("k", "healthy", t(0), t(0));
+    db.insert_jobs(&[retryable.clone(), last_chance.clone(), healthy.clone()])
+        .await
+        .unwrap();
+    db.claim_jobs("node-a", t(0), 10, LEASE).await.unwrap(); // leases end at t(30)
+    db.renew_leases("node-a", &[healthy.id], t(500))
+        .await
+        .unwrap();
+
+    assert!(
+        db.recover_expired_leases(t(30)).await.unwrap().is_empty(),
+        "lease still valid at its end"
+    );
+    let mut recovered = db.recover_expired_leases(t(31)).await.unwrap();
+    recovered.sort_by_key(|j| j.name.clone());
+    assert_eq!(recovered.len(), 2);
+    let (failed, requeued) = (&recovered[0], &recovered[1]);
+    assert_eq!(failed.id, last_chance.id);
+    assert_eq!(failed.status, status::FAILED);
+    assert_eq!(failed.result.as_deref(), Some("failure"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("node node-a stopped while running the job (lease expired)")
+    );
+    assert_eq!(failed.finished_at, Some(t(31)));
+    assert_eq!(failed.processing_node.as_deref(), Some("node-a"));
+    assert_eq!(requeued.id, retryable.id);
+    assert_eq!(requeued.status, status::QUEUED);
+    assert_eq!(requeued.scheduled_for, t(31));
+    assert_eq!(
+        (requeued.processing_node.as_deref(), requeued.attempt),
+        (None, 1)
+    );
+    assert_eq!(
+        db.get_job(None, requeued.id).await.unwrap().unwrap(),
+        *requeued
+    );
+    assert!(
+        db.recover_expired_leases(t(32)).await.unwrap().is_empty(),
+        "recovery happens once"
+    );
+    // The lost node's late report is ignored.
+    assert_eq!(
+        db.finish_jobs(&[finish(last_chance.id, "node-a", status::COMPLETED)])
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Second attempt on another node, which dies too: now attempts are used up.
+    let again = db.claim_jobs("node-b", t(40), 10, LEASE).await.unwrap();
+    assert_eq!((again.len(), again[0].attempt), (1, 2));
+    let second = db.recover_expired_leases(t(71)).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].status, status::FAILED);
+    assert_eq!(
+        second[0].message.as_deref(),
+        Some("node node-b stopped while running the job (lease expired)")
+    );
+    assert_eq!(
+        db.get_job(None, healthy.id).await.unwrap().unwrap().status,
+        status::RUNNING
+    );
+}
+
+pub async fn node_restart_recovery(db: Arc<dyn Database>) {
+    let mut retryable = new_job("k", "retryable", t(0), t(0));
+    retryable.max_attempts = 2;
+    let last_chance = new_job("k", "last-chance", t(0), t(0));
+    let elsewhere = new_job("k", "elsewhere", t(0), t(0));
+    let queued = new_job("k", "queued", t(100), t(0));
+    let done = new_job("k", "done", t(0), t(0));
+    db.insert_jobs(&[retryable.clone(), last_chance.clone(), done.clone()])
+        .await
+        .unwrap();
+    db.claim_jobs("node-a", t(0), 10, LEASE).await.unwrap();
+    db.finish_jobs(&[finish(done.id, "node-a", status::COMPLETED)])
+        .await
+        .unwrap();
+    db.insert_jobs(&[elsewhere.clone(), queued.clone()])
+        .await
+        .unwrap();
+    db.claim_jobs("node-b", t(1), 10, LEASE).await.unwrap();
+
+    assert!(
+        db.recover_node("node-c", t(5)).await.unwrap().is_empty(),
+        "a node with nothing running"
+    );
+    // Leases are still valid (they end at t(30)): the restart alone is enough.
+    let mut recovered = db.recover_node("node-a", t(5)).await.unwrap();
+    recovered.sort_by_key(|j| j.name.clone());
+    assert_eq!(recovered.len(), 2);
+    let (failed, requeued) = (&recovered[0], &recovered[1]);
+    assert_eq!(failed.id, last_chance.id);
+    assert_eq!(failed.status, status::FAILED);
+    assert_eq!(failed.result.as_deref(), Some("failure"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("node node-a stopped while running the job (restarted)")
+    );
+    assert_eq!(failed.finished_at, Some(t(5)));
+    assert_eq!(failed.processing_node.as_deref(), Some("node-a"));
+    assert_eq!(failed.lease_expires_at, None);
+    assert_eq!(requeued.id, retryable.id);
+    assert_eq!(requeued.status, status::QUEUED);
+    assert_eq!(requeued.scheduled_for, t(5));
+    assert_eq!(
+        (requeued.processing_node.as_deref(), requeued.attempt),
+        (None, 1)
+    );
+    assert_eq!(
+        db.get_job(None, requeued.id).await.unwrap().unwrap(),
+        *requeued
+    );
+    assert!(
+        db.recover_node("node-a", t(6)).await.unwrap().is_empty(),
+        "recovery happens once"
+    );
+    // Other nodes' jobs, queued jobs and finished jobs are untouched.
+    let get = |id| {
+        let db = db.clone();
+        async move { db.get_job(None, id).await.unwrap().unwrap() }
+    };
+    let other = get(elsewhere.id).await;
+    assert_eq!(
+        (other.status.as_str(), other.processing_node.as_deref()),
+        (status::RUNNING, Some("node-b"))
+    );
+    assert_eq!(get(queued.id).await.status, status::QUEUED);
+    assert_eq!(get(done.id).await.status, status::COMPLETED);
+    // The old process's late report is ignored.
+    assert_eq!(
+        db.finish_jobs(&[finish(last_chance.id, "node-a", status::COMPLETED)])
+            .await
+            .unwrap(),
+        0
+    );
+    // The requeued job runs again, on the restarted node.
+    let again = db.claim_jobs("node-a", t(6), 10, LEASE).await.unwrap();
+    assert_eq!(
+        again.iter().map(|j| (j.id, j.attempt)).collect::<Vec<_>>(),
+        [(retryable.id, 2)]
+    );
+}
+
+pub async fn fire_config_compare_and_set(db: Arc<dyn Database>) {
+    let c = db
+        .insert_config(&JobConfig::new(
+            "kylo",
+            "hourly",
+            "cckm_key_rotation",
+            "0 * * * *",
+            t(0),
+        ))
+        .await
+        .unwrap();
+    let mut off = JobConfig::new("kylo", "off", "cckm_key_rotation", "0 * * * *", t(0));
+    off.disabled = true;
+    off.next_fire_at = Some(t(3600));
+    db.insert_config(&off).await.unwrap();
+    assert!(
+        db.due_configs(t(1_000_000), 10).await.unwrap().is_empty(),
+        "no next fire, disabled"
+    );
+    assert!(db.set_next_fire(c.id, Some(t(3600))).await.unwrap());
+    assert!(
+        !db.set_next_fire(Uuid::now_v7(), Some(t(3600)))
+            .await
+            .unwrap()
+    );
+    assert!(db.due_configs(t(3599), 10).await.unwrap().is_empty());
+    let due = db.due_configs(t(3600), 10).await.unwrap();
+    assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [c.id]);
+    assert_eq!(due[0].next_fire_at, Some(t(3600)));
+    assert!(!db.has_unfinished_job(c.id).await.unwrap());
+
+    let j1 = NewJob::from_config(&due[0], t(3600), t(3601));
+    assert!(
+        db.fire_config(
+            c.id,
+            Some(t(3600)),
+            Some(t(7200)),
+            std::slice::from_ref(&j1)
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        db.get_config(None, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_fire_at,
+        Some(t(7200))
+    );
+    let job = db
+        .get_job(None, j1.id)
+        .await
+        .unwrap()
+        .expect("job enqueued with the fire");
+    assert_eq!(
+        (job.job_config_id, job.scheduled_for),
+        (Some(c.id), t(3600))
+    );
+    assert!(db.has_unfinished_job(c.id).await.unwrap());
+
+    // A second scheduler that read the same due row loses the race: nothing changes.
+    let j2 = NewJob::from_config(&due[0], t(3600), t(3602));
+    assert!(
+        !db.fire_config(
+            c.id,
+            Some(t(3600)),
+            Some(t(7200)),
+            std::slice::from_ref(&j2)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !db.fire_config(c.id, None, Some(t(9000)), std::slice::from_ref(&j2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(db.get_job(None, j2.id).await.unwrap(), None);
+    assert_eq!(
+        db.get_config(None, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_fire_at,
+        Some(t(7200))
+    );
+    assert!(
+        !db.fire_config(Uuid::now_v7(), Some(t(3600)), None, &[])
+            .await
+            .unwrap()
+    );
+
+    // Firing the last occurrence clears next_fire_at; firing from NULL needs expected None.
+    assert!(
+        db.fire_config(c.id, Some(t(7200)), None, &[])
+            .await
+            .unwrap()
+    );
+    assert!(db.due_configs(t(1_000_000), 10).await.unwrap().is_empty());
+    assert!(
+        db.fire_config(c.id, None, Some(t(10_800)), &[])
+            .await
+            .unwrap()
+    );
+
+    // Overlap check follows the job to completion.
+    db.claim_jobs("node-a", t(3601), 10, LEASE).await.unwrap();
+    assert!(db.has_unfinished_job(c.id).await.unwrap());
+    db.finish_jobs(&[finish(j1.id, "node-a", status::COMPLETED)])
+        .await
+        .unwrap();
+    assert!(!db.has_unfinished_job(c.id).await.unwrap());
+}

@@ -1,0 +1,231 @@
+//! The operator's TOML configuration: default job limits, what each plugin is granted,
+//! and where named secrets come from.
+//!
+//! Grants are keyed by the plugin's *file name* (without `.wasm`), not by the name the
+//! plugin gives itself, so a dropped-in file cannot claim another plugin's grants.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole configuration file. Every section is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    /// Grants per plugin file stem.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginGrants>,
+    /// Where each named secret's value comes from.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// Server settings (the `serve` command).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Certificate authorities for the `enrollment` import, by name.
+    #[serde(default)]
+    pub authorities: BTreeMap<String, crate::authority::config::AuthorityConfig>,
+    /// The authority CSRs go to when a plugin names none (optional with a single one).
+    pub default_authority: Option<String>,
+}
+
+impl OperatorConfig {
+    /// Reads and parses a config file, naming the file in errors.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+    }
+
+    /// The grants for a plugin file stem; a plugin the operator did not mention gets none.
+    pub fn grants_for(&self, plugin: &str) -> PluginGrants {
+        self.plugins.get(plugin).cloned().unwrap_or_default()
+    }
+}
+
+/// Engine-wide settings and the default limits every job runs under.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Wall-clock limit per job.
+    pub timeout_secs: u64,
+    /// Linear-memory cap per job.
+    pub memory_mb: u64,
+    /// Optional instruction budget per job (enables fuel metering engine-wide).
+    pub fuel: Option<u64>,
+    /// Cap on the bytes of log lines (and captured stdout/stderr) kept per job.
+    pub max_log_kb: u64,
+    /// Cap on the size of a job's message plus details.
+    pub max_output_kb: u64,
+    /// How many plugin instances may be alive at once (pooling allocator slots).
+    pub max_instances: u32,
+    /// Largest memory cap any plugin may be given; sizes the pooling allocator.
+    pub max_memory_mb: u64,
+    /// Where compiled components are cached; defaults to `<data-dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 300,
+            memory_mb: 256,
+            fuel: None,
+            max_log_kb: 256,
+            max_output_kb: 256,
+            max_instances: 100,
+            max_memory_mb: 1024,
+            cache_dir: None,
+        }
+    }
+}
+
+/// What the operator allows one plugin.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginGrants {
+    /// Hosts the plugin may reach over wasi:http: `name` (any port) or `name:port`.
+    #[serde(default)]
+    pub outbound_hosts: Vec<String>,
+    /// Directories preopened for the plugin.
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+    /// Secret names the plugin may reveal.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// May the plugin use the `tls` probe import (still limited to `outbound_hosts`)?
+    #[serde(default)]
+    pub tls_probe: bool,
+    /// May the plugin submit CSRs through the `enrollment` import?
+    #[serde(default)]
+    pub csr_enrollment: bool,
+    /// Overrides of the runtime's default limits for this plugin.
+    pub timeout_secs: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub fuel: Option<u64>,
+    /// Plugin settings: values the plugin reads through the WIT `config` import
+    /// (`settings = { region = "eu-west-1" }`; the older key `config` is accepted).
+    #[serde(default, alias = "config")]
+    pub settings: BTreeMap<String, String>,
+}
+
+/// One preopened directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirGrant {
+    /// Directory on the host.
+    pub host: PathBuf,
+    /// Path the plugin sees.
+    pub guest: String,
+    #[serde(default)]
+    pub writable: bool,
+}
+
+/// Where a secret's value is read from at run time. Values are never copied into job
+/// params, logs or the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum SecretSource {
+    /// An environment variable of the server process.
+    Env(String),
+    /// A file whose contents (trailing newline trimmed) are the value.
+    File(PathBuf),
+    /// The value itself, for labs and tests.
+    Value(String),
+}
+
+/// Settings of the `serve` command that may also come from the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub node_id: Option<String>,
+    pub concurrency: Option<usize>,
+    /// How long a job claim holds without renewal (renewed every third of it); a job
+    /// of a node that died is picked up again after this. Default 30.
+    pub lease_secs: Option<u64>,
+}
+
+/// The limits one job runs under, after applying a plugin's overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLimits {
+    pub timeout: Duration,
+    pub memory_bytes: usize,
+    pub fuel: Option<u64>,
+    pub max_log_bytes: usize,
+    pub max_output_bytes: usize,
+}
+
+impl JobLimits {
+    /// Limits for `grants` on top of the runtime defaults.
+    pub fn resolve(runtime: &RuntimeConfig, grants: &PluginGrants) -> Self {
+        let mb = |m: u64| usize::try_from(m.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let memory_mb = grants
+            .memory_mb
+            .unwrap_or(runtime.memory_mb)
+            .min(runtime.max_memory_mb);
+        Self {
+            timeout: Duration::from_secs(grants.timeout_secs.unwrap_or(runtime.timeout_secs)),
+            memory_bytes: mb(memory_mb),
+            fuel: grants.fuel.or(runtime.fuel),
+            max_log_bytes: usize::try_from(runtime.max_log_kb * 1024).unwrap_or(usize::MAX),
+            max_output_bytes: usize::try_from(runtime.max_output_kb * 1024).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_config_and_applies_overrides() {
+        let cfg: OperatorConfig = toml::from_str(
+            r#"
+            [runtime]
+            timeout_secs = 30
+            memory_mb = 64
+            [secrets]
+            aws_key = { env = "AWS_SECRET_ACCESS_KEY" }
+            lab = { value = "s3cret" }
+            [plugins.hello]
+            outbound_hosts = ["127.0.0.1:4566"]
+            secrets = ["lab"]
+            memory_mb = 4096
+            config = { greeting = "Hi" }
+            [[plugins.hello.dirs]]
+            host = "/tmp"
+            guest = "/data"
+            writable = true
+            [server]
+            concurrency = 4
+            lease_secs = 10
+            "#,
+        )
+        .unwrap();
+        let grants = cfg.grants_for("hello");
+        assert_eq!(grants.outbound_hosts, ["127.0.0.1:4566"]);
+        assert!(grants.dirs[0].writable);
+        // `config` is the older name of a plugin's settings.
+        assert_eq!(grants.settings["greeting"], "Hi");
+        let limits = JobLimits::resolve(&cfg.runtime, &grants);
+        assert_eq!(limits.timeout, Duration::from_secs(30));
+        // A plugin cannot be granted more than the pool's largest slot.
+        assert_eq!(limits.memory_bytes, 1024 << 20);
+        assert!(cfg.grants_for("unknown").secrets.is_empty());
+        assert_eq!(
+            (cfg.server.concurrency, cfg.server.lease_secs),
+            (Some(4), Some(10))
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let err = toml::from_str::<OperatorConfig>("[plugins.x]\nhosts = []").unwrap_err();
+        assert!(err.to_string().contains("unknown field `hosts`"), "{err}");
+    }
+}
