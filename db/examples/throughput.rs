@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use keywarden_db::{JobFinish, NewJob, Progress, connect};
+use keywarden_db::{JobFinish, JobResult, JobStatus, NewJob, Progress, RunOn, connect};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -48,7 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             operation: "cckm_key_rotation".into(),
             target: Some("aws".into()),
             params: json!({"cloud_name": "aws", "expire_in": "6h"}),
-            run_on: "any".into(),
+            run_on: RunOn::Any,
+            schedule_kind: None,
             max_attempts: 1,
             retry_backoff_secs: 60,
             scheduled_for: now,
@@ -81,8 +82,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|j| JobFinish {
                 id: j.id,
                 node_id: "bench-node".into(),
-                status: "completed".into(),
-                result: Some("success".into()),
+                status: JobStatus::Completed,
+                result: Some(JobResult::Success),
                 message: None,
                 details: Some(json!({"total_keys": 1, "num_rotated": 1})),
                 logs: vec![json!({"level": "info", "msg": "rotated 1 key"})],

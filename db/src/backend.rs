@@ -8,6 +8,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -16,6 +17,8 @@ use uuid::Uuid;
 
 use crate::error::{DbError, Result};
 use crate::filter::Column;
+use crate::kinds::{CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind};
+use crate::recurrence::Recurrence;
 
 mod sealed {
     pub trait Sealed {}
@@ -255,6 +258,38 @@ impl From<&Value> for Val {
     }
 }
 
+/// The word enums of the model are stored as their words.
+macro_rules! word_val {
+    ($($ty:ty),+) => {$(
+        impl From<$ty> for Val {
+            fn from(v: $ty) -> Self {
+                Val::Text(Some(v.as_str().to_owned()))
+            }
+        }
+        impl From<Option<$ty>> for Val {
+            fn from(v: Option<$ty>) -> Self {
+                Val::Text(v.map(|v| v.as_str().to_owned()))
+            }
+        }
+    )+};
+}
+word_val!(JobStatus, JobResult, CatchUp, Overlap, ScheduleKind);
+
+impl From<&RunOn> for Val {
+    fn from(v: &RunOn) -> Self {
+        Val::Text(Some(v.as_str().to_owned()))
+    }
+}
+
+impl From<&Option<Recurrence>> for Val {
+    fn from(v: &Option<Recurrence>) -> Self {
+        Val::Text(
+            v.as_ref()
+                .map(|r| serde_json::to_string(r).expect("a recurrence always serialises")),
+        )
+    }
+}
+
 /// Typed access to a row with the store's encodings undone.
 pub(crate) struct Cols<'r, DB: Backend>(pub &'r DB::Row);
 
@@ -306,6 +341,30 @@ impl<DB: Backend> Cols<'_, DB> {
     }
     pub fn json(&self, col: &str) -> Result<Value> {
         self.opt_json(col)?.ok_or_else(|| null(col))
+    }
+    /// A word enum (or anything else parsed from its stored text).
+    pub fn opt_word<T: FromStr>(&self, col: &str) -> Result<Option<T>>
+    where
+        T::Err: Display,
+    {
+        self.opt_text(col)?
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| DbError::Corrupt(format!("{col} = {s:?}: {e}")))
+            })
+            .transpose()
+    }
+    pub fn word<T: FromStr>(&self, col: &str) -> Result<T>
+    where
+        T::Err: Display,
+    {
+        self.opt_word(col)?.ok_or_else(|| null(col))
+    }
+    /// A JSON column decoded into a model type.
+    pub fn opt_typed<T: serde::de::DeserializeOwned>(&self, col: &str) -> Result<Option<T>> {
+        self.opt_text(col)?
+            .map(|s| serde_json::from_str(&s).map_err(|e| DbError::Corrupt(format!("{col}: {e}"))))
+            .transpose()
     }
 }
 

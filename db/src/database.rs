@@ -18,7 +18,9 @@ use crate::certificates::{
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
-use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey};
+use crate::model::{
+    Account, ApiToken, ConfigFacts, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey,
+};
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
 #[async_trait]
@@ -171,6 +173,13 @@ pub trait Database: Send + Sync {
     ) -> Result<bool>;
     /// Sets `next_fire_at` unconditionally (after create/update/enable). False if missing.
     async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool>;
+    /// Up to `limit` configs written before their schedule kind was recorded: no kind and
+    /// no recurrence (every config written since has one or the other).
+    async fn unclassified_configs(&self, limit: i64) -> Result<Vec<JobConfig>>;
+    /// Records what [`Database::unclassified_configs`] lacked, in one transaction: each
+    /// config's target, kind, recurrence and description, and the kind on the jobs it
+    /// fired that have none yet. Returns how many configs were updated.
+    async fn record_config_facts(&self, facts: &[ConfigFacts]) -> Result<u64>;
 
     // ----- nodes -----
 

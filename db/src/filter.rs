@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{DbError, Result};
+use crate::kinds::JobStatus;
 
 /// Filters of [`crate::Database::list_configs`]; `None` fields do not filter. All set fields
 /// must match (AND).
@@ -47,7 +48,7 @@ pub struct JobFilter {
     /// Exact operation.
     pub operation: Option<String>,
     /// Exact status.
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// Created at or before (inclusive).
     pub created_before: Option<DateTime<Utc>>,
     /// Created at or after (inclusive).

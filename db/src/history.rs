@@ -31,6 +31,8 @@ pub enum JobField {
     Result,
     /// The config that fired it (UUID text).
     JobConfigId,
+    /// The kind of schedule that fired it (`interval`, ...), NULL when none did.
+    ScheduleKind,
     /// Attempts started (BIGINT).
     Attempt,
     StartedAt,
@@ -62,6 +64,7 @@ impl JobField {
             JobField::Status => "status",
             JobField::Result => "result",
             JobField::JobConfigId => "job_config_id",
+            JobField::ScheduleKind => "schedule_kind",
             JobField::Attempt => "attempt",
             JobField::StartedAt => "started_at",
             JobField::FinishedAt => "finished_at",

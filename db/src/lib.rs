@@ -24,8 +24,10 @@ mod database;
 mod error;
 mod filter;
 mod history;
+mod kinds;
 mod model;
 mod postgres;
+mod recurrence;
 mod sql;
 mod sqlite;
 pub mod testing;
@@ -40,11 +42,13 @@ pub use database::Database;
 pub use error::{DbError, Result};
 pub use filter::{ConfigFilter, JobFilter, KeyFilter, Sort, SortKey};
 pub use history::{Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue};
+pub use kinds::{CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind, UnknownWord};
 pub use model::{
-    Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, Progress, SyncedKey, result,
-    status, truncate_micros,
+    Account, ApiToken, ConfigFacts, Job, JobConfig, JobFinish, NewJob, Node, Progress, SyncedKey,
+    truncate_micros,
 };
 pub use postgres::PgDatabase;
+pub use recurrence::Recurrence;
 pub use sql::SqlDatabase;
 pub use sqlite::SqliteDatabase;
 

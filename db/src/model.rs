@@ -9,34 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Job status values. Strings rather than an enum because they travel unchanged to the API
-/// and into SQL; the store validates them where a caller supplies one.
-pub mod status {
-    /// Waiting for a node to claim it (also after a retry or a lease-expiry requeue).
-    pub const QUEUED: &str = "queued";
-    /// Claimed by `processing_node`, which holds a lease until `lease_expires_at`.
-    pub const RUNNING: &str = "running";
-    /// Ran to the end; `result` says how well.
-    pub const COMPLETED: &str = "completed";
-    /// Could not run to the end (plugin error, retries exhausted, node lost).
-    pub const FAILED: &str = "failed";
-    /// Stopped on request.
-    pub const CANCELLED: &str = "cancelled";
-    /// The statuses a finished job may have.
-    pub const FINAL: [&str; 3] = [COMPLETED, FAILED, CANCELLED];
-}
-
-/// Job result values: the plugin decides, the host records.
-pub mod result {
-    /// Everything the job set out to do was done.
-    pub const SUCCESS: &str = "success";
-    /// Partial success.
-    pub const WARNING: &str = "warning";
-    /// Nothing (useful) was done.
-    pub const FAILURE: &str = "failure";
-    /// All valid values.
-    pub const ALL: [&str; 3] = [SUCCESS, WARNING, FAILURE];
-}
+use crate::kinds::{CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind};
+use crate::recurrence::Recurrence;
 
 /// Rounds a timestamp down to the microsecond, the precision both backends keep.
 pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -84,9 +58,9 @@ pub struct JobConfig {
     pub operation: String,
     /// Free text.
     pub description: String,
-    /// `"any"` or a node id the jobs must run on.
-    pub run_on: String,
-    /// Cron expression.
+    /// Where its jobs run.
+    pub run_on: RunOn,
+    /// Cron expression the scheduler fires from (derived from `recurrence` when there is one).
     pub run_at: String,
     /// IANA timezone the cron expression is read in; `None` means UTC.
     pub timezone: Option<String>,
@@ -101,10 +75,18 @@ pub struct JobConfig {
     /// Which API field carried the params (e.g. `cckm_key_rotation_params`), so the API can
     /// echo them under the same name.
     pub params_key: String,
-    /// Missed-fire policy after downtime: `"skip"`, `"one"` or `"all"`.
-    pub catch_up: String,
-    /// What to do when the previous run is unfinished: `"skip"` or `"allow"`.
-    pub overlap: String,
+    /// What its jobs act on (cloud name, certificate store type), computed once when the
+    /// config is written and copied into every job it fires.
+    pub target: Option<String>,
+    /// The kind of schedule (interval, daily, ...), recorded on every job it fires;
+    /// `None` only for configs written before it was recorded, until the server fills it in.
+    pub schedule_kind: Option<ScheduleKind>,
+    /// The schedule as the client gave it, when it came as a recurrence rather than cron.
+    pub recurrence: Option<Recurrence>,
+    /// Missed-fire policy after downtime.
+    pub catch_up: CatchUp,
+    /// What to do when the previous run is unfinished.
+    pub overlap: Overlap,
     /// Retries after a failed attempt (so attempts = `max_retries + 1`).
     pub max_retries: i32,
     /// Base delay between attempts.
@@ -119,8 +101,8 @@ pub struct JobConfig {
 }
 
 impl JobConfig {
-    /// A config with a fresh v7 id and the default policies (`run_on` any, catch-up
-    /// `skip`, overlap `skip`, no retries, 60 s backoff), created at `now`.
+    /// A config with a fresh v7 id and the default policies (any node, catch-up `skip`,
+    /// overlap `skip`, no retries, 60 s backoff), created at `now`.
     pub fn new(
         account_id: &str,
         name: &str,
@@ -135,7 +117,7 @@ impl JobConfig {
             name: name.to_owned(),
             operation: operation.to_owned(),
             description: String::new(),
-            run_on: "any".to_owned(),
+            run_on: RunOn::Any,
             run_at: run_at.to_owned(),
             timezone: None,
             start_date: None,
@@ -143,8 +125,11 @@ impl JobConfig {
             disabled: false,
             params: Value::Object(Default::default()),
             params_key: format!("{operation}_params"),
-            catch_up: "skip".to_owned(),
-            overlap: "skip".to_owned(),
+            target: None,
+            schedule_kind: None,
+            recurrence: None,
+            catch_up: CatchUp::Skip,
+            overlap: Overlap::Skip,
             max_retries: 0,
             retry_backoff_secs: 60,
             next_fire_at: None,
@@ -152,6 +137,22 @@ impl JobConfig {
             updated_at: now,
         }
     }
+}
+
+/// The facts of a config written before they were recorded, as the host derived them
+/// (see [`crate::Database::record_config_facts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigFacts {
+    /// The config.
+    pub id: Uuid,
+    /// What its jobs act on.
+    pub target: Option<String>,
+    /// Its kind of schedule (`None`: it only records an immediate run).
+    pub schedule_kind: Option<ScheduleKind>,
+    /// The recurrence it was made from, when one can be recovered.
+    pub recurrence: Option<Recurrence>,
+    /// Its description (older versions kept a recurrence there).
+    pub description: String,
 }
 
 /// One run of an operation, either fired by a config or started by hand.
@@ -173,12 +174,15 @@ pub struct Job {
     pub target: Option<String>,
     /// The operation's params at fire time.
     pub params: Value,
-    /// `"any"` or the node id it must run on.
-    pub run_on: String,
-    /// See [`status`].
-    pub status: String,
-    /// See [`result`]; set when finished.
-    pub result: Option<String>,
+    /// Where it may run.
+    pub run_on: RunOn,
+    /// The kind of schedule of its config when it was enqueued; `None` for a job of no
+    /// config (or of an immediate request).
+    pub schedule_kind: Option<ScheduleKind>,
+    /// Where it is in its life cycle.
+    pub status: JobStatus,
+    /// How well it did; set when finished.
+    pub result: Option<JobResult>,
     /// Last human-readable message (error text, reason for requeue).
     pub message: Option<String>,
     /// Operation-defined structured outcome.
@@ -232,8 +236,10 @@ pub struct NewJob {
     pub target: Option<String>,
     /// Operation params.
     pub params: Value,
-    /// `"any"` or a node id.
-    pub run_on: String,
+    /// Where it may run.
+    pub run_on: RunOn,
+    /// The kind of schedule that fired it, if one did.
+    pub schedule_kind: Option<ScheduleKind>,
     /// Attempts allowed in total (at least 1).
     pub max_attempts: i32,
     /// Base delay between attempts.
@@ -258,9 +264,10 @@ impl NewJob {
             name: config.name.clone(),
             description: config.description.clone(),
             operation: config.operation.clone(),
-            target: None,
+            target: config.target.clone(),
             params: config.params.clone(),
             run_on: config.run_on.clone(),
+            schedule_kind: config.schedule_kind,
             max_attempts: config.max_retries.saturating_add(1).max(1),
             retry_backoff_secs: config.retry_backoff_secs,
             scheduled_for,
@@ -287,10 +294,10 @@ pub struct JobFinish {
     pub id: Uuid,
     /// The node reporting; must match `processing_node`.
     pub node_id: String,
-    /// `completed`, `failed` or `cancelled`.
-    pub status: String,
-    /// `success`, `warning` or `failure`.
-    pub result: Option<String>,
+    /// A final status.
+    pub status: JobStatus,
+    /// How well it did.
+    pub result: Option<JobResult>,
     /// Human-readable summary or error.
     pub message: Option<String>,
     /// Operation-defined outcome.

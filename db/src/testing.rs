@@ -16,13 +16,54 @@ pub struct PgTestSchema {
     schema: String,
 }
 
+/// Whether the PostgreSQL variants run, skip or must fail, from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgTarget {
+    /// Run against this server.
+    Server(String),
+    /// Skip with a visible note (a developer's machine without PostgreSQL).
+    Skip,
+    /// Fail: under CI (`CI` set) every variant must run, so a missing server is an error,
+    /// never a silent pass.
+    Missing(String),
+}
+
+impl PgTarget {
+    /// Decides from the values of [`PG_ENV`] and `CI`.
+    pub fn from_env_values(url: Option<&str>, ci: Option<&str>) -> Self {
+        match url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                PgTarget::Server(u.to_owned())
+            }
+            _ if ci
+                .is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")) =>
+            {
+                PgTarget::Missing(format!(
+                    "CI is set but {PG_ENV} is not a postgres:// URL; the PostgreSQL variants \
+                     must run under CI (bash .ci/postgres.sh starts a server)"
+                ))
+            }
+            _ => PgTarget::Skip,
+        }
+    }
+
+    /// Decides from this process's environment.
+    pub fn from_env() -> Self {
+        let url = std::env::var(PG_ENV).ok();
+        let ci = std::env::var("CI").ok();
+        Self::from_env_values(url.as_deref(), ci.as_deref())
+    }
+}
+
 impl PgTestSchema {
     /// Creates the schema, or returns `None` after a visible `SKIPPED` line when
     /// [`PG_ENV`] is not a PostgreSQL URL (the caller's test then passes vacuously).
+    /// Under CI a missing server panics instead: the variant must not pass unrun.
     pub async fn create(case: &str) -> Option<Self> {
-        let base = match std::env::var(PG_ENV) {
-            Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
-            _ => {
+        let base = match PgTarget::from_env() {
+            PgTarget::Server(url) => url,
+            PgTarget::Missing(why) => panic!("postgres::{case}: {why}"),
+            PgTarget::Skip => {
                 // Written past the test harness's capture so the skip shows.
                 let _ = writeln!(
                     std::io::stderr(),
@@ -53,5 +94,38 @@ impl PgTestSchema {
                 .await;
             admin.close().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_ci_a_missing_server_fails_instead_of_skipping() {
+        let url = "postgres://u@127.0.0.1:5432/db";
+        assert_eq!(
+            PgTarget::from_env_values(Some(url), Some("1")),
+            PgTarget::Server(url.to_owned())
+        );
+        assert_eq!(PgTarget::from_env_values(None, None), PgTarget::Skip);
+        assert_eq!(
+            PgTarget::from_env_values(None, Some("false")),
+            PgTarget::Skip
+        );
+        assert_eq!(
+            PgTarget::from_env_values(Some("sqlite://x"), Some("")),
+            PgTarget::Skip
+        );
+        for ci in ["1", "true"] {
+            assert!(matches!(
+                PgTarget::from_env_values(None, Some(ci)),
+                PgTarget::Missing(why) if why.contains(PG_ENV)
+            ));
+        }
+        assert!(matches!(
+            PgTarget::from_env_values(Some("mysql://x"), Some("1")),
+            PgTarget::Missing(_)
+        ));
     }
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use keywarden_db::testing::PgTestSchema;
-use keywarden_db::{Database, DbError, NewJob, connect};
+use keywarden_db::{Database, DbError, NewJob, RunOn, connect};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -118,6 +118,7 @@ conformance!(
     history::audit_ids_are_assigned_on_insert,
     history::history_conditions,
     history::acknowledge_and_reschedule,
+    history::schedule_kinds_are_recorded,
     certificate_stores::certificate_store_crud,
     certificate_stores::certificate_store_listing,
     certificate_stores::inventory_schedule_is_owned_by_the_store,
@@ -145,7 +146,8 @@ pub fn new_job(account: &str, name: &str, due: DateTime<Utc>, enqueued: DateTime
         operation: "cckm_key_rotation".to_owned(),
         target: Some("aws".to_owned()),
         params: json!({"cloud_name": "aws"}),
-        run_on: "any".to_owned(),
+        run_on: RunOn::Any,
+        schedule_kind: None,
         max_attempts: 1,
         retry_backoff_secs: 30,
         scheduled_for: due,

@@ -24,7 +24,7 @@ use apalis::prelude::*;
 use apalis_sql::sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
 use keywarden::executor::{self, ExecutorConfig};
-use keywarden_db::{Database, JobFilter, NewJob, Sort, status};
+use keywarden_db::{Database, JobFilter, JobStatus, NewJob, RunOn, Sort};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio_util::sync::CancellationToken;
@@ -103,7 +103,8 @@ async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usi
             operation: "noop".into(),
             target: None,
             params: json!({}),
-            run_on: "any".into(),
+            run_on: RunOn::Any,
+            schedule_kind: None,
             max_attempts: 1,
             retry_backoff_secs: 0,
             scheduled_for: due,
@@ -126,7 +127,7 @@ async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usi
     let start = instant_of(due);
     tokio::time::sleep_until(start.into()).await;
     let filter = JobFilter {
-        status: Some(status::COMPLETED.into()),
+        status: Some(JobStatus::Completed),
         ..JobFilter::default()
     };
     loop {

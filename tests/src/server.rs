@@ -67,6 +67,23 @@ impl TestServer {
         &self.database_url
     }
 
+    /// Runs one SQL statement on the server's database, behind its back (to break it on
+    /// purpose).
+    pub async fn execute_sql(&self, sql: &str) {
+        if self.database_url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database_url)
+                .await
+                .expect("connect");
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+            pool.close().await;
+        } else {
+            let url = format!("sqlite://{}", self.database_url);
+            let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+            pool.close().await;
+        }
+    }
+
     /// A server on a fresh PostgreSQL schema, or `None` (with a note on stderr) when
     /// `KEYWARDEN_TEST_DATABASE_URL` is not set.
     pub async fn postgres() -> Option<TestServer> {

@@ -259,3 +259,55 @@ async fn running_job_conflicts(s: &TestServer) {
 async fn deleting_a_running_job_conflicts() {
     on_each_backend(running_job_conflicts).await;
 }
+
+/// The `state` import keeps a plugin's values in the database. When the database fails
+/// under a running server, a job that reads state ends as a host failure and is retried,
+/// instead of the plugin reading "no value" (and, here, counting from zero again).
+async fn state_failures_are_host_faults(s: &TestServer) {
+    let t = s.admin.as_str();
+    let config = s
+        .create_config(
+            t,
+            &json!({"name": "counter", "operation": "hello", "run_at": "0 0 1 1 *",
+                    "max_retries": 1, "retry_backoff_secs": 3600,
+                    "params": {"name": "Ada", "count": true}}),
+        )
+        .await;
+    let config_id = config["id"].as_str().unwrap();
+    for expected in [1, 2] {
+        let job_id = run_now(s, t, config_id).await;
+        let job = s.wait_job(t, &job_id, Duration::from_secs(60)).await;
+        assert_eq!(job["details"]["details"]["runs"], expected, "{job}");
+    }
+    s.execute_sql("DROP TABLE plugin_state").await;
+    let job_id = run_now(s, t, config_id).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let (_, job) = s.get(t, &format!("{JOBS}/{job_id}")).await;
+        if job["attempt"] == 1 && job["status"] == "queued" {
+            break job;
+        }
+        assert!(
+            job["status"] != "completed",
+            "the plugin must not run on without its state: {job}"
+        );
+        assert!(std::time::Instant::now() < deadline, "never retried: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let message = job["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "attempt 1 of 2 failed: the host failed while running the job: state: the plugin state could not be read"
+        ),
+        "{message}"
+    );
+    assert!(
+        !message.contains("plugin_state"),
+        "no database details: {message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_database_behind_state_is_a_host_fault() {
+    on_each_backend(state_failures_are_host_faults).await;
+}

@@ -11,7 +11,7 @@ use db::{Db, is_final, registry, wait_job};
 use keywarden::executor::{self, ExecutorConfig, StoreState};
 use keywarden::plugins::PluginRegistry;
 use keywarden::runtime::capabilities::state::StateBackend;
-use keywarden_db::{Database, NewJob, status};
+use keywarden_db::{Database, JobResult, JobStatus, NewJob, RunOn};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -30,7 +30,8 @@ fn new_job(operation: &str, params: Value, max_attempts: i32, backoff: i64) -> N
         operation: operation.into(),
         target: None,
         params,
-        run_on: "any".into(),
+        run_on: RunOn::Any,
+        schedule_kind: None,
         max_attempts,
         retry_backoff_secs: backoff,
         scheduled_for: now,
@@ -82,8 +83,8 @@ async fn hello_job_completes_with_details_logs_and_progress(db: &Db) {
     let (token, handle) = start(&db.database, &reg, cfg());
     let job = wait_job(&*db.database, id, WAIT, is_final).await;
     stop(token, handle).await;
-    assert_eq!(job.status, status::COMPLETED, "{job:?}");
-    assert_eq!(job.result.as_deref(), Some("success"));
+    assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+    assert_eq!(job.result, Some(JobResult::Success));
     assert_eq!(job.message.as_deref(), Some("Hello, Ada!"));
     assert_eq!(
         job.details,
@@ -105,8 +106,8 @@ async fn unknown_operation_fails_naming_what_is_available(db: &Db) {
     let (token, handle) = start(&db.database, &reg, cfg());
     let job = wait_job(&*db.database, id, WAIT, is_final).await;
     stop(token, handle).await;
-    assert_eq!(job.status, status::FAILED);
-    assert_eq!(job.result.as_deref(), Some("failure"));
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.result, Some(JobResult::Failure));
     let message = job.message.unwrap_or_default();
     assert!(
         message.starts_with("no loaded plugin provides operation no_such_op (available: ")
@@ -125,13 +126,13 @@ async fn timed_out_and_panicking_plugins_fail_with_the_reason(db: &Db) {
     let panic = wait_job(&*db.database, panic, WAIT, is_final).await;
     let hello = wait_job(&*db.database, hello, WAIT, is_final).await;
     stop(token, handle).await;
-    assert_eq!(spin.status, status::FAILED);
+    assert_eq!(spin.status, JobStatus::Failed);
     let msg = spin.message.unwrap_or_default();
     assert!(msg.contains("time limit"), "{msg}");
-    assert_eq!(panic.status, status::FAILED);
+    assert_eq!(panic.status, JobStatus::Failed);
     let msg = panic.message.unwrap_or_default();
     assert!(msg.starts_with("the plugin crashed"), "{msg}");
-    assert_eq!(hello.status, status::COMPLETED, "other jobs still run");
+    assert_eq!(hello.status, JobStatus::Completed, "other jobs still run");
 }
 
 async fn failures_retry_with_backoff_then_fail(db: &Db) {
@@ -141,10 +142,10 @@ async fn failures_retry_with_backoff_then_fail(db: &Db) {
     let (token, handle) = start(&db.database, &reg, cfg());
     // First attempt fails and is requeued about one backoff later.
     let requeued = wait_job(&*db.database, id, WAIT, |j| {
-        j.status == status::QUEUED && j.attempt == 1
+        j.status == JobStatus::Queued && j.attempt == 1
     })
     .await;
-    assert_eq!(requeued.status, status::QUEUED, "{requeued:?}");
+    assert_eq!(requeued.status, JobStatus::Queued, "{requeued:?}");
     let delay = requeued.scheduled_for - Utc::now();
     assert!(delay <= chrono::Duration::seconds(1), "{delay}");
     assert!(
@@ -155,7 +156,7 @@ async fn failures_retry_with_backoff_then_fail(db: &Db) {
     );
     let job = wait_job(&*db.database, id, WAIT, is_final).await;
     stop(token, handle).await;
-    assert_eq!(job.status, status::FAILED);
+    assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.attempt, 3);
     assert!(
         job.message
@@ -189,7 +190,7 @@ async fn invalid_params_are_not_retried(db: &Db) {
     let (token, handle) = start(&db.database, &reg, cfg());
     let job = wait_job(&*db.database, id, WAIT, is_final).await;
     stop(token, handle).await;
-    assert_eq!(job.status, status::FAILED);
+    assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.attempt, 1);
     assert!(
         job.message
@@ -215,9 +216,9 @@ async fn lease_recovery_handles_jobs_of_a_vanished_node(db: &Db) {
     let failed = wait_job(&*db.database, last, WAIT, is_final).await;
     let rerun = wait_job(&*db.database, again, WAIT, is_final).await;
     stop(token, handle).await;
-    assert_eq!(failed.status, status::FAILED, "{failed:?}");
+    assert_eq!(failed.status, JobStatus::Failed, "{failed:?}");
     assert!(failed.message.unwrap_or_default().contains("ghost"));
-    assert_eq!(rerun.status, status::COMPLETED, "{rerun:?}");
+    assert_eq!(rerun.status, JobStatus::Completed, "{rerun:?}");
     assert_eq!(rerun.processing_node.as_deref(), Some(NODE));
     assert_eq!(rerun.attempt, 2);
 }
@@ -230,12 +231,12 @@ async fn shutdown_lets_running_jobs_finish(db: &Db) {
     )
     .await;
     let (token, handle) = start(&db.database, &reg, cfg());
-    let running = wait_job(&*db.database, id, WAIT, |j| j.status == status::RUNNING).await;
-    assert_eq!(running.status, status::RUNNING);
+    let running = wait_job(&*db.database, id, WAIT, |j| j.status == JobStatus::Running).await;
+    assert_eq!(running.status, JobStatus::Running);
     let queued_later = enqueue(&*db.database, new_job("hello", json!({"name": "F"}), 1, 0)).await;
     stop(token, handle).await;
     let job = db.database.get_job(None, id).await.unwrap().unwrap();
-    assert_eq!(job.status, status::COMPLETED, "drained before returning");
+    assert_eq!(job.status, JobStatus::Completed, "drained before returning");
     let later = db
         .database
         .get_job(None, queued_later)
@@ -243,7 +244,7 @@ async fn shutdown_lets_running_jobs_finish(db: &Db) {
         .unwrap()
         .unwrap();
     assert!(
-        later.status == status::QUEUED || is_final(&later),
+        later.status == JobStatus::Queued || is_final(&later),
         "never left running: {later:?}"
     );
 }
@@ -303,7 +304,7 @@ async fn noop_throughput_on_sqlite() {
     let (token, handle) = start(&db.database, &reg, cfg);
     loop {
         let filter = keywarden_db::JobFilter {
-            status: Some(status::COMPLETED.into()),
+            status: Some(JobStatus::Completed),
             ..Default::default()
         };
         let (done, _) = db

@@ -73,7 +73,7 @@ async fn hello_is_described_and_run_with_details_logs_progress_config_and_secret
     let op = hello
         .operation("hello", None)
         .expect("hello provides `hello`");
-    assert_eq!(op.family, "custom");
+    assert_eq!(op.family, keywarden::plugins::Family::Custom);
     assert_eq!(op.params_schema["required"], json!(["name"]));
 
     let report = run(

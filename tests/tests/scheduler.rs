@@ -12,7 +12,7 @@ use db::{Db, jobs, registry};
 use keywarden::executor::{self, ExecutorConfig};
 use keywarden::plugins::PluginRegistry;
 use keywarden::scheduler::tick::{SchedulerLoop, tick_once};
-use keywarden_db::{Database, JobConfig, status};
+use keywarden_db::{CatchUp, Database, JobConfig, JobStatus, Overlap};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -108,14 +108,14 @@ async fn wait_final(db: &dyn Database, config: Option<uuid::Uuid>) -> Vec<keywar
 
 async fn per_second_config_fires_and_its_jobs_complete(db: &Db) {
     let reg = registry("").await;
-    let config = create(&*db.database, "* * * * * *", |c| c.overlap = "allow".into()).await;
+    let config = create(&*db.database, "* * * * * *", |c| c.overlap = Overlap::Allow).await;
     let node = Node::start(&db.database, &reg, "node-a");
     tokio::time::sleep(Duration::from_millis(3500)).await;
     node.stop().await;
     let all = wait_final(&*db.database, Some(config.id)).await;
     assert!((3..=5).contains(&all.len()), "{} jobs", all.len());
     for job in &all {
-        assert_eq!(job.status, status::COMPLETED, "{job:?}");
+        assert_eq!(job.status, JobStatus::Completed, "{job:?}");
         assert_eq!(
             job.details,
             Some(json!({"greeting": "Hello, Ada!", "repeat": 1}))
@@ -128,10 +128,10 @@ async fn per_second_config_fires_and_its_jobs_complete(db: &Db) {
 
 async fn disabled_and_ended_configs_stop_firing(db: &Db) {
     let reg = registry("").await;
-    let disabled = create(&*db.database, "* * * * * *", |c| c.overlap = "allow".into()).await;
+    let disabled = create(&*db.database, "* * * * * *", |c| c.overlap = Overlap::Allow).await;
     let end = Utc::now() + chrono::Duration::milliseconds(1500);
     let ended = create(&*db.database, "* * * * * *", |c| {
-        c.overlap = "allow".into();
+        c.overlap = Overlap::Allow;
         c.end_date = Some(end);
     })
     .await;
@@ -173,8 +173,8 @@ async fn disabled_and_ended_configs_stop_firing(db: &Db) {
 async fn a_restart_neither_loses_nor_doubles_fires(db: &Db) {
     let reg = registry("").await;
     let config = create(&*db.database, "* * * * * *", |c| {
-        c.overlap = "allow".into();
-        c.catch_up = "all".into();
+        c.overlap = Overlap::Allow;
+        c.catch_up = CatchUp::All;
     })
     .await;
     let first = Node::start(&db.database, &reg, "node-a");
@@ -197,7 +197,7 @@ async fn a_restart_neither_loses_nor_doubles_fires(db: &Db) {
 }
 
 async fn two_schedulers_on_one_database_fire_once(db: &Db) {
-    let config = create(&*db.database, "* * * * * *", |c| c.overlap = "allow".into()).await;
+    let config = create(&*db.database, "* * * * * *", |c| c.overlap = Overlap::Allow).await;
     let other = db.reopen().await;
     let token = CancellationToken::new();
     let a = SchedulerLoop::spawn(db.database.clone(), "a".into(), TICK, token.clone());
@@ -226,7 +226,7 @@ async fn overlap_skip_waits_for_the_unfinished_run_and_allow_does_not(db: &Db) {
     })
     .await;
     let allow = create(&*db.database, "* * * * * *", |c| {
-        c.overlap = "allow".into();
+        c.overlap = Overlap::Allow;
         c.next_fire_at = Some(at(0));
     })
     .await;
@@ -253,8 +253,8 @@ async fn catch_up_after_downtime_follows_the_policy(db: &Db) {
     let mut ids = Vec::new();
     for policy in ["skip", "one", "all"] {
         let c = create(&*db.database, "* * * * *", |c| {
-            c.catch_up = policy.into();
-            c.overlap = "allow".into();
+            c.catch_up = policy.parse().unwrap();
+            c.overlap = Overlap::Allow;
             c.next_fire_at = Some(at(0));
         })
         .await;
@@ -278,7 +278,9 @@ async fn catch_up_after_downtime_follows_the_policy(db: &Db) {
     assert_eq!(all, (0..6).map(|m| at(m * 60)).collect::<Vec<_>>());
 }
 
-async fn unparsable_schedule_stops_the_config_and_cloud_name_sets_the_target(db: &Db) {
+/// A config whose stored schedule no longer parses stops firing; a config's target (a
+/// fact computed when it was written, here by hand) is each fired job's target.
+async fn unparsable_schedule_stops_the_config_and_the_config_target_is_the_jobs(db: &Db) {
     let broken = create(&*db.database, "* * * * * *", |c| {
         c.next_fire_at = Some(at(0));
         c.run_at = "not a cron".into();
@@ -287,6 +289,7 @@ async fn unparsable_schedule_stops_the_config_and_cloud_name_sets_the_target(db:
     let cloud = create(&*db.database, "* * * * * *", |c| {
         c.next_fire_at = Some(at(0));
         c.params = json!({"cloud_name": "aws"});
+        c.target = Some("aws".into());
     })
     .await;
     assert_eq!(tick_once(&*db.database, at(0), GRACE).await.unwrap(), 1);
@@ -308,5 +311,5 @@ db_tests!(
     two_schedulers_on_one_database_fire_once,
     overlap_skip_waits_for_the_unfinished_run_and_allow_does_not,
     catch_up_after_downtime_follows_the_policy,
-    unparsable_schedule_stops_the_config_and_cloud_name_sets_the_target,
+    unparsable_schedule_stops_the_config_and_the_config_target_is_the_jobs,
 );

@@ -8,25 +8,12 @@ use super::{SqlDatabase, jobs, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
 use crate::filter::{CONFIG_SORT, ConfigFilter, Sort, resolve};
-use crate::model::{JobConfig, NewJob, truncate_micros};
+use crate::model::{ConfigFacts, JobConfig, NewJob, truncate_micros};
 
 const DUPLICATE: &str = "a job config with this name already exists in the account";
 
-/// Refuses policy values the scheduler would not understand, before the database's CHECK
-/// constraints turn them into an opaque error.
+/// Refuses values the database's CHECK constraints would turn into an opaque error.
 pub(crate) fn validate(c: &JobConfig) -> Result<()> {
-    if !["skip", "one", "all"].contains(&c.catch_up.as_str()) {
-        return Err(DbError::Invalid(format!(
-            "catch_up must be skip, one or all, not {:?}",
-            c.catch_up
-        )));
-    }
-    if !["skip", "allow"].contains(&c.overlap.as_str()) {
-        return Err(DbError::Invalid(format!(
-            "overlap must be skip or allow, not {:?}",
-            c.overlap
-        )));
-    }
     if c.max_retries < 0 {
         return Err(DbError::Invalid("max_retries must not be negative".into()));
     }
@@ -47,8 +34,11 @@ pub(crate) fn editable(c: &JobConfig) -> Vec<(&'static str, Val)> {
         ("disabled", c.disabled.into()),
         ("params", (&c.params).into()),
         ("params_key", (&c.params_key).into()),
-        ("catch_up", (&c.catch_up).into()),
-        ("overlap", (&c.overlap).into()),
+        ("target", (&c.target).into()),
+        ("schedule_kind", c.schedule_kind.into()),
+        ("recurrence", (&c.recurrence).into()),
+        ("catch_up", c.catch_up.into()),
+        ("overlap", c.overlap.into()),
         ("max_retries", c.max_retries.into()),
         ("retry_backoff_secs", c.retry_backoff_secs.into()),
         ("next_fire_at", c.next_fire_at.into()),
@@ -238,4 +228,46 @@ pub(crate) async fn set_next_fire<DB: Backend>(
     let mut q = Sql::<DB>::new("UPDATE job_configs SET next_fire_at = ");
     q.bind(next).push(" WHERE id = ").bind(id);
     Ok(q.execute(&mut *s.conn().await?).await? > 0)
+}
+
+pub(crate) async fn unclassified<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    limit: i64,
+) -> Result<Vec<JobConfig>> {
+    let mut q = Sql::<DB>::new(
+        "SELECT * FROM job_configs WHERE schedule_kind IS NULL AND recurrence IS NULL \
+         ORDER BY id LIMIT ",
+    );
+    q.bind(limit.max(0));
+    let rows = q.fetch_all(&mut *s.conn().await?).await?;
+    rows::all::<DB, _>(&rows, rows::config::<DB>)
+}
+
+pub(crate) async fn record_facts<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    facts: &[ConfigFacts],
+) -> Result<u64> {
+    let mut tx = s.write_tx().await?;
+    let mut updated = 0;
+    for f in facts {
+        let mut q = Sql::<DB>::new("UPDATE job_configs SET ");
+        q.assign(vec![
+            ("target", (&f.target).into()),
+            ("schedule_kind", f.schedule_kind.into()),
+            ("recurrence", (&f.recurrence).into()),
+            ("description", (&f.description).into()),
+        ])
+        .push(" WHERE id = ")
+        .bind(f.id);
+        updated += q.execute(&mut tx).await?;
+        if let Some(kind) = f.schedule_kind {
+            let mut q = Sql::<DB>::new("UPDATE jobs SET schedule_kind = ");
+            q.bind(kind)
+                .push(" WHERE schedule_kind IS NULL AND job_config_id = ")
+                .bind(f.id);
+            q.execute(&mut tx).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(updated)
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{SqlDatabase, micros, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
-use crate::model::{Job, JobFinish, result, status, truncate_micros};
+use crate::model::{Job, JobFinish, truncate_micros};
 
 /// Rows per finish statement (9 binds each).
 const FINISH_CHUNK: usize = 256;
@@ -78,18 +78,10 @@ pub(crate) async fn renew_leases<DB: Backend>(
 }
 
 fn validate(f: &JobFinish) -> Result<()> {
-    if !status::FINAL.contains(&f.status.as_str()) {
+    if !f.status.is_final() {
         return Err(DbError::Invalid(format!(
-            "job {}: finish status must be completed, failed or cancelled, not {:?}",
+            "job {}: finish status must be completed, failed or cancelled, not {}",
             f.id, f.status
-        )));
-    }
-    if let Some(r) = &f.result
-        && !result::ALL.contains(&r.as_str())
-    {
-        return Err(DbError::Invalid(format!(
-            "job {}: result must be success, warning or failure, not {r:?}",
-            f.id
         )));
     }
     Ok(())
@@ -118,8 +110,8 @@ pub(crate) async fn finish<DB: Backend>(
             let vals: [Val; 9] = [
                 f.id.into(),
                 (&f.node_id).into(),
-                (&f.status).into(),
-                (&f.result).into(),
+                f.status.into(),
+                f.result.into(),
                 (&f.message).into(),
                 Val::Text(f.details.as_ref().map(|d| d.to_string())),
                 rows::encode_logs(&f.logs).into(),

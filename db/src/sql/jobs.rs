@@ -39,14 +39,14 @@ pub(crate) async fn insert_on<DB: Backend>(
         let first_audit_id = reserve_audit_ids::<DB>(conn, chunk.len()).await?;
         let mut q = Sql::<DB>::new(
             "INSERT INTO jobs (status, logs, audit_id, id, account_id, job_config_id, name, \
-             description, operation, target, params, run_on, max_attempts, retry_backoff_secs, \
-             scheduled_for, enqueued_at, created_at, updated_at) VALUES ",
+             description, operation, target, params, run_on, schedule_kind, max_attempts, \
+             retry_backoff_secs, scheduled_for, enqueued_at, created_at, updated_at) VALUES ",
         );
         for (i, j) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
-            let vals: [Val; 16] = [
+            let vals: [Val; 17] = [
                 (first_audit_id + i as i64).into(),
                 j.id.into(),
                 (&j.account_id).into(),
@@ -57,6 +57,7 @@ pub(crate) async fn insert_on<DB: Backend>(
                 (&j.target).into(),
                 (&j.params).into(),
                 (&j.run_on).into(),
+                j.schedule_kind.into(),
                 j.max_attempts.into(),
                 j.retry_backoff_secs.into(),
                 j.scheduled_for.into(),
@@ -124,7 +125,7 @@ fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &JobFilter) {
     if let Some(v) = &f.operation {
         q.push(" AND operation = ").bind(v);
     }
-    if let Some(v) = &f.status {
+    if let Some(v) = f.status {
         q.push(" AND status = ").bind(v);
     }
     if let Some(v) = f.created_before {

@@ -32,7 +32,9 @@ use crate::database::Database;
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
-use crate::model::{Account, ApiToken, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey};
+use crate::model::{
+    Account, ApiToken, ConfigFacts, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey,
+};
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
 /// identical by construction. Applied on connect.
@@ -214,6 +216,12 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     }
     async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool> {
         configs::set_next_fire(self, config_id, next).await
+    }
+    async fn unclassified_configs(&self, limit: i64) -> Result<Vec<JobConfig>> {
+        configs::unclassified(self, limit).await
+    }
+    async fn record_config_facts(&self, facts: &[ConfigFacts]) -> Result<u64> {
+        configs::record_facts(self, facts).await
     }
 
     async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()> {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_db::{Database, DbError, JobFinish, NewJob, Progress, status};
+use keywarden_db::{Database, DbError, JobFinish, JobResult, JobStatus, NewJob, Progress, RunOn};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -13,12 +13,12 @@ use crate::{new_job, t};
 
 pub const LEASE: Duration = Duration::from_secs(30);
 
-pub fn finish(id: Uuid, node: &str, st: &str) -> JobFinish {
+pub fn finish(id: Uuid, node: &str, st: JobStatus) -> JobFinish {
     JobFinish {
         id,
         node_id: node.into(),
-        status: st.into(),
-        result: Some("success".into()),
+        status: st,
+        result: Some(JobResult::Success),
         message: Some("done".into()),
         details: Some(json!({"total_keys": 6, "num_rotated": 6})),
         logs: vec![
@@ -33,9 +33,9 @@ pub async fn claim_semantics(db: Arc<dyn Database>) {
     let any_old = new_job("kylo", "any-old", t(0), t(0));
     let any_new = new_job("kylo", "any-new", t(5), t(0));
     let mut pinned_a = new_job("kylo", "pinned-a", t(3), t(0));
-    pinned_a.run_on = "node-a".into();
+    pinned_a.run_on = RunOn::Node("node-a".into());
     let mut pinned_b = new_job("kylo", "pinned-b", t(1), t(0));
-    pinned_b.run_on = "node-b".into();
+    pinned_b.run_on = RunOn::Node("node-b".into());
     let future = new_job("kylo", "future", t(100), t(0));
     db.insert_jobs(&[
         future.clone(),
@@ -60,7 +60,7 @@ pub async fn claim_semantics(db: Arc<dyn Database>) {
         [any_old.id, pinned_a.id]
     );
     for j in &first {
-        assert_eq!(j.status, status::RUNNING);
+        assert_eq!(j.status, JobStatus::Running);
         assert_eq!(j.processing_node.as_deref(), Some("node-a"));
         assert_eq!(j.started_at, Some(t(10)));
         assert_eq!(j.lease_expires_at, Some(t(40)));
@@ -149,7 +149,7 @@ pub async fn finish_only_if_still_running_on_node(db: Arc<dyn Database>) {
 
     assert_eq!(db.finish_jobs(&[]).await.unwrap(), 0);
     assert_eq!(
-        db.finish_jobs(&[finish(j1.id, "node-b", status::COMPLETED)])
+        db.finish_jobs(&[finish(j1.id, "node-b", JobStatus::Completed)])
             .await
             .unwrap(),
         0,
@@ -157,24 +157,24 @@ pub async fn finish_only_if_still_running_on_node(db: Arc<dyn Database>) {
     );
     assert_eq!(
         db.get_job(None, j1.id).await.unwrap().unwrap().status,
-        status::RUNNING
+        JobStatus::Running
     );
     // Batch: j1 and j2 apply, j3 (queued) does not.
-    let mut f2 = finish(j2.id, "node-a", status::FAILED);
-    f2.result = Some("failure".into());
+    let mut f2 = finish(j2.id, "node-a", JobStatus::Failed);
+    f2.result = Some(JobResult::Failure);
     f2.details = None;
     f2.logs = vec![];
     f2.progress = None;
     let batch = [
-        finish(j1.id, "node-a", status::COMPLETED),
+        finish(j1.id, "node-a", JobStatus::Completed),
         f2,
-        finish(j3.id, "node-a", status::COMPLETED),
+        finish(j3.id, "node-a", JobStatus::Completed),
     ];
     assert_eq!(db.finish_jobs(&batch).await.unwrap(), 2);
 
     let done = db.get_job(None, j1.id).await.unwrap().unwrap();
-    assert_eq!(done.status, status::COMPLETED);
-    assert_eq!(done.result.as_deref(), Some("success"));
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(done.result, Some(JobResult::Success));
     assert_eq!(done.message.as_deref(), Some("done"));
     assert_eq!(
         done.details,
@@ -197,8 +197,8 @@ pub async fn finish_only_if_still_running_on_node(db: Arc<dyn Database>) {
     assert!(done.finished_at.is_some());
     let failed = db.get_job(None, j2.id).await.unwrap().unwrap();
     assert_eq!(
-        (failed.status.as_str(), failed.result.as_deref()),
-        (status::FAILED, Some("failure"))
+        (failed.status, failed.result),
+        (JobStatus::Failed, Some(JobResult::Failure))
     );
     assert_eq!(
         (failed.details, failed.logs.len(), failed.progress_done),
@@ -206,24 +206,23 @@ pub async fn finish_only_if_still_running_on_node(db: Arc<dyn Database>) {
     );
     assert_eq!(
         db.get_job(None, j3.id).await.unwrap().unwrap().status,
-        status::QUEUED
+        JobStatus::Queued
     );
     // Finished jobs stay finished.
     assert_eq!(
-        db.finish_jobs(&[finish(j1.id, "node-a", status::CANCELLED)])
+        db.finish_jobs(&[finish(j1.id, "node-a", JobStatus::Cancelled)])
             .await
             .unwrap(),
         0
     );
     assert_eq!(db.get_job(None, j1.id).await.unwrap().unwrap(), done);
-    // Validation.
+    // Validation: only final statuses finish a job.
     for (st, res) in [
-        ("running", None),
-        ("done", None),
-        ("completed", Some("great")),
+        (JobStatus::Running, None),
+        (JobStatus::Queued, Some(JobResult::Success)),
     ] {
         let mut f = finish(j3.id, "node-a", st);
-        f.result = res.map(String::from);
+        f.result = res;
         assert!(
             matches!(db.finish_jobs(&[f]).await, Err(DbError::Invalid(_))),
             "{st} {res:?}"
@@ -280,7 +279,7 @@ pub async fn leases_and_progress(db: Arc<dyn Database>) {
     );
     assert!(!db.update_progress(Uuid::now_v7(), 1, 1).await.unwrap());
     // A finish without progress keeps the reported counters.
-    let mut f = finish(j1.id, "node-a", status::COMPLETED);
+    let mut f = finish(j1.id, "node-a", JobStatus::Completed);
     f.progress = None;
     db.finish_jobs(&[f]).await.unwrap();
     let j = db.get_job(None, j1.id).await.unwrap().unwrap();

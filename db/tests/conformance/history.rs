@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keywarden_db::{
-    Compare, Database, DbError, JobCondition, JobField, JobFinish, JobOrder, JobQuery, JobValue,
-    status,
+    Compare, ConfigFacts, Database, DbError, JobCondition, JobConfig, JobField, JobFinish,
+    JobOrder, JobQuery, JobResult, JobStatus, JobValue, NewJob, Recurrence, ScheduleKind,
 };
 use uuid::Uuid;
 
@@ -300,8 +300,8 @@ pub async fn acknowledge_and_reschedule(db: Arc<dyn Database>) {
     let fail = |id| JobFinish {
         id,
         node_id: "n1".into(),
-        status: status::FAILED.into(),
-        result: Some("failure".into()),
+        status: JobStatus::Failed,
+        result: Some(JobResult::Failure),
         message: Some("boom".into()),
         details: None,
         logs: vec![],
@@ -354,7 +354,7 @@ pub async fn acknowledge_and_reschedule(db: Arc<dyn Database>) {
         (b.id, Some(rerun.id))
     );
     let new = db.get_job(None, rerun.id).await.unwrap().unwrap();
-    assert_eq!(new.status, status::QUEUED);
+    assert_eq!(new.status, JobStatus::Queued);
     // Twice, or a running job, or another account's job: refused, and nothing changes.
     let before = db
         .query_job_history(&all(JobCondition::True), 0, 100)
@@ -392,4 +392,76 @@ pub async fn acknowledge_and_reschedule(db: Arc<dyn Database>) {
         .await
         .unwrap();
     assert_eq!(c.0, 1);
+}
+
+/// The facts recorded on configs (kind, target) travel into the jobs they fire, are a
+/// condition like any other column, and configs written before they existed are found,
+/// classified and their past jobs updated.
+pub async fn schedule_kinds_are_recorded(db: Arc<dyn Database>) {
+    let mut weekly = JobConfig::new("kylo", "weekly", "Inventory", "0 9 * * 1", t(0));
+    weekly.schedule_kind = Some(ScheduleKind::Weekly);
+    weekly.target = Some("PEM".into());
+    db.insert_config(&weekly).await.unwrap();
+    let fired = NewJob::from_config(&weekly, t(10), t(10));
+    assert_eq!(fired.schedule_kind, Some(ScheduleKind::Weekly));
+    assert_eq!(fired.target.as_deref(), Some("PEM"));
+    let immediate = new_job("kylo", "now", t(10), t(10));
+    db.insert_jobs(&[fired.clone(), immediate.clone()])
+        .await
+        .unwrap();
+    let stored = db.get_job(None, fired.id).await.unwrap().unwrap();
+    assert_eq!(stored.schedule_kind, Some(ScheduleKind::Weekly));
+    let by_kind = |kind: ScheduleKind| JobQuery {
+        account_id: Some("kylo".into()),
+        condition: JobCondition::is(JobField::ScheduleKind, kind.as_str()),
+        order: vec![],
+    };
+    assert_eq!(ids(&db, &by_kind(ScheduleKind::Weekly)).await, [fired.id]);
+    assert!(ids(&db, &by_kind(ScheduleKind::Daily)).await.is_empty());
+    let none = JobQuery {
+        account_id: Some("kylo".into()),
+        condition: JobCondition::IsNull(JobField::ScheduleKind),
+        order: vec![],
+    };
+    assert_eq!(ids(&db, &none).await, [immediate.id]);
+
+    // A config from before kinds were recorded, with a job it fired.
+    let legacy = JobConfig::new("kylo", "legacy", "hello", "@daily", t(0));
+    db.insert_config(&legacy).await.unwrap();
+    let old_job = NewJob::from_config(&legacy, t(20), t(20));
+    db.insert_jobs(std::slice::from_ref(&old_job))
+        .await
+        .unwrap();
+    // One that only records an immediate run is not "unclassified".
+    let mut recorded = JobConfig::new("kylo", "recorded", "Inventory", "0 0 0 1 1 *", t(0));
+    recorded.recurrence = Some(Recurrence::Immediate);
+    db.insert_config(&recorded).await.unwrap();
+    let found = db.unclassified_configs(10).await.unwrap();
+    assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), [legacy.id]);
+    let n = db
+        .record_config_facts(&[ConfigFacts {
+            id: legacy.id,
+            target: Some("aws".into()),
+            schedule_kind: Some(ScheduleKind::Daily),
+            recurrence: None,
+            description: "daily greeting".into(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(db.unclassified_configs(10).await.unwrap().is_empty());
+    let legacy = db.get_config(None, legacy.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            legacy.schedule_kind,
+            legacy.target.as_deref(),
+            legacy.description.as_str()
+        ),
+        (Some(ScheduleKind::Daily), Some("aws"), "daily greeting")
+    );
+    let old_job = db.get_job(None, old_job.id).await.unwrap().unwrap();
+    assert_eq!(old_job.schedule_kind, Some(ScheduleKind::Daily));
+    // Jobs of other configs are untouched.
+    let stored = db.get_job(None, immediate.id).await.unwrap().unwrap();
+    assert_eq!(stored.schedule_kind, None);
 }

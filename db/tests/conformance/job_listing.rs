@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_db::{Database, DbError, JobFilter, JobFinish, Sort, status};
+use keywarden_db::{Database, DbError, JobFilter, JobFinish, JobStatus, Sort};
 use uuid::Uuid;
 
 use crate::{new_job, t};
@@ -42,17 +42,17 @@ async fn seed_jobs(db: &Arc<dyn Database>) -> (Vec<Uuid>, Uuid, Uuid) {
     };
     assert_eq!(claim("n1", t(10)).await, ids[0]);
     assert_eq!(claim("n2", t(20)).await, ids[1]);
-    let done = |id, node: &str, st: &str| JobFinish {
+    let done = |id, node: &str, st: JobStatus| JobFinish {
         id,
         node_id: node.into(),
-        status: st.into(),
+        status: st,
         result: None,
         message: None,
         details: None,
         logs: vec![],
         progress: None,
     };
-    db.finish_jobs(&[done(ids[0], "n1", status::COMPLETED)])
+    db.finish_jobs(&[done(ids[0], "n1", JobStatus::Completed)])
         .await
         .unwrap();
     db.delete_job(None, ids[2]).await.unwrap();
@@ -61,7 +61,7 @@ async fn seed_jobs(db: &Arc<dyn Database>) -> (Vec<Uuid>, Uuid, Uuid) {
     j2.operation = "cckm_synchronization".into();
     db.insert_jobs(&[j2]).await.unwrap(); // queued, due far in the future
     assert_eq!(claim("n1", t(40)).await, ids[3]);
-    db.finish_jobs(&[done(ids[3], "n1", status::FAILED)])
+    db.finish_jobs(&[done(ids[3], "n1", JobStatus::Failed)])
         .await
         .unwrap();
     (ids, ca, cb)
@@ -136,7 +136,7 @@ pub async fn job_filters(db: Arc<dyn Database>) {
     .await;
     check(
         JobFilter {
-            status: Some("queued".into()),
+            status: Some(JobStatus::Queued),
             ..Default::default()
         },
         vec![2, 4],
@@ -144,7 +144,7 @@ pub async fn job_filters(db: Arc<dyn Database>) {
     .await;
     check(
         JobFilter {
-            status: Some("running".into()),
+            status: Some(JobStatus::Running),
             ..Default::default()
         },
         vec![1],
@@ -152,7 +152,7 @@ pub async fn job_filters(db: Arc<dyn Database>) {
     .await;
     check(
         JobFilter {
-            status: Some("completed".into()),
+            status: Some(JobStatus::Completed),
             ..Default::default()
         },
         vec![0],
@@ -160,7 +160,7 @@ pub async fn job_filters(db: Arc<dyn Database>) {
     .await;
     check(
         JobFilter {
-            status: Some("failed".into()),
+            status: Some(JobStatus::Failed),
             ..Default::default()
         },
         vec![3],
@@ -202,7 +202,7 @@ pub async fn job_filters(db: Arc<dyn Database>) {
         JobFilter {
             account_id: Some("kylo".into()),
             name: Some("rotate".into()),
-            status: Some("completed".into()),
+            status: Some(JobStatus::Completed),
             created_after: Some(t(10)),
             created_before: Some(t(10)),
             ..Default::default()

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_db::{Database, DbError, JobConfig, status};
+use keywarden_db::{
+    CatchUp, Database, DbError, JobConfig, JobStatus, Overlap, Recurrence, RunOn, ScheduleKind,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -54,6 +56,15 @@ pub async fn config_crud(db: Arc<dyn Database>) {
     c.end_date = Some(t(1_000_000));
     c.max_retries = 2;
     c.next_fire_at = Some(t(3600));
+    c.target = Some("aws".into());
+    c.schedule_kind = Some(ScheduleKind::Daily);
+    c.recurrence = Some(Recurrence::Weekly {
+        days: vec![chrono::Weekday::Mon, chrono::Weekday::Thu],
+        at: t(5400),
+    });
+    c.run_on = RunOn::Node("node-7".into());
+    c.catch_up = CatchUp::All;
+    c.overlap = Overlap::Allow;
     let stored = db.insert_config(&c).await.unwrap();
     assert_eq!(stored, c, "insert returns exactly what was stored");
 
@@ -98,8 +109,8 @@ pub async fn config_crud(db: Arc<dyn Database>) {
     edit.disabled = true;
     edit.timezone = None;
     edit.start_date = None;
-    edit.overlap = "allow".into();
-    edit.catch_up = "all".into();
+    edit.overlap = Overlap::Allow;
+    edit.catch_up = CatchUp::All;
     edit.created_at = t(999); // ignored
     let updated = db.update_config(&edit).await.unwrap();
     assert_eq!(updated.name, "rotate AWS keys daily");
@@ -140,7 +151,7 @@ pub async fn config_crud(db: Arc<dyn Database>) {
         Err(DbError::NotFound)
     ));
     let mut bad = other.clone();
-    bad.catch_up = "sometimes".into();
+    bad.max_retries = -1;
     assert!(matches!(
         db.update_config(&bad).await,
         Err(DbError::Invalid(_))
@@ -177,8 +188,8 @@ pub async fn job_crud(db: Arc<dyn Database>) {
     assert_eq!(got.operation, "cckm_key_rotation");
     assert_eq!(got.target.as_deref(), Some("aws"));
     assert_eq!(got.params, json!({"cloud_name": "aws"}));
-    assert_eq!(got.run_on, "any");
-    assert_eq!(got.status, status::QUEUED);
+    assert_eq!(got.run_on, RunOn::Any);
+    assert_eq!(got.status, JobStatus::Queued);
     assert_eq!((got.result, got.message, got.details), (None, None, None));
     assert!(got.logs.is_empty());
     assert_eq!((got.progress_done, got.progress_total), (0, 0));

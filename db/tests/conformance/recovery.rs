@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use keywarden_db::{Database, JobConfig, NewJob, status};
+use keywarden_db::{Database, JobConfig, JobResult, JobStatus, NewJob};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ pub async fn retry(db: Arc<dyn Database>) {
         .unwrap()
     );
     let q = db.get_job(None, j.id).await.unwrap().unwrap();
-    assert_eq!(q.status, status::QUEUED);
+    assert_eq!(q.status, JobStatus::Queued);
     assert_eq!(q.scheduled_for, t(60));
     assert_eq!(q.message.as_deref(), Some("timeout"));
     assert_eq!(
@@ -61,7 +61,7 @@ pub async fn retry(db: Arc<dyn Database>) {
     let again = db.claim_jobs("node-b", t(60), 1, LEASE).await.unwrap();
     assert_eq!((again[0].id, again[0].attempt), (j.id, 2));
     assert_eq!(again[0].started_at, Some(t(60)));
-    let mut finish = finish(j.id, "node-b", status::COMPLETED);
+    let mut finish = finish(j.id, "node-b", JobStatus::Completed);
     finish.logs = vec![json!({"message": "second attempt", "attempt": 2})];
     assert_eq!(db.finish_jobs(&[finish]).await.unwrap(), 1);
     let done = db.get_job(None, j.id).await.unwrap().unwrap();
@@ -95,8 +95,8 @@ pub async fn lease_expiry_recovery(db: Arc<dyn Database>) {
     assert_eq!(recovered.len(), 2);
     let (failed, requeued) = (&recovered[0], &recovered[1]);
     assert_eq!(failed.id, last_chance.id);
-    assert_eq!(failed.status, status::FAILED);
-    assert_eq!(failed.result.as_deref(), Some("failure"));
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.result, Some(JobResult::Failure));
     assert_eq!(
         failed.message.as_deref(),
         Some("node node-a stopped while running the job (lease expired)")
@@ -104,7 +104,7 @@ pub async fn lease_expiry_recovery(db: Arc<dyn Database>) {
     assert_eq!(failed.finished_at, Some(t(31)));
     assert_eq!(failed.processing_node.as_deref(), Some("node-a"));
     assert_eq!(requeued.id, retryable.id);
-    assert_eq!(requeued.status, status::QUEUED);
+    assert_eq!(requeued.status, JobStatus::Queued);
     assert_eq!(requeued.scheduled_for, t(31));
     assert_eq!(
         (requeued.processing_node.as_deref(), requeued.attempt),
@@ -120,7 +120,7 @@ pub async fn lease_expiry_recovery(db: Arc<dyn Database>) {
     );
     // The lost node's late report is ignored.
     assert_eq!(
-        db.finish_jobs(&[finish(last_chance.id, "node-a", status::COMPLETED)])
+        db.finish_jobs(&[finish(last_chance.id, "node-a", JobStatus::Completed)])
             .await
             .unwrap(),
         0
@@ -131,14 +131,14 @@ pub async fn lease_expiry_recovery(db: Arc<dyn Database>) {
     assert_eq!((again.len(), again[0].attempt), (1, 2));
     let second = db.recover_expired_leases(t(71)).await.unwrap();
     assert_eq!(second.len(), 1);
-    assert_eq!(second[0].status, status::FAILED);
+    assert_eq!(second[0].status, JobStatus::Failed);
     assert_eq!(
         second[0].message.as_deref(),
         Some("node node-b stopped while running the job (lease expired)")
     );
     assert_eq!(
         db.get_job(None, healthy.id).await.unwrap().unwrap().status,
-        status::RUNNING
+        JobStatus::Running
     );
 }
 
@@ -153,7 +153,7 @@ pub async fn node_restart_recovery(db: Arc<dyn Database>) {
         .await
         .unwrap();
     db.claim_jobs("node-a", t(0), 10, LEASE).await.unwrap();
-    db.finish_jobs(&[finish(done.id, "node-a", status::COMPLETED)])
+    db.finish_jobs(&[finish(done.id, "node-a", JobStatus::Completed)])
         .await
         .unwrap();
     db.insert_jobs(&[elsewhere.clone(), queued.clone()])
@@ -171,8 +171,8 @@ pub async fn node_restart_recovery(db: Arc<dyn Database>) {
     assert_eq!(recovered.len(), 2);
     let (failed, requeued) = (&recovered[0], &recovered[1]);
     assert_eq!(failed.id, last_chance.id);
-    assert_eq!(failed.status, status::FAILED);
-    assert_eq!(failed.result.as_deref(), Some("failure"));
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.result, Some(JobResult::Failure));
     assert_eq!(
         failed.message.as_deref(),
         Some("node node-a stopped while running the job (restarted)")
@@ -181,7 +181,7 @@ pub async fn node_restart_recovery(db: Arc<dyn Database>) {
     assert_eq!(failed.processing_node.as_deref(), Some("node-a"));
     assert_eq!(failed.lease_expires_at, None);
     assert_eq!(requeued.id, retryable.id);
-    assert_eq!(requeued.status, status::QUEUED);
+    assert_eq!(requeued.status, JobStatus::Queued);
     assert_eq!(requeued.scheduled_for, t(5));
     assert_eq!(
         (requeued.processing_node.as_deref(), requeued.attempt),
@@ -202,14 +202,14 @@ pub async fn node_restart_recovery(db: Arc<dyn Database>) {
     };
     let other = get(elsewhere.id).await;
     assert_eq!(
-        (other.status.as_str(), other.processing_node.as_deref()),
-        (status::RUNNING, Some("node-b"))
+        (other.status, other.processing_node.as_deref()),
+        (JobStatus::Running, Some("node-b"))
     );
-    assert_eq!(get(queued.id).await.status, status::QUEUED);
-    assert_eq!(get(done.id).await.status, status::COMPLETED);
+    assert_eq!(get(queued.id).await.status, JobStatus::Queued);
+    assert_eq!(get(done.id).await.status, JobStatus::Completed);
     // The old process's late report is ignored.
     assert_eq!(
-        db.finish_jobs(&[finish(last_chance.id, "node-a", status::COMPLETED)])
+        db.finish_jobs(&[finish(last_chance.id, "node-a", JobStatus::Completed)])
             .await
             .unwrap(),
         0
@@ -331,7 +331,7 @@ pub async fn fire_config_compare_and_set(db: Arc<dyn Database>) {
     // Overlap check follows the job to completion.
     db.claim_jobs("node-a", t(3601), 10, LEASE).await.unwrap();
     assert!(db.has_unfinished_job(c.id).await.unwrap());
-    db.finish_jobs(&[finish(j1.id, "node-a", status::COMPLETED)])
+    db.finish_jobs(&[finish(j1.id, "node-a", JobStatus::Completed)])
         .await
         .unwrap();
     assert!(!db.has_unfinished_job(c.id).await.unwrap());

@@ -1,81 +1,95 @@
-//! Bearer-token authentication.
-//!
-//! Tokens are 32 random bytes from the OS, shown to the caller once; the store keeps only
-//! their SHA-256, so a database leak yields no usable token. The middleware runs in front
-//! of every `/api` route, so a new endpoint cannot forget to check.
+//! Bearer-token authentication, in front of every route of both dialects (so a new
+//! endpoint cannot forget it). The token is looked up through the domain service; the
+//! [`Caller`] it stands for is handed to the handlers as a request extension. Each dialect
+//! answers a missing or bad token with its own error body.
 
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
-use axum::response::Response;
-use base64::Engine as _;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::error::ApiError;
+use super::ciphertrust::error::ApiError;
+use super::keyfactor::kit::error::KeyfactorError;
+use crate::domain::Caller;
 
-/// Who is calling: set by [`require_token`] as a request extension.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The account the token acts as.
-    pub account: String,
-    /// Admins see and act on every account.
-    pub admin: bool,
+/// Why a request is not authenticated.
+enum Refused {
+    /// 401 with this message.
+    Unauthorized(&'static str),
+    /// The lookup failed (database down).
+    Failed(crate::domain::DomainError),
 }
 
-impl Caller {
-    /// The account restriction for store lookups: `None` (all accounts) for admins.
-    pub fn scope(&self) -> Option<&str> {
-        (!self.admin).then_some(self.account.as_str())
-    }
-}
-
-/// A fresh token secret: `kw_` + 32 random bytes in base64url (no padding).
-pub fn generate_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "kw_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
-}
-
-/// Lower-case hex SHA-256 of a token secret, as stored.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Middleware: rejects requests without a valid `Authorization: Bearer` token (401) and
-/// records the [`Caller`] for the handlers.
-pub async fn require_token(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+/// The bearer token of a request.
+fn token_of(request: &Request) -> Result<String, Refused> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token> header"))?;
+        .ok_or(Refused::Unauthorized(
+            "missing Authorization: Bearer <token> header",
+        ))?;
     let value = header
         .to_str()
-        .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
-    let token = match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => {
-            return Err(ApiError::unauthorized(
-                "expected Authorization: Bearer <token>",
-            ));
-        }
-    };
-    if token.is_empty() {
-        return Err(ApiError::unauthorized("empty bearer token"));
+        .map_err(|_| Refused::Unauthorized("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => Ok(rest.trim().to_owned()),
+        _ => Err(Refused::Unauthorized(
+            "expected Authorization: Bearer <token>",
+        )),
     }
-    let found = state.db.find_token_by_hash(&hash_token(token)).await?;
-    let token = found.ok_or_else(|| ApiError::unauthorized("invalid bearer token"))?;
-    request.extensions_mut().insert(Caller {
-        account: token.account_id,
-        admin: token.is_admin,
-    });
-    Ok(next.run(request).await)
+}
+
+async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Refused> {
+    if token.is_empty() {
+        return Err(Refused::Unauthorized("empty bearer token"));
+    }
+    state
+        .service
+        .authenticate(token)
+        .await
+        .map_err(Refused::Failed)?
+        .ok_or(Refused::Unauthorized("invalid bearer token"))
+}
+
+/// Middleware of the CipherTrust dialect.
+pub async fn ciphertrust(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = match token_of(&request) {
+        Ok(token) => authenticate(&state, &token).await,
+        Err(e) => Err(e),
+    };
+    match caller {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(Refused::Unauthorized(why)) => ApiError::unauthorized(why).into_response(),
+        Err(Refused::Failed(e)) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Middleware of the Keyfactor dialect.
+pub async fn keyfactor(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = match token_of(&request) {
+        Ok(token) => authenticate(&state, &token).await,
+        Err(e) => Err(e),
+    };
+    match caller {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(Refused::Unauthorized(why)) => {
+            KeyfactorError::from(ApiError::unauthorized(why)).into_response()
+        }
+        Err(Refused::Failed(e)) => KeyfactorError::from(ApiError::from(e)).into_response(),
+    }
 }

@@ -19,6 +19,7 @@ use super::config::AcmeCaConfig;
 use super::csr::VerifiedCsr;
 use super::files::write_private;
 use super::http01::Http01Responder;
+use crate::runtime::capabilities::enrollment::AuthorityError;
 
 /// File of the account credentials (its private key included) in the authority's state dir.
 pub const ACCOUNT_FILE: &str = "acme-account.json";
@@ -115,15 +116,15 @@ impl AcmeCa {
 
     /// Orders a certificate for the CSR's DNS names and IP addresses and returns the chain
     /// (DER, leaf first).
-    pub async fn issue(&self, csr: &VerifiedCsr) -> Result<Vec<Vec<u8>>, String> {
-        let identifiers = identifiers(csr)?;
+    pub async fn issue(&self, csr: &VerifiedCsr) -> Result<Vec<Vec<u8>>, AuthorityError> {
+        let identifiers = identifiers(csr).map_err(AuthorityError::Rejected)?;
         let timeout = Duration::from_secs(self.config.timeout_secs.max(1));
         match tokio::time::timeout(timeout, self.order_certificate(csr, &identifiers)).await {
             Ok(result) => result,
-            Err(_) => Err(format!(
+            Err(_) => Err(AuthorityError::Unavailable(format!(
                 "the ACME order did not complete within {}s",
                 timeout.as_secs()
-            )),
+            ))),
         }
     }
 
@@ -131,7 +132,7 @@ impl AcmeCa {
         &self,
         csr: &VerifiedCsr,
         identifiers: &[Identifier],
-    ) -> Result<Vec<Vec<u8>>, String> {
+    ) -> Result<Vec<Vec<u8>>, AuthorityError> {
         let new_order = NewOrder::new(identifiers);
         let mut order = match self.new_order(&new_order, false).await {
             Err(e) if account_is_gone(&e) => {
@@ -140,7 +141,7 @@ impl AcmeCa {
             }
             other => other,
         }
-        .map_err(|e| format!("the ACME server refused the order: {e}"))?;
+        .map_err(|e| classify("the ACME server refused the order", &e))?;
 
         let mut challenges = Readied::default();
         let result = self.finish_order(&mut order, csr, &mut challenges).await;
@@ -153,9 +154,15 @@ impl AcmeCa {
         let chain = CertificateDer::pem_slice_iter(pem.as_bytes())
             .map(|c| c.map(|c| c.to_vec()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("the ACME server sent a chain that is not PEM: {e}"))?;
+            .map_err(|e| {
+                AuthorityError::Unavailable(format!(
+                    "the ACME server sent a chain that is not PEM: {e}"
+                ))
+            })?;
         if chain.is_empty() {
-            return Err("the ACME server sent no certificate".into());
+            return Err(AuthorityError::Unavailable(
+                "the ACME server sent no certificate".into(),
+            ));
         }
         Ok(chain)
     }
@@ -165,26 +172,26 @@ impl AcmeCa {
         order: &mut Order,
         csr: &VerifiedCsr,
         challenges: &mut Readied,
-    ) -> Result<String, String> {
+    ) -> Result<String, AuthorityError> {
         // Reading authorizations can fail on a refused nonce half-way; the walk starts
         // again and skips what is already under way.
         retry_bad_nonce!(self.authorize(order, challenges).await)
-            .map_err(|e| format!("the ACME authorizations could not be completed: {e}"))?;
+            .map_err(|e| classify("the ACME authorizations could not be completed", &e))?;
         let retry = RetryPolicy::new()
             .initial_delay(Duration::from_millis(250))
             .backoff(2.0)
             .timeout(Duration::from_secs(self.config.timeout_secs.max(1)));
         let status = retry_bad_nonce!(order.poll_ready(&retry).await)
-            .map_err(|e| format!("the ACME order failed while waiting for authorization: {e}"))?;
+            .map_err(|e| classify("the ACME order failed while waiting for authorization", &e))?;
         if status != OrderStatus::Ready {
-            return Err(format!(
+            return Err(AuthorityError::Rejected(format!(
                 "the ACME order became {status:?} instead of ready (the CA did not validate every identifier)"
-            ));
+            )));
         }
         retry_bad_nonce!(order.finalize_csr(&csr.der).await)
-            .map_err(|e| format!("the ACME server refused the CSR: {e}"))?;
+            .map_err(|e| classify("the ACME server refused the CSR", &e))?;
         retry_bad_nonce!(order.poll_certificate(&retry).await)
-            .map_err(|e| format!("the ACME server did not issue the certificate: {e}"))
+            .map_err(|e| classify("the ACME server did not issue the certificate", &e))
     }
 
     /// Takes every pending authorization through its http-01 challenge: token published
@@ -320,6 +327,25 @@ fn identifiers(csr: &VerifiedCsr) -> Result<Vec<Identifier>, String> {
         );
     }
     Ok(ids)
+}
+
+/// Problem types that say the server cannot serve now, not that the request is wrong.
+const TRANSIENT_PROBLEMS: &[&str] = &[
+    "urn:ietf:params:acme:error:serverInternal",
+    "urn:ietf:params:acme:error:rateLimited",
+    BAD_NONCE,
+];
+
+/// A refusal of the request (a problem document about it) or the CA being unavailable
+/// (no answer, a transport failure, a problem saying the server cannot serve now).
+fn classify(context: &str, e: &Error) -> AuthorityError {
+    let text = format!("{context}: {e}");
+    match problem_type(e) {
+        Some(kind) if !TRANSIENT_PROBLEMS.contains(&kind) => AuthorityError::Rejected(text),
+        Some(_) => AuthorityError::Unavailable(text),
+        None if matches!(e, Error::Api(_)) => AuthorityError::Rejected(text),
+        None => AuthorityError::Unavailable(text),
+    }
 }
 
 fn problem_type(e: &Error) -> Option<&str> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::acme::AcmeCa;
 use super::csr;
 use super::local::LocalCa;
-use crate::runtime::capabilities::enrollment::CertificateAuthority;
+use crate::runtime::capabilities::enrollment::{AuthorityError, CertificateAuthority};
 
 /// One configured CA.
 pub enum Authority {
@@ -14,9 +14,10 @@ pub enum Authority {
 }
 
 impl Authority {
-    async fn issue(&self, csr: &csr::VerifiedCsr) -> Result<Vec<Vec<u8>>, String> {
+    async fn issue(&self, csr: &csr::VerifiedCsr) -> Result<Vec<Vec<u8>>, AuthorityError> {
         match self {
-            Self::Local(ca) => ca.issue(csr),
+            // The local CA only refuses what is in the CSR.
+            Self::Local(ca) => ca.issue(csr).map_err(AuthorityError::Rejected),
             Self::Acme(ca) => ca.issue(csr).await,
         }
     }
@@ -91,9 +92,13 @@ fn names(authorities: &BTreeMap<String, Authority>) -> String {
 
 #[async_trait::async_trait]
 impl CertificateAuthority for AuthorityRegistry {
-    async fn sign(&self, csr_der: &[u8], authority: Option<&str>) -> Result<Vec<Vec<u8>>, String> {
-        let (name, ca) = self.pick(authority)?;
-        let csr = csr::verify(csr_der)?;
+    async fn sign(
+        &self,
+        csr_der: &[u8],
+        authority: Option<&str>,
+    ) -> Result<Vec<Vec<u8>>, AuthorityError> {
+        let (name, ca) = self.pick(authority).map_err(AuthorityError::Rejected)?;
+        let csr = csr::verify(csr_der).map_err(AuthorityError::Rejected)?;
         match ca.issue(&csr).await {
             Ok(chain) => {
                 tracing::info!(authority = name, subject = %csr.subject_text, "certificate issued");
@@ -101,7 +106,14 @@ impl CertificateAuthority for AuthorityRegistry {
             }
             Err(e) => {
                 tracing::warn!(authority = name, subject = %csr.subject_text, error = %e, "certificate not issued");
-                Err(format!("certificate authority {name:?}: {e}"))
+                Err(match e {
+                    AuthorityError::Rejected(why) => {
+                        AuthorityError::Rejected(format!("certificate authority {name:?}: {why}"))
+                    }
+                    AuthorityError::Unavailable(why) => AuthorityError::Unavailable(format!(
+                        "certificate authority {name:?}: {why}"
+                    )),
+                })
             }
         }
     }

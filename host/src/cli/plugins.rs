@@ -4,11 +4,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::operator_config::OperatorConfig;
-use crate::plugins::{ManifestView, PluginListing, PluginRegistry, loader};
+use crate::plugins::{Family, ManifestView, PluginListing, PluginRegistry, loader};
 use crate::runtime::Runtime;
 use crate::runtime::capabilities::secrets::ConfiguredSecrets;
 use crate::runtime::capabilities::state::MemoryState;
-use crate::runtime::invoke::{JobCall, JobInput, result_name};
+use crate::runtime::invoke::{JobCall, JobInput, job_result};
 use crate::runtime::sandbox::HostServices;
 
 fn runtime_for(config: Option<&Path>) -> anyhow::Result<Arc<Runtime>> {
@@ -81,7 +81,7 @@ pub async fn run(
     let op = plugin.operation(operation, None).ok_or_else(|| {
         anyhow::anyhow!("{} does not provide operation `{operation}`", plugin.name)
     })?;
-    if op.family != "custom" {
+    if op.family != Family::Custom {
         anyhow::bail!(
             "`plugins run` only runs custom operations; `{operation}` is {}",
             op.family
@@ -98,7 +98,7 @@ pub async fn run(
     let (ok, outcome) = match &report.outcome {
         Ok(f) => (
             true,
-            serde_json::json!({"result": result_name(f.result), "message": f.message, "details": f.details}),
+            serde_json::json!({"result": job_result(f.result), "message": f.message, "details": f.details}),
         ),
         Err(e) => (false, serde_json::json!({"error": e.to_string()})),
     };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::api::auth::{generate_token, hash_token};
+use crate::domain::tokens::{generate_token, hash_token};
 use crate::operator_config::OperatorConfig;
 use crate::server::{ServeOptions, serve};
 

@@ -28,7 +28,7 @@ pub(crate) async fn persist(db: &dyn Database, job: &Job, data: &FamilyData) -> 
 
 fn params(job: &Job) -> Result<StoreJobParams, String> {
     serde_json::from_value(job.params.clone())
-        .map_err(|e| format!("the certificate-db job's params are malformed: {e}"))
+        .map_err(|e| format!("the certificate-store job's params are malformed: {e}"))
 }
 
 async fn persist_inventory(

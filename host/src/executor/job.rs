@@ -6,15 +6,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use keywarden_db::{Database, Job, JobFinish, Progress, result, status};
+use keywarden_db::{Database, Job, JobFinish, JobResult, JobStatus, Progress};
 use uuid::Uuid;
 
 use super::family_data;
 use super::file_modes::StoreFileModes;
 use super::store_job::{self, StoreJob};
 use crate::certificates::job_params::operation;
-use crate::plugins::{LoadedPlugin, OperationView, PluginRegistry};
-use crate::runtime::invoke::{JobCall, JobFailure, JobInput, JobReport, result_name};
+use crate::plugins::{Family, LoadedPlugin, OperationView, PluginRegistry};
+use crate::runtime::invoke::{JobCall, JobFailure, JobInput, JobReport, job_result};
 use crate::runtime::observer::JobObserver;
 
 /// Longest delay between attempts, however large the backoff and attempt count.
@@ -135,11 +135,11 @@ fn call_for(
     registry: &PluginRegistry,
 ) -> Result<JobCall, String> {
     match op.family {
-        "custom" => Ok(JobCall::Custom),
-        "key-management" if op.name == "cckm_synchronization" => Ok(JobCall::Synchronize),
-        "key-management" => Ok(JobCall::Rotate),
-        "network-discovery" => Ok(JobCall::Scan),
-        "certificate-db" => match store_job {
+        Family::Custom => Ok(JobCall::Custom),
+        Family::KeyManagement if op.name == "cckm_synchronization" => Ok(JobCall::Synchronize),
+        Family::KeyManagement => Ok(JobCall::Rotate),
+        Family::NetworkDiscovery => Ok(JobCall::Scan),
+        Family::CertificateStore => match store_job {
             Some(store_job) => store_job::call(
                 op,
                 store_job,
@@ -147,15 +147,11 @@ fn call_for(
                 registry.runtime().services().secrets.as_ref(),
             ),
             None => Err(format!(
-                "a {} job needs a certificate db: schedule it through the certificate \
-                 db APIs (/KeyfactorAPI/CertificateStores)",
+                "a {} job needs a certificate store: schedule it through the certificate \
+                 store APIs (/KeyfactorAPI/CertificateStores)",
                 op.name
             )),
         },
-        other => Err(format!(
-            "operation {} has family {other}, which jobs cannot run",
-            op.name
-        )),
     }
 }
 
@@ -182,8 +178,8 @@ pub(crate) fn judge(job: &Job, node_id: &str, report: JobReport, now: DateTime<U
         Ok(finished) => Done::Finish(JobFinish {
             id: job.id,
             node_id: node_id.to_owned(),
-            status: status::COMPLETED.to_owned(),
-            result: Some(result_name(finished.result).to_owned()),
+            status: JobStatus::Completed,
+            result: Some(job_result(finished.result)),
             message: Some(finished.message),
             details: Some(finished.details),
             logs,
@@ -237,8 +233,8 @@ fn failed(
     Done::Finish(JobFinish {
         id: job.id,
         node_id: node_id.to_owned(),
-        status: status::FAILED.to_owned(),
-        result: Some(result::FAILURE.to_owned()),
+        status: JobStatus::Failed,
+        result: Some(JobResult::Failure),
         message: Some(message),
         details: None,
         logs,
@@ -251,8 +247,8 @@ pub(crate) fn crashed(id: Uuid, node_id: &str, why: &str) -> Done {
     Done::Finish(JobFinish {
         id,
         node_id: node_id.to_owned(),
-        status: status::FAILED.to_owned(),
-        result: Some(result::FAILURE.to_owned()),
+        status: JobStatus::Failed,
+        result: Some(JobResult::Failure),
         message: Some(format!("the executor failed while running the job: {why}")),
         details: None,
         logs: Vec::new(),

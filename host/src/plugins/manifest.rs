@@ -19,8 +19,8 @@ pub struct OperationView {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// `key-management`, `certificate-store`, `network-discovery` or `custom`.
-    pub family: &'static str,
+    /// Which job family (WIT interface) serves it.
+    pub family: Family,
     pub description: String,
     pub params_schema: serde_json::Value,
 }
@@ -42,12 +42,48 @@ pub struct PathRequestView {
     pub purpose: String,
 }
 
-pub fn family_name(family: JobFamily) -> &'static str {
-    match family {
-        JobFamily::KeyManagement => "key-management",
-        JobFamily::CertificateStore => "certificate-store",
-        JobFamily::NetworkDiscovery => "network-discovery",
-        JobFamily::Custom => "custom",
+/// A job family: which of the plugin's exported interfaces runs an operation, and so
+/// which rules apply to its jobs. Shown as `key-management`, `certificate-store`,
+/// `network-discovery` or `custom`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// Cloud keys: rotation and synchronization.
+    KeyManagement,
+    /// Certificate stores: inventory, management, discovery, reenrollment.
+    CertificateStore,
+    /// TLS endpoint discovery and monitoring.
+    NetworkDiscovery,
+    /// Anything else, run through `custom-job.run`.
+    Custom,
+}
+
+impl Family {
+    /// The name it is shown by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::KeyManagement => "key-management",
+            Family::CertificateStore => "certificate-store",
+            Family::NetworkDiscovery => "network-discovery",
+            Family::Custom => "custom",
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<JobFamily> for Family {
+    fn from(family: JobFamily) -> Self {
+        match family {
+            JobFamily::KeyManagement => Family::KeyManagement,
+            JobFamily::CertificateStore => Family::CertificateStore,
+            JobFamily::NetworkDiscovery => Family::NetworkDiscovery,
+            JobFamily::Custom => Family::Custom,
+        }
     }
 }
 
@@ -96,7 +132,7 @@ impl OperationView {
         Ok(Self {
             name: op.name,
             target: op.target,
-            family: family_name(op.family),
+            family: op.family.into(),
             description: op.description,
             params_schema,
         })

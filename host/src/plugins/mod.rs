@@ -7,5 +7,5 @@ pub mod registry;
 pub mod watcher;
 
 pub use loader::LoadedPlugin;
-pub use manifest::{CapabilitiesView, ManifestView, OperationView};
+pub use manifest::{CapabilitiesView, Family, ManifestView, OperationView};
 pub use registry::{PluginListing, PluginRegistry, ScanSummary, Unresolved};

@@ -13,6 +13,7 @@ use super::bindings::certificate_store::{
 use super::bindings::key_management::CloudKey;
 use super::bindings::types::{JobContext, JobError, JobOutcome, JobResult};
 use super::bindings::{Plugin, PluginPre};
+use super::capabilities::HostFault;
 use super::capabilities::log::LogLine;
 use super::observer::JobObserver;
 use super::sandbox::{HostServices, PreparedGrants, Sandbox};
@@ -64,12 +65,12 @@ pub enum FamilyData {
     Paths(Vec<String>),
 }
 
-/// The word APIs and logs use for a result.
-pub fn result_name(result: JobResult) -> &'static str {
+/// The model's result for the plugin's (converted here, once).
+pub fn job_result(result: JobResult) -> keywarden_db::JobResult {
     match result {
-        JobResult::Success => "success",
-        JobResult::Warning => "warning",
-        JobResult::Failure => "failure",
+        JobResult::Success => keywarden_db::JobResult::Success,
+        JobResult::Warning => keywarden_db::JobResult::Warning,
+        JobResult::Failure => keywarden_db::JobResult::Failure,
     }
 }
 
@@ -92,6 +93,9 @@ pub enum JobFailure {
     Failed(String),
     #[error("the plugin could not be started: {0}")]
     Instantiate(String),
+    /// The host failed while serving the plugin (see `capabilities::HostFault`).
+    #[error("the host failed while running the job: {0}")]
+    HostFault(String),
     #[error("the job's output is {0} bytes, over the limit of {1} bytes")]
     OutputTooLarge(usize, usize),
 }
@@ -140,14 +144,16 @@ pub async fn run_job(
     // Host-side waits (HTTP, state) are not covered by epochs; bound them here too.
     let call_result = tokio::time::timeout(
         limits.timeout + Duration::from_millis(250),
-        call_plugin(pre, &mut store, &ctx, call),
+        instantiate_and_call(pre, &mut store, &ctx, call),
     )
     .await;
 
     let data = store.data();
     let outcome = match call_result {
         Err(_elapsed) => Err(JobFailure::TimedOut(limits.timeout)),
-        Ok(Err(trap)) => Err(classify_trap(&trap, data, &limits, &store)),
+        Ok(Err(Stage::Instantiate(e))) => Err(limit_hit(data, &limits, &store)
+            .unwrap_or_else(|| JobFailure::Instantiate(first_line(&reason(&e))))),
+        Ok(Err(Stage::Call(trap))) => Err(classify_trap(&trap, data, &limits, &store)),
         Ok(Ok(Err(plugin_error))) => Err(plugin_error_to_failure(plugin_error)),
         Ok(Ok(Ok(returned))) => finish(returned, &data.redactions, limits.max_output_bytes),
     };
@@ -193,13 +199,33 @@ pub(crate) fn arm_limits(store: &mut Store<Sandbox>, fuel: Option<u64>) {
     });
 }
 
-async fn call_plugin(
+/// Where a job's run failed: while the component was instantiated, or inside the call.
+enum Stage {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
+async fn instantiate_and_call(
     pre: &PluginPre<Sandbox>,
     store: &mut Store<Sandbox>,
     ctx: &JobContext,
     call: JobCall,
+) -> Result<Result<Returned, JobError>, Stage> {
+    let plugin: Plugin = pre
+        .instantiate_async(&mut *store)
+        .await
+        .map_err(Stage::Instantiate)?;
+    call_plugin(&plugin, store, ctx, call)
+        .await
+        .map_err(Stage::Call)
+}
+
+async fn call_plugin(
+    plugin: &Plugin,
+    store: &mut Store<Sandbox>,
+    ctx: &JobContext,
+    call: JobCall,
 ) -> wasmtime::Result<Result<Returned, JobError>> {
-    let plugin: Plugin = pre.instantiate_async(&mut *store).await?;
     let outcome =
         |r: Result<JobOutcome, JobError>| r.map(|o| Returned::Outcome(o, FamilyData::None));
     Ok(match call {
@@ -269,33 +295,45 @@ async fn call_plugin(
     })
 }
 
-/// Names the limit a trap came from, or reports a crash with wasmtime's reason.
+/// The limit a job ran into, if it did (the flags the limiter and the epoch callback set).
+fn limit_hit(data: &Sandbox, limits: &JobLimits, store: &Store<Sandbox>) -> Option<JobFailure> {
+    if data.timed_out {
+        return Some(JobFailure::TimedOut(limits.timeout));
+    }
+    if data.limiter.memory_exceeded {
+        return Some(JobFailure::MemoryExceeded(limits.memory_bytes));
+    }
+    if let Some(budget) = limits.fuel
+        && store.get_fuel().is_ok_and(|left| left == 0)
+    {
+        return Some(JobFailure::FuelExhausted(budget));
+    }
+    None
+}
+
+/// What ended a call: a limit, a fault of the host (a [`HostFault`] an import trapped
+/// with), or a crash of the plugin with wasmtime's reason.
 fn classify_trap(
     trap: &wasmtime::Error,
     data: &Sandbox,
     limits: &JobLimits,
     store: &Store<Sandbox>,
 ) -> JobFailure {
-    if data.timed_out {
-        return JobFailure::TimedOut(limits.timeout);
+    if let Some(limit) = limit_hit(data, limits, store) {
+        return limit;
     }
-    if data.limiter.memory_exceeded {
-        return JobFailure::MemoryExceeded(limits.memory_bytes);
+    if let Some(fault) = trap.downcast_ref::<HostFault>() {
+        return JobFailure::HostFault(fault.to_string());
     }
-    if let Some(budget) = limits.fuel
-        && store.get_fuel().is_ok_and(|left| left == 0)
-    {
-        return JobFailure::FuelExhausted(budget);
-    }
-    let text = match trap.downcast_ref::<wasmtime::Trap>() {
+    JobFailure::Crashed(first_line(&reason(trap)))
+}
+
+/// The most telling text of an error: the trap code, else the root cause.
+fn reason(e: &wasmtime::Error) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
         Some(t) => t.to_string(),
-        None => trap.root_cause().to_string(),
-    };
-    if text.contains("instantiat") || text.contains("concurrent") || text.contains("resource limit")
-    {
-        return JobFailure::Instantiate(first_line(&text));
+        None => e.root_cause().to_string(),
     }
-    JobFailure::Crashed(first_line(&text))
 }
 
 fn first_line(text: &str) -> String {

@@ -53,16 +53,34 @@ pub struct ScheduleError {
     pub reason: String,
 }
 
-/// A validated cron schedule bound to a timezone.
+/// Longest `@every` period: a year.
+const MAX_EVERY_SECS: i64 = 366 * 86_400;
+
+/// A validated schedule: a cron expression bound to a timezone, or a fixed period.
 ///
 /// Accepts standard 5-field cron (`min hour dom mon dow`), 6-field cron with
-/// seconds first (`sec min hour dom mon dow`) and the macros `@yearly`,
-/// `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`.
-/// Day-of-week numbers follow standard cron in both forms: 0 and 7 are Sunday,
-/// 1 is Monday; names (`MON`, `sun`) work too. See the module docs for DST.
+/// seconds first (`sec min hour dom mon dow`), the macros `@yearly`,
+/// `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`, and
+/// `@every N` with a unit `s`, `m`, `h` or `d` (e.g. `@every 90m`), which fires at
+/// the multiples of the period since 1970-01-01T00:00Z, whatever the timezone (a
+/// period is elapsed time; it is how intervals that do not divide an hour or a day
+/// are kept). Day-of-week numbers follow standard cron in both forms: 0 and 7 are
+/// Sunday, 1 is Monday; names (`MON`, `sun`) work too. See the module docs for DST.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     source: String,
+    rule: Rule,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rule {
+    Cron(Box<CronRule>),
+    /// Every so many seconds, counted from the Unix epoch.
+    Every(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CronRule {
     tz: Tz,
     cron: cron::Schedule,
     /// Both day fields restricted: a day matches if either matches.
@@ -92,27 +110,35 @@ impl Schedule {
             field: "run_at",
             reason: format!("invalid cron expression {run_at:?}: {why}"),
         };
+        if let Some(period) = every(run_at).transpose().map_err(invalid)? {
+            return Ok(Schedule {
+                source: run_at.trim().to_owned(),
+                rule: Rule::Every(period),
+            });
+        }
         let mut fields = expand_fields(run_at).map_err(invalid)?;
         let starred = |f: &str| f.starts_with('*') || f.starts_with('?');
         let day_or = !starred(&fields[3]) && !starred(&fields[5]);
         fields[5] = translate_dow(&fields[5]).map_err(invalid)?;
         let cron = cron::Schedule::from_str(&fields.join(" "))
             .map_err(|e| invalid(describe_cron_error(&fields, &e)))?;
-        let schedule = Schedule {
-            source: run_at.trim().to_owned(),
+        let rule = CronRule {
             tz,
             cron,
             day_or,
             elapsed: fields[..3].iter().any(|f| f.contains(['*', '/'])),
         };
         let probe = NaiveDate::from_ymd_opt(2000, 1, 1).map(|d| d.and_time(NaiveTime::MIN));
-        if probe.and_then(|p| schedule.next_match(p)).is_none() {
+        if probe.and_then(|p| rule.next_match(p)).is_none() {
             return Err(invalid(
                 "it never fires: no date matches its day-of-month, month and day-of-week fields"
                     .to_owned(),
             ));
         }
-        Ok(schedule)
+        Ok(Schedule {
+            source: run_at.trim().to_owned(),
+            rule: Rule::Cron(Box::new(rule)),
+        })
     }
 
     /// The expression as written in the config (trimmed).
@@ -120,15 +146,68 @@ impl Schedule {
         &self.source
     }
 
-    /// The timezone whose wall clock the expression is matched against.
+    /// The timezone whose wall clock the expression is matched against (UTC for a
+    /// period).
     pub fn timezone(&self) -> Tz {
-        self.tz
+        match &self.rule {
+            Rule::Cron(c) => c.tz,
+            Rule::Every(_) => Tz::UTC,
+        }
     }
 
     /// The first fire strictly after `after`, or `None` if there is none within
     /// 50 years. Matching happens on the schedule timezone's wall clock with the
     /// DST rules from the module docs.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match &self.rule {
+            Rule::Cron(c) => c.next_after(after),
+            Rule::Every(period) => {
+                let secs = after.timestamp();
+                let next = secs
+                    .div_euclid(*period)
+                    .checked_add(1)?
+                    .checked_mul(*period)?;
+                DateTime::from_timestamp(next, 0)
+            }
+        }
+    }
+}
+
+/// The period of an `@every N<unit>` expression in seconds; `None` for other expressions.
+fn every(run_at: &str) -> Option<Result<i64, String>> {
+    let text = run_at.trim();
+    let rest = text
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("@every"))
+        .map(|_| text[6..].trim())?;
+    let bad = || {
+        format!(
+            "@every takes a whole number and a unit s, m, h or d, from 1s to 366d, e.g. @every 90m; got {rest:?}"
+        )
+    };
+    let unit = match rest.chars().last() {
+        Some('s' | 'S') => 1,
+        Some('m' | 'M') => 60,
+        Some('h' | 'H') => 3600,
+        Some('d' | 'D') => 86_400,
+        _ => return Some(Err(bad())),
+    };
+    let digits = &rest[..rest.len() - 1];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Err(bad()));
+    }
+    Some(
+        digits
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit))
+            .filter(|secs| (1..=MAX_EVERY_SECS).contains(secs))
+            .ok_or_else(bad),
+    )
+}
+
+impl CronRule {
+    fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = self.wall(after);
         let mut cursor = local;
         // Elapsed-time schedules also fire in the second copy of a fall-back's
@@ -325,7 +404,7 @@ fn expand_fields(run_at: &str) -> Result<Vec<String>, String> {
             "hourly" => "0 0 * * * *",
             _ => {
                 return Err(
-                    "unsupported macro; expected one of @yearly, @annually, @monthly, \
+                    "unsupported macro; expected @every N (s, m, h or d) or one of @yearly, @annually, @monthly, \
                             @weekly, @daily, @midnight, @hourly"
                         .to_owned(),
                 );

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use keywarden_db::{Database, JobConfig, NewJob};
+use keywarden_db::{Database, JobConfig, NewJob, Overlap};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use super::fire_times::{CatchUp, Schedule, Window, plan_fires};
+use super::fire_times::{Schedule, Window, plan_fires};
 
 /// Default tick: short enough that per-second crons fire on time.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(200);
@@ -118,10 +118,6 @@ async fn fire_one(
             return Ok(0);
         }
     };
-    let catch_up = config.catch_up.parse::<CatchUp>().unwrap_or_else(|e| {
-        tracing::warn!(config = %config.id, "{e}; using the default");
-        CatchUp::default()
-    });
     let window = Window {
         start: config.start_date,
         end: config.end_date,
@@ -132,29 +128,24 @@ async fn fire_one(
         window,
         expected,
         now,
-        catch_up,
+        config.catch_up,
         grace,
         MAX_FIRES_PER_TICK,
     );
     let mut fires = plan.fires;
     // Overlap is judged against jobs of earlier rounds; the fires of one catch-up round
     // are enqueued together as the catch-up policy asked.
-    if !fires.is_empty() && config.overlap == "skip" && db.has_unfinished_job(config.id).await? {
+    if !fires.is_empty()
+        && config.overlap == Overlap::Skip
+        && db.has_unfinished_job(config.id).await?
+    {
         tracing::info!(config = %config.id, name = %config.name, skipped = fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
         fires.clear();
     }
-    let target = config
-        .params
-        .get("cloud_name")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
+    // Target and schedule kind come from the config, where they were computed once.
     let jobs: Vec<NewJob> = fires
         .into_iter()
-        .map(|at| {
-            let mut job = NewJob::from_config(config, at, now);
-            job.target = target.clone();
-            job
-        })
+        .map(|at| NewJob::from_config(config, at, now))
         .collect();
     if db
         .fire_config(config.id, Some(expected), plan.next_fire, &jobs)

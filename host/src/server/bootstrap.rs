@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use keywarden_db::Database;
 
-use crate::api::auth::{generate_token, hash_token};
+use crate::domain::tokens::{generate_token, hash_token};
 
 /// Account of the bootstrap admin token.
 pub const ADMIN_ACCOUNT: &str = "admin";

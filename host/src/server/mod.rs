@@ -14,6 +14,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
+use crate::domain::Service;
 use crate::executor::ExecutorConfig;
 use crate::operator_config::OperatorConfig;
 use crate::plugins::{PluginRegistry, watcher};
@@ -132,13 +133,20 @@ pub async fn serve(
     if let Some(secs) = options.config.server.lease_secs {
         executor.lease = Duration::from_secs(secs.max(1));
     }
+    let service = Service::new(db.clone(), registry.clone(), node_id);
+    let recorded = service
+        .record_legacy_config_facts()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot record the facts of older job configs: {e}"))?;
+    if recorded > 0 {
+        tracing::info!(
+            configs = recorded,
+            "recorded target and schedule kind of older job configs"
+        );
+    }
     let tasks = background::start(&db, &registry, options.tick, executor, &stop);
 
-    let state = AppState {
-        db,
-        registry,
-        node_id,
-    };
+    let state = AppState { service };
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     let http_stop = stop.clone();

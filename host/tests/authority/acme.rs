@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use keywarden::authority::http01::Http01Responder;
-use keywarden::runtime::capabilities::enrollment::CertificateAuthority;
+use keywarden::runtime::capabilities::enrollment::{AuthorityError, CertificateAuthority};
 
 use crate::support::{openssl_csr, openssl_describe, openssl_verify, rcgen_csr, registry, tempdir};
 
@@ -155,18 +155,22 @@ async fn acme_refuses_csrs_it_cannot_order_with_a_reason() {
     let (_t, dir) = tempdir();
     let ca = registry(&pebble.config(""), &dir.join("data"));
     let csr = openssl_csr(&dir, "ec", "/CN=no-sans.keywarden.test", None);
-    let err = ca.sign(&csr, None).await.unwrap_err();
+    let rejected = |e: AuthorityError| match e {
+        AuthorityError::Rejected(why) => why,
+        other => panic!("expected a rejection, got {other:?}"),
+    };
+    let err = rejected(ca.sign(&csr, None).await.unwrap_err());
     assert!(
         err.starts_with(
             "certificate authority \"pebble\": the CSR names no DNS name or IP address"
         ),
         "{err}"
     );
-    let err = ca.sign(b"\x30\x03\x02\x01\x00", None).await.unwrap_err();
+    let err = rejected(ca.sign(b"\x30\x03\x02\x01\x00", None).await.unwrap_err());
     assert!(err.contains("not a DER PKCS#10"), "{err}");
     // A name the CA's policy refuses comes back with the server's reason.
     let csr = openssl_csr(&dir, "ec", "/CN=x", Some("DNS:bad_name..keywarden.test"));
-    let err = ca.sign(&csr, None).await.unwrap_err();
+    let err = rejected(ca.sign(&csr, None).await.unwrap_err());
     assert!(err.contains("the ACME server refused the order"), "{err}");
 }
 
@@ -186,7 +190,11 @@ async fn an_unreachable_acme_directory_fails_within_the_timeout() {
     let started = std::time::Instant::now();
     let err = ca.sign(&csr, None).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(err.starts_with("certificate authority \"gone\": "), "{err}");
+    // Nothing answered: the CA is unavailable (a host fault), not a refusal of the CSR.
+    assert!(
+        matches!(&err, AuthorityError::Unavailable(why) if why.starts_with("certificate authority \"gone\": ")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -349,7 +357,10 @@ async fn http01_challenges_are_really_validated_through_the_hosts_listener() {
     );
     let ca = registry(&toml, &dir2.join("data"));
     let csr = rcgen_csr("127.0.0.1", &["127.0.0.1"]);
-    let err = ca.sign(&csr, None).await.unwrap_err();
+    // The CA could not validate the name: a refusal of this request.
+    let AuthorityError::Rejected(err) = ca.sign(&csr, None).await.unwrap_err() else {
+        panic!("expected a rejection")
+    };
     assert!(
         err.starts_with(
             "certificate authority \"mute\": the ACME order failed while waiting for authorization"

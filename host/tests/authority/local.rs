@@ -5,7 +5,8 @@ use std::process::Command;
 use keywarden::runtime::capabilities::enrollment::CertificateAuthority;
 
 use crate::support::{
-    open_error, openssl_csr, openssl_describe, openssl_verify, rcgen_csr, registry, run, tempdir,
+    open_error, openssl_csr, openssl_describe, openssl_verify, rcgen_csr, registry, rejected, run,
+    tempdir,
 };
 
 const LAB: &str = r#"
@@ -145,12 +146,13 @@ async fn bad_csrs_get_a_reason_not_a_panic() {
     let (_t, dir) = tempdir();
     let ca = registry(LAB, &dir.join("data"));
 
-    let err = ca
-        .sign(b"certainly not DER", Some("lab"))
-        .await
-        .unwrap_err();
+    let err = rejected(
+        ca.sign(b"certainly not DER", Some("lab"))
+            .await
+            .unwrap_err(),
+    );
     assert!(err.contains("not a DER PKCS#10"), "{err}");
-    let err = ca.sign(b"", None).await.unwrap_err();
+    let err = rejected(ca.sign(b"", None).await.unwrap_err());
     assert!(err.contains("the CSR is empty"), "{err}");
 
     // A CSR altered after signing: same length, one letter of the subject changed.
@@ -165,18 +167,18 @@ async fn bad_csrs_get_a_reason_not_a_panic() {
         .position(|w| w == b"good")
         .expect("the CN is in the DER");
     csr[at] = b'b';
-    let err = ca.sign(&csr, None).await.unwrap_err();
+    let err = rejected(ca.sign(&csr, None).await.unwrap_err());
     assert!(err.contains("signature does not verify"), "{err}");
 
     // Truncated.
     let csr = openssl_csr(&dir, "ec", "/CN=t.test", None);
-    let err = ca.sign(&csr[..csr.len() / 2], None).await.unwrap_err();
+    let err = rejected(ca.sign(&csr[..csr.len() / 2], None).await.unwrap_err());
     assert!(err.contains("not a DER PKCS#10"), "{err}");
 
     // Trailing bytes after a good request.
     let mut csr = openssl_csr(&dir, "ec", "/CN=t.test", None);
     csr.extend_from_slice(b"extra");
-    let err = ca.sign(&csr, None).await.unwrap_err();
+    let err = rejected(ca.sign(&csr, None).await.unwrap_err());
     assert!(err.contains("trailing data"), "{err}");
 }
 
@@ -201,7 +203,7 @@ common_name = "Root B"
     assert!(issuer(&ca.sign(&csr, Some("a")).await.unwrap()).contains("CN=Root A"));
     assert!(issuer(&ca.sign(&csr, None).await.unwrap()).contains("CN=Root B"));
 
-    let err = ca.sign(&csr, Some("nope")).await.unwrap_err();
+    let err = rejected(ca.sign(&csr, Some("nope")).await.unwrap_err());
     assert_eq!(
         err,
         r#"unknown certificate authority "nope" (configured: a, b)"#
@@ -209,7 +211,7 @@ common_name = "Root B"
 
     let no_default = two.replace("default_authority = \"b\"", "");
     let ca = registry(&no_default, &dir.join("data2"));
-    let err = ca.sign(&csr, None).await.unwrap_err();
+    let err = rejected(ca.sign(&csr, None).await.unwrap_err());
     assert!(
         err.contains("no certificate authority was named and no default_authority is configured (configured: a, b)"),
         "{err}"

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use keywarden::authority::registry::AuthorityRegistry;
 use keywarden::operator_config::OperatorConfig;
+use keywarden::runtime::capabilities::enrollment::AuthorityError;
 
 /// Runs a command, panicking with its stderr when it fails; returns stdout.
 pub fn run(cmd: &mut Command) -> String {
@@ -133,4 +134,12 @@ pub fn tempdir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     (dir, path)
+}
+
+/// The reason of a refusal; panics on any other failure.
+pub fn rejected(err: AuthorityError) -> String {
+    match err {
+        AuthorityError::Rejected(why) => why,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
 }

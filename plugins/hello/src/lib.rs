@@ -1,8 +1,9 @@
-//! `hello`: the smallest useful plugin. Shows params, config, logging, progress and
-//! secrets (it reveals one on request and reports only its length).
+//! `hello`: the smallest useful plugin. Shows params, config, logging, progress, secrets
+//! (it reveals one on request and reports only its length) and durable state (it counts
+//! its runs on request).
 
 use keywarden_sdk::prelude::*;
-use keywarden_sdk::{config, log, progress, secrets};
+use keywarden_sdk::{config, log, progress, secrets, state};
 use serde::Deserialize;
 
 struct Hello;
@@ -19,6 +20,9 @@ struct HelloParams {
     /// Milliseconds to wait before answering (to exercise long-running jobs).
     #[serde(default)]
     delay_ms: u64,
+    /// Count this run in the plugin's state and report the count.
+    #[serde(default)]
+    count: bool,
 }
 
 fn one() -> u32 {
@@ -41,7 +45,9 @@ impl Plugin for Hello {
                             "secret": {"type": "string", "minLength": 1,
                                        "description": "Name of a secret to reveal; only its length is reported"},
                             "delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                                         "description": "Wait this long before answering"}
+                                         "description": "Wait this long before answering"},
+                            "count": {"type": "boolean",
+                                      "description": "Count this run in the plugin's state and report the count"}
                         },
                         "required": ["name"],
                         "additionalProperties": false
@@ -84,6 +90,16 @@ fn hello(ctx: &JobContext) -> Result<Outcome, JobError> {
         "greeting": line,
         "repeat": params.repeat,
     }));
+    if params.count {
+        // Kept per job config: the count survives restarts and other nodes see it.
+        let runs = state::get("runs")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        state::set("runs", &runs.to_string())
+            .map_err(|e| JobError::failed(format!("cannot count the run: {e}")))?;
+        outcome = outcome.with_detail("runs", runs);
+    }
     if let Some(name) = &params.secret {
         // Reveal, measure, drop: the value itself never reaches logs or details.
         let value = secrets::reveal(name)?;

@@ -108,8 +108,8 @@ async fn crud_validation_and_scoping(s: &TestServer, _fx: &Fixtures) {
             "Colour",
         ),
         (
-            json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "InventorySchedule": {"Interval": {"Minutes": 7}}}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"ClientMachine": "w", "Storepath": "/stores/a.pem", "CertStoreType": 2, "InventorySchedule": {"Interval": {"Minutes": 0}}}),
+            StatusCode::BAD_REQUEST,
             "InventorySchedule.Interval.Minutes",
         ),
     ];

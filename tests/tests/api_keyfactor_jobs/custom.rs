@@ -56,7 +56,8 @@ async fn custom_jobs(s: &TestServer) {
     let (_, cfg) = s
         .get(t, &format!("/api/v1/scheduler/job-configs/{config_id}"))
         .await;
-    assert_eq!(cfg["run_at"], "30 10 * * mon,thu");
+    // One schedule reader for every Keyfactor endpoint: weekdays become cron numbers.
+    assert_eq!(cfg["run_at"], "30 10 * * 1,4");
     assert_eq!(cfg["operation"], "hello");
     assert!(cfg["next_run_at"].is_string(), "{cfg}");
     let fired = run(s, &config_id).await;
@@ -135,17 +136,22 @@ async fn custom_jobs(s: &TestServer) {
         (
             json!({"JobTypeName": "hello", "Schedule": {"Hourly": {}}, "JobFields": {"name": "x"}}),
             StatusCode::BAD_REQUEST,
-            "Schedule",
+            "Schedule.Hourly",
         ),
         (
-            json!({"JobTypeName": "hello", "Schedule": {"Interval": {"Minutes": 7}}, "JobFields": {"name": "x"}}),
+            json!({"JobTypeName": "hello", "Schedule": {"Interval": {"Minutes": 0}}, "JobFields": {"name": "x"}}),
             StatusCode::BAD_REQUEST,
             "Schedule.Interval.Minutes",
         ),
         (
-            json!({"JobTypeName": "hello", "Schedule": {"ExactlyOnce": {"Time": "2001-01-01T00:00:00Z"}}, "JobFields": {"name": "x"}}),
+            json!({"JobTypeName": "hello", "Schedule": {"Daily": {"Time": "10:30"}}, "JobFields": {"name": "x"}}),
             StatusCode::BAD_REQUEST,
-            "Schedule.ExactlyOnce.Time",
+            "Schedule.Daily.Time",
+        ),
+        (
+            json!({"JobTypeName": "hello", "Schedule": {"Off": true}, "JobFields": {"name": "x"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Schedule",
         ),
         (
             json!({"JobTypeName": "hello", "Schedule": {"Immediate": true}, "JobFields": {"name": "x"}, "Priority": 1}),
@@ -159,6 +165,41 @@ async fn custom_jobs(s: &TestServer) {
     }
     // Nothing was created by the refused requests.
     assert_eq!(history(s, t, &[]).await.1, 3);
+
+    // Settled on purpose (one schedule reader for every endpoint): an interval that does
+    // not divide an hour or a day is kept by the minute, not refused...
+    let (status, body) = s
+        .post(
+            t,
+            CUSTOM,
+            &json!({"jobtypename": "hello", "schedule": {"interval": {"minutes": 7}}, "jobfields": {"name": "x"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, cfg) = s
+        .get(
+            t,
+            &format!(
+                "/api/v1/scheduler/job-configs/{}",
+                body["JobConfigId"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(cfg["run_at"], "@every 7m", "{cfg}");
+    // ...and an ExactlyOnce time already past runs at once, as a one-off job.
+    let (status, body) = s
+        .post(
+            t,
+            CUSTOM,
+            &json!({"JobTypeName": "hello", "Schedule": {"ExactlyOnce": {"Time": "2001-01-01T00:00:00Z"}}, "JobFields": {"name": "late"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["JobConfigId"].is_null(), "{body}");
+    let job = s.wait_job(t, body["JobId"].as_str().unwrap(), WAIT).await;
+    assert_eq!(job["result"], "success", "{job}");
+    let e = entry(s, t, body["JobId"].as_str().unwrap()).await;
+    assert_eq!(e["ScheduleType"], "O_", "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -202,6 +202,56 @@ async fn history_queries(s: &TestServer) {
     .await;
     assert_eq!(page.iter().map(id).collect::<Vec<_>>(), desc);
 
+    // ScheduleType sorts, nulls (immediate) first, then by Keyfactor's code order
+    // (D_ < I_ < M_ < W_).
+    let (page, _) = history(s, t, &[("SortField", "ScheduleType")]).await;
+    let types: Vec<Value> = page.iter().map(|e| e["ScheduleType"].clone()).collect();
+    assert_eq!(
+        types,
+        [
+            Value::Null,
+            Value::Null,
+            "D_".into(),
+            "I_".into(),
+            "I_".into(),
+            "M_".into(),
+            "W_".into()
+        ]
+    );
+
+    // Settled on purpose: a job keeps the ScheduleType its config had when it was queued.
+    // Editing the weekly config into a daily one, or deleting the monthly one, does not
+    // rewrite their past jobs (they were derived from the configs on every request before).
+    let weekly_config = d.weekly["JobConfigId"].as_str().unwrap();
+    let (status, body) = s
+        .patch(
+            t,
+            &format!("/api/v1/scheduler/job-configs/{weekly_config}"),
+            &serde_json::json!({"run_at": "30 2 * * *"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let monthly_config = d.monthly["JobConfigId"].as_str().unwrap();
+    let (status, _) = s
+        .delete(
+            t,
+            &format!("/api/v1/scheduler/job-configs/{monthly_config}"),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
+    let weekly = entry(s, t, d.weekly["JobId"].as_str().unwrap()).await;
+    let monthly = entry(s, t, d.monthly["JobId"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            weekly["ScheduleType"].as_str(),
+            monthly["ScheduleType"].as_str()
+        ),
+        (Some("W_"), Some("M_"))
+    );
+    // The edited config's next job is daily.
+    let next = run(s, weekly_config).await;
+    assert_eq!(next["ScheduleType"], "D_");
+
     // Accounts: another account sees none of these.
     let bob = s.token("bob", false).await;
     assert_eq!(history(s, &bob, &[]).await.1, 0);

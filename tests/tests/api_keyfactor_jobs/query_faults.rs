@@ -59,7 +59,7 @@ async fn query_faults(s: &TestServer) {
     for (params, field) in [
         ("PageReturned=0", "PageReturned"),
         ("ReturnLimit=ten", "ReturnLimit"),
-        ("SortField=ScheduleType", "SortField"),
+        ("SortField=Operation", "SortField"),
         ("SortField=Colour", "SortField"),
         ("SortAscending=maybe", "SortAscending"),
     ] {

@@ -16,7 +16,7 @@ async fn the_plugins_describe_the_four_operations_for_their_store_type() {
             let found = plugin
                 .operation(op, Some(ty))
                 .unwrap_or_else(|| panic!("{name}: {op}"));
-            assert_eq!(found.family, "certificate-store");
+            assert_eq!(found.family, keywarden::plugins::Family::CertificateStore);
             assert_eq!(found.target.as_deref(), Some(ty));
         }
     }

@@ -17,7 +17,7 @@ use keywarden::runtime::bindings::certificate_store::{
     CertificateEntry, NewEntry, Store as CertStore,
 };
 use keywarden::runtime::bindings::types::JobResult;
-use keywarden::runtime::capabilities::enrollment::CertificateAuthority;
+use keywarden::runtime::capabilities::enrollment::{AuthorityError, CertificateAuthority};
 use keywarden::runtime::capabilities::secrets::ConfiguredSecrets;
 use keywarden::runtime::capabilities::state::MemoryState;
 use keywarden::runtime::invoke::{FamilyData, Finished, JobCall, JobFailure, JobInput, JobReport};
@@ -227,11 +227,16 @@ impl OpensslCa {
 
 #[async_trait::async_trait]
 impl CertificateAuthority for OpensslCa {
-    async fn sign(&self, csr_der: &[u8], _authority: Option<&str>) -> Result<Vec<Vec<u8>>, String> {
+    async fn sign(
+        &self,
+        csr_der: &[u8],
+        _authority: Option<&str>,
+    ) -> Result<Vec<Vec<u8>>, AuthorityError> {
+        let down = |e: String| AuthorityError::Unavailable(e);
         let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
         let csr = self.dir.join(format!("req-{n}.der"));
         let out = self.dir.join(format!("cert-{n}.der"));
-        std::fs::write(&csr, csr_der).map_err(|e| e.to_string())?;
+        std::fs::write(&csr, csr_der).map_err(|e| down(e.to_string()))?;
         let result = std::process::Command::new("openssl")
             .args(["x509", "-req", "-inform", "DER", "-in"])
             .arg(&csr)
@@ -243,12 +248,15 @@ impl CertificateAuthority for OpensslCa {
             .args(["-copy_extensions", "copy", "-outform", "DER", "-out"])
             .arg(&out)
             .output()
-            .map_err(|e| format!("running openssl: {e}"))?;
+            .map_err(|e| down(format!("running openssl: {e}")))?;
         if !result.status.success() {
-            return Err(String::from_utf8_lossy(&result.stderr).into_owned());
+            // openssl refused the request.
+            return Err(AuthorityError::Rejected(
+                String::from_utf8_lossy(&result.stderr).into_owned(),
+            ));
         }
-        let leaf = std::fs::read(&out).map_err(|e| e.to_string())?;
-        let ca = std::fs::read(self.pki.join("ca.der")).map_err(|e| e.to_string())?;
+        let leaf = std::fs::read(&out).map_err(|e| down(e.to_string()))?;
+        let ca = std::fs::read(self.pki.join("ca.der")).map_err(|e| down(e.to_string()))?;
         Ok(vec![leaf, ca])
     }
 }

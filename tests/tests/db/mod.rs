@@ -144,5 +144,5 @@ pub async fn wait_job(
 
 /// Whether the job reached a final status.
 pub fn is_final(job: &Job) -> bool {
-    keywarden_db::status::FINAL.contains(&job.status.as_str())
+    job.status.is_final()
 }

@@ -1,5 +1,5 @@
 //! `/KeyfactorAPI/CertificateStores`: certificate stores as resources, in Keyfactor's
-//! field names (see `reference/keyfactor-certificate-stores-facts.md`).
+//! field names (`docs/keyfactor.md` lists them).
 //!
 //! Passwords: Keyfactor takes a store password as a secret value or a PAM reference.
 //! Keywarden never stores secret values, so `Password` must be a reference to a secret
@@ -13,20 +13,25 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
-use keywarden_db::{CertificateStore, CertificateStoreFilter};
+use keywarden_db::{CertificateStore, CertificateStoreFilter, Sort};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
-use super::kf_body::{self, Body};
-use super::store_schedule::{self, KfSchedule};
+use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names, Params};
 use super::store_types;
 use crate::api::AppState;
-use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{self, ApiJson, ApiQuery, text};
-use crate::certificates::job_params::operation;
+use crate::api::ciphertrust::extract::ApiJson;
+use crate::api::{ApiError, ApiResult};
+use crate::domain::Caller;
+use crate::domain::certificate_stores::StoreSpec;
+
+/// How these endpoints name the model's fields.
+const NAMES: Names = Names {
+    schedule: "InventorySchedule",
+    ..Names::DEFAULT
+};
 
 /// Response fields a client may send back unchanged from a GET; not editable.
 const READ_ONLY: &[&str] = &[
@@ -73,16 +78,8 @@ pub struct CertificateStoreView {
 }
 
 impl CertificateStoreView {
-    async fn of(state: &AppState, s: &CertificateStore) -> ApiResult<Self> {
-        let schedule = match s.inventory_config_id {
-            Some(id) => state
-                .db
-                .get_config(Some(&s.account_id), id)
-                .await?
-                .as_ref()
-                .and_then(store_schedule::render),
-            None => None,
-        };
+    async fn of(state: &AppState, s: &CertificateStore) -> KeyfactorResult<Self> {
+        let schedule = state.service.inventory_schedule(s).await?;
         Ok(CertificateStoreView {
             id: s.id.to_string(),
             container_id: s.container_id,
@@ -96,13 +93,13 @@ impl CertificateStoreView {
             agent_id: s.agent_id.clone(),
             agent_assigned: s.agent_id.is_some(),
             cert_store_inventory_job_id: s.inventory_config_id.map(|id| id.to_string()),
-            inventory_schedule: schedule,
+            inventory_schedule: schedule.as_ref().map(|r| kit::schedule::render(Some(r))),
             password: s
                 .password_secret
                 .as_ref()
                 .map(|name| serde_json::json!({"SecretName": name})),
-            created_at: kf_body::time(s.created_at),
-            updated_at: kf_body::time(s.updated_at),
+            created_at: kit::time(s.created_at),
+            updated_at: kit::time(s.updated_at),
         })
     }
 }
@@ -137,15 +134,15 @@ pub struct CertificateStoreRequest {
     pub inventory_schedule: Option<Value>,
 }
 
-/// Reads a create/replace body into `store`; returns the inventory schedule if given.
-fn read(
-    state: &AppState,
-    store: &mut CertificateStore,
-    mut body: Body,
-) -> ApiResult<Option<KfSchedule>> {
+/// What a create/replace body asks for: the store, and its inventory schedule when the
+/// body has one (`Some(None)`: `Off`).
+type StoreRequest = (StoreSpec, Option<Option<keywarden_db::Recurrence>>);
+
+/// Reads a create/replace body.
+fn read(mut body: Body) -> ApiResult<StoreRequest> {
     body.ignore(READ_ONLY);
-    store.client_machine = body.required_text("ClientMachine")?;
-    store.store_path = match body.take_any(&["Storepath", "StorePath"]) {
+    let client_machine = body.required_text("ClientMachine")?;
+    let store_path = match body.take_any(&["Storepath", "StorePath"]) {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
         Some(other) if !other.is_string() => {
             return Err(ApiError::invalid(
@@ -158,63 +155,26 @@ fn read(
     let store_type = body
         .take("CertStoreType")
         .ok_or_else(|| ApiError::invalid("CertStoreType", "is required"))?;
-    store.store_type = store_types::resolve(&state.registry, "CertStoreType", &store_type)?;
-    store.container_id = body.integer("ContainerId", 0, i64::MAX)?;
-    store.approved = body.boolean("Approved")?.unwrap_or(true);
-    store.create_if_missing = body.boolean("CreateIfMissing")?.unwrap_or(false);
-    store.properties = properties(body.take("Properties"))?;
-    store.agent_id = body.text("AgentId")?;
-    store.password_secret = password(state, &store.store_type, body.take("Password"))?;
+    let spec = StoreSpec {
+        client_machine,
+        store_path,
+        store_type: store_types::name_of("CertStoreType", &store_type)?,
+        container_id: body.integer("ContainerId", 0, i64::MAX)?,
+        approved: body.boolean("Approved")?.unwrap_or(true),
+        create_if_missing: body.boolean("CreateIfMissing")?.unwrap_or(false),
+        properties: properties(body.take("Properties"))?,
+        agent_id: body.text("AgentId")?,
+        password_secret: password(body.take("Password"))?,
+    };
     let schedule = body
         .take("InventorySchedule")
-        .map(|v| store_schedule::parse(v, "InventorySchedule"))
+        .map(|v| kit::schedule::parse(v, "InventorySchedule"))
         .transpose()?;
     body.finish()?;
-    check_path(state, store)?;
-    check_properties(state, store)?;
-    Ok(schedule)
+    Ok((spec, schedule))
 }
 
-/// Validates `Properties` against the schema the store type's plugin publishes as
-/// `$defs.storeProperties` in its Inventory params schema, when it publishes one.
-fn check_properties(state: &AppState, store: &CertificateStore) -> ApiResult<()> {
-    let Ok((_, op)) = state
-        .registry
-        .resolve(operation::INVENTORY, Some(&store.store_type))
-    else {
-        return Ok(());
-    };
-    let Some(schema) = op.params_schema.pointer("/$defs/storeProperties") else {
-        return Ok(());
-    };
-    let Ok(validator) = jsonschema::validator_for(schema) else {
-        return Ok(());
-    };
-    match validator.iter_errors(&store.properties).next() {
-        None => Ok(()),
-        Some(error) => {
-            let mut field = "Properties".to_owned();
-            for part in error
-                .instance_path
-                .as_str()
-                .split('/')
-                .filter(|p| !p.is_empty())
-            {
-                field.push('.');
-                field.push_str(part);
-            }
-            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-                &error.kind
-                && let Some(first) = unexpected.first()
-            {
-                field.push('.');
-                field.push_str(first);
-            }
-            Err(ApiError::unprocessable(&field, error.to_string()))
-        }
-    }
-}
-
+/// `Properties`: a JSON object, or one serialised into a string.
 fn properties(value: Option<Value>) -> ApiResult<Value> {
     let value = match value {
         None => return Ok(Value::Object(Map::new())),
@@ -230,37 +190,11 @@ fn properties(value: Option<Value>) -> ApiResult<Value> {
     if !value.is_object() {
         return Err(ApiError::invalid("Properties", "must be a JSON object"));
     }
-    if let Some(path) = secret_value_path(&value, "Properties") {
-        return Err(ApiError::unprocessable(
-            &path,
-            "secret values are not stored; configure a named secret on the server and give \
-             its name instead",
-        ));
-    }
     Ok(value)
 }
 
-/// The path of the first `SecretValue` member anywhere in `value`.
-fn secret_value_path(value: &Value, path: &str) -> Option<String> {
-    match value {
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let here = format!("{path}.{k}");
-            if k.eq_ignore_ascii_case("SecretValue") && !v.is_null() {
-                Some(here)
-            } else {
-                secret_value_path(v, &here)
-            }
-        }),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| secret_value_path(v, &format!("{path}[{i}]"))),
-        _ => None,
-    }
-}
-
-/// The secret name of a `Password` field, checked against the operator config.
-fn password(state: &AppState, store_type: &str, value: Option<Value>) -> ApiResult<Option<String>> {
+/// The secret name of a `Password` field. A value is refused: it would be stored.
+fn password(value: Option<Value>) -> ApiResult<Option<String>> {
     const HOW: &str = "plain passwords are not stored; give {\"SecretName\": \"<name>\"} naming a \
                        secret configured on the server";
     let mut body = match value {
@@ -274,96 +208,34 @@ fn password(state: &AppState, store_type: &str, value: Option<Value>) -> ApiResu
     body.ignore(&["IsManaged"]);
     let name = body.text("SecretName")?;
     body.finish()?;
-    let Some(name) = name else {
-        return Ok(None);
-    };
-    let runtime = state.registry.runtime();
-    if !runtime.config().secrets.contains_key(&name) {
-        return Err(ApiError::unprocessable(
-            "Password.SecretName",
-            format!("no secret named {name:?} is configured on the server"),
-        ));
-    }
-    if let Some(plugin) = store_types::plugin_for(&state.registry, operation::INVENTORY, store_type)
-        && !plugin.grants.secrets.contains(&name)
-    {
-        return Err(ApiError::unprocessable(
-            "Password.SecretName",
-            format!(
-                "secret {name:?} is not granted to plugin {}, which serves {store_type} stores",
-                plugin.name
-            ),
-        ));
-    }
-    Ok(Some(name))
+    Ok(name)
 }
 
-/// The path must lie in a directory granted to the plugin serving the type, else no job
-/// could ever open it.
-fn check_path(state: &AppState, store: &CertificateStore) -> ApiResult<()> {
-    let Some(plugin) =
-        store_types::plugin_for(&state.registry, operation::INVENTORY, &store.store_type)
-    else {
-        return Ok(());
-    };
-    let path = std::path::Path::new(&store.store_path);
-    if !path.is_absolute() || store.store_path.split('/').any(|part| part == "..") {
-        return Err(ApiError::unprocessable(
-            "Storepath",
-            "must be an absolute path without '..' components",
-        ));
-    }
-    let granted: Vec<&str> = plugin
-        .grants
-        .dirs
-        .iter()
-        .map(|d| d.guest.as_str())
-        .collect();
-    if granted.iter().any(|dir| path.starts_with(dir)) {
-        return Ok(());
-    }
-    let granted = if granted.is_empty() {
-        "none".to_owned()
-    } else {
-        granted.join(", ")
-    };
-    Err(ApiError::unprocessable(
-        "Storepath",
-        format!(
-            "{} is outside the directories granted to plugin {} ({granted})",
-            store.store_path, plugin.name
-        ),
-    ))
-}
-
-async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CertificateStore> {
-    let uuid = extract::path_id(id, "certificate store")?;
-    state
-        .db
-        .get_certificate_store(caller.scope(), uuid)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no certificate store with id {id:?}")))
+fn store_id(raw: &str) -> KeyfactorResult<Uuid> {
+    Ok(crate::api::ciphertrust::extract::path_id(
+        raw,
+        "certificate store",
+    )?)
 }
 
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores", tag = "keyfactor-certificate-stores",
     request_body = CertificateStoreRequest,
-    responses((status = 200, body = CertificateStoreView), (status = 400, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = CertificateStoreView), (status = 400, body = KeyfactorErrorBody),
+        (status = 409, body = KeyfactorErrorBody), (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<CertificateStoreView>> {
+) -> KeyfactorResult<Json<CertificateStoreView>> {
     let mut body = Body::new(body, "")?;
     body.ignore(&["Id"]);
-    let mut store = CertificateStore::new(&caller.account, "", "", "", Utc::now());
-    let schedule = read(&state, &mut store, body)?;
-    check_schedule(&state, &store, schedule.as_ref())?;
-    let mut stored = state.db.insert_certificate_store(&store).await?;
-    if let Some(schedule) = schedule {
-        stored = store_schedule::apply(&state, &stored, &schedule, "InventorySchedule").await?;
-    }
+    let (spec, schedule) = read(body)?;
+    let stored = state
+        .service
+        .create_certificate_store(&caller, spec, schedule)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
     Ok(Json(CertificateStoreView::of(&state, &stored).await?))
 }
 
@@ -371,128 +243,85 @@ pub async fn create(
 /// inventory schedule is kept unless `InventorySchedule` is given.
 #[utoipa::path(put, path = "/KeyfactorAPI/CertificateStores", tag = "keyfactor-certificate-stores",
     request_body = CertificateStoreRequest,
-    responses((status = 200, body = CertificateStoreView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+    responses((status = 200, body = CertificateStoreView), (status = 400, body = KeyfactorErrorBody),
+        (status = 404, body = KeyfactorErrorBody), (status = 409, body = KeyfactorErrorBody),
+        (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn replace(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<CertificateStoreView>> {
+) -> KeyfactorResult<Json<CertificateStoreView>> {
     let mut body = Body::new(body, "")?;
     let id = body
         .uuid("Id")?
         .ok_or_else(|| ApiError::invalid("Id", "is required"))?;
-    let before = load(&state, &caller, &id.to_string()).await?;
-    let mut store = before.clone();
-    let schedule = read(&state, &mut store, body)?;
-    check_schedule(&state, &store, schedule.as_ref())?;
-    let mut stored = state.db.update_certificate_store(&store).await?;
-    let schedule = match schedule {
-        Some(s) => Some(s),
-        // Keep the schedule, but its jobs follow the store's new agent and type.
-        None if before.agent_id != stored.agent_id || before.store_type != stored.store_type => {
-            current_schedule(&state, &stored).await?
-        }
-        None => None,
-    };
-    if let Some(schedule) = schedule {
-        stored = store_schedule::apply(&state, &stored, &schedule, "InventorySchedule").await?;
-    }
+    let (spec, schedule) = read(body)?;
+    let stored = state
+        .service
+        .replace_certificate_store(&caller, id, spec, schedule)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
     Ok(Json(CertificateStoreView::of(&state, &stored).await?))
-}
-
-/// Refuses a schedule that could not be applied, before the store is written.
-fn check_schedule(
-    state: &AppState,
-    store: &CertificateStore,
-    schedule: Option<&KfSchedule>,
-) -> ApiResult<()> {
-    match schedule {
-        None | Some(KfSchedule::Off) => Ok(()),
-        Some(schedule) => {
-            schedule.check("InventorySchedule")?;
-            store_schedule::check_schedulable(state, store, "InventorySchedule")
-        }
-    }
-}
-
-async fn current_schedule(
-    state: &AppState,
-    store: &CertificateStore,
-) -> ApiResult<Option<KfSchedule>> {
-    let Some(id) = store.inventory_config_id else {
-        return Ok(None);
-    };
-    let Some(config) = state.db.get_config(Some(&store.account_id), id).await? else {
-        return Ok(None);
-    };
-    Ok(store_schedule::render(&config)
-        .and_then(|json| store_schedule::parse(json, "InventorySchedule").ok())
-        .filter(|s| !matches!(s, KfSchedule::Immediate)))
 }
 
 #[utoipa::path(get, path = "/KeyfactorAPI/CertificateStores/{id}", tag = "keyfactor-certificate-stores",
     params(("id" = String, Path, description = "Certificate store GUID")),
-    responses((status = 200, body = CertificateStoreView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CertificateStoreView), (status = 404, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> ApiResult<Json<CertificateStoreView>> {
-    let store = load(&state, &caller, &id).await?;
+) -> KeyfactorResult<Json<CertificateStoreView>> {
+    let store = state
+        .service
+        .certificate_store(&caller, store_id(&id)?)
+        .await?;
     Ok(Json(CertificateStoreView::of(&state, &store).await?))
 }
 
 /// Deletes a store with its inventory and its inventory schedule; past jobs stay.
 #[utoipa::path(delete, path = "/KeyfactorAPI/CertificateStores/{id}", tag = "keyfactor-certificate-stores",
     params(("id" = String, Path, description = "Certificate store GUID")),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+    responses((status = 204), (status = 404, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let uuid = extract::path_id(&id, "certificate store")?;
-    if state
-        .db
-        .delete_certificate_store(caller.scope(), uuid)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!(
-            "no certificate store with id {id:?}"
-        )))
-    }
+) -> KeyfactorResult<StatusCode> {
+    state
+        .service
+        .delete_certificate_store(&caller, store_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// Query parameters of `GET /KeyfactorAPI/CertificateStores`.
+/// Query parameters of `GET /KeyfactorAPI/CertificateStores` (names are case-insensitive).
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)] // Documentation only: parameters are read by `Params`.
 #[into_params(rename_all = "PascalCase")]
 pub struct StoreListQuery {
     /// 1-based page number (default 1).
-    pub page_returned: Option<String>,
-    /// Page size (default 50).
-    pub return_limit: Option<String>,
+    pub page_returned: Option<i64>,
+    /// Page size (default 50, at most 1000).
+    pub return_limit: Option<i64>,
     /// `ClientMachine`, `Storepath`, `CertStoreType`, `AgentId`, `Approved`, `ContainerId`,
-    /// `CreatedAt`, `Id`.
+    /// `CreatedAt`, `UpdatedAt`, `Id`.
     pub sort_field: Option<String>,
     /// 0 ascending (default), 1 descending.
     pub sort_ascending: Option<String>,
     pub client_machine: Option<String>,
-    #[serde(alias = "StorePath")]
     pub storepath: Option<String>,
     /// Store type id or name.
     pub cert_store_type: Option<String>,
     pub agent_id: Option<String>,
-    pub approved: Option<String>,
-    pub container_id: Option<String>,
+    pub approved: Option<bool>,
+    pub container_id: Option<i64>,
 }
+
+const SORTABLE: &str = "ClientMachine, Storepath, CertStoreType, AgentId, Approved, ContainerId, CreatedAt, UpdatedAt, Id";
 
 fn sort_column(field: &str) -> Option<&'static str> {
     Some(match field {
@@ -514,50 +343,38 @@ fn sort_column(field: &str) -> Option<&'static str> {
     params(StoreListQuery),
     responses((status = 200, body = Vec<CertificateStoreView>,
         headers(("x-total-count" = i64, description = "Stores matching the filters"))),
-        (status = 400, body = ErrorBody)),
+        (status = 400, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(q): ApiQuery<StoreListQuery>,
-) -> ApiResult<Response> {
-    let paging = kf_body::paging(
-        q.page_returned.as_deref(),
-        q.return_limit.as_deref(),
-        q.sort_field.as_deref(),
-        q.sort_ascending.as_deref(),
-        sort_column,
-    )?;
-    let store_type = match text(q.cert_store_type) {
-        None => None,
-        Some(t) => Some(store_types::resolve(
-            &state.registry,
-            "CertStoreType",
-            &Value::String(t),
-        )?),
-    };
-    let container_id = match text(q.container_id) {
-        None => None,
-        Some(s) => Some(s.parse::<i64>().map_err(|_| {
-            ApiError::invalid("ContainerId", format!("expected an integer, got {s:?}"))
-        })?),
-    };
+    mut q: Params,
+) -> KeyfactorResult<Response> {
+    let paging = q.paging(sort_column, SORTABLE)?;
+    let store_type = q
+        .take("CertStoreType")
+        .map(|t| store_types::name_of("CertStoreType", &Value::String(t)))
+        .transpose()?;
     let filter = CertificateStoreFilter {
-        account_id: caller.scope().map(str::to_owned),
-        client_machine: text(q.client_machine),
-        store_path: text(q.storepath),
+        account_id: None,
+        client_machine: q.take("ClientMachine"),
+        store_path: q.take("Storepath").or_else(|| q.take("StorePath")),
         store_type,
-        agent_id: text(q.agent_id),
-        approved: extract::boolean("Approved", q.approved.as_deref())?,
-        container_id,
+        agent_id: q.take("AgentId"),
+        approved: q.boolean("Approved")?,
+        container_id: q.integer("ContainerId", i64::MIN, i64::MAX)?,
     };
+    q.finish()?;
+    let sort = paging
+        .sort
+        .map_or_else(Sort::default, |column| Sort::by(column, paging.descending));
     let (total, rows) = state
-        .db
-        .list_certificate_stores(&filter, &paging.sort, paging.skip, paging.limit)
+        .service
+        .certificate_stores(&caller, filter, &sort, paging.skip, paging.limit)
         .await?;
     let mut views = Vec::with_capacity(rows.len());
     for row in &rows {
         views.push(CertificateStoreView::of(&state, row).await?);
     }
-    Ok(kf_body::counted(total, views))
+    Ok(kit::counted(total, views))
 }

@@ -8,20 +8,23 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
-use keywarden_db::{DiscoveredFilter, DiscoveredPath, NewJob};
+use keywarden_db::{DiscoveredFilter, DiscoveredPath};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::kf_body::{self, Body};
-use super::store_schedule::{self, KfSchedule};
+use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names, Params};
 use super::store_types;
-use crate::api::AppState;
-use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{ApiJson, ApiQuery, text};
-use crate::certificates::job_params::{Discovery, StoreJobParams, operation};
+use crate::api::ciphertrust::extract::ApiJson;
+use crate::api::{ApiError, ApiResult, AppState};
+use crate::certificates::job_params::Discovery;
+use crate::domain::Caller;
+use crate::domain::certificate_stores::DiscoverySpec;
+
+const NAMES: Names = Names {
+    store_type: "Type",
+    ..Names::DEFAULT
+};
 
 /// Body of the discovery request. Field names are case-insensitive.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -80,44 +83,38 @@ fn list(body: &mut Body, key: &str, required: bool) -> ApiResult<Vec<String>> {
 
 #[utoipa::path(put, path = "/KeyfactorAPI/CertificateStores/DiscoveryJob", tag = "keyfactor-certificate-stores",
     request_body = DiscoveryRequest,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 204), (status = 400, body = KeyfactorErrorBody), (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn discovery_job(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<StatusCode> {
+) -> KeyfactorResult<StatusCode> {
     let mut body = Body::new(body, "")?;
     let client_machine = body.required_text("ClientMachine")?;
     let agent = body.text("AgentId")?;
     let store_type = body
         .take("Type")
         .ok_or_else(|| ApiError::invalid("Type", "is required"))?;
-    let store_type = store_types::resolve(&state.registry, "Type", &store_type)?;
-    if store_types::plugin_for(&state.registry, operation::DISCOVERY, &store_type).is_none() {
-        return Err(ApiError::unprocessable(
-            "Type",
-            format!("no loaded plugin provides Discovery for store type {store_type}"),
-        ));
-    }
+    let store_type = store_types::name_of("Type", &store_type)?;
     let directories = list(&mut body, "Dirs", true)?;
     let extensions = list(&mut body, "Extensions", false)?;
     let ignored_directories = list(&mut body, "IgnoredDirs", false)?;
     let patterns = list(&mut body, "NamePatterns", false)?;
-    let now = Utc::now();
-    let at = match body
+    let schedule = match body
         .take("Schedule")
-        .map(|s| store_schedule::parse(s, "Schedule"))
+        .map(|s| kit::schedule::parse(s, "Schedule"))
         .transpose()?
     {
-        None | Some(KfSchedule::Immediate) => now,
-        Some(KfSchedule::ExactlyOnce(at)) => at.max(now),
-        Some(_) => {
+        Some(None) => {
             return Err(ApiError::unprocessable(
                 "Schedule",
                 "discovery jobs run once: give Immediate or ExactlyOnce",
-            ));
+            )
+            .into());
         }
+        Some(Some(s)) => Some(s),
+        None => None,
     };
     body.ignore(&[
         "JobExecutionTimestamp",
@@ -127,33 +124,22 @@ pub async fn discovery_job(
         "UseSudo",
     ]);
     body.finish()?;
-    let params = StoreJobParams {
-        discovery: Some(Discovery {
-            store_type: store_type.clone(),
-            client_machine: client_machine.clone(),
+    let spec = DiscoverySpec {
+        discovery: Discovery {
+            store_type,
+            client_machine,
             directories,
             extensions,
             ignored_directories,
             patterns,
-        }),
-        ..Default::default()
+        },
+        agent,
     };
-    let job = NewJob {
-        id: uuid::Uuid::now_v7(),
-        account_id: caller.account.clone(),
-        job_config_id: None,
-        name: format!("Discovery {store_type} on {client_machine}"),
-        description: String::new(),
-        operation: operation::DISCOVERY.to_owned(),
-        target: Some(store_type),
-        params: params.to_value(),
-        run_on: agent.unwrap_or_else(|| "any".to_owned()),
-        max_attempts: 1,
-        retry_backoff_secs: 60,
-        scheduled_for: at,
-        enqueued_at: now,
-    };
-    state.db.insert_jobs(std::slice::from_ref(&job)).await?;
+    state
+        .service
+        .discover(&caller, spec, schedule)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -177,51 +163,48 @@ impl From<&DiscoveredPath> for DiscoveredPathView {
             cert_store_type_name: p.store_type.clone(),
             storepath: p.path.clone(),
             job_id: p.job_id.map(|id| id.to_string()),
-            discovered_at: kf_body::time(p.discovered_at),
+            discovered_at: kit::time(p.discovered_at),
         }
     }
 }
 
-/// Query parameters of the discovered-paths listing.
+/// Query parameters of the discovered-paths listing (names are case-insensitive).
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)] // Documentation only: parameters are read by `Params`.
 #[into_params(rename_all = "PascalCase")]
 pub struct DiscoveredQuery {
     pub client_machine: Option<String>,
     /// Store type name (`PEM`, ...).
     pub cert_store_type: Option<String>,
-    pub page_returned: Option<String>,
-    pub return_limit: Option<String>,
+    /// 1-based page number (default 1).
+    pub page_returned: Option<i64>,
+    /// Page size (default 50, at most 1000).
+    pub return_limit: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/KeyfactorAPI/CertificateStores/DiscoveredPaths", tag = "keyfactor-certificate-stores",
     params(DiscoveredQuery),
     responses((status = 200, body = Vec<DiscoveredPathView>,
         headers(("x-total-count" = i64, description = "Paths matching the filters"))),
-        (status = 400, body = ErrorBody)),
+        (status = 400, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn discovered_paths(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(q): ApiQuery<DiscoveredQuery>,
-) -> ApiResult<Response> {
-    let paging = kf_body::paging(
-        q.page_returned.as_deref(),
-        q.return_limit.as_deref(),
-        None,
-        None,
-        |_| None,
-    )?;
+    mut q: Params,
+) -> KeyfactorResult<Response> {
+    let paging = q.paging(|_| None::<()>, "none")?;
     let filter = DiscoveredFilter {
-        account_id: caller.scope().map(str::to_owned),
-        store_type: text(q.cert_store_type).map(|t| crate::certificates::canonical_store_type(&t)),
-        client_machine: text(q.client_machine),
+        account_id: None,
+        store_type: q.take("CertStoreType"),
+        client_machine: q.take("ClientMachine"),
     };
+    q.finish()?;
     let (total, rows) = state
-        .db
-        .list_discovered_paths(&filter, paging.skip, paging.limit)
+        .service
+        .discovered_paths(&caller, filter, paging.skip, paging.limit)
         .await?;
-    Ok(kf_body::counted(
+    Ok(kit::counted(
         total,
         rows.iter().map(DiscoveredPathView::from).collect(),
     ))

@@ -6,17 +6,16 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{Duration, Utc};
-use keywarden_db::{InventoryEntry, InventoryFilter};
+use keywarden_db::{InventoryEntry, InventoryFilter, Sort};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::kf_body;
+use super::kit::{self, KeyfactorErrorBody, KeyfactorResult, Params};
 use crate::api::AppState;
-use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{self, ApiQuery, text};
+use crate::api::ciphertrust::extract;
+use crate::domain::Caller;
 
 /// One entry of a store's inventory.
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,36 +71,39 @@ impl From<&InventoryEntry> for InventoryView {
             issued_dn: e.subject.clone(),
             issuer_dn: e.issuer.clone(),
             sans: Value::Object(sans),
-            not_before: kf_body::time(e.not_before),
-            not_after: kf_body::time(e.not_after),
+            not_before: kit::time(e.not_before),
+            not_after: kit::time(e.not_after),
             has_private_key: e.has_private_key,
             chain_length: e.chain_length,
             certificate: e.certificate.clone(),
             job_id: e.job_id.map(|id| id.to_string()),
-            inventoried_at: kf_body::time(e.inventoried_at),
+            inventoried_at: kit::time(e.inventoried_at),
         }
     }
 }
 
-/// Query parameters of the inventory listings.
+/// Query parameters of the inventory listings (names are case-insensitive).
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)] // Documentation only: parameters are read by `Params`.
 #[into_params(rename_all = "PascalCase")]
 pub struct InventoryQuery {
     /// Only certificates whose NotAfter is within this many days from now (expired ones
-    /// included).
-    pub expiring_within_days: Option<String>,
+    /// included), 0 to 36500.
+    pub expiring_within_days: Option<i64>,
     pub alias: Option<String>,
     pub thumbprint: Option<String>,
     /// 1-based page number (default 1).
-    pub page_returned: Option<String>,
-    /// Page size (default 50).
-    pub return_limit: Option<String>,
-    /// `NotAfter` (default), `NotBefore`, `Alias`, `Thumbprint`, `IssuedDN`, `IssuerDN`.
+    pub page_returned: Option<i64>,
+    /// Page size (default 50, at most 1000).
+    pub return_limit: Option<i64>,
+    /// `NotAfter` (default), `NotBefore`, `Alias`, `Thumbprint`, `IssuedDN`, `IssuerDN`,
+    /// `InventoriedAt`.
     pub sort_field: Option<String>,
     /// 0 ascending (default), 1 descending.
     pub sort_ascending: Option<String>,
 }
+
+const SORTABLE: &str = "NotAfter, NotBefore, Alias, Thumbprint, IssuedDN, IssuerDN, InventoriedAt";
 
 fn sort_column(field: &str) -> Option<&'static str> {
     Some(match field {
@@ -120,39 +122,28 @@ async fn listing(
     state: &AppState,
     caller: &Caller,
     store_id: Option<Uuid>,
-    q: InventoryQuery,
-) -> ApiResult<Response> {
-    let paging = kf_body::paging(
-        q.page_returned.as_deref(),
-        q.return_limit.as_deref(),
-        q.sort_field.as_deref(),
-        q.sort_ascending.as_deref(),
-        sort_column,
-    )?;
-    let not_after_before = match text(q.expiring_within_days) {
-        None => None,
-        Some(s) => match s.parse::<i64>() {
-            Ok(days) if (0..=36_500).contains(&days) => Some(Utc::now() + Duration::days(days)),
-            _ => {
-                return Err(ApiError::invalid(
-                    "ExpiringWithinDays",
-                    format!("expected a whole number of days from 0 to 36500, got {s:?}"),
-                ));
-            }
-        },
-    };
+    mut q: Params,
+) -> KeyfactorResult<Response> {
+    let paging = q.paging(sort_column, SORTABLE)?;
+    let not_after_before = q
+        .integer("ExpiringWithinDays", 0, 36_500)?
+        .map(|days| Utc::now() + Duration::days(days));
     let filter = InventoryFilter {
-        account_id: caller.scope().map(str::to_owned),
-        store_id,
+        account_id: None,
+        store_id: None,
         not_after_before,
-        alias: text(q.alias),
-        thumbprint: text(q.thumbprint).map(|t| t.to_ascii_uppercase()),
+        alias: q.take("Alias"),
+        thumbprint: q.take("Thumbprint").map(|t| t.to_ascii_uppercase()),
     };
+    q.finish()?;
+    let sort = paging
+        .sort
+        .map_or_else(Sort::default, |column| Sort::by(column, paging.descending));
     let (total, rows) = state
-        .db
-        .list_inventory(&filter, &paging.sort, paging.skip, paging.limit)
+        .service
+        .inventory(caller, store_id, filter, &sort, paging.skip, paging.limit)
         .await?;
-    Ok(kf_body::counted(
+    Ok(kit::counted(
         total,
         rows.iter().map(InventoryView::from).collect(),
     ))
@@ -163,20 +154,15 @@ async fn listing(
     params(("id" = String, Path, description = "Certificate store GUID"), InventoryQuery),
     responses((status = 200, body = Vec<InventoryView>,
         headers(("x-total-count" = i64, description = "Entries matching the filters"))),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+        (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn store_inventory(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<InventoryQuery>,
-) -> ApiResult<Response> {
+    q: Params,
+) -> KeyfactorResult<Response> {
     let uuid = extract::path_id(&id, "certificate store")?;
-    state
-        .db
-        .get_certificate_store(caller.scope(), uuid)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no certificate store with id {id:?}")))?;
     listing(&state, &caller, Some(uuid), q).await
 }
 
@@ -185,12 +171,12 @@ pub async fn store_inventory(
     params(InventoryQuery),
     responses((status = 200, body = Vec<InventoryView>,
         headers(("x-total-count" = i64, description = "Entries matching the filters"))),
-        (status = 400, body = ErrorBody)),
+        (status = 400, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn all_inventory(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(q): ApiQuery<InventoryQuery>,
-) -> ApiResult<Response> {
+    q: Params,
+) -> KeyfactorResult<Response> {
     listing(&state, &caller, None, q).await
 }

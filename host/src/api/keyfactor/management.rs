@@ -10,21 +10,18 @@
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use keywarden_db::{CertificateStore, NewJob};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::kf_body::Body;
-use super::store_schedule::{self, KfSchedule, store_job};
-use super::store_types;
-use crate::api::AppState;
-use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::ApiJson;
-use crate::certificates::job_params::{Management, StoreJobParams, operation};
+use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names};
+use crate::api::ciphertrust::extract::ApiJson;
+use crate::api::{ApiError, ApiResult, AppState};
 use crate::certificates::parse;
+use crate::domain::Caller;
+use crate::domain::certificate_stores::{ManagementAction, ManagementTarget as Target};
+
+const NAMES: Names = Names::DEFAULT;
 
 /// One target store of a management request.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -66,185 +63,102 @@ pub struct RemoveRequest {
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores/Certificates/Add", tag = "keyfactor-certificate-stores",
     request_body = AddRequest,
     responses((status = 200, body = Vec<String>, description = "The queued jobs' GUIDs"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+        (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody),
+        (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn add(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Vec<String>>> {
+) -> KeyfactorResult<Json<Vec<String>>> {
     let mut body = Body::new(body, "")?;
     let certificate = body.required_text("Certificate")?;
     parse::certificate_chain(&certificate).map_err(|e| ApiError::invalid("Certificate", e))?;
-    let key_secret = body.text("PrivateKeySecret")?;
-    if let Some(name) = &key_secret
-        && !state.registry.runtime().config().secrets.contains_key(name)
-    {
-        return Err(ApiError::unprocessable(
-            "PrivateKeySecret",
-            format!("no secret named {name:?} is configured on the server"),
-        ));
-    }
-    queue(&state, &caller, body, |target, store| {
-        if let Some(name) = &key_secret {
-            let plugin =
-                store_types::plugin_for(&state.registry, operation::MANAGEMENT, &store.store_type);
-            if plugin
-                .as_ref()
-                .is_some_and(|p| !p.grants.secrets.contains(name))
-            {
-                return Err(ApiError::unprocessable(
-                    "PrivateKeySecret",
-                    format!(
-                        "secret {name:?} is not granted to the plugin serving {} stores",
-                        store.store_type
-                    ),
-                ));
-            }
-        }
-        Ok(Management::Add {
-            alias: target.alias.clone(),
-            certificate: certificate.clone(),
-            private_key_secret: key_secret.clone(),
-            overwrite: target.overwrite,
-        })
-    })
-    .await
+    let private_key_secret = body.text("PrivateKeySecret")?;
+    let action = ManagementAction::Add {
+        certificate,
+        private_key_secret,
+    };
+    queue(&state, &caller, body, action).await
 }
 
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores/Certificates/Remove", tag = "keyfactor-certificate-stores",
     request_body = RemoveRequest,
     responses((status = 200, body = Vec<String>, description = "The queued jobs' GUIDs"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+        (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody),
+        (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Vec<String>>> {
+) -> KeyfactorResult<Json<Vec<String>>> {
     let body = Body::new(body, "")?;
-    queue(&state, &caller, body, |target, _| {
-        Ok(Management::Remove {
-            alias: target.alias.clone(),
-        })
-    })
-    .await
+    queue(&state, &caller, body, ManagementAction::Remove).await
 }
 
-/// A target as read from the request.
-struct Target {
-    store: CertificateStore,
-    alias: String,
-    overwrite: bool,
-    job_properties: serde_json::Map<String, Value>,
-}
-
-/// Reads `CertificateStores` and `Schedule`, checks every store, then queues the jobs in
-/// one transaction.
+/// Reads `CertificateStores` and `Schedule`, and has the domain service queue the jobs.
 async fn queue(
     state: &AppState,
     caller: &Caller,
     mut body: Body,
-    action: impl Fn(&Target, &CertificateStore) -> ApiResult<Management>,
-) -> ApiResult<Json<Vec<String>>> {
-    let now = Utc::now();
-    let at = due(body.take("Schedule"), now)?;
+    action: ManagementAction,
+) -> KeyfactorResult<Json<Vec<String>>> {
+    let schedule = body
+        .take("Schedule")
+        .map(|s| kit::schedule::parse(s, "Schedule"))
+        .transpose()?;
     let items = match body.take("CertificateStores") {
         Some(Value::Array(items)) if !items.is_empty() => items,
         _ => {
             return Err(ApiError::invalid(
                 "CertificateStores",
                 "expected a non-empty array of {CertificateStoreId, Alias}",
-            ));
+            )
+            .into());
         }
     };
     body.finish()?;
-    let mut jobs: Vec<NewJob> = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let prefix = format!("CertificateStores[{i}].");
-        let mut entry = Body::new(item, &prefix)?;
-        let id = entry.uuid("CertificateStoreId")?.ok_or_else(|| {
-            ApiError::invalid(&format!("{prefix}CertificateStoreId"), "is required")
-        })?;
-        let alias = entry.required_text("Alias")?;
-        let overwrite = entry.boolean("Overwrite")?.unwrap_or(false);
-        let job_properties = match entry.take("JobProperties") {
-            None => serde_json::Map::new(),
-            Some(Value::Object(map)) => map,
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    &format!("{prefix}JobProperties"),
-                    "must be an object",
-                ));
-            }
-        };
-        entry.ignore(&["EntryPassword"]);
-        entry.finish()?;
-        let store = state
-            .db
-            .get_certificate_store(caller.scope(), id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::not_found(format!("no certificate store with id {id}"))
-                    .with_field(format!("{prefix}CertificateStoreId"))
-            })?;
-        let field = format!("{prefix}CertificateStoreId");
-        if !store.approved {
+    let targets = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| target(i, item))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let schedule = match schedule {
+        Some(None) => {
             return Err(ApiError::unprocessable(
-                &field,
-                format!("certificate store {id} is not approved"),
-            ));
+                "Schedule",
+                "management jobs run once: give Immediate or ExactlyOnce",
+            )
+            .into());
         }
-        if store_types::plugin_for(&state.registry, operation::MANAGEMENT, &store.store_type)
-            .is_none()
-        {
-            return Err(ApiError::unprocessable(
-                &field,
-                format!(
-                    "no loaded plugin provides Management for store type {}",
-                    store.store_type
-                ),
-            ));
-        }
-        let target = Target {
-            store,
-            alias,
-            overwrite,
-            job_properties,
-        };
-        let management = action(&target, &target.store)?;
-        let params = StoreJobParams {
-            certificate_store_id: Some(target.store.id.to_string()),
-            management: Some(management),
-            job_properties: target.job_properties.clone(),
-            ..Default::default()
-        };
-        jobs.push(store_job(
-            &target.store,
-            operation::MANAGEMENT,
-            &params,
-            None,
-            at,
-            now,
-        ));
-    }
-    state.db.insert_jobs(&jobs).await?;
-    Ok(Json(jobs.iter().map(|j| j.id.to_string()).collect()))
+        Some(Some(s)) => Some(s),
+        None => None,
+    };
+    let ids = state
+        .service
+        .manage_certificates(caller, action, targets, schedule)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
+    Ok(Json(ids.iter().map(|id| id.to_string()).collect()))
 }
 
-/// When the jobs are due: now, or an ExactlyOnce time.
-fn due(schedule: Option<Value>, now: DateTime<Utc>) -> ApiResult<DateTime<Utc>> {
-    match schedule
-        .map(|s| store_schedule::parse(s, "Schedule"))
-        .transpose()?
-    {
-        None | Some(KfSchedule::Immediate) => Ok(now),
-        Some(KfSchedule::ExactlyOnce(at)) => Ok(at.max(now)),
-        Some(_) => Err(ApiError::unprocessable(
-            "Schedule",
-            "management jobs run once: give Immediate or ExactlyOnce",
-        )),
-    }
+/// One item of `CertificateStores`.
+fn target(index: usize, item: Value) -> ApiResult<Target> {
+    let prefix = format!("CertificateStores[{index}].");
+    let mut entry = Body::new(item, &prefix)?;
+    let store_id = entry
+        .uuid("CertificateStoreId")?
+        .ok_or_else(|| ApiError::invalid(&format!("{prefix}CertificateStoreId"), "is required"))?;
+    let alias = entry.required_text("Alias")?;
+    let overwrite = entry.boolean("Overwrite")?.unwrap_or(false);
+    let job_properties = entry.json_object("JobProperties")?.unwrap_or_default();
+    entry.ignore(&["EntryPassword"]);
+    entry.finish()?;
+    Ok(Target {
+        store_id,
+        alias,
+        overwrite,
+        job_properties,
+    })
 }

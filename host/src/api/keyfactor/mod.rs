@@ -1,34 +1,53 @@
 //! The Keyfactor Command dialect of the API, under `/KeyfactorAPI`: Keyfactor's field
 //! names, numeric codes and query language as a view of Keywarden's one model
-//! (`/work/shared/DOMAIN.md`). Same bearer tokens and account scoping as `/api/v1`.
+//! (`docs/DOMAIN.md`). Same bearer tokens and account scoping as `/api/v1`. Every endpoint
+//! reads and answers through the [`kit`]: one body reader, one paging reader, one schedule
+//! reader, one error body.
 
 pub mod certificate_stores;
 pub mod discovery;
-pub mod error;
 pub mod inventory;
 pub mod jobs;
-mod kf_body;
+pub mod kit;
 pub mod management;
 pub mod query;
 pub mod reenrollment;
-pub mod store_schedule;
-mod store_types;
+pub mod schedule;
+pub mod store_types;
 
 use axum::Router;
 use axum::routing::{get, post, put};
 use utoipa::OpenApi;
 
-use super::AppState;
+use super::{ApiError, AppState};
 
-/// The OpenAPI paths of the Keyfactor job endpoints, merged into the main document.
+/// The OpenAPI paths of the Keyfactor dialect, merged into the main document.
 #[derive(OpenApi)]
 #[openapi(paths(
     jobs::history::job_history,
     jobs::reschedule::reschedule,
     jobs::acknowledge::acknowledge,
-    jobs::custom::custom
+    jobs::custom::custom,
+    certificate_stores::create,
+    certificate_stores::list,
+    certificate_stores::get,
+    certificate_stores::replace,
+    certificate_stores::delete,
+    schedule::schedule,
+    reenrollment::reenroll,
+    inventory::store_inventory,
+    inventory::all_inventory,
+    management::add,
+    management::remove,
+    discovery::discovery_job,
+    discovery::discovered_paths,
 ))]
 pub struct KeyfactorDoc;
+
+/// The answer of an unknown `/KeyfactorAPI` path.
+pub async fn not_found() -> kit::KeyfactorError {
+    ApiError::not_found("no such endpoint").into()
+}
 
 /// Every `/KeyfactorAPI` route (authentication is added by the caller).
 pub fn routes() -> Router<AppState> {
@@ -50,10 +69,7 @@ pub fn certificate_store_routes() -> Router<AppState> {
             "/CertificateStores/{id}",
             get(certificate_stores::get).delete(certificate_stores::delete),
         )
-        .route(
-            "/CertificateStores/Schedule",
-            post(store_schedule::schedule),
-        )
+        .route("/CertificateStores/Schedule", post(schedule::schedule))
         .route(
             "/CertificateStores/Reenrollment",
             post(reenrollment::reenroll),

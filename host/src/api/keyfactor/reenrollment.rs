@@ -1,5 +1,5 @@
 //! `POST /KeyfactorAPI/CertificateStores/Reenrollment`: schedule a store for
-//! reenrollment (see `reference/keyfactor-certificate-stores-reenrollment.txt`). The
+//! reenrollment (`docs/keyfactor.md`). The
 //! request is checked (400 malformed, 404 unknown store, 422 store or request Keywarden
 //! cannot serve, each naming the field), a Reenrollment job is queued for the store, and
 //! the answer is 204; the job shows in the job history.
@@ -14,19 +14,21 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::kf_body::Body;
-use super::store_schedule::store_job;
-use super::store_types;
-use crate::api::AppState;
-use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::ApiJson;
-use crate::certificates::job_params::{Reenrollment, StoreJobParams, operation};
+use super::kit::{Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names};
+use crate::api::ciphertrust::extract::ApiJson;
+use crate::api::{ApiError, ApiResult, AppState};
+use crate::certificates::job_params::Reenrollment;
+use crate::domain::Caller;
+
+const NAMES: Names = Names {
+    store: "KeystoreId",
+    run_on: "AgentGuid",
+    ..Names::DEFAULT
+};
 
 /// Key types the store plugins generate.
 const KEY_TYPES: &[&str] = &["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"];
@@ -67,14 +69,14 @@ pub struct ReenrollmentRequest {
 
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores/Reenrollment", tag = "keyfactor-certificate-stores",
     request_body = ReenrollmentRequest,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+    responses((status = 204), (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody),
+        (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn reenroll(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<StatusCode> {
+) -> KeyfactorResult<StatusCode> {
     let mut body = Body::new(body, "")?;
     let store_id = body
         .uuid("KeystoreId")?
@@ -93,7 +95,8 @@ pub async fn reenroll(
             return Err(ApiError::invalid(
                 "JobProperties.KeyType",
                 format!("expected one of {}, got {other}", KEY_TYPES.join(", ")),
-            ));
+            )
+            .into());
         }
     };
     let authority = body.text("CertificateAuthority")?;
@@ -111,68 +114,29 @@ pub async fn reenroll(
         return Err(ApiError::invalid(
             "OwnerRoleName",
             "give one of OwnerRoleId or OwnerRoleName, not both",
-        ));
+        )
+        .into());
     }
     body.finish()?;
-
-    let store = state
-        .db
-        .get_certificate_store(caller.scope(), store_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no certificate store with id {store_id}"))
-                .with_field("KeystoreId")
-        })?;
-    if store.agent_id.as_deref().is_some_and(|a| a != agent) {
-        return Err(ApiError::unprocessable(
-            "AgentGuid",
-            format!(
-                "{agent:?} is not the agent of store {store_id} ({})",
-                store.agent_id.as_deref().unwrap_or_default()
-            ),
-        ));
-    }
-    if !store.approved {
-        return Err(ApiError::unprocessable(
-            "KeystoreId",
-            format!("certificate store {store_id} is not approved"),
-        ));
-    }
-    if store_types::plugin_for(&state.registry, operation::REENROLLMENT, &store.store_type)
-        .is_none()
-    {
-        return Err(ApiError::unprocessable(
-            "KeystoreId",
-            format!(
-                "no loaded plugin provides Reenrollment for store type {}",
-                store.store_type
-            ),
-        ));
-    }
-
-    let params = StoreJobParams {
-        certificate_store_id: Some(store.id.to_string()),
-        reenrollment: Some(Reenrollment {
-            alias,
-            subject,
-            sans,
-            key_type,
-            authority,
-            overwrite: true,
-            certificate_template,
-            enrollment_pattern_id,
-            additional_enrollment_fields,
-            metadata,
-            owner_role_id,
-            owner_role_name,
-        }),
-        job_properties,
-        ..Default::default()
+    let reenrollment = Reenrollment {
+        alias,
+        subject,
+        sans,
+        key_type,
+        authority,
+        overwrite: true,
+        certificate_template,
+        enrollment_pattern_id,
+        additional_enrollment_fields,
+        metadata,
+        owner_role_id,
+        owner_role_name,
     };
-    let now = Utc::now();
-    let job = store_job(&store, operation::REENROLLMENT, &params, None, now, now);
-    state.db.insert_jobs(std::slice::from_ref(&job)).await?;
-    tracing::info!(job = %job.id, store = %store.id, "reenrollment queued");
+    state
+        .service
+        .reenroll(&caller, store_id, &agent, reenrollment, job_properties)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,6 +1,8 @@
 //! One module per host-side WIT interface: its context, its `Host` impl and its
 //! `add_to_linker`. Grants are checked inside the host functions, which answer the
-//! guest with a WIT error rather than trapping.
+//! guest with a WIT error rather than trapping. Only a fault of the host itself (the
+//! database behind `state`, a certificate authority that is down) traps, with a
+//! [`HostFault`], so the guest never mistakes it for an answer.
 
 pub mod enrollment;
 pub mod http;
@@ -13,6 +15,26 @@ pub mod tls;
 pub mod types;
 
 use std::sync::{Arc, Mutex};
+
+/// A failure of the host while serving an import. It traps the guest (it cannot handle
+/// it); the job ends as a host failure, which is retried under its config's retry policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{capability}: {message}")]
+pub struct HostFault {
+    /// The import that failed (`state`, `enrollment`).
+    pub capability: &'static str,
+    /// What failed, for the job's message (no secrets).
+    pub message: String,
+}
+
+impl HostFault {
+    pub fn new(capability: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            capability,
+            message: message.into(),
+        }
+    }
+}
 
 /// Secret values revealed during one job, so that logs and outputs can be scrubbed of
 /// them before anything leaves the sandbox.

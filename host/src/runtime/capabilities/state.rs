@@ -1,10 +1,15 @@
 //! `keywarden:plugin/state`: a small durable key/value space per plugin and job config.
+//!
+//! A full quota is the guest's to handle (the WIT error of `set`); the database failing is
+//! the host's: it traps with a [`HostFault`] rather than answering "no value", which the
+//! plugin would take for a first run (and, say, rotate every key again).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::HostFault;
 use crate::runtime::bindings::state;
 use crate::runtime::sandbox::Sandbox;
 
@@ -80,37 +85,43 @@ impl StateCtx {
     }
 }
 
+impl StateCtx {
+    fn fault(&self, what: &str, err: &anyhow::Error) -> wasmtime::Error {
+        tracing::error!(plugin = %self.plugin, "plugin state {what} failed: {err:#}");
+        HostFault::new("state", format!("the plugin state could not be {what}")).into()
+    }
+}
+
 impl state::Host for StateCtx {
-    async fn get(&mut self, key: String) -> Option<String> {
-        match self.backend.get(&self.plugin, &self.scope, &key).await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(plugin = %self.plugin, "plugin state read failed: {e:#}");
-                None
-            }
-        }
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        self.backend
+            .get(&self.plugin, &self.scope, &key)
+            .await
+            .map_err(|e| self.fault("read", &e))
     }
 
-    async fn set(&mut self, key: String, value: Option<String>) -> Result<(), String> {
+    async fn set(
+        &mut self,
+        key: String,
+        value: Option<String>,
+    ) -> wasmtime::Result<Result<(), String>> {
         if let Some(v) = &value {
             let used = self
                 .backend
                 .size(&self.plugin, &self.scope)
                 .await
-                .map_err(|e| format!("state unavailable: {e}"))?;
+                .map_err(|e| self.fault("read", &e))?;
             if used + key.len() + v.len() > STATE_QUOTA_BYTES {
-                return Err(format!(
+                return Ok(Err(format!(
                     "state quota of {STATE_QUOTA_BYTES} bytes exceeded ({used} in use)"
-                ));
+                )));
             }
         }
         self.backend
             .set(&self.plugin, &self.scope, &key, value.as_deref())
             .await
-            .map_err(|e| {
-                tracing::error!(plugin = %self.plugin, "plugin state write failed: {e:#}");
-                "state unavailable".to_owned()
-            })
+            .map_err(|e| self.fault("written", &e))?;
+        Ok(Ok(()))
     }
 }
 

@@ -2,53 +2,12 @@
 //! and which fires are due after the scheduler was down, per catch-up policy.
 
 use std::collections::VecDeque;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::Schedule;
 
-/// What to do with fires missed while the scheduler was down.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CatchUp {
-    /// Never catch up: run only a fire that is still on time (within the
-    /// grace passed to [`plan_fires`]); older due fires are dropped.
-    Skip,
-    /// Run once for the whole outage (the latest due fire), so a job such as
-    /// a rotation happens once instead of piling up. The default.
-    #[default]
-    One,
-    /// Run every missed fire, oldest first, up to `max_fires`.
-    All,
-}
-
-impl FromStr for CatchUp {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "skip" => Ok(CatchUp::Skip),
-            "one" => Ok(CatchUp::One),
-            "all" => Ok(CatchUp::All),
-            _ => Err(format!(
-                "unknown catch-up policy {s:?}: expected skip, one or all"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for CatchUp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CatchUp::Skip => "skip",
-            CatchUp::One => "one",
-            CatchUp::All => "all",
-        })
-    }
-}
+pub use keywarden_db::CatchUp;
 
 /// The config's `start_date`/`end_date`, both inclusive: fires before `start`
 /// or after `end` never happen. `None` means unbounded.

@@ -208,7 +208,7 @@ fn parse_errors_say_why() {
     assert!(err("0 0 * * 5-1").contains("range 5-1 must go from low to high"));
     assert!(err("0 0 * * */0").contains("step in \"*/0\" must be at least 1"));
     assert!(err("0 0 * * 1-").contains("is not a number 0-7"));
-    assert!(err("@every 5m").contains("unsupported macro"));
+    assert!(err("@fortnightly").contains("unsupported macro"));
     assert!(err("@reboot").contains("unsupported macro"));
     assert!(err("0 0 31 2 *").contains("never fires"));
 }
@@ -350,6 +350,9 @@ fn duration_params() {
 /// matches; fixed-time ones once per matching wall time (first occurrence, or
 /// the first instant whose wall clock passes a gap time).
 fn brute_fires(s: &Schedule, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let Rule::Cron(s) = &s.rule else {
+        panic!("brute force covers cron schedules")
+    };
     let minutes = (to - from).num_minutes();
     let instants: Vec<_> = (0..=minutes).map(|m| from + Duration::minutes(m)).collect();
     let matches = |w: NaiveDateTime| s.next_match(w) == Some(w);
@@ -426,5 +429,50 @@ fn per_second_schedule_is_fast_across_transitions() {
             assert_eq!(next - at, Duration::seconds(1), "after {at}");
             at = next;
         }
+    }
+}
+
+#[test]
+fn every_fires_at_multiples_of_its_period_since_the_epoch() {
+    let s = sched("@every 90m", "UTC");
+    assert_eq!(
+        fires(&s, "2024-01-01T00:00:00Z", 3),
+        [
+            "2024-01-01T01:30:00Z",
+            "2024-01-01T03:00:00Z",
+            "2024-01-01T04:30:00Z"
+        ]
+    );
+    // The timezone does not move a period.
+    let berlin = Schedule::parse("@every 90m", Some("Europe/Berlin")).unwrap();
+    assert_eq!(
+        fires(&berlin, "2024-01-01T00:00:00Z", 1),
+        ["2024-01-01T01:30:00Z"]
+    );
+    // A 7-minute period runs on across the hour (1704069420 = 420 * 4057308).
+    let s = sched("@EVERY 7m", "UTC");
+    assert_eq!(
+        fires(&s, "2024-01-01T00:56:00Z", 2),
+        ["2024-01-01T00:57:00Z", "2024-01-01T01:04:00Z"]
+    );
+    // Strict: a fire instant is not its own next fire.
+    assert_eq!(
+        fires(&s, "2024-01-01T00:57:00Z", 1),
+        ["2024-01-01T01:04:00Z"]
+    );
+    assert_eq!(
+        fires(&sched("@every 30s", "UTC"), "1970-01-01T00:00:30Z", 1),
+        ["1970-01-01T00:01:00Z"]
+    );
+    for bad in [
+        "@every",
+        "@every 0m",
+        "@every 5",
+        "@every m",
+        "@every 1w",
+        "@every 367d",
+        "@every -5m",
+    ] {
+        assert!(err(bad).contains("@every takes"), "{bad}: {}", err(bad));
     }
 }

@@ -1,17 +1,16 @@
-//! The fields of the job-history query language and their translation into store
-//! conditions (SQL with bound values). Derived fields (Status, Result, JobType,
-//! ScheduleType) become conditions over the columns they derive from, so filtering happens
-//! in the database, whatever the number of jobs.
-
-use std::collections::HashMap;
+//! The fields of the job-history query language and their translation into database
+//! conditions (SQL with bound values). Derived fields (Status, Result, JobType) become
+//! conditions over the columns they derive from, and ScheduleType is a column of its own,
+//! so filtering happens in the database, whatever the number of jobs or configs.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use keywarden_db::{Compare, JobCondition, JobField, JobOrder, JobValue};
 use uuid::Uuid;
 
-use super::codes::{self, RESULT_CODES, STATUS_CODES};
-use super::schedule::SCHEDULE_TYPES;
+use super::codes::{self, RESULT_CODES, SCHEDULE_TYPES, STATUS_CODES};
 use crate::api::keyfactor::query::{Clause, Expr, Op, QueryError};
+use crate::domain::kind::kind_of;
+use crate::plugins::Family;
 
 /// A queryable field and how its values compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,27 +64,47 @@ fn field_names() -> String {
 #[derive(Debug, Default)]
 pub struct Context {
     /// Every (operation, family) the loaded plugins provide.
-    pub operations: Vec<(String, &'static str)>,
-    /// ScheduleType of each config in scope; `None` if the query does not use ScheduleType.
-    pub schedules: Option<HashMap<Uuid, &'static str>>,
+    pub operations: Vec<(String, Family)>,
 }
 
-/// Whether `expr` compares ScheduleType (so the caller loads the configs first).
-pub fn uses_schedule_type(expr: &Expr) -> bool {
-    expr.clauses()
-        .iter()
-        .any(|c| field(&c.field) == Some(Field::ScheduleType))
-}
-
-/// Translates a parsed query into a store condition, checking fields, operator/field
-/// types and values; faults carry the position of the part at fault.
+/// Translates a parsed query into a database condition, checking fields, operator/field
+/// types and values; faults carry the position of the part at fault. A chain of ANDs
+/// (or of ORs) becomes one flat list, so its length is not mistaken for nesting.
 pub fn translate(expr: &Expr, ctx: &Context) -> Result<JobCondition, QueryError> {
     Ok(match expr {
-        Expr::And(a, b) => JobCondition::All(vec![translate(a, ctx)?, translate(b, ctx)?]),
-        Expr::Or(a, b) => JobCondition::Any(vec![translate(a, ctx)?, translate(b, ctx)?]),
+        Expr::And(..) => {
+            let mut items = Vec::new();
+            for e in chain(expr, true) {
+                items.push(translate(e, ctx)?);
+            }
+            JobCondition::All(items)
+        }
+        Expr::Or(..) => {
+            let mut items = Vec::new();
+            for e in chain(expr, false) {
+                items.push(translate(e, ctx)?);
+            }
+            JobCondition::Any(items)
+        }
         Expr::Not(e) => translate(e, ctx)?.negate(),
         Expr::Clause(c) => clause(c, ctx)?,
     })
+}
+
+/// The operands of a chain of ANDs (`and`) or ORs, left to right.
+fn chain(expr: &Expr, and: bool) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match (e, and) {
+            (Expr::And(a, b), true) | (Expr::Or(a, b), false) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            _ => out.push(e),
+        }
+    }
+    out
 }
 
 fn mismatch(c: &Clause, kind: &str, allowed: &str) -> QueryError {
@@ -175,7 +194,7 @@ fn clause(c: &Clause, ctx: &Context) -> Result<JobCondition, QueryError> {
         Field::Result => code_condition(c, RESULT_CODES, codes::result_condition),
         Field::Status => code_condition(c, STATUS_CODES, codes::status_condition),
         Field::JobType => job_type(c, ctx),
-        Field::ScheduleType => schedule_type(c, ctx),
+        Field::ScheduleType => schedule_type(c),
     }
 }
 
@@ -239,7 +258,9 @@ fn date_condition(c: &Clause, column: JobField) -> Result<JobCondition, QueryErr
     if !whole_day {
         return Ok(cmp(store_op(c.op), at));
     }
-    let next = at + Duration::days(1);
+    let Some(next) = at.checked_add_signed(Duration::days(1)) else {
+        return Err(bad_value(c, "a date no later than the year 262143"));
+    };
     Ok(match c.op {
         Op::Eq => JobCondition::All(vec![cmp(Compare::Ge, at), cmp(Compare::Lt, next)]),
         Op::Ne => JobCondition::All(vec![cmp(Compare::Ge, at), cmp(Compare::Lt, next)]).negate(),
@@ -327,7 +348,13 @@ fn job_type(c: &Clause, ctx: &Context) -> Result<JobCondition, QueryError> {
     let matching: Vec<String> = ctx
         .operations
         .iter()
-        .filter(|(name, family)| text_matches(op, &codes::job_type(name, Some(family)).name, want))
+        .filter(|(name, family)| {
+            text_matches(
+                op,
+                &codes::job_type(name, kind_of(name, Some(*family))),
+                want,
+            )
+        })
         .map(|(name, _)| name.clone())
         .collect();
     let positive = JobCondition::Any(vec![
@@ -356,56 +383,33 @@ fn job_type(c: &Clause, ctx: &Context) -> Result<JobCondition, QueryError> {
 }
 
 /// ScheduleType: `I_`, `D_`, `W_`, `M_`, `O_` (or Interval, Daily, Weekly, Monthly,
-/// ExactlyOnce), or `null` / Immediate for jobs no config fired.
-fn schedule_type(c: &Clause, ctx: &Context) -> Result<JobCondition, QueryError> {
+/// ExactlyOnce), or `null` / Immediate for jobs no schedule fired.
+fn schedule_type(c: &Clause) -> Result<JobCondition, QueryError> {
     if c.op.is_ordering() || c.op.is_text_match() {
         return Err(mismatch(c, "a schedule type", "-eq or -ne"));
     }
     let text = c.value.text().trim();
-    let wanted: Option<&str> = if c.value.is_null()
+    let positive = if c.value.is_null()
         || text.eq_ignore_ascii_case("immediate")
         || text.eq_ignore_ascii_case("immediately")
     {
-        None
+        JobCondition::IsNull(JobField::ScheduleKind)
     } else {
-        let code = SCHEDULE_TYPES
+        let kind = SCHEDULE_TYPES
             .iter()
-            .find(|(code, name)| {
+            .find(|(code, name, _)| {
                 code.eq_ignore_ascii_case(text)
                     || name.eq_ignore_ascii_case(text)
                     || (text.eq_ignore_ascii_case("once") && *code == "O_")
             })
-            .map(|(code, _)| *code)
+            .map(|(_, _, kind)| *kind)
             .ok_or_else(|| {
                 bad_value(
                     c,
                     "I_, D_, W_, M_, O_ (or Interval, Daily, Weekly, Monthly, ExactlyOnce) or null",
                 )
             })?;
-        Some(code)
-    };
-    let schedules = ctx
-        .schedules
-        .as_ref()
-        .expect("the caller loads schedules for ScheduleType");
-    let configs = |pred: &dyn Fn(&str) -> bool| -> Vec<String> {
-        schedules
-            .iter()
-            .filter(|(_, kind)| pred(kind))
-            .map(|(id, _)| id.to_string())
-            .collect()
-    };
-    let positive = match wanted {
-        Some(code) => JobCondition::In {
-            field: JobField::JobConfigId,
-            values: configs(&|kind| kind == code),
-        },
-        // No config, or one since deleted.
-        None => JobCondition::In {
-            field: JobField::JobConfigId,
-            values: configs(&|_| true),
-        }
-        .negate(),
+        JobCondition::is(JobField::ScheduleKind, kind.as_str())
     };
     Ok(if c.op == Op::Ne {
         positive.negate()
@@ -414,7 +418,7 @@ fn schedule_type(c: &Clause, ctx: &Context) -> Result<JobCondition, QueryError> 
     })
 }
 
-/// The store order for a `SortField` (any case); `None` if it cannot sort.
+/// The database order for a `SortField` (any case); `None` if it cannot sort.
 pub fn sort_order(name: &str) -> Option<JobOrder> {
     Some(match field(name)? {
         Field::JobId => JobOrder::Field(JobField::AuditId),
@@ -432,7 +436,7 @@ pub fn sort_order(name: &str) -> Option<JobOrder> {
                 .collect(),
         ),
         Field::JobType => JobOrder::Field(JobField::Operation),
-        Field::ScheduleType => return None,
+        Field::ScheduleType => JobOrder::Field(JobField::ScheduleKind),
     })
 }
 

@@ -1,72 +1,48 @@
 //! `GET /KeyfactorAPI/OrchestratorJobs/JobHistory`: the account's jobs as Keyfactor job
 //! history entries, filtered by a Keyfactor query (translated to SQL), sorted and paged.
 
-use std::collections::HashMap;
-
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, SecondsFormat, Utc};
-use keywarden_db::{JobHistoryEntry, JobQuery};
+use keywarden_db::{JobCondition, JobField, JobHistoryEntry, JobOrder};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
-use super::{codes, fields, schedule, select};
-use crate::api::auth::Caller;
-use crate::api::extract::ApiQuery;
-use crate::api::keyfactor::error::{KeyfactorErrorBody, KeyfactorResult};
-use crate::api::{ApiError, AppState};
-use crate::plugins::PluginRegistry;
+use super::{codes, fields};
+use crate::api::AppState;
+use crate::api::keyfactor::kit::{KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Params};
+use crate::api::keyfactor::query;
+use crate::domain::history::{outcome, phase};
+use crate::domain::{Caller, Service};
 
-/// Default `ReturnLimit`, as Keyfactor's.
-pub const DEFAULT_RETURN_LIMIT: i64 = 50;
-/// Largest `ReturnLimit`; larger values are reduced to it.
-pub const MAX_RETURN_LIMIT: i64 = 1000;
-
-/// Query parameters of JobHistory (Keyfactor's names; the `pq.`-prefixed forms of older
-/// Keyfactor clients work too).
+/// Query parameters of JobHistory (names are case-insensitive; the `pq.`-prefixed forms
+/// of older Keyfactor clients work too).
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Documentation only: parameters are read by `Params`.
 pub struct JobHistoryParams {
     /// A Keyfactor query, e.g. `Result -eq 4 AND (Status -eq 3 OR Status -eq 4)`. Fields:
     /// JobId (also JobAuditId, JobHistoryId), AgentId, Agent, Result, Status, JobType,
     /// Message, OperationStart, OperationEnd, ScheduleType, TargetPath.
-    #[serde(
-        rename = "QueryString",
-        alias = "pq.queryString",
-        alias = "queryString"
-    )]
+    #[serde(rename = "QueryString")]
     #[param(rename = "QueryString")]
     pub query_string: Option<String>,
     /// 1-based page number (default 1).
-    #[serde(
-        rename = "PageReturned",
-        alias = "pq.pageReturned",
-        alias = "pageReturned"
-    )]
-    #[param(rename = "PageReturned")]
-    pub page_returned: Option<String>,
+    #[serde(rename = "PageReturned")]
+    #[param(rename = "PageReturned", minimum = 1)]
+    pub page_returned: Option<i64>,
     /// Page size (default 50, at most 1000).
-    #[serde(
-        rename = "ReturnLimit",
-        alias = "pq.returnLimit",
-        alias = "returnLimit"
-    )]
-    #[param(rename = "ReturnLimit")]
-    pub return_limit: Option<String>,
-    /// A query field to sort by (default JobId); ScheduleType cannot sort.
-    #[serde(rename = "SortField", alias = "pq.sortField", alias = "sortField")]
+    #[serde(rename = "ReturnLimit")]
+    #[param(rename = "ReturnLimit", minimum = 1)]
+    pub return_limit: Option<i64>,
+    /// A query field to sort by (default JobId).
+    #[serde(rename = "SortField")]
     #[param(rename = "SortField")]
     pub sort_field: Option<String>,
     /// Keyfactor's sort order: `0` ascending (default), `1` descending; `true`/`false`
     /// and `Ascending`/`Descending` work too.
-    #[serde(
-        rename = "SortAscending",
-        alias = "pq.sortAscending",
-        alias = "sortAscending"
-    )]
+    #[serde(rename = "SortAscending")]
     #[param(rename = "SortAscending")]
     pub sort_ascending: Option<String>,
 }
@@ -123,30 +99,22 @@ fn time(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
-/// Renders an entry; `schedules` holds the ScheduleType of the configs in scope.
-pub fn view(
-    e: &JobHistoryEntry,
-    registry: &PluginRegistry,
-    schedules: &HashMap<Uuid, &'static str>,
-) -> JobHistoryView {
+/// Renders an entry.
+pub fn view(e: &JobHistoryEntry, service: &Service) -> JobHistoryView {
     let j = &e.job;
-    let family = codes::family_of(registry, &j.operation, j.target.as_deref());
     JobHistoryView {
         job_audit_id: e.audit_id,
         job_history_id: e.audit_id,
         job_id: j.id.to_string(),
         agent_id: j.processing_node.clone(),
         agent: j.processing_node.clone(),
-        job_type: codes::job_type(&j.operation, family).name,
-        schedule_type: j
-            .job_config_id
-            .and_then(|id| schedules.get(&id))
-            .map(|s| (*s).to_owned()),
+        job_type: codes::job_type(&j.operation, service.kind_of_entry(e)),
+        schedule_type: codes::schedule_type(j.schedule_kind).map(str::to_owned),
         operation_start: time(j.started_at),
         operation_end: time(j.finished_at),
         message: j.message.clone(),
-        result: codes::result_code(e),
-        status: codes::status_code(e),
+        result: codes::result_code(outcome(e)),
+        status: codes::status_code(phase(e)),
         target_path: j.target.clone(),
         operation: j.operation.clone(),
         job_config_id: j.job_config_id.map(|id| id.to_string()),
@@ -154,28 +122,16 @@ pub fn view(
     }
 }
 
-fn positive(name: &str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(default),
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(ApiError::invalid(
-                name,
-                format!("expected a positive integer, got {s:?}"),
-            )),
-        },
-    }
-}
-
-fn descending(raw: Option<&str>) -> Result<bool, ApiError> {
-    match raw.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("" | "0" | "true" | "ascending") => Ok(false),
-        Some("1" | "false" | "descending") => Ok(true),
-        Some(other) => Err(ApiError::invalid(
-            "SortAscending",
-            format!("expected 0 (ascending) or 1 (descending), got {other:?}"),
-        )),
-    }
+/// The condition a Keyfactor query (given as `parameter`) selects; everything when blank.
+pub fn condition(service: &Service, parameter: &str, text: &str) -> KeyfactorResult<JobCondition> {
+    let fault = |e| KeyfactorError::query(parameter, e);
+    let Some(expr) = query::parse(text).map_err(fault)? else {
+        return Ok(JobCondition::True);
+    };
+    let ctx = fields::Context {
+        operations: service.operations(),
+    };
+    fields::translate(&expr, &ctx).map_err(fault)
 }
 
 #[utoipa::path(get, path = "/KeyfactorAPI/OrchestratorJobs/JobHistory", tag = "keyfactor",
@@ -187,56 +143,24 @@ fn descending(raw: Option<&str>) -> Result<bool, ApiError> {
 pub async fn job_history(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(p): ApiQuery<JobHistoryParams>,
+    mut q: Params,
 ) -> KeyfactorResult<(HeaderMap, Json<Vec<JobHistoryView>>)> {
-    let page = positive("PageReturned", p.page_returned.as_deref(), 1)?;
-    let limit = positive(
-        "ReturnLimit",
-        p.return_limit.as_deref(),
-        DEFAULT_RETURN_LIMIT,
-    )?
-    .min(MAX_RETURN_LIMIT);
-    let sort_name = p
-        .sort_field
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let order = match sort_name {
-        None => keywarden_db::JobOrder::Field(keywarden_db::JobField::AuditId),
-        Some(name) => fields::sort_order(name).ok_or_else(|| {
-            ApiError::invalid(
-                "SortField",
-                format!(
-                    "cannot sort by {name:?}; sortable fields: {}",
-                    fields::sortable_fields()
-                ),
-            )
-        })?,
-    };
-    let descending = descending(p.sort_ascending.as_deref())?;
-    let condition = select::condition(
-        &state,
-        &caller,
-        "QueryString",
-        p.query_string.as_deref().unwrap_or(""),
-    )
-    .await?;
-    let query = JobQuery {
-        account_id: caller.scope().map(str::to_owned),
-        condition,
-        order: vec![(order, descending)],
-    };
-    let skip = (page - 1).saturating_mul(limit);
-    let (total, entries) = state.db.query_job_history(&query, skip, limit).await?;
-    let schedules = if entries.iter().any(|e| e.job.job_config_id.is_some()) {
-        schedule::config_schedule_types(&*state.db, caller.scope()).await?
-    } else {
-        HashMap::new()
-    };
-    let views = entries
-        .iter()
-        .map(|e| view(e, &state.registry, &schedules))
-        .collect();
+    let paging = q.paging(fields::sort_order, &fields::sortable_fields())?;
+    let query = q.take("QueryString").unwrap_or_default();
+    q.finish()?;
+    let condition = condition(&state.service, "QueryString", &query)?;
+    let order = paging.sort.unwrap_or(JobOrder::Field(JobField::AuditId));
+    let (total, entries) = state
+        .service
+        .history(
+            &caller,
+            condition,
+            vec![(order, paging.descending)],
+            paging.skip,
+            paging.limit,
+        )
+        .await?;
+    let views = entries.iter().map(|e| view(e, &state.service)).collect();
     let mut headers = HeaderMap::new();
     headers.insert("X-Total-Count", total.into());
     Ok((headers, Json(views)))

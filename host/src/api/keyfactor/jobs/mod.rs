@@ -9,8 +9,6 @@ pub mod custom;
 pub mod fields;
 pub mod history;
 pub mod reschedule;
-pub mod schedule;
-mod select;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -1,26 +1,6 @@
 use super::*;
 use crate::scheduler::fire_times::tests::{sched, utc};
 
-#[test]
-fn catch_up_parses_and_displays() {
-    assert_eq!(CatchUp::default(), CatchUp::One);
-    for (text, policy) in [
-        ("skip", CatchUp::Skip),
-        ("one", CatchUp::One),
-        ("all", CatchUp::All),
-    ] {
-        assert_eq!(text.parse::<CatchUp>(), Ok(policy));
-        assert_eq!(policy.to_string(), text);
-    }
-    assert_eq!("ALL".parse::<CatchUp>(), Ok(CatchUp::All));
-    assert!(
-        "some"
-            .parse::<CatchUp>()
-            .unwrap_err()
-            .contains("expected skip, one or all")
-    );
-}
-
 const OPEN: Window = Window {
     start: None,
     end: None,

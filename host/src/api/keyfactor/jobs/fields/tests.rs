@@ -4,11 +4,10 @@ use crate::api::keyfactor::query::parse;
 fn ctx() -> Context {
     Context {
         operations: vec![
-            ("hello".into(), "custom"),
-            ("Inventory".into(), "certificate-store"),
-            ("reenroll".into(), "certificate-store"),
+            ("hello".into(), Family::Custom),
+            ("Inventory".into(), Family::CertificateStore),
+            ("reenroll".into(), Family::CertificateStore),
         ],
-        schedules: Some(HashMap::new()),
     }
 }
 
@@ -146,6 +145,55 @@ fn sort_fields() {
         Some(JobOrder::Field(JobField::StartedAt))
     );
     assert!(matches!(sort_order("Status"), Some(JobOrder::Rank(r)) if r.len() == 6));
-    assert!(sort_order("ScheduleType").is_none());
+    // The schedule kinds' words sort like Keyfactor's codes (daily < interval < ...).
+    assert_eq!(
+        sort_order("ScheduleType"),
+        Some(JobOrder::Field(JobField::ScheduleKind))
+    );
     assert!(sort_order("Colour").is_none());
+}
+
+#[test]
+fn schedule_type_is_a_column() {
+    assert_eq!(
+        translate_str("ScheduleType -eq W_").unwrap(),
+        JobCondition::is(JobField::ScheduleKind, "weekly")
+    );
+    assert_eq!(
+        translate_str("ScheduleType -eq null").unwrap(),
+        JobCondition::IsNull(JobField::ScheduleKind)
+    );
+}
+
+/// A long chain of ORs (or ANDs) is one flat list: its length is not nesting.
+#[test]
+fn long_chains_are_flat() {
+    let query = (1..=200)
+        .map(|n| format!("JobId -eq {n}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let JobCondition::Any(items) = translate_str(&query).unwrap() else {
+        panic!("an OR chain is Any")
+    };
+    assert_eq!(items.len(), 200);
+    let query = "Status -eq 3 AND Result -eq 4 AND (JobId -eq 1 OR JobId -eq 2 OR JobId -eq 3)";
+    let JobCondition::All(items) = translate_str(query).unwrap() else {
+        panic!("an AND chain is All")
+    };
+    assert_eq!(items.len(), 3);
+    assert!(matches!(&items[2], JobCondition::Any(or) if or.len() == 3));
+}
+
+/// Dates at the edge of what can be written are refused, not a panic.
+#[test]
+fn extreme_dates_are_refused_not_a_panic() {
+    for q in [
+        "OperationStart -eq +262142-12-31",
+        "OperationStart -gt +262142-12-31",
+        "OperationEnd -le +262142-12-31",
+    ] {
+        let e = fault(q);
+        assert!(e.reason.contains("date"), "{q}: {}", e.reason);
+    }
+    translate_str("OperationStart -lt -262143-01-01").unwrap();
 }

@@ -4,15 +4,15 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use keywarden_db::{JobFilter, Sort, status};
+use keywarden_db::{JobFilter, JobStatus, Sort};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{self, ApiQuery, text};
 use super::views::{JobView, Page, account_name};
+use crate::api::AppState;
+use crate::domain::Caller;
 
 /// Query parameters of `GET /jobs`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -49,40 +49,14 @@ pub async fn list(
     ApiQuery(q): ApiQuery<JobListQuery>,
 ) -> ApiResult<Json<Page<JobView>>> {
     let (skip, limit) = extract::paging(q.skip.as_deref(), q.limit.as_deref())?;
-    let wanted_status = text(q.status).map(|s| s.to_ascii_lowercase());
-    if let Some(s) = &wanted_status {
-        let known = [
-            status::QUEUED,
-            status::RUNNING,
-            status::COMPLETED,
-            status::FAILED,
-            status::CANCELLED,
-        ];
-        if !known.contains(&s.as_str()) {
-            return Err(ApiError::invalid(
-                "status",
-                format!("expected one of {}, got {s:?}", known.join(", ")),
-            ));
-        }
-    }
-    let requested = text(q.account).map(|a| account_name(&a).to_owned());
-    // A non-admin asking for another account gets that account's (empty, to them) view.
-    let account_id = match (caller.scope(), requested) {
-        (Some(own), Some(asked)) if asked != own => {
-            return Ok(Json(Page {
-                skip,
-                limit,
-                total: 0,
-                resources: Vec::new(),
-            }));
-        }
-        (Some(own), _) => Some(own.to_owned()),
-        (None, asked) => asked,
-    };
+    let wanted_status = text(q.status)
+        .map(|s| s.parse::<JobStatus>())
+        .transpose()
+        .map_err(|e| ApiError::invalid("status", e))?;
     let filter = JobFilter {
         id: extract::uuid_param("id", q.id.as_deref())?,
         name: text(q.name),
-        account_id,
+        account_id: text(q.account).map(|a| account_name(&a).to_owned()),
         job_config_id: extract::uuid_param("job_config_id", q.job_config_id.as_deref())?,
         operation: text(q.operation),
         status: wanted_status,
@@ -91,7 +65,10 @@ pub async fn list(
         processing_node: text(q.processing_node),
     };
     let sort = Sort::parse(q.sort.as_deref().unwrap_or(""));
-    let (total, rows) = state.db.list_jobs(&filter, &sort, skip, limit).await?;
+    let (total, rows) = state
+        .service
+        .jobs(&caller, filter, &sort, skip, limit)
+        .await?;
     Ok(Json(Page {
         skip,
         limit,
@@ -109,12 +86,10 @@ pub async fn get(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobView>> {
-    let uuid = extract::path_id(&id, "job")?;
     let job = state
-        .db
-        .get_job(caller.scope(), uuid)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no job with id {id:?}")))?;
+        .service
+        .job(&caller, extract::path_id(&id, "job")?)
+        .await?;
     Ok(Json(JobView::from(&job)))
 }
 
@@ -129,10 +104,9 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let uuid = extract::path_id(&id, "job")?;
-    if state.db.delete_job(caller.scope(), uuid).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!("no job with id {id:?}")))
-    }
+    state
+        .service
+        .delete_job(&caller, extract::path_id(&id, "job")?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::auth::{Caller, generate_token, hash_token};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
+use crate::api::AppState;
+use crate::domain::Caller;
 
 /// Answer of `/healthz`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,8 +29,8 @@ pub struct Health {
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".to_owned(),
-        node: state.node_id.clone(),
-        plugins: state.registry.plugins().len(),
+        node: state.service.node_id().to_owned(),
+        plugins: state.service.loaded_plugins(),
     })
 }
 
@@ -40,7 +40,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     responses((status = 200, body = Vec<Object>)),
     security(("bearer" = [])))]
 pub async fn plugins(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    serde_json::to_value(state.registry.list())
+    serde_json::to_value(state.service.plugins())
         .map(Json)
         .map_err(|e| ApiError::internal("listing plugins", e))
 }
@@ -72,15 +72,6 @@ pub struct TokenResponse {
     pub created_at: String,
 }
 
-/// Account names are part of resource URIs, so they are kept to a safe alphabet.
-fn valid_account(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens",
     request_body = TokenRequest,
     responses((status = 201, body = TokenResponse), (status = 400, body = ErrorBody),
@@ -91,22 +82,10 @@ pub async fn create_token(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
-    if !caller.admin {
-        return Err(ApiError::forbidden("only admin tokens may issue tokens"));
-    }
-    let account = body.account.trim();
-    if !valid_account(account) {
-        return Err(ApiError::invalid(
-            "account",
-            "expected 1-64 characters from A-Z, a-z, 0-9, '-', '_' and '.'",
-        ));
-    }
-    let token = generate_token();
-    let stored = state
-        .db
-        .create_token(account, &hash_token(&token), body.admin, body.label.trim())
+    let (stored, token) = state
+        .service
+        .issue_token(&caller, &body.account, &body.label, body.admin)
         .await?;
-    tracing::info!(account, admin = body.admin, id = %stored.id, "token issued");
     Ok((
         StatusCode::CREATED,
         Json(TokenResponse {

@@ -4,19 +4,20 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::Utc;
-use keywarden_db::{ConfigFilter, JobConfig, NewJob, Sort};
+use keywarden_db::{ConfigFilter, Sort};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
-use super::auth::Caller;
-use super::config_check::{check, target_of};
+use uuid::Uuid;
+
 use super::config_input::{Fields, apply, merge_patch, params_keys};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{self, ApiJson, ApiQuery, text};
 use super::views::{JobConfigView, Page};
+use crate::api::AppState;
+use crate::domain::Caller;
+use crate::domain::configs::{ConfigSpec, ScheduleSpec};
 
 /// Body of `POST /job-configs` (and, all fields optional, of `PATCH`). Give the params in
 /// the field matching the operation: `<operation>_params` for `cckm_*` operations,
@@ -85,13 +86,8 @@ pub struct RunNowResponse {
     pub job_config_id: String,
 }
 
-async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<JobConfig> {
-    let uuid = extract::path_id(id, "job config")?;
-    state
-        .db
-        .get_config(caller.scope(), uuid)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no job config with id {id:?}")))
+fn config_id(raw: &str) -> ApiResult<Uuid> {
+    extract::path_id(raw, "job config")
 }
 
 #[utoipa::path(post, path = "/api/v1/scheduler/job-configs", tag = "job-configs",
@@ -104,20 +100,29 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<JobConfigView>)> {
-    let now = Utc::now();
-    let mut config = JobConfig::new(&caller.account, "", "", "", now);
-    config.catch_up = "one".to_owned();
-    let params = apply(&mut config, Fields::new(body)?, true)?;
+    let mut spec = ConfigSpec::new(
+        "",
+        "",
+        ScheduleSpec::Cron {
+            run_at: String::new(),
+            timezone: None,
+        },
+    );
+    let params = apply(&mut spec, Fields::new(body)?, true)?;
     let (key, value) =
-        params.unwrap_or_else(|| (params_keys(&config.operation)[0].clone(), Value::Null));
-    config.params_key = key;
-    config.params = if value.is_null() {
+        params.unwrap_or_else(|| (params_keys(&spec.operation)[0].clone(), Value::Null));
+    spec.params_key = key;
+    spec.params = if value.is_null() {
         Value::Object(Default::default())
     } else {
         value
     };
-    config.next_fire_at = check(&config, &state.registry, now)?;
-    let stored = state.db.insert_config(&config).await?;
+    let key = spec.params_key.clone();
+    let stored = state
+        .service
+        .create_config(&caller, spec)
+        .await
+        .map_err(|e| ApiError::domain(e, &key))?;
     Ok((StatusCode::CREATED, Json(JobConfigView::from(&stored))))
 }
 
@@ -132,7 +137,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page<JobConfigView>>> {
     let (skip, limit) = extract::paging(q.skip.as_deref(), q.limit.as_deref())?;
     let filter = ConfigFilter {
-        account_id: caller.scope().map(str::to_owned),
+        account_id: None,
         name: text(q.name),
         id: extract::uuid_param("id", q.id.as_deref())?,
         operation: text(q.operation),
@@ -143,7 +148,10 @@ pub async fn list(
         created_after: extract::timestamp("createdAfter", q.created_after.as_deref())?,
     };
     let sort = Sort::parse(q.sort.as_deref().unwrap_or(""));
-    let (total, rows) = state.db.list_configs(&filter, &sort, skip, limit).await?;
+    let (total, rows) = state
+        .service
+        .configs(&caller, filter, &sort, skip, limit)
+        .await?;
     Ok(Json(Page {
         skip,
         limit,
@@ -161,7 +169,7 @@ pub async fn get(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobConfigView>> {
-    let config = load(&state, &caller, &id).await?;
+    let config = state.service.config(&caller, config_id(&id)?).await?;
     Ok(Json(JobConfigView::from(&config)))
 }
 
@@ -180,30 +188,27 @@ pub async fn patch(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<JobConfigView>> {
-    let before = load(&state, &caller, &id).await?;
-    let mut config = before.clone();
-    if let Some((key, patch)) = apply(&mut config, Fields::new(body)?, false)? {
-        if config.operation != before.operation {
-            config.params = Value::Object(Default::default());
+    let id = config_id(&id)?;
+    let before = state.service.config(&caller, id).await?;
+    let mut spec = ConfigSpec::from(&before);
+    if let Some((key, patch)) = apply(&mut spec, Fields::new(body)?, false)? {
+        if spec.operation != before.operation {
+            spec.params = Value::Object(Default::default());
         }
-        merge_patch(&mut config.params, patch);
-        if !config.params.is_object() {
-            config.params = Value::Object(Default::default());
+        merge_patch(&mut spec.params, patch);
+        if !spec.params.is_object() {
+            spec.params = Value::Object(Default::default());
         }
-        config.params_key = key;
-    } else if config.operation != before.operation {
-        config.params_key = params_keys(&config.operation)[0].clone();
+        spec.params_key = key;
+    } else if spec.operation != before.operation {
+        spec.params_key = params_keys(&spec.operation)[0].clone();
     }
-    let next = check(&config, &state.registry, Utc::now())?;
-    let schedule_changed = config.run_at != before.run_at
-        || config.timezone != before.timezone
-        || config.start_date != before.start_date
-        || config.end_date != before.end_date
-        || config.disabled != before.disabled;
-    if schedule_changed {
-        config.next_fire_at = next;
-    }
-    let stored = state.db.update_config(&config).await?;
+    let key = spec.params_key.clone();
+    let stored = state
+        .service
+        .update_config(&caller, id, spec)
+        .await
+        .map_err(|e| ApiError::domain(e, &key))?;
     Ok(Json(JobConfigView::from(&stored)))
 }
 
@@ -216,12 +221,11 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let uuid = extract::path_id(&id, "job config")?;
-    if state.db.delete_config(caller.scope(), uuid).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!("no job config with id {id:?}")))
-    }
+    state
+        .service
+        .delete_config(&caller, config_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Enqueues one job of the config, due now, whatever its schedule or `disabled` flag.
@@ -234,15 +238,11 @@ pub async fn run_now(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<RunNowResponse>)> {
-    let config = load(&state, &caller, &id).await?;
-    let now = Utc::now();
-    let mut job = NewJob::from_config(&config, now, now);
-    job.target = target_of(&config.params);
-    state.db.insert_jobs(std::slice::from_ref(&job)).await?;
+    let (job_id, config) = state.service.run_now(&caller, config_id(&id)?).await?;
     Ok((
         StatusCode::CREATED,
         Json(RunNowResponse {
-            job_id: job.id.to_string(),
+            job_id: job_id.to_string(),
             job_config_id: config.id.to_string(),
         }),
     ))

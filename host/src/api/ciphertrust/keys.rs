@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{self, ApiQuery, text};
 use super::views::{Page, account_uri};
+use crate::api::AppState;
+use crate::domain::Caller;
 
 /// Query parameters of `GET /cckm/keys`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -82,7 +82,7 @@ impl From<&SyncedKey> for CloudKeyView {
     }
 }
 
-/// The API's `job_config_id` sort key is the store's `source`.
+/// The API's `job_config_id` sort key is the database's `source`.
 fn store_sort(raw: &str) -> Sort {
     let mut sort = Sort::parse(raw);
     for key in &mut sort.0 {
@@ -104,7 +104,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page<CloudKeyView>>> {
     let (skip, limit) = extract::paging(q.skip.as_deref(), q.limit.as_deref())?;
     let filter = KeyFilter {
-        account_id: caller.scope().map(str::to_owned),
+        account_id: None,
         cloud_name: text(q.cloud_name),
         key_id: text(q.key_id),
         alias: text(q.alias),
@@ -114,8 +114,8 @@ pub async fn list(
     };
     let sort = store_sort(q.sort.as_deref().unwrap_or(""));
     let (total, rows) = state
-        .db
-        .list_cloud_keys(&filter, &sort, skip, limit)
+        .service
+        .cloud_keys(&caller, filter, &sort, skip, limit)
         .await?;
     Ok(Json(Page {
         skip,

@@ -1,6 +1,6 @@
 //! How configs and jobs look on the wire: the CipherTrust scheduler shapes (see
-//! `reference/ciphertrust-scheduler-key-rotation-api.txt`) plus Keywarden's extra fields.
-//! The store model stays dialect-free; this is the only place that knows these names.
+//! `docs/ciphertrust.md`) plus Keywarden's extra fields. The model stays dialect-free; this is the
+//! only place that knows these names.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use keywarden_db::{Job, JobConfig};
@@ -82,13 +82,13 @@ impl From<&JobConfig> for JobConfigView {
             description: c.description.clone(),
             operation: c.operation.clone(),
             run_at: c.run_at.clone(),
-            run_on: c.run_on.clone(),
+            run_on: c.run_on.to_string(),
             timezone: c.timezone.clone(),
             start_date: opt_time(c.start_date),
             end_date: opt_time(c.end_date),
             disabled: c.disabled,
-            catch_up: c.catch_up.clone(),
-            overlap: c.overlap.clone(),
+            catch_up: c.catch_up.to_string(),
+            overlap: c.overlap.to_string(),
             max_retries: c.max_retries,
             retry_backoff_secs: c.retry_backoff_secs,
             next_run_at: opt_time(c.next_fire_at),
@@ -178,12 +178,12 @@ impl From<&Job> for JobView {
             operation: j.operation.clone(),
             target: j.target.clone(),
             job_config_params: j.params.clone(),
-            run_on: j.run_on.clone(),
+            run_on: j.run_on.to_string(),
             enqueued_at: time(j.enqueued_at),
             scheduled_for: time(j.scheduled_for),
-            status: j.status.clone(),
+            status: j.status.to_string(),
             processing_node: j.processing_node.clone(),
-            result: j.result.clone(),
+            result: j.result.map(|r| r.to_string()),
             message: j.message.clone(),
             started_at: opt_time(j.started_at),
             finished_at: opt_time(j.finished_at),
@@ -199,8 +199,8 @@ impl From<&Job> for JobView {
                 job_config_id: config_id,
                 name: j.name.clone(),
                 operation: j.operation.clone(),
-                status: j.status.clone(),
-                result: j.result.clone(),
+                status: j.status.to_string(),
+                result: j.result.map(|r| r.to_string()),
                 message: j.message.clone(),
                 details: j
                     .details

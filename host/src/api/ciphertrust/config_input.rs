@@ -1,17 +1,18 @@
-//! Reading job-config requests (create and patch) into the store model.
+//! Reading job-config requests (create and patch) into a [`ConfigSpec`].
 //!
 //! Bodies are read as JSON objects field by field rather than through one derived struct,
 //! because the same fields serve create (required ones must be present) and patch (absent
 //! = keep, `null` = clear), because the params object arrives under an operation-dependent
-//! name, and because each mistake should name its field. Validation against the schedule
-//! parser and the plugin's schema happens afterwards, in `config_check`.
+//! name, and because each mistake should name its field. What only the model can judge
+//! (the schedule, the operation, the params schema) the domain service checks.
 
 use chrono::{DateTime, Utc};
-use keywarden_db::JobConfig;
+use keywarden_db::RunOn;
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract;
+use crate::domain::configs::{ConfigSpec, ScheduleSpec};
 
 /// Fields of the response a client may send back unchanged (GET → edit → PATCH); ignored.
 const READ_ONLY: &[&str] = &[
@@ -117,83 +118,91 @@ impl Fields {
         }
     }
 
-    fn one_of(&mut self, key: &str, allowed: &[&str]) -> ApiResult<Option<String>> {
+    /// One of a word enum's words (any case).
+    fn word<T>(&mut self, key: &str) -> ApiResult<Option<T>>
+    where
+        T: std::str::FromStr<Err = keywarden_db::UnknownWord>,
+    {
         match self.required_text(key)? {
             None => Ok(None),
-            Some(v) => {
-                let v = v.to_ascii_lowercase();
-                if allowed.contains(&v.as_str()) {
-                    Ok(Some(v))
-                } else {
-                    Err(ApiError::invalid(
-                        key,
-                        format!("expected one of {}, got {v:?}", allowed.join(", ")),
-                    ))
-                }
-            }
+            Some(v) => v.parse().map(Some).map_err(|e| ApiError::invalid(key, e)),
         }
     }
 }
 
-/// Applies the top-level fields of `fields` to `config` and returns the params object the
+/// Applies the top-level fields of `fields` to `spec` and returns the params object the
 /// request carried, as `(field name, value)`. On create (`creating`), `name`, `operation`
-/// and `run_at` are required and absent optional fields keep `config`'s defaults.
+/// and `run_at` are required and absent optional fields keep `spec`'s defaults. Giving
+/// any of `run_at`, `timezone`, `start_date`, `end_date` makes the schedule a cron one.
 pub fn apply(
-    config: &mut JobConfig,
+    spec: &mut ConfigSpec,
     mut fields: Fields,
     creating: bool,
 ) -> ApiResult<Option<(String, Value)>> {
+    let (mut run_at, mut timezone) = match &spec.schedule {
+        ScheduleSpec::Cron { run_at, timezone } => (run_at.clone(), timezone.clone()),
+        ScheduleSpec::Recurrence(_) => (String::new(), None),
+    };
+    let mut cron_given = false;
     for key in ["name", "operation", "run_at"] {
         match fields.required_text(key)? {
-            Some(v) if key == "name" => config.name = v,
-            Some(v) if key == "operation" => config.operation = v,
-            Some(v) => config.run_at = v,
+            Some(v) if key == "name" => spec.name = v,
+            Some(v) if key == "operation" => spec.operation = v,
+            Some(v) => {
+                run_at = v;
+                cron_given = true;
+            }
             None if creating => return Err(ApiError::invalid(key, "is required")),
             None => {}
         }
     }
-    if config.name.chars().count() > 256 {
+    if spec.name.chars().count() > 256 {
         return Err(ApiError::invalid("name", "must be at most 256 characters"));
     }
     if let Some(v) = fields.string("description")? {
-        config.description = v.unwrap_or_default();
+        spec.description = v.unwrap_or_default();
     }
     if let Some(v) = fields.required_text("run_on")? {
-        config.run_on = v;
+        spec.run_on = RunOn::from_option(Some(&v));
     }
     if let Some(v) = fields.string("timezone")? {
-        config.timezone = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        timezone = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        cron_given = true;
     }
     if let Some(v) = fields.time("start_date")? {
-        config.start_date = v;
+        spec.start_date = v;
+        cron_given = true;
     }
     if let Some(v) = fields.time("end_date")? {
-        config.end_date = v;
+        spec.end_date = v;
+        cron_given = true;
     }
-    if let (Some(start), Some(end)) = (config.start_date, config.end_date)
-        && end < start
-    {
+    if cron_given && run_at.is_empty() {
         return Err(ApiError::invalid(
-            "end_date",
-            "must not be before start_date",
+            "run_at",
+            "is required to change the schedule of a config made from a recurrence",
         ));
     }
+    if cron_given || creating {
+        spec.schedule = ScheduleSpec::Cron { run_at, timezone };
+    }
     if let Some(v) = fields.boolean("disabled")? {
-        config.disabled = v;
+        spec.disabled = v;
     }
-    if let Some(v) = fields.one_of("catch_up", &["skip", "one", "all"])? {
-        config.catch_up = v;
+    if let Some(v) = fields.word("catch_up")? {
+        spec.catch_up = v;
     }
-    if let Some(v) = fields.one_of("overlap", &["skip", "allow"])? {
-        config.overlap = v;
+    if let Some(v) = fields.word("overlap")? {
+        spec.overlap = v;
     }
     if let Some(v) = fields.integer("max_retries", 0, 100)? {
-        config.max_retries = v as i32;
+        spec.max_retries = v as i32;
     }
     if let Some(v) = fields.integer("retry_backoff_secs", 0, 7 * 86_400)? {
-        config.retry_backoff_secs = v;
+        spec.retry_backoff_secs = v;
     }
-    take_params(&mut fields, &config.operation)
+    let operation = spec.operation.clone();
+    take_params(&mut fields, &operation)
 }
 
 /// Picks the params object for `operation` out of the remaining fields and rejects

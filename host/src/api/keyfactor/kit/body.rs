@@ -1,22 +1,15 @@
-//! Reading Keyfactor-style request bodies and list parameters for the certificate store
-//! endpoints.
+//! The one reader of Keyfactor request bodies.
 //!
 //! Keyfactor's API (a .NET service) matches JSON field names case-insensitively, and its
 //! clients rely on that, so bodies are read field by field with case-insensitive names;
-//! every mistake names its field in Keyfactor's spelling. Lists answer a JSON array with
-//! the total in the `x-total-count` header, paged by `PageReturned` (1-based) and
-//! `ReturnLimit`, sorted by `SortField` and `SortAscending` (0 ascending, 1 descending).
+//! every mistake names its field in Keyfactor's spelling (with the object's prefix, e.g.
+//! `Schedule.Weekly.Days[0]`), and a field nobody took is refused as unknown.
 
-use axum::Json;
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use keywarden_db::Sort;
-use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult};
 
 /// A JSON object being consumed field by field; what is left at the end is unknown.
 #[derive(Debug)]
@@ -137,7 +130,27 @@ impl Body {
     pub fn time(&mut self, key: &str) -> ApiResult<Option<DateTime<Utc>>> {
         match self.text(key)? {
             None => Ok(None),
-            Some(s) => crate::api::extract::timestamp(&self.name(key), Some(&s)),
+            Some(s) => crate::api::ciphertrust::extract::timestamp(&self.name(key), Some(&s)),
+        }
+    }
+
+    /// An object field as a nested body (its fields prefixed `key.`).
+    pub fn object(&mut self, key: &str) -> ApiResult<Option<Body>> {
+        let name = self.name(key);
+        self.take(key)
+            .map(|v| Body::new(v, &format!("{name}.")))
+            .transpose()
+    }
+
+    /// An object field kept as JSON (no case folding inside: it is passed on as is).
+    pub fn json_object(&mut self, key: &str) -> ApiResult<Option<Map<String, Value>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map)),
+            Some(other) => Err(ApiError::invalid(
+                &self.name(key),
+                format!("expected an object, got {other}"),
+            )),
         }
     }
 
@@ -158,75 +171,4 @@ impl Body {
             None => Ok(()),
         }
     }
-}
-
-/// Keyfactor's list parameters.
-#[derive(Debug, Clone)]
-pub struct Paging {
-    pub skip: i64,
-    pub limit: i64,
-    pub sort: Sort,
-}
-
-/// Reads `PageReturned`, `ReturnLimit`, `SortField`, `SortAscending`; `to_column` maps a
-/// Keyfactor field name to a store column (unknown → 400 naming `SortField`).
-pub fn paging(
-    page: Option<&str>,
-    limit: Option<&str>,
-    sort_field: Option<&str>,
-    sort_ascending: Option<&str>,
-    to_column: impl Fn(&str) -> Option<&'static str>,
-) -> ApiResult<Paging> {
-    let number = |name: &str, raw: Option<&str>, default: i64, min: i64| -> ApiResult<i64> {
-        match raw.map(str::trim).filter(|s| !s.is_empty()) {
-            None => Ok(default),
-            Some(s) => match s.parse::<i64>() {
-                Ok(n) if n >= min => Ok(n),
-                _ => Err(ApiError::invalid(
-                    name,
-                    format!("expected an integer of at least {min}, got {s:?}"),
-                )),
-            },
-        }
-    };
-    let page = number("PageReturned", page, 1, 1)?;
-    let limit = number("ReturnLimit", limit, 50, 1)?.min(crate::api::extract::MAX_LIMIT);
-    let descending = match sort_ascending.map(str::trim).filter(|s| !s.is_empty()) {
-        None | Some("0") => false,
-        Some("1") => true,
-        Some(s) => {
-            return Err(ApiError::invalid(
-                "SortAscending",
-                format!("expected 0 (ascending) or 1 (descending), got {s:?}"),
-            ));
-        }
-    };
-    let sort = match sort_field.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Sort::default(),
-        Some(field) => {
-            let column = to_column(&field.to_ascii_lowercase()).ok_or_else(|| {
-                ApiError::invalid("SortField", format!("cannot sort by {field:?}"))
-            })?;
-            Sort::by(column, descending)
-        }
-    };
-    Ok(Paging {
-        skip: (page - 1).saturating_mul(limit),
-        limit,
-        sort,
-    })
-}
-
-/// A JSON array with the total count in `x-total-count`, as Keyfactor lists answer.
-pub fn counted<T: Serialize>(total: i64, items: Vec<T>) -> Response {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
-        headers.insert("x-total-count", v);
-    }
-    (headers, Json(items)).into_response()
-}
-
-/// RFC 3339 with seconds, as Keyfactor shows times.
-pub fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -1,15 +1,17 @@
-//! The one error type of the HTTP API.
+//! The error type of the CipherTrust dialect (`/api/v1`, `/healthz`, `/openapi.json`).
 //!
 //! Every handler returns `Result<_, ApiError>`, so every failure leaves the server as the
 //! same JSON shape (`{"code", "codeDesc", "message", "field"?}`, CipherTrust style). Client
 //! mistakes carry a message fit for the caller; internal failures are logged with their
 //! cause and answered with a generic 500 so database or runtime details never leak.
+//! Refusals of the domain service are named with this dialect's field names here.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keywarden_db::DbError;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::domain::{DomainError, Field};
 
 /// An API failure: status, a message for the caller and optionally the request field at fault.
 #[derive(Debug, Clone)]
@@ -90,17 +92,78 @@ impl ApiError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(err: DbError) -> Self {
+/// The name of `field` in this dialect; `params_key` is the request field that carried
+/// the operation's params (`cckm_key_rotation_params`, `params`, ...).
+pub fn field_name(field: &Field, params_key: &str) -> String {
+    let path = |root: &str, path: &[String]| {
+        std::iter::once(root.to_owned())
+            .chain(path.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    match field {
+        Field::Operation => "operation".to_owned(),
+        Field::Params(p) => path(params_key, p),
+        Field::Schedule => "run_at".to_owned(),
+        Field::Timezone => "timezone".to_owned(),
+        Field::EndDate => "end_date".to_owned(),
+        Field::RunOn => "run_on".to_owned(),
+        Field::Account => "account".to_owned(),
+        Field::Sort => "sort".to_owned(),
+        Field::Store => "store".to_owned(),
+        Field::StoreType => "store_type".to_owned(),
+        Field::StorePath => "store_path".to_owned(),
+        Field::Properties(p) => path("properties", p),
+        Field::PasswordSecret => "password_secret".to_owned(),
+        Field::KeySecret => "private_key_secret".to_owned(),
+        Field::Selection => "jobs".to_owned(),
+        Field::Item(i, inner) => format!("[{i}].{}", field_name(inner, params_key)),
+    }
+}
+
+impl ApiError {
+    /// A refusal of the domain service, its field named as this dialect names it.
+    pub fn domain(err: DomainError, params_key: &str) -> Self {
+        let name = |f: &Field| field_name(f, params_key);
         match err {
-            DbError::NotFound => ApiError::not_found("not found"),
-            DbError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, what),
-            DbError::InvalidSort(field) => {
-                ApiError::invalid("sort", format!("cannot sort by {field:?}"))
+            DomainError::Invalid {
+                field: Some(f),
+                reason,
+            } => ApiError::invalid(&name(&f), reason),
+            DomainError::Invalid {
+                field: None,
+                reason,
+            } => ApiError::bad_request(reason),
+            DomainError::Unprocessable { field, reason } => {
+                ApiError::unprocessable(&name(&field), reason)
             }
-            DbError::Invalid(what) => ApiError::bad_request(what),
-            other => ApiError::internal("accessing the database", other),
+            DomainError::NotFound { field, reason } => {
+                let err = ApiError::not_found(reason);
+                match field {
+                    Some(f) => err.with_field(name(&f)),
+                    None => err,
+                }
+            }
+            DomainError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, what),
+            DomainError::Forbidden(what) => ApiError::forbidden(what),
+            DomainError::Refused {
+                missing, message, ..
+            } => ApiError::new(
+                if missing {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                message,
+            ),
+            DomainError::Internal { context, cause } => ApiError::internal(&context, cause),
         }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        ApiError::domain(err, "params")
     }
 }
 

@@ -1,0 +1,61 @@
+//! The CipherTrust Manager dialect, under `/api/v1`: the scheduler's job configs and jobs
+//! in CipherTrust's field names, plus Keywarden's own endpoints in the same style (cloud
+//! keys, plugins, tokens, health). Handlers parse, call the domain service, render.
+
+mod config_input;
+pub mod configs;
+pub mod error;
+pub mod extract;
+pub mod jobs;
+pub mod keys;
+pub mod misc;
+pub mod views;
+
+use axum::Router;
+use axum::routing::{get, post};
+use utoipa::OpenApi;
+
+use super::AppState;
+
+/// The OpenAPI paths of this dialect.
+#[derive(OpenApi)]
+#[openapi(paths(
+    configs::create,
+    configs::list,
+    configs::get,
+    configs::patch,
+    configs::delete,
+    configs::run_now,
+    jobs::list,
+    jobs::get,
+    jobs::delete,
+    keys::list,
+    misc::healthz,
+    misc::plugins,
+    misc::create_token,
+))]
+pub struct CipherTrustDoc;
+
+/// The `/api/v1` routes (authentication is added by the caller).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/scheduler/job-configs",
+            post(configs::create).get(configs::list),
+        )
+        .route(
+            "/scheduler/job-configs/{id}",
+            get(configs::get)
+                .patch(configs::patch)
+                .delete(configs::delete),
+        )
+        .route(
+            "/scheduler/job-configs/{id}/run-now",
+            post(configs::run_now),
+        )
+        .route("/scheduler/jobs", get(jobs::list))
+        .route("/scheduler/jobs/{id}", get(jobs::get).delete(jobs::delete))
+        .route("/cckm/keys", get(keys::list))
+        .route("/plugins", get(misc::plugins))
+        .route("/tokens", post(misc::create_token))
+}

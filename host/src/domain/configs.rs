@@ -1,0 +1,419 @@
+//! Job configs: what runs, when and where. Every config is built and checked here, whichever
+//! dialect asked for it: the schedule parses and has a next fire, a loaded plugin provides
+//! the operation for its target, the params satisfy that operation's schema, the node it is
+//! pinned to exists. Catching these when the config is written means a bad config is
+//! refused with a reason instead of failing silently at 3 a.m.
+
+use chrono::{DateTime, Utc};
+use jsonschema::error::ValidationErrorKind;
+use keywarden_db::{
+    CatchUp, CertificateStore, ConfigFilter, JobConfig, Overlap, Recurrence, RunOn, Sort,
+    truncate_micros,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::jobs::JobSpec;
+use super::schedule::{self, recurrence_fires};
+use super::target::target_of;
+use super::{Caller, DomainError, DomainResult, Field, Service};
+use crate::scheduler::fire_times::{self, Schedule, Window};
+
+/// Params whose values are durations (`6d`, `12h`), for every operation: the config
+/// listing filters on `expire_in`, so they must mean the same everywhere.
+const DURATION_PARAMS: &[&str] = &["expiration", "expire_in", "rotation_after"];
+
+/// When a config fires.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduleSpec {
+    /// A cron expression (5 fields, 6 with seconds, a macro or `@every Nm`) read in
+    /// `timezone` (UTC when `None`), inside the config's start/end window.
+    Cron {
+        run_at: String,
+        timezone: Option<String>,
+    },
+    /// A recurrence; it brings its own window (a one-off is closed on its instant).
+    Recurrence(Recurrence),
+}
+
+/// Everything a job config is made of that its writer chooses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigSpec {
+    pub name: String,
+    pub description: String,
+    pub operation: String,
+    /// The operation's params, a JSON object.
+    pub params: Value,
+    /// The request field that carried the params, shown back by the CipherTrust dialect.
+    pub params_key: String,
+    pub schedule: ScheduleSpec,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+    pub disabled: bool,
+    pub run_on: RunOn,
+    pub catch_up: CatchUp,
+    pub overlap: Overlap,
+    pub max_retries: i32,
+    pub retry_backoff_secs: i64,
+}
+
+impl ConfigSpec {
+    /// A config of `operation` on `schedule` with the defaults of the APIs: params `{}`,
+    /// any node, catch up once after an outage, skip overlapping fires, no retries.
+    pub fn new(name: &str, operation: &str, schedule: ScheduleSpec) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: String::new(),
+            operation: operation.to_owned(),
+            params: Value::Object(Default::default()),
+            params_key: "params".to_owned(),
+            schedule,
+            start_date: None,
+            end_date: None,
+            disabled: false,
+            run_on: RunOn::Any,
+            catch_up: CatchUp::One,
+            overlap: Overlap::Skip,
+            max_retries: 0,
+            retry_backoff_secs: 60,
+        }
+    }
+}
+
+impl From<&JobConfig> for ConfigSpec {
+    /// What a stored config was made from, to be edited and written back.
+    fn from(c: &JobConfig) -> Self {
+        Self {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            operation: c.operation.clone(),
+            params: c.params.clone(),
+            params_key: c.params_key.clone(),
+            schedule: match &c.recurrence {
+                Some(r) => ScheduleSpec::Recurrence(r.clone()),
+                None => ScheduleSpec::Cron {
+                    run_at: c.run_at.clone(),
+                    timezone: c.timezone.clone(),
+                },
+            },
+            start_date: c.start_date,
+            end_date: c.end_date,
+            disabled: c.disabled,
+            run_on: c.run_on.clone(),
+            catch_up: c.catch_up,
+            overlap: c.overlap,
+            max_retries: c.max_retries,
+            retry_backoff_secs: c.retry_backoff_secs,
+        }
+    }
+}
+
+impl Service {
+    /// A config of the caller's account (any account for admins).
+    pub async fn config(&self, caller: &Caller, id: Uuid) -> DomainResult<JobConfig> {
+        self.db
+            .get_config(caller.scope(), id)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("no job config with id {id}")))
+    }
+
+    /// A page of the caller's configs matching `filter` (its account field is ignored).
+    pub async fn configs(
+        &self,
+        caller: &Caller,
+        mut filter: ConfigFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> DomainResult<(i64, Vec<JobConfig>)> {
+        filter.account_id = caller.scope().map(str::to_owned);
+        Ok(self.db.list_configs(&filter, sort, skip, limit).await?)
+    }
+
+    /// Creates a config in the caller's account.
+    pub async fn create_config(
+        &self,
+        caller: &Caller,
+        spec: ConfigSpec,
+    ) -> DomainResult<JobConfig> {
+        let now = Utc::now();
+        let config = self
+            .build_config(&caller.account, spec, None, None, now)
+            .await?;
+        Ok(self.db.insert_config(&config).await?)
+    }
+
+    /// Replaces what `spec` holds in a config of the caller's; the next fire moves only
+    /// when the schedule, its window or `disabled` changed.
+    pub async fn update_config(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        spec: ConfigSpec,
+    ) -> DomainResult<JobConfig> {
+        let before = self.config(caller, id).await?;
+        let config = self
+            .build_config(&before.account_id, spec, Some(&before), None, Utc::now())
+            .await?;
+        Ok(self.db.update_config(&config).await?)
+    }
+
+    /// Deletes a config of the caller's; its past jobs stay.
+    pub async fn delete_config(&self, caller: &Caller, id: Uuid) -> DomainResult<()> {
+        if self.db.delete_config(caller.scope(), id).await? {
+            Ok(())
+        } else {
+            Err(DomainError::not_found(format!(
+                "no job config with id {id}"
+            )))
+        }
+    }
+
+    /// Enqueues one job of a config, due now, whatever its schedule or `disabled` flag.
+    pub async fn run_now(&self, caller: &Caller, id: Uuid) -> DomainResult<(Uuid, JobConfig)> {
+        let config = self.config(caller, id).await?;
+        let job = JobSpec::from_config(&config, Utc::now());
+        let ids = self.enqueue(&config.account_id, vec![job]).await?;
+        Ok((ids[0], config))
+    }
+
+    /// Builds and checks the inventory config of `store` (whose schedulability the
+    /// caller checked), replacing `existing` when given.
+    pub(crate) async fn build_store_config(
+        &self,
+        store: &CertificateStore,
+        spec: ConfigSpec,
+        existing: Option<&JobConfig>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<JobConfig> {
+        self.build_config(&store.account_id, spec, existing, Some(store), now)
+            .await
+    }
+
+    /// Builds and checks a config from `spec`: of `account`, replacing `existing` when
+    /// given, the inventory schedule of `store` when given.
+    async fn build_config(
+        &self,
+        account: &str,
+        spec: ConfigSpec,
+        existing: Option<&JobConfig>,
+        store: Option<&CertificateStore>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<JobConfig> {
+        if let (Some(start), Some(end)) = (spec.start_date, spec.end_date)
+            && end < start
+        {
+            return Err(DomainError::invalid(
+                Field::EndDate,
+                "must not be before the start date",
+            ));
+        }
+        if !spec.params.is_object() {
+            return Err(DomainError::invalid(
+                Field::Params(Vec::new()),
+                "must be a JSON object",
+            ));
+        }
+        let target = target_of(&spec.params, store.map(|s| s.store_type.as_str()));
+        if store.is_none() {
+            self.check_operation(&spec.operation, target.as_deref(), &spec.params)?;
+        }
+        self.check_run_on(&spec.run_on).await?;
+        let mut config = match existing {
+            Some(old) => old.clone(),
+            None => JobConfig::new(account, &spec.name, &spec.operation, "", now),
+        };
+        let (run_at, timezone, window, next, kind, recurrence) = match &spec.schedule {
+            ScheduleSpec::Cron { run_at, timezone } => {
+                let parsed = Schedule::parse(run_at, timezone.as_deref()).map_err(|e| {
+                    let field = if e.field == "timezone" {
+                        Field::Timezone
+                    } else {
+                        Field::Schedule
+                    };
+                    DomainError::invalid(field, e.reason)
+                })?;
+                let window = Window {
+                    start: spec.start_date,
+                    end: spec.end_date,
+                };
+                let next = fire_times::first_fire(&parsed, window, now);
+                let kind =
+                    schedule::classify(run_at, timezone.as_deref(), window, config.created_at);
+                (
+                    run_at.trim().to_owned(),
+                    timezone.clone(),
+                    window,
+                    next,
+                    Some(kind),
+                    None,
+                )
+            }
+            ScheduleSpec::Recurrence(r) => {
+                let fires = recurrence_fires(r, now);
+                (
+                    fires.run_at,
+                    None,
+                    fires.window,
+                    fires.next,
+                    r.kind(),
+                    Some(r.clone()),
+                )
+            }
+        };
+        let schedule_changed = existing.is_none_or(|old| {
+            old.run_at != run_at
+                || old.timezone != timezone
+                || old.start_date != window.start
+                || old.end_date != window.end
+                || old.disabled != spec.disabled
+                || old.recurrence != recurrence
+        });
+        config.name = spec.name;
+        config.description = spec.description;
+        config.operation = spec.operation;
+        config.params = spec.params;
+        config.params_key = spec.params_key;
+        config.run_at = run_at;
+        config.timezone = timezone;
+        config.start_date = window.start;
+        config.end_date = window.end;
+        config.disabled = spec.disabled;
+        config.run_on = spec.run_on;
+        config.catch_up = spec.catch_up;
+        config.overlap = spec.overlap;
+        config.max_retries = spec.max_retries;
+        config.retry_backoff_secs = spec.retry_backoff_secs;
+        config.target = target;
+        config.schedule_kind = kind;
+        config.recurrence = recurrence;
+        if schedule_changed {
+            config.next_fire_at = if config.disabled { None } else { next };
+        }
+        config.next_fire_at = config.next_fire_at.map(truncate_micros);
+        Ok(config)
+    }
+
+    /// A loaded plugin provides `operation` for `target`, and `params` satisfy its schema
+    /// and the duration rules.
+    pub(crate) fn check_operation(
+        &self,
+        operation: &str,
+        target: Option<&str>,
+        params: &Value,
+    ) -> DomainResult<()> {
+        let (_, op) = self
+            .registry
+            .resolve(operation, target)
+            .map_err(|unresolved| {
+                let wanted = match target {
+                    Some(t) => format!("{operation:?} for target {t:?}"),
+                    None => format!("{operation:?}"),
+                };
+                let available = if unresolved.available.is_empty() {
+                    "none (the plugins folder has no loaded plugin)".to_owned()
+                } else {
+                    unresolved.available.join(", ")
+                };
+                DomainError::unprocessable(
+                    Field::Operation,
+                    format!(
+                        "no plugin provides operation {wanted}; available operations: {available}"
+                    ),
+                )
+            })?;
+        check_schema(&op.params_schema, params, Field::Params)?;
+        check_durations(params)
+    }
+
+    /// A job may be pinned only to a node that exists: this one, or one that has run here
+    /// (its jobs would wait forever otherwise).
+    pub(crate) async fn check_run_on(&self, run_on: &RunOn) -> DomainResult<()> {
+        let Some(node) = run_on.node() else {
+            return Ok(());
+        };
+        if node == self.node_id {
+            return Ok(());
+        }
+        let nodes = self.db.list_nodes().await?;
+        if nodes.iter().any(|n| n.id == node) {
+            return Ok(());
+        }
+        let mut known: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+        known.push(&self.node_id);
+        known.sort_unstable();
+        known.dedup();
+        Err(DomainError::unprocessable(
+            Field::RunOn,
+            format!(
+                "no node (agent) {node:?} has run here; known: {}",
+                known.join(", ")
+            ),
+        ))
+    }
+}
+
+/// Validates `value` against `schema`; the first error names its field as `field(path)`
+/// (for a missing or unexpected property, that property).
+pub(crate) fn check_schema(
+    schema: &Value,
+    value: &Value,
+    field: fn(Vec<String>) -> Field,
+) -> DomainResult<()> {
+    let validator = jsonschema::validator_for(schema).map_err(|e| {
+        // The registry accepted the schema at load; if it does not compile here the
+        // plugin is at fault, not the caller, but the request still cannot be accepted.
+        DomainError::unprocessable(
+            Field::Operation,
+            format!("the plugin's params schema is invalid: {e}"),
+        )
+    })?;
+    let Some(error) = validator.iter_errors(value).next() else {
+        return Ok(());
+    };
+    let mut path: Vec<String> = error
+        .instance_path
+        .as_str()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    match &error.kind {
+        ValidationErrorKind::Required { property } => {
+            path.push(
+                property
+                    .as_str()
+                    .map_or_else(|| property.to_string(), str::to_owned),
+            );
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            if let Some(first) = unexpected.first() {
+                path.push(first.clone());
+            }
+        }
+        _ => {}
+    }
+    Err(DomainError::unprocessable(field(path), error.to_string()))
+}
+
+fn check_durations(params: &Value) -> DomainResult<()> {
+    for key in DURATION_PARAMS {
+        let Some(value) = params.get(*key) else {
+            continue;
+        };
+        let field = || Field::param(&[key]);
+        let text = value.as_str().ok_or_else(|| {
+            DomainError::unprocessable(field(), "expected a string such as 6d or 12h")
+        })?;
+        fire_times::parse_duration_param(text)
+            .map_err(|e| DomainError::unprocessable(field(), e))?;
+        if *key == "rotation_after" && !text.ends_with('d') {
+            // The reference counts rotation_after in days only.
+            return Err(DomainError::unprocessable(
+                field(),
+                format!("invalid duration {text:?}: rotation_after takes days only, e.g. 30d"),
+            ));
+        }
+    }
+    Ok(())
+}

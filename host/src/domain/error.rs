@@ -1,0 +1,189 @@
+//! What the domain service answers when it refuses: which part of the request is at fault
+//! ([`Field`], in the model's words) and why. Each API dialect renders these with its own
+//! field names and error body; internal failures keep their cause for the dialect to log.
+
+use std::fmt;
+
+use keywarden_db::DbError;
+
+/// The part of a request a refusal is about, in the model's terms. Dialects name them
+/// their way (`run_at` or `Schedule`, `operation` or `JobTypeName`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    /// The operation (job type) asked for.
+    Operation,
+    /// A member of the operation's params, by path (empty: the params object itself).
+    Params(Vec<String>),
+    /// The schedule (cron expression or recurrence).
+    Schedule,
+    /// The time zone the schedule is read in.
+    Timezone,
+    /// The end of the window a config fires in.
+    EndDate,
+    /// The node or agent jobs must run on.
+    RunOn,
+    /// The certificate store a request names.
+    Store,
+    /// A certificate store type.
+    StoreType,
+    /// A certificate store's path.
+    StorePath,
+    /// A member of a store's properties, by path.
+    Properties(Vec<String>),
+    /// The secret holding a store's password.
+    PasswordSecret,
+    /// The secret holding a private key.
+    KeySecret,
+    /// The jobs a batch request selects.
+    Selection,
+    /// An account name.
+    Account,
+    /// The sort order of a listing.
+    Sort,
+    /// Item `n` (0-based) of a request that lists several, and the field within it.
+    Item(usize, Box<Field>),
+}
+
+impl Field {
+    /// A member of the params.
+    pub fn param(path: &[&str]) -> Self {
+        Field::Params(path.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    /// This field inside item `index`.
+    pub fn in_item(self, index: usize) -> Self {
+        Field::Item(index, Box::new(self))
+    }
+}
+
+/// A refused request, or a failure of the host.
+#[derive(Debug)]
+pub enum DomainError {
+    /// The request is malformed in a way only the model can tell (a cron expression that
+    /// does not parse, a window that ends before it starts): 400.
+    Invalid {
+        field: Option<Field>,
+        reason: String,
+    },
+    /// Well-formed, but nothing here can serve it (no plugin provides the operation, the
+    /// params fail its schema, a secret is not granted, a store is not approved): 422.
+    Unprocessable { field: Field, reason: String },
+    /// What the request names does not exist in the caller's account: 404.
+    NotFound {
+        field: Option<Field>,
+        reason: String,
+    },
+    /// It clashes with what exists (a duplicate name, a running job): 409.
+    Conflict(String),
+    /// The caller may not do this: 403.
+    Forbidden(String),
+    /// A batch refused as a whole: nothing was done. `missing` makes it a 404 (some
+    /// selected jobs do not exist), else a 400 (some are not eligible).
+    Refused {
+        missing: bool,
+        message: String,
+        refused: Vec<Refusal>,
+    },
+    /// The host failed (database down, a bug). The dialect logs `cause` and answers 500
+    /// without it.
+    Internal { context: String, cause: String },
+}
+
+/// A job a batch could not act on, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The job's audit id.
+    pub audit_id: i64,
+    pub reason: String,
+}
+
+/// Result alias of the domain service.
+pub type DomainResult<T> = Result<T, DomainError>;
+
+impl DomainError {
+    pub fn invalid(field: Field, reason: impl fmt::Display) -> Self {
+        DomainError::Invalid {
+            field: Some(field),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub fn unprocessable(field: Field, reason: impl fmt::Display) -> Self {
+        DomainError::Unprocessable {
+            field,
+            reason: reason.to_string(),
+        }
+    }
+
+    pub fn not_found(reason: impl fmt::Display) -> Self {
+        DomainError::NotFound {
+            field: None,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// 404 naming the field that named the missing thing.
+    pub fn not_found_at(field: Field, reason: impl fmt::Display) -> Self {
+        DomainError::NotFound {
+            field: Some(field),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub fn internal(context: &str, cause: impl fmt::Display) -> Self {
+        DomainError::Internal {
+            context: context.to_owned(),
+            cause: cause.to_string(),
+        }
+    }
+
+    /// The same refusal about item `index` of a list.
+    pub fn in_item(self, index: usize) -> Self {
+        match self {
+            DomainError::Invalid { field, reason } => DomainError::Invalid {
+                field: field.map(|f| f.in_item(index)),
+                reason,
+            },
+            DomainError::Unprocessable { field, reason } => DomainError::Unprocessable {
+                field: field.in_item(index),
+                reason,
+            },
+            DomainError::NotFound { field, reason } => DomainError::NotFound {
+                field: field.map(|f| f.in_item(index)),
+                reason,
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<DbError> for DomainError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound => DomainError::not_found("not found"),
+            DbError::Conflict(what) => DomainError::Conflict(what),
+            DbError::InvalidSort(key) => DomainError::Invalid {
+                field: Some(Field::Sort),
+                reason: format!("cannot sort by {key:?}"),
+            },
+            DbError::Invalid(what) => DomainError::Invalid {
+                field: None,
+                reason: what,
+            },
+            other => DomainError::internal("accessing the database", other),
+        }
+    }
+}
+
+impl fmt::Display for DomainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DomainError::Invalid { reason, .. }
+            | DomainError::Unprocessable { reason, .. }
+            | DomainError::NotFound { reason, .. } => f.write_str(reason),
+            DomainError::Conflict(m) | DomainError::Forbidden(m) => f.write_str(m),
+            DomainError::Refused { message, .. } => f.write_str(message),
+            DomainError::Internal { context, .. } => write!(f, "internal error while {context}"),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Jobs: one run of an operation. Every job the APIs enqueue is built from a [`JobSpec`]
+//! here (the scheduler fires configs through `NewJob::from_config`, which copies what was
+//! computed when the config was written).
+
+use chrono::{DateTime, Utc};
+use keywarden_db::{Job, JobConfig, JobFilter, NewJob, Recurrence, RunOn, ScheduleKind, Sort};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::configs::{ConfigSpec, ScheduleSpec, check_schema};
+use super::history::audit_id_of;
+use super::schedule::recurrence_fires;
+use super::target::target_of;
+use super::{Caller, DomainError, DomainResult, Field, Service};
+use crate::plugins::Family;
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    pub operation: String,
+    pub params: Value,
+    /// What it acts on; see `target.rs` for the rule.
+    pub target: Option<String>,
+    pub run_on: RunOn,
+    pub name: String,
+    pub description: String,
+    /// The config it belongs to, if any.
+    pub config_id: Option<Uuid>,
+    /// The kind of schedule that asked for it, if one did.
+    pub schedule_kind: Option<ScheduleKind>,
+    /// Not before this instant.
+    pub due: DateTime<Utc>,
+    pub max_attempts: i32,
+    pub retry_backoff_secs: i64,
+}
+
+impl JobSpec {
+    /// A job of `operation`, due at `due`, one attempt.
+    pub fn new(operation: &str, params: Value, target: Option<String>, due: DateTime<Utc>) -> Self {
+        Self {
+            operation: operation.to_owned(),
+            params,
+            target,
+            run_on: RunOn::Any,
+            name: operation.to_owned(),
+            description: String::new(),
+            config_id: None,
+            schedule_kind: None,
+            due,
+            max_attempts: 1,
+            retry_backoff_secs: 60,
+        }
+    }
+
+    /// The job `config` makes when asked to run now: a job of that config, so it shows
+    /// the config's kind of schedule, as the ones its schedule fires do.
+    pub fn from_config(config: &JobConfig, now: DateTime<Utc>) -> Self {
+        Self {
+            operation: config.operation.clone(),
+            params: config.params.clone(),
+            target: config.target.clone(),
+            run_on: config.run_on.clone(),
+            name: config.name.clone(),
+            description: config.description.clone(),
+            config_id: Some(config.id),
+            schedule_kind: config.schedule_kind,
+            due: now,
+            max_attempts: config.max_retries.saturating_add(1).max(1),
+            retry_backoff_secs: config.retry_backoff_secs,
+        }
+    }
+
+    /// A new run of `job`, due now: same operation, params, target, node, config and
+    /// kind of schedule.
+    pub fn rerun(job: &Job, now: DateTime<Utc>) -> Self {
+        Self {
+            operation: job.operation.clone(),
+            params: job.params.clone(),
+            target: job.target.clone(),
+            run_on: job.run_on.clone(),
+            name: job.name.clone(),
+            description: job.description.clone(),
+            config_id: job.job_config_id,
+            schedule_kind: job.schedule_kind,
+            due: now,
+            max_attempts: job.max_attempts.max(1),
+            retry_backoff_secs: job.retry_backoff_secs,
+        }
+    }
+
+    /// The row to insert for `account`, enqueued at `now`.
+    pub(crate) fn build(self, account: &str, now: DateTime<Utc>) -> NewJob {
+        NewJob {
+            id: Uuid::now_v7(),
+            account_id: account.to_owned(),
+            job_config_id: self.config_id,
+            name: self.name,
+            description: self.description,
+            operation: self.operation,
+            target: self.target,
+            params: self.params,
+            run_on: self.run_on,
+            schedule_kind: self.schedule_kind,
+            max_attempts: self.max_attempts.max(1),
+            retry_backoff_secs: self.retry_backoff_secs,
+            scheduled_for: self.due.max(now),
+            enqueued_at: now,
+        }
+    }
+}
+
+/// A custom job (a `custom` family operation) to run now or on a schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomJob {
+    /// The custom operation.
+    pub job_type: String,
+    pub run_on: RunOn,
+    pub schedule: Recurrence,
+    /// The operation's params.
+    pub params: Value,
+}
+
+/// What scheduling a custom job made: one job, or a config that fires them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomScheduled {
+    Job { id: Uuid, audit_id: Option<i64> },
+    Config(Box<JobConfig>),
+}
+
+impl Service {
+    /// A job of the caller's account (any account for admins).
+    pub async fn job(&self, caller: &Caller, id: Uuid) -> DomainResult<Job> {
+        self.db
+            .get_job(caller.scope(), id)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("no job with id {id}")))
+    }
+
+    /// A page of jobs matching `filter`. A non-admin sees only their account: asking for
+    /// another account's jobs finds none.
+    pub async fn jobs(
+        &self,
+        caller: &Caller,
+        mut filter: JobFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> DomainResult<(i64, Vec<Job>)> {
+        if let Some(own) = caller.scope() {
+            if filter
+                .account_id
+                .as_deref()
+                .is_some_and(|asked| asked != own)
+            {
+                return Ok((0, Vec::new()));
+            }
+            filter.account_id = Some(own.to_owned());
+        }
+        Ok(self.db.list_jobs(&filter, sort, skip, limit).await?)
+    }
+
+    /// Deletes a finished or queued job; a running one is refused (its node would lose
+    /// track of it).
+    pub async fn delete_job(&self, caller: &Caller, id: Uuid) -> DomainResult<()> {
+        if self.db.delete_job(caller.scope(), id).await? {
+            Ok(())
+        } else {
+            Err(DomainError::not_found(format!("no job with id {id}")))
+        }
+    }
+
+    /// Enqueues `jobs` in the caller's account, all or none; returns their ids.
+    pub(crate) async fn enqueue(
+        &self,
+        account: &str,
+        jobs: Vec<JobSpec>,
+    ) -> DomainResult<Vec<Uuid>> {
+        let now = Utc::now();
+        let rows: Vec<NewJob> = jobs.into_iter().map(|j| j.build(account, now)).collect();
+        self.db.insert_jobs(&rows).await?;
+        Ok(rows.iter().map(|j| j.id).collect())
+    }
+
+    /// Runs a custom job type once now (immediately, or once at an instant already past)
+    /// or makes a config that fires it on its schedule.
+    pub async fn custom_job(
+        &self,
+        caller: &Caller,
+        request: CustomJob,
+    ) -> DomainResult<CustomScheduled> {
+        let schema = self.custom_operation(&request.job_type)?;
+        check_schema(&schema, &request.params, Field::Params)?;
+        self.check_run_on(&request.run_on).await?;
+        let now = Utc::now();
+        let fires = recurrence_fires(&request.schedule, now);
+        if fires.runs_now {
+            let mut job = JobSpec::new(
+                &request.job_type,
+                request.params,
+                target_of(&Value::Null, None),
+                now,
+            );
+            job.run_on = request.run_on;
+            job.description = "Keyfactor custom job".to_owned();
+            job.schedule_kind = request.schedule.kind();
+            let ids = self.enqueue(&caller.account, vec![job]).await?;
+            let id = ids[0];
+            return Ok(CustomScheduled::Job {
+                id,
+                audit_id: audit_id_of(self, caller, id).await?,
+            });
+        }
+        let name = format!(
+            "keyfactor-custom-{}-{}",
+            request.job_type,
+            Uuid::now_v7().simple()
+        );
+        let mut spec = ConfigSpec::new(
+            &name,
+            &request.job_type,
+            ScheduleSpec::Recurrence(request.schedule),
+        );
+        spec.description = "Keyfactor custom job".to_owned();
+        spec.run_on = request.run_on;
+        spec.params = request.params;
+        let config = self.create_config(caller, spec).await?;
+        Ok(CustomScheduled::Config(Box::new(config)))
+    }
+
+    /// The params schema of the custom operation called `name`, or 422 naming it.
+    fn custom_operation(&self, name: &str) -> DomainResult<Value> {
+        let plugins = self.registry.plugins();
+        let ops: Vec<_> = plugins
+            .iter()
+            .flat_map(|p| p.manifest.operations.iter())
+            .collect();
+        if let Some(op) = ops
+            .iter()
+            .find(|o| o.name == name && o.family == Family::Custom)
+        {
+            return Ok(op.params_schema.clone());
+        }
+        if let Some(op) = ops.iter().find(|o| o.name == name) {
+            return Err(DomainError::unprocessable(
+                Field::Operation,
+                format!(
+                    "{name:?} is a {} operation, not a custom job type",
+                    op.family
+                ),
+            ));
+        }
+        let mut custom: Vec<&str> = ops
+            .iter()
+            .filter(|o| o.family == Family::Custom)
+            .map(|o| o.name.as_str())
+            .collect();
+        custom.sort_unstable();
+        custom.dedup();
+        Err(DomainError::unprocessable(
+            Field::Operation,
+            format!(
+                "no loaded plugin declares the custom job type {name:?}; custom job types: {}",
+                if custom.is_empty() {
+                    "none".to_owned()
+                } else {
+                    custom.join(", ")
+                }
+            ),
+        ))
+    }
+}

@@ -1,0 +1,74 @@
+//! The domain service: the one way into Keywarden's model (River's `Client` is the model).
+//!
+//! Both API dialects parse a request into the types here, call one [`Service`] method and
+//! render what it returns. Every job config and every job is built in this module, every
+//! rule (what a job targets, which plugin serves it, which grants and secrets a request may
+//! use, which jobs may be rescheduled) is checked here once, and every read and write is
+//! restricted to the caller's account here, so no handler can forget it.
+//!
+//! Handlers never hold the database; the scheduler and executor do, for their own loops.
+
+pub mod caller;
+pub mod catalog;
+pub mod certificate_stores;
+pub mod configs;
+pub mod error;
+pub mod history;
+pub mod jobs;
+pub mod kind;
+pub mod legacy;
+pub mod schedule;
+pub mod target;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use keywarden_db::Database;
+
+pub use caller::Caller;
+pub use error::{DomainError, DomainResult, Field, Refusal};
+
+use crate::plugins::PluginRegistry;
+
+/// The domain service. Cheap to clone; one per server.
+#[derive(Clone)]
+pub struct Service {
+    db: Arc<dyn Database>,
+    registry: Arc<PluginRegistry>,
+    /// This node's id: jobs may always be pinned to it.
+    node_id: String,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("db", &self.db.backend())
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    pub fn new(db: Arc<dyn Database>, registry: Arc<PluginRegistry>, node_id: String) -> Self {
+        Self {
+            db,
+            registry,
+            node_id,
+        }
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// The plugins folder's registry (what is loaded, for listings and the API contract).
+    pub fn registry(&self) -> &Arc<PluginRegistry> {
+        &self.registry
+    }
+
+    /// Which database backend is underneath (`sqlite` or `postgres`).
+    pub fn backend(&self) -> &'static str {
+        self.db.backend()
+    }
+}
