@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::ciphertrust::error::ApiError;
-use super::keyfactor::kit::error::KeyfactorError;
 use crate::domain::Caller;
 
 /// Why a request is not authenticated.
@@ -52,12 +51,12 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Refused> 
         .ok_or(Refused::Unauthorized("invalid bearer token"))
 }
 
-/// Middleware of the CipherTrust dialect.
-pub async fn ciphertrust(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The middleware, answering in the error body `E` of its dialect
+/// (`from_fn_with_state(state, auth::require::<ApiError>)`).
+pub async fn require<E>(State(state): State<AppState>, mut request: Request, next: Next) -> Response
+where
+    E: From<ApiError> + IntoResponse,
+{
     let caller = match token_of(&request) {
         Ok(token) => authenticate(&state, &token).await,
         Err(e) => Err(e),
@@ -67,29 +66,7 @@ pub async fn ciphertrust(
             request.extensions_mut().insert(caller);
             next.run(request).await
         }
-        Err(Refused::Unauthorized(why)) => ApiError::unauthorized(why).into_response(),
-        Err(Refused::Failed(e)) => ApiError::from(e).into_response(),
-    }
-}
-
-/// Middleware of the Keyfactor dialect.
-pub async fn keyfactor(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let caller = match token_of(&request) {
-        Ok(token) => authenticate(&state, &token).await,
-        Err(e) => Err(e),
-    };
-    match caller {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        Err(Refused::Unauthorized(why)) => {
-            KeyfactorError::from(ApiError::unauthorized(why)).into_response()
-        }
-        Err(Refused::Failed(e)) => KeyfactorError::from(ApiError::from(e)).into_response(),
+        Err(Refused::Unauthorized(why)) => E::from(ApiError::unauthorized(why)).into_response(),
+        Err(Refused::Failed(e)) => E::from(ApiError::from(e)).into_response(),
     }
 }

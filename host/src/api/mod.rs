@@ -66,13 +66,13 @@ async fn not_found() -> ApiError {
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let ciphertrust = ciphertrust::routes().fallback(not_found).route_layer(
-        axum::middleware::from_fn_with_state(state.clone(), auth::ciphertrust),
+        axum::middleware::from_fn_with_state(state.clone(), auth::require::<ApiError>),
     );
     let keyfactor = keyfactor::routes()
         .fallback(keyfactor::not_found)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::keyfactor,
+            auth::require::<keyfactor::kit::KeyfactorError>,
         ));
     Router::new()
         .route("/healthz", get(ciphertrust::misc::healthz))

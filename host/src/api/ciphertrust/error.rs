@@ -124,7 +124,11 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
 impl ApiError {
     /// A refusal of the domain service, its field named as this dialect names it.
     pub fn domain(err: DomainError, params_key: &str) -> Self {
-        let name = |f: &Field| field_name(f, params_key);
+        Self::domain_named(err, |f| field_name(f, params_key))
+    }
+
+    /// A refusal of the domain service, its field named by `name` (each dialect's way).
+    pub fn domain_named(err: DomainError, name: impl Fn(&Field) -> String) -> Self {
         match err {
             DomainError::Invalid {
                 field: Some(f),
@@ -155,7 +159,8 @@ impl ApiError {
                     StatusCode::BAD_REQUEST
                 },
                 message,
-            ),
+            )
+            .with_field(name(&Field::Selection)),
             DomainError::Internal { context, cause } => ApiError::internal(&context, cause),
         }
     }

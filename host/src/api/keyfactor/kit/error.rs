@@ -66,54 +66,23 @@ impl KeyfactorError {
         }
     }
 
-    /// A refusal of the domain service, its fields named as `names` says.
+    /// A refusal of the domain service, its fields named as `names` says; a refused
+    /// batch lists each refused job.
     pub fn domain(err: DomainError, names: &Names) -> Self {
-        let name = |f: &Field| names.name(f);
-        let api = match err {
-            DomainError::Invalid {
-                field: Some(f),
-                reason,
-            } => ApiError::invalid(&name(&f), reason),
-            DomainError::Invalid {
-                field: None,
-                reason,
-            } => ApiError::bad_request(reason),
-            DomainError::Unprocessable { field, reason } => {
-                ApiError::unprocessable(&name(&field), reason)
-            }
-            DomainError::NotFound { field, reason } => {
-                let err = ApiError::not_found(reason);
-                match field {
-                    Some(f) => err.with_field(name(&f)),
-                    None => err,
-                }
-            }
-            DomainError::Refused {
-                missing,
-                message,
-                refused,
-            } => {
-                let status = if missing {
-                    StatusCode::NOT_FOUND
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
-                return Self {
-                    api: ApiError::new(status, message).with_field(name(&Field::Selection)),
-                    reason: None,
-                    position: None,
-                    refused: refused
-                        .into_iter()
-                        .map(|r| Refusal {
-                            job_audit_id: r.audit_id,
-                            reason: r.reason,
-                        })
-                        .collect(),
-                };
-            }
-            other => ApiError::from(other),
+        let refused = match &err {
+            DomainError::Refused { refused, .. } => refused
+                .iter()
+                .map(|r| Refusal {
+                    job_audit_id: r.audit_id,
+                    reason: r.reason.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
         };
-        api.into()
+        Self {
+            refused,
+            ..ApiError::domain_named(err, |f| names.name(f)).into()
+        }
     }
 }
 
