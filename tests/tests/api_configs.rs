@@ -88,8 +88,29 @@ async fn crud(s: &TestServer) {
         json!({"name": "world", "repeat": 2})
     );
     assert_eq!(patched["params_key"], "params");
-    // A merged result is re-validated against the plugin's schema.
+    // A merged result is re-validated against the plugin's schema; one that no longer fits
+    // conflicts with the config (settled on purpose: 409, it was a 422).
     let (status, err) = s.patch(t, &path, &json!({"params": {"name": null}})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["field"], "params.name");
+    // Params meant for another operation conflict too.
+    let (status, err) = s
+        .patch(
+            t,
+            &path,
+            &json!({"cckm_key_rotation_params": {"cloud_name": "aws"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["field"], "cckm_key_rotation_params");
+    // Naming the operation restates its params whole (no merge).
+    let (status, err) = s
+        .patch(
+            t,
+            &path,
+            &json!({"operation": "hello", "params": {"repeat": 2}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     assert_eq!(err["field"], "params.name");
 

@@ -232,7 +232,9 @@ impl Service {
                 .await
                 .map_err(|e| at_store(e, i))?;
             if schedule.is_some() {
-                self.check_schedulable(&store, Field::Store.in_item(i))?;
+                // The store exists: what refuses the schedule is its state.
+                self.check_schedulable(&store, Field::Store.in_item(i))
+                    .map_err(as_conflict)?;
             }
             stores.push(store);
         }
@@ -283,7 +285,7 @@ impl Service {
                     if let Some(name) = private_key_secret
                         && !plugin.grants.secrets.contains(name)
                     {
-                        return Err(DomainError::unprocessable(
+                        return Err(DomainError::conflict(
                             Field::KeySecret,
                             format!(
                                 "secret {name:?} is not granted to the plugin serving {} stores",
@@ -332,7 +334,7 @@ impl Service {
                 other => other,
             })?;
         if store.agent_id.as_deref().is_some_and(|a| a != agent) {
-            return Err(DomainError::unprocessable(
+            return Err(DomainError::conflict(
                 Field::RunOn,
                 format!(
                     "{agent:?} is not the agent of store {store_id} ({})",
@@ -585,20 +587,21 @@ impl Service {
         Ok(())
     }
 
-    /// The plugin for `op` on an approved store, or 422 naming the store.
+    /// The plugin for `op` on an approved store, or 409 naming the store (its state
+    /// refuses the request).
     fn usable_store(
         &self,
         store: &CertificateStore,
         op: &str,
     ) -> DomainResult<std::sync::Arc<LoadedPlugin>> {
         if !store.approved {
-            return Err(DomainError::unprocessable(
+            return Err(DomainError::conflict(
                 Field::Store,
                 format!("certificate store {} is not approved", store.id),
             ));
         }
         self.store_plugin(op, &store.store_type).ok_or_else(|| {
-            DomainError::unprocessable(
+            DomainError::conflict(
                 Field::Store,
                 format!(
                     "no loaded plugin provides {op} for store type {}",
@@ -684,6 +687,17 @@ fn store_job(
     job.name = format!("{op} {}:{}", store.client_machine, store.store_path);
     job.run_on = RunOn::from_option(store.agent_id.as_deref());
     job
+}
+
+/// A refusal caused by the state of something that exists: a conflict.
+fn as_conflict(err: DomainError) -> DomainError {
+    match err {
+        DomainError::Unprocessable { field, reason } => DomainError::Conflict {
+            field: Some(field),
+            reason,
+        },
+        other => other,
+    }
 }
 
 /// A store the request listed at `index` was not found: say which.

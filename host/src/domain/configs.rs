@@ -152,6 +152,19 @@ impl Service {
         spec: ConfigSpec,
     ) -> DomainResult<JobConfig> {
         let before = self.config(caller, id).await?;
+        if let Some(store) = before
+            .params
+            .get("certificate_store_id")
+            .and_then(Value::as_str)
+        {
+            return Err(DomainError::Conflict {
+                field: None,
+                reason: format!(
+                    "job config {id} is the inventory schedule of certificate store {store}; \
+                     change it through the certificate store (POST /KeyfactorAPI/CertificateStores/Schedule)"
+                ),
+            });
+        }
         let config = self
             .build_config(&before.account_id, spec, Some(&before), None, Utc::now())
             .await?;
@@ -200,14 +213,6 @@ impl Service {
         store: Option<&CertificateStore>,
         now: DateTime<Utc>,
     ) -> DomainResult<JobConfig> {
-        if let (Some(start), Some(end)) = (spec.start_date, spec.end_date)
-            && end < start
-        {
-            return Err(DomainError::invalid(
-                Field::EndDate,
-                "must not be before the start date",
-            ));
-        }
         if !spec.params.is_object() {
             return Err(DomainError::invalid(
                 Field::Params(Vec::new()),
@@ -216,7 +221,22 @@ impl Service {
         }
         let target = target_of(&spec.params, store.map(|s| s.store_type.as_str()));
         if store.is_none() {
-            self.check_operation(&spec.operation, target.as_deref(), &spec.params)?;
+            self.check_operation(&spec.operation, target.as_deref(), &spec.params)
+                .map_err(|e| match (e, existing) {
+                    // Params merged into a config's params that no longer fit its (unchanged)
+                    // operation: the request conflicts with what the config holds.
+                    (
+                        DomainError::Unprocessable {
+                            field: field @ Field::Params(_),
+                            reason,
+                        },
+                        Some(old),
+                    ) if old.operation == spec.operation => DomainError::conflict(
+                        field,
+                        format!("the config's params would no longer fit its operation: {reason}"),
+                    ),
+                    (e, _) => e,
+                })?;
         }
         self.check_run_on(&spec.run_on).await?;
         let mut config = match existing {

@@ -73,8 +73,12 @@ pub enum DomainError {
         field: Option<Field>,
         reason: String,
     },
-    /// It clashes with what exists (a duplicate name, a running job): 409.
-    Conflict(String),
+    /// It clashes with the state of what it names (a duplicate name, a running job, a store
+    /// that is not approved, params that do not fit the config's operation): 409.
+    Conflict {
+        field: Option<Field>,
+        reason: String,
+    },
     /// The caller may not do this: 403.
     Forbidden(String),
     /// A batch refused as a whole: nothing was done. `missing` makes it a 404 (some
@@ -130,6 +134,14 @@ impl DomainError {
         }
     }
 
+    /// 409 naming the field whose value the current state refuses.
+    pub fn conflict(field: Field, reason: impl fmt::Display) -> Self {
+        DomainError::Conflict {
+            field: Some(field),
+            reason: reason.to_string(),
+        }
+    }
+
     pub fn internal(context: &str, cause: impl fmt::Display) -> Self {
         DomainError::Internal {
             context: context.to_owned(),
@@ -152,6 +164,10 @@ impl DomainError {
                 field: field.map(|f| f.in_item(index)),
                 reason,
             },
+            DomainError::Conflict { field, reason } => DomainError::Conflict {
+                field: field.map(|f| f.in_item(index)),
+                reason,
+            },
             other => other,
         }
     }
@@ -161,7 +177,10 @@ impl From<DbError> for DomainError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::NotFound => DomainError::not_found("not found"),
-            DbError::Conflict(what) => DomainError::Conflict(what),
+            DbError::Conflict(what) => DomainError::Conflict {
+                field: None,
+                reason: what,
+            },
             DbError::InvalidSort(key) => DomainError::Invalid {
                 field: Some(Field::Sort),
                 reason: format!("cannot sort by {key:?}"),
@@ -180,8 +199,9 @@ impl fmt::Display for DomainError {
         match self {
             DomainError::Invalid { reason, .. }
             | DomainError::Unprocessable { reason, .. }
-            | DomainError::NotFound { reason, .. } => f.write_str(reason),
-            DomainError::Conflict(m) | DomainError::Forbidden(m) => f.write_str(m),
+            | DomainError::NotFound { reason, .. }
+            | DomainError::Conflict { reason, .. } => f.write_str(reason),
+            DomainError::Forbidden(m) => f.write_str(m),
             DomainError::Refused { message, .. } => f.write_str(message),
             DomainError::Internal { context, .. } => write!(f, "internal error while {context}"),
         }

@@ -67,9 +67,10 @@ async fn reenrollment_requests(s: &TestServer, _fx: &Fixtures) {
             StatusCode::BAD_REQUEST,
             "AgentGuid",
         ),
+        // Another agent than the store's conflicts with the store (settled: 409, was 422).
         (
             with("AgentGuid", json!("another-node")),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::CONFLICT,
             "AgentGuid",
         ),
         (with("Alias", json!("")), StatusCode::BAD_REQUEST, "Alias"),

@@ -217,6 +217,55 @@ async fn inventory_jobs_target_their_store_type(s: &TestServer, _fx: &Fixtures) 
     assert_eq!(history[0]["ScheduleType"], "O_", "{history}");
 }
 
+/// What an existing store's state refuses is a conflict naming it: scheduling or managing
+/// a store that is not approved.
+async fn unapproved_stores_conflict(s: &TestServer, _fx: &Fixtures) {
+    let t = s.admin.as_str();
+    let mut body = pem_store("/stores/unapproved.pem");
+    body["Approved"] = json!(false);
+    let store = create_store(s, t, body).await;
+    let id = store["Id"].as_str().unwrap();
+    let (status, err) = s
+        .post(
+            t,
+            &format!("{STORES}/Schedule"),
+            &json!({"StoreIds": [id], "Schedule": {"Daily": {"Time": "2024-01-01T02:00:00Z"}}}),
+        )
+        .await;
+    assert_error(status, &err, StatusCode::CONFLICT, "StoreIds[0]");
+    assert!(
+        err["message"].as_str().unwrap().contains("not approved"),
+        "{err}"
+    );
+    let (status, err) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Remove"),
+            &json!({"CertificateStores": [{"CertificateStoreId": id, "Alias": "x"}]}),
+        )
+        .await;
+    assert_error(
+        status,
+        &err,
+        StatusCode::CONFLICT,
+        "CertificateStores[0].CertificateStoreId",
+    );
+    // Off is always possible.
+    let (status, err) = s
+        .post(
+            t,
+            &format!("{STORES}/Schedule"),
+            &json!({"StoreIds": [id], "Schedule": {"Off": true}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unapproved_stores() {
+    on_each_backend(unapproved_stores_conflict).await;
+}
+
 async fn store_config(s: &TestServer, t: &str, id: &str) -> Value {
     s.get(t, &format!("{STORES}/{id}")).await.1["CertStoreInventoryJobId"].clone()
 }

@@ -70,7 +70,7 @@ async fn duration_params_are_validated() {
                         "cckm_key_rotation_params": {"cloud_name": "aws", *field: value}}),
             )
             .await;
-        assert_refused(field, value, status, &err);
+        assert_refused(field, value, StatusCode::UNPROCESSABLE_ENTITY, status, &err);
         // The host's own check, whatever the plugin's schema says (noop has none).
         let (status, err) = s
             .post(
@@ -117,7 +117,9 @@ async fn duration_params_are_validated() {
                 &json!({"cckm_key_rotation_params": {*field: value}}),
             )
             .await;
-        assert_refused(field, value, status, &err);
+        // Settled on purpose: params patched into a config that would no longer fit its
+        // operation conflict with the config (409; a schema-valid PATCH was a 422 before).
+        assert_refused(field, value, StatusCode::CONFLICT, status, &err);
     }
     let (_, after) = s.get(t, &path).await;
     assert_eq!(before, after, "refused updates changed nothing");
@@ -133,13 +135,9 @@ async fn duration_params_are_validated() {
     s.stop().await;
 }
 
-/// A 422 naming `cckm_key_rotation_params.<field>`.
-fn assert_refused(field: &str, value: &Value, status: StatusCode, err: &Value) {
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{field}={value}: {err}"
-    );
+/// `want` naming `cckm_key_rotation_params.<field>`.
+fn assert_refused(field: &str, value: &Value, want: StatusCode, status: StatusCode, err: &Value) {
+    assert_eq!(status, want, "{field}={value}: {err}");
     assert_eq!(
         err["field"],
         format!("cckm_key_rotation_params.{field}"),

@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use keywarden_db::RunOn;
 use serde_json::{Map, Value};
 
+use axum::http::StatusCode;
+
 use super::error::{ApiError, ApiResult};
 use super::extract;
 use crate::domain::configs::{ConfigSpec, ScheduleSpec};
@@ -130,15 +132,21 @@ impl Fields {
     }
 }
 
-/// Applies the top-level fields of `fields` to `spec` and returns the params object the
-/// request carried, as `(field name, value)`. On create (`creating`), `name`, `operation`
-/// and `run_at` are required and absent optional fields keep `spec`'s defaults. Giving
-/// any of `run_at`, `timezone`, `start_date`, `end_date` makes the schedule a cron one.
-pub fn apply(
-    spec: &mut ConfigSpec,
-    mut fields: Fields,
-    creating: bool,
-) -> ApiResult<Option<(String, Value)>> {
+/// What a request carried besides the fields written into the spec.
+#[derive(Debug)]
+pub struct Applied {
+    /// The params object, as `(field name, value)`.
+    pub params: Option<(String, Value)>,
+    /// Whether the request named the operation (a PATCH then restates the params whole).
+    pub operation_given: bool,
+}
+
+/// Applies the top-level fields of `fields` to `spec` and returns what else the request
+/// carried. On create (`creating`), `name`, `operation` and `run_at` are required and
+/// absent optional fields keep `spec`'s defaults. Giving any of `run_at`, `timezone`,
+/// `start_date`, `end_date` makes the schedule a cron one.
+pub fn apply(spec: &mut ConfigSpec, mut fields: Fields, creating: bool) -> ApiResult<Applied> {
+    let mut operation_given = false;
     let (mut run_at, mut timezone) = match &spec.schedule {
         ScheduleSpec::Cron { run_at, timezone } => (run_at.clone(), timezone.clone()),
         ScheduleSpec::Recurrence(_) => (String::new(), None),
@@ -147,7 +155,10 @@ pub fn apply(
     for key in ["name", "operation", "run_at"] {
         match fields.required_text(key)? {
             Some(v) if key == "name" => spec.name = v,
-            Some(v) if key == "operation" => spec.operation = v,
+            Some(v) if key == "operation" => {
+                spec.operation = v;
+                operation_given = true;
+            }
             Some(v) => {
                 run_at = v;
                 cron_given = true;
@@ -202,13 +213,25 @@ pub fn apply(
         spec.retry_backoff_secs = v;
     }
     let operation = spec.operation.clone();
-    take_params(&mut fields, &operation)
+    // A PATCH that keeps the operation merges its params into the config's: params meant
+    // for another operation conflict with what the config holds.
+    let merging = !creating && !operation_given;
+    let params = take_params(&mut fields, &operation, merging)?;
+    Ok(Applied {
+        params,
+        operation_given,
+    })
 }
 
 /// Picks the params object for `operation` out of the remaining fields and rejects
 /// everything else that is left: params meant for another operation are a mistake the
-/// caller should hear about, not data to drop silently.
-fn take_params(fields: &mut Fields, operation: &str) -> ApiResult<Option<(String, Value)>> {
+/// caller should hear about (a 409 when `merging` into a config's params: they conflict
+/// with the operation it holds), not data to drop silently.
+fn take_params(
+    fields: &mut Fields,
+    operation: &str,
+    merging: bool,
+) -> ApiResult<Option<(String, Value)>> {
     let accepted = params_keys(operation);
     let mut found: Option<(String, Value)> = None;
     for key in &accepted {
@@ -229,13 +252,15 @@ fn take_params(fields: &mut Fields, operation: &str) -> ApiResult<Option<(String
         fields.0.remove(*key);
     }
     if let Some(key) = fields.0.keys().find(|k| is_params_field(k)) {
-        return Err(ApiError::unprocessable(
-            key,
-            format!(
-                "does not apply to operation {operation:?}; its params go in {}",
-                accepted[0]
-            ),
-        ));
+        let reason = format!(
+            "does not apply to operation {operation:?}; its params go in {}",
+            accepted[0]
+        );
+        return Err(if merging {
+            ApiError::new(StatusCode::CONFLICT, format!("{key}: {reason}")).with_field(key)
+        } else {
+            ApiError::unprocessable(key, reason)
+        });
     }
     if let Some(key) = fields.0.keys().next() {
         return Err(ApiError::invalid(key, "unknown field"));

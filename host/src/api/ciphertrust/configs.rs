@@ -108,9 +108,10 @@ pub async fn create(
             timezone: None,
         },
     );
-    let params = apply(&mut spec, Fields::new(body)?, true)?;
-    let (key, value) =
-        params.unwrap_or_else(|| (params_keys(&spec.operation)[0].clone(), Value::Null));
+    let applied = apply(&mut spec, Fields::new(body)?, true)?;
+    let (key, value) = applied
+        .params
+        .unwrap_or_else(|| (params_keys(&spec.operation)[0].clone(), Value::Null));
     spec.params_key = key;
     spec.params = if value.is_null() {
         Value::Object(Default::default())
@@ -173,8 +174,10 @@ pub async fn get(
     Ok(Json(JobConfigView::from(&config)))
 }
 
-/// Top-level fields replace; the params object is merged key by key (JSON merge patch,
-/// `null` deletes a key) and re-validated; schedule changes recompute the next fire.
+/// Top-level fields replace. Without `operation`, the params object is merged into the
+/// config's key by key (JSON merge patch, `null` deletes a key) and re-validated: params
+/// that no longer fit the config's operation are a 409. With `operation`, the params are
+/// given whole (`{}` when absent). Schedule changes recompute the next fire.
 #[utoipa::path(patch, path = "/api/v1/scheduler/job-configs/{id}", tag = "job-configs",
     params(("id" = String, Path, description = "Job config id")),
     request_body = JobConfigRequest,
@@ -191,17 +194,23 @@ pub async fn patch(
     let id = config_id(&id)?;
     let before = state.service.config(&caller, id).await?;
     let mut spec = ConfigSpec::from(&before);
-    if let Some((key, patch)) = apply(&mut spec, Fields::new(body)?, false)? {
-        if spec.operation != before.operation {
-            spec.params = Value::Object(Default::default());
-        }
+    let applied = apply(&mut spec, Fields::new(body)?, false)?;
+    if applied.operation_given {
+        let (key, params) = applied
+            .params
+            .unwrap_or_else(|| (params_keys(&spec.operation)[0].clone(), Value::Null));
+        spec.params = if params.is_null() {
+            Value::Object(Default::default())
+        } else {
+            params
+        };
+        spec.params_key = key;
+    } else if let Some((key, patch)) = applied.params {
         merge_patch(&mut spec.params, patch);
         if !spec.params.is_object() {
             spec.params = Value::Object(Default::default());
         }
         spec.params_key = key;
-    } else if spec.operation != before.operation {
-        spec.params_key = params_keys(&spec.operation)[0].clone();
     }
     let key = spec.params_key.clone();
     let stored = state

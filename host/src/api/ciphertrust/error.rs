@@ -148,7 +148,18 @@ impl ApiError {
                     None => err,
                 }
             }
-            DomainError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, what),
+            DomainError::Conflict { field, reason } => {
+                let err = match &field {
+                    Some(f) => {
+                        ApiError::new(StatusCode::CONFLICT, format!("{}: {reason}", name(f)))
+                    }
+                    None => ApiError::new(StatusCode::CONFLICT, reason),
+                };
+                match field {
+                    Some(f) => err.with_field(name(&f)),
+                    None => err,
+                }
+            }
             DomainError::Forbidden(what) => ApiError::forbidden(what),
             DomainError::Refused {
                 missing, message, ..
