@@ -1,5 +1,5 @@
-//! What the local AWS KMS servers of the tests share: the venvs `.ci/*.sh` install, the
-//! wait for a server's port, and the boto3 helper script `tests/aws/kms.py`.
+//! What the local AWS KMS servers of the tests share: the wait for a server's port, and
+//! the boto3 helper script `tests/aws/kms.py`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,18 +15,6 @@ pub const SECRET_KEY: &str = "keywarden-test-secret";
 
 /// How long a local AWS server may take to start.
 pub const STARTUP: Duration = Duration::from_secs(60);
-
-/// The venv that `env_var` names, else the one `.ci/<script>` installs and prints as
-/// `export <env_var>=...`. Panics with the reason when neither works.
-pub fn ci_venv(script: &str, env_var: &str) -> PathBuf {
-    if let Some(v) = std::env::var_os(env_var) {
-        return PathBuf::from(v);
-    }
-    xtask::ci_exports(crate::repo_root(), script)
-        .into_iter()
-        .find_map(|(name, value)| (name == env_var).then(|| PathBuf::from(value)))
-        .unwrap_or_else(|| panic!(".ci/{script} provided no {env_var}; see its messages above"))
-}
 
 /// Runs `tests/aws/kms.py ENDPOINT args...` with the venv's python and `stdin`; its
 /// JSON answer.

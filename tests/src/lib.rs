@@ -30,6 +30,19 @@ pub fn plugins_dir() -> PathBuf {
     .clone()
 }
 
+/// The venv that `env_var` names, else the one `.ci/<script>` installs and prints as
+/// `export <env_var>=...` (moto, LocalStack, schemathesis). Panics with the reason when
+/// neither works.
+pub fn ci_venv(script: &str, env_var: &str) -> PathBuf {
+    if let Some(v) = std::env::var_os(env_var) {
+        return PathBuf::from(v);
+    }
+    xtask::ci_exports(repo_root(), script)
+        .into_iter()
+        .find_map(|(name, value)| (name == env_var).then(|| PathBuf::from(value)))
+        .unwrap_or_else(|| panic!(".ci/{script} provided no {env_var}; see its messages above"))
+}
+
 pub mod aws;
 pub mod localstack;
 pub mod moto;

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::aws::{KmsServer, STARTUP, ci_venv};
+use crate::aws::{KmsServer, STARTUP};
+use crate::ci_venv;
 use crate::{listening, wait_until};
 
 /// The variable `.ci/localstack.sh` exports: the venv holding LocalStack and boto3.

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::aws::{KmsServer, STARTUP, ci_venv};
+use crate::aws::{KmsServer, STARTUP};
+use crate::ci_venv;
 use crate::{listening, wait_until};
 
 /// The variable `.ci/moto.sh` exports: the venv holding moto and boto3.

@@ -49,7 +49,7 @@ fn shared_cache() -> PathBuf {
 impl TestServer {
     /// A server on a fresh SQLite database.
     pub async fn sqlite() -> TestServer {
-        Self::start(None, "sqlite", OperatorConfig::default()).await
+        Self::start(None, "sqlite", OperatorConfig::default(), None).await
     }
 
     /// [`sqlite_with`](Self::sqlite_with) with the operator config as TOML text.
@@ -92,13 +92,35 @@ impl TestServer {
 
     /// [`sqlite`](Self::sqlite) with an operator config (grants, secrets).
     pub async fn sqlite_with(config: OperatorConfig) -> TestServer {
-        Self::start(None, "sqlite", config).await
+        Self::start(None, "sqlite", config, None).await
+    }
+
+    /// A server on a fresh SQLite database (`postgres: false`) or PostgreSQL schema
+    /// (`None` when PostgreSQL is not configured), with an operator config and its own
+    /// plugins folder instead of every bundled plugin.
+    pub async fn with_plugins(
+        postgres: bool,
+        config: OperatorConfig,
+        plugins_dir: PathBuf,
+    ) -> Option<TestServer> {
+        if postgres {
+            Self::on_postgres(config, Some(plugins_dir)).await
+        } else {
+            Some(Self::start(None, "sqlite", config, Some(plugins_dir)).await)
+        }
     }
 
     /// [`postgres`](Self::postgres) with an operator config (grants, secrets).
     pub async fn postgres_with(config: OperatorConfig) -> Option<TestServer> {
+        Self::on_postgres(config, None).await
+    }
+
+    async fn on_postgres(
+        config: OperatorConfig,
+        plugins_dir: Option<PathBuf>,
+    ) -> Option<TestServer> {
         let pg = PgTestSchema::create("api").await?;
-        let mut server = Self::start(Some(pg.url.clone()), "postgres", config).await;
+        let mut server = Self::start(Some(pg.url.clone()), "postgres", config, plugins_dir).await;
         server.database_url = pg.url.clone();
         server.pg = Some(pg);
         Some(server)
@@ -108,8 +130,12 @@ impl TestServer {
         database_url: Option<String>,
         backend: &'static str,
         config: OperatorConfig,
+        plugins_dir: Option<PathBuf>,
     ) -> TestServer {
-        let plugins_dir = plugins().await;
+        let plugins_dir = match plugins_dir {
+            Some(dir) => dir,
+            None => plugins().await,
+        };
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut options = ServeOptions::new(data_dir.path(), plugins_dir);
         options.config = config;

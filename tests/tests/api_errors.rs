@@ -315,6 +315,78 @@ async fn bad_input_gets_clear_errors() {
     on_each_backend(bad_input).await;
 }
 
+/// U+0000 in text: PostgreSQL cannot store it in a text column, so it was a 500 there
+/// (and stored on SQLite). Now a 400 naming the field on both; inside params, which are
+/// kept as JSON text, it is the escape `\u0000` and stays allowed.
+async fn nul_in_text(s: &TestServer) {
+    let t = &s.admin;
+    let (status, err) = s
+        .post(
+            t,
+            CONFIGS,
+            &json!({"name": "a\u{0}b", "operation": "hello", "run_at": "0 0 * * *",
+                    "params": {"name": "x"}}),
+        )
+        .await;
+    assert_error(
+        status,
+        &err,
+        StatusCode::BAD_REQUEST,
+        "NUL in a config name",
+    );
+    assert_eq!(err["field"], "name", "{err}");
+    let (status, config) = s
+        .post(
+            t,
+            CONFIGS,
+            &json!({"name": "nul-in-params", "operation": "hello", "run_at": "0 0 * * *",
+                    "params": {"name": "x\u{0}y"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{config}");
+    assert_eq!(config["job_config_params"]["name"], "x\u{0}y", "{config}");
+    let (status, err) = s.get(t, &format!("{CONFIGS}?name=a%00b")).await;
+    assert_error(status, &err, StatusCode::BAD_REQUEST, "NUL in a query");
+    assert_eq!(err["field"], "name", "{err}");
+    let (status, err) = s
+        .post(
+            t,
+            "/api/v1/tokens",
+            &json!({"account": "bob", "label": "a\u{0}"}),
+        )
+        .await;
+    assert_error(
+        status,
+        &err,
+        StatusCode::BAD_REQUEST,
+        "NUL in a token label",
+    );
+    assert_eq!(err["field"], "label", "{err}");
+    let (status, err) = s
+        .post(
+            t,
+            "/KeyfactorAPI/CertificateStores",
+            &json!({"ClientMachine": "web\u{0}", "Storepath": "/stores/a.pem", "CertStoreType": 2}),
+        )
+        .await;
+    assert_error(
+        status,
+        &err,
+        StatusCode::BAD_REQUEST,
+        "NUL in ClientMachine",
+    );
+    assert_eq!(err["field"], "ClientMachine", "{err}");
+    let (status, err) = s
+        .get(t, "/KeyfactorAPI/CertificateStores?ClientMachine=%00")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_in_text_is_refused_on_both_databases() {
+    on_each_backend(nul_in_text).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_and_plugins() {
     let s = TestServer::sqlite().await;

@@ -6,7 +6,8 @@
 //! * `test [ARGS]`: build the plugins, start a throwaway PostgreSQL when none is
 //!   configured (`.ci/postgres.sh`), a pebble ACME server (`.ci/pebble.sh`) and moto's
 //!   and LocalStack's venvs for the AWS KMS tests (`.ci/moto.sh`, `.ci/localstack.sh`),
-//!   and run the whole workspace's tests.
+//!   schemathesis's for the OpenAPI contract test (`.ci/schemathesis.sh`), and run the
+//!   whole workspace's tests.
 //! * `demo [ARGS]`: build the plugins and run the server on SQLite in `target/demo`.
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,9 @@ commands:
              throwaway server from .ci/postgres.sh), pebble (KEYWARDEN_TEST_PEBBLE_*,
              or .ci/pebble.sh), moto and LocalStack for the AWS tests
              (KEYWARDEN_MOTO_VENV, KEYWARDEN_LOCALSTACK_VENV, or .ci/moto.sh and
-             .ci/localstack.sh), run `cargo test --workspace`
+             .ci/localstack.sh), schemathesis for the OpenAPI contract test
+             (KEYWARDEN_SCHEMATHESIS_VENV, or .ci/schemathesis.sh), run
+             `cargo test --workspace`
   demo       build the plugins and run `keywarden serve` on SQLite in target/demo,
              listening on 127.0.0.1:8080";
 
@@ -122,6 +125,11 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
             "localstack.sh",
             "KEYWARDEN_LOCALSTACK_VENV",
             "the imported-key-material tests will try it again",
+        ),
+        (
+            "schemathesis.sh",
+            "KEYWARDEN_SCHEMATHESIS_VENV",
+            "the OpenAPI contract test will try it again",
         ),
     ];
     for (script, provided, without) in services {

@@ -38,3 +38,134 @@ impl Service {
         Ok(self.db.list_cloud_keys(&filter, sort, skip, limit).await?)
     }
 }
+
+/// What this server can serve right now, for the API contract: each dialect describes its
+/// requests with it, so a request the contract calls valid is one the server can take.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Offer {
+    /// Every operation a loaded plugin provides.
+    pub operations: Vec<OfferedOperation>,
+    /// Every certificate store type a loaded plugin serves.
+    pub store_types: Vec<OfferedStoreType>,
+    /// The secrets configured on the server (names only).
+    pub secrets: Vec<String>,
+    /// The nodes jobs may be pinned to: this one and every one that has run here.
+    pub nodes: Vec<String>,
+}
+
+/// An operation and its params.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferedOperation {
+    pub name: String,
+    pub family: Family,
+    pub target: Option<String>,
+    pub params_schema: serde_json::Value,
+    /// Whether it serves requests of its name that name no target.
+    pub default_for_name: bool,
+}
+
+/// A store type and what the plugins serving it are granted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferedStoreType {
+    /// Upper case.
+    pub name: String,
+    /// The certificate-store operations served for it (`Inventory`, `Management`, ...).
+    pub operations: Vec<String>,
+    /// The directories (as plugins see them) granted to the plugin serving Inventory.
+    pub dirs: Vec<String>,
+    /// Configured secrets granted to the plugin serving Inventory (store passwords).
+    pub password_secrets: Vec<String>,
+    /// Configured secrets granted to the plugin serving Management (private keys).
+    pub key_secrets: Vec<String>,
+    /// The `$defs.storeProperties` schema of its Inventory operation, if published.
+    pub properties_schema: Option<serde_json::Value>,
+}
+
+impl Service {
+    /// What this server can serve right now (see [`Offer`]).
+    pub async fn offer(&self) -> DomainResult<Offer> {
+        let secrets: Vec<String> = self
+            .registry
+            .runtime()
+            .config()
+            .secrets
+            .keys()
+            .cloned()
+            .collect();
+        let mut operations: Vec<OfferedOperation> = self
+            .registry
+            .plugins()
+            .iter()
+            .flat_map(|p| p.manifest.operations.iter())
+            .map(|o| OfferedOperation {
+                name: o.name.clone(),
+                family: o.family,
+                target: o.target.clone(),
+                params_schema: o.params_schema.clone(),
+                default_for_name: self
+                    .registry
+                    .resolve(&o.name, None)
+                    .is_ok_and(|(_, d)| d.target == o.target),
+            })
+            .collect();
+        operations.sort_by(|a, b| (&a.name, &a.target).cmp(&(&b.name, &b.target)));
+        operations.dedup_by(|a, b| a.name == b.name && a.target == b.target);
+        let granted = |plugin: Option<std::sync::Arc<crate::plugins::LoadedPlugin>>| {
+            plugin.map_or_else(Vec::new, |p| {
+                secrets
+                    .iter()
+                    .filter(|s| p.grants.secrets.contains(*s))
+                    .cloned()
+                    .collect()
+            })
+        };
+        let store_types = self
+            .store_types()
+            .into_iter()
+            .map(|name| {
+                use crate::certificates::job_params::operation as op;
+                let inventory = self.store_plugin(op::INVENTORY, &name);
+                let properties_schema = self
+                    .registry
+                    .resolve(op::INVENTORY, Some(&name))
+                    .ok()
+                    .and_then(|(_, o)| o.params_schema.pointer("/$defs/storeProperties").cloned());
+                OfferedStoreType {
+                    operations: [
+                        op::INVENTORY,
+                        op::MANAGEMENT,
+                        op::DISCOVERY,
+                        op::REENROLLMENT,
+                    ]
+                    .iter()
+                    .filter(|o| self.store_plugin(o, &name).is_some())
+                    .map(|o| (*o).to_owned())
+                    .collect(),
+                    dirs: inventory.as_ref().map_or_else(Vec::new, |p| {
+                        p.grants.dirs.iter().map(|d| d.guest.clone()).collect()
+                    }),
+                    password_secrets: granted(inventory.clone()),
+                    key_secrets: granted(self.store_plugin(op::MANAGEMENT, &name)),
+                    properties_schema,
+                    name,
+                }
+            })
+            .collect();
+        let mut nodes: Vec<String> = self
+            .db
+            .list_nodes()
+            .await?
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        nodes.push(self.node_id.clone());
+        nodes.sort();
+        nodes.dedup();
+        Ok(Offer {
+            operations,
+            store_types,
+            secrets,
+            nodes,
+        })
+    }
+}

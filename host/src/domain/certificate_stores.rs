@@ -311,6 +311,12 @@ impl Service {
             job.schedule_kind = kind;
             jobs.push(job);
         }
+        // Checked once the stores are known to exist: a missing store is the first thing
+        // to hear about.
+        if let ManagementAction::Add { certificate, .. } = &action {
+            crate::certificates::parse::certificate_chain(certificate)
+                .map_err(|e| DomainError::invalid(Field::Certificate, e))?;
+        }
         self.enqueue(&caller.account, jobs).await
     }
 
@@ -548,6 +554,17 @@ impl Service {
                 Field::Properties(path),
                 "secret values are not stored; configure a named secret on the server and \
                  give its name instead",
+            ));
+        }
+        // Store properties are flat, as Keyfactor's store-type properties are.
+        if let Some((key, _)) = store
+            .properties
+            .as_object()
+            .and_then(|m| m.iter().find(|(_, v)| v.is_object() || v.is_array()))
+        {
+            return Err(DomainError::unprocessable(
+                Field::Properties(vec![key.clone()]),
+                "store properties are single values (text, numbers, true or false)",
             ));
         }
         let Ok((_, op)) = self

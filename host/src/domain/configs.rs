@@ -23,6 +23,20 @@ use crate::scheduler::fire_times::{self, Schedule, Window};
 /// listing filters on `expire_in`, so they must mean the same everywhere.
 const DURATION_PARAMS: &[&str] = &["expiration", "expire_in", "rotation_after"];
 
+/// How an update changes a config's params.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamsEdit {
+    /// Left as they are.
+    Keep,
+    /// Replaced whole (with the operation they are for): params that do not fit it are the
+    /// request's own mistake (422).
+    Replace(Value),
+    /// Merged into the config's key by key (RFC 7396 JSON merge patch: `null` deletes a
+    /// key): params that then no longer fit the config's unchanged operation conflict with
+    /// what the config holds (409).
+    Merge(Value),
+}
+
 /// When a config fires.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScheduleSpec {
@@ -143,15 +157,33 @@ impl Service {
         Ok(self.db.insert_config(&config).await?)
     }
 
-    /// Replaces what `spec` holds in a config of the caller's; the next fire moves only
-    /// when the schedule, its window or `disabled` changed.
+    /// Replaces what `spec` holds in a config of the caller's, its params edited by
+    /// `params` (`spec.params` is ignored); the next fire moves only when the schedule, its
+    /// window or `disabled` changed.
     pub async fn update_config(
         &self,
         caller: &Caller,
         id: Uuid,
-        spec: ConfigSpec,
+        mut spec: ConfigSpec,
+        params: ParamsEdit,
     ) -> DomainResult<JobConfig> {
         let before = self.config(caller, id).await?;
+        let merged = matches!(params, ParamsEdit::Merge(_));
+        spec.params = match params {
+            ParamsEdit::Keep => before.params.clone(),
+            ParamsEdit::Replace(Value::Null) => Value::Object(Default::default()),
+            ParamsEdit::Replace(params) => params,
+            ParamsEdit::Merge(patch) => {
+                let mut params = before.params.clone();
+                merge_patch(&mut params, patch);
+                if params.is_object() {
+                    params
+                } else {
+                    // A `null` patch clears them.
+                    Value::Object(Default::default())
+                }
+            }
+        };
         if let Some(store) = before
             .params
             .get("certificate_store_id")
@@ -167,7 +199,17 @@ impl Service {
         }
         let config = self
             .build_config(&before.account_id, spec, Some(&before), None, Utc::now())
-            .await?;
+            .await
+            .map_err(|e| match e {
+                DomainError::Unprocessable {
+                    field: field @ Field::Params(_),
+                    reason,
+                } if merged => DomainError::conflict(
+                    field,
+                    format!("the config's params would no longer fit its operation: {reason}"),
+                ),
+                e => e,
+            })?;
         Ok(self.db.update_config(&config).await?)
     }
 
@@ -219,24 +261,20 @@ impl Service {
                 "must be a JSON object",
             ));
         }
+        if store.is_none()
+            && spec
+                .params
+                .get("cloud_name")
+                .is_some_and(|v| !v.is_string())
+        {
+            return Err(DomainError::invalid(
+                Field::param(&["cloud_name"]),
+                "must be a string naming the cloud (or target) the operation acts on",
+            ));
+        }
         let target = target_of(&spec.params, store.map(|s| s.store_type.as_str()));
         if store.is_none() {
-            self.check_operation(&spec.operation, target.as_deref(), &spec.params)
-                .map_err(|e| match (e, existing) {
-                    // Params merged into a config's params that no longer fit its (unchanged)
-                    // operation: the request conflicts with what the config holds.
-                    (
-                        DomainError::Unprocessable {
-                            field: field @ Field::Params(_),
-                            reason,
-                        },
-                        Some(old),
-                    ) if old.operation == spec.operation => DomainError::conflict(
-                        field,
-                        format!("the config's params would no longer fit its operation: {reason}"),
-                    ),
-                    (e, _) => e,
-                })?;
+            self.check_operation(&spec.operation, target.as_deref(), &spec.params)?;
         }
         self.check_run_on(&spec.run_on).await?;
         let mut config = match existing {
@@ -436,4 +474,26 @@ fn check_durations(params: &Value) -> DomainResult<()> {
         }
     }
     Ok(())
+}
+
+/// RFC 7396 JSON merge patch: objects merge key by key, `null` deletes, anything else
+/// replaces.
+fn merge_patch(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(patch) => {
+            if !target.is_object() {
+                *target = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(map) = target {
+                for (key, value) in patch {
+                    if value.is_null() {
+                        map.remove(&key);
+                    } else {
+                        merge_patch(map.entry(key).or_insert(Value::Null), value);
+                    }
+                }
+            }
+        }
+        other => *target = other,
+    }
 }

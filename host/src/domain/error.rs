@@ -34,10 +34,14 @@ pub enum Field {
     PasswordSecret,
     /// The secret holding a private key.
     KeySecret,
+    /// A certificate (PEM) a request carries.
+    Certificate,
     /// The jobs a batch request selects.
     Selection,
     /// An account name.
     Account,
+    /// A token's label.
+    Label,
     /// The sort order of a listing.
     Sort,
     /// Item `n` (0-based) of a request that lists several, and the field within it.
@@ -82,7 +86,7 @@ pub enum DomainError {
     /// The caller may not do this: 403.
     Forbidden(String),
     /// A batch refused as a whole: nothing was done. `missing` makes it a 404 (some
-    /// selected jobs do not exist), else a 400 (some are not eligible).
+    /// selected jobs do not exist), else a 409 (some are not eligible in their state).
     Refused {
         missing: bool,
         message: String,

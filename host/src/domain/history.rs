@@ -253,7 +253,8 @@ impl Service {
             .history(caller, condition.clone(), order, 0, MAX_BATCH)
             .await?;
         if total > MAX_BATCH {
-            return Err(DomainError::invalid(
+            // What the query matches depends on the jobs there are: a conflict.
+            return Err(DomainError::conflict(
                 Field::Selection,
                 format!("selects {total} jobs; at most {MAX_BATCH} per request, narrow it"),
             ));

@@ -68,6 +68,12 @@ impl Service {
                 "expected 1-64 characters from A-Z, a-z, 0-9, '-', '_' and '.'",
             ));
         }
+        if label.contains('\0') {
+            return Err(DomainError::invalid(
+                Field::Label,
+                "must not contain the NUL character (U+0000)",
+            ));
+        }
         let token = generate_token();
         let stored = self
             .db

@@ -44,6 +44,7 @@ async fn reschedule_and_acknowledge(s: &TestServer) {
     }
 
     // A batch with an ineligible job is refused whole, with the reference's reason.
+    // Settled on purpose: what refuses it is the jobs' state, a conflict (409; it was 400).
     let (status, err) = s
         .post(
             t,
@@ -51,7 +52,7 @@ async fn reschedule_and_acknowledge(s: &TestServer) {
             &json!({"JobAuditIds": [id(&d.weekly), id(&d.panic_now)]}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
     let why = refused(&err);
     assert_eq!(why.len(), 1, "{err}");
     assert_eq!(why[0].0, id(&d.panic_now));
@@ -63,7 +64,7 @@ async fn reschedule_and_acknowledge(s: &TestServer) {
             &json!({"JobAuditIds": [id(&d.daily), id(&d.greet[0])]}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
     // Listed in audit-id order: greet[0] came first.
     let why = refused(&err);
     assert_eq!(
@@ -122,14 +123,14 @@ async fn reschedule_and_acknowledge(s: &TestServer) {
     let (status, err) = s
         .post(t, RESCHEDULE, &json!({"JobAuditIds": [id(&d.weekly)]}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
     assert!(refused(&err)[0].1.contains("already rescheduled"), "{err}");
 
     // By query: only what it selects, and only if all of it is eligible.
     let (status, err) = s
         .post(t, RESCHEDULE, &json!({"Query": "Result -eq 4"}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
     let refused_ids: Vec<i64> = refused(&err).iter().map(|r| r.0).collect();
     assert_eq!(
         refused_ids,
@@ -167,7 +168,7 @@ async fn reschedule_and_acknowledge(s: &TestServer) {
             &json!({"JobAuditIds": [id(&d.panic_now), id(&d.greet[0])]}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
     assert_eq!(refused(&err)[0].0, id(&d.greet[0]));
     assert_eq!(
         entry(s, t, d.panic_now["JobId"].as_str().unwrap()).await["Status"],
@@ -186,7 +187,7 @@ async fn reschedule_and_acknowledge(s: &TestServer) {
     let (status, _) = s
         .post(t, ACKNOWLEDGE, &json!({"JobAuditIds": [id(&d.panic_now)]}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::CONFLICT);
     // The reference's eligibility query.
     let eligible =
         "(Result -eq \"4\" OR Result -eq \"3\") AND (Status -eq \"3\" OR Status -eq \"5\")";
@@ -207,7 +208,7 @@ async fn reschedule_and_acknowledge(s: &TestServer) {
     let (status, _) = s
         .post(t, RESCHEDULE, &json!({"JobAuditIds": [id(&d.panic_now)]}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::CONFLICT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,18 +16,51 @@ use super::error::{ApiError, ApiResult};
 use super::extract;
 use crate::domain::configs::{ConfigSpec, ScheduleSpec};
 
-/// Fields of the response a client may send back unchanged (GET → edit → PATCH); ignored.
-const READ_ONLY: &[&str] = &[
-    "id",
-    "uri",
-    "account",
-    "application",
-    "devAccount",
-    "createdAt",
-    "updatedAt",
-    "next_run_at",
-    "params_key",
+/// Fields of the response a client may send back unchanged (GET → edit → PATCH): ignored,
+/// but only in the shape the response shows them (or `null`), so that a value meant for
+/// something else is refused rather than silently dropped.
+pub const READ_ONLY: &[(&str, Shown)] = &[
+    ("id", Shown::Id),
+    ("uri", Shown::Text),
+    ("account", Shown::Text),
+    ("application", Shown::Text),
+    ("devAccount", Shown::Text),
+    ("createdAt", Shown::Time),
+    ("updatedAt", Shown::Time),
+    ("next_run_at", Shown::Time),
+    ("params_key", Shown::Text),
 ];
+
+/// The shape a response shows a read-only field in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// A UUID.
+    Id,
+    /// A string.
+    Text,
+    /// An RFC 3339 time.
+    Time,
+}
+
+impl Shown {
+    fn fits(self, value: &Value) -> bool {
+        match (self, value) {
+            (_, Value::Null) => true,
+            (Shown::Id, Value::String(s)) => uuid::Uuid::parse_str(s).is_ok(),
+            (Shown::Text, Value::String(_)) => true,
+            (Shown::Time, Value::String(s)) => DateTime::parse_from_rfc3339(s).is_ok(),
+            _ => false,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Shown::Id => "a UUID",
+            Shown::Text => "a string",
+            Shown::Time => "an RFC 3339 time",
+        }
+    }
+}
 
 /// The request fields that may carry the params of `operation`, canonical one first:
 /// `<operation>_params` for CipherTrust operations (`database_backup` also under the
@@ -71,7 +104,10 @@ impl Fields {
         match self.0.remove(key) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
-            Some(Value::String(s)) => Ok(Some(Some(s))),
+            Some(Value::String(s)) => {
+                crate::api::json::refuse_nul(key, &s)?;
+                Ok(Some(Some(s)))
+            }
             Some(other) => Err(ApiError::invalid(
                 key,
                 format!("expected a string, got {other}"),
@@ -91,7 +127,7 @@ impl Fields {
     fn integer(&mut self, key: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
         match self.0.remove(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => match v.as_i64() {
+            Some(v) => match crate::api::json::whole_number(&v) {
                 Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
                 _ => Err(ApiError::invalid(
                     key,
@@ -144,12 +180,18 @@ pub struct Applied {
 /// Applies the top-level fields of `fields` to `spec` and returns what else the request
 /// carried. On create (`creating`), `name`, `operation` and `run_at` are required and
 /// absent optional fields keep `spec`'s defaults. Giving any of `run_at`, `timezone`,
-/// `start_date`, `end_date` makes the schedule a cron one.
-pub fn apply(spec: &mut ConfigSpec, mut fields: Fields, creating: bool) -> ApiResult<Applied> {
+/// `start_date`, `end_date` makes the schedule a cron one; `shown_run_at` is the cron
+/// expression the config shows when it was made from a recurrence.
+pub fn apply(
+    spec: &mut ConfigSpec,
+    mut fields: Fields,
+    creating: bool,
+    shown_run_at: &str,
+) -> ApiResult<Applied> {
     let mut operation_given = false;
     let (mut run_at, mut timezone) = match &spec.schedule {
         ScheduleSpec::Cron { run_at, timezone } => (run_at.clone(), timezone.clone()),
-        ScheduleSpec::Recurrence(_) => (String::new(), None),
+        ScheduleSpec::Recurrence(_) => (shown_run_at.to_owned(), None),
     };
     let mut cron_given = false;
     for key in ["name", "operation", "run_at"] {
@@ -187,12 +229,6 @@ pub fn apply(spec: &mut ConfigSpec, mut fields: Fields, creating: bool) -> ApiRe
     if let Some(v) = fields.time("end_date")? {
         spec.end_date = v;
         cron_given = true;
-    }
-    if cron_given && run_at.is_empty() {
-        return Err(ApiError::invalid(
-            "run_at",
-            "is required to change the schedule of a config made from a recurrence",
-        ));
     }
     if cron_given || creating {
         spec.schedule = ScheduleSpec::Cron { run_at, timezone };
@@ -248,8 +284,18 @@ fn take_params(
             found = Some((key.clone(), value));
         }
     }
-    for key in READ_ONLY {
-        fields.0.remove(*key);
+    for (key, shown) in READ_ONLY {
+        if let Some(value) = fields.0.remove(*key)
+            && !shown.fits(&value)
+        {
+            return Err(ApiError::invalid(
+                key,
+                format!(
+                    "is shown in responses and ignored when sent back, as {} or null; got {value}",
+                    shown.describe()
+                ),
+            ));
+        }
     }
     if let Some(key) = fields.0.keys().find(|k| is_params_field(k)) {
         let reason = format!(
@@ -274,26 +320,4 @@ fn take_params(
         };
         (key, value)
     }))
-}
-
-/// RFC 7396 JSON merge patch: objects merge key by key, `null` deletes, anything else
-/// replaces.
-pub fn merge_patch(target: &mut Value, patch: Value) {
-    match patch {
-        Value::Object(patch) => {
-            if !target.is_object() {
-                *target = Value::Object(Map::new());
-            }
-            if let Value::Object(map) = target {
-                for (key, value) in patch {
-                    if value.is_null() {
-                        map.remove(&key);
-                    } else {
-                        merge_patch(map.entry(key).or_insert(Value::Null), value);
-                    }
-                }
-            }
-        }
-        other => *target = other,
-    }
 }

@@ -7,58 +7,20 @@ use axum::http::StatusCode;
 use keywarden_db::{ConfigFilter, Sort};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use uuid::Uuid;
 
-use super::config_input::{Fields, apply, merge_patch, params_keys};
+use super::config_input::{Fields, apply, params_keys};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{self, ApiJson, ApiQuery, text};
 use super::views::{JobConfigView, Page};
 use crate::api::AppState;
 use crate::domain::Caller;
-use crate::domain::configs::{ConfigSpec, ScheduleSpec};
-
-/// Body of `POST /job-configs` (and, all fields optional, of `PATCH`). Give the params in
-/// the field matching the operation: `<operation>_params` for `cckm_*` operations,
-/// `database_backup_params` for `database_backup`, `params` for custom operations.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: bodies are read field by field (config_input.rs).
-pub struct JobConfigRequest {
-    pub name: String,
-    pub operation: String,
-    pub description: Option<String>,
-    /// `any` (default) or a node id.
-    pub run_on: Option<String>,
-    /// Cron: 5 fields, 6 fields with seconds first, or `@daily`-style macros.
-    pub run_at: String,
-    /// IANA timezone the cron expression is read in (default UTC).
-    pub timezone: Option<String>,
-    /// RFC 3339.
-    pub start_date: Option<String>,
-    /// RFC 3339.
-    pub end_date: Option<String>,
-    pub disabled: Option<bool>,
-    /// `skip`, `one` (default) or `all`.
-    pub catch_up: Option<String>,
-    /// `skip` (default) or `allow`.
-    pub overlap: Option<String>,
-    pub max_retries: Option<i32>,
-    pub retry_backoff_secs: Option<i64>,
-    #[schema(value_type = Option<Object>)]
-    pub cckm_key_rotation_params: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub cckm_synchronization_params: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub cckm_xks_credential_rotation_params: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub database_backup_params: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub params: Option<Value>,
-}
+use crate::domain::configs::{ConfigSpec, ParamsEdit, ScheduleSpec};
 
 /// Query parameters of `GET /job-configs`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigListQuery {
     pub skip: Option<String>,
@@ -72,10 +34,8 @@ pub struct ConfigListQuery {
     pub cloud_name: Option<String>,
     pub expire_in: Option<String>,
     #[serde(rename = "createdBefore", alias = "created_before")]
-    #[param(rename = "createdBefore")]
     pub created_before: Option<String>,
     #[serde(rename = "createdAfter", alias = "created_after")]
-    #[param(rename = "createdAfter")]
     pub created_after: Option<String>,
 }
 
@@ -91,7 +51,6 @@ fn config_id(raw: &str) -> ApiResult<Uuid> {
 }
 
 #[utoipa::path(post, path = "/api/v1/scheduler/job-configs", tag = "job-configs",
-    request_body = JobConfigRequest,
     responses((status = 201, body = JobConfigView), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -108,7 +67,7 @@ pub async fn create(
             timezone: None,
         },
     );
-    let applied = apply(&mut spec, Fields::new(body)?, true)?;
+    let applied = apply(&mut spec, Fields::new(body)?, true, "")?;
     let (key, value) = applied
         .params
         .unwrap_or_else(|| (params_keys(&spec.operation)[0].clone(), Value::Null));
@@ -128,7 +87,6 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/v1/scheduler/job-configs", tag = "job-configs",
-    params(ConfigListQuery),
     responses((status = 200, body = Page<JobConfigView>), (status = 400, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -162,7 +120,6 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/scheduler/job-configs/{id}", tag = "job-configs",
-    params(("id" = String, Path, description = "Job config id")),
     responses((status = 200, body = JobConfigView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -179,8 +136,6 @@ pub async fn get(
 /// that no longer fit the config's operation are a 409. With `operation`, the params are
 /// given whole (`{}` when absent). Schedule changes recompute the next fire.
 #[utoipa::path(patch, path = "/api/v1/scheduler/job-configs/{id}", tag = "job-configs",
-    params(("id" = String, Path, description = "Job config id")),
-    request_body = JobConfigRequest,
     responses((status = 200, body = JobConfigView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)),
@@ -194,35 +149,30 @@ pub async fn patch(
     let id = config_id(&id)?;
     let before = state.service.config(&caller, id).await?;
     let mut spec = ConfigSpec::from(&before);
-    let applied = apply(&mut spec, Fields::new(body)?, false)?;
-    if applied.operation_given {
-        let (key, params) = applied
-            .params
-            .unwrap_or_else(|| (params_keys(&spec.operation)[0].clone(), Value::Null));
-        spec.params = if params.is_null() {
-            Value::Object(Default::default())
-        } else {
-            params
-        };
-        spec.params_key = key;
-    } else if let Some((key, patch)) = applied.params {
-        merge_patch(&mut spec.params, patch);
-        if !spec.params.is_object() {
-            spec.params = Value::Object(Default::default());
+    let applied = apply(&mut spec, Fields::new(body)?, false, &before.run_at)?;
+    let edit = match (applied.operation_given, applied.params) {
+        (true, given) => {
+            let (key, params) =
+                given.unwrap_or_else(|| (params_keys(&spec.operation)[0].clone(), Value::Null));
+            spec.params_key = key;
+            ParamsEdit::Replace(params)
         }
-        spec.params_key = key;
-    }
+        (false, Some((key, patch))) => {
+            spec.params_key = key;
+            ParamsEdit::Merge(patch)
+        }
+        (false, None) => ParamsEdit::Keep,
+    };
     let key = spec.params_key.clone();
     let stored = state
         .service
-        .update_config(&caller, id, spec)
+        .update_config(&caller, id, spec, edit)
         .await
         .map_err(|e| ApiError::domain(e, &key))?;
     Ok(Json(JobConfigView::from(&stored)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/scheduler/job-configs/{id}", tag = "job-configs",
-    params(("id" = String, Path, description = "Job config id")),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
@@ -239,7 +189,6 @@ pub async fn delete(
 
 /// Enqueues one job of the config, due now, whatever its schedule or `disabled` flag.
 #[utoipa::path(post, path = "/api/v1/scheduler/job-configs/{id}/run-now", tag = "job-configs",
-    params(("id" = String, Path, description = "Job config id")),
     responses((status = 201, body = RunNowResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run_now(

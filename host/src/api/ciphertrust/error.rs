@@ -109,6 +109,7 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
         Field::EndDate => "end_date".to_owned(),
         Field::RunOn => "run_on".to_owned(),
         Field::Account => "account".to_owned(),
+        Field::Label => "label".to_owned(),
         Field::Sort => "sort".to_owned(),
         Field::Store => "store".to_owned(),
         Field::StoreType => "store_type".to_owned(),
@@ -116,6 +117,7 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
         Field::Properties(p) => path("properties", p),
         Field::PasswordSecret => "password_secret".to_owned(),
         Field::KeySecret => "private_key_secret".to_owned(),
+        Field::Certificate => "certificate".to_owned(),
         Field::Selection => "jobs".to_owned(),
         Field::Item(i, inner) => format!("[{i}].{}", field_name(inner, params_key)),
     }
@@ -167,7 +169,7 @@ impl ApiError {
                 if missing {
                     StatusCode::NOT_FOUND
                 } else {
-                    StatusCode::BAD_REQUEST
+                    StatusCode::CONFLICT
                 },
                 message,
             )

@@ -41,6 +41,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        if let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) {
+            for (name, value) in pairs {
+                crate::api::json::refuse_nul(&name, &value)?;
+            }
+        }
         Query::<T>::try_from_uri(&parts.uri)
             .map(|Query(q)| ApiQuery(q))
             .map_err(|e| ApiError::bad_request(e.body_text()))

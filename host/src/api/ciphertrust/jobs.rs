@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keywarden_db::{JobFilter, JobStatus, Sort};
 use serde::Deserialize;
-use utoipa::IntoParams;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{self, ApiQuery, text};
@@ -15,7 +14,7 @@ use crate::api::AppState;
 use crate::domain::Caller;
 
 /// Query parameters of `GET /jobs`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobListQuery {
     pub skip: Option<String>,
@@ -31,16 +30,13 @@ pub struct JobListQuery {
     /// `queued`, `running`, `completed`, `failed` or `cancelled`.
     pub status: Option<String>,
     #[serde(rename = "createdBefore", alias = "created_before")]
-    #[param(rename = "createdBefore")]
     pub created_before: Option<String>,
     #[serde(rename = "createdAfter", alias = "created_after")]
-    #[param(rename = "createdAfter")]
     pub created_after: Option<String>,
     pub processing_node: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/scheduler/jobs", tag = "jobs",
-    params(JobListQuery),
     responses((status = 200, body = Page<JobView>), (status = 400, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -78,7 +74,6 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/scheduler/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -96,7 +91,6 @@ pub async fn get(
 /// Deletes a finished or queued job; a running one is refused (409) because its node
 /// would lose track of it.
 #[utoipa::path(delete, path = "/api/v1/scheduler/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(

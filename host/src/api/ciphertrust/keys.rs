@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use keywarden_db::{KeyFilter, Sort, SyncedKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{self, ApiQuery, text};
@@ -17,7 +17,7 @@ use crate::api::AppState;
 use crate::domain::Caller;
 
 /// Query parameters of `GET /cckm/keys`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyListQuery {
     pub skip: Option<String>,
@@ -94,7 +94,6 @@ fn store_sort(raw: &str) -> Sort {
 }
 
 #[utoipa::path(get, path = "/api/v1/cckm/keys", tag = "cckm",
-    params(KeyListQuery),
     responses((status = 200, body = Page<CloudKeyView>), (status = 400, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(

@@ -2,7 +2,7 @@
 //! in CipherTrust's field names, plus Keywarden's own endpoints in the same style (cloud
 //! keys, plugins, tokens, health). Handlers parse, call the domain service, render.
 
-mod config_input;
+pub(crate) mod config_input;
 pub mod configs;
 pub mod error;
 pub mod extract;

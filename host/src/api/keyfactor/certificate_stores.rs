@@ -14,9 +14,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use keywarden_db::{CertificateStore, CertificateStoreFilter, Sort};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names, Params};
@@ -34,7 +34,7 @@ const NAMES: Names = Names {
 };
 
 /// Response fields a client may send back unchanged from a GET; not editable.
-const READ_ONLY: &[&str] = &[
+pub const READ_ONLY: &[&str] = &[
     "CertStoreInventoryJobId",
     "CertStoreTypeName",
     "ContainerName",
@@ -104,36 +104,6 @@ impl CertificateStoreView {
     }
 }
 
-/// Body of `POST` (and, with `Id`, `PUT`) `/KeyfactorAPI/CertificateStores`. Field
-/// names are case-insensitive.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: the body is read field by field.
-#[serde(rename_all = "PascalCase")]
-pub struct CertificateStoreRequest {
-    /// Required on PUT: the store's GUID.
-    pub id: Option<String>,
-    pub client_machine: String,
-    /// Also accepted as `StorePath`. The path as the store type's plugin sees it.
-    pub storepath: String,
-    /// Keyfactor's store type id (0 JKS, 2 PEM, 102 PKCS12) or a store type name.
-    #[schema(value_type = Object)]
-    pub cert_store_type: Value,
-    pub container_id: Option<i64>,
-    /// Default true.
-    pub approved: Option<bool>,
-    pub create_if_missing: Option<bool>,
-    /// A JSON object, or one serialised into a string.
-    #[schema(value_type = Option<Object>)]
-    pub properties: Option<Value>,
-    pub agent_id: Option<String>,
-    /// `{"SecretName": "<secret configured on the server>"}`. Plain passwords are refused.
-    #[schema(value_type = Option<Object>)]
-    pub password: Option<Value>,
-    /// A Keyfactor schedule object (see `POST /CertificateStores/Schedule`).
-    #[schema(value_type = Option<Object>)]
-    pub inventory_schedule: Option<Value>,
-}
-
 /// What a create/replace body asks for: the store, and its inventory schedule when the
 /// body has one (`Some(None)`: `Off`).
 type StoreRequest = (StoreSpec, Option<Option<keywarden_db::Recurrence>>);
@@ -142,16 +112,9 @@ type StoreRequest = (StoreSpec, Option<Option<keywarden_db::Recurrence>>);
 fn read(mut body: Body) -> ApiResult<StoreRequest> {
     body.ignore(READ_ONLY);
     let client_machine = body.required_text("ClientMachine")?;
-    let store_path = match body.take_any(&["Storepath", "StorePath"]) {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
-        Some(other) if !other.is_string() => {
-            return Err(ApiError::invalid(
-                "Storepath",
-                format!("expected a string, got {other}"),
-            ));
-        }
-        _ => return Err(ApiError::invalid("Storepath", "is required")),
-    };
+    let store_path = body
+        .text_any(&["Storepath", "StorePath"])?
+        .ok_or_else(|| ApiError::invalid("Storepath", "is required"))?;
     let store_type = body
         .take("CertStoreType")
         .ok_or_else(|| ApiError::invalid("CertStoreType", "is required"))?;
@@ -159,7 +122,7 @@ fn read(mut body: Body) -> ApiResult<StoreRequest> {
         client_machine,
         store_path,
         store_type: store_types::name_of("CertStoreType", &store_type)?,
-        container_id: body.integer("ContainerId", 0, i64::MAX)?,
+        container_id: body.integer("ContainerId", 0, crate::api::json::MAX_SAFE_INTEGER)?,
         approved: body.boolean("Approved")?.unwrap_or(true),
         create_if_missing: body.boolean("CreateIfMissing")?.unwrap_or(false),
         properties: properties(body.take("Properties"))?,
@@ -219,7 +182,6 @@ fn store_id(raw: &str) -> KeyfactorResult<Uuid> {
 }
 
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores", tag = "keyfactor-certificate-stores",
-    request_body = CertificateStoreRequest,
     responses((status = 200, body = CertificateStoreView), (status = 400, body = KeyfactorErrorBody),
         (status = 409, body = KeyfactorErrorBody), (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
@@ -242,7 +204,6 @@ pub async fn create(
 /// Replaces a store (Keyfactor's `PUT /CertificateStores`, the id in the body). The
 /// inventory schedule is kept unless `InventorySchedule` is given.
 #[utoipa::path(put, path = "/KeyfactorAPI/CertificateStores", tag = "keyfactor-certificate-stores",
-    request_body = CertificateStoreRequest,
     responses((status = 200, body = CertificateStoreView), (status = 400, body = KeyfactorErrorBody),
         (status = 404, body = KeyfactorErrorBody), (status = 409, body = KeyfactorErrorBody),
         (status = 422, body = KeyfactorErrorBody)),
@@ -266,7 +227,6 @@ pub async fn replace(
 }
 
 #[utoipa::path(get, path = "/KeyfactorAPI/CertificateStores/{id}", tag = "keyfactor-certificate-stores",
-    params(("id" = String, Path, description = "Certificate store GUID")),
     responses((status = 200, body = CertificateStoreView), (status = 404, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -283,7 +243,6 @@ pub async fn get(
 
 /// Deletes a store with its inventory and its inventory schedule; past jobs stay.
 #[utoipa::path(delete, path = "/KeyfactorAPI/CertificateStores/{id}", tag = "keyfactor-certificate-stores",
-    params(("id" = String, Path, description = "Certificate store GUID")),
     responses((status = 204), (status = 404, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
@@ -296,29 +255,6 @@ pub async fn delete(
         .delete_certificate_store(&caller, store_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Query parameters of `GET /KeyfactorAPI/CertificateStores` (names are case-insensitive).
-#[derive(Debug, Deserialize, IntoParams)]
-#[allow(dead_code)] // Documentation only: parameters are read by `Params`.
-#[into_params(rename_all = "PascalCase")]
-pub struct StoreListQuery {
-    /// 1-based page number (default 1).
-    pub page_returned: Option<i64>,
-    /// Page size (default 50, at most 1000).
-    pub return_limit: Option<i64>,
-    /// `ClientMachine`, `Storepath`, `CertStoreType`, `AgentId`, `Approved`, `ContainerId`,
-    /// `CreatedAt`, `UpdatedAt`, `Id`.
-    pub sort_field: Option<String>,
-    /// 0 ascending (default), 1 descending.
-    pub sort_ascending: Option<String>,
-    pub client_machine: Option<String>,
-    pub storepath: Option<String>,
-    /// Store type id or name.
-    pub cert_store_type: Option<String>,
-    pub agent_id: Option<String>,
-    pub approved: Option<bool>,
-    pub container_id: Option<i64>,
 }
 
 const SORTABLE: &str = "ClientMachine, Storepath, CertStoreType, AgentId, Approved, ContainerId, CreatedAt, UpdatedAt, Id";
@@ -340,7 +276,6 @@ fn sort_column(field: &str) -> Option<&'static str> {
 
 /// The account's stores (every account's for admins); the total is in `x-total-count`.
 #[utoipa::path(get, path = "/KeyfactorAPI/CertificateStores", tag = "keyfactor-certificate-stores",
-    params(StoreListQuery),
     responses((status = 200, body = Vec<CertificateStoreView>,
         headers(("x-total-count" = i64, description = "Stores matching the filters"))),
         (status = 400, body = KeyfactorErrorBody)),

@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keywarden_db::{DiscoveredFilter, DiscoveredPath};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names, Params};
 use super::store_types;
@@ -25,31 +25,6 @@ const NAMES: Names = Names {
     store_type: "Type",
     ..Names::DEFAULT
 };
-
-/// Body of the discovery request. Field names are case-insensitive.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: the body is read field by field.
-#[serde(rename_all = "PascalCase")]
-pub struct DiscoveryRequest {
-    pub client_machine: String,
-    /// The node to run on; any node when absent.
-    pub agent_id: Option<String>,
-    /// Store type id or name.
-    #[schema(value_type = Object)]
-    pub r#type: Value,
-    /// Directories to search (as the plugin sees them): an array or comma-separated.
-    #[schema(value_type = Object)]
-    pub dirs: Value,
-    #[schema(value_type = Option<Object>)]
-    pub extensions: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub ignored_dirs: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub name_patterns: Option<Value>,
-    /// Immediate (default) or ExactlyOnce.
-    #[schema(value_type = Option<Object>)]
-    pub schedule: Option<Value>,
-}
 
 fn list(body: &mut Body, key: &str, required: bool) -> ApiResult<Vec<String>> {
     let items: Vec<String> = match body.take(key) {
@@ -82,7 +57,6 @@ fn list(body: &mut Body, key: &str, required: bool) -> ApiResult<Vec<String>> {
 }
 
 #[utoipa::path(put, path = "/KeyfactorAPI/CertificateStores/DiscoveryJob", tag = "keyfactor-certificate-stores",
-    request_body = DiscoveryRequest,
     responses((status = 204), (status = 400, body = KeyfactorErrorBody), (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn discovery_job(
@@ -168,22 +142,7 @@ impl From<&DiscoveredPath> for DiscoveredPathView {
     }
 }
 
-/// Query parameters of the discovered-paths listing (names are case-insensitive).
-#[derive(Debug, Deserialize, IntoParams)]
-#[allow(dead_code)] // Documentation only: parameters are read by `Params`.
-#[into_params(rename_all = "PascalCase")]
-pub struct DiscoveredQuery {
-    pub client_machine: Option<String>,
-    /// Store type name (`PEM`, ...).
-    pub cert_store_type: Option<String>,
-    /// 1-based page number (default 1).
-    pub page_returned: Option<i64>,
-    /// Page size (default 50, at most 1000).
-    pub return_limit: Option<i64>,
-}
-
 #[utoipa::path(get, path = "/KeyfactorAPI/CertificateStores/DiscoveredPaths", tag = "keyfactor-certificate-stores",
-    params(DiscoveredQuery),
     responses((status = 200, body = Vec<DiscoveredPathView>,
         headers(("x-total-count" = i64, description = "Paths matching the filters"))),
         (status = 400, body = KeyfactorErrorBody)),

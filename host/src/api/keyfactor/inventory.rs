@@ -7,9 +7,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{Duration, Utc};
 use keywarden_db::{InventoryEntry, InventoryFilter, Sort};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::kit::{self, KeyfactorErrorBody, KeyfactorResult, Params};
@@ -82,27 +82,6 @@ impl From<&InventoryEntry> for InventoryView {
     }
 }
 
-/// Query parameters of the inventory listings (names are case-insensitive).
-#[derive(Debug, Deserialize, IntoParams)]
-#[allow(dead_code)] // Documentation only: parameters are read by `Params`.
-#[into_params(rename_all = "PascalCase")]
-pub struct InventoryQuery {
-    /// Only certificates whose NotAfter is within this many days from now (expired ones
-    /// included), 0 to 36500.
-    pub expiring_within_days: Option<i64>,
-    pub alias: Option<String>,
-    pub thumbprint: Option<String>,
-    /// 1-based page number (default 1).
-    pub page_returned: Option<i64>,
-    /// Page size (default 50, at most 1000).
-    pub return_limit: Option<i64>,
-    /// `NotAfter` (default), `NotBefore`, `Alias`, `Thumbprint`, `IssuedDN`, `IssuerDN`,
-    /// `InventoriedAt`.
-    pub sort_field: Option<String>,
-    /// 0 ascending (default), 1 descending.
-    pub sort_ascending: Option<String>,
-}
-
 const SORTABLE: &str = "NotAfter, NotBefore, Alias, Thumbprint, IssuedDN, IssuerDN, InventoriedAt";
 
 fn sort_column(field: &str) -> Option<&'static str> {
@@ -151,7 +130,6 @@ async fn listing(
 
 /// The entries of one store as its latest successful inventory found them.
 #[utoipa::path(get, path = "/KeyfactorAPI/CertificateStores/{id}/Inventory", tag = "keyfactor-certificate-stores",
-    params(("id" = String, Path, description = "Certificate store GUID"), InventoryQuery),
     responses((status = 200, body = Vec<InventoryView>,
         headers(("x-total-count" = i64, description = "Entries matching the filters"))),
         (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody)),
@@ -168,7 +146,6 @@ pub async fn store_inventory(
 
 /// The entries of every store of the account (every account for admins).
 #[utoipa::path(get, path = "/KeyfactorAPI/CertificateStores/Inventory", tag = "keyfactor-certificate-stores",
-    params(InventoryQuery),
     responses((status = 200, body = Vec<InventoryView>,
         headers(("x-total-count" = i64, description = "Entries matching the filters"))),
         (status = 400, body = KeyfactorErrorBody)),

@@ -10,58 +10,17 @@
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names};
 use crate::api::ciphertrust::extract::ApiJson;
 use crate::api::{ApiError, ApiResult, AppState};
-use crate::certificates::parse;
 use crate::domain::Caller;
 use crate::domain::certificate_stores::{ManagementAction, ManagementTarget as Target};
 
 const NAMES: Names = Names::DEFAULT;
 
-/// One target store of a management request.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only.
-#[serde(rename_all = "PascalCase")]
-pub struct ManagementTarget {
-    pub certificate_store_id: String,
-    pub alias: String,
-    /// Add only: replace an existing entry of that alias.
-    pub overwrite: Option<bool>,
-    #[schema(value_type = Option<Object>)]
-    pub job_properties: Option<Value>,
-}
-
-/// Body of `.../Certificates/Add`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: the body is read field by field.
-#[serde(rename_all = "PascalCase")]
-pub struct AddRequest {
-    /// PEM certificates, leaf first.
-    pub certificate: String,
-    /// Name of a secret holding the PKCS#8 PEM private key.
-    pub private_key_secret: Option<String>,
-    pub certificate_stores: Vec<ManagementTarget>,
-    #[schema(value_type = Option<Object>)]
-    pub schedule: Option<Value>,
-}
-
-/// Body of `.../Certificates/Remove`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: the body is read field by field.
-#[serde(rename_all = "PascalCase")]
-pub struct RemoveRequest {
-    pub certificate_stores: Vec<ManagementTarget>,
-    #[schema(value_type = Option<Object>)]
-    pub schedule: Option<Value>,
-}
-
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores/Certificates/Add", tag = "keyfactor-certificate-stores",
-    request_body = AddRequest,
     responses((status = 200, body = Vec<String>, description = "The queued jobs' GUIDs"),
         (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody),
         (status = 422, body = KeyfactorErrorBody)),
@@ -73,7 +32,6 @@ pub async fn add(
 ) -> KeyfactorResult<Json<Vec<String>>> {
     let mut body = Body::new(body, "")?;
     let certificate = body.required_text("Certificate")?;
-    parse::certificate_chain(&certificate).map_err(|e| ApiError::invalid("Certificate", e))?;
     let private_key_secret = body.text("PrivateKeySecret")?;
     let action = ManagementAction::Add {
         certificate,
@@ -83,7 +41,6 @@ pub async fn add(
 }
 
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores/Certificates/Remove", tag = "keyfactor-certificate-stores",
-    request_body = RemoveRequest,
     responses((status = 200, body = Vec<String>, description = "The queued jobs' GUIDs"),
         (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody),
         (status = 422, body = KeyfactorErrorBody)),

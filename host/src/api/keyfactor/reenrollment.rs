@@ -14,12 +14,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 
 use super::kit::{Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names};
 use crate::api::ciphertrust::extract::ApiJson;
+use crate::api::json::MAX_SAFE_INTEGER;
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::certificates::job_params::Reenrollment;
 use crate::domain::Caller;
@@ -31,44 +30,9 @@ const NAMES: Names = Names {
 };
 
 /// Key types the store plugins generate.
-const KEY_TYPES: &[&str] = &["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"];
-
-/// Body of the reenrollment request. Field names are case-insensitive.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: the body is read field by field.
-#[serde(rename_all = "PascalCase")]
-pub struct ReenrollmentRequest {
-    /// Required. The store's GUID.
-    pub keystore_id: String,
-    /// Required. X.500 form, e.g. `CN=web.example.com,OU=IT,O="Example, Inc.",C=US`.
-    pub subject_name: String,
-    /// Required. Must match the store's `AgentId` when the store has one.
-    pub agent_guid: String,
-    /// Required. The alias of the entry in the store.
-    pub alias: String,
-    /// Store-type specific fields, an object or an array of one-key objects; `KeyType`
-    /// picks the key the store generates.
-    #[schema(value_type = Option<Object>)]
-    pub job_properties: Option<Value>,
-    /// The CA to ask; the server's default when absent.
-    pub certificate_authority: Option<String>,
-    /// Deprecated by Keyfactor; recorded only.
-    pub certificate_template: Option<String>,
-    pub enrollment_pattern_id: Option<i64>,
-    /// `{"dns": [...], "ip4": [...], "ip6": [...]}`.
-    #[serde(rename = "SANs")]
-    #[schema(value_type = Option<Object>)]
-    pub sans: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub additional_enrollment_fields: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-    pub owner_role_id: Option<i64>,
-    pub owner_role_name: Option<String>,
-}
+pub const KEY_TYPES: &[&str] = &["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"];
 
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores/Reenrollment", tag = "keyfactor-certificate-stores",
-    request_body = ReenrollmentRequest,
     responses((status = 204), (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody),
         (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
@@ -101,14 +65,14 @@ pub async fn reenroll(
     };
     let authority = body.text("CertificateAuthority")?;
     let certificate_template = body.text("CertificateTemplate")?;
-    let enrollment_pattern_id = body.integer("EnrollmentPatternId", 0, i64::MAX)?;
+    let enrollment_pattern_id = body.integer("EnrollmentPatternId", 0, MAX_SAFE_INTEGER)?;
     let sans = sans(body.take("SANs"))?;
     let additional_enrollment_fields = object(
         body.take("AdditionalEnrollmentFields"),
         "AdditionalEnrollmentFields",
     )?;
     let metadata = object(body.take("Metadata"), "Metadata")?;
-    let owner_role_id = body.integer("OwnerRoleId", 0, i64::MAX)?;
+    let owner_role_id = body.integer("OwnerRoleId", 0, MAX_SAFE_INTEGER)?;
     let owner_role_name = body.text("OwnerRoleName")?;
     if owner_role_id.is_some() && owner_role_name.is_some() {
         return Err(ApiError::invalid(

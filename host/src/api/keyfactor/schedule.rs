@@ -5,9 +5,7 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names};
 use crate::api::ApiError;
@@ -21,25 +19,8 @@ const NAMES: Names = Names {
     ..Names::DEFAULT
 };
 
-/// Body of `POST /KeyfactorAPI/CertificateStores/Schedule`. Field names are
-/// case-insensitive.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: the body is read field by field.
-#[serde(rename_all = "PascalCase")]
-pub struct ScheduleRequest {
-    /// GUIDs of the stores.
-    pub store_ids: Vec<String>,
-    /// One of `{"Immediate": true}`, `{"Interval": {"Minutes": 15}}`,
-    /// `{"Daily": {"Time": "2024-01-01T02:30:00Z"}}`, `{"Weekly": {"Days": ["Monday"],
-    /// "Time": ...}}`, `{"Monthly": {"Day": 1, "Time": ...}}`, `{"ExactlyOnce": {"Time":
-    /// ...}}`, `{"Off": true}`.
-    #[schema(value_type = Object)]
-    pub schedule: Value,
-}
-
 /// Sets the inventory schedule of every listed store (all are checked before any changes).
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores/Schedule", tag = "keyfactor-certificate-stores",
-    request_body = ScheduleRequest,
     responses((status = 204), (status = 400, body = KeyfactorErrorBody),
         (status = 404, body = KeyfactorErrorBody), (status = 422, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]

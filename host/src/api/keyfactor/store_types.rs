@@ -20,14 +20,34 @@ pub fn keyfactor_id(store_type: &str) -> Option<i64> {
         .map(|(id, _)| *id)
 }
 
-/// A store type given as Keyfactor's integer id (a number or a numeric string) or by
-/// name, as its name (upper case).
+/// A store type given as Keyfactor's integer id (a number, or a string of digits with an
+/// optional sign) or by name (anything else), as its name (upper case).
 pub fn name_of(field: &str, value: &Value) -> ApiResult<String> {
+    let unknown = |id: &dyn std::fmt::Display| {
+        let known: Vec<String> = KEYFACTOR_IDS
+            .iter()
+            .map(|(id, name)| format!("{name} ({id})"))
+            .collect();
+        ApiError::unprocessable(
+            field,
+            format!(
+                "store type id {id} is not one Keywarden knows ({}); give other types by name",
+                known.join(", ")
+            ),
+        )
+    };
     let id = match value {
-        Value::Number(n) => Some(n.as_i64().ok_or_else(|| {
+        Value::Number(n) => crate::api::json::whole_number(value).ok_or_else(|| {
             ApiError::invalid(field, format!("expected a store type id or name, got {n}"))
-        })?),
-        Value::String(s) if !s.trim().is_empty() => s.trim().parse::<i64>().ok(),
+        })?,
+        Value::String(s) if !s.trim().is_empty() => {
+            let s = s.trim();
+            let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Ok(canonical_store_type(s));
+            }
+            s.parse::<i64>().map_err(|_| unknown(&s))?
+        }
         other => {
             return Err(ApiError::invalid(
                 field,
@@ -35,25 +55,9 @@ pub fn name_of(field: &str, value: &Value) -> ApiResult<String> {
             ));
         }
     };
-    match (id, value) {
-        (Some(id), _) => KEYFACTOR_IDS
-            .iter()
-            .find(|(known, _)| *known == id)
-            .map(|(_, name)| (*name).to_owned())
-            .ok_or_else(|| {
-                let known: Vec<String> = KEYFACTOR_IDS
-                    .iter()
-                    .map(|(id, name)| format!("{name} ({id})"))
-                    .collect();
-                ApiError::unprocessable(
-                    field,
-                    format!(
-                        "store type id {id} is not one Keywarden knows ({}); give other types by name",
-                        known.join(", ")
-                    ),
-                )
-            }),
-        (None, Value::String(s)) => Ok(canonical_store_type(s)),
-        (None, _) => unreachable!("numbers have an id"),
-    }
+    KEYFACTOR_IDS
+        .iter()
+        .find(|(known, _)| *known == id)
+        .map(|(_, name)| (*name).to_owned())
+        .ok_or_else(|| unknown(&id))
 }

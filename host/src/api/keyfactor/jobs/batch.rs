@@ -2,34 +2,20 @@
 //!
 //! Batches are all or nothing (the domain service's rule). Both endpoints answer 204
 //! without a body, so a partial success could not say what was skipped; instead, when any
-//! selected job is unknown (404) or not eligible (400), nothing is done and the error lists
+//! selected job is unknown (404) or not eligible in its state (409), nothing is done and the error lists
 //! every refused job with the reason. This holds for `Query` too: Keyfactor tells callers
 //! to select with the eligibility query (e.g. `JobType -ne "Inventory" AND Result -eq "4"
 //! AND (Status -eq "4" OR Status -eq "3")`), and a query that also matches other jobs is
 //! refused with their ids.
 
-use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::history::condition;
 use crate::api::ApiError;
+use crate::api::json::{MAX_SAFE_INTEGER, whole_number};
 use crate::api::keyfactor::kit::{Body, KeyfactorResult, Names};
 use crate::domain::Service;
 use crate::domain::history::{MAX_BATCH, Selection};
-
-/// Body of Reschedule and Acknowledge: exactly one of the two fields (names are
-/// case-insensitive).
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: the body is read field by field.
-pub struct JobBatchRequest {
-    /// Audit ids of the jobs (JobAuditId from JobHistory), 1 to 1000 of them.
-    #[serde(rename = "JobAuditIds")]
-    pub job_audit_ids: Option<Vec<i64>>,
-    /// A Keyfactor query selecting the jobs (same fields as JobHistory's QueryString).
-    #[serde(rename = "Query")]
-    pub query: Option<String>,
-}
 
 /// Reads the body into a selection, and the field names refusals use.
 pub fn read(service: &Service, body: Value) -> KeyfactorResult<(Selection, Names)> {
@@ -88,12 +74,14 @@ fn ids_of(value: &Value) -> Result<Vec<i64>, ApiError> {
     }
     let mut ids = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let id = item.as_i64().ok_or_else(|| {
-            ApiError::invalid(
-                &format!("{field}[{i}]"),
-                format!("expected an integer, got {item}"),
-            )
-        })?;
+        let id = whole_number(item)
+            .filter(|n| n.abs() <= MAX_SAFE_INTEGER)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    &format!("{field}[{i}]"),
+                    format!("expected an integer of at most {MAX_SAFE_INTEGER}, got {item}"),
+                )
+            })?;
         if !ids.contains(&id) {
             ids.push(id);
         }

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{SecondsFormat, Utc};
 use keywarden_db::RunOn;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -20,28 +20,6 @@ use crate::api::keyfactor::kit::{
 use crate::api::{ApiError, AppState};
 use crate::domain::Caller;
 use crate::domain::jobs::{CustomJob, CustomScheduled};
-
-/// Body of the Custom endpoint.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // Documentation only: the body is read field by field.
-pub struct CustomJobRequest {
-    /// The custom job type: a `custom` operation a loaded plugin declares.
-    #[serde(rename = "JobTypeName")]
-    pub job_type_name: String,
-    /// The node (orchestrator) to run on; any node when absent.
-    #[serde(rename = "AgentId")]
-    pub agent_id: Option<String>,
-    /// Exactly one of `{"Immediate": true}`, `{"Interval": {"Minutes": 30}}`,
-    /// `{"Daily": {"Time": "...Z"}}`, `{"Weekly": {"Days": ["Monday"], "Time": "...Z"}}`,
-    /// `{"Monthly": {"Day": 1, "Time": "...Z"}}`, `{"ExactlyOnce": {"Time": "...Z"}}`.
-    #[serde(rename = "Schedule")]
-    #[schema(value_type = Object)]
-    pub schedule: Value,
-    /// The operation's params.
-    #[serde(rename = "JobFields")]
-    #[schema(value_type = Option<Object>)]
-    pub job_fields: Option<Value>,
-}
 
 /// Answer of the Custom endpoint.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,7 +48,6 @@ pub struct CustomJobResponse {
 }
 
 #[utoipa::path(post, path = "/KeyfactorAPI/OrchestratorJobs/Custom", tag = "keyfactor",
-    request_body = CustomJobRequest,
     responses(
         (status = 200, body = CustomJobResponse),
         (status = 400, body = KeyfactorErrorBody, description = "Malformed body or Schedule"),

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use keywarden_db::{JobCondition, JobField, JobHistoryEntry, JobOrder};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{codes, fields};
 use crate::api::AppState;
@@ -16,36 +16,6 @@ use crate::api::keyfactor::kit::{KeyfactorError, KeyfactorErrorBody, KeyfactorRe
 use crate::api::keyfactor::query;
 use crate::domain::history::{outcome, phase};
 use crate::domain::{Caller, Service};
-
-/// Query parameters of JobHistory (names are case-insensitive; the `pq.`-prefixed forms
-/// of older Keyfactor clients work too).
-#[derive(Debug, Deserialize, IntoParams)]
-#[allow(dead_code)] // Documentation only: parameters are read by `Params`.
-pub struct JobHistoryParams {
-    /// A Keyfactor query, e.g. `Result -eq 4 AND (Status -eq 3 OR Status -eq 4)`. Fields:
-    /// JobId (also JobAuditId, JobHistoryId), AgentId, Agent, Result, Status, JobType,
-    /// Message, OperationStart, OperationEnd, ScheduleType, TargetPath.
-    #[serde(rename = "QueryString")]
-    #[param(rename = "QueryString")]
-    pub query_string: Option<String>,
-    /// 1-based page number (default 1).
-    #[serde(rename = "PageReturned")]
-    #[param(rename = "PageReturned", minimum = 1)]
-    pub page_returned: Option<i64>,
-    /// Page size (default 50, at most 1000).
-    #[serde(rename = "ReturnLimit")]
-    #[param(rename = "ReturnLimit", minimum = 1)]
-    pub return_limit: Option<i64>,
-    /// A query field to sort by (default JobId).
-    #[serde(rename = "SortField")]
-    #[param(rename = "SortField")]
-    pub sort_field: Option<String>,
-    /// Keyfactor's sort order: `0` ascending (default), `1` descending; `true`/`false`
-    /// and `Ascending`/`Descending` work too.
-    #[serde(rename = "SortAscending")]
-    #[param(rename = "SortAscending")]
-    pub sort_ascending: Option<String>,
-}
 
 /// A job history entry.
 #[derive(Debug, Serialize, ToSchema)]
@@ -135,7 +105,6 @@ pub fn condition(service: &Service, parameter: &str, text: &str) -> KeyfactorRes
 }
 
 #[utoipa::path(get, path = "/KeyfactorAPI/OrchestratorJobs/JobHistory", tag = "keyfactor",
-    params(JobHistoryParams),
     responses(
         (status = 200, body = Vec<JobHistoryView>, description = "One page; the header X-Total-Count holds the number of matching jobs"),
         (status = 400, body = KeyfactorErrorBody, description = "A bad parameter; query faults carry reason and position")),

@@ -8,19 +8,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::batch::{self, JobBatchRequest};
+use super::batch;
 use crate::api::AppState;
 use crate::api::ciphertrust::extract::ApiJson;
 use crate::api::keyfactor::kit::{KeyfactorError, KeyfactorErrorBody, KeyfactorResult};
 use crate::domain::Caller;
 
 #[utoipa::path(post, path = "/KeyfactorAPI/OrchestratorJobs/Reschedule", tag = "keyfactor",
-    request_body = JobBatchRequest,
     responses(
         (status = 204, description = "Every selected job was rescheduled"),
-        (status = 400, body = KeyfactorErrorBody, description = "Bad body or query, or some selected jobs are not eligible (listed in refused; nothing was done)"),
+        (status = 400, body = KeyfactorErrorBody, description = "Bad body or query"),
+        (status = 409, body = KeyfactorErrorBody, description = "Some selected jobs are not eligible in their state (listed in refused; nothing was done)"),
         (status = 404, body = KeyfactorErrorBody, description = "Some JobAuditIds do not exist (listed in refused; nothing was done)"),
-        (status = 409, body = KeyfactorErrorBody, description = "A selected job changed meanwhile (e.g. rescheduled by another request)")),
+        ),
     security(("bearer" = [])))]
 pub async fn reschedule(
     State(state): State<AppState>,

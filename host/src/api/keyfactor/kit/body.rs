@@ -81,12 +81,25 @@ impl Body {
     pub fn text(&mut self, key: &str) -> ApiResult<Option<String>> {
         match self.take(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
+            Some(Value::String(s)) => {
+                crate::api::json::refuse_nul(&self.name(key), &s)?;
+                Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty()))
+            }
             Some(other) => Err(ApiError::invalid(
                 &self.name(key),
                 format!("expected a string, got {other}"),
             )),
         }
+    }
+
+    /// The text of the first of `keys` present (aliases such as `Storepath` /
+    /// `StorePath`), errors naming the first.
+    pub fn text_any(&mut self, keys: &[&str]) -> ApiResult<Option<String>> {
+        let Some(value) = self.take_any(keys) else {
+            return Ok(None);
+        };
+        self.fields.insert(keys[0].to_ascii_lowercase(), value);
+        self.text(keys[0])
     }
 
     pub fn required_text(&mut self, key: &str) -> ApiResult<String> {
@@ -108,7 +121,7 @@ impl Body {
     pub fn integer(&mut self, key: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
         match self.take(key) {
             None => Ok(None),
-            Some(v) => match v.as_i64() {
+            Some(v) => match crate::api::json::whole_number(&v) {
                 Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
                 _ => Err(ApiError::invalid(
                     &self.name(key),

@@ -179,8 +179,10 @@ impl Names {
             Field::Properties(p) => path("Properties", p),
             Field::PasswordSecret => "Password.SecretName".to_owned(),
             Field::KeySecret => "PrivateKeySecret".to_owned(),
+            Field::Certificate => "Certificate".to_owned(),
             Field::Selection => self.selection.to_owned(),
             Field::Account => "Account".to_owned(),
+            Field::Label => "Label".to_owned(),
             Field::Sort => "SortField".to_owned(),
             Field::Item(i, inner) if self.item_is_store && **inner == Field::Store => {
                 format!("{}[{i}]", self.items)

@@ -44,6 +44,7 @@ impl Params {
             .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
         let mut values = BTreeMap::new();
         for (name, value) in pairs {
+            crate::api::json::refuse_nul(&name, &value)?;
             let lower = name.to_ascii_lowercase();
             let key = lower.strip_prefix("pq.").unwrap_or(&lower).to_owned();
             if values.contains_key(&key) {

@@ -26,7 +26,8 @@ use crate::api::{ApiError, ApiResult};
 /// Longest interval, in minutes.
 pub const MAX_INTERVAL_MINUTES: i64 = 525_600;
 
-const KINDS: &[&str] = &[
+/// The schedule kinds, as Keyfactor names them.
+pub const KINDS: &[&str] = &[
     "Immediate",
     "Interval",
     "Daily",
@@ -155,9 +156,8 @@ fn weekdays(value: Option<Value>, field: &str) -> ApiResult<Vec<Weekday>> {
     for (i, item) in items.iter().enumerate() {
         let day = match item {
             Value::String(s) => s.trim().parse::<Weekday>().ok(),
-            Value::Number(n) => n
-                .as_u64()
-                .filter(|n| *n < 7)
+            Value::Number(_) => crate::api::json::whole_number(item)
+                .filter(|n| (0..7).contains(n))
                 .and_then(|n| Weekday::try_from(((n + 6) % 7) as u8).ok()),
             _ => None,
         };
