@@ -345,6 +345,31 @@ async fn nul_in_text(s: &TestServer) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{config}");
     assert_eq!(config["job_config_params"]["name"], "x\u{0}y", "{config}");
+    // Except cloud_name: it names the config's target, a column of its own.
+    let (status, err) = s
+        .post(
+            t,
+            CONFIGS,
+            &json!({"name": "nul-target", "operation": "hello", "run_at": "0 0 * * *",
+                    "params": {"name": "x", "cloud_name": "a\u{0}"}}),
+        )
+        .await;
+    assert_error(status, &err, StatusCode::BAD_REQUEST, "NUL in cloud_name");
+    assert_eq!(err["field"], "params.cloud_name", "{err}");
+    let (status, err) = s
+        .post(
+            t,
+            "/KeyfactorAPI/OrchestratorJobs/Reschedule",
+            &json!({"Query": "Message -eq \"a\u{0}b\""}),
+        )
+        .await;
+    assert_error(
+        status,
+        &err,
+        StatusCode::BAD_REQUEST,
+        "NUL in a batch query",
+    );
+    assert_eq!(err["field"], "Query", "{err}");
     let (status, err) = s.get(t, &format!("{CONFIGS}?name=a%00b")).await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "NUL in a query");
     assert_eq!(err["field"], "name", "{err}");
@@ -390,7 +415,17 @@ async fn nul_in_text_is_refused_on_both_databases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_and_plugins() {
     let s = TestServer::sqlite().await;
-    let (status, doc) = s.call(Method::GET, "/openapi.json", None, None).await;
+    // It names secrets, granted directories and nodes: a token is needed.
+    let (status, err) = s.call(Method::GET, "/openapi.json", None, None).await;
+    assert_error(
+        status,
+        &err,
+        StatusCode::UNAUTHORIZED,
+        "openapi without a token",
+    );
+    let (status, doc) = s
+        .call(Method::GET, "/openapi.json", Some(&s.admin), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1."),

@@ -17,7 +17,6 @@ use std::process::Stdio;
 
 use keywarden_tests::server::TestServer;
 use keywarden_tests::{ci_venv, plugins_dir};
-use serde_json::Value;
 
 /// The seed CI runs with.
 const SEED: &str = "20261130";
@@ -58,12 +57,8 @@ fn operator_config(stores: &Path) -> keywarden::operator_config::OperatorConfig 
 
 /// The number of operations the server's document describes.
 async fn operations(server: &TestServer) -> usize {
-    let document: Value = reqwest::get(format!("{}/openapi.json", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, document) = server.get(&server.admin, "/openapi.json").await;
+    assert!(status.is_success(), "{document}");
     document["paths"]
         .as_object()
         .unwrap()

@@ -5,8 +5,8 @@
 //! - [`keyfactor`]: Keyfactor Command (`/KeyfactorAPI/...`).
 //!
 //! Handlers parse a request, call [`crate::domain::Service`] and render the answer in
-//! their dialect; they never reach the database. `/healthz` and `/openapi.json` are open,
-//! every other route needs a bearer token (checked in [`auth`]).
+//! their dialect; they never reach the database. `/healthz` is open, every other route
+//! (`/openapi.json` too) needs a bearer token (checked in [`auth`]).
 
 pub mod auth;
 pub mod ciphertrust;
@@ -59,7 +59,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The OpenAPI 3.1 document of this server as it is now (its plugins and grants).
+/// The OpenAPI 3.1 document of this server as it is now. It names the configured secrets,
+/// the granted directories, the nodes and every plugin's params schema, so it needs a
+/// token like the rest of the API.
 async fn openapi_json(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(contract::document(&state.service).await?))
 }
@@ -81,7 +83,13 @@ pub fn app(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(ciphertrust::misc::healthz))
-        .route("/openapi.json", get(openapi_json))
+        .route(
+            "/openapi.json",
+            get(openapi_json).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require::<ApiError>,
+            )),
+        )
         .nest("/api/v1", ciphertrust)
         .nest("/KeyfactorAPI", keyfactor)
         .fallback(not_found)

@@ -33,7 +33,8 @@ pub enum ParamsEdit {
     Replace(Value),
     /// Merged into the config's key by key (RFC 7396 JSON merge patch: `null` deletes a
     /// key): params that then no longer fit the config's unchanged operation conflict with
-    /// what the config holds (409).
+    /// what the config holds (409). Whether a patch fits depends on the params it merges
+    /// into, which a request schema cannot know, so every misfit of a merge is a conflict.
     Merge(Value),
 }
 
@@ -201,8 +202,10 @@ impl Service {
             .build_config(&before.account_id, spec, Some(&before), None, Utc::now())
             .await
             .map_err(|e| match e {
+                // Only the params changed (the operation is the config's): the merged
+                // params, or the target they name, no longer fit.
                 DomainError::Unprocessable {
-                    field: field @ Field::Params(_),
+                    field: field @ (Field::Params(_) | Field::Operation),
                     reason,
                 } if merged => DomainError::conflict(
                     field,
@@ -265,11 +268,12 @@ impl Service {
             && spec
                 .params
                 .get("cloud_name")
-                .is_some_and(|v| !v.is_string())
+                .is_some_and(|v| v.as_str().is_none_or(|s| s.contains('\0')))
         {
+            // It becomes the config's target, a text column.
             return Err(DomainError::invalid(
                 Field::param(&["cloud_name"]),
-                "must be a string naming the cloud (or target) the operation acts on",
+                "must be a string (without U+0000) naming the cloud the operation acts on",
             ));
         }
         let target = target_of(&spec.params, store.map(|s| s.store_type.as_str()));

@@ -189,7 +189,7 @@ async fn crud_validation_and_scoping(s: &TestServer, _fx: &Fixtures) {
     let (status, _) = s.call(reqwest::Method::GET, STORES, None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (_, doc) = s
-        .call(reqwest::Method::GET, "/openapi.json", None, None)
+        .call(reqwest::Method::GET, "/openapi.json", Some(&s.admin), None)
         .await;
     for path in [
         "/KeyfactorAPI/CertificateStores",

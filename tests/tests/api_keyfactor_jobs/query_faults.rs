@@ -73,7 +73,7 @@ async fn query_faults(s: &TestServer) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     // Documented in the OpenAPI document.
     let (_, doc) = s
-        .call(reqwest::Method::GET, "/openapi.json", None, None)
+        .call(reqwest::Method::GET, "/openapi.json", Some(&s.admin), None)
         .await;
     for path in [HISTORY, RESCHEDULE, ACKNOWLEDGE, CUSTOM] {
         assert!(

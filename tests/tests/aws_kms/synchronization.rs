@@ -95,7 +95,7 @@ async fn synchronization(s: &TestServer, moto: &Moto) {
     let (status, err) = s.get(&s.admin, "/api/v1/cckm/keys?colour=red").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     let (_, doc) = s
-        .call(reqwest::Method::GET, "/openapi.json", None, None)
+        .call(reqwest::Method::GET, "/openapi.json", Some(&s.admin), None)
         .await;
     let op = &doc["paths"]["/api/v1/cckm/keys"]["get"];
     let params: Vec<&str> = op["parameters"]

@@ -306,18 +306,23 @@ fn params_schema(variants: &[&OfferedOperation]) -> Option<(Value, bool)> {
             json!({"anyOf": branches})
         }
     };
-    // What the server checks in any operation's params: the target's name, the durations.
-    let checked = json!({"properties": {
-        "cloud_name": {"type": "string"},
-        "expiration": duration(false),
-        "expire_in": duration(false),
-        "rotation_after": duration(true),
-    }});
-    let schema = json!({"allOf": [schema, checked], "type": "object"});
+    let schema = json!({"allOf": [schema, checked_params(false)], "type": "object"});
     let accepts_empty = jsonschema::validator_for(&schema)
         .map(|v| v.is_valid(&json!({})))
         .unwrap_or(false);
     Some((schema, accepts_empty))
+}
+
+/// What the server checks in any operation's params: the target's name, the durations
+/// (in a merge patch, `null` deletes them).
+fn checked_params(in_patch: bool) -> Value {
+    let or_null = |schema: Value| if in_patch { nullable(schema) } else { schema };
+    json!({"properties": {
+        "cloud_name": or_null(plain()),
+        "expiration": or_null(duration(false)),
+        "expire_in": or_null(duration(false)),
+        "rotation_after": or_null(duration(true)),
+    }})
 }
 
 /// One body branch per operation: the operation, its params under its field.
@@ -354,7 +359,8 @@ fn create_config(offer: &Offer) -> Value {
 
 /// A PATCH names the operation with its params whole, or leaves the operation out and
 /// merges params into the config's (a merge that no longer fits is a 409, not a schema
-/// matter: it depends on the config).
+/// matter: it depends on the config; only what every operation's params must satisfy is
+/// said here).
 fn patch_config(offer: &Offer) -> Value {
     let mut keys: Vec<String> = vec!["params".into(), "job_config_params".into()];
     for (name, _) in by_name(offer) {
@@ -366,7 +372,9 @@ fn patch_config(offer: &Offer) -> Value {
     }
     let mut properties = common_fields(offer);
     for key in &keys {
-        properties.insert(key.clone(), json!({"type": ["object", "null"]}));
+        let mut patch = checked_params(true);
+        patch["type"] = json!(["object", "null"]);
+        properties.insert(key.clone(), patch);
     }
     let mut pairs = Vec::new();
     for (i, a) in keys.iter().enumerate() {

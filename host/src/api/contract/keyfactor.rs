@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::schema::{
     WHITE_CHARS, absent_or, any_case, date_time, doc, integer, non_blank, nullable, object, plain,
-    text, uuid, white,
+    regex_escape, text, uuid, white,
 };
 use super::{Operation, query, query_doc};
 use crate::api::json::MAX_SAFE_INTEGER;
@@ -337,17 +337,6 @@ fn path_under(dirs: &[String]) -> Value {
     json!({"type": "string", "pattern": format!("^{w}*({})(/+{segment})*/*$", roots.join("|"))})
 }
 
-fn regex_escape(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// A store's `Properties`: an object the plugin's schema allows (flat values, no
 /// `SecretValue`), or `{}` serialised into a string.
 fn properties(t: &OfferedStoreType) -> Value {
@@ -674,9 +663,14 @@ fn batch() -> Value {
         query_string(true),
         "A Keyfactor query selecting the jobs (the fields of JobHistory's QueryString)",
     );
+    // The other field may be there as `null`: absent.
+    let mut by_ids = one("JobAuditIds", ids);
+    by_ids.insert("Query".into(), json!({"type": "null"}));
+    let mut by_query = one("Query", query);
+    by_query.insert("JobAuditIds".into(), json!({"type": "null"}));
     json!({"oneOf": [
-        object(one("JobAuditIds", ids), &["JobAuditIds"]),
-        object(one("Query", query), &["Query"]),
+        object(by_ids, &["JobAuditIds"]),
+        object(by_query, &["Query"]),
     ]})
 }
 

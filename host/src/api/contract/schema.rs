@@ -57,13 +57,24 @@ pub fn any_case(word: &str) -> String {
         .map(|c| {
             if c.is_ascii_alphabetic() {
                 format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
-            } else if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c.to_string()
             } else {
-                format!("\\{c}")
+                regex_escape(&c.to_string())
             }
         })
         .collect()
+}
+
+/// `s` as a regular expression matching itself: ECMA-262's syntax characters escaped,
+/// nothing else (any other escape is an error in its unicode mode).
+pub fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `schema` with a description.
@@ -186,13 +197,19 @@ pub fn embedded(plugin_schema: &Value) -> Option<Value> {
         map.remove("$schema");
         map.remove("$id");
     }
-    inline(&mut out, &defs, 0).then_some(out)
+    let mut budget = MAX_INLINED_NODES;
+    inline(&mut out, &defs, 0, &mut budget).then_some(out)
 }
 
-fn inline(value: &mut Value, defs: &Map<String, Value>, depth: usize) -> bool {
-    if depth > 16 {
+/// How many JSON nodes a plugin's schema may grow to once its `$ref`s are inlined: `$defs`
+/// that refer to each other twice would otherwise double at every level.
+const MAX_INLINED_NODES: usize = 20_000;
+
+fn inline(value: &mut Value, defs: &Map<String, Value>, depth: usize, budget: &mut usize) -> bool {
+    if depth > 32 || *budget == 0 {
         return false;
     }
+    *budget -= 1;
     match value {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("$ref") {
@@ -201,11 +218,11 @@ fn inline(value: &mut Value, defs: &Map<String, Value>, depth: usize) -> bool {
                     return false;
                 };
                 *value = target.clone();
-                return inline(value, defs, depth + 1);
+                return inline(value, defs, depth + 1, budget);
             }
-            map.values_mut().all(|v| inline(v, defs, depth + 1))
+            map.values_mut().all(|v| inline(v, defs, depth + 1, budget))
         }
-        Value::Array(items) => items.iter_mut().all(|v| inline(v, defs, depth + 1)),
+        Value::Array(items) => items.iter_mut().all(|v| inline(v, defs, depth + 1, budget)),
         _ => true,
     }
 }
@@ -303,5 +320,17 @@ mod tests {
         assert!(embedded(&json!({"$ref": "#/elsewhere"})).is_none());
         let looping = json!({"$defs": {"n": {"$ref": "#/$defs/n"}}, "$ref": "#/$defs/n"});
         assert!(embedded(&looping).is_none());
+        // Each level refers to the next twice: 2^30 nodes inlined, were it not refused.
+        let mut defs = serde_json::Map::new();
+        for level in 0..30 {
+            defs.insert(
+                format!("d{level}"),
+                json!({"anyOf": [{"$ref": format!("#/$defs/d{}", level + 1)},
+                                 {"$ref": format!("#/$defs/d{}", level + 1)}]}),
+            );
+        }
+        defs.insert("d30".into(), json!({"type": "integer"}));
+        let doubling = json!({"$defs": defs, "$ref": "#/$defs/d0"});
+        assert!(embedded(&doubling).is_none());
     }
 }

@@ -41,6 +41,7 @@ pub fn name_of(field: &str, value: &Value) -> ApiResult<String> {
             ApiError::invalid(field, format!("expected a store type id or name, got {n}"))
         })?,
         Value::String(s) if !s.trim().is_empty() => {
+            crate::api::json::refuse_nul(field, s)?;
             let s = s.trim();
             let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {

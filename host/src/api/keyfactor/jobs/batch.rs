@@ -40,22 +40,26 @@ pub fn read(service: &Service, body: Value) -> KeyfactorResult<(Selection, Names
                 ..Names::DEFAULT
             },
         )),
-        (None, Some(q)) => {
-            let text = q
-                .as_str()
-                .ok_or_else(|| ApiError::invalid("Query", "must be a string"))?;
-            if text.trim().is_empty() {
-                return Err(ApiError::invalid("Query", "must not be empty").into());
-            }
-            Ok((
-                Selection::Matching(condition(service, "Query", text)?),
-                Names {
-                    selection: "Query",
-                    ..Names::DEFAULT
-                },
-            ))
-        }
+        (None, Some(query)) => Ok((
+            Selection::Matching(condition(service, "Query", &query_text(&query)?)?),
+            Names {
+                selection: "Query",
+                ..Names::DEFAULT
+            },
+        )),
     }
+}
+
+/// The query's text: a non-blank string without U+0000.
+fn query_text(value: &Value) -> Result<String, ApiError> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| ApiError::invalid("Query", "must be a string"))?;
+    crate::api::json::refuse_nul("Query", text)?;
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid("Query", "must not be empty"));
+    }
+    Ok(text.to_owned())
 }
 
 fn ids_of(value: &Value) -> Result<Vec<i64>, ApiError> {
