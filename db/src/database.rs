@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::agents::{Agent, AgentFilter, AgentSession, RegistrationCredential};
 use crate::certificates::{
     CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
     InventoryFilter,
@@ -259,6 +260,57 @@ pub trait Database: Send + Sync {
         skip: i64,
         limit: i64,
     ) -> Result<(i64, Vec<DiscoveredPath>)>;
+    // ----- agents (orchestrators) -----
+
+    /// Stores a new agent as given. `Conflict` if its thumbprint is another agent's.
+    async fn insert_agent(&self, agent: &Agent) -> Result<Agent>;
+    /// An agent by id, restricted to `account_id` unless `None`.
+    async fn get_agent(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<Agent>>;
+    /// The agent whose current or previous client certificate has this thumbprint
+    /// (current first).
+    async fn find_agent_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Agent>>;
+    /// The account's agents on that machine, newest first.
+    async fn find_agents_by_machine(
+        &self,
+        account_id: &str,
+        client_machine: &str,
+    ) -> Result<Vec<Agent>>;
+    /// Replaces every field but id, account and creation time; sets `updated_at` to now.
+    /// `NotFound` if missing, `Conflict` if its thumbprint is another agent's.
+    async fn update_agent(&self, agent: &Agent) -> Result<Agent>;
+    /// A page of agents and the total count matching `filter`. `InvalidSort` for a sort
+    /// key outside the allow-list, `Invalid` for a condition comparing mismatched types.
+    async fn list_agents(
+        &self,
+        filter: &AgentFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<Agent>)>;
+    /// In one transaction: the agent goes back to New without certificate, renewal
+    /// request or sessions, and its queued jobs are deleted. Returns the agent and how
+    /// many jobs were deleted, or `None` if it is not in `account_id`.
+    async fn reset_agent(&self, account_id: Option<&str>, id: Uuid)
+    -> Result<Option<(Agent, u64)>>;
+    /// Stores a registration credential. `Conflict` if the username is taken.
+    async fn insert_registration_credential(
+        &self,
+        credential: &RegistrationCredential,
+    ) -> Result<()>;
+    /// A registration credential by username.
+    async fn find_registration_credential(
+        &self,
+        username: &str,
+    ) -> Result<Option<RegistrationCredential>>;
+    /// Stores a session (and forgets expired ones).
+    async fn insert_agent_session(&self, session: &AgentSession) -> Result<()>;
+    /// The unexpired session with this token hash.
+    async fn find_agent_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AgentSession>>;
+
     // ----- synchronized cloud keys -----
 
     /// Replaces the snapshot of `(account_id, source)` with `keys` in one transaction:

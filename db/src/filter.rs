@@ -177,6 +177,18 @@ pub(crate) const JOB_SORT: &[Column] = &[
     text("job_config_id"),
 ];
 
+/// Sortable columns of `agents` (the default is `id`).
+pub(crate) const AGENT_SORT: &[Column] = &[
+    text("id"),
+    text("client_machine"),
+    text("username"),
+    other("platform"),
+    text("version"),
+    other("status"),
+    other("last_seen"),
+    other("created_at"),
+];
+
 /// Sortable columns of `certificate_stores`.
 pub(crate) const CERTIFICATE_STORE_SORT: &[Column] = &[
     text("id"),

@@ -1,10 +1,12 @@
-//! Job history queries: a condition tree over the jobs table, for API dialects whose
-//! clients send their own filter expressions (Keyfactor's query language).
+//! Condition trees over a table's columns, for API dialects whose clients send their own
+//! filter expressions (Keyfactor's query language): job history over the jobs table,
+//! agent listings over the agents table.
 //!
-//! The API translates its language into a [`JobCondition`]; the store renders it as SQL
+//! The API translates its language into a [`Condition`]; the store renders it as SQL
 //! with every value bound, so no client text reaches the query. Columns are a closed enum
-//! ([`JobField`]), never names taken from input. Comparisons are two-valued: a NULL column
-//! matches no positive comparison, so `NOT` of a condition is exactly its complement.
+//! per table (a [`Field`]: [`JobField`], [`crate::AgentField`]), never names taken from
+//! input. Comparisons are two-valued: a NULL column matches no positive comparison, so
+//! `NOT` of a condition is exactly its complement.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,10 +46,57 @@ pub enum JobField {
 
 /// How a column's values compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ColumnKind {
+pub enum ColumnKind {
     Text,
     Int,
     Time,
+}
+
+/// A column of one table that conditions may name; `Flag` is what that table can test
+/// beyond its columns.
+pub trait Field: Copy + std::fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// Table-specific tests (none for most tables).
+    type Flag: Copy + std::fmt::Debug + PartialEq + Send + Sync + 'static;
+    /// The column's name (a constant, never input).
+    fn column(self) -> &'static str;
+    /// How its values compare.
+    fn kind(self) -> ColumnKind;
+    /// A flag as a boolean SQL expression over the table's columns.
+    fn flag_sql(flag: Self::Flag) -> &'static str;
+}
+
+/// What can be tested of a job beyond its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFlag {
+    /// The latest attempt's outcome was acknowledged ([`crate::Database::acknowledge_jobs`]).
+    Acknowledged,
+    /// The job was rescheduled ([`crate::Database::reschedule_jobs`]).
+    Rescheduled,
+}
+
+/// No table-specific tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoFlag {}
+
+impl Field for JobField {
+    type Flag = JobFlag;
+
+    fn column(self) -> &'static str {
+        JobField::column(self)
+    }
+
+    fn kind(self) -> ColumnKind {
+        JobField::kind(self)
+    }
+
+    fn flag_sql(flag: JobFlag) -> &'static str {
+        match flag {
+            JobFlag::Acknowledged => {
+                "(acknowledged_attempt IS NOT NULL AND acknowledged_attempt = attempt)"
+            }
+            JobFlag::Rescheduled => "(rescheduled_as IS NOT NULL)",
+        }
+    }
 }
 
 impl JobField {
@@ -103,47 +152,60 @@ pub enum Compare {
 
 /// A value compared with a column; its type must match the column's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum JobValue {
+pub enum FieldValue {
     Text(String),
     Int(i64),
     Time(DateTime<Utc>),
 }
 
+/// The value type of job conditions (kept under its first name).
+pub type JobValue = FieldValue;
+
 /// A filter over jobs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum JobCondition {
-    /// Every job.
+pub type JobCondition = Condition<JobField>;
+
+/// A filter over the rows of the table `F` names columns of.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition<F: Field> {
+    /// Every row.
     True,
-    /// No job.
+    /// No row.
     False,
     /// All of them (true when empty).
-    All(Vec<JobCondition>),
+    All(Vec<Condition<F>>),
     /// Any of them (false when empty).
-    Any(Vec<JobCondition>),
-    Not(Box<JobCondition>),
+    Any(Vec<Condition<F>>),
+    Not(Box<Condition<F>>),
     /// `field op value`; false when the column is NULL (`Ne` is `Not(Eq)`, so true then).
     Compare {
-        field: JobField,
+        field: F,
         op: Compare,
-        value: JobValue,
+        value: FieldValue,
     },
     /// The column equals one of `values` exactly (case-sensitive); false when NULL.
     In {
-        field: JobField,
+        field: F,
         values: Vec<String>,
     },
     /// The column is NULL.
-    IsNull(JobField),
-    /// The latest attempt's outcome was acknowledged ([`crate::Database::acknowledge_jobs`]).
-    Acknowledged,
-    /// The job was rescheduled ([`crate::Database::reschedule_jobs`]).
-    Rescheduled,
+    IsNull(F),
+    /// A table-specific test.
+    Flag(F::Flag),
 }
 
 impl JobCondition {
+    /// The latest attempt's outcome was acknowledged.
+    #[allow(non_upper_case_globals)]
+    pub const Acknowledged: JobCondition = Condition::Flag(JobFlag::Acknowledged);
+    /// The job was rescheduled.
+    #[allow(non_upper_case_globals)]
+    pub const Rescheduled: JobCondition = Condition::Flag(JobFlag::Rescheduled);
+}
+
+impl<F: Field> Condition<F> {
     /// `field = value` on an integer or time column, or case-insensitively on text.
-    pub fn eq(field: JobField, value: JobValue) -> Self {
-        JobCondition::Compare {
+    pub fn eq(field: F, value: FieldValue) -> Self {
+        Condition::Compare {
             field,
             op: Compare::Eq,
             value,
@@ -151,8 +213,8 @@ impl JobCondition {
     }
 
     /// `field` equals the text `value` exactly.
-    pub fn is(field: JobField, value: &str) -> Self {
-        JobCondition::In {
+    pub fn is(field: F, value: &str) -> Self {
+        Condition::In {
             field,
             values: vec![value.to_owned()],
         }
@@ -160,12 +222,12 @@ impl JobCondition {
 
     /// The negation.
     pub fn negate(self) -> Self {
-        JobCondition::Not(Box::new(self))
+        Condition::Not(Box::new(self))
     }
 }
 
 /// A sort key of [`JobQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum JobOrder {
     /// By a column (text bytewise, NULLs smallest).
     Field(JobField),
@@ -175,7 +237,7 @@ pub enum JobOrder {
 }
 
 /// A page request for [`crate::Database::query_job_history`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobQuery {
     /// Only this account's jobs (`None` = every account).
     pub account_id: Option<String>,

@@ -18,6 +18,7 @@
 //! `next_fire_at` and enqueues the jobs in one transaction, so a fire happens once even
 //! with several nodes or after a crash between the two steps.
 
+mod agents;
 pub mod backend;
 mod certificates;
 mod database;
@@ -34,6 +35,10 @@ pub mod testing;
 
 use std::sync::Arc;
 
+pub use agents::{
+    Agent, AgentCondition, AgentField, AgentFilter, AgentSession, AgentStatus, CertificateRenewal,
+    RegistrationCredential,
+};
 pub use certificates::{
     CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
     InventoryFilter,
@@ -41,7 +46,10 @@ pub use certificates::{
 pub use database::Database;
 pub use error::{DbError, Result};
 pub use filter::{ConfigFilter, JobFilter, KeyFilter, Sort, SortKey};
-pub use history::{Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue};
+pub use history::{
+    ColumnKind, Compare, Condition, Field, FieldValue, JobCondition, JobField, JobFlag,
+    JobHistoryEntry, JobOrder, JobQuery, JobValue, NoFlag,
+};
 pub use kinds::{CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind, UnknownWord};
 pub use model::{
     Account, ApiToken, ConfigFacts, Job, JobConfig, JobFinish, NewJob, Node, Progress, SyncedKey,

@@ -4,6 +4,8 @@
 //! (SQLite: a new file; PostgreSQL: a new schema, dropped afterwards) so tests never see
 //! each other's rows and run in parallel.
 
+#[path = "conformance/agents.rs"]
+mod agents;
 #[path = "conformance/certificate_stores.rs"]
 mod certificate_stores;
 #[path = "conformance/cloud_keys.rs"]
@@ -126,6 +128,11 @@ conformance!(
     certificate_stores::discovered_paths,
     cloud_keys::cloud_key_snapshots,
     cloud_keys::cloud_key_filters,
+    agents::agent_records,
+    agents::agent_listing,
+    agents::agent_reset,
+    agents::registration_credentials_and_sessions,
+    agents::agent_jobs_fail_when_their_lease_ends,
 );
 
 // ----- helpers shared by the cases -----

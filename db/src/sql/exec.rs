@@ -195,10 +195,39 @@ pub(crate) async fn recover_expired_leases<DB: Backend>(
     now: DateTime<Utc>,
 ) -> Result<Vec<Job>> {
     let now_us = now.timestamp_micros();
-    recover_lost(s, now, "lease expired", |q| {
-        q.push(" AND lease_expires_at < ").bind(now_us);
-    })
-    .await
+    let mut recovered = fail_expired_agent_jobs(s, now_us).await?;
+    recovered.extend(
+        recover_lost(s, now, "lease expired", |q| {
+            q.push(" AND lease_expires_at < ")
+                .bind(now_us)
+                .push(" AND processing_node NOT IN (SELECT id FROM agents)");
+        })
+        .await?,
+    );
+    Ok(recovered)
+}
+
+/// A job handed to an agent is never handed out again: the agent may still be running
+/// it (a network cut, not a crash), so a second run could act twice on a store. Once its
+/// lease ends it fails, naming the agent; an operator may reschedule it.
+async fn fail_expired_agent_jobs<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    now_us: i64,
+) -> Result<Vec<Job>> {
+    let mut q = Sql::<DB>::new(
+        "UPDATE jobs SET status = 'failed', result = 'failure', message = 'agent ' || \
+         COALESCE((SELECT client_machine FROM agents WHERE agents.id = jobs.processing_node), '') \
+         || ' (' || processing_node || ') did not complete the job within its lease', \
+         lease_expires_at = NULL, finished_at = ",
+    );
+    q.bind(now_us)
+        .push(", updated_at = ")
+        .bind(now_us)
+        .push(" WHERE status = 'running' AND lease_expires_at < ")
+        .bind(now_us)
+        .push(" AND processing_node IN (SELECT id FROM agents) RETURNING *");
+    let rows = q.fetch_all(&mut *s.conn().await?).await?;
+    rows::all::<DB, _>(&rows, rows::job::<DB>)
 }
 
 pub(crate) async fn recover_node<DB: Backend>(

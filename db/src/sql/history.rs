@@ -4,153 +4,12 @@
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::condition::push_condition;
 use super::{SqlDatabase, jobs, rows};
 use crate::backend::{Backend, Cols, Sql};
 use crate::error::{DbError, Result};
-use crate::history::{
-    ColumnKind, Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobValue,
-};
+use crate::history::{ColumnKind, Field, JobCondition, JobHistoryEntry, JobOrder, JobQuery};
 use crate::model::{NewJob, truncate_micros};
-
-/// Deepest condition tree rendered; deeper ones are refused rather than risking the
-/// database's own expression-depth limits (SQLite: 1000).
-const MAX_DEPTH: usize = 64;
-
-fn invalid(what: String) -> DbError {
-    DbError::Invalid(what)
-}
-
-/// Appends `cond` as a parenthesised boolean SQL expression.
-fn push_condition<DB: Backend>(q: &mut Sql<DB>, cond: &JobCondition, depth: usize) -> Result<()> {
-    if depth > MAX_DEPTH {
-        return Err(invalid(format!(
-            "the condition is nested more than {MAX_DEPTH} levels deep"
-        )));
-    }
-    match cond {
-        JobCondition::True => {
-            q.push("(1 = 1)");
-        }
-        JobCondition::False => {
-            q.push("(1 = 0)");
-        }
-        JobCondition::All(items) | JobCondition::Any(items) => {
-            if items.is_empty() {
-                let empty = matches!(cond, JobCondition::All(_));
-                q.push(if empty { "(1 = 1)" } else { "(1 = 0)" });
-                return Ok(());
-            }
-            let joiner = if matches!(cond, JobCondition::All(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            q.push("(");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    q.push(joiner);
-                }
-                push_condition(q, item, depth + 1)?;
-            }
-            q.push(")");
-        }
-        JobCondition::Not(inner) => {
-            q.push("(NOT ");
-            push_condition(q, inner, depth + 1)?;
-            q.push(")");
-        }
-        JobCondition::Compare { field, op, value } => push_compare(q, *field, *op, value)?,
-        JobCondition::In { field, values } => {
-            if values.is_empty() {
-                q.push("(1 = 0)");
-            } else {
-                let col = field.column();
-                q.push(format!("({col} IS NOT NULL AND {col} IN "))
-                    .bind_list(values.iter())
-                    .push(")");
-            }
-        }
-        JobCondition::IsNull(field) => {
-            q.push(format!("({} IS NULL)", field.column()));
-        }
-        JobCondition::Acknowledged => {
-            q.push("(acknowledged_attempt IS NOT NULL AND acknowledged_attempt = attempt)");
-        }
-        JobCondition::Rescheduled => {
-            q.push("(rescheduled_as IS NOT NULL)");
-        }
-    }
-    Ok(())
-}
-
-/// Escapes `%`, `_` and `\` for `LIKE ... ESCAPE '\'`.
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn push_compare<DB: Backend>(
-    q: &mut Sql<DB>,
-    field: JobField,
-    op: Compare,
-    value: &JobValue,
-) -> Result<()> {
-    let col = field.column();
-    if op == Compare::Ne {
-        // Not(Eq), so that a NULL column counts as "not equal".
-        q.push("(NOT ");
-        push_compare(q, field, Compare::Eq, value)?;
-        q.push(")");
-        return Ok(());
-    }
-    let symbol = match op {
-        Compare::Eq => "=",
-        Compare::Gt => ">",
-        Compare::Lt => "<",
-        Compare::Ge => ">=",
-        Compare::Le => "<=",
-        Compare::Contains | Compare::StartsWith | Compare::Ne => "LIKE",
-    };
-    q.push(format!("({col} IS NOT NULL AND "));
-    match (field.kind(), value) {
-        (ColumnKind::Text, JobValue::Text(v)) => match op {
-            Compare::Contains | Compare::StartsWith => {
-                let pattern = if op == Compare::Contains {
-                    format!("%{}%", like_escape(v))
-                } else {
-                    format!("{}%", like_escape(v))
-                };
-                q.push(format!("LOWER({col}) LIKE LOWER("))
-                    .bind(pattern)
-                    .push(") ESCAPE '\\'");
-            }
-            _ => {
-                q.push(format!("LOWER({col}) {symbol} LOWER("))
-                    .bind(v.as_str())
-                    .push(")");
-            }
-        },
-        (ColumnKind::Int, JobValue::Int(v)) if symbol != "LIKE" => {
-            q.push(format!("{col} {symbol} ")).bind(*v);
-        }
-        (ColumnKind::Time, JobValue::Time(v)) if symbol != "LIKE" => {
-            q.push(format!("{col} {symbol} ")).bind(*v);
-        }
-        (_, value) => {
-            return Err(invalid(format!(
-                "cannot compare column {col} with {value:?} using {op:?}"
-            )));
-        }
-    }
-    q.push(")");
-    Ok(())
-}
 
 fn push_where<DB: Backend>(
     q: &mut Sql<DB>,
@@ -168,11 +27,11 @@ fn push_order<DB: Backend>(q: &mut Sql<DB>, order: &[(JobOrder, bool)]) -> Resul
     q.push(" ORDER BY ");
     for (key, descending) in order {
         match key {
-            JobOrder::Field(f) if f.kind() == ColumnKind::Text => {
-                q.push(DB::sort_text(f.column()));
+            JobOrder::Field(f) if Field::kind(*f) == ColumnKind::Text => {
+                q.push(DB::sort_text(Field::column(*f)));
             }
             JobOrder::Field(f) => {
-                q.push(f.column());
+                q.push(Field::column(*f));
             }
             JobOrder::Rank(conds) => {
                 q.push("(CASE");

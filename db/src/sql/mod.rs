@@ -3,8 +3,10 @@
 //! Each submodule holds the queries of one area as free functions generic over the
 //! backend; the `Database` impl below only forwards to them.
 
+mod agents;
 mod certificates;
 mod cloud_keys;
+mod condition;
 mod configs;
 mod exec;
 mod history;
@@ -23,6 +25,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Transaction};
 use uuid::Uuid;
 
+use crate::agents::{Agent, AgentFilter, AgentSession, RegistrationCredential};
 use crate::backend::Backend;
 use crate::certificates::{
     CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
@@ -229,6 +232,64 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     }
     async fn list_nodes(&self) -> Result<Vec<Node>> {
         misc::list_nodes(self).await
+    }
+
+    async fn insert_agent(&self, agent: &Agent) -> Result<Agent> {
+        agents::insert(self, agent).await
+    }
+    async fn get_agent(&self, account_id: Option<&str>, id: Uuid) -> Result<Option<Agent>> {
+        agents::get(self, account_id, id).await
+    }
+    async fn find_agent_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Agent>> {
+        agents::find_by_thumbprint(self, thumbprint).await
+    }
+    async fn find_agents_by_machine(
+        &self,
+        account_id: &str,
+        client_machine: &str,
+    ) -> Result<Vec<Agent>> {
+        agents::find_by_machine(self, account_id, client_machine).await
+    }
+    async fn update_agent(&self, agent: &Agent) -> Result<Agent> {
+        agents::update(self, agent).await
+    }
+    async fn list_agents(
+        &self,
+        filter: &AgentFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<Agent>)> {
+        agents::list(self, filter, sort, skip, limit).await
+    }
+    async fn reset_agent(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<(Agent, u64)>> {
+        agents::reset(self, account_id, id).await
+    }
+    async fn insert_registration_credential(
+        &self,
+        credential: &RegistrationCredential,
+    ) -> Result<()> {
+        agents::insert_credential(self, credential).await
+    }
+    async fn find_registration_credential(
+        &self,
+        username: &str,
+    ) -> Result<Option<RegistrationCredential>> {
+        agents::find_credential(self, username).await
+    }
+    async fn insert_agent_session(&self, session: &AgentSession) -> Result<()> {
+        agents::insert_session(self, session).await
+    }
+    async fn find_agent_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AgentSession>> {
+        agents::find_session(self, token_hash, now).await
     }
 
     async fn state_get(&self, plugin: &str, scope: &str, key: &str) -> Result<Option<String>> {

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::agents::{Agent, AgentSession, AgentStatus, CertificateRenewal, RegistrationCredential};
 use crate::backend::{Backend, Cols};
 use crate::certificates::{CertificateStore, DiscoveredPath, InventoryEntry};
 use crate::error::{DbError, Result};
@@ -198,4 +199,58 @@ fn decode_logs(s: &str) -> Result<Vec<Value>> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).map_err(|e| DbError::Corrupt(format!("logs: {e}"))))
         .collect()
+}
+
+pub(crate) fn agent<DB: Backend>(row: &DB::Row) -> Result<Agent> {
+    let c = Cols::<DB>(row);
+    let capabilities: Vec<String> = serde_json::from_value(c.json("capabilities")?)
+        .map_err(|e| DbError::Corrupt(format!("capabilities: {e}")))?;
+    let status = c.int("status")?;
+    let renewal = c.int("auth_cert_reenrollment")?;
+    Ok(Agent {
+        id: c.uuid("id")?,
+        account_id: c.text("account_id")?,
+        client_machine: c.text("client_machine")?,
+        username: c.text("username")?,
+        platform: c.int("platform")?,
+        version: c.text("version")?,
+        status: AgentStatus::from_code(status)
+            .ok_or_else(|| DbError::Corrupt(format!("agent status {status}")))?,
+        capabilities,
+        thumbprint: c.opt_text("thumbprint")?,
+        legacy_thumbprint: c.opt_text("legacy_thumbprint")?,
+        last_thumbprint_used: c.opt_text("last_thumbprint_used")?,
+        certificate_not_after: c.opt_time("certificate_not_after")?,
+        certificate_renewal: CertificateRenewal::from_code(renewal)
+            .ok_or_else(|| DbError::Corrupt(format!("auth_cert_reenrollment {renewal}")))?,
+        last_error_code: c.int("last_error_code")?,
+        last_error_message: c.opt_text("last_error_message")?,
+        last_seen: c.opt_time("last_seen")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+pub(crate) fn registration_credential<DB: Backend>(
+    row: &DB::Row,
+) -> Result<RegistrationCredential> {
+    let c = Cols::<DB>(row);
+    Ok(RegistrationCredential {
+        username: c.text("username")?,
+        account_id: c.text("account_id")?,
+        secret_hash: c.text("secret_hash")?,
+        created_at: c.time("created_at")?,
+    })
+}
+
+pub(crate) fn agent_session<DB: Backend>(row: &DB::Row) -> Result<AgentSession> {
+    let c = Cols::<DB>(row);
+    Ok(AgentSession {
+        token_hash: c.text("token_hash")?,
+        agent_id: c.uuid("agent_id")?,
+        account_id: c.text("account_id")?,
+        thumbprint: c.opt_text("thumbprint")?,
+        created_at: c.time("created_at")?,
+        expires_at: c.time("expires_at")?,
+    })
 }
