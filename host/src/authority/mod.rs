@@ -5,7 +5,7 @@
 pub mod acme;
 pub mod config;
 pub mod csr;
-mod files;
+pub(crate) mod files;
 pub mod http01;
 pub mod local;
 pub mod registry;

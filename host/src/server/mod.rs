@@ -4,6 +4,9 @@
 
 mod background;
 pub mod bootstrap;
+pub mod tls;
+
+pub use tls::{PeerCertificate, TlsConfig, TlsOptions, serve_router};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -40,6 +43,8 @@ pub struct ServeOptions {
     pub tick: Duration,
     /// How long running jobs may take to finish after a shutdown request.
     pub drain_timeout: Duration,
+    /// Serve HTTPS with this certificate; `None` serves plain HTTP.
+    pub tls: Option<TlsOptions>,
 }
 
 impl ServeOptions {
@@ -54,6 +59,7 @@ impl ServeOptions {
             concurrency: None,
             tick: Duration::from_secs(1),
             drain_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 
@@ -74,7 +80,8 @@ impl ServeOptions {
 /// Runs a Keywarden node on `listener` until `shutdown` resolves: stops accepting
 /// requests, lets running jobs finish (up to `drain_timeout`), then returns.
 ///
-/// Prints `listening on http://ADDR` on stdout once the API is ready.
+/// Prints `listening on http://ADDR` (or `https://`) on stdout once the API is ready;
+/// with the internal CA, the line before names the CA certificate clients must trust.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     options: ServeOptions,
@@ -82,6 +89,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("cannot create data dir {}", options.data_dir.display()))?;
+    // Before anything else: a certificate that cannot be served should stop the start
+    // before the database is migrated or plugins compile.
+    let tls = options
+        .tls
+        .as_ref()
+        .map(|tls| TlsConfig::load(tls, &options.data_dir))
+        .transpose()
+        .context("cannot set up TLS")?;
     let database_url = options.database_url.clone().unwrap_or_else(|| {
         format!(
             "sqlite://{}",
@@ -148,17 +163,34 @@ pub async fn serve(
 
     let state = AppState { service };
     let addr = listener.local_addr()?;
-    println!("listening on http://{addr}");
-    let http_stop = stop.clone();
-    axum::serve(listener, api::app(state))
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = shutdown => {}
-                () = http_stop.cancelled() => {}
+    match &tls {
+        Some(tls) => {
+            if let Some(ca) = tls.ca_cert() {
+                println!(
+                    "internal CA certificate (clients trust it): {}",
+                    ca.display()
+                );
             }
-        })
-        .await
-        .context("HTTP server failed")?;
+            println!("listening on https://{addr}");
+        }
+        None => {
+            if !addr.ip().is_loopback() {
+                tracing::warn!(
+                    %addr,
+                    "serving plain HTTP on a non-loopback address: tokens travel unencrypted; use --tls-cert/--tls-key or --tls-internal-ca"
+                );
+            }
+            println!("listening on http://{addr}");
+        }
+    }
+    let http_stop = stop.clone();
+    serve_router(listener, api::app(state), tls, async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = http_stop.cancelled() => {}
+        }
+    })
+    .await?;
 
     tracing::info!("shutting down: waiting for running jobs");
     stop.cancel();
