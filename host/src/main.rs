@@ -36,7 +36,19 @@ async fn main() -> ExitCode {
             config,
             database_url,
             node_id,
-        }) => serve::run(listen, data_dir, plugins_dir, config, database_url, node_id).await,
+            tls,
+        }) => {
+            serve::run(
+                listen,
+                data_dir,
+                plugins_dir,
+                config,
+                database_url,
+                node_id,
+                tls,
+            )
+            .await
+        }
         Command::Tokens(TokensCommand::Create {
             account,
             label,

@@ -148,6 +148,17 @@ pub struct ServerConfig {
     /// How long a job claim holds without renewal (renewed every third of it); a job
     /// of a node that died is picked up again after this. Default 30.
     pub lease_secs: Option<u64>,
+    /// Serve HTTPS with this PEM certificate (leaf, then its chain) and `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from Keywarden's own CA in `<data-dir>/tls/`.
+    #[serde(default)]
+    pub tls_internal_ca: bool,
+    /// Names (DNS or IP) the internal CA's server certificate carries besides
+    /// `localhost`, `127.0.0.1` and `::1`.
+    #[serde(default)]
+    pub tls_names: Vec<String>,
 }
 
 /// The limits one job runs under, after applying a plugin's overrides.

@@ -47,6 +47,33 @@ pub struct ServeArgs {
     /// This node's id (`run_on`, `processing_node`) [default: `[server] node_id`, else host name].
     #[arg(long, env = "KEYWARDEN_NODE_ID")]
     pub node_id: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How `serve` does HTTPS. Without any of these (here or in `[server]`), it serves plain
+/// HTTP. When a flag or its variable chooses the certificate, the config file's choice is
+/// ignored.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this PEM certificate (leaf, then its chain) [default: `[server] tls_cert`].
+    #[arg(long, env = "KEYWARDEN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert: PKCS#8, PKCS#1 or SEC1 [default: `[server] tls_key`].
+    #[arg(long, env = "KEYWARDEN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from Keywarden's own CA, kept in <data-dir>/tls/
+    /// (clients trust its ca-cert.pem) [default: `[server] tls_internal_ca`].
+    #[arg(
+        long,
+        env = "KEYWARDEN_TLS_INTERNAL_CA",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub tls_internal_ca: bool,
+    /// A name (DNS or IP) the internal CA's certificate carries besides localhost,
+    /// 127.0.0.1 and ::1; repeatable [default: `[server] tls_names`].
+    #[arg(long = "tls-name", env = "KEYWARDEN_TLS_NAMES", value_delimiter = ',')]
+    pub tls_names: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -147,7 +147,9 @@ impl TlsConfig {
         let dir = data_dir.join(TLS_DIR);
         let (cert, key) = ensure_server_certificate(&dir, names)?;
         let mut config = Self::from_pem_files(&cert, &key)?;
-        config.ca_cert = Some(dir.join(CA_CERT_FILE));
+        // Absolute, because the path is printed for operators to copy into clients.
+        let ca_cert = dir.join(CA_CERT_FILE);
+        config.ca_cert = Some(std::path::absolute(&ca_cert).unwrap_or(ca_cert));
         Ok(config)
     }
 
