@@ -1,13 +1,15 @@
 //! A real Keywarden server started in-process on port 0 for the `api_*` tests, with the
 //! real compiled plugins, on SQLite (always) or PostgreSQL (when
 //! `KEYWARDEN_TEST_DATABASE_URL` is set; each server gets a fresh schema, dropped by
-//! [`TestServer::stop`]), plus small JSON-over-HTTP helpers.
+//! [`TestServer::stop`]), plus small JSON-over-HTTP helpers. [`TestServer::sqlite_tls`]
+//! serves HTTPS with the internal CA, and its client trusts that CA.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use keywarden::operator_config::OperatorConfig;
-use keywarden::server::{ServeOptions, bootstrap::ADMIN_TOKEN_FILE};
+use keywarden::server::tls::{CA_CERT_FILE, TLS_DIR};
+use keywarden::server::{ServeOptions, TlsOptions, bootstrap::ADMIN_TOKEN_FILE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -17,8 +19,11 @@ use keywarden_db::testing::PgTestSchema;
 
 /// A running server and what is needed to stop and clean it up.
 pub struct TestServer {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` for a TLS server.
     pub base: String,
+    /// The internal CA certificate a TLS server's certificate chains to
+    /// (`<data-dir>/tls/ca-cert.pem`); `None` for plain HTTP.
+    pub ca_cert: Option<PathBuf>,
     /// The bootstrap admin token (account `admin`).
     pub admin: String,
     /// `sqlite` or `postgres`.
@@ -50,6 +55,25 @@ impl TestServer {
     /// A server on a fresh SQLite database.
     pub async fn sqlite() -> TestServer {
         Self::start(None, "sqlite", OperatorConfig::default(), None).await
+    }
+
+    /// A server on a fresh SQLite database serving HTTPS with a certificate from the
+    /// internal CA in its data dir; [`client`](Self::client) (and every helper) trusts
+    /// that CA and nothing else.
+    pub async fn sqlite_tls(config: OperatorConfig) -> TestServer {
+        Self::start_with(
+            None,
+            "sqlite",
+            config,
+            None,
+            Some(TlsOptions::InternalCa { names: Vec::new() }),
+        )
+        .await
+    }
+
+    /// The HTTP client the helpers use (for a TLS server: trusting its CA only).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     /// [`sqlite_with`](Self::sqlite_with) with the operator config as TOML text.
@@ -132,6 +156,16 @@ impl TestServer {
         config: OperatorConfig,
         plugins_dir: Option<PathBuf>,
     ) -> TestServer {
+        Self::start_with(database_url, backend, config, plugins_dir, None).await
+    }
+
+    async fn start_with(
+        database_url: Option<String>,
+        backend: &'static str,
+        config: OperatorConfig,
+        plugins_dir: Option<PathBuf>,
+        tls: Option<TlsOptions>,
+    ) -> TestServer {
         let plugins_dir = match plugins_dir {
             Some(dir) => dir,
             None => plugins().await,
@@ -145,30 +179,45 @@ impl TestServer {
         options.tick = Duration::from_millis(200);
         options.drain_timeout = Duration::from_secs(10);
         options.config.runtime.cache_dir = Some(shared_cache());
+        let ca_cert = tls
+            .is_some()
+            .then(|| data_dir.path().join(TLS_DIR).join(CA_CERT_FILE));
+        options.tls = tls;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if ca_cert.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(keywarden::serve(listener, options, async {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::new();
+        // A TLS server writes its CA during start-up; the client is made once it exists.
+        let mut client = ca_cert.is_none().then(reqwest::Client::new);
         let deadline = Instant::now() + Duration::from_secs(120);
         let token_file = data_dir.path().join(ADMIN_TOKEN_FILE);
-        loop {
-            let up = client.get(format!("{base}/healthz")).send().await;
-            if up.is_ok_and(|r| r.status().is_success()) && token_file.is_file() {
-                break;
+        let client = loop {
+            if let Some(ca) = ca_cert
+                .as_deref()
+                .filter(|ca| client.is_none() && ca.is_file())
+            {
+                client = Some(client_trusting(ca));
+            }
+            if let Some(client) = &client {
+                let up = client.get(format!("{base}/healthz")).send().await;
+                if up.is_ok_and(|r| r.status().is_success()) && token_file.is_file() {
+                    break client.clone();
+                }
             }
             assert!(!task.is_finished(), "the server stopped during start-up");
             assert!(Instant::now() < deadline, "the server did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
         let admin = std::fs::read_to_string(&token_file)
             .unwrap()
             .trim()
             .to_owned();
         TestServer {
             base,
+            ca_cert,
             admin,
             backend,
             data_dir,
@@ -327,6 +376,17 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// An HTTPS client whose only trust anchor is the PEM certificate `ca`.
+pub fn client_trusting(ca: &Path) -> reqwest::Client {
+    let pem = std::fs::read(ca).expect("CA certificate");
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM CA certificate"))
+        .build()
+        .expect("HTTPS client")
 }
 
 /// Runs `scenario` against a SQLite server and, when configured, a PostgreSQL one.
