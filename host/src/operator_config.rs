@@ -30,6 +30,56 @@ pub struct OperatorConfig {
     pub authorities: BTreeMap<String, crate::authority::config::AuthorityConfig>,
     /// The authority CSRs go to when a plugin names none (optional with a single one).
     pub default_authority: Option<String>,
+    /// Remote agents (orchestrators): approval, sessions, their client certificates.
+    #[serde(default)]
+    pub agents: AgentsConfig,
+}
+
+/// The `[agents]` section: how the server treats orchestrators.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// New agents are approved at their first registration (no operator step).
+    #[serde(default)]
+    pub auto_approve: bool,
+    /// How long a session token stays usable after its registration.
+    #[serde(default = "default_session_minutes")]
+    pub session_minutes: u32,
+    /// How long an agent has to complete a job it was handed before the job fails.
+    #[serde(default = "default_agent_job_lease_secs")]
+    pub job_lease_secs: u64,
+    /// Validity of the client certificates the agent CA issues.
+    #[serde(default = "default_agent_certificate_days")]
+    pub certificate_validity_days: u32,
+    /// The heartbeat interval told to agents, in minutes.
+    #[serde(default = "default_heartbeat_minutes")]
+    pub heartbeat_minutes: u32,
+    /// The agent CA's own certificate and key (PEM), instead of a generated root in
+    /// `<data-dir>/agent-ca/`.
+    pub ca_cert_file: Option<PathBuf>,
+    pub ca_key_file: Option<PathBuf>,
+}
+
+fn default_session_minutes() -> u32 {
+    30
+}
+
+fn default_agent_job_lease_secs() -> u64 {
+    600
+}
+
+fn default_agent_certificate_days() -> u32 {
+    365
+}
+
+fn default_heartbeat_minutes() -> u32 {
+    5
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every [agents] field has a default")
+    }
 }
 
 impl OperatorConfig {

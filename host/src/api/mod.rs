@@ -8,6 +8,7 @@
 //! their dialect; they never reach the database. `/healthz` is open, every other route
 //! (`/openapi.json` too) needs a bearer token (checked in [`auth`]).
 
+pub mod agent_protocol;
 pub mod auth;
 pub mod ciphertrust;
 pub mod contract;
@@ -92,6 +93,7 @@ pub fn app(state: AppState) -> Router {
         )
         .nest("/api/v1", ciphertrust)
         .nest("/KeyfactorAPI", keyfactor)
+        .nest("/KeyfactorAgents", agent_protocol::routes())
         .fallback(not_found)
         .with_state(state)
 }

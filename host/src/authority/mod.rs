@@ -3,6 +3,7 @@
 //! operator's `[authorities.NAME]` tables and picked by name.
 
 pub mod acme;
+pub mod agent_ca;
 pub mod config;
 pub mod csr;
 pub(crate) mod files;

@@ -16,8 +16,8 @@
 
 use chrono::{DateTime, Utc};
 use keywarden_db::{
-    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
-    InventoryFilter, Recurrence, RunOn, Sort,
+    Agent, CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath,
+    InventoryEntry, InventoryFilter, Recurrence, RunOn, Sort,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -381,7 +381,7 @@ impl Service {
             ));
         }
         let run_on = RunOn::from_option(spec.agent.as_deref());
-        self.check_run_on(&run_on).await?;
+        self.check_run_on(&run_on, &caller.account).await?;
         let name = format!(
             "Discovery {store_type} on {}",
             spec.discovery.client_machine
@@ -468,11 +468,36 @@ impl Service {
         store.properties = spec.properties;
         store.agent_id = spec.agent_id;
         store.password_secret = spec.password_secret;
-        self.check_run_on(&RunOn::from_option(store.agent_id.as_deref()))
-            .await?;
         self.check_password(store)?;
-        self.check_path(store)?;
+        match self.bound_agent(store).await? {
+            Some(agent) => {
+                check_agent_store(store, &agent)?;
+                // The form jobs carry as run_on and the agent's sessions claim by.
+                store.agent_id = Some(agent.id.to_string());
+            }
+            None => {
+                self.check_run_on(
+                    &RunOn::from_option(store.agent_id.as_deref()),
+                    &store.account_id,
+                )
+                .await?;
+                self.check_path(store)?;
+            }
+        }
         self.check_properties(store)
+    }
+
+    /// The registered agent the store's `AgentId` names in its account, if it names one:
+    /// its jobs then go to that agent instead of a node.
+    async fn bound_agent(&self, store: &CertificateStore) -> DomainResult<Option<Agent>> {
+        let Some(id) = store
+            .agent_id
+            .as_deref()
+            .and_then(|a| Uuid::parse_str(a.trim()).ok())
+        else {
+            return Ok(None);
+        };
+        Ok(self.db.get_agent(Some(&store.account_id), id).await?)
     }
 
     fn secret_configured(&self, name: &str) -> bool {
@@ -748,4 +773,38 @@ fn secret_value_path(value: &Value, path: &mut Vec<String>) -> Option<Vec<String
         }),
         _ => None,
     }
+}
+
+/// A store on an agent's machine: its path is the agent's to check against its own
+/// grants when it runs a job, so the server checks what it can: an absolute path without
+/// `..`, and a store type the agent announced it serves.
+fn check_agent_store(store: &CertificateStore, agent: &Agent) -> DomainResult<()> {
+    if !store.store_path.starts_with('/') || store.store_path.split('/').any(|p| p == "..") {
+        return Err(DomainError::unprocessable(
+            Field::StorePath,
+            "must be an absolute path on the agent's machine without '..' components",
+        ));
+    }
+    let capability =
+        crate::domain::agents::jobs::store_capability(&store.store_type, operation::INVENTORY);
+    if !agent
+        .capabilities
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(&capability))
+    {
+        return Err(DomainError::unprocessable(
+            Field::RunOn,
+            format!(
+                "agent {} ({}) does not announce {capability}; it announces {}",
+                agent.id,
+                agent.client_machine,
+                if agent.capabilities.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    agent.capabilities.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(())
 }

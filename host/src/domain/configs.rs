@@ -280,7 +280,7 @@ impl Service {
         if store.is_none() {
             self.check_operation(&spec.operation, target.as_deref(), &spec.params)?;
         }
-        self.check_run_on(&spec.run_on).await?;
+        self.check_run_on(&spec.run_on, account).await?;
         let mut config = match existing {
             Some(old) => old.clone(),
             None => JobConfig::new(account, &spec.name, &spec.operation, "", now),
@@ -390,11 +390,18 @@ impl Service {
 
     /// A job may be pinned only to a node that exists: this one, or one that has run here
     /// (its jobs would wait forever otherwise).
-    pub(crate) async fn check_run_on(&self, run_on: &RunOn) -> DomainResult<()> {
+    pub(crate) async fn check_run_on(&self, run_on: &RunOn, account: &str) -> DomainResult<()> {
         let Some(node) = run_on.node() else {
             return Ok(());
         };
         if node == self.node_id {
+            return Ok(());
+        }
+        // An agent of the account (its jobs wait for its next session).
+        if let Ok(id) = uuid::Uuid::parse_str(node)
+            && node == id.to_string()
+            && self.db.get_agent(Some(account), id).await?.is_some()
+        {
             return Ok(());
         }
         let nodes = self.db.list_nodes().await?;

@@ -36,6 +36,10 @@ pub enum Field {
     KeySecret,
     /// A certificate (PEM) a request carries.
     Certificate,
+    /// The machine an agent names itself by.
+    ClientMachine,
+    /// A certificate signing request an agent sends.
+    Csr,
     /// The jobs a batch request selects.
     Selection,
     /// An account name.
@@ -44,6 +48,10 @@ pub enum Field {
     Label,
     /// The sort order of a listing.
     Sort,
+    /// An agent (orchestrator) a request names.
+    Agent,
+    /// A registration credential's username.
+    Username,
     /// Item `n` (0-based) of a request that lists several, and the field within it.
     Item(usize, Box<Field>),
 }
@@ -85,6 +93,9 @@ pub enum DomainError {
     },
     /// The caller may not do this: 403.
     Forbidden(String),
+    /// The request's credentials (an agent's registration secret, client certificate or
+    /// session token) are not recognised: 401.
+    Unauthenticated(String),
     /// A batch refused as a whole: nothing was done. `missing` makes it a 404 (some
     /// selected jobs do not exist), else a 409 (some are not eligible in their state).
     Refused {
@@ -205,7 +216,7 @@ impl fmt::Display for DomainError {
             | DomainError::Unprocessable { reason, .. }
             | DomainError::NotFound { reason, .. }
             | DomainError::Conflict { reason, .. } => f.write_str(reason),
-            DomainError::Forbidden(m) => f.write_str(m),
+            DomainError::Forbidden(m) | DomainError::Unauthenticated(m) => f.write_str(m),
             DomainError::Refused { message, .. } => f.write_str(message),
             DomainError::Internal { context, .. } => write!(f, "internal error while {context}"),
         }

@@ -190,7 +190,7 @@ impl Service {
     ) -> DomainResult<CustomScheduled> {
         let schema = self.custom_operation(&request.job_type)?;
         check_schema(&schema, &request.params, Field::Params)?;
-        self.check_run_on(&request.run_on).await?;
+        self.check_run_on(&request.run_on, &caller.account).await?;
         let now = Utc::now();
         let fires = recurrence_fires(&request.schedule, now);
         if fires.runs_now {

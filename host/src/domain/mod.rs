@@ -8,6 +8,7 @@
 //!
 //! Handlers never hold the database; the scheduler and executor do, for their own loops.
 
+pub mod agents;
 pub mod caller;
 pub mod catalog;
 pub mod certificate_stores;
@@ -37,6 +38,8 @@ pub struct Service {
     registry: Arc<PluginRegistry>,
     /// This node's id: jobs may always be pinned to it.
     node_id: String,
+    /// Serving remote agents (their CA, settings); `None` in tools that do not.
+    agents: Option<Arc<agents::AgentsContext>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -54,7 +57,14 @@ impl Service {
             db,
             registry,
             node_id,
+            agents: None,
         }
+    }
+
+    /// The service serving remote agents too.
+    pub fn with_agents(mut self, agents: agents::AgentsContext) -> Self {
+        self.agents = Some(Arc::new(agents));
+        self
     }
 
     /// This node's id.

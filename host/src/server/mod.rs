@@ -117,7 +117,7 @@ pub async fn serve(
     let services = HostServices {
         secrets: Arc::new(ConfiguredSecrets::new(options.config.secrets.clone())),
         state: background::state_backend(db.clone()),
-        authority,
+        authority: authority.clone(),
         tls_prober: None,
     };
     let runtime = Runtime::new(
@@ -148,7 +148,8 @@ pub async fn serve(
     if let Some(secs) = options.config.server.lease_secs {
         executor.lease = Duration::from_secs(secs.max(1));
     }
-    let service = Service::new(db.clone(), registry.clone(), node_id);
+    let service = Service::new(db.clone(), registry.clone(), node_id)
+        .with_agents(agents_context(&options, authority.clone())?);
     let recorded = service
         .record_legacy_config_facts()
         .await
@@ -215,4 +216,22 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
             tracing::error!(error = %e, "a background task panicked");
         }
     }
+}
+
+/// The agent CA and settings the service serves agents with.
+fn agents_context(
+    options: &ServeOptions,
+    authority: Option<Arc<dyn CertificateAuthority>>,
+) -> anyhow::Result<crate::domain::agents::AgentsContext> {
+    let settings = &options.config.agents;
+    let mut ca_config: crate::authority::config::LocalCaConfig =
+        toml::from_str("").expect("every local CA field has a default");
+    ca_config.cert_file = settings.ca_cert_file.clone();
+    ca_config.key_file = settings.ca_key_file.clone();
+    ca_config.validity_days = settings.certificate_validity_days;
+    Ok(crate::domain::agents::AgentsContext {
+        ca: crate::authority::agent_ca::AgentCa::open(&ca_config, &options.data_dir)?,
+        config: settings.clone(),
+        authority,
+    })
 }

@@ -111,6 +111,10 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
         Field::Account => "account".to_owned(),
         Field::Label => "label".to_owned(),
         Field::Sort => "sort".to_owned(),
+        Field::Agent => "agent".to_owned(),
+        Field::ClientMachine => "client_machine".to_owned(),
+        Field::Csr => "csr".to_owned(),
+        Field::Username => "username".to_owned(),
         Field::Store => "store".to_owned(),
         Field::StoreType => "store_type".to_owned(),
         Field::StorePath => "store_path".to_owned(),
@@ -163,6 +167,7 @@ impl ApiError {
                 }
             }
             DomainError::Forbidden(what) => ApiError::forbidden(what),
+            DomainError::Unauthenticated(what) => ApiError::unauthorized(what),
             DomainError::Refused {
                 missing, message, ..
             } => ApiError::new(

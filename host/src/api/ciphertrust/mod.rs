@@ -2,6 +2,7 @@
 //! in CipherTrust's field names, plus Keywarden's own endpoints in the same style (cloud
 //! keys, plugins, tokens, health). Handlers parse, call the domain service, render.
 
+pub mod agents;
 pub(crate) mod config_input;
 pub mod configs;
 pub mod error;
@@ -33,6 +34,7 @@ use super::AppState;
     misc::healthz,
     misc::plugins,
     misc::create_token,
+    agents::create_credential,
 ))]
 pub struct CipherTrustDoc;
 
@@ -58,4 +60,8 @@ pub fn routes() -> Router<AppState> {
         .route("/cckm/keys", get(keys::list))
         .route("/plugins", get(misc::plugins))
         .route("/tokens", post(misc::create_token))
+        .route(
+            "/agents/registration-credentials",
+            post(agents::create_credential),
+        )
 }

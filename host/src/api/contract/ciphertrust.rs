@@ -185,6 +185,13 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
         Operation::new("post", "/api/v1/tokens", "createToken")
             .body(token_request())
             .errors(&[400, 403]),
+        Operation::new(
+            "post",
+            "/api/v1/agents/registration-credentials",
+            "createRegistrationCredential",
+        )
+        .body(credential_request())
+        .errors(&[400, 403, 409]),
         Operation::new("get", "/healthz", "health").open(),
     ]
 }
@@ -391,6 +398,25 @@ fn patch_config(offer: &Offer) -> Value {
     let mut branches = operation_branches(offer, false);
     branches.push(merge);
     json!({"oneOf": branches})
+}
+
+fn credential_request() -> Value {
+    let mut properties = Map::new();
+    properties.insert(
+        "username".into(),
+        doc(
+            json!({"type": "string", "pattern": "^[A-Za-z0-9._@\\\\-]{1,128}$"}),
+            "What agents send as the basic-auth user name; unique across accounts",
+        ),
+    );
+    properties.insert(
+        "account".into(),
+        doc(
+            nullable(json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"})),
+            "The account agents registering with it join (default: the caller's)",
+        ),
+    );
+    object(properties, &["username"])
 }
 
 fn token_request() -> Value {

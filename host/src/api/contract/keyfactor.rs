@@ -211,6 +211,100 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
         .errors(&[400, 422])
         .link("getJobConfig", "id", "$response.body#/JobConfigId"),
     ]
+    .into_iter()
+    .chain(agent_operations())
+    .collect()
+}
+
+/// `/KeyfactorAPI/Agents`.
+fn agent_operations() -> Vec<Operation> {
+    let agent_id = || Operation::path_id("Agent GUID");
+    let mut list = paging(&[
+        "AgentId",
+        "ClientMachine",
+        "Identity",
+        "Platform",
+        "Version",
+        "Status",
+        "LastSeen",
+    ]);
+    list.push(query_doc(
+        "QueryString",
+        agent_query_string(),
+        "A Keyfactor query, e.g. `Status -eq 2`. Fields: AgentId, ClientMachine, Identity \
+         (also Username), Version, Thumbprint, Platform (also AgentPlatform), Status, \
+         AuthCertificateReenrollment, LastSeen",
+    ));
+    let ids = || {
+        doc(
+            json!({"type": "array", "minItems": 1, "maxItems": 1000, "items": uuid()}),
+            "Agent GUIDs",
+        )
+    };
+    let renewal = json!({
+        "type": "object",
+        "required": ["OrchestratorIds", "Status"],
+        "properties": {
+            "OrchestratorIds": ids(),
+            "Status": doc(integer(0, 2), "0 none, 1 requested, 2 required"),
+        },
+        "additionalProperties": false,
+    });
+    vec![
+        Operation::new("get", "/KeyfactorAPI/Agents", "listAgents")
+            .params(list)
+            .errors(&[400]),
+        Operation::new("get", "/KeyfactorAPI/Agents/{id}", "getAgent")
+            .params(vec![agent_id()])
+            .errors(&[404]),
+        Operation::new("post", "/KeyfactorAPI/Agents/Approve", "approveAgents")
+            .body(ids())
+            .errors(&[400, 404]),
+        Operation::new(
+            "post",
+            "/KeyfactorAPI/Agents/Disapprove",
+            "disapproveAgents",
+        )
+        .body(ids())
+        .errors(&[400, 404]),
+        Operation::new("post", "/KeyfactorAPI/Agents/Reset", "resetAgents")
+            .body(ids())
+            .errors(&[400, 404]),
+        Operation::new("post", "/KeyfactorAPI/Agents/{id}/Reset", "resetAgent")
+            .params(vec![agent_id()])
+            .errors(&[404]),
+        Operation::new(
+            "post",
+            "/KeyfactorAPI/Agents/{id}/FetchLogs",
+            "fetchAgentLogs",
+        )
+        .params(vec![agent_id()])
+        .errors(&[404, 409]),
+        Operation::new(
+            "post",
+            "/KeyfactorAPI/Agents/SetAuthCertificateReenrollment",
+            "setAgentCertificateRenewal",
+        )
+        .body(renewal)
+        .errors(&[400]),
+    ]
+}
+
+/// The agent query language, as far as a pattern can say it.
+fn agent_query_string() -> Value {
+    let text_ops = "-(eq|ne|contains|startswith)";
+    let order = "-(eq|ne|gt|lt|ge|le)";
+    let quoted = r#""[A-Za-z0-9 _.:-]{0,20}""#;
+    let date = "20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])";
+    let clauses = [
+        format!("(AgentId|ClientMachine|Identity|Username|Version|Thumbprint) {text_ops} {quoted}"),
+        format!("(Platform|AgentPlatform|Status|AuthCertificateReenrollment) {order} [0-9]{{1,3}}"),
+        format!("LastSeen {order} {date}"),
+    ];
+    let clause = format!("({})", clauses.join("|"));
+    let chain = format!("{clause}( (AND|OR) {clause}){{0,3}}");
+    json!({"type": "string", "pattern": format!("^({chain})?$"),
+           "description": "Keyfactor query: field -op value clauses joined by AND, OR and NOT"})
 }
 
 fn page_returned() -> Value {

@@ -4,6 +4,7 @@
 //! reads and answers through the [`kit`]: one body reader, one paging reader, one schedule
 //! reader, one error body.
 
+pub mod agents;
 pub mod certificate_stores;
 pub mod discovery;
 pub mod inventory;
@@ -41,6 +42,14 @@ use super::{ApiError, AppState};
     management::remove,
     discovery::discovery_job,
     discovery::discovered_paths,
+    agents::list,
+    agents::get_one,
+    agents::approve,
+    agents::disapprove,
+    agents::reset_many,
+    agents::reset_one,
+    agents::fetch_logs,
+    agents::set_certificate_renewal,
 ))]
 pub struct KeyfactorDoc;
 
@@ -54,6 +63,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(jobs::routes())
         .merge(certificate_store_routes())
+        .merge(agents::routes())
 }
 
 /// Certificate store routes (relative to `/KeyfactorAPI`).

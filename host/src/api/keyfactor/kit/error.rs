@@ -184,6 +184,10 @@ impl Names {
             Field::Account => "Account".to_owned(),
             Field::Label => "Label".to_owned(),
             Field::Sort => "SortField".to_owned(),
+            Field::Agent => "AgentId".to_owned(),
+            Field::ClientMachine => "ClientMachine".to_owned(),
+            Field::Csr => "CSR".to_owned(),
+            Field::Username => "Username".to_owned(),
             Field::Item(i, inner) if self.item_is_store && **inner == Field::Store => {
                 format!("{}[{i}]", self.items)
             }

@@ -1,0 +1,323 @@
+//! Jobs handed to an agent: what each one asks (its store, what the server believes the
+//! store holds), what the agent reports back, and how it ends. A job call is accepted
+//! only from the agent the job was handed to, while the job is running on it.
+
+use chrono::Utc;
+use keywarden_db::{
+    CertificateStore, InventoryEntry, Job, JobCondition, JobField, JobFinish, JobQuery, JobResult,
+    JobStatus, RunOn,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::super::{DomainError, DomainResult, Field, Service};
+use super::FETCH_LOGS;
+use super::session::AgentCaller;
+use crate::certificates::job_params::{StoreJobParams, operation};
+use crate::certificates::parse;
+
+/// The capability an agent announces for a job kind of a store type.
+pub fn store_capability(store_type: &str, operation: &str) -> String {
+    format!("CertStores.{store_type}.{operation}")
+}
+
+/// The capability that runs the fetch-logs job.
+pub const FETCH_LOGS_CAPABILITY: &str = "Custom.FetchLogs";
+
+/// What a handed job asks of the agent.
+#[derive(Debug, Clone)]
+pub enum AgentWork {
+    /// Report what the store holds, against what the server last saw.
+    Inventory {
+        store: Box<CertificateStore>,
+        known: Vec<InventoryEntry>,
+    },
+    /// Send the tail of its log.
+    FetchLogs { max_characters: i64 },
+}
+
+/// A handed job and what it asks.
+#[derive(Debug, Clone)]
+pub struct AgentJob {
+    pub job: Job,
+    /// Keyfactor's integer job id (JobHistoryId / AuditId).
+    pub audit_id: i64,
+    pub work: AgentWork,
+}
+
+/// One entry of an agent's inventory report.
+#[derive(Debug, Clone)]
+pub struct ReportedEntry {
+    pub status: ReportedStatus,
+    pub alias: String,
+    pub private_key: bool,
+    /// DER certificates, leaf first (for added entries).
+    pub certificates: Vec<Vec<u8>>,
+}
+
+/// How a reported entry compares with what the server sent (Keyfactor's ItemStatus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportedStatus {
+    Added,
+    Modified,
+    Removed,
+    Unchanged,
+}
+
+/// How an agent says a job ended.
+#[derive(Debug, Clone)]
+pub struct AgentOutcome {
+    pub result: JobResult,
+    pub message: String,
+    /// The log a fetch-logs job returns.
+    pub log: Option<String>,
+}
+
+impl Service {
+    /// What the capability of `job` is, when an agent may run it.
+    pub(crate) async fn capability_of(&self, job: &Job) -> DomainResult<Option<String>> {
+        if job.operation == FETCH_LOGS {
+            return Ok(Some(FETCH_LOGS_CAPABILITY.to_owned()));
+        }
+        if job.operation == operation::INVENTORY
+            && let Some(store) = self.store_of(job).await?
+        {
+            return Ok(Some(store_capability(&store.store_type, &job.operation)));
+        }
+        Ok(None)
+    }
+
+    /// Fails the jobs an agent was handed but cannot run, saying why; returns the others.
+    pub(crate) async fn keep_runnable(
+        &self,
+        agent_id: &str,
+        capabilities: &[String],
+        jobs: Vec<Job>,
+    ) -> DomainResult<Vec<Job>> {
+        let mut keep = Vec::with_capacity(jobs.len());
+        let mut refused = Vec::new();
+        for job in jobs {
+            let reason = match self.capability_of(&job).await? {
+                Some(c)
+                    if capabilities
+                        .iter()
+                        .any(|have| have.eq_ignore_ascii_case(&c)) =>
+                {
+                    None
+                }
+                Some(c) => Some(format!("the agent does not announce the capability {c}")),
+                None => Some(format!(
+                    "agents do not run {} jobs in this version of Keywarden",
+                    job.operation
+                )),
+            };
+            match reason {
+                None => keep.push(job),
+                Some(message) => refused.push(JobFinish {
+                    id: job.id,
+                    node_id: agent_id.to_owned(),
+                    status: JobStatus::Failed,
+                    result: Some(JobResult::Failure),
+                    message: Some(message),
+                    details: None,
+                    logs: Vec::new(),
+                    progress: None,
+                }),
+            }
+        }
+        if !refused.is_empty() {
+            self.db.finish_jobs(&refused).await?;
+        }
+        Ok(keep)
+    }
+
+    async fn store_of(&self, job: &Job) -> DomainResult<Option<CertificateStore>> {
+        let Ok(params) = serde_json::from_value::<StoreJobParams>(job.params.clone()) else {
+            return Ok(None);
+        };
+        let Some(id) = params
+            .certificate_store_id
+            .as_deref()
+            .and_then(|s| Uuid::parse_str(s).ok())
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .db
+            .get_certificate_store(Some(&job.account_id), id)
+            .await?)
+    }
+
+    /// The running job `id` of the calling agent.
+    async fn handed_job(&self, caller: &AgentCaller, id: Uuid) -> DomainResult<Job> {
+        let job = self
+            .db
+            .get_job(Some(&caller.agent.account_id), id)
+            .await?
+            .filter(|j| {
+                j.status == JobStatus::Running
+                    && j.processing_node.as_deref() == Some(caller.agent.id.to_string().as_str())
+                    && j.run_on == RunOn::Node(caller.agent.id.to_string())
+            })
+            .ok_or_else(|| {
+                DomainError::not_found_at(
+                    Field::Agent,
+                    format!("job {id} is not a running job of this agent"),
+                )
+            })?;
+        Ok(job)
+    }
+
+    /// What the handed job `id` asks.
+    pub async fn agent_job(&self, caller: &AgentCaller, id: Uuid) -> DomainResult<AgentJob> {
+        let job = self.handed_job(caller, id).await?;
+        let query = JobQuery {
+            account_id: Some(job.account_id.clone()),
+            condition: JobCondition::is(JobField::Id, &job.id.to_string()),
+            order: Vec::new(),
+        };
+        let (_, entries) = self.db.query_job_history(&query, 0, 1).await?;
+        let audit_id = entries.first().map_or(0, |e| e.audit_id);
+        let work = if job.operation == FETCH_LOGS {
+            let max = job
+                .params
+                .get("max_characters")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(4000);
+            AgentWork::FetchLogs {
+                max_characters: max,
+            }
+        } else if job.operation == operation::INVENTORY {
+            let store = self.store_of(&job).await?.ok_or_else(|| {
+                DomainError::not_found_at(Field::Store, "the job's certificate store is gone")
+            })?;
+            let (_, known) = self
+                .db
+                .list_inventory(
+                    &keywarden_db::InventoryFilter {
+                        account_id: Some(store.account_id.clone()),
+                        store_id: Some(store.id),
+                        ..Default::default()
+                    },
+                    &keywarden_db::Sort::default(),
+                    0,
+                    100_000,
+                )
+                .await?;
+            AgentWork::Inventory {
+                store: Box::new(store),
+                known,
+            }
+        } else {
+            return Err(DomainError::conflict(
+                Field::Agent,
+                format!("agents do not run {} jobs", job.operation),
+            ));
+        };
+        Ok(AgentJob {
+            job,
+            audit_id,
+            work,
+        })
+    }
+
+    /// Applies an agent's inventory report to the store's inventory: unchanged entries
+    /// keep what the server knew, added ones are read from their certificates, removed
+    /// ones go. Returns how many entries the store now has.
+    pub async fn agent_inventory(
+        &self,
+        caller: &AgentCaller,
+        id: Uuid,
+        report: Vec<ReportedEntry>,
+    ) -> DomainResult<u64> {
+        let handed = self.agent_job(caller, id).await?;
+        let AgentWork::Inventory { store, known } = handed.work else {
+            return Err(DomainError::conflict(
+                Field::Agent,
+                format!("job {id} is not an inventory job"),
+            ));
+        };
+        let now = Utc::now();
+        let mut rows: Vec<InventoryEntry> = Vec::new();
+        for (i, entry) in report.iter().enumerate() {
+            match entry.status {
+                ReportedStatus::Removed => {}
+                ReportedStatus::Unchanged if entry.certificates.is_empty() => {
+                    if let Some(k) = known.iter().find(|k| {
+                        k.alias.eq_ignore_ascii_case(&entry.alias)
+                            || k.thumbprint.eq_ignore_ascii_case(&entry.alias)
+                    }) {
+                        let mut k = k.clone();
+                        k.job_id = Some(handed.job.id);
+                        k.inventoried_at = now;
+                        rows.push(k);
+                    }
+                }
+                _ => {
+                    let Some(leaf) = entry.certificates.first() else {
+                        return Err(DomainError::invalid(
+                            Field::Certificate.in_item(i),
+                            "an added entry carries its certificate",
+                        ));
+                    };
+                    let summary = parse::summarize(leaf)
+                        .map_err(|e| DomainError::invalid(Field::Certificate.in_item(i), e))?;
+                    rows.push(InventoryEntry {
+                        store_id: store.id,
+                        account_id: store.account_id.clone(),
+                        alias: if entry.alias.trim().is_empty() {
+                            summary.thumbprint.clone()
+                        } else {
+                            entry.alias.clone()
+                        },
+                        thumbprint: summary.thumbprint,
+                        serial_number: summary.serial_number,
+                        subject: summary.subject,
+                        issuer: summary.issuer,
+                        sans: summary.sans,
+                        not_before: summary.not_before,
+                        not_after: summary.not_after,
+                        has_private_key: entry.private_key,
+                        chain_length: i64::try_from(entry.certificates.len()).unwrap_or(i64::MAX),
+                        certificate: parse::base64_der(leaf),
+                        job_id: Some(handed.job.id),
+                        inventoried_at: now,
+                    });
+                }
+            }
+        }
+        // One row per alias: a store listing a certificate twice keeps the first.
+        let mut seen = std::collections::HashSet::new();
+        rows.retain(|r| seen.insert(r.alias.to_ascii_lowercase()));
+        Ok(self.db.replace_inventory(store.id, &rows).await?)
+    }
+
+    /// Ends a handed job as the agent reports it.
+    pub async fn agent_complete(
+        &self,
+        caller: &AgentCaller,
+        id: Uuid,
+        outcome: AgentOutcome,
+    ) -> DomainResult<()> {
+        let job = self.handed_job(caller, id).await?;
+        let status = match outcome.result {
+            JobResult::Failure => JobStatus::Failed,
+            _ => JobStatus::Completed,
+        };
+        let details = outcome.log.map(|log| json!({ "log": log }));
+        let message = Some(outcome.message.trim().to_owned()).filter(|m| !m.is_empty());
+        self.db
+            .finish_jobs(&[JobFinish {
+                id: job.id,
+                node_id: caller.agent.id.to_string(),
+                status,
+                result: Some(outcome.result),
+                message,
+                details,
+                logs: Vec::new(),
+                progress: None,
+            }])
+            .await?;
+        Ok(())
+    }
+}
