@@ -83,7 +83,15 @@ async fn agent_view(server: &TestServer, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_agent_registers_enrolls_and_inventories() {
-    let server = TestServer::sqlite_tls(OperatorConfig::default()).await;
+    let config: OperatorConfig = toml::from_str(
+        r#"
+        [authorities.local]
+        kind = "local"
+        common_name = "Keywarden Agent Test Issuing CA"
+        "#,
+    )
+    .unwrap();
+    let server = TestServer::sqlite_tls(config).await;
     let port = server.base.rsplit(':').next().unwrap().to_owned();
     let (status, credential) = server
         .post(
@@ -200,6 +208,99 @@ async fn reference_agent_registers_enrolls_and_inventories() {
     let job = &history[0];
     assert_eq!(job["Result"], 2, "success: {job}");
     assert_eq!(job["AgentId"], id.as_str(), "{job}");
+
+    // Management: an Add puts a certificate into the file, a Remove takes one out.
+    openssl_certificate(&work, "three.example", &work.join("three-only.pem"));
+    let three = std::fs::read_to_string(work.join("three.example.pem")).unwrap();
+    let three_thumbprint = openssl_thumbprints(&work.join("three-only.pem"))[0].clone();
+    let (status, ids) = server
+        .post(
+            &server.admin,
+            "/KeyfactorAPI/CertificateStores/Certificates/Add",
+            &json!({"Certificate": three,
+                    "CertificateStores": [{"CertificateStoreId": store_id, "Alias": "three"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ids}");
+    let add_job = ids[0].as_str().unwrap().to_owned();
+    let one_thumbprint = openssl_thumbprints(&work.join("one.example.pem"))[0].clone();
+    let (status, ids) = server
+        .post(
+            &server.admin,
+            "/KeyfactorAPI/CertificateStores/Certificates/Remove",
+            &json!({"CertificateStores": [{"CertificateStoreId": store_id, "Alias": one_thumbprint}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ids}");
+    let remove_job = ids[0].as_str().unwrap().to_owned();
+    let run = agent.run_async(RUN).await;
+    assert!(run.success(), "{run}");
+    for job in [&add_job, &remove_job] {
+        let job = server.wait_job(&server.admin, job, Duration::from_secs(5)).await;
+        assert_eq!(
+            (job["status"].as_str(), job["result"].as_str()),
+            (Some("completed"), Some("success")),
+            "{job}\n{}",
+            run.log
+        );
+    }
+    let now_in_file = openssl_thumbprints(&store_file);
+    assert!(now_in_file.contains(&three_thumbprint), "added: {now_in_file:?}");
+    assert!(!now_in_file.contains(&one_thumbprint), "removed: {now_in_file:?}");
+    assert_eq!(now_in_file.len(), 2);
+
+    // Reenrollment: the agent makes the key and CSR, the local CA signs it.
+    let device_file = work.join("device.pem");
+    let (status, device) = server
+        .post(
+            &server.admin,
+            "/KeyfactorAPI/CertificateStores",
+            &json!({"ClientMachine": "TestAgent1", "Storepath": device_file.to_str().unwrap(),
+                    "CertStoreType": "PEM", "AgentId": id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{device}");
+    let (status, body) = server
+        .post(
+            &server.admin,
+            "/KeyfactorAPI/CertificateStores/Reenrollment",
+            &json!({"KeystoreId": device["Id"], "SubjectName": "CN=device1,O=Org,C=US",
+                    "AgentGuid": id, "Alias": "device", "CertificateAuthority": "local"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let run = agent.run_async(RUN).await;
+    assert!(run.success(), "{run}");
+    let issued = Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-issuer", "-in"])
+        .arg(&device_file)
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&issued.stdout);
+    assert!(
+        text.contains("CN = device1") && text.contains("Keywarden Agent Test Issuing CA"),
+        "{text}\n{}",
+        run.log
+    );
+    let key = std::fs::read_to_string(&device_file).unwrap();
+    assert!(key.contains("PRIVATE KEY"), "the key stays in the store on the agent");
+
+    // FetchLogs: the agent's log (of its earlier runs) lands in the job's result.
+    let (status, fetch) = server
+        .post(&server.admin, &format!("/KeyfactorAPI/Agents/{id}/FetchLogs"), &json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{fetch}");
+    let run = agent.run_async(RUN).await;
+    assert!(run.success(), "{run}");
+    let job = server
+        .wait_job(&server.admin, fetch["JobId"].as_str().unwrap(), Duration::from_secs(5))
+        .await;
+    assert_eq!(job["result"], "success", "{job}");
+    let log = job["details"]["details"]["log"].as_str().unwrap_or_default();
+    assert!(
+        log.contains("completed successfully") && log.len() <= 4000,
+        "the tail of its earlier runs' log (the reenrollment): {job}"
+    );
 
     // Renewal required: the next run renews its client certificate.
     let (status, body) = server

@@ -19,13 +19,15 @@ use super::{body_object, member};
 use crate::api::AppState;
 use crate::domain::agents::FETCH_LOGS;
 use crate::domain::agents::jobs::{
-    AgentOutcome, AgentWork, FETCH_LOGS_CAPABILITY, ReportedEntry, ReportedStatus,
+    AgentOutcome, AgentWork, FETCH_LOGS_CAPABILITY, ReportedEntry, ReportedStatus, StoreChange,
 };
 use crate::domain::agents::session::AgentCaller;
 use crate::server::tls::PeerCertificate;
 
 /// Job type ids the reference agent knows (PEM stores and fetch-logs).
 const PEM_INVENTORY: &str = "a809ce1f-1eea-4738-a38e-15708c89c981";
+const PEM_MANAGEMENT: &str = "1d411b36-ae72-433f-9f3f-8593e836a1af";
+const PEM_REENROLLMENT: &str = "aa015d10-cffc-41f7-a9a4-c9615f6f3bdf";
 const FETCH_LOGS_TYPE: &str = "0D8CF0C8-56CA-4B8A-B16A-C062018E170D";
 
 /// How a session announces its jobs: type, id and the endpoints of its calls.
@@ -56,8 +58,14 @@ pub fn announce(jobs: &[Job]) -> Vec<Value> {
 /// The job type id of a capability: the reference agent's GUIDs where it has one, else
 /// a name-based UUID of the capability (stable across servers).
 fn job_type_id(capability: &str) -> String {
-    if capability.eq_ignore_ascii_case("CertStores.PEM.Inventory") {
-        return PEM_INVENTORY.to_owned();
+    for (known, id) in [
+        ("CertStores.PEM.Inventory", PEM_INVENTORY),
+        ("CertStores.PEM.Management", PEM_MANAGEMENT),
+        ("CertStores.PEM.Reenrollment", PEM_REENROLLMENT),
+    ] {
+        if capability.eq_ignore_ascii_case(known) {
+            return id.to_owned();
+        }
     }
     if capability.eq_ignore_ascii_case(FETCH_LOGS_CAPABILITY) {
         return FETCH_LOGS_TYPE.to_owned();
@@ -212,6 +220,120 @@ pub async fn inventory_update(
         .agent_inventory(&call.caller, call.job_id, items)
         .await?;
     Ok(Json(json!({"Result": {"Status": 1}})))
+}
+
+/// Configuration of a Management job: add a certificate (`OperationType` 2) or remove
+/// the one with a thumbprint (3).
+pub async fn management_configuration(
+    State(state): State<AppState>,
+    peer: Option<Extension<PeerCertificate>>,
+    bytes: Bytes,
+) -> AgentResult<Json<Value>> {
+    let call = job_call(&state, peer, &bytes).await?;
+    let handed = state.service.agent_job(&call.caller, call.job_id).await?;
+    let AgentWork::Management { store, change } = handed.work else {
+        return Err(AgentError::invalid("JobId", "not a management job"));
+    };
+    let (operation, alias, contents) = match change {
+        StoreChange::Add { certificate } => (2, Value::Null, json!(b64(&certificate))),
+        StoreChange::Remove { thumbprint } => {
+            (3, json!(thumbprint.to_ascii_lowercase()), Value::Null)
+        }
+    };
+    Ok(Json(json!({
+        "AuditId": handed.audit_id,
+        "JobCancelled": false,
+        "Result": {"Status": 1},
+        "Job": {
+            "OperationType": operation,
+            "ClientMachine": store.client_machine,
+            "StorePath": store.store_path,
+            "StorePassword": null,
+            "Alias": alias,
+            "PrivateKeyEntry": false,
+            "EntryContents": contents,
+            "EntryPassword": null,
+            "PfxPassword": null,
+            "Thumbprint": null,
+            "Overwrite": false,
+        }
+    })))
+}
+
+/// Configuration of a Reenrollment job. Always a 200: the reference agent crashes on
+/// any other answer to this call, so a refusal is told in `Result` (the agent then
+/// abandons the job), with every member it reads present.
+pub async fn reenrollment_configuration(
+    State(state): State<AppState>,
+    peer: Option<Extension<PeerCertificate>>,
+    bytes: Bytes,
+) -> Json<Value> {
+    let refused = |e: AgentError| {
+        Json(json!({
+            "AuditId": 0,
+            "JobCancelled": false,
+            "Result": {"Status": 3, "Error": {"Code": e.status.as_u16(), "CodeString": e.status.canonical_reason(),
+                       "Message": e.message, "Field": e.field}},
+            "KeyType": "ECC", "KeySize": 256, "Subject": "CN=refused", "StorePath": "",
+            "StorePassword": "", "EnrollEndpoint": "/Reenrollment/Enroll", "Entropy": "",
+        }))
+    };
+    let call = match job_call(&state, peer, &bytes).await {
+        Ok(c) => c,
+        Err(e) => return refused(e),
+    };
+    let handed = match state.service.agent_job(&call.caller, call.job_id).await {
+        Ok(h) => h,
+        Err(e) => return refused(e.into()),
+    };
+    let AgentWork::Reenrollment {
+        store,
+        subject,
+        key_type,
+        key_size,
+    } = handed.work
+    else {
+        return refused(AgentError::invalid("JobId", "not a reenrollment job"));
+    };
+    Json(json!({
+        "AuditId": handed.audit_id,
+        "JobCancelled": false,
+        "Result": {"Status": 1},
+        "KeyType": key_type,
+        "KeySize": key_size,
+        "Subject": subject,
+        "ClientMachine": store.client_machine,
+        "StorePath": store.store_path,
+        "StorePassword": "",
+        "EnrollEndpoint": "/Reenrollment/Enroll",
+        "Entropy": "",
+    }))
+}
+
+/// The CSR of a Reenrollment job, signed by the job's certificate authority.
+pub async fn reenrollment_enroll(
+    State(state): State<AppState>,
+    peer: Option<Extension<PeerCertificate>>,
+    bytes: Bytes,
+) -> AgentResult<Json<Value>> {
+    let call = job_call(&state, peer, &bytes).await?;
+    let csr = match member(&call.body, "CSRText") {
+        Some(Value::String(s)) => der_from_base64("CSRText", s)?,
+        _ => return Err(AgentError::invalid("CSRText", "is required (base64 DER)")),
+    };
+    let chain = state
+        .service
+        .agent_enroll(&call.caller, call.job_id, &csr)
+        .await?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| AgentError::invalid("CSRText", "the authority issued no certificate"))?;
+    Ok(Json(json!({"Certificate": b64(leaf), "Result": {"Status": 1}})))
+}
+
+fn b64(der: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(der)
 }
 
 /// Configuration of a fetch-logs job.

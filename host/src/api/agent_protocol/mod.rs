@@ -34,6 +34,17 @@ pub fn routes() -> Router<AppState> {
             post(jobs::fetch_logs_configuration),
         )
         .route("/FetchLogs/Complete", post(jobs::complete))
+        .route(
+            "/Management/Configuration",
+            post(jobs::management_configuration),
+        )
+        .route("/Management/Complete", post(jobs::complete))
+        .route(
+            "/Reenrollment/Configuration",
+            post(jobs::reenrollment_configuration),
+        )
+        .route("/Reenrollment/Enroll", post(jobs::reenrollment_enroll))
+        .route("/Reenrollment/Complete", post(jobs::complete))
         .fallback(not_found)
 }
 

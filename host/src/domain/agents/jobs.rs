@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::super::{DomainError, DomainResult, Field, Service};
 use super::FETCH_LOGS;
 use super::session::AgentCaller;
-use crate::certificates::job_params::{StoreJobParams, operation};
+use crate::certificates::job_params::{Management, StoreJobParams, operation};
+use crate::runtime::capabilities::enrollment::AuthorityError;
 use crate::certificates::parse;
 
 /// The capability an agent announces for a job kind of a store type.
@@ -32,8 +33,43 @@ pub enum AgentWork {
         store: Box<CertificateStore>,
         known: Vec<InventoryEntry>,
     },
+    /// Add a certificate to the store, or remove one.
+    Management {
+        store: Box<CertificateStore>,
+        change: StoreChange,
+    },
+    /// Make a key and CSR in the store, send the CSR, store what comes back.
+    Reenrollment {
+        store: Box<CertificateStore>,
+        subject: String,
+        /// `RSA` or `ECC`.
+        key_type: &'static str,
+        key_size: u32,
+    },
     /// Send the tail of its log.
     FetchLogs { max_characters: i64 },
+}
+
+/// What a Management job changes in a store.
+#[derive(Debug, Clone)]
+pub enum StoreChange {
+    /// Append this certificate (DER).
+    Add { certificate: Vec<u8> },
+    /// Remove the certificate with this SHA-1 thumbprint (upper-case hex).
+    Remove { thumbprint: String },
+}
+
+/// Keywarden's key type names in the agent protocol's words.
+fn protocol_key(key_type: &str) -> Option<(&'static str, u32)> {
+    Some(match key_type.to_ascii_lowercase().as_str() {
+        "ec-p256" => ("ECC", 256),
+        "ec-p384" => ("ECC", 384),
+        "ec-p521" => ("ECC", 521),
+        "rsa-2048" => ("RSA", 2048),
+        "rsa-3072" => ("RSA", 3072),
+        "rsa-4096" => ("RSA", 4096),
+        _ => return None,
+    })
 }
 
 /// A handed job and what it asks.
@@ -79,7 +115,12 @@ impl Service {
         if job.operation == FETCH_LOGS {
             return Ok(Some(FETCH_LOGS_CAPABILITY.to_owned()));
         }
-        if job.operation == operation::INVENTORY
+        if [
+            operation::INVENTORY,
+            operation::MANAGEMENT,
+            operation::REENROLLMENT,
+        ]
+        .contains(&job.operation.as_str())
             && let Some(store) = self.store_of(job).await?
         {
             return Ok(Some(store_capability(&store.store_type, &job.operation)));
@@ -168,9 +209,32 @@ impl Service {
         Ok(job)
     }
 
-    /// What the handed job `id` asks.
+    /// What the handed job `id` asks. A job that cannot proceed whatever the agent does
+    /// (its store gone, a request agents cannot run) fails now, with the reason, instead of
+    /// waiting out its lease.
     pub async fn agent_job(&self, caller: &AgentCaller, id: Uuid) -> DomainResult<AgentJob> {
         let job = self.handed_job(caller, id).await?;
+        match self.describe_job(job.clone()).await {
+            Err(DomainError::Conflict { field, reason }) => {
+                self.db
+                    .finish_jobs(&[JobFinish {
+                        id: job.id,
+                        node_id: caller.agent.id.to_string(),
+                        status: JobStatus::Failed,
+                        result: Some(JobResult::Failure),
+                        message: Some(reason.clone()),
+                        details: None,
+                        logs: Vec::new(),
+                        progress: None,
+                    }])
+                    .await?;
+                Err(DomainError::Conflict { field, reason })
+            }
+            other => other,
+        }
+    }
+
+    async fn describe_job(&self, job: Job) -> DomainResult<AgentJob> {
         let query = JobQuery {
             account_id: Some(job.account_id.clone()),
             condition: JobCondition::is(JobField::Id, &job.id.to_string()),
@@ -208,17 +272,136 @@ impl Service {
                 store: Box::new(store),
                 known,
             }
+        } else if job.operation == operation::MANAGEMENT {
+            let (store, params) = self.store_and_params(&job).await?;
+            let change = self.store_change(&store, params.management).await?;
+            AgentWork::Management {
+                store: Box::new(store),
+                change,
+            }
+        } else if job.operation == operation::REENROLLMENT {
+            let (store, params) = self.store_and_params(&job).await?;
+            let Some(r) = params.reenrollment else {
+                return Err(job_fault("the reenrollment job carries no request"));
+            };
+            let (key_type, key_size) = protocol_key(&r.key_type).ok_or_else(|| {
+                job_fault(format!("agents cannot make {} keys", r.key_type))
+            })?;
+            AgentWork::Reenrollment {
+                store: Box::new(store),
+                subject: r.subject,
+                key_type,
+                key_size,
+            }
         } else {
-            return Err(DomainError::conflict(
-                Field::Agent,
-                format!("agents do not run {} jobs", job.operation),
-            ));
+            return Err(job_fault(format!("agents do not run {} jobs", job.operation)));
         };
         Ok(AgentJob {
             job,
             audit_id,
             work,
         })
+    }
+
+    async fn store_and_params(
+        &self,
+        job: &Job,
+    ) -> DomainResult<(CertificateStore, StoreJobParams)> {
+        let params: StoreJobParams = serde_json::from_value(job.params.clone())
+            .map_err(|e| job_fault(format!("the job's params do not read: {e}")))?;
+        let store = self
+            .store_of(job)
+            .await?
+            .ok_or_else(|| job_fault("the job's certificate store is gone"))?;
+        Ok((store, params))
+    }
+
+    /// A Management request as the agent protocol says it: the certificate (DER) to add,
+    /// or the thumbprint to remove (an alias the last inventory knows is looked up).
+    async fn store_change(
+        &self,
+        store: &CertificateStore,
+        management: Option<Management>,
+    ) -> DomainResult<StoreChange> {
+        match management {
+            Some(Management::Add {
+                certificate,
+                private_key_secret: None,
+                ..
+            }) => {
+                let chain = parse::certificate_chain(&certificate).map_err(job_fault)?;
+                let leaf = chain
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| job_fault("the job carries no certificate"))?;
+                Ok(StoreChange::Add { certificate: leaf })
+            }
+            Some(Management::Add { .. }) => Err(job_fault(
+                "agents add certificates without private keys only",
+            )),
+            Some(Management::Remove { alias }) => {
+                let (_, known) = self
+                    .db
+                    .list_inventory(
+                        &keywarden_db::InventoryFilter {
+                            account_id: Some(store.account_id.clone()),
+                            store_id: Some(store.id),
+                            alias: Some(alias.clone()),
+                            ..Default::default()
+                        },
+                        &keywarden_db::Sort::default(),
+                        0,
+                        1,
+                    )
+                    .await?;
+                let thumbprint = match known.first() {
+                    Some(entry) => entry.thumbprint.clone(),
+                    None if alias.len() == 40 && alias.chars().all(|c| c.is_ascii_hexdigit()) => {
+                        alias.to_ascii_uppercase()
+                    }
+                    None => {
+                        return Err(job_fault(format!(
+                            "no entry {alias:?} in the store's last inventory, and it is not a SHA-1 thumbprint"
+                        )));
+                    }
+                };
+                Ok(StoreChange::Remove { thumbprint })
+            }
+            Some(Management::Create) | None => {
+                Err(job_fault("agents do not create stores"))
+            }
+        }
+    }
+
+    /// Signs the CSR an agent made for a Reenrollment job with the authority the job
+    /// names (or the default one); returns the DER certificates, leaf first.
+    pub async fn agent_enroll(
+        &self,
+        caller: &AgentCaller,
+        id: Uuid,
+        csr: &[u8],
+    ) -> DomainResult<Vec<Vec<u8>>> {
+        let job = self.handed_job(caller, id).await?;
+        let (_, params) = self.store_and_params(&job).await?;
+        let Some(request) = params.reenrollment else {
+            return Err(job_fault(format!("job {id} is not a reenrollment job")));
+        };
+        crate::authority::csr::verify(csr).map_err(|e| DomainError::invalid(Field::Csr, e))?;
+        let authority = self.agents()?.authority.clone().ok_or_else(|| {
+            DomainError::conflict(
+                Field::Csr,
+                "no certificate authority is configured on this server",
+            )
+        })?;
+        authority
+            .sign(csr, request.authority.as_deref())
+            .await
+            .map_err(|e| match e {
+                AuthorityError::Rejected(why) => DomainError::unprocessable(Field::Csr, why),
+                AuthorityError::Unavailable(why) => {
+                    DomainError::internal("asking the certificate authority", why)
+                }
+            })
     }
 
     /// Applies an agent's inventory report to the store's inventory: unchanged entries
@@ -320,4 +503,10 @@ impl Service {
             .await?;
         Ok(())
     }
+}
+
+/// What is wrong with a handed job itself (its store gone, a request agents cannot run):
+/// the job cannot proceed whatever the agent does.
+fn job_fault(reason: impl std::fmt::Display) -> DomainError {
+    DomainError::conflict(Field::Agent, reason)
 }
