@@ -8,6 +8,7 @@ pub mod cli;
 pub mod domain;
 pub mod executor;
 pub mod operator_config;
+pub mod orchestrator;
 pub mod plugins;
 pub mod runtime;
 pub mod scheduler;

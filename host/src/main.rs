@@ -1,7 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use keywarden::cli::{Cli, Command, PluginsCommand, ServeArgs, TokensCommand, plugins, serve};
+use keywarden::cli::{
+    Cli, Command, PluginsCommand, ServeArgs, TokensCommand, agent, plugins, serve,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,6 +17,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Agent(args) => agent::agent(args).await,
         Command::Plugins(PluginsCommand::List {
             plugins_dir,
             config,

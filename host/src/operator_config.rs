@@ -33,6 +33,35 @@ pub struct OperatorConfig {
     /// Remote agents (orchestrators): approval, sessions, their client certificates.
     #[serde(default)]
     pub agents: AgentsConfig,
+    /// Commands `keywarden agent` runs before and after the jobs of a store type
+    /// (`[agent_hooks.PEM]`), like Keyfactor orchestrators' pre- and post-scripts.
+    #[serde(default)]
+    pub agent_hooks: BTreeMap<String, AgentHooks>,
+}
+
+/// Commands around the jobs of one store type on `keywarden agent`. Each is an argv list
+/// run without a shell, with a time limit; the job's id, operation, store path and (after)
+/// its result are in `KEYWARDEN_JOB_ID`, `KEYWARDEN_OPERATION`, `KEYWARDEN_STORE_PATH` and
+/// `KEYWARDEN_JOB_RESULT`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentHooks {
+    /// Run before the job; a failure (non-zero exit, time-out) fails the job unrun.
+    #[serde(default)]
+    pub pre: Vec<String>,
+    /// Run after the job; a failure turns a success into a warning.
+    #[serde(default)]
+    pub post: Vec<String>,
+    /// Only after jobs of these operations (`Management`, ...); all when empty.
+    #[serde(default)]
+    pub operations: Vec<String>,
+    /// Time limit of each command.
+    #[serde(default = "default_hook_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_hook_secs() -> u64 {
+    30
 }
 
 /// The `[agents]` section: how the server treats orchestrators.

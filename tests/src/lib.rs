@@ -50,3 +50,26 @@ pub mod moto;
 pub mod server;
 mod support;
 pub use support::*;
+
+/// The `keywarden` binary (debug build of the host crate), built once per process: tests
+/// that run `keywarden agent` as a process of its own need it. Panics with cargo's
+/// output when the build fails.
+pub fn keywarden_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = repo_root();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = std::process::Command::new(cargo)
+            .current_dir(root)
+            .args(["build", "-p", "keywarden", "--bin", "keywarden"])
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "building keywarden failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        root.join("target").join("debug").join("keywarden")
+    })
+    .clone()
+}

@@ -236,7 +236,9 @@ async fn reference_agent_registers_enrolls_and_inventories() {
     let run = agent.run_async(RUN).await;
     assert!(run.success(), "{run}");
     for job in [&add_job, &remove_job] {
-        let job = server.wait_job(&server.admin, job, Duration::from_secs(5)).await;
+        let job = server
+            .wait_job(&server.admin, job, Duration::from_secs(5))
+            .await;
         assert_eq!(
             (job["status"].as_str(), job["result"].as_str()),
             (Some("completed"), Some("success")),
@@ -245,8 +247,14 @@ async fn reference_agent_registers_enrolls_and_inventories() {
         );
     }
     let now_in_file = openssl_thumbprints(&store_file);
-    assert!(now_in_file.contains(&three_thumbprint), "added: {now_in_file:?}");
-    assert!(!now_in_file.contains(&one_thumbprint), "removed: {now_in_file:?}");
+    assert!(
+        now_in_file.contains(&three_thumbprint),
+        "added: {now_in_file:?}"
+    );
+    assert!(
+        !now_in_file.contains(&one_thumbprint),
+        "removed: {now_in_file:?}"
+    );
     assert_eq!(now_in_file.len(), 2);
 
     // Reenrollment: the agent makes the key and CSR, the local CA signs it.
@@ -283,20 +291,33 @@ async fn reference_agent_registers_enrolls_and_inventories() {
         run.log
     );
     let key = std::fs::read_to_string(&device_file).unwrap();
-    assert!(key.contains("PRIVATE KEY"), "the key stays in the store on the agent");
+    assert!(
+        key.contains("PRIVATE KEY"),
+        "the key stays in the store on the agent"
+    );
 
     // FetchLogs: the agent's log (of its earlier runs) lands in the job's result.
     let (status, fetch) = server
-        .post(&server.admin, &format!("/KeyfactorAPI/Agents/{id}/FetchLogs"), &json!(null))
+        .post(
+            &server.admin,
+            &format!("/KeyfactorAPI/Agents/{id}/FetchLogs"),
+            &json!(null),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{fetch}");
     let run = agent.run_async(RUN).await;
     assert!(run.success(), "{run}");
     let job = server
-        .wait_job(&server.admin, fetch["JobId"].as_str().unwrap(), Duration::from_secs(5))
+        .wait_job(
+            &server.admin,
+            fetch["JobId"].as_str().unwrap(),
+            Duration::from_secs(5),
+        )
         .await;
     assert_eq!(job["result"], "success", "{job}");
-    let log = job["details"]["details"]["log"].as_str().unwrap_or_default();
+    let log = job["details"]["details"]["log"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         log.contains("completed successfully") && log.len() <= 4000,
         "the tail of its earlier runs' log (the reenrollment): {job}"

@@ -1,5 +1,6 @@
 //! The `keywarden` command line.
 
+pub mod agent;
 pub mod plugins;
 pub mod serve;
 
@@ -18,6 +19,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run Keywarden's orchestrator: register with a server and run the jobs of the
+    /// certificate stores on this machine with the local plugins.
+    Agent(AgentArgs),
     /// Inspect and try plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -74,6 +78,36 @@ pub struct TlsArgs {
     /// 127.0.0.1 and ::1; repeatable [default: `[server] tls_names`].
     #[arg(long = "tls-name", env = "KEYWARDEN_TLS_NAMES", value_delimiter = ',')]
     pub tls_names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// The server's base URL (`https://host:port`).
+    #[arg(long, env = "KEYWARDEN_SERVER")]
+    pub server: String,
+    /// Holds the agent's key, client certificate and id (owner-only), and its caches.
+    #[arg(long, env = "KEYWARDEN_AGENT_DATA_DIR")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "KEYWARDEN_PLUGINS_DIR")]
+    pub plugins_dir: PathBuf,
+    /// Operator config of this machine (grants, secrets, `[agent_hooks.TYPE]`).
+    #[arg(long, env = "KEYWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The CA the server's certificate chains to [default: the system's roots].
+    #[arg(long, env = "KEYWARDEN_SERVER_CA")]
+    pub server_ca: Option<PathBuf>,
+    /// The name this machine registers as [default: the host name].
+    #[arg(long, env = "KEYWARDEN_CLIENT_MACHINE")]
+    pub client_machine: Option<String>,
+    /// The registration credential's username (first registration only).
+    #[arg(long, env = "KEYWARDEN_AGENT_USER")]
+    pub registration_user: Option<String>,
+    /// Its password; only from the environment, so it does not show in process lists.
+    #[arg(skip = std::env::var("KEYWARDEN_AGENT_PASSWORD").ok())]
+    pub registration_password: Option<String>,
+    /// Seconds between sessions [default: the server's heartbeat interval].
+    #[arg(long, env = "KEYWARDEN_HEARTBEAT_SECS")]
+    pub heartbeat_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

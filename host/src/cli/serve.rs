@@ -69,7 +69,7 @@ pub fn resolve_tls(args: &TlsArgs, server: &ServerConfig) -> anyhow::Result<Opti
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -468,7 +468,8 @@ impl Service {
         store.properties = spec.properties;
         store.agent_id = spec.agent_id;
         store.password_secret = spec.password_secret;
-        self.check_password(store)?;
+        // A store on an agent's machine names a secret of the agent's config, resolved
+        // there; a node's store names one of the server's.
         match self.bound_agent(store).await? {
             Some(agent) => {
                 check_agent_store(store, &agent)?;
@@ -476,6 +477,7 @@ impl Service {
                 store.agent_id = Some(agent.id.to_string());
             }
             None => {
+                self.check_password(store)?;
                 self.check_run_on(
                     &RunOn::from_option(store.agent_id.as_deref()),
                     &store.account_id,

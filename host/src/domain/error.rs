@@ -40,6 +40,10 @@ pub enum Field {
     ClientMachine,
     /// A certificate signing request an agent sends.
     Csr,
+    /// What an agent announces it can do.
+    Capabilities,
+    /// A job a request names.
+    Job,
     /// The jobs a batch request selects.
     Selection,
     /// An account name.

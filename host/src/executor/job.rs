@@ -71,8 +71,31 @@ pub(crate) async fn run(
     } else {
         None
     };
+    let mut report = match execute(registry, job, store_job.as_ref(), Some(observer)).await {
+        Ok(report) => report,
+        Err(message) => return failed(job, node_id, message, Vec::new(), None),
+    };
+    if let Ok(finished) = &report.outcome
+        && let Err(message) = family_data::persist(db, job, &finished.data).await
+    {
+        tracing::error!(job = %job.id, "keeping the job's data failed: {message}");
+        report.outcome = Err(JobFailure::Failed(format!(
+            "the job ran, but its results could not be stored: {message}"
+        )));
+    }
+    judge(job, node_id, report, Utc::now())
+}
+
+/// Runs `job` (its store already loaded, when it has one) on the plugin that provides its
+/// operation, without touching the database: what a node's executor and a remote
+/// `keywarden agent` share. `Err` says why no plugin could be called.
+pub(crate) async fn execute(
+    registry: &PluginRegistry,
+    job: &Job,
+    store_job: Option<&StoreJob>,
+    observer: Option<Arc<dyn JobObserver>>,
+) -> Result<JobReport, String> {
     let target = store_job
-        .as_ref()
         .and_then(StoreJob::target)
         .or_else(|| job_target(job));
     let (plugin, op) = match registry.resolve(&job.operation, target.as_deref()) {
@@ -87,43 +110,30 @@ pub(crate) async fn run(
                 "no loaded plugin provides operation {} (available: {available})",
                 job.operation
             );
-            return failed(job, node_id, message, Vec::new(), None);
+            return Err(message);
         }
     };
-    let call = match call_for(&op, store_job.as_ref(), &plugin, registry) {
+    let call = match call_for(&op, store_job, &plugin, registry) {
         Ok(call) => call,
-        Err(message) => return failed(job, node_id, message, Vec::new(), None),
+        Err(message) => return Err(message),
     };
     let input = JobInput {
         job_id: job.id.to_string(),
         operation: job.operation.clone(),
         target,
-        params: store_job
-            .as_ref()
-            .map_or_else(|| job.params.clone(), StoreJob::plugin_params),
+        params: store_job.map_or_else(|| job.params.clone(), StoreJob::plugin_params),
         scope: job.job_config_id.unwrap_or(job.id).to_string(),
     };
     // A job that rewrites a store must not loosen its files' permissions.
     let modes = store_job
-        .as_ref()
         .filter(|_| [operation::MANAGEMENT, operation::REENROLLMENT].contains(&op.name.as_str()))
         .and_then(|j| j.store.as_ref())
         .map(|s| StoreFileModes::capture(s, &plugin.grants.dirs));
-    let mut report = plugin
-        .run(registry.runtime(), input, call, Some(observer))
-        .await;
+    let report = plugin.run(registry.runtime(), input, call, observer).await;
     if let Some(modes) = modes {
         modes.restore();
     }
-    if let Ok(finished) = &report.outcome
-        && let Err(message) = family_data::persist(db, job, &finished.data).await
-    {
-        tracing::error!(job = %job.id, "keeping the job's data failed: {message}");
-        report.outcome = Err(JobFailure::Failed(format!(
-            "the job ran, but its results could not be stored: {message}"
-        )));
-    }
-    judge(job, node_id, report, Utc::now())
+    Ok(report)
 }
 
 /// The export an operation's family calls. Certificate-store operations need the store

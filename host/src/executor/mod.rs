@@ -17,12 +17,12 @@
 //! so they are requeued (or failed once their attempts are used up) at once instead of
 //! after their lease expires.
 
-mod family_data;
+pub(crate) mod family_data;
 mod file_modes;
 mod finisher;
-mod job;
+pub(crate) mod job;
 mod state;
-mod store_job;
+pub(crate) mod store_job;
 mod upkeep;
 
 use std::collections::{HashMap, HashSet};

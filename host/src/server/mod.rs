@@ -2,7 +2,7 @@
 //! HTTP API together, and shuts them down in order. Tests call [`serve`] in-process on
 //! port 0; the CLI calls it after resolving flags, environment and config file.
 
-mod background;
+pub(crate) mod background;
 pub mod bootstrap;
 pub mod tls;
 

@@ -8,8 +8,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+
 use crate::api::ApiError;
-use crate::domain::DomainError;
+use crate::domain::{DomainError, Field};
 
 /// A refused agent-protocol request.
 #[derive(Debug)]
@@ -28,6 +31,15 @@ impl AgentError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
             field: Some(field.to_owned()),
+        }
+    }
+
+    /// A 400 about the body as a whole.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        AgentError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            field: None,
         }
     }
 
@@ -52,7 +64,41 @@ impl From<ApiError> for AgentError {
 
 impl From<DomainError> for AgentError {
     fn from(e: DomainError) -> Self {
-        ApiError::domain(e, "params").into()
+        ApiError::domain_named(e, agent_field_name).into()
+    }
+}
+
+/// The model's fields in the agent protocol's member names.
+fn agent_field_name(field: &Field) -> String {
+    match field {
+        Field::ClientMachine => "ClientMachine".to_owned(),
+        Field::Csr => "CSR".to_owned(),
+        Field::Capabilities => "Capabilities".to_owned(),
+        Field::Job => "JobId".to_owned(),
+        Field::Agent => "AgentId".to_owned(),
+        Field::Certificate => "Certificates".to_owned(),
+        Field::Item(i, inner) => format!("Inventory[{i}].{}", agent_field_name(inner)),
+        other => crate::api::ciphertrust::error::field_name(other, "params"),
+    }
+}
+
+/// A request body read for the agent protocol: its failures (too large, unreadable) are
+/// answered in the protocol's shape like every other refusal.
+#[derive(Debug)]
+pub struct AgentBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for AgentBody {
+    type Rejection = AgentError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AgentError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(AgentBody)
+            .map_err(|e| AgentError {
+                status: e.status(),
+                message: format!("cannot read the request body: {}", e.body_text()),
+                field: None,
+            })
     }
 }
 

@@ -13,7 +13,7 @@ use keywarden_db::{Job, JobResult};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::error::{AgentError, AgentResult};
+use super::error::{AgentBody, AgentError, AgentResult};
 use super::register::der_from_base64;
 use super::{body_object, member};
 use crate::api::AppState;
@@ -30,11 +30,22 @@ const PEM_MANAGEMENT: &str = "1d411b36-ae72-433f-9f3f-8593e836a1af";
 const PEM_REENROLLMENT: &str = "aa015d10-cffc-41f7-a9a4-c9615f6f3bdf";
 const FETCH_LOGS_TYPE: &str = "0D8CF0C8-56CA-4B8A-B16A-C062018E170D";
 
+/// The capability `keywarden agent` announces: it runs jobs on its own plugins and takes
+/// them whole (`/Keywarden/...`) rather than in the reference agent's per-type shapes.
+pub const KEYWARDEN_JOBS: &str = "Keywarden.Jobs";
+
 /// How a session announces its jobs: type, id and the endpoints of its calls.
-pub fn announce(jobs: &[Job]) -> Vec<Value> {
+pub fn announce(jobs: &[Job], capabilities: &[String]) -> Vec<Value> {
+    let whole = capabilities.iter().any(|c| c == KEYWARDEN_JOBS);
     jobs.iter()
         .map(|job| {
-            let (type_id, path) = if job.operation == FETCH_LOGS {
+            let (type_id, path) = if whole {
+                let capability = crate::domain::agents::jobs::store_capability(
+                    job.target.as_deref().unwrap_or_default(),
+                    &job.operation,
+                );
+                (job_type_id(&capability), "Keywarden")
+            } else if job.operation == FETCH_LOGS {
                 (FETCH_LOGS_TYPE.to_owned(), "FetchLogs")
             } else {
                 let capability = crate::domain::agents::jobs::store_capability(
@@ -112,7 +123,7 @@ async fn job_call(
 pub async fn inventory_configuration(
     State(state): State<AppState>,
     peer: Option<Extension<PeerCertificate>>,
-    bytes: Bytes,
+    AgentBody(bytes): AgentBody,
 ) -> AgentResult<Json<Value>> {
     let call = job_call(&state, peer, &bytes).await?;
     let handed = state.service.agent_job(&call.caller, call.job_id).await?;
@@ -207,7 +218,7 @@ fn reported(items: &[Value]) -> AgentResult<Vec<ReportedEntry>> {
 pub async fn inventory_update(
     State(state): State<AppState>,
     peer: Option<Extension<PeerCertificate>>,
-    bytes: Bytes,
+    AgentBody(bytes): AgentBody,
 ) -> AgentResult<Json<Value>> {
     let call = job_call(&state, peer, &bytes).await?;
     let items = match member(&call.body, "Inventory") {
@@ -227,7 +238,7 @@ pub async fn inventory_update(
 pub async fn management_configuration(
     State(state): State<AppState>,
     peer: Option<Extension<PeerCertificate>>,
-    bytes: Bytes,
+    AgentBody(bytes): AgentBody,
 ) -> AgentResult<Json<Value>> {
     let call = job_call(&state, peer, &bytes).await?;
     let handed = state.service.agent_job(&call.caller, call.job_id).await?;
@@ -266,7 +277,7 @@ pub async fn management_configuration(
 pub async fn reenrollment_configuration(
     State(state): State<AppState>,
     peer: Option<Extension<PeerCertificate>>,
-    bytes: Bytes,
+    body: Result<AgentBody, AgentError>,
 ) -> Json<Value> {
     let refused = |e: AgentError| {
         Json(json!({
@@ -277,6 +288,10 @@ pub async fn reenrollment_configuration(
             "KeyType": "ECC", "KeySize": 256, "Subject": "CN=refused", "StorePath": "",
             "StorePassword": "", "EnrollEndpoint": "/Reenrollment/Enroll", "Entropy": "",
         }))
+    };
+    let bytes = match body {
+        Ok(AgentBody(bytes)) => bytes,
+        Err(e) => return refused(e),
     };
     let call = match job_call(&state, peer, &bytes).await {
         Ok(c) => c,
@@ -314,7 +329,7 @@ pub async fn reenrollment_configuration(
 pub async fn reenrollment_enroll(
     State(state): State<AppState>,
     peer: Option<Extension<PeerCertificate>>,
-    bytes: Bytes,
+    AgentBody(bytes): AgentBody,
 ) -> AgentResult<Json<Value>> {
     let call = job_call(&state, peer, &bytes).await?;
     let csr = match member(&call.body, "CSRText") {
@@ -328,7 +343,9 @@ pub async fn reenrollment_enroll(
     let leaf = chain
         .first()
         .ok_or_else(|| AgentError::invalid("CSRText", "the authority issued no certificate"))?;
-    Ok(Json(json!({"Certificate": b64(leaf), "Result": {"Status": 1}})))
+    Ok(Json(
+        json!({"Certificate": b64(leaf), "Result": {"Status": 1}}),
+    ))
 }
 
 fn b64(der: &[u8]) -> String {
@@ -336,11 +353,109 @@ fn b64(der: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(der)
 }
 
+/// A handed job whole, for `keywarden agent`: the job record and its store.
+pub async fn keywarden_configuration(
+    State(state): State<AppState>,
+    peer: Option<Extension<PeerCertificate>>,
+    AgentBody(bytes): AgentBody,
+) -> AgentResult<Json<Value>> {
+    let call = job_call(&state, peer, &bytes).await?;
+    let handed = state
+        .service
+        .agent_job_record(&call.caller, call.job_id)
+        .await?;
+    Ok(Json(json!({
+        "AuditId": handed.audit_id,
+        "JobCancelled": false,
+        "Result": {"Status": 1},
+        "Job": handed.job,
+        "Store": handed.store,
+    })))
+}
+
+/// What `keywarden agent` reports when a job ended on it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeywardenCompletion {
+    status: keywarden_db::JobStatus,
+    #[serde(default)]
+    result: Option<JobResult>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    details: Option<Value>,
+    #[serde(default)]
+    logs: Vec<Value>,
+    #[serde(default)]
+    inventory: Option<Vec<KeywardenEntry>>,
+    #[serde(default)]
+    paths: Option<Vec<String>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeywardenEntry {
+    alias: String,
+    /// Base64 DER, leaf first.
+    certificates: Vec<String>,
+    #[serde(default)]
+    private_key_entry: bool,
+}
+
+/// The end of a job that ran on `keywarden agent`, with the data to keep.
+pub async fn keywarden_complete(
+    State(state): State<AppState>,
+    peer: Option<Extension<PeerCertificate>>,
+    AgentBody(bytes): AgentBody,
+) -> AgentResult<Json<Value>> {
+    use crate::runtime::bindings::certificate_store::CertificateEntry;
+    use crate::runtime::invoke::FamilyData;
+    let call = job_call(&state, peer, &bytes).await?;
+    let report: KeywardenCompletion = serde_json::from_value(Value::Object(call.body.clone()))
+        .map_err(|e| AgentError::bad_request(format!("not a Keywarden completion: {e}")))?;
+    let data = match (report.inventory, report.paths) {
+        (Some(entries), _) => {
+            let mut out = Vec::with_capacity(entries.len());
+            for (i, e) in entries.into_iter().enumerate() {
+                let chain = e
+                    .certificates
+                    .iter()
+                    .map(|c| der_from_base64(&format!("Inventory[{i}].Certificates"), c))
+                    .collect::<AgentResult<Vec<_>>>()?;
+                out.push(CertificateEntry {
+                    alias: e.alias,
+                    chain,
+                    has_private_key: e.private_key_entry,
+                });
+            }
+            FamilyData::Inventory(out)
+        }
+        (None, Some(paths)) => FamilyData::Paths(paths),
+        (None, None) => FamilyData::None,
+    };
+    state
+        .service
+        .agent_finish(
+            &call.caller,
+            call.job_id,
+            crate::domain::agents::jobs::RemoteFinish {
+                status: report.status,
+                result: report.result,
+                message: report.message,
+                details: report.details,
+                logs: report.logs,
+                data,
+            },
+        )
+        .await?;
+    Ok(Json(json!({"Result": {"Status": 1}})))
+}
+
 /// Configuration of a fetch-logs job.
 pub async fn fetch_logs_configuration(
     State(state): State<AppState>,
     peer: Option<Extension<PeerCertificate>>,
-    bytes: Bytes,
+    AgentBody(bytes): AgentBody,
 ) -> AgentResult<Json<Value>> {
     let call = job_call(&state, peer, &bytes).await?;
     let handed = state.service.agent_job(&call.caller, call.job_id).await?;
@@ -360,7 +475,7 @@ pub async fn fetch_logs_configuration(
 pub async fn complete(
     State(state): State<AppState>,
     peer: Option<Extension<PeerCertificate>>,
-    bytes: Bytes,
+    AgentBody(bytes): AgentBody,
 ) -> AgentResult<Json<Value>> {
     let call = job_call(&state, peer, &bytes).await?;
     let result = match member(&call.body, "Status").and_then(Value::as_i64) {

@@ -45,6 +45,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/Reenrollment/Enroll", post(jobs::reenrollment_enroll))
         .route("/Reenrollment/Complete", post(jobs::complete))
+        .route(
+            "/Keywarden/Configuration",
+            post(jobs::keywarden_configuration),
+        )
+        .route("/Keywarden/Complete", post(jobs::keywarden_complete))
         .fallback(not_found)
 }
 
@@ -60,8 +65,8 @@ async fn not_found() -> AgentError {
 pub(crate) fn body_object(bytes: &Bytes) -> AgentResult<serde_json::Map<String, Value>> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(AgentError::invalid("", "expected a JSON object")),
-        Err(e) => Err(AgentError::invalid("", format!("invalid JSON body: {e}"))),
+        Ok(_) => Err(AgentError::bad_request("expected a JSON object")),
+        Err(e) => Err(AgentError::bad_request(format!("invalid JSON body: {e}"))),
     }
 }
 

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::error::{AgentError, AgentResult};
+use super::error::{AgentBody, AgentError, AgentResult};
 use super::{body_object, member};
 use crate::api::AppState;
 use crate::domain::agents::session::{AgentCredentials, Registered, Registration};
@@ -151,7 +151,7 @@ pub async fn register(
     State(state): State<AppState>,
     peer: Option<Extension<PeerCertificate>>,
     headers: HeaderMap,
-    bytes: Bytes,
+    AgentBody(bytes): AgentBody,
 ) -> AgentResult<Json<Value>> {
     let registration = registration(&bytes)?;
     let credentials = basic_credentials(&headers)?;
@@ -181,7 +181,7 @@ pub async fn register(
                 "HeartbeatInterval": s.heartbeat_minutes,
                 "ClientMachine": s.agent.client_machine,
                 "ClientParameters": {},
-                "Jobs": super::jobs::announce(&s.jobs),
+                "Jobs": super::jobs::announce(&s.jobs, &s.agent.capabilities),
             },
             "Result": {"Status": 1},
         }),

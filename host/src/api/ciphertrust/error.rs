@@ -114,6 +114,8 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
         Field::Agent => "agent".to_owned(),
         Field::ClientMachine => "client_machine".to_owned(),
         Field::Csr => "csr".to_owned(),
+        Field::Capabilities => "capabilities".to_owned(),
+        Field::Job => "job".to_owned(),
         Field::Username => "username".to_owned(),
         Field::Store => "store".to_owned(),
         Field::StoreType => "store_type".to_owned(),

@@ -14,8 +14,8 @@ use super::super::{DomainError, DomainResult, Field, Service};
 use super::FETCH_LOGS;
 use super::session::AgentCaller;
 use crate::certificates::job_params::{Management, StoreJobParams, operation};
-use crate::runtime::capabilities::enrollment::AuthorityError;
 use crate::certificates::parse;
+use crate::runtime::capabilities::enrollment::AuthorityError;
 
 /// The capability an agent announces for a job kind of a store type.
 pub fn store_capability(store_type: &str, operation: &str) -> String {
@@ -202,7 +202,7 @@ impl Service {
             })
             .ok_or_else(|| {
                 DomainError::not_found_at(
-                    Field::Agent,
+                    Field::Job,
                     format!("job {id} is not a running job of this agent"),
                 )
             })?;
@@ -284,9 +284,8 @@ impl Service {
             let Some(r) = params.reenrollment else {
                 return Err(job_fault("the reenrollment job carries no request"));
             };
-            let (key_type, key_size) = protocol_key(&r.key_type).ok_or_else(|| {
-                job_fault(format!("agents cannot make {} keys", r.key_type))
-            })?;
+            let (key_type, key_size) = protocol_key(&r.key_type)
+                .ok_or_else(|| job_fault(format!("agents cannot make {} keys", r.key_type)))?;
             AgentWork::Reenrollment {
                 store: Box::new(store),
                 subject: r.subject,
@@ -294,7 +293,10 @@ impl Service {
                 key_size,
             }
         } else {
-            return Err(job_fault(format!("agents do not run {} jobs", job.operation)));
+            return Err(job_fault(format!(
+                "agents do not run {} jobs",
+                job.operation
+            )));
         };
         Ok(AgentJob {
             job,
@@ -367,9 +369,7 @@ impl Service {
                 };
                 Ok(StoreChange::Remove { thumbprint })
             }
-            Some(Management::Create) | None => {
-                Err(job_fault("agents do not create stores"))
-            }
+            Some(Management::Create) | None => Err(job_fault("agents do not create stores")),
         }
     }
 
@@ -509,4 +509,91 @@ impl Service {
 /// the job cannot proceed whatever the agent does.
 fn job_fault(reason: impl std::fmt::Display) -> DomainError {
     DomainError::conflict(Field::Agent, reason)
+}
+
+/// How a job ran on a `keywarden agent`: the record its own executor made, and the data
+/// the plugin returned for the server to keep.
+#[derive(Debug, Clone)]
+pub struct RemoteFinish {
+    pub status: JobStatus,
+    pub result: Option<JobResult>,
+    pub message: Option<String>,
+    pub details: Option<serde_json::Value>,
+    pub logs: Vec<serde_json::Value>,
+    pub data: crate::runtime::invoke::FamilyData,
+}
+
+/// A handed job as a `keywarden agent` needs it: the job itself and, for a store job,
+/// the store (its password only ever a secret name the agent resolves itself).
+#[derive(Debug, Clone)]
+pub struct HandedRecord {
+    pub job: Job,
+    pub audit_id: i64,
+    pub store: Option<CertificateStore>,
+}
+
+impl Service {
+    /// The handed job `id` whole, for an agent that runs plugins itself.
+    pub async fn agent_job_record(
+        &self,
+        caller: &AgentCaller,
+        id: Uuid,
+    ) -> DomainResult<HandedRecord> {
+        let job = self.handed_job(caller, id).await?;
+        let query = JobQuery {
+            account_id: Some(job.account_id.clone()),
+            condition: JobCondition::is(JobField::Id, &job.id.to_string()),
+            order: Vec::new(),
+        };
+        let (_, entries) = self.db.query_job_history(&query, 0, 1).await?;
+        let store = self.store_of(&job).await?;
+        Ok(HandedRecord {
+            audit_id: entries.first().map_or(0, |e| e.audit_id),
+            store,
+            job,
+        })
+    }
+
+    /// Records how a handed job ran on a `keywarden agent`: keeps the data it returned
+    /// (inventory, discovered paths) as a node's executor would, then ends the job.
+    pub async fn agent_finish(
+        &self,
+        caller: &AgentCaller,
+        id: Uuid,
+        finish: RemoteFinish,
+    ) -> DomainResult<()> {
+        let job = self.handed_job(caller, id).await?;
+        if !finish.status.is_final() {
+            return Err(DomainError::invalid(
+                Field::Agent,
+                "a job ends completed, failed or cancelled",
+            ));
+        }
+        let mut status = finish.status;
+        let mut result = finish.result;
+        let mut message = finish.message;
+        if status == JobStatus::Completed
+            && let Err(why) =
+                crate::executor::family_data::persist(self.db.as_ref(), &job, &finish.data).await
+        {
+            status = JobStatus::Failed;
+            result = Some(JobResult::Failure);
+            message = Some(format!(
+                "the job ran, but its results could not be stored: {why}"
+            ));
+        }
+        self.db
+            .finish_jobs(&[JobFinish {
+                id: job.id,
+                node_id: caller.agent.id.to_string(),
+                status,
+                result,
+                message,
+                details: finish.details,
+                logs: finish.logs,
+                progress: None,
+            }])
+            .await?;
+        Ok(())
+    }
 }

@@ -107,9 +107,13 @@ impl Service {
             || registration.capabilities.iter().any(|c| c.len() > 256)
         {
             return Err(DomainError::invalid(
-                Field::Agent,
+                Field::Capabilities,
                 "at most 256 capabilities of at most 256 characters",
             ));
+        }
+        // A CSR that does not verify is refused before anything is recorded.
+        if let Some(csr) = &registration.csr {
+            crate::authority::csr::verify(csr).map_err(|e| DomainError::invalid(Field::Csr, e))?;
         }
         let now = Utc::now();
         match peer {
@@ -321,7 +325,15 @@ impl Service {
         else {
             return Err(unauthenticated("the session's agent is gone"));
         };
-        if session.thumbprint.is_some() {
+        // An enrollment session (opened with the fleet's registration credential) proves
+        // nothing about the machine: it names no job.
+        if session.thumbprint.is_none() {
+            return Err(unauthenticated(
+                "this session was opened with a registration credential; job calls need a \
+                 session opened with the agent's client certificate",
+            ));
+        }
+        {
             let Some(der) = peer else {
                 return Err(unauthenticated(
                     "this session was opened with a client certificate; present it",

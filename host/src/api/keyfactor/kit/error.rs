@@ -187,6 +187,8 @@ impl Names {
             Field::Agent => "AgentId".to_owned(),
             Field::ClientMachine => "ClientMachine".to_owned(),
             Field::Csr => "CSR".to_owned(),
+            Field::Capabilities => "Capabilities".to_owned(),
+            Field::Job => "JobId".to_owned(),
             Field::Username => "Username".to_owned(),
             Field::Item(i, inner) if self.item_is_store && **inner == Field::Store => {
                 format!("{}[{i}]", self.items)

@@ -1,0 +1,117 @@
+//! The agent's identity on disk: its key, its client certificate and the AgentId the
+//! server gave it, in its data dir, readable by its user only.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rcgen::{CertificateParams, DnType, KeyPair};
+use serde::{Deserialize, Serialize};
+
+use crate::authority::files::write_private;
+
+const KEY_FILE: &str = "agent-key.pem";
+const CERT_FILE: &str = "agent-cert.pem";
+const ID_FILE: &str = "agent.json";
+
+/// What the agent keeps between runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Identity {
+    pub agent_id: Option<String>,
+}
+
+/// The identity files of one agent.
+#[derive(Debug, Clone)]
+pub struct IdentityFiles {
+    dir: PathBuf,
+}
+
+/// A new key and a CSR for it.
+pub struct KeyAndCsr {
+    pub key_pem: String,
+    pub csr_der: Vec<u8>,
+}
+
+impl IdentityFiles {
+    pub fn new(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the agent data dir {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot restrict {}", dir.display()))?;
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join(KEY_FILE)
+    }
+
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.join(CERT_FILE)
+    }
+
+    /// The saved AgentId, if any.
+    pub fn load(&self) -> Identity {
+        std::fs::read(self.dir.join(ID_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Key and certificate (PEM, key first) when both are saved.
+    pub fn client_pem(&self) -> Option<Vec<u8>> {
+        let key = std::fs::read(self.key_path()).ok()?;
+        let cert = std::fs::read(self.cert_path()).ok()?;
+        let mut pem = key;
+        pem.extend_from_slice(&cert);
+        Some(pem)
+    }
+
+    /// Saves a certificate the server issued for `key_pem`, and the AgentId. The key is
+    /// written first and replaced only with its certificate, so a crash between the two
+    /// leaves the old pair usable.
+    pub fn save(&self, key_pem: &str, cert_der: &[u8], agent_id: &str) -> anyhow::Result<()> {
+        let cert_pem = pem_certificate(cert_der);
+        let tmp_key = self.dir.join(format!("{KEY_FILE}.new"));
+        let tmp_cert = self.dir.join(format!("{CERT_FILE}.new"));
+        write_private(&tmp_key, key_pem)?;
+        write_private(&tmp_cert, &cert_pem)?;
+        std::fs::rename(&tmp_key, self.key_path())?;
+        std::fs::rename(&tmp_cert, self.cert_path())?;
+        let id = serde_json::to_string(&Identity {
+            agent_id: Some(agent_id.to_owned()),
+        })?;
+        write_private(&self.dir.join(ID_FILE), &id)?;
+        Ok(())
+    }
+}
+
+/// A fresh P-256 key and a CSR naming `client_machine`.
+pub fn new_key_and_csr(client_machine: &str) -> anyhow::Result<KeyAndCsr> {
+    let key = KeyPair::generate().context("cannot generate the agent key")?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, client_machine);
+    let csr = params.serialize_request(&key)?;
+    Ok(KeyAndCsr {
+        key_pem: key.serialize_pem(),
+        csr_der: csr.der().to_vec(),
+    })
+}
+
+fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
