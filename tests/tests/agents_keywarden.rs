@@ -74,6 +74,19 @@ fn p12_certificates(file: &Path) -> Vec<(String, String)> {
     found
 }
 
+/// A plugins folder with only the PKCS#12 store plugin: what the agent (and the server
+/// process) compile at start, kept small so the tests do not wait on unrelated plugins.
+fn pkcs12_plugins(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("plugins");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::copy(
+        keywarden_tests::plugins_dir().join("pkcs12-store.wasm"),
+        out.join("pkcs12-store.wasm"),
+    )
+    .unwrap();
+    out
+}
+
 struct AgentProcess {
     child: Child,
 }
@@ -243,7 +256,7 @@ async fn keywarden_agent_runs_store_jobs_on_its_own_machine() {
         "--data-dir",
         agent_dir.to_str().unwrap(),
         "--plugins-dir",
-        keywarden_tests::plugins_dir().to_str().unwrap(),
+        pkcs12_plugins(f).to_str().unwrap(),
         "--config",
         agent_config.to_str().unwrap(),
         "--server-ca",
@@ -407,6 +420,42 @@ async fn keywarden_agent_runs_store_jobs_on_its_own_machine() {
     );
     assert!(hooks.contains("Reenrollment success"), "{hooks}");
 
+    // Discovery on the agent's machine finds the store file where the agent's grant puts it.
+    let (status, body) = server
+        .put(
+            &server.admin,
+            "/KeyfactorAPI/CertificateStores/DiscoveryJob",
+            &json!({"ClientMachine": "kw-agent-1", "AgentId": id, "Type": "PKCS12", "Dirs": "/stores", "Extensions": "p12"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let paths = until(
+        "the discovered paths",
+        Duration::from_secs(30),
+        async || {
+            let (_, paths, total) = server
+                .get_counted(
+                    &server.admin,
+                    "/KeyfactorAPI/CertificateStores/DiscoveredPaths?CertStoreType=PKCS12",
+                )
+                .await;
+            (total == Some(1)).then_some(paths)
+        },
+    )
+    .await;
+    assert!(paths.to_string().contains("/stores/web.p12"), "{paths}");
+
+    // A store on the agent's machine without an AgentId belongs to that agent.
+    let (status, second) = server
+        .post(
+            &server.admin,
+            "/KeyfactorAPI/CertificateStores",
+            &json!({"ClientMachine": "kw-agent-1", "Storepath": "/stores/other.p12", "CertStoreType": "PKCS12"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["AgentId"], id.as_str(), "{second}");
+
     // Killed in the middle of a job (its pre-job command stalls): the job fails by lease,
     // and the agent started again does not run it a second time.
     std::fs::write(f.join("stall"), "").unwrap();
@@ -467,4 +516,243 @@ async fn keywarden_agent_runs_store_jobs_on_its_own_machine() {
         "the restarted agent keeps its identity: {view}"
     );
     server.stop().await;
+}
+
+/// `keywarden serve` as a process of its own, over HTTPS with its internal CA.
+struct ServerProcess {
+    child: Child,
+}
+
+impl ServerProcess {
+    fn start(data_dir: &Path, port: u16, config: &Path, plugins: &Path) -> Self {
+        let child = Command::new(keywarden_tests::keywarden_binary())
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--tls-internal-ca",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--plugins-dir")
+            .arg(plugins)
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("keywarden serve starts");
+        ServerProcess { child }
+    }
+
+    /// SIGTERM, then waits for the orderly shutdown.
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restarted_under_a_running_agent_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stores = d.join("stores");
+    std::fs::create_dir(&stores).unwrap();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "web.key",
+            "-out",
+            "web.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=web.example",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "web.pem",
+            "-inkey",
+            "web.key",
+            "-name",
+            "web",
+            "-out",
+            "stores/web.p12",
+            "-passout",
+            "pass:changeit",
+        ],
+    );
+    let server_config = d.join("server.toml");
+    std::fs::write(&server_config, "[agents]\nauto_approve = true\n").unwrap();
+    let agent_config = d.join("agent.toml");
+    std::fs::write(
+        &agent_config,
+        format!(
+            "[secrets]\np12_password = {{ value = \"changeit\" }}\n[plugins.pkcs12-store]\nsecrets = [\"p12_password\"]\ndirs = [{{ host = {:?}, guest = \"/stores\" }}]\n",
+            stores.display().to_string()
+        ),
+    )
+    .unwrap();
+    let plugins = pkcs12_plugins(d);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = d.join("server");
+    let mut server = ServerProcess::start(&data, port, &server_config, &plugins);
+    let base = format!("https://localhost:{port}");
+    let ca = data.join("tls").join("ca-cert.pem");
+    let healthy = async |base: &str| {
+        until("the server", Duration::from_secs(60), async || {
+            let client = keywarden_tests::server::client_trusting(
+                std::fs::metadata(&ca).ok().map(|_| ca.as_path())?,
+            );
+            let r = client.get(format!("{base}/healthz")).send().await.ok()?;
+            r.status().is_success().then_some(client)
+        })
+        .await
+    };
+    let client = healthy(&base).await;
+    let admin = std::fs::read_to_string(data.join("admin-token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let call =
+        async |method: reqwest::Method, path: &str, body: Option<Value>| -> (StatusCode, Value) {
+            let mut r = client
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(&admin);
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            let r = r.send().await.expect("request");
+            let status = r.status();
+            (status, r.json().await.unwrap_or(Value::Null))
+        };
+    let (status, credential) = call(
+        reqwest::Method::POST,
+        "/api/v1/agents/registration-credentials",
+        Some(json!({"username": "fleet-3"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{credential}");
+    let args: Vec<String> = [
+        "agent",
+        "--server",
+        &base,
+        "--data-dir",
+        d.join("agent").to_str().unwrap(),
+        "--plugins-dir",
+        plugins.to_str().unwrap(),
+        "--config",
+        agent_config.to_str().unwrap(),
+        "--server-ca",
+        ca.to_str().unwrap(),
+        "--client-machine",
+        "kw-agent-2",
+        "--registration-user",
+        "fleet-3",
+        "--heartbeat-secs",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let _agent = AgentProcess::start(&args, credential["password"].as_str().unwrap());
+
+    let view = until(
+        "the agent's certificate",
+        Duration::from_secs(60),
+        async || {
+            let (_, list) = call(reqwest::Method::GET, "/KeyfactorAPI/Agents", None).await;
+            let v = list.get(0)?.clone();
+            (v["LastThumbprintUsed"].is_string() && v["LastThumbprintUsed"] == v["Thumbprint"])
+                .then_some(v)
+        },
+    )
+    .await;
+    let id = view["AgentId"].as_str().unwrap().to_owned();
+    let (status, store) = call(
+        reqwest::Method::POST,
+        "/KeyfactorAPI/CertificateStores",
+        Some(json!({
+        "ClientMachine": "kw-agent-2", "Storepath": "/stores/web.p12", "CertStoreType": "PKCS12",
+        "Password": {"SecretName": "p12_password"}, "InventorySchedule": {"Immediate": true}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{store}");
+    assert_eq!(store["AgentId"], id.as_str());
+    let store_id = store["Id"].as_str().unwrap().to_owned();
+    let inventoried = async || {
+        let (_, total) = {
+            let (_, h) = call(reqwest::Method::GET,
+                "/KeyfactorAPI/OrchestratorJobs/JobHistory?QueryString=JobType%20-eq%20%22Inventory%22%20AND%20Result%20-eq%202", None).await;
+            ((), h.as_array().map_or(0, Vec::len))
+        };
+        total
+    };
+    until("the first inventory", Duration::from_secs(30), async || {
+        (inventoried().await == 1).then_some(())
+    })
+    .await;
+
+    // The server stops and comes back on the same port and data; the agent carries on.
+    server.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut server = ServerProcess::start(&data, port, &server_config, &plugins);
+    healthy(&base).await;
+    let (status, _) = call(
+        reqwest::Method::POST,
+        "/KeyfactorAPI/CertificateStores/Schedule",
+        Some(json!({"StoreIds": [store_id], "Schedule": {"Immediate": true}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    until(
+        "the inventory after the restart",
+        Duration::from_secs(60),
+        async || (inventoried().await == 2).then_some(()),
+    )
+    .await;
+    let (_, list) = call(reqwest::Method::GET, "/KeyfactorAPI/Agents", None).await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "no second enrollment: {list}"
+    );
+    assert_eq!(
+        list[0]["Thumbprint"], view["Thumbprint"],
+        "the same certificate"
+    );
+    let (_, inventory) = call(
+        reqwest::Method::GET,
+        &format!("/KeyfactorAPI/CertificateStores/{store_id}/Inventory"),
+        None,
+    )
+    .await;
+    assert_eq!(inventory.as_array().map(Vec::len), Some(1), "{inventory}");
+    server.stop();
 }

@@ -491,12 +491,21 @@ impl Service {
 
     /// The registered agent the store's `AgentId` names in its account, if it names one:
     /// its jobs then go to that agent instead of a node.
+    ///
+    /// Without an `AgentId`, the one approved agent of the account on the store's
+    /// `ClientMachine` (if there is exactly one) is the store's agent.
     async fn bound_agent(&self, store: &CertificateStore) -> DomainResult<Option<Agent>> {
-        let Some(id) = store
-            .agent_id
-            .as_deref()
-            .and_then(|a| Uuid::parse_str(a.trim()).ok())
-        else {
+        let Some(named) = store.agent_id.as_deref() else {
+            let mut on_machine: Vec<Agent> = self
+                .db
+                .find_agents_by_machine(&store.account_id, &store.client_machine)
+                .await?
+                .into_iter()
+                .filter(|a| a.status == keywarden_db::AgentStatus::Approved)
+                .collect();
+            return Ok((on_machine.len() == 1).then(|| on_machine.remove(0)));
+        };
+        let Ok(id) = Uuid::parse_str(named.trim()) else {
             return Ok(None);
         };
         Ok(self.db.get_agent(Some(&store.account_id), id).await?)

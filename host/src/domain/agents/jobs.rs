@@ -115,6 +115,15 @@ impl Service {
         if job.operation == FETCH_LOGS {
             return Ok(Some(FETCH_LOGS_CAPABILITY.to_owned()));
         }
+        if job.operation == operation::DISCOVERY
+            && let Ok(params) = serde_json::from_value::<StoreJobParams>(job.params.clone())
+            && let Some(discovery) = params.discovery
+        {
+            return Ok(Some(store_capability(
+                &crate::certificates::canonical_store_type(&discovery.store_type),
+                &job.operation,
+            )));
+        }
         if [
             operation::INVENTORY,
             operation::MANAGEMENT,
