@@ -40,6 +40,8 @@ CREATE TABLE agent_registration_credentials (
     username     TEXT PRIMARY KEY,
     account_id   TEXT NOT NULL,
     secret_hash  TEXT NOT NULL,
+    -- When set, only an agent on this machine may register with it.
+    client_machine TEXT,
     created_at   BIGINT NOT NULL
 );
 

@@ -153,6 +153,9 @@ pub struct RegistrationCredential {
     pub account_id: String,
     /// SHA-256 hex of the secret; the secret itself is shown once and never stored.
     pub secret_hash: String,
+    /// When set, only an agent on this machine may register with it (a credential per
+    /// machine: no holder of it can claim another machine's name).
+    pub client_machine: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

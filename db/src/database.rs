@@ -262,6 +262,17 @@ pub trait Database: Send + Sync {
     ) -> Result<(i64, Vec<DiscoveredPath>)>;
     // ----- agents (orchestrators) -----
 
+    /// Like [`Database::claim_jobs`] for an agent: only the due, queued jobs pinned to
+    /// `agent_id` (`run_on`) in `account_id`, never those any node may run.
+    async fn claim_agent_jobs(
+        &self,
+        agent_id: &str,
+        account_id: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Job>>;
+
     /// Stores a new agent as given. `Conflict` if its thumbprint is another agent's.
     async fn insert_agent(&self, agent: &Agent) -> Result<Agent>;
     /// An agent by id, restricted to `account_id` unless `None`.
@@ -297,6 +308,13 @@ pub trait Database: Send + Sync {
         &self,
         credential: &RegistrationCredential,
     ) -> Result<()>;
+    /// Deletes a registration credential (in `account_id` unless `None`); agents it
+    /// registered keep their certificates. Returns whether one was deleted.
+    async fn delete_registration_credential(
+        &self,
+        account_id: Option<&str>,
+        username: &str,
+    ) -> Result<bool>;
     /// A registration credential by username.
     async fn find_registration_credential(
         &self,

@@ -132,6 +132,7 @@ conformance!(
     agents::agent_listing,
     agents::agent_reset,
     agents::registration_credentials_and_sessions,
+    agents::agents_claim_only_their_own_jobs,
     agents::agent_jobs_fail_when_their_lease_ends,
 );
 

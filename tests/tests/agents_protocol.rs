@@ -1320,3 +1320,158 @@ async fn registration_credentials_are_admin_only_unique_shown_once_and_register_
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_away_certificate_opens_no_session_and_renews_nothing() {
+    let (server, password) = start().await;
+    let agent = enroll(&server, &password, "renewing").await;
+    let (status, body) = server
+        .post(
+            &server.admin,
+            "/KeyfactorAPI/Agents/SetAuthCertificateReenrollment",
+            &json!({"OrchestratorIds": [agent.id], "Status": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The agent renews with a new key over its current certificate.
+    let new_key = KeyPair::generate().unwrap();
+    let mut body = registration(&agent.machine, Some(&csr(&new_key, &agent.machine)));
+    body["AgentId"] = json!(agent.id);
+    let (status, answer) = post_agent(
+        &agent.client(&server),
+        &server,
+        REGISTER,
+        None,
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let renewed = base64::engine::general_purpose::STANDARD
+        .decode(
+            answer["Session"]["Certificate"]
+                .as_str()
+                .expect("a certificate"),
+        )
+        .unwrap();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&renewed).unwrap();
+    assert_eq!(
+        parsed.subject().to_string(),
+        format!("CN={}", agent.id),
+        "the certificate names the agent, not what its CSR asked for"
+    );
+    // The old certificate (a thief's copy) can neither open a session nor renew.
+    let mut plain = registration(&agent.machine, None);
+    plain["AgentId"] = json!(agent.id);
+    let (status, answer) = post_agent(
+        &agent.client(&server),
+        &server,
+        REGISTER,
+        None,
+        &plain.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    let thief = KeyPair::generate().unwrap();
+    let mut renew = registration(&agent.machine, Some(&csr(&thief, &agent.machine)));
+    renew["AgentId"] = json!(agent.id);
+    let before = agent_view(&server, &agent.id).await;
+    let (status, answer) = post_agent(
+        &agent.client(&server),
+        &server,
+        REGISTER,
+        None,
+        &renew.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(
+        agent_view(&server, &agent.id).await["Thumbprint"],
+        before["Thumbprint"],
+        "nothing renewed"
+    );
+    // The new certificate works.
+    let client = client_presenting(&server, &renewed, &new_key);
+    let (status, answer) = post_agent(&client, &server, REGISTER, None, &plain.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["Session"]["Token"].is_string(), "{answer}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_bind_machines_complete_only_their_own_enrollments_and_can_be_revoked() {
+    let (server, fleet_password) = start().await;
+    // A credential for one machine only.
+    let (status, body) = server
+        .post(
+            &server.admin,
+            "/api/v1/agents/registration-credentials",
+            &json!({"username": "db01-only", "client_machine": "db01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["client_machine"], "db01");
+    let db01 = basic("db01-only", body["password"].as_str().unwrap());
+    let (status, answer) = register_basic(&server, &db01, &registration("web01", None)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "another machine's name: {answer}"
+    );
+    let (status, answer) = register_basic(&server, &db01, &registration("db01", None)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = agent_id_of(&server, "db01").await;
+    approve(&server, &id).await;
+
+    // The fleet credential cannot complete the approved enrollment db01's credential began.
+    let fleet = basic(FLEET, &fleet_password);
+    let key = KeyPair::generate().unwrap();
+    let (status, answer) = register_basic(
+        &server,
+        &fleet,
+        &registration("db01", Some(&csr(&key, "db01"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer["Session"].is_null(),
+        "no certificate for the squatter: {answer}"
+    );
+    assert!(
+        agent_view(&server, &id).await["Thumbprint"].is_null(),
+        "the approved record is untouched"
+    );
+    // Its own credential completes it.
+    let (status, answer) = register_basic(
+        &server,
+        &db01,
+        &registration("db01", Some(&csr(&key, "db01"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["Session"]["AgentId"], id.as_str(), "{answer}");
+
+    // Revoked: it registers nothing any more; the agent keeps its certificate.
+    let (status, _) = server
+        .delete(
+            &server.admin,
+            "/api/v1/agents/registration-credentials/db01-only",
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = server
+        .delete(
+            &server.admin,
+            "/api/v1/agents/registration-credentials/db01-only",
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, answer) = register_basic(&server, &db01, &registration("db01", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert!(agent_view(&server, &id).await["Thumbprint"].is_string());
+    let other = server.token("someone", false).await;
+    let (status, _) = server
+        .delete(&other, "/api/v1/agents/registration-credentials/fleet")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+    server.stop().await;
+}

@@ -210,12 +210,14 @@ pub(crate) async fn insert_credential<DB: Backend>(
     credential: &RegistrationCredential,
 ) -> Result<()> {
     let mut q = Sql::<DB>::new(
-        "INSERT INTO agent_registration_credentials (username, account_id, secret_hash, created_at) VALUES ",
+        "INSERT INTO agent_registration_credentials \
+         (username, account_id, secret_hash, client_machine, created_at) VALUES ",
     );
     q.bind_list::<Val>([
         (&credential.username).into(),
         (&credential.account_id).into(),
         (&credential.secret_hash).into(),
+        (&credential.client_machine).into(),
         credential.created_at.into(),
     ]);
     q.execute(&mut *s.conn().await?).await.map_err(|e| {
@@ -225,6 +227,19 @@ pub(crate) async fn insert_credential<DB: Backend>(
         )
     })?;
     Ok(())
+}
+
+pub(crate) async fn delete_credential<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    username: &str,
+) -> Result<bool> {
+    let mut q = Sql::<DB>::new("DELETE FROM agent_registration_credentials WHERE username = ");
+    q.bind(username);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    Ok(q.execute(&mut *s.conn().await?).await? > 0)
 }
 
 pub(crate) async fn find_credential<DB: Backend>(

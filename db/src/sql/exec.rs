@@ -17,13 +17,26 @@ const FINISH_CHUNK: usize = 256;
 /// Ids per lease-renewal statement.
 const RENEW_CHUNK: usize = 1000;
 
+/// Which queued jobs a claim may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Claimant<'a> {
+    /// A node: jobs for any node or pinned to it.
+    Node(&'a str),
+    /// An agent: only jobs pinned to it, in its account (never `any`: those are the
+    /// nodes', of every account).
+    Agent { id: &'a str, account: &'a str },
+}
+
 pub(crate) async fn claim<DB: Backend>(
     s: &SqlDatabase<DB>,
-    node: &str,
+    claimant: Claimant<'_>,
     now: DateTime<Utc>,
     limit: i64,
     lease: Duration,
 ) -> Result<Vec<Job>> {
+    let node = match claimant {
+        Claimant::Node(n) | Claimant::Agent { id: n, .. } => n,
+    };
     if limit <= 0 {
         return Ok(Vec::new());
     }
@@ -44,9 +57,19 @@ pub(crate) async fn claim<DB: Backend>(
         .push(DB::CLAIM_OPEN)
         .push("SELECT id FROM jobs WHERE status = 'queued' AND scheduled_for <= ")
         .bind(now_us)
-        .push(" AND (run_on = 'any' OR run_on = ")
-        .bind(node)
-        .push(") ORDER BY scheduled_for, id LIMIT ")
+        .push(" AND ");
+    match claimant {
+        Claimant::Node(_) => {
+            q.push("(run_on = 'any' OR run_on = ").bind(node).push(")");
+        }
+        Claimant::Agent { id, account } => {
+            q.push("run_on = ")
+                .bind(id)
+                .push(" AND account_id = ")
+                .bind(account);
+        }
+    }
+    q.push(" ORDER BY scheduled_for, id LIMIT ")
         .bind(limit)
         .push(DB::CLAIM_CLOSE)
         .push(" RETURNING *");

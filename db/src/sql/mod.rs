@@ -174,7 +174,7 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Job>> {
-        exec::claim(self, node_id, now, limit, lease).await
+        exec::claim(self, exec::Claimant::Node(node_id), now, limit, lease).await
     }
     async fn renew_leases(&self, node_id: &str, ids: &[Uuid], until: DateTime<Utc>) -> Result<u64> {
         exec::renew_leases(self, node_id, ids, until).await
@@ -234,6 +234,20 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         misc::list_nodes(self).await
     }
 
+    async fn claim_agent_jobs(
+        &self,
+        agent_id: &str,
+        account_id: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Job>> {
+        let claimant = exec::Claimant::Agent {
+            id: agent_id,
+            account: account_id,
+        };
+        exec::claim(self, claimant, now, limit, lease).await
+    }
     async fn insert_agent(&self, agent: &Agent) -> Result<Agent> {
         agents::insert(self, agent).await
     }
@@ -274,6 +288,13 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         credential: &RegistrationCredential,
     ) -> Result<()> {
         agents::insert_credential(self, credential).await
+    }
+    async fn delete_registration_credential(
+        &self,
+        account_id: Option<&str>,
+        username: &str,
+    ) -> Result<bool> {
+        agents::delete_credential(self, account_id, username).await
     }
     async fn find_registration_credential(
         &self,

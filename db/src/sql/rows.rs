@@ -239,6 +239,7 @@ pub(crate) fn registration_credential<DB: Backend>(
         username: c.text("username")?,
         account_id: c.text("account_id")?,
         secret_hash: c.text("secret_hash")?,
+        client_machine: c.opt_text("client_machine")?,
         created_at: c.time("created_at")?,
     })
 }

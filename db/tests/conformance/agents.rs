@@ -190,7 +190,7 @@ pub async fn agent_reset(db: Arc<dyn Database>) {
     running.run_on = run_on.clone();
     let elsewhere = new_job("acct", "local", t(0), t(0));
     db.insert_jobs(&[running.clone()]).await.unwrap();
-    db.claim_jobs(&a.id.to_string(), t(1), 1, LEASE)
+    db.claim_agent_jobs(&a.id.to_string(), "acct", t(1), 1, LEASE)
         .await
         .unwrap();
     db.insert_jobs(&[queued.clone(), elsewhere.clone()])
@@ -234,6 +234,7 @@ pub async fn registration_credentials_and_sessions(db: Arc<dyn Database>) {
         username: "fleet".into(),
         account_id: "acct".into(),
         secret_hash: "ab".repeat(32),
+        client_machine: Some("web-1".into()),
         created_at: t(0),
     };
     db.insert_registration_credential(&c).await.unwrap();
@@ -248,6 +249,24 @@ pub async fn registration_credentials_and_sessions(db: Arc<dyn Database>) {
     let mut again = c.clone();
     again.account_id = "other".into();
     assert_conflict(db.insert_registration_credential(&again).await);
+    assert!(
+        !db.delete_registration_credential(Some("other"), "fleet")
+            .await
+            .unwrap()
+    );
+    let mut second = c.clone();
+    second.username = "fleet-2".into();
+    second.client_machine = None;
+    db.insert_registration_credential(&second).await.unwrap();
+    assert!(
+        db.delete_registration_credential(Some("acct"), "fleet-2")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        db.find_registration_credential("fleet-2").await.unwrap(),
+        None
+    );
 
     let a = db.insert_agent(&agent("acct", "web-1", 0)).await.unwrap();
     let s = session(&a, "tok-1", 0, 60);
@@ -275,6 +294,40 @@ pub async fn registration_credentials_and_sessions(db: Arc<dyn Database>) {
     );
 }
 
+pub async fn agents_claim_only_their_own_jobs(db: Arc<dyn Database>) {
+    let a = db.insert_agent(&agent("acct", "web-1", 0)).await.unwrap();
+    let id = a.id.to_string();
+    let mut mine = new_job("acct", "mine", t(0), t(0));
+    mine.run_on = RunOn::Node(id.clone());
+    let any_here = new_job("acct", "any-here", t(0), t(0));
+    let any_elsewhere = new_job("other", "any-elsewhere", t(0), t(0));
+    let mut forged = new_job("other", "pinned-by-another-account", t(0), t(0));
+    forged.run_on = RunOn::Node(id.clone());
+    db.insert_jobs(&[
+        mine.clone(),
+        any_here.clone(),
+        any_elsewhere.clone(),
+        forged.clone(),
+    ])
+    .await
+    .unwrap();
+    let claimed = db
+        .claim_agent_jobs(&id, "acct", t(1), 100, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![mine.id],
+        "only its own account's jobs pinned to it; `any` jobs are the nodes'"
+    );
+    for other in [&any_here, &any_elsewhere, &forged] {
+        assert_eq!(
+            db.get_job(None, other.id).await.unwrap().unwrap().status,
+            JobStatus::Queued
+        );
+    }
+}
+
 pub async fn agent_jobs_fail_when_their_lease_ends(db: Arc<dyn Database>) {
     let a = db.insert_agent(&agent("acct", "web-1", 0)).await.unwrap();
     let agent_id = a.id.to_string();
@@ -288,7 +341,7 @@ pub async fn agent_jobs_fail_when_their_lease_ends(db: Arc<dyn Database>) {
         .await
         .unwrap();
     assert_eq!(
-        db.claim_jobs(&agent_id, t(1), 10, LEASE)
+        db.claim_agent_jobs(&agent_id, "acct", t(1), 10, LEASE)
             .await
             .unwrap()
             .len(),

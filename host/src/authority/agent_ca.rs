@@ -73,13 +73,23 @@ impl AgentCa {
     }
 
     /// Signs an agent's CSR (its signature checked first) for client authentication only,
-    /// whatever usages it asks for.
-    pub fn issue(&self, csr_der: &[u8]) -> Result<IssuedAgentCertificate, String> {
+    /// naming the agent (`CN=<agent id>`, no alternative names) whatever the CSR asks:
+    /// a system that trusts this CA learns who the agent is, never a name it chose.
+    pub fn issue(&self, csr_der: &[u8], agent_id: &str) -> Result<IssuedAgentCertificate, String> {
         let mut verified = csr::verify(csr_der)?;
         verified.usages = csr::RequestedUsages {
             client_auth: true,
             ..Default::default()
         };
+        verified.subject = vec![csr::NameAttribute {
+            oid: vec![2, 5, 4, 3],
+            value: agent_id.to_owned(),
+            printable: false,
+        }];
+        verified.dns_names.clear();
+        verified.ip_addresses.clear();
+        verified.emails.clear();
+        verified.uris.clear();
         let chain = self.ca.issue(&verified)?;
         let der = chain
             .into_iter()
@@ -152,7 +162,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = AgentCa::open(&config(), dir.path()).unwrap();
         let key = KeyPair::generate().unwrap();
-        let issued = ca.issue(&csr(&key, "agent-1")).unwrap();
+        let issued = ca.issue(&csr(&key, "agent-1"), "id-1").unwrap();
         assert_eq!(issued.thumbprint.len(), 40);
         let (_, cert) = X509Certificate::from_der(&issued.der).unwrap();
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
@@ -178,7 +188,7 @@ mod tests {
         let ours = AgentCa::open(&config(), tempfile::tempdir().unwrap().path()).unwrap();
         let other = AgentCa::open(&config(), tempfile::tempdir().unwrap().path()).unwrap();
         let key = KeyPair::generate().unwrap();
-        let foreign = other.issue(&csr(&key, "agent-x")).unwrap();
+        let foreign = other.issue(&csr(&key, "agent-x"), "x").unwrap();
         assert_eq!(
             ours.check_presented(&foreign.der, Utc::now()),
             Err(PresentedCertificateError::ForeignIssuer)
@@ -191,7 +201,7 @@ mod tests {
         let last = tampered.len() - 1;
         tampered[last] ^= 0x55;
         assert!(
-            ours.issue(&tampered).is_err(),
+            ours.issue(&tampered, "y").is_err(),
             "a CSR whose signature does not verify"
         );
     }

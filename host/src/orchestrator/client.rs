@@ -137,7 +137,10 @@ impl ProtocolClient {
             .map(|c| base64::engine::general_purpose::STANDARD.decode(c.trim()))
             .transpose()
             .context("the issued certificate is not base64")?;
-        let minutes = session["HeartbeatInterval"].as_u64().unwrap_or(5).max(1);
+        let minutes = session["HeartbeatInterval"]
+            .as_u64()
+            .unwrap_or(5)
+            .clamp(1, 24 * 60);
         let jobs = session["Jobs"]
             .as_array()
             .map(|jobs| {

@@ -1,5 +1,6 @@
 //! Pre- and post-job commands (`[agent_hooks.TYPE]`): an argv list run without a shell,
-//! under a time limit, with the job's facts in the environment.
+//! under a time limit, with only the job's facts in the environment. `KEYWARDEN_STORE_PATH`
+//! comes from the server's users: a command must treat it as data (quote it in a script).
 
 use std::time::Duration;
 
@@ -21,7 +22,11 @@ pub async fn run(argv: &[String], timeout: Duration, ctx: &HookContext<'_>) -> R
         return Ok(());
     };
     let mut command = Command::new(program);
+    // Nothing of the agent's own environment (its registration password, secrets it
+    // reads from variables) reaches the command: only a search path and the job's facts.
     command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .args(args)
         .env("KEYWARDEN_JOB_ID", ctx.job_id)
         .env("KEYWARDEN_OPERATION", ctx.operation)

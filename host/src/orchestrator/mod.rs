@@ -142,6 +142,12 @@ impl Agent {
         let ca = self.options.server_ca.as_deref();
         let machine = &self.options.client_machine;
         let capabilities = self.capabilities();
+        if self.files.client_pem().is_some() && self.files.certificate_expired(chrono::Utc::now()) {
+            tracing::warn!(
+                "the agent's client certificate expired; enrolling again as a new agent"
+            );
+            self.files.forget();
+        }
         let Some(identity) = self.files.client_pem() else {
             return self.enroll(&capabilities).await;
         };

@@ -35,6 +35,7 @@ use super::AppState;
     misc::plugins,
     misc::create_token,
     agents::create_credential,
+    agents::delete_credential,
 ))]
 pub struct CipherTrustDoc;
 
@@ -63,5 +64,9 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/agents/registration-credentials",
             post(agents::create_credential),
+        )
+        .route(
+            "/agents/registration-credentials/{username}",
+            axum::routing::delete(agents::delete_credential),
         )
 }

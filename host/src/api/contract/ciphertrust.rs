@@ -191,7 +191,20 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
             "createRegistrationCredential",
         )
         .body(credential_request())
-        .errors(&[400, 403, 409]),
+        .errors(&[400, 403, 409])
+        .link(
+            "deleteRegistrationCredential",
+            "username",
+            "$response.body#/username",
+        ),
+        Operation::new(
+            "delete",
+            "/api/v1/agents/registration-credentials/{username}",
+            "deleteRegistrationCredential",
+        )
+        .params(vec![json!({"name": "username", "in": "path", "required": true,
+            "description": "The credential's username", "schema": {"type": "string", "minLength": 1}})])
+        .errors(&[403, 404]),
         Operation::new("get", "/healthz", "health").open(),
     ]
 }
@@ -414,6 +427,14 @@ fn credential_request() -> Value {
         doc(
             nullable(json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"})),
             "The account agents registering with it join (default: the caller's)",
+        ),
+    );
+    properties.insert(
+        "client_machine".into(),
+        doc(
+            nullable(json!({"type": "string", "maxLength": 255,
+                "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"})),
+            "Only an agent on this machine may register with it (a credential per machine)",
         ),
     );
     object(properties, &["username"])

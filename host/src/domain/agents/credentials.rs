@@ -13,6 +13,7 @@ use super::super::{Caller, DomainError, DomainResult, Field, Service};
 pub struct NewCredential {
     pub username: String,
     pub account: String,
+    pub client_machine: Option<String>,
     pub password: String,
 }
 
@@ -34,6 +35,7 @@ impl Service {
         caller: &Caller,
         username: &str,
         account: Option<&str>,
+        client_machine: Option<&str>,
     ) -> DomainResult<NewCredential> {
         if !caller.admin {
             return Err(DomainError::Forbidden(
@@ -53,6 +55,15 @@ impl Service {
                 "expected 1-128 characters from A-Z, a-z, 0-9, '-', '_', '.', '@' and '\\'",
             ));
         }
+        let client_machine = client_machine.map(str::trim).filter(|m| !m.is_empty());
+        if client_machine
+            .is_some_and(|m| m.chars().count() > 255 || m.chars().any(char::is_control))
+        {
+            return Err(DomainError::invalid(
+                Field::ClientMachine,
+                "expected at most 255 printable characters",
+            ));
+        }
         let password = generate_token();
         self.db.ensure_account(account).await?;
         self.db
@@ -60,6 +71,7 @@ impl Service {
                 username: username.to_owned(),
                 account_id: account.to_owned(),
                 secret_hash: hash_token(&password),
+                client_machine: client_machine.map(str::to_owned),
                 created_at: Utc::now(),
             })
             .await
@@ -72,8 +84,35 @@ impl Service {
         Ok(NewCredential {
             username: username.to_owned(),
             account: account.to_owned(),
+            client_machine: client_machine.map(str::to_owned),
             password,
         })
+    }
+
+    /// Revokes a registration credential (admins only): no agent registers with it any
+    /// more; agents it registered keep their certificates.
+    pub async fn delete_registration_credential(
+        &self,
+        caller: &Caller,
+        username: &str,
+    ) -> DomainResult<()> {
+        if !caller.admin {
+            return Err(DomainError::Forbidden(
+                "only admin tokens may revoke registration credentials".to_owned(),
+            ));
+        }
+        if self
+            .db
+            .delete_registration_credential(None, username)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(DomainError::not_found_at(
+                Field::Username,
+                format!("no registration credential {username:?}"),
+            ))
+        }
     }
 
     /// The account a username and password register agents into, or `None` when they

@@ -198,6 +198,18 @@ impl Service {
             .await?)
     }
 
+    /// A job's lease runs from when the agent starts it (asks its configuration), not
+    /// from when it was handed out with the session's others, which run one after another.
+    async fn restart_lease(&self, caller: &AgentCaller, job: &Job) -> DomainResult<()> {
+        let lease = chrono::Duration::seconds(
+            i64::try_from(self.agents()?.config.job_lease_secs.max(1)).unwrap_or(600),
+        );
+        self.db
+            .renew_leases(&caller.agent.id.to_string(), &[job.id], Utc::now() + lease)
+            .await?;
+        Ok(())
+    }
+
     /// The running job `id` of the calling agent.
     async fn handed_job(&self, caller: &AgentCaller, id: Uuid) -> DomainResult<Job> {
         let job = self
@@ -223,6 +235,7 @@ impl Service {
     /// waiting out its lease.
     pub async fn agent_job(&self, caller: &AgentCaller, id: Uuid) -> DomainResult<AgentJob> {
         let job = self.handed_job(caller, id).await?;
+        self.restart_lease(caller, &job).await?;
         match self.describe_job(job.clone()).await {
             Err(DomainError::Conflict { field, reason }) => {
                 self.db
@@ -395,7 +408,21 @@ impl Service {
         let Some(request) = params.reenrollment else {
             return Err(job_fault(format!("job {id} is not a reenrollment job")));
         };
-        crate::authority::csr::verify(csr).map_err(|e| DomainError::invalid(Field::Csr, e))?;
+        let verified =
+            crate::authority::csr::verify(csr).map_err(|e| DomainError::invalid(Field::Csr, e))?;
+        check_requested(&verified, &request)?;
+        // One certificate per job: an agent cannot turn a reenrollment into a stream of
+        // certificates from a CA every account shares.
+        let (plugin, scope) = ("keywarden:agent-enrollment", job.id.to_string());
+        if self.db.state_get(plugin, &scope, "issued").await?.is_some() {
+            return Err(DomainError::conflict(
+                Field::Csr,
+                format!("job {id} already had its certificate issued"),
+            ));
+        }
+        self.db
+            .state_set(plugin, &scope, "issued", Some("1"))
+            .await?;
         let authority = self.agents()?.authority.clone().ok_or_else(|| {
             DomainError::conflict(
                 Field::Csr,
@@ -430,16 +457,20 @@ impl Service {
             ));
         };
         let now = Utc::now();
+        // What the server knew, by alias and by thumbprint (an agent may echo either).
+        let mut by_name: std::collections::HashMap<String, &InventoryEntry> =
+            std::collections::HashMap::with_capacity(known.len() * 2);
+        for k in &known {
+            by_name.insert(k.thumbprint.to_ascii_lowercase(), k);
+            by_name.insert(k.alias.to_ascii_lowercase(), k);
+        }
         let mut rows: Vec<InventoryEntry> = Vec::new();
         for (i, entry) in report.iter().enumerate() {
             match entry.status {
                 ReportedStatus::Removed => {}
                 ReportedStatus::Unchanged if entry.certificates.is_empty() => {
-                    if let Some(k) = known.iter().find(|k| {
-                        k.alias.eq_ignore_ascii_case(&entry.alias)
-                            || k.thumbprint.eq_ignore_ascii_case(&entry.alias)
-                    }) {
-                        let mut k = k.clone();
+                    if let Some(k) = by_name.get(&entry.alias.to_ascii_lowercase()) {
+                        let mut k = (*k).clone();
                         k.job_id = Some(handed.job.id);
                         k.inventoried_at = now;
                         rows.push(k);
@@ -549,6 +580,7 @@ impl Service {
         id: Uuid,
     ) -> DomainResult<HandedRecord> {
         let job = self.handed_job(caller, id).await?;
+        self.restart_lease(caller, &job).await?;
         let query = JobQuery {
             account_id: Some(job.account_id.clone()),
             condition: JobCondition::is(JobField::Id, &job.id.to_string()),
@@ -578,6 +610,20 @@ impl Service {
                 "a job ends completed, failed or cancelled",
             ));
         }
+        let fits = match &finish.data {
+            crate::runtime::invoke::FamilyData::None => true,
+            crate::runtime::invoke::FamilyData::Inventory(_) => {
+                job.operation == operation::INVENTORY
+            }
+            crate::runtime::invoke::FamilyData::Paths(_) => job.operation == operation::DISCOVERY,
+            crate::runtime::invoke::FamilyData::Keys(_) => false,
+        };
+        if !fits {
+            return Err(DomainError::invalid(
+                Field::Job,
+                format!("a {} job reports no such data", job.operation),
+            ));
+        }
         let mut status = finish.status;
         let mut result = finish.result;
         let mut message = finish.message;
@@ -605,4 +651,59 @@ impl Service {
             .await?;
         Ok(())
     }
+}
+
+/// The CSR asks for what the job asked for: the same common name, and no name beyond the
+/// requested SANs.
+fn check_requested(
+    csr: &crate::authority::csr::VerifiedCsr,
+    request: &crate::certificates::job_params::Reenrollment,
+) -> DomainResult<()> {
+    const COMMON_NAME: [u64; 4] = [2, 5, 4, 3];
+    let wanted_cn = request.subject.split(',').find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("CN")
+            .then(|| v.trim().trim_matches('"').to_owned())
+    });
+    let got_cn = csr
+        .subject
+        .iter()
+        .find(|a| a.oid == COMMON_NAME)
+        .map(|a| a.value.clone());
+    if wanted_cn != got_cn {
+        return Err(DomainError::invalid(
+            Field::Csr,
+            format!(
+                "the CSR's common name {:?} is not the job's {:?}",
+                got_cn.unwrap_or_default(),
+                wanted_cn.unwrap_or_default()
+            ),
+        ));
+    }
+    let allowed: std::collections::HashSet<String> = request
+        .sans
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let asked = csr
+        .dns_names
+        .iter()
+        .map(|d| d.to_ascii_lowercase())
+        .chain(csr.ip_addresses.iter().map(ToString::to_string));
+    for name in asked {
+        if !allowed.contains(&name) {
+            return Err(DomainError::invalid(
+                Field::Csr,
+                format!("the CSR names {name:?}, which the job did not ask for"),
+            ));
+        }
+    }
+    if !csr.emails.is_empty() || !csr.uris.is_empty() {
+        return Err(DomainError::invalid(
+            Field::Csr,
+            "the CSR names e-mail addresses or URIs the job did not ask for",
+        ));
+    }
+    Ok(())
 }

@@ -146,6 +146,14 @@ impl Service {
                 "no agent holds this client certificate (reset agents enroll again)",
             ));
         };
+        // A certificate replaced by a renewal opens no session and renews nothing: a
+        // renewal must evict a stolen certificate. (It is still accepted on the job calls
+        // of a session its successor opened, for connections made before the renewal.)
+        if agent.thumbprint.as_deref() != Some(thumbprint.as_str()) {
+            return Err(unauthenticated(
+                "this client certificate was replaced by a renewal; use the current one",
+            ));
+        }
         if registration.agent_id.is_some_and(|id| id != agent.id) {
             return Err(unauthenticated(
                 "the AgentId is not the one of the client certificate",
@@ -161,7 +169,7 @@ impl Service {
         if let Some(csr) = &registration.csr {
             let issued = ctx
                 .ca
-                .issue(csr)
+                .issue(csr, &agent.id.to_string())
                 .map_err(|e| DomainError::invalid(Field::Csr, e))?;
             agent.legacy_thumbprint = agent.thumbprint.take();
             agent.thumbprint = Some(issued.thumbprint.clone());
@@ -204,12 +212,25 @@ impl Service {
                 "the registration credential is not recognised",
             ));
         };
+        if credential
+            .client_machine
+            .as_deref()
+            .is_some_and(|m| m != registration.client_machine)
+        {
+            return Err(unauthenticated(
+                "this registration credential is for another machine",
+            ));
+        }
         // The agent this machine enrolls as: its record that holds no certificate yet.
         let candidates = self
             .db
             .find_agents_by_machine(&credential.account_id, &registration.client_machine)
             .await?;
-        let existing = candidates.into_iter().find(|a| a.thumbprint.is_none());
+        // Only a record this same credential made: a holder of another credential never
+        // completes (or takes over) an enrollment it did not start.
+        let existing = candidates
+            .into_iter()
+            .find(|a| a.thumbprint.is_none() && a.username == credential.username);
         let mut agent = match existing {
             Some(a) => a,
             None => {
@@ -247,7 +268,7 @@ impl Service {
         }
         let issued = ctx
             .ca
-            .issue(csr)
+            .issue(csr, &agent.id.to_string())
             .map_err(|e| DomainError::invalid(Field::Csr, e))?;
         agent.thumbprint = Some(issued.thumbprint.clone());
         agent.legacy_thumbprint = None;
@@ -299,7 +320,7 @@ impl Service {
         let agent_id = agent.id.to_string();
         let claimed = self
             .db
-            .claim_jobs(&agent_id, now, JOBS_PER_SESSION, lease)
+            .claim_agent_jobs(&agent_id, &agent.account_id, now, JOBS_PER_SESSION, lease)
             .await?;
         self.keep_runnable(&agent_id, &agent.capabilities, claimed)
             .await
