@@ -142,3 +142,68 @@ fn bad_input_gets_a_clear_error_and_exit_code() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--params is not JSON"));
 }
+
+/// The highest resident memory of `command` while it runs, in KiB (sampled from /proc).
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(mut command: std::process::Command) -> (std::process::ExitStatus, u64) {
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A plugin logging empty lines until its time limit leaves the host near its idle
+/// memory: each line counts toward the job's log cap, whatever it holds.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_plugin_flooding_its_log_or_secret_reveals_leaves_the_host_near_idle_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keywarden.toml");
+    std::fs::write(
+        &config,
+        "[runtime]\ntimeout_secs = 3\n[secrets]\nhostile-demo = { value = \"abcdefgh12345678\" }\n\
+         [plugins.hostile]\nsecrets = [\"hostile-demo\"]\n",
+    )
+    .unwrap();
+    let file = plugins().join("hostile.wasm");
+    let run = |operation: &str| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keywarden"));
+        command.args([
+            "plugins",
+            "run",
+            file.to_str().unwrap(),
+            "--operation",
+            operation,
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        peak_rss_kib(command)
+    };
+    let (_, idle) = run("panic");
+    for flood in ["log-flood", "reveal-flood"] {
+        let (_, peak) = run(flood);
+        println!("peak RSS: idle job {idle} KiB, {flood} {peak} KiB");
+        assert!(
+            peak < idle + 48 * 1024,
+            "{flood} took the host from {idle} KiB to {peak} KiB"
+        );
+    }
+}

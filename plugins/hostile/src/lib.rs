@@ -62,6 +62,12 @@ impl Plugin for Hostile {
                 Operation::custom("steal-secret")
                     .describe("Reveal a secret, normally one that is not granted")
                     .params_schema(schema("name", "Secret name")),
+                Operation::custom("log-flood")
+                    .describe("Log empty lines forever (tests that the host caps a job's log)")
+                    .params_schema(no_params()),
+                Operation::custom("reveal-flood")
+                    .describe("Reveal the hostile-demo secret forever (tests that the host keeps one copy)")
+                    .params_schema(no_params()),
                 Operation::custom("panic")
                     .describe("Panic (tests that a trap becomes a failed job)")
                     .params_schema(no_params()),
@@ -114,6 +120,12 @@ impl Plugin for Hostile {
                     Err(e) => Outcome::failure(format!("reveal {name}: {e}")),
                 })
             }
+            "log-flood" => loop {
+                keywarden_sdk::log::info("");
+            },
+            "reveal-flood" => loop {
+                let _ = std::hint::black_box(secrets::reveal("hostile-demo"));
+            },
             "panic" => panic!("hostile plugin panicked on purpose"),
             _ => Err(ctx.unsupported()),
         }

@@ -20,6 +20,12 @@ pub struct LogLine {
     pub fields: BTreeMap<String, String>,
 }
 
+/// What a kept line costs beyond its text: the struct, its strings' headers and its
+/// JSON keys when stored.
+const LINE_OVERHEAD: usize = 96;
+/// What each field costs beyond its key and value.
+const FIELD_OVERHEAD: usize = 56;
+
 /// The log buffer of one job.
 pub struct LogCtx {
     lines: Vec<LogLine>,
@@ -42,22 +48,36 @@ impl LogCtx {
         }
     }
 
-    /// Adds a line unless the cap is reached; secrets are scrubbed first.
+    /// Adds a line unless the cap is reached; secrets are scrubbed (from keys too) first.
+    /// A line costs what it holds plus its bookkeeping, so a plugin logging empty lines in
+    /// a loop reaches the cap as surely as one logging long ones.
     pub fn push(&mut self, level: &str, message: &str, fields: BTreeMap<String, String>) {
-        let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-        if self.bytes + size > self.max_bytes {
+        if self.bytes >= self.max_bytes {
             self.dropped += 1;
             return;
         }
-        self.bytes += size;
         let line = LogLine {
             level: level.to_owned(),
             message: self.redactions.scrub(message),
             fields: fields
                 .into_iter()
-                .map(|(k, v)| (k, self.redactions.scrub(&v)))
+                .map(|(k, v)| (self.redactions.scrub(&k), self.redactions.scrub(&v)))
                 .collect(),
         };
+        let size = LINE_OVERHEAD
+            + line.level.len()
+            + line.message.len()
+            + line
+                .fields
+                .iter()
+                .map(|(k, v)| FIELD_OVERHEAD + k.len() + v.len())
+                .sum::<usize>();
+        if self.bytes + size > self.max_bytes {
+            self.dropped += 1;
+            self.bytes = self.max_bytes;
+            return;
+        }
+        self.bytes += size;
         self.observer.log(&line);
         self.lines.push(line);
     }
@@ -93,4 +113,53 @@ impl log::Host for LogCtx {
 
 pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     log::add_to_linker::<Sandbox, HasSelf<LogCtx>>(linker, |s| &mut s.log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::observer::NoObserver;
+
+    fn ctx(max: usize) -> (LogCtx, Redactions) {
+        let redactions = Redactions::default();
+        (
+            LogCtx::new(max, redactions.clone(), Arc::new(NoObserver)),
+            redactions,
+        )
+    }
+
+    #[test]
+    fn empty_lines_count_toward_the_cap() {
+        let (mut log, _) = ctx(64 * 1024);
+        for _ in 0..1_000_000 {
+            log.push("info", "", BTreeMap::new());
+        }
+        let lines = log.finish();
+        assert!(lines.len() < 1000, "kept {} empty lines", lines.len());
+        assert!(lines.last().unwrap().message.contains("dropped"));
+    }
+
+    #[test]
+    fn revealed_secrets_leave_no_trace_in_any_form_or_place() {
+        let (mut log, redactions) = ctx(64 * 1024);
+        let secret = "s3cr\"et/val+ue";
+        for _ in 0..10_000 {
+            redactions.remember(secret);
+        }
+        assert!(
+            redactions.0.lock().unwrap().len() <= 5,
+            "each form kept once"
+        );
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let escaped = serde_json::to_string(secret).unwrap();
+        let mut fields = BTreeMap::new();
+        fields.insert(format!("key-{secret}"), b64.clone());
+        log.push("info", &format!("json {escaped} raw {secret}"), fields);
+        let text = serde_json::to_string(&log.finish()).unwrap();
+        for leaked in [secret, b64.as_str(), escaped.trim_matches('"')] {
+            assert!(!text.contains(leaked), "{leaked} in {text}");
+        }
+        assert!(text.contains("[REDACTED]"));
+    }
 }

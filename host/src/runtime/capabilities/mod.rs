@@ -42,14 +42,32 @@ impl HostFault {
 pub struct Redactions(Arc<Mutex<Vec<String>>>);
 
 impl Redactions {
+    /// Remembers a revealed secret, with the forms a plugin could emit it in without
+    /// meaning to hide it: JSON-escaped and base64 (standard, unpadded, URL-safe). Each
+    /// value once, so revealing one secret in a loop does not grow the list.
     pub fn remember(&self, value: &str) {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
         // One-character secrets would blank out half of every log line; don't bother.
-        if value.len() >= 4 {
-            self.0
-                .lock()
-                .expect("redactions lock")
-                .push(value.to_owned());
+        if value.len() < 4 {
+            return;
         }
+        let escaped = serde_json::to_string(value).unwrap_or_default();
+        let forms = [
+            value.to_owned(),
+            escaped.trim_matches('"').to_owned(),
+            STANDARD.encode(value),
+            STANDARD_NO_PAD.encode(value),
+            URL_SAFE_NO_PAD.encode(value),
+        ];
+        let mut secrets = self.0.lock().expect("redactions lock");
+        for form in forms {
+            if !secrets.contains(&form) {
+                secrets.push(form);
+            }
+        }
+        // Longest first, so a form containing another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
     /// `text` with every revealed secret replaced by `[REDACTED]`.
