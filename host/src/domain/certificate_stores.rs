@@ -254,6 +254,23 @@ impl Service {
         schedule: Option<Recurrence>,
     ) -> DomainResult<Vec<Uuid>> {
         let (due, kind) = self.one_off(schedule, "management")?;
+        // One job per store and alias however often a request repeats the pair, and a
+        // bounded number of them: a request within the body limit cannot fan out into
+        // thousands of jobs (each carrying the certificate).
+        let mut seen = std::collections::HashSet::new();
+        let targets: Vec<ManagementTarget> = targets
+            .into_iter()
+            .filter(|t| seen.insert((t.store_id, t.alias.clone())))
+            .collect();
+        if targets.len() > MAX_MANAGEMENT_TARGETS {
+            return Err(DomainError::invalid(
+                Field::Selection,
+                format!(
+                    "at most {MAX_MANAGEMENT_TARGETS} different stores and aliases per request, got {}",
+                    targets.len()
+                ),
+            ));
+        }
         if let ManagementAction::Add {
             private_key_secret: Some(name),
             ..
@@ -728,6 +745,9 @@ impl Service {
             .await?)
     }
 }
+
+/// Stores and aliases one Management request may name (after removing repeats).
+pub const MAX_MANAGEMENT_TARGETS: usize = 500;
 
 /// A job of `store` running `op` with `params`, due at `due`, on the store's agent.
 fn store_job(

@@ -113,6 +113,36 @@ async fn management_adds_and_removes_through_jobs(s: &TestServer, fx: &Fixtures)
     // Settled on purpose: what refuses it is the listed store's state (its type's plugin
     // is not granted the secret), a conflict (409; it was a 422).
     assert_error(status, &err, StatusCode::CONFLICT, "PrivateKeySecret");
+
+    // One request naming the same store thousands of times queues one job, not thousands
+    // (each would carry the certificate); too many different targets are refused.
+    let repeated: Vec<_> = (0..5000)
+        .map(|_| json!({"CertificateStoreId": id, "Alias": "same"}))
+        .collect();
+    let (status, ids) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({"Certificate": fx.pem("ca.pem"), "CertificateStores": repeated}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ids}");
+    assert_eq!(
+        ids.as_array().map(Vec::len),
+        Some(1),
+        "one job for a repeated pair"
+    );
+    let many: Vec<_> = (0..501)
+        .map(|i| json!({"CertificateStoreId": id, "Alias": format!("a{i}")}))
+        .collect();
+    let (status, err) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({"Certificate": fx.pem("ca.pem"), "CertificateStores": many}),
+        )
+        .await;
+    assert_error(status, &err, StatusCode::BAD_REQUEST, "CertificateStores");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

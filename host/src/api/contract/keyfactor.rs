@@ -657,7 +657,12 @@ fn management(offer: &Offer, adding: bool) -> Value {
     let mut p = Map::new();
     p.insert(
         "CertificateStores".into(),
-        json!({"type": "array", "minItems": 1, "items": object(target, &["CertificateStoreId", "Alias"])}),
+        doc(
+            json!({"type": "array", "minItems": 1,
+                   "maxItems": crate::domain::certificate_stores::MAX_MANAGEMENT_TARGETS,
+                   "items": object(target, &["CertificateStoreId", "Alias"])}),
+            "Stores and aliases; a repeated pair counts once",
+        ),
     );
     p.insert(
         "Schedule".into(),

@@ -18,7 +18,10 @@ use crate::api::{ApiError, ApiResult, AppState};
 use crate::domain::Caller;
 use crate::domain::certificate_stores::{ManagementAction, ManagementTarget as Target};
 
-const NAMES: Names = Names::DEFAULT;
+const NAMES: Names = Names {
+    selection: "CertificateStores",
+    ..Names::DEFAULT
+};
 
 #[utoipa::path(post, path = "/KeyfactorAPI/CertificateStores/Certificates/Add", tag = "keyfactor-certificate-stores",
     responses((status = 200, body = Vec<String>, description = "The queued jobs' GUIDs"),
