@@ -112,6 +112,29 @@ impl Default for AgentsConfig {
 }
 
 impl OperatorConfig {
+    /// Refuses a writable directory grant that overlaps one of Keywarden's own folders
+    /// (its data dir with the database, keys and compile cache; the plugins folder): a
+    /// plugin could otherwise rewrite a key, the cache it is run from, or another plugin.
+    pub fn check_own_folders(&self, own: &[&Path]) -> anyhow::Result<()> {
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        for (plugin, grants) in &self.plugins {
+            for dir in grants.dirs.iter().filter(|d| d.writable) {
+                let granted = canonical(&dir.host);
+                for folder in own {
+                    let folder = canonical(folder);
+                    if granted.starts_with(&folder) || folder.starts_with(&granted) {
+                        anyhow::bail!(
+                            "plugin {plugin}: the writable grant {} overlaps Keywarden's own folder {}",
+                            dir.host.display(),
+                            folder.display()
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and parses a config file, naming the file in errors.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
@@ -317,5 +340,44 @@ mod tests {
     fn rejects_unknown_keys() {
         let err = toml::from_str::<OperatorConfig>("[plugins.x]\nhosts = []").unwrap_err();
         assert!(err.to_string().contains("unknown field `hosts`"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod own_folder_tests {
+    use super::*;
+
+    #[test]
+    fn a_writable_grant_may_not_overlap_keywardens_own_folders() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        let plugins = root.path().join("plugins");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&plugins).unwrap();
+        let config = |host: &Path, writable: bool| -> OperatorConfig {
+            toml::from_str(&format!(
+                "[plugins.p]\ndirs = [{{ host = {:?}, guest = \"/d\", writable = {writable} }}]\n",
+                host.display().to_string()
+            ))
+            .unwrap()
+        };
+        let own = [data.as_path(), plugins.as_path()];
+        for bad in [
+            data.join("cache"),
+            plugins.clone(),
+            root.path().to_path_buf(),
+        ] {
+            assert!(
+                config(&bad, true).check_own_folders(&own).is_err(),
+                "{}",
+                bad.display()
+            );
+        }
+        assert!(
+            config(&data, false).check_own_folders(&own).is_ok(),
+            "read-only is fine"
+        );
+        let elsewhere = root.path().join("stores");
+        assert!(config(&elsewhere, true).check_own_folders(&own).is_ok());
     }
 }

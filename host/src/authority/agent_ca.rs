@@ -184,6 +184,23 @@ mod tests {
     }
 
     #[test]
+    fn a_root_missing_one_file_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        AgentCa::open(&config(), dir.path()).unwrap();
+        let root = dir.path().join(AGENT_CA_DIR);
+        let cert = std::fs::read(root.join("ca-cert.pem")).unwrap();
+        std::fs::remove_file(root.join("ca-key.pem")).unwrap();
+        let err = AgentCa::open(&config(), dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("is missing"), "{err:#}");
+        assert_eq!(
+            std::fs::read(root.join("ca-cert.pem")).unwrap(),
+            cert,
+            "kept"
+        );
+        assert!(!root.join("ca-key.pem").exists(), "no new key made");
+    }
+
+    #[test]
     fn refuses_foreign_certificates_and_bad_csrs() {
         let ours = AgentCa::open(&config(), tempfile::tempdir().unwrap().path()).unwrap();
         let other = AgentCa::open(&config(), tempfile::tempdir().unwrap().path()).unwrap();

@@ -39,8 +39,25 @@ impl LocalCa {
             (None, None) => {
                 let cert = state_dir.join(ROOT_CERT_FILE);
                 let key = state_dir.join(ROOT_KEY_FILE);
-                if !cert.exists() || !key.exists() {
-                    generate_root(name, config, &cert, &key)?;
+                match (cert.exists(), key.exists()) {
+                    (false, false) => generate_root(name, config, &cert, &key)?,
+                    (true, true) => {}
+                    // A root is never replaced because one of its files went missing: the
+                    // certificates it issued would stop chaining, silently.
+                    (has_cert, _) => anyhow::bail!(
+                        "authority {name}: {} exists but {} is missing; restore it, or remove \
+                         both to make a new root",
+                        if has_cert {
+                            cert.display()
+                        } else {
+                            key.display()
+                        },
+                        if has_cert {
+                            key.display()
+                        } else {
+                            cert.display()
+                        },
+                    ),
                 }
                 (cert, key)
             }

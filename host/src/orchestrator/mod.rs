@@ -61,6 +61,9 @@ pub(crate) struct Agent {
 /// heartbeat. Prints `agent <id> enrolled` once it holds a certificate.
 pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
     let files = IdentityFiles::new(&options.data_dir)?;
+    options
+        .config
+        .check_own_folders(&[&options.data_dir, &options.plugins_dir])?;
     let state_db = keywarden_db::connect(&format!(
         "sqlite://{}",
         options.data_dir.join("agent-state.db").display()

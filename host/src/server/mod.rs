@@ -89,6 +89,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("cannot create data dir {}", options.data_dir.display()))?;
+    options
+        .config
+        .check_own_folders(&[&options.data_dir, &options.plugins_dir])?;
     // Before anything else: a certificate that cannot be served should stop the start
     // before the database is migrated or plugins compile.
     let tls = options
