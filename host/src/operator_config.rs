@@ -189,7 +189,8 @@ impl Default for RuntimeConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginGrants {
-    /// Hosts the plugin may reach over wasi:http: `name` (any port) or `name:port`.
+    /// Hosts the plugin may reach over wasi:http: `name` (HTTPS on 443), `name:port`
+    /// (HTTPS on that port) or `http://name[:port]` (plain HTTP allowed).
     #[serde(default)]
     pub outbound_hosts: Vec<String>,
     /// Directories preopened for the plugin.
@@ -306,7 +307,7 @@ mod tests {
             aws_key = { env = "AWS_SECRET_ACCESS_KEY" }
             lab = { value = "s3cret" }
             [plugins.hello]
-            outbound_hosts = ["127.0.0.1:4566"]
+            outbound_hosts = ["http://127.0.0.1:4566"]
             secrets = ["lab"]
             memory_mb = 4096
             config = { greeting = "Hi" }

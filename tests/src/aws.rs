@@ -57,9 +57,9 @@ pub trait KmsServer {
     fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port())
     }
-    /// `127.0.0.1:PORT`, as an outbound_hosts grant.
+    /// `http://127.0.0.1:PORT`, as an outbound_hosts grant (plain HTTP on loopback).
     fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port())
+        format!("http://127.0.0.1:{}", self.port())
     }
     /// Runs `tests/aws/kms.py ENDPOINT args...` against this server; its JSON answer.
     fn boto3(&self, args: &[&str], stdin: Option<&Value>) -> Value {

@@ -261,7 +261,7 @@ async fn outbound_http_reaches_only_allowed_hosts() {
     let runtime = runtime_from_toml(&format!(
         r#"
         [plugins.hostile]
-        outbound_hosts = ["127.0.0.1:{}"]
+        outbound_hosts = ["http://127.0.0.1:{}"]
         "#,
         server.port
     ));
@@ -287,6 +287,26 @@ async fn outbound_http_reaches_only_allowed_hosts() {
             "{url}: {message}"
         );
     }
+
+    // The same host and port without `http://` in the grant: HTTPS only, so the plain
+    // request (which could carry credentials in clear) is denied.
+    let https_only = runtime_from_toml(&format!(
+        r#"
+        [plugins.hostile]
+        outbound_hosts = ["127.0.0.1:{}"]
+        "#,
+        server.port
+    ));
+    let hostile = load(&https_only, "hostile").await;
+    let report = run(
+        &https_only,
+        &hostile,
+        "connect",
+        json!({"url": server.url("/")}),
+    )
+    .await;
+    let message = plugin_failure_message(&report);
+    assert!(message.to_lowercase().contains("denied"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,7 +54,7 @@ impl tls::Host for TlsCtx {
                 "TLS probing is not granted to this plugin".into(),
             ));
         }
-        if !self.hosts.allows(&host, port) {
+        if !self.hosts.allows(&host, port, false) {
             return Err(ProbeError::NotGranted(format!(
                 "{host}:{port} is not in this plugin's outbound allowlist"
             )));
