@@ -322,7 +322,7 @@ mod tests {
         )
         .unwrap();
         let grants = cfg.grants_for("hello");
-        assert_eq!(grants.outbound_hosts, ["127.0.0.1:4566"]);
+        assert_eq!(grants.outbound_hosts, ["http://127.0.0.1:4566"]);
         assert!(grants.dirs[0].writable);
         // `config` is the older name of a plugin's settings.
         assert_eq!(grants.settings["greeting"], "Hi");
