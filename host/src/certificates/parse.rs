@@ -65,6 +65,19 @@ pub fn summarize(der: &[u8]) -> Result<CertificateSummary, String> {
 }
 
 /// Standard base64 of DER, as stored and shown.
+/// A DER certificate as one PEM block (64-character lines).
+pub fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
 pub fn base64_der(der: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(der)
 }

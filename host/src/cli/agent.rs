@@ -7,14 +7,6 @@ use super::AgentArgs;
 use crate::operator_config::OperatorConfig;
 use crate::orchestrator::{AgentOptions, run};
 
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "keywarden-agent".to_owned())
-}
-
 /// The registration password and the agent's jobs travel to the server: over HTTPS, or
 /// plain HTTP to a loopback address only (tests, a server on the same machine).
 fn check_server_url(server: &str) -> anyhow::Result<()> {
@@ -63,7 +55,10 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<bool> {
         plugins_dir: args.plugins_dir,
         config,
         server_ca: args.server_ca,
-        client_machine: args.client_machine.unwrap_or_else(host_name),
+        client_machine: args
+            .client_machine
+            .or_else(crate::server::host_name)
+            .unwrap_or_else(|| "keywarden-agent".to_owned()),
         registration,
         heartbeat: args.heartbeat_secs.map(|s| Duration::from_secs(s.max(1))),
     };

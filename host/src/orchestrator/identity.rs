@@ -106,7 +106,7 @@ impl IdentityFiles {
     /// written first and replaced only with its certificate, so a crash between the two
     /// leaves the old pair usable.
     pub fn save(&self, key_pem: &str, cert_der: &[u8], agent_id: &str) -> anyhow::Result<()> {
-        let cert_pem = pem_certificate(cert_der);
+        let cert_pem = crate::certificates::parse::pem_certificate(cert_der);
         let tmp_key = self.dir.join(format!("{KEY_FILE}.new"));
         let tmp_cert = self.dir.join(format!("{CERT_FILE}.new"));
         write_private(&tmp_key, key_pem)?;
@@ -133,18 +133,6 @@ pub fn new_key_and_csr(client_machine: &str) -> anyhow::Result<KeyAndCsr> {
         key_pem: key.serialize_pem(),
         csr_der: csr.der().to_vec(),
     })
-}
-
-fn pem_certificate(der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
 }
 
 #[cfg(test)]

@@ -67,14 +67,17 @@ impl ServeOptions {
         self.node_id
             .clone()
             .or_else(|| self.config.server.node_id.clone())
-            .or_else(|| {
-                std::fs::read_to_string("/etc/hostname")
-                    .ok()
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-            })
+            .or_else(host_name)
             .unwrap_or_else(|| "local-node".to_owned())
     }
+}
+
+/// This machine's host name, if it has one.
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// Runs a Keywarden node on `listener` until `shutdown` resolves: stops accepting

@@ -534,23 +534,14 @@ fn issue_server_certificate(
         .context("cannot make the server certificate request")?;
     let verified = csr::verify(request.der()).map_err(anyhow::Error::msg)?;
     let chain = ca.issue(&verified).map_err(anyhow::Error::msg)?;
-    let pem: String = chain.iter().map(|der| pem_certificate(der)).collect();
+    let pem: String = chain
+        .iter()
+        .map(|der| crate::certificates::parse::pem_certificate(der))
+        .collect();
     // Key first: a certificate without its key is issued again at the next start anyway.
     write_private(key_file, &key.serialize_pem())?;
     write_private(cert_file, &pem)?;
     Ok(())
-}
-
-fn pem_certificate(der: &[u8]) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    pem
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::error::{AgentBody, AgentError, AgentResult};
 use super::register::der_from_base64;
-use super::{body_object, member};
+use super::{b64, body_object, member};
 use crate::api::AppState;
 use crate::domain::agents::FETCH_LOGS;
 use crate::domain::agents::jobs::{
@@ -346,11 +346,6 @@ pub async fn reenrollment_enroll(
     Ok(Json(
         json!({"Certificate": b64(leaf), "Result": {"Status": 1}}),
     ))
-}
-
-fn b64(der: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(der)
 }
 
 /// A handed job whole, for `keywarden agent`: the job record and its store.

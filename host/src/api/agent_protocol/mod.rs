@@ -61,6 +61,13 @@ async fn not_found() -> AgentError {
     }
 }
 
+/// Bare base64 of DER, as agents read certificates (no PEM armour: it crashes the
+/// reference agent).
+pub(crate) fn b64(der: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(der)
+}
+
 /// The request body as a JSON object.
 pub(crate) fn body_object(bytes: &Bytes) -> AgentResult<serde_json::Map<String, Value>> {
     match serde_json::from_slice::<Value>(bytes) {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::{AgentBody, AgentError, AgentResult};
-use super::{body_object, member};
+use super::{b64, body_object, member};
 use crate::api::AppState;
 use crate::domain::agents::session::{AgentCredentials, Registered, Registration};
 use crate::server::tls::PeerCertificate;
@@ -136,10 +136,6 @@ fn basic_credentials(headers: &HeaderMap) -> AgentResult<AgentCredentials> {
         username: username.to_owned(),
         password: password.to_owned(),
     })
-}
-
-fn b64(der: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(der)
 }
 
 /// A refusal the agent reads from `Result` (HTTP 200: it is an answer, not a fault).

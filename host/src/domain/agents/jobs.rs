@@ -163,16 +163,7 @@ impl Service {
             };
             match reason {
                 None => keep.push(job),
-                Some(message) => refused.push(JobFinish {
-                    id: job.id,
-                    node_id: agent_id.to_owned(),
-                    status: JobStatus::Failed,
-                    result: Some(JobResult::Failure),
-                    message: Some(message),
-                    details: None,
-                    logs: Vec::new(),
-                    progress: None,
-                }),
+                Some(message) => refused.push(failed(job.id, agent_id, message)),
             }
         }
         if !refused.is_empty() {
@@ -210,6 +201,17 @@ impl Service {
         Ok(())
     }
 
+    /// Keyfactor's integer id of a job (its JobHistoryId, the protocol's AuditId).
+    async fn audit_id_of(&self, job: &Job) -> DomainResult<i64> {
+        let query = JobQuery {
+            account_id: Some(job.account_id.clone()),
+            condition: JobCondition::is(JobField::Id, &job.id.to_string()),
+            order: Vec::new(),
+        };
+        let (_, entries) = self.db.query_job_history(&query, 0, 1).await?;
+        Ok(entries.first().map_or(0, |e| e.audit_id))
+    }
+
     /// The running job `id` of the calling agent.
     async fn handed_job(&self, caller: &AgentCaller, id: Uuid) -> DomainResult<Job> {
         let job = self
@@ -238,17 +240,9 @@ impl Service {
         self.restart_lease(caller, &job).await?;
         match self.describe_job(job.clone()).await {
             Err(DomainError::Conflict { field, reason }) => {
+                let agent_id = caller.agent.id.to_string();
                 self.db
-                    .finish_jobs(&[JobFinish {
-                        id: job.id,
-                        node_id: caller.agent.id.to_string(),
-                        status: JobStatus::Failed,
-                        result: Some(JobResult::Failure),
-                        message: Some(reason.clone()),
-                        details: None,
-                        logs: Vec::new(),
-                        progress: None,
-                    }])
+                    .finish_jobs(&[failed(job.id, &agent_id, reason.clone())])
                     .await?;
                 Err(DomainError::Conflict { field, reason })
             }
@@ -257,13 +251,7 @@ impl Service {
     }
 
     async fn describe_job(&self, job: Job) -> DomainResult<AgentJob> {
-        let query = JobQuery {
-            account_id: Some(job.account_id.clone()),
-            condition: JobCondition::is(JobField::Id, &job.id.to_string()),
-            order: Vec::new(),
-        };
-        let (_, entries) = self.db.query_job_history(&query, 0, 1).await?;
-        let audit_id = entries.first().map_or(0, |e| e.audit_id);
+        let audit_id = self.audit_id_of(&job).await?;
         let work = if job.operation == FETCH_LOGS {
             let max = job
                 .params
@@ -545,6 +533,20 @@ impl Service {
     }
 }
 
+/// The record ending a handed job as failed, with why.
+fn failed(id: Uuid, agent_id: &str, message: String) -> JobFinish {
+    JobFinish {
+        id,
+        node_id: agent_id.to_owned(),
+        status: JobStatus::Failed,
+        result: Some(JobResult::Failure),
+        message: Some(message),
+        details: None,
+        logs: Vec::new(),
+        progress: None,
+    }
+}
+
 /// What is wrong with a handed job itself (its store gone, a request agents cannot run):
 /// the job cannot proceed whatever the agent does.
 fn job_fault(reason: impl std::fmt::Display) -> DomainError {
@@ -581,15 +583,9 @@ impl Service {
     ) -> DomainResult<HandedRecord> {
         let job = self.handed_job(caller, id).await?;
         self.restart_lease(caller, &job).await?;
-        let query = JobQuery {
-            account_id: Some(job.account_id.clone()),
-            condition: JobCondition::is(JobField::Id, &job.id.to_string()),
-            order: Vec::new(),
-        };
-        let (_, entries) = self.db.query_job_history(&query, 0, 1).await?;
         let store = self.store_of(&job).await?;
         Ok(HandedRecord {
-            audit_id: entries.first().map_or(0, |e| e.audit_id),
+            audit_id: self.audit_id_of(&job).await?,
             store,
             job,
         })

@@ -2,9 +2,9 @@
 //! condition over the agents table (values bound, never spliced).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use keywarden_db::{AgentCondition, AgentField, Compare, FieldValue};
+use keywarden_db::{AgentCondition, AgentField, FieldValue};
 
-use crate::api::keyfactor::query::{Clause, Expr, Op, QueryError};
+use crate::api::keyfactor::query::{self, Clause, Expr, Op, QueryError};
 
 /// How a field's values compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,13 +63,13 @@ pub const SORTABLE: &str = "AgentId, ClientMachine, Identity, Platform, Version,
 pub fn translate(expr: &Expr) -> Result<AgentCondition, QueryError> {
     Ok(match expr {
         Expr::And(..) => AgentCondition::All(
-            chain(expr, true)
+            expr.chain(true)
                 .into_iter()
                 .map(translate)
                 .collect::<Result<_, _>>()?,
         ),
         Expr::Or(..) => AgentCondition::Any(
-            chain(expr, false)
+            expr.chain(false)
                 .into_iter()
                 .map(translate)
                 .collect::<Result<_, _>>()?,
@@ -77,35 +77,6 @@ pub fn translate(expr: &Expr) -> Result<AgentCondition, QueryError> {
         Expr::Not(e) => translate(e)?.negate(),
         Expr::Clause(c) => clause(c)?,
     })
-}
-
-/// The operands of a chain of ANDs (`and`) or ORs, left to right.
-fn chain(expr: &Expr, and: bool) -> Vec<&Expr> {
-    let mut out = Vec::new();
-    let mut stack = vec![expr];
-    while let Some(e) = stack.pop() {
-        match (e, and) {
-            (Expr::And(a, b), true) | (Expr::Or(a, b), false) => {
-                stack.push(b);
-                stack.push(a);
-            }
-            _ => out.push(e),
-        }
-    }
-    out
-}
-
-fn compare(op: Op) -> Compare {
-    match op {
-        Op::Eq => Compare::Eq,
-        Op::Ne => Compare::Ne,
-        Op::Gt => Compare::Gt,
-        Op::Lt => Compare::Lt,
-        Op::Ge => Compare::Ge,
-        Op::Le => Compare::Le,
-        Op::Contains => Compare::Contains,
-        Op::StartsWith => Compare::StartsWith,
-    }
 }
 
 fn clause(c: &Clause) -> Result<AgentCondition, QueryError> {
@@ -169,7 +140,7 @@ fn clause(c: &Clause) -> Result<AgentCondition, QueryError> {
     };
     Ok(AgentCondition::Compare {
         field: *column,
-        op: compare(c.op),
+        op: query::compare(c.op),
         value,
     })
 }
@@ -188,7 +159,6 @@ fn date(text: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::keyfactor::query;
 
     fn parse(text: &str) -> Result<AgentCondition, QueryError> {
         translate(&query::parse(text).unwrap().unwrap())

@@ -8,7 +8,7 @@ use keywarden_db::{Compare, JobCondition, JobField, JobOrder, JobValue};
 use uuid::Uuid;
 
 use super::codes::{self, RESULT_CODES, SCHEDULE_TYPES, STATUS_CODES};
-use crate::api::keyfactor::query::{Clause, Expr, Op, QueryError};
+use crate::api::keyfactor::query::{self, Clause, Expr, Op, QueryError};
 use crate::domain::kind::kind_of;
 use crate::plugins::Family;
 
@@ -74,14 +74,14 @@ pub fn translate(expr: &Expr, ctx: &Context) -> Result<JobCondition, QueryError>
     Ok(match expr {
         Expr::And(..) => {
             let mut items = Vec::new();
-            for e in chain(expr, true) {
+            for e in expr.chain(true) {
                 items.push(translate(e, ctx)?);
             }
             JobCondition::All(items)
         }
         Expr::Or(..) => {
             let mut items = Vec::new();
-            for e in chain(expr, false) {
+            for e in expr.chain(false) {
                 items.push(translate(e, ctx)?);
             }
             JobCondition::Any(items)
@@ -89,22 +89,6 @@ pub fn translate(expr: &Expr, ctx: &Context) -> Result<JobCondition, QueryError>
         Expr::Not(e) => translate(e, ctx)?.negate(),
         Expr::Clause(c) => clause(c, ctx)?,
     })
-}
-
-/// The operands of a chain of ANDs (`and`) or ORs, left to right.
-fn chain(expr: &Expr, and: bool) -> Vec<&Expr> {
-    let mut out = Vec::new();
-    let mut stack = vec![expr];
-    while let Some(e) = stack.pop() {
-        match (e, and) {
-            (Expr::And(a, b), true) | (Expr::Or(a, b), false) => {
-                stack.push(b);
-                stack.push(a);
-            }
-            _ => out.push(e),
-        }
-    }
-    out
 }
 
 fn mismatch(c: &Clause, kind: &str, allowed: &str) -> QueryError {
@@ -123,19 +107,6 @@ fn bad_value(c: &Clause, expected: &str) -> QueryError {
         c.value_position,
         format!("{} takes {expected}, got {:?}", c.field, c.value.text()),
     )
-}
-
-fn store_op(op: Op) -> Compare {
-    match op {
-        Op::Eq => Compare::Eq,
-        Op::Ne => Compare::Ne,
-        Op::Gt => Compare::Gt,
-        Op::Lt => Compare::Lt,
-        Op::Ge => Compare::Ge,
-        Op::Le => Compare::Le,
-        Op::Contains => Compare::Contains,
-        Op::StartsWith => Compare::StartsWith,
-    }
 }
 
 /// `-eq null` / `-ne null` on a field that may be empty.
@@ -177,7 +148,7 @@ fn clause(c: &Clause, ctx: &Context) -> Result<JobCondition, QueryError> {
             }
             Ok(JobCondition::Compare {
                 field: column,
-                op: store_op(c.op),
+                op: query::compare(c.op),
                 value: JobValue::Text(c.value.text().to_owned()),
             })
         }
@@ -206,7 +177,7 @@ fn job_id(c: &Clause) -> Result<JobCondition, QueryError> {
     if let Ok(n) = text.parse::<i64>() {
         return Ok(JobCondition::Compare {
             field: JobField::AuditId,
-            op: store_op(c.op),
+            op: query::compare(c.op),
             value: JobValue::Int(n),
         });
     }
@@ -256,7 +227,7 @@ fn date_condition(c: &Clause, column: JobField) -> Result<JobCondition, QueryErr
         value: JobValue::Time(t),
     };
     if !whole_day {
-        return Ok(cmp(store_op(c.op), at));
+        return Ok(cmp(query::compare(c.op), at));
     }
     let Some(next) = at.checked_add_signed(Duration::days(1)) else {
         return Err(bad_value(c, "a date no later than the year 262143"));
@@ -370,7 +341,7 @@ fn job_type(c: &Clause, ctx: &Context) -> Result<JobCondition, QueryError> {
             .negate(),
             JobCondition::Compare {
                 field: JobField::Operation,
-                op: store_op(op),
+                op: query::compare(op),
                 value: JobValue::Text(want.to_owned()),
             },
         ]),

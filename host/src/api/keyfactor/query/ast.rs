@@ -99,6 +99,23 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// The operands of a chain of ANDs (`and`) or ORs, left to right, so a long chain can
+    /// become one flat list instead of being mistaken for nesting.
+    pub fn chain(&self, and: bool) -> Vec<&Expr> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            match (e, and) {
+                (Expr::And(a, b), true) | (Expr::Or(a, b), false) => {
+                    stack.push(b);
+                    stack.push(a);
+                }
+                _ => out.push(e),
+            }
+        }
+        out
+    }
+
     /// Every clause, left to right.
     pub fn clauses(&self) -> Vec<&Clause> {
         match self {

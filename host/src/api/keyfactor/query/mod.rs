@@ -12,6 +12,21 @@ mod tests;
 
 pub use ast::{Clause, Expr, Literal, Op};
 
+/// The database's comparison for a query operator.
+pub fn compare(op: Op) -> keywarden_db::Compare {
+    use keywarden_db::Compare;
+    match op {
+        Op::Eq => Compare::Eq,
+        Op::Ne => Compare::Ne,
+        Op::Gt => Compare::Gt,
+        Op::Lt => Compare::Lt,
+        Op::Ge => Compare::Ge,
+        Op::Le => Compare::Le,
+        Op::Contains => Compare::Contains,
+        Op::StartsWith => Compare::StartsWith,
+    }
+}
+
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 4000;
 
