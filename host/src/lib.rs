@@ -13,6 +13,7 @@ pub mod plugins;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;
+pub mod tenancy;
 
 pub use api::app;
 pub use server::serve;

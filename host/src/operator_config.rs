@@ -37,6 +37,11 @@ pub struct OperatorConfig {
     /// (`[agent_hooks.PEM]`), like Keyfactor orchestrators' pre- and post-scripts.
     #[serde(default)]
     pub agent_hooks: BTreeMap<String, AgentHooks>,
+    /// What each account (team) may use: plugins and their part of the plugins' grants,
+    /// authorities with issuance policies, quotas. An account without a table can run
+    /// nothing; the `admin` account has the plugins' own grants.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, crate::tenancy::config::AccountConfig>,
 }
 
 /// Commands around the jobs of one store type on `keywarden agent`. Each is an argv list

@@ -36,6 +36,22 @@ pub struct TestServer {
     database_url: String,
 }
 
+/// The operator config of [`TestServer::sqlite`] and [`TestServer::postgres`]: accounts
+/// `alice` and `bob` may run the plugins that need no grants (`noop`, `hello`), as the
+/// `admin` account may; every other account may run nothing.
+fn test_accounts() -> OperatorConfig {
+    parse_config(
+        r#"
+        [plugins.noop]
+        [plugins.hello]
+        [accounts.alice.plugins.noop]
+        [accounts.alice.plugins.hello]
+        [accounts.bob.plugins.noop]
+        [accounts.bob.plugins.hello]
+        "#,
+    )
+}
+
 /// The plugins folder (built once per process, off the async runtime).
 async fn plugins() -> PathBuf {
     tokio::task::spawn_blocking(crate::plugins_dir)
@@ -54,7 +70,7 @@ fn shared_cache() -> PathBuf {
 impl TestServer {
     /// A server on a fresh SQLite database.
     pub async fn sqlite() -> TestServer {
-        Self::start(None, "sqlite", OperatorConfig::default(), None).await
+        Self::start(None, "sqlite", test_accounts(), None).await
     }
 
     /// A server on a fresh SQLite database serving HTTPS with a certificate from the
@@ -111,7 +127,7 @@ impl TestServer {
     /// A server on a fresh PostgreSQL schema, or `None` (with a note on stderr) when
     /// `KEYWARDEN_TEST_DATABASE_URL` is not set.
     pub async fn postgres() -> Option<TestServer> {
-        Self::postgres_with(OperatorConfig::default()).await
+        Self::postgres_with(test_accounts()).await
     }
 
     /// [`sqlite`](Self::sqlite) with an operator config (grants, secrets).

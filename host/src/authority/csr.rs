@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::der_parser::asn1_rs::Tag;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
-use x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
+use x509_parser::oid_registry::{OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519};
 use x509_parser::prelude::FromDer;
 
 /// One attribute of the subject name, in the order the CSR lists them.
@@ -28,6 +28,29 @@ pub struct RequestedUsages {
     pub email_protection: bool,
 }
 
+/// The algorithm and size of a CSR's key, for issuance policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsrKey {
+    /// Modulus bits.
+    Rsa(u32),
+    /// Field size in bits (256 for P-256).
+    Ec(u32),
+    Ed25519,
+    /// Anything else (DSA, GOST, Ed448...).
+    Other,
+}
+
+impl std::fmt::Display for CsrKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CsrKey::Rsa(bits) => write!(f, "RSA {bits} bits"),
+            CsrKey::Ec(bits) => write!(f, "EC {bits} bits"),
+            CsrKey::Ed25519 => f.write_str("Ed25519"),
+            CsrKey::Other => f.write_str("a key type other than RSA, EC and Ed25519"),
+        }
+    }
+}
+
 /// What a CA needs from a verified CSR.
 #[derive(Debug, Clone)]
 pub struct VerifiedCsr {
@@ -43,6 +66,8 @@ pub struct VerifiedCsr {
     /// DER SubjectPublicKeyInfo of the requested key.
     pub public_key_der: Vec<u8>,
     pub rsa_key: bool,
+    /// The requested key's algorithm and size.
+    pub key: CsrKey,
     pub usages: RequestedUsages,
 }
 
@@ -95,6 +120,7 @@ pub fn verify(der: &[u8]) -> Result<VerifiedCsr, String> {
         uris: Vec::new(),
         public_key_der: info.subject_pki.raw.to_vec(),
         rsa_key: info.subject_pki.algorithm.algorithm == OID_PKCS1_RSAENCRYPTION,
+        key: key_of(&info.subject_pki),
         usages: RequestedUsages::default(),
     };
     for ext in csr.requested_extensions().into_iter().flatten() {
@@ -116,6 +142,32 @@ pub fn verify(der: &[u8]) -> Result<VerifiedCsr, String> {
         }
     }
     Ok(out)
+}
+
+/// The key's algorithm and size. RSA modulus bits are counted here (x509-parser's
+/// `key_size` miscounts a modulus whose DER has no leading zero byte).
+fn key_of(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> CsrKey {
+    use x509_parser::public_key::PublicKey;
+    if spki.algorithm.algorithm == OID_SIG_ED25519 {
+        return CsrKey::Ed25519;
+    }
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => {
+            let modulus: &[u8] = rsa.modulus;
+            let start = modulus
+                .iter()
+                .position(|b| *b != 0)
+                .unwrap_or(modulus.len());
+            let digits = &modulus[start..];
+            let bits = match digits.first() {
+                Some(first) => (digits.len() as u32 - 1) * 8 + (8 - first.leading_zeros()),
+                None => 0,
+            };
+            CsrKey::Rsa(bits)
+        }
+        Ok(PublicKey::EC(point)) => CsrKey::Ec(u32::try_from(point.key_size()).unwrap_or(0)),
+        _ => CsrKey::Other,
+    }
 }
 
 fn add_san(out: &mut VerifiedCsr, name: &GeneralName<'_>) -> Result<(), String> {

@@ -111,6 +111,22 @@ impl LocalCa {
     /// Issues a certificate for a verified CSR: its subject, SANs and asked-for extended key
     /// usages; never a CA certificate, whatever the request asks. Returns leaf and CA (DER).
     pub fn issue(&self, csr: &VerifiedCsr) -> Result<Vec<Vec<u8>>, String> {
+        self.issue_within(csr, None)
+    }
+
+    /// [`issue`](Self::issue), valid for at most `max_validity` (an account's issuance
+    /// policy) when that is shorter than the CA's own validity.
+    pub fn issue_within(
+        &self,
+        csr: &VerifiedCsr,
+        max_validity: Option<chrono::Duration>,
+    ) -> Result<Vec<Vec<u8>>, String> {
+        let validity = match max_validity {
+            Some(max) => self
+                .validity
+                .min(Duration::seconds(max.num_seconds().max(60))),
+            None => self.validity,
+        };
         let public_key = SubjectPublicKeyInfo::from_der(&csr.public_key_der).map_err(|e| {
             format!("the CSR's public key is of a kind this CA cannot certify: {e}")
         })?;
@@ -120,7 +136,7 @@ impl LocalCa {
         params.subject_alt_names = alt_names(csr)?;
         // A little back-dating absorbs clock skew between this host and the relying party.
         params.not_before = now - Duration::minutes(5);
-        params.not_after = (now + self.validity).min(self.ca_not_after);
+        params.not_after = (now + validity).min(self.ca_not_after);
         params.serial_number = Some(random_serial());
         params.is_ca = IsCa::ExplicitNoCa;
         params.use_authority_key_identifier_extension = true;

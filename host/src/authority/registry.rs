@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use super::acme::AcmeCa;
 use super::csr;
 use super::local::LocalCa;
-use crate::runtime::capabilities::enrollment::{AuthorityError, CertificateAuthority};
+use crate::runtime::capabilities::enrollment::{
+    AuthorityError, CertificateAuthority, check_validity,
+};
 
 /// One configured CA.
 pub enum Authority {
@@ -14,11 +16,25 @@ pub enum Authority {
 }
 
 impl Authority {
-    async fn issue(&self, csr: &csr::VerifiedCsr) -> Result<Vec<Vec<u8>>, AuthorityError> {
+    /// Issues for `csr`, valid for at most `max_validity` when given: the local CA issues
+    /// no longer, an ACME CA's longer certificate is refused.
+    async fn issue(
+        &self,
+        csr: &csr::VerifiedCsr,
+        max_validity: Option<chrono::Duration>,
+    ) -> Result<Vec<Vec<u8>>, AuthorityError> {
         match self {
             // The local CA only refuses what is in the CSR.
-            Self::Local(ca) => ca.issue(csr).map_err(AuthorityError::Rejected),
-            Self::Acme(ca) => ca.issue(csr).await,
+            Self::Local(ca) => ca
+                .issue_within(csr, max_validity)
+                .map_err(AuthorityError::Rejected),
+            Self::Acme(ca) => {
+                let chain = ca.issue(csr).await?;
+                if let Some(max) = max_validity {
+                    check_validity(&chain, max)?;
+                }
+                Ok(chain)
+            }
         }
     }
 }
@@ -97,9 +113,22 @@ impl CertificateAuthority for AuthorityRegistry {
         csr_der: &[u8],
         authority: Option<&str>,
     ) -> Result<Vec<Vec<u8>>, AuthorityError> {
+        self.sign_capped(csr_der, authority, None).await
+    }
+
+    fn default_authority(&self) -> Option<String> {
+        self.default.clone()
+    }
+
+    async fn sign_capped(
+        &self,
+        csr_der: &[u8],
+        authority: Option<&str>,
+        max_validity: Option<chrono::Duration>,
+    ) -> Result<Vec<Vec<u8>>, AuthorityError> {
         let (name, ca) = self.pick(authority).map_err(AuthorityError::Rejected)?;
         let csr = csr::verify(csr_der).map_err(AuthorityError::Rejected)?;
-        match ca.issue(&csr).await {
+        match ca.issue(&csr, max_validity).await {
             Ok(chain) => {
                 tracing::info!(authority = name, subject = %csr.subject_text, "certificate issued");
                 Ok(chain)

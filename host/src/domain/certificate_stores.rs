@@ -162,7 +162,7 @@ impl Service {
         let mut store = CertificateStore::new(&caller.account, "", "", "", Utc::now());
         self.apply_store_spec(&mut store, spec).await?;
         if let Some(Some(_)) = &inventory {
-            self.check_schedulable(&store, Field::Schedule)?;
+            self.check_schedulable(&store, Field::Schedule).await?;
         }
         let stored = self.db.insert_certificate_store(&store).await?;
         match inventory {
@@ -184,7 +184,7 @@ impl Service {
         let mut store = before.clone();
         self.apply_store_spec(&mut store, spec).await?;
         if let Some(Some(_)) = &inventory {
-            self.check_schedulable(&store, Field::Schedule)?;
+            self.check_schedulable(&store, Field::Schedule).await?;
         }
         let stored = self.db.update_certificate_store(&store).await?;
         let schedule = match inventory {
@@ -234,6 +234,7 @@ impl Service {
             if schedule.is_some() {
                 // The store exists: what refuses the schedule is its state.
                 self.check_schedulable(&store, Field::Store.in_item(i))
+                    .await
                     .map_err(as_conflict)?;
             }
             stores.push(store);
@@ -290,6 +291,7 @@ impl Service {
                 .map_err(|e| at_store(e, i))?;
             let plugin = self
                 .usable_store(&store, operation::MANAGEMENT)
+                .await
                 .map_err(|e| e.in_item(i))?;
             let management = match &action {
                 ManagementAction::Remove => Management::Remove {
@@ -299,16 +301,23 @@ impl Service {
                     certificate,
                     private_key_secret,
                 } => {
-                    if let Some(name) = private_key_secret
-                        && !plugin.grants.secrets.contains(name)
-                    {
-                        return Err(DomainError::conflict(
+                    if let Some(name) = private_key_secret {
+                        if !plugin.grants.secrets.contains(name) {
+                            return Err(DomainError::conflict(
+                                Field::KeySecret,
+                                format!(
+                                    "secret {name:?} is not granted to the plugin serving {} stores",
+                                    store.store_type
+                                ),
+                            ));
+                        }
+                        self.check_account_secret(
+                            &caller.account,
+                            &plugin,
+                            operation::MANAGEMENT,
+                            name,
                             Field::KeySecret,
-                            format!(
-                                "secret {name:?} is not granted to the plugin serving {} stores",
-                                store.store_type
-                            ),
-                        ));
+                        )?;
                     }
                     Management::Add {
                         alias: target.alias,
@@ -365,7 +374,13 @@ impl Service {
                 ),
             ));
         }
-        self.usable_store(&store, operation::REENROLLMENT)?;
+        self.usable_store(&store, operation::REENROLLMENT).await?;
+        // The names asked for, within the account's issuance policy, before anything is
+        // queued (the CSR is checked again when it is made, on a node or an agent).
+        let (subject, sans) = requested_names(&reenrollment);
+        let authority = reenrollment.authority.as_deref();
+        self.check_issuance(&caller.account, authority, &subject, Field::Subject)?;
+        self.check_issuance(&caller.account, authority, &sans, Field::Sans)?;
         let params = StoreJobParams {
             certificate_store_id: Some(store.id.to_string()),
             reenrollment: Some(reenrollment),
@@ -399,6 +414,21 @@ impl Service {
         }
         let run_on = RunOn::from_option(spec.agent.as_deref());
         self.check_run_on(&run_on, &caller.account).await?;
+        if run_on.node().is_none_or(|n| n == self.node_id)
+            && let Some(plugin) = self.store_plugin(operation::DISCOVERY, &store_type)
+        {
+            // On this server the search runs with the account's directories only.
+            self.account_grants(&caller.account, &plugin, operation::DISCOVERY)?;
+            for dir in &spec.discovery.directories {
+                self.check_account_path(
+                    &caller.account,
+                    &plugin,
+                    operation::DISCOVERY,
+                    dir,
+                    Field::Directories,
+                )?;
+            }
+        }
         let name = format!(
             "Discovery {store_type} on {}",
             spec.discovery.client_machine
@@ -543,16 +573,23 @@ impl Service {
                 format!("no secret named {name:?} is configured on the server"),
             ));
         }
-        if let Some(plugin) = self.store_plugin(operation::INVENTORY, &store.store_type)
-            && !plugin.grants.secrets.contains(name)
-        {
-            return Err(DomainError::unprocessable(
+        if let Some(plugin) = self.store_plugin(operation::INVENTORY, &store.store_type) {
+            if !plugin.grants.secrets.contains(name) {
+                return Err(DomainError::unprocessable(
+                    Field::PasswordSecret,
+                    format!(
+                        "secret {name:?} is not granted to plugin {}, which serves {} stores",
+                        plugin.name, store.store_type
+                    ),
+                ));
+            }
+            self.check_account_secret(
+                &store.account_id,
+                &plugin,
+                operation::INVENTORY,
+                name,
                 Field::PasswordSecret,
-                format!(
-                    "secret {name:?} is not granted to plugin {}, which serves {} stores",
-                    plugin.name, store.store_type
-                ),
-            ));
+            )?;
         }
         Ok(())
     }
@@ -576,7 +613,14 @@ impl Service {
             .map(|d| d.guest.as_str())
             .collect();
         if granted.iter().any(|dir| path.starts_with(dir)) {
-            return Ok(());
+            // Within the plugin's directories; the account's part of them?
+            return self.check_account_path(
+                &store.account_id,
+                &plugin,
+                operation::INVENTORY,
+                &store.store_path,
+                Field::StorePath,
+            );
         }
         Err(DomainError::unprocessable(
             Field::StorePath,
@@ -635,17 +679,14 @@ impl Service {
     }
 
     /// 422 unless the store is approved and its type's plugin provides Inventory.
-    fn check_schedulable(&self, store: &CertificateStore, field: Field) -> DomainResult<()> {
+    async fn check_schedulable(&self, store: &CertificateStore, field: Field) -> DomainResult<()> {
         if !store.approved {
             return Err(DomainError::unprocessable(
                 field,
                 format!("certificate store {} is not approved", store.id),
             ));
         }
-        if self
-            .store_plugin(operation::INVENTORY, &store.store_type)
-            .is_none()
-        {
+        let Some(plugin) = self.store_plugin(operation::INVENTORY, &store.store_type) else {
             return Err(DomainError::unprocessable(
                 field,
                 format!(
@@ -653,13 +694,16 @@ impl Service {
                     store.store_type, store.id
                 ),
             ));
+        };
+        if !self.runs_on_agent(store).await? {
+            self.account_grants(&store.account_id, &plugin, operation::INVENTORY)?;
         }
         Ok(())
     }
 
     /// The plugin for `op` on an approved store, or 409 naming the store (its state
     /// refuses the request).
-    fn usable_store(
+    async fn usable_store(
         &self,
         store: &CertificateStore,
         op: &str,
@@ -670,7 +714,7 @@ impl Service {
                 format!("certificate store {} is not approved", store.id),
             ));
         }
-        self.store_plugin(op, &store.store_type).ok_or_else(|| {
+        let plugin = self.store_plugin(op, &store.store_type).ok_or_else(|| {
             DomainError::conflict(
                 Field::Store,
                 format!(
@@ -678,7 +722,28 @@ impl Service {
                     store.store_type
                 ),
             )
-        })
+        })?;
+        if !self.runs_on_agent(store).await? {
+            self.account_grants(&store.account_id, &plugin, op)?;
+        }
+        Ok(plugin)
+    }
+
+    /// Whether the store's jobs run on a registered agent of its account (whose machine's
+    /// own grants apply there) rather than on a node of this server.
+    async fn runs_on_agent(&self, store: &CertificateStore) -> DomainResult<bool> {
+        let Some(id) = store
+            .agent_id
+            .as_deref()
+            .and_then(|a| Uuid::parse_str(a.trim()).ok())
+        else {
+            return Ok(false);
+        };
+        Ok(self
+            .db
+            .get_agent(Some(&store.account_id), id)
+            .await?
+            .is_some())
     }
 
     /// When a one-off job (Management, Discovery) is due and under which schedule kind:
@@ -713,7 +778,7 @@ impl Service {
                 .set_inventory_schedule(&store.account_id, store.id, None, &[])
                 .await?);
         };
-        self.check_schedulable(store, Field::Schedule)?;
+        self.check_schedulable(store, Field::Schedule).await?;
         let existing = match store.inventory_config_id {
             Some(id) => self.db.get_config(Some(&store.account_id), id).await?,
             None => None,
@@ -763,6 +828,31 @@ fn store_job(
 }
 
 /// A refusal caused by the state of something that exists: a conflict.
+/// What a reenrollment request asks a CA for, as far as it is known before the CSR: the
+/// subject's common name with the key type, and the SANs (apart, so a refusal names
+/// which).
+fn requested_names(
+    r: &Reenrollment,
+) -> (
+    crate::tenancy::issuance::Requested,
+    crate::tenancy::issuance::Requested,
+) {
+    use crate::tenancy::issuance::{Requested, common_name, key_of_type};
+    let subject = Requested {
+        common_name: common_name(&r.subject),
+        key: key_of_type(&r.key_type),
+        ..Requested::default()
+    };
+    let mut sans = Requested::default();
+    for san in &r.sans {
+        match san.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => sans.ip_addresses.push(ip),
+            Err(_) => sans.dns_names.push(san.trim().to_owned()),
+        }
+    }
+    (subject, sans)
+}
+
 fn as_conflict(err: DomainError) -> DomainError {
     match err {
         DomainError::Unprocessable { field, reason } => DomainError::Conflict {

@@ -253,7 +253,7 @@ impl Service {
     async fn build_config(
         &self,
         account: &str,
-        spec: ConfigSpec,
+        mut spec: ConfigSpec,
         existing: Option<&JobConfig>,
         store: Option<&CertificateStore>,
         now: DateTime<Utc>,
@@ -278,7 +278,12 @@ impl Service {
         }
         let target = target_of(&spec.params, store.map(|s| s.store_type.as_str()));
         if store.is_none() {
-            self.check_operation(&spec.operation, target.as_deref(), &spec.params)?;
+            self.check_operation(
+                account,
+                &spec.operation,
+                target.as_deref(),
+                &mut spec.params,
+            )?;
         }
         self.check_run_on(&spec.run_on, account).await?;
         let mut config = match existing {
@@ -356,15 +361,16 @@ impl Service {
         Ok(config)
     }
 
-    /// A loaded plugin provides `operation` for `target`, and `params` satisfy its schema
-    /// and the duration rules.
+    /// A loaded plugin provides `operation` for `target`, `account` may run it (its pinned
+    /// params set in `params`), and `params` satisfy its schema and the duration rules.
     pub(crate) fn check_operation(
         &self,
+        account: &str,
         operation: &str,
         target: Option<&str>,
-        params: &Value,
+        params: &mut Value,
     ) -> DomainResult<()> {
-        let (_, op) = self
+        let (plugin, op) = self
             .registry
             .resolve(operation, target)
             .map_err(|unresolved| {
@@ -384,6 +390,9 @@ impl Service {
                     ),
                 )
             })?;
+        // The account's grant may pin params (its cloud scope); they are set before the
+        // schema sees them, so the stored config shows them.
+        self.account_job_grants(account, &plugin, operation, Some(params))?;
         check_schema(&op.params_schema, params, Field::Params)?;
         check_durations(params)
     }

@@ -56,6 +56,12 @@ pub enum Field {
     Agent,
     /// A registration credential's username.
     Username,
+    /// The directories a discovery searches (`Dirs`).
+    Directories,
+    /// The subject a certificate is asked for.
+    Subject,
+    /// The subject alternative names a certificate is asked for.
+    Sans,
     /// Item `n` (0-based) of a request that lists several, and the field within it.
     Item(usize, Box<Field>),
 }
@@ -97,6 +103,13 @@ pub enum DomainError {
     },
     /// The caller may not do this: 403.
     Forbidden(String),
+    /// The caller's account is not granted what the request names (a plugin, a directory,
+    /// a secret, an authority, a name outside its issuance policy) or is over a quota:
+    /// 403, the reason naming the rule.
+    Denied {
+        field: Option<Field>,
+        reason: String,
+    },
     /// The request's credentials (an agent's registration secret, client certificate or
     /// session token) are not recognised: 401.
     Unauthenticated(String),
@@ -161,6 +174,13 @@ impl DomainError {
         }
     }
 
+    pub fn denied(field: Field, reason: impl fmt::Display) -> Self {
+        DomainError::Denied {
+            field: Some(field),
+            reason: reason.to_string(),
+        }
+    }
+
     pub fn internal(context: &str, cause: impl fmt::Display) -> Self {
         DomainError::Internal {
             context: context.to_owned(),
@@ -184,6 +204,10 @@ impl DomainError {
                 reason,
             },
             DomainError::Conflict { field, reason } => DomainError::Conflict {
+                field: field.map(|f| f.in_item(index)),
+                reason,
+            },
+            DomainError::Denied { field, reason } => DomainError::Denied {
                 field: field.map(|f| f.in_item(index)),
                 reason,
             },
@@ -221,6 +245,7 @@ impl fmt::Display for DomainError {
             | DomainError::NotFound { reason, .. }
             | DomainError::Conflict { reason, .. } => f.write_str(reason),
             DomainError::Forbidden(m) | DomainError::Unauthenticated(m) => f.write_str(m),
+            DomainError::Denied { reason, .. } => f.write_str(reason),
             DomainError::Refused { message, .. } => f.write_str(message),
             DomainError::Internal { context, .. } => write!(f, "internal error while {context}"),
         }

@@ -173,8 +173,23 @@ impl Service {
     pub(crate) async fn enqueue(
         &self,
         account: &str,
-        jobs: Vec<JobSpec>,
+        mut jobs: Vec<JobSpec>,
     ) -> DomainResult<Vec<Uuid>> {
+        // Every job passes the account's grants here, whoever built it (a run now, a
+        // custom job, a store request, a rerun); pinned params are set in the params a
+        // plugin reads. A job no plugin serves fails when it runs, naming what is loaded.
+        let many = jobs.len() > 1;
+        for (i, job) in jobs.iter_mut().enumerate() {
+            let Ok((plugin, _)) = self.registry.resolve(&job.operation, job.target.as_deref())
+            else {
+                continue;
+            };
+            let store_request = job.params.get("certificate_store_id").is_some()
+                || job.params.get("discovery").is_some();
+            let params = (!store_request).then_some(&mut job.params);
+            self.account_job_grants(account, &plugin, &job.operation, params)
+                .map_err(|e| if many { e.in_item(i) } else { e })?;
+        }
         let now = Utc::now();
         let rows: Vec<NewJob> = jobs.into_iter().map(|j| j.build(account, now)).collect();
         self.db.insert_jobs(&rows).await?;

@@ -8,6 +8,7 @@
 //!
 //! Handlers never hold the database; the scheduler and executor do, for their own loops.
 
+pub mod access;
 pub mod agents;
 pub mod caller;
 pub mod catalog;

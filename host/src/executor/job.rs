@@ -16,6 +16,8 @@ use crate::certificates::job_params::operation;
 use crate::plugins::{Family, LoadedPlugin, OperationView, PluginRegistry};
 use crate::runtime::invoke::{JobCall, JobFailure, JobInput, JobReport, job_result};
 use crate::runtime::observer::JobObserver;
+use crate::runtime::sandbox::PreparedGrants;
+use crate::tenancy::access::{self, AccountGrants};
 
 /// Longest delay between attempts, however large the backoff and attempt count.
 const MAX_RETRY_DELAY_SECS: i64 = 7 * 24 * 3600;
@@ -71,7 +73,15 @@ pub(crate) async fn run(
     } else {
         None
     };
-    let mut report = match execute(registry, job, store_job.as_ref(), Some(observer)).await {
+    let executed = execute(
+        registry,
+        job,
+        store_job.as_ref(),
+        Some(observer),
+        Accounts::Enforced,
+    )
+    .await;
+    let mut report = match executed {
         Ok(report) => report,
         Err(message) => return failed(job, node_id, message, Vec::new(), None),
     };
@@ -86,6 +96,16 @@ pub(crate) async fn run(
     judge(job, node_id, report, Utc::now())
 }
 
+/// Whose grants a job runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accounts {
+    /// The job's account's part of the plugin's grants (a node of the server).
+    Enforced,
+    /// The plugin's grants on this machine (`keywarden agent`: the operator of the
+    /// agent's machine granted them for the account that owns the agent).
+    Local,
+}
+
 /// Runs `job` (its store already loaded, when it has one) on the plugin that provides its
 /// operation, without touching the database: what a node's executor and a remote
 /// `keywarden agent` share. `Err` says why no plugin could be called.
@@ -94,6 +114,7 @@ pub(crate) async fn execute(
     job: &Job,
     store_job: Option<&StoreJob>,
     observer: Option<Arc<dyn JobObserver>>,
+    accounts: Accounts,
 ) -> Result<JobReport, String> {
     let target = store_job
         .and_then(StoreJob::target)
@@ -113,27 +134,78 @@ pub(crate) async fn execute(
             return Err(message);
         }
     };
-    let call = match call_for(&op, store_job, &plugin, registry) {
-        Ok(call) => call,
-        Err(message) => return Err(message),
+    // The grants are asked again now: the operator may have changed them since the job
+    // was queued.
+    let granted = match accounts {
+        Accounts::Enforced => access::effective_grants(
+            registry.runtime().config(),
+            &job.account_id,
+            &plugin.name,
+            &plugin.grants,
+            &op.name,
+        )
+        .map_err(|denied| format!("refused by the account's grants: {denied}"))?,
+        Accounts::Local => AccountGrants {
+            grants: std::borrow::Cow::Borrowed(&plugin.grants),
+            grant: None,
+        },
     };
+    let params = match store_job {
+        Some(store_job) => {
+            check_store_paths(store_job, &granted)?;
+            store_job.plugin_params()
+        }
+        None => {
+            let mut params = job.params.clone();
+            granted
+                .apply_pinned(&mut params)
+                .map_err(|denied| format!("refused by the account's grants: {denied}"))?;
+            params
+        }
+    };
+    let call = call_for(&op, store_job, &plugin, &granted.grants, registry)?;
     let input = JobInput {
         job_id: job.id.to_string(),
         operation: job.operation.clone(),
         target,
-        params: store_job.map_or_else(|| job.params.clone(), StoreJob::plugin_params),
+        params,
         scope: job.job_config_id.unwrap_or(job.id).to_string(),
     };
     // A job that rewrites a store must not loosen its files' permissions.
     let modes = store_job
         .filter(|_| [operation::MANAGEMENT, operation::REENROLLMENT].contains(&op.name.as_str()))
         .and_then(|j| j.store.as_ref())
-        .map(|s| StoreFileModes::capture(s, &plugin.grants.dirs));
-    let report = plugin.run(registry.runtime(), input, call, observer).await;
+        .map(|s| StoreFileModes::capture(s, &granted.grants.dirs));
+    let report = plugin
+        .run_with(registry.runtime(), &granted.grants, input, call, observer)
+        .await;
     if let Some(modes) = modes {
         modes.restore();
     }
     Ok(report)
+}
+
+/// The store's path and a discovery's directories lie in the account's directories (the
+/// sandbox would not reach anything else; this says so plainly).
+fn check_store_paths(store_job: &StoreJob, granted: &AccountGrants<'_>) -> Result<(), String> {
+    if granted.grant.is_none() {
+        return Ok(());
+    }
+    let paths = store_job.store.iter().map(|s| s.store_path.as_str()).chain(
+        store_job
+            .params
+            .discovery
+            .iter()
+            .flat_map(|d| d.directories.iter().map(String::as_str)),
+    );
+    for path in paths {
+        if !access::path_granted(&granted.grants, path) {
+            return Err(format!(
+                "refused by the account's grants: {path} is outside the account's directories"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The export an operation's family calls. Certificate-store operations need the store
@@ -142,6 +214,7 @@ fn call_for(
     op: &OperationView,
     store_job: Option<&StoreJob>,
     plugin: &LoadedPlugin,
+    grants: &PreparedGrants,
     registry: &PluginRegistry,
 ) -> Result<JobCall, String> {
     match op.family {
@@ -154,6 +227,7 @@ fn call_for(
                 op,
                 store_job,
                 plugin,
+                grants,
                 registry.runtime().services().secrets.as_ref(),
             ),
             None => Err(format!(

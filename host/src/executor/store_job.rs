@@ -13,6 +13,7 @@ use crate::runtime::bindings::certificate_store::{
 };
 use crate::runtime::capabilities::secrets::SecretResolver;
 use crate::runtime::invoke::JobCall;
+use crate::runtime::sandbox::PreparedGrants;
 
 /// A certificate-store job's inputs, read before the plugin is resolved.
 #[derive(Debug, Clone)]
@@ -91,6 +92,7 @@ pub(crate) fn call(
     op: &OperationView,
     job: &StoreJob,
     plugin: &LoadedPlugin,
+    grants: &PreparedGrants,
     secrets: &dyn SecretResolver,
 ) -> Result<JobCall, String> {
     let store = || {
@@ -115,7 +117,7 @@ pub(crate) fn call(
                     .map_err(|e| format!("management.certificate {e}"))?;
                 let private_key = match private_key_secret {
                     None => None,
-                    Some(name) => Some(private_key(name, plugin, secrets)?),
+                    Some(name) => Some(private_key(name, plugin, grants, secrets)?),
                 };
                 let create_if_missing = job.store.as_ref().is_some_and(|s| s.create_if_missing);
                 Ok(JobCall::Add(
@@ -177,16 +179,18 @@ fn wit_store(s: &CertificateStore) -> WitStore {
     }
 }
 
-/// Resolves a private-key secret for a Management/Add. Only secrets granted to the
-/// store's plugin: the key ends up inside that plugin, so the grant must allow it.
+/// Resolves a private-key secret for a Management/Add. Only secrets in the job's grants
+/// (the job's account's part of the plugin's): the key ends up inside that plugin, in a
+/// store of that account.
 fn private_key(
     name: &str,
     plugin: &LoadedPlugin,
+    grants: &PreparedGrants,
     secrets: &dyn SecretResolver,
 ) -> Result<Vec<u8>, String> {
-    if !plugin.grants.secrets.contains(name) {
+    if !grants.secrets.contains(name) {
         return Err(format!(
-            "management.private_key_secret {name:?} is not granted to plugin {}",
+            "management.private_key_secret {name:?} is not granted to this job (plugin {} and the job's account)",
             plugin.name
         ));
     }

@@ -14,7 +14,7 @@ use super::Agent;
 use super::client::ProtocolClient;
 use super::hooks::{self, HookContext};
 use crate::certificates::job_params::StoreJobParams;
-use crate::executor::job::{Done, execute, judge};
+use crate::executor::job::{Accounts, Done, execute, judge};
 use crate::executor::store_job::StoreJob;
 use crate::runtime::invoke::FamilyData;
 
@@ -80,7 +80,14 @@ pub(crate) async fn run(
         .lock()
         .expect("not poisoned")
         .session = Some((client.clone(), token.to_owned(), job_id.clone()));
-    let report = execute(&agent.registry, &job, Some(&store_job), None).await;
+    let report = execute(
+        &agent.registry,
+        &job,
+        Some(&store_job),
+        None,
+        Accounts::Local,
+    )
+    .await;
     agent
         .authority
         .current

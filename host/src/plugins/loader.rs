@@ -62,8 +62,21 @@ impl LoadedPlugin {
         call: JobCall,
         observer: Option<Arc<dyn JobObserver>>,
     ) -> JobReport {
+        self.run_with(runtime, &self.grants, input, call, observer)
+            .await
+    }
+
+    /// Runs one job with `grants` (a job account's part of the plugin's grants).
+    pub async fn run_with(
+        &self,
+        runtime: &Runtime,
+        grants: &PreparedGrants,
+        input: JobInput,
+        call: JobCall,
+        observer: Option<Arc<dyn JobObserver>>,
+    ) -> JobReport {
         runtime
-            .run(&self.name, &self.pre, &self.grants, input, call, observer)
+            .run(&self.name, &self.pre, grants, input, call, observer)
             .await
     }
 }

@@ -24,6 +24,7 @@ use super::capabilities::{self, Redactions};
 use super::limits::JobLimiter;
 use super::observer::JobObserver;
 use crate::operator_config::{DirGrant, JobLimits, PluginGrants, RuntimeConfig};
+use crate::tenancy::issuance::AccountIssuance;
 
 /// Services of the host that jobs reach through capabilities.
 #[derive(Clone)]
@@ -44,6 +45,11 @@ pub struct PreparedGrants {
     pub tls_probe: bool,
     pub csr_enrollment: bool,
     pub limits: JobLimits,
+    /// The account's authorities and issuance policies; `None`: every configured
+    /// authority, no policy (the admin account, a `keywarden agent`).
+    pub issuance: Option<Arc<AccountIssuance>>,
+    /// `outbound_hosts` as the operator wrote them (account grants name entries of it).
+    pub outbound_entries: Arc<Vec<String>>,
 }
 
 impl PreparedGrants {
@@ -56,6 +62,8 @@ impl PreparedGrants {
             tls_probe: grants.tls_probe,
             csr_enrollment: grants.csr_enrollment,
             limits: JobLimits::resolve(runtime, grants),
+            issuance: None,
+            outbound_entries: Arc::new(grants.outbound_hosts.clone()),
         }
     }
 }
@@ -133,7 +141,11 @@ impl Sandbox {
                 grants.outbound.clone(),
                 services.tls_prober.clone(),
             ),
-            enrollment: EnrollmentCtx::new(grants.csr_enrollment, services.authority.clone()),
+            enrollment: EnrollmentCtx::new(
+                grants.csr_enrollment,
+                services.authority.clone(),
+                grants.issuance.clone(),
+            ),
             redactions,
         })
     }

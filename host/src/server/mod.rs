@@ -95,6 +95,8 @@ pub async fn serve(
     options
         .config
         .check_own_folders(&[&options.data_dir, &options.plugins_dir])?;
+    crate::tenancy::access::check_accounts(&options.config)
+        .context("invalid [accounts] in the operator config")?;
     // Before anything else: a certificate that cannot be served should stop the start
     // before the database is migrated or plugins compile.
     let tls = options

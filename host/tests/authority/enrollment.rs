@@ -25,7 +25,7 @@ async fn submit(
 async fn a_plugin_without_the_grant_gets_not_granted() {
     let (_t, dir) = tempdir();
     let ca: Arc<dyn CertificateAuthority> = registry(LAB, &dir);
-    let mut ctx = EnrollmentCtx::new(false, Some(ca));
+    let mut ctx = EnrollmentCtx::new(false, Some(ca), None);
     let err = submit(&mut ctx, rcgen_csr("a.test", &["a.test"]), Some("lab"))
         .await
         .unwrap_err();
@@ -39,7 +39,7 @@ async fn a_plugin_without_the_grant_gets_not_granted() {
 async fn a_granted_plugin_gets_a_chain_or_the_authoritys_reason() {
     let (_t, dir) = tempdir();
     let ca: Arc<dyn CertificateAuthority> = registry(LAB, &dir);
-    let mut ctx = EnrollmentCtx::new(true, Some(ca));
+    let mut ctx = EnrollmentCtx::new(true, Some(ca), None);
     let chain = submit(&mut ctx, rcgen_csr("a.test", &["a.test"]), None)
         .await
         .expect("signed");
@@ -60,7 +60,7 @@ async fn a_granted_plugin_gets_a_chain_or_the_authoritys_reason() {
 
 #[tokio::test]
 async fn a_host_without_authorities_answers_unavailable() {
-    let mut ctx = EnrollmentCtx::new(true, None);
+    let mut ctx = EnrollmentCtx::new(true, None, None);
     let err = submit(&mut ctx, rcgen_csr("a.test", &["a.test"]), None)
         .await
         .unwrap_err();
@@ -82,7 +82,7 @@ async fn an_authority_that_is_down_traps_as_a_host_fault() {
         "[authorities.down]\nkind = \"acme\"\ndirectory = \"https://127.0.0.1:{port}/dir\"\ntimeout_secs = 5\n"
     );
     let ca: Arc<dyn CertificateAuthority> = registry(&toml, &dir);
-    let mut ctx = EnrollmentCtx::new(true, Some(ca));
+    let mut ctx = EnrollmentCtx::new(true, Some(ca), None);
     let trap = ctx
         .submit_csr(rcgen_csr("a.test", &["a.test"]), None)
         .await
@@ -97,5 +97,60 @@ async fn an_authority_that_is_down_traps_as_a_host_fault() {
             .contains("the certificate authority is unavailable")
             && fault.message.contains("\"down\""),
         "{fault}"
+    );
+}
+
+/// An account's CSR goes through its issuance policy before the CA sees it: names outside
+/// it and authorities without one are refused with the rule; what passes is issued no
+/// longer than the policy's validity by the local CA.
+#[tokio::test]
+async fn an_accounts_csr_is_held_to_its_issuance_policy() {
+    use std::collections::BTreeMap;
+
+    use keywarden::tenancy::config::IssuancePolicy;
+    use keywarden::tenancy::issuance::AccountIssuance;
+    use x509_parser::prelude::FromDer;
+
+    let (_t, dir) = tempdir();
+    let ca: Arc<dyn CertificateAuthority> = registry(
+        "[authorities.lab]\nkind = \"local\"\nvalidity_days = 365\n",
+        &dir,
+    );
+    let policy: IssuancePolicy = toml::from_str(
+        "allowed_domains = [\"a.test\"]\nallow_subdomains = true\nmax_validity_days = 7",
+    )
+    .unwrap();
+    let issuance = AccountIssuance::new("team-a", BTreeMap::from([("lab".to_owned(), policy)]));
+    let mut ctx = EnrollmentCtx::new(true, Some(ca), Some(Arc::new(issuance)));
+    let err = submit(&mut ctx, rcgen_csr("www.b.test", &["www.b.test"]), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EnrollmentError::Rejected(m) if m.contains("issuance policy of account \"team-a\"") && m.contains("www.b.test")),
+        "{err:?}"
+    );
+    let chain = submit(
+        &mut ctx,
+        rcgen_csr("www.a.test", &["www.a.test"]),
+        Some("lab"),
+    )
+    .await
+    .expect("within the policy");
+    let (_, leaf) = x509_parser::certificate::X509Certificate::from_der(&chain[0]).unwrap();
+    let secs = leaf.validity().not_after.timestamp() - chrono::Utc::now().timestamp();
+    assert!(
+        (7 * 86_400 - 60..=7 * 86_400).contains(&secs),
+        "7 days, not the CA's 365: {secs} s"
+    );
+    let err = submit(
+        &mut ctx,
+        rcgen_csr("www.a.test", &["www.a.test"]),
+        Some("other"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, EnrollmentError::Rejected(m) if m.contains("may not use certificate authority \"other\"")),
+        "{err:?}"
     );
 }

@@ -122,7 +122,8 @@ pub fn schema(rotation: bool) -> serde_json::Value {
     let duration = |desc: &str, pattern: &str| serde_json::json!({"type": "string", "pattern": pattern, "description": desc});
     let mut aws_props = serde_json::json!({
         "region": {"type": "string", "minLength": 1, "description": "AWS region (default: the operator's `region` config, else us-east-1)"},
-        "endpoint": {"type": "string", "pattern": "^https?://", "description": "KMS endpoint URL (default: the operator's `endpoint` config, else https://kms.<region>.amazonaws.com); must be in the plugin's outbound_hosts grant"}
+        "endpoint": {"type": "string", "pattern": "^https?://", "description": "KMS endpoint URL (default: the operator's `endpoint` config, else https://kms.<region>.amazonaws.com); must be in the plugin's outbound_hosts grant"},
+        "tags": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Only keys carrying all these tags (an account's grant may pin some, as its scope)"}
     });
     let mut props = serde_json::json!({
         "cloud_name": {"const": "aws"}
@@ -133,8 +134,7 @@ pub fn schema(rotation: bool) -> serde_json::Value {
             "mode": {"enum": ["new_key", "on_demand"], "description": "new_key (default): a new key, aliases move to it; on_demand: AWS RotateKeyOnDemand"},
             "old_key": {"enum": ["disable", "schedule_deletion"], "description": "What happens to the replaced key (new_key mode)"},
             "pending_window_days": {"type": "integer", "minimum": 7, "maximum": 30},
-            "aliases": {"type": "array", "items": {"type": "string", "minLength": 1}, "description": "Only keys with one of these aliases"},
-            "tags": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Only keys carrying all these tags"}
+            "aliases": {"type": "array", "items": {"type": "string", "minLength": 1}, "description": "Only keys with one of these aliases"}
         });
         for (k, v) in extra.as_object().into_iter().flatten() {
             aws_props[k] = v.clone();

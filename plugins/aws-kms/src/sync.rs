@@ -16,8 +16,16 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
     let ids = inventory::key_ids(&kms)?;
     let total = ids.len() as u64;
     let mut keys = Vec::with_capacity(ids.len());
+    let wanted = &params.aws_param.tags;
     for (n, id) in ids.iter().enumerate() {
         progress::report(n as u64, total);
+        // Only keys carrying every wanted tag (an account's scope may pin some).
+        if !wanted.is_empty() {
+            let tags = inventory::tags(&kms, id)?;
+            if !wanted.iter().all(|(k, v)| tags.get(k) == Some(v)) {
+                continue;
+            }
+        }
         let key = inventory::describe(&kms, id, &alias_map)?;
         let created = key.created().map(rfc3339).unwrap_or_default();
         let mut cloud = CloudKey::new(&key.id, key.state(), created);

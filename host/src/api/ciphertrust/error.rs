@@ -117,6 +117,9 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
         Field::Capabilities => "capabilities".to_owned(),
         Field::Job => "job".to_owned(),
         Field::Username => "username".to_owned(),
+        Field::Directories => "directories".to_owned(),
+        Field::Subject => "subject".to_owned(),
+        Field::Sans => "sans".to_owned(),
         Field::Store => "store".to_owned(),
         Field::StoreType => "store_type".to_owned(),
         Field::StorePath => "store_path".to_owned(),
@@ -169,6 +172,13 @@ impl ApiError {
                 }
             }
             DomainError::Forbidden(what) => ApiError::forbidden(what),
+            DomainError::Denied { field, reason } => {
+                let err = ApiError::forbidden(reason);
+                match field {
+                    Some(f) => err.with_field(name(&f)),
+                    None => err,
+                }
+            }
             DomainError::Unauthenticated(what) => ApiError::unauthorized(what),
             DomainError::Refused {
                 missing, message, ..

@@ -136,7 +136,7 @@ fn reason(code: u16) -> &'static str {
     match code {
         400 => "The request is malformed; `field` names what is wrong",
         401 => "No bearer token, or not a valid one",
-        403 => "The token may not do this",
+        403 => "The token or its account may not do this; the message names the rule",
         404 => "What the request names does not exist in the caller's account",
         409 => "What the request names refuses it in its current state",
         422 => "Well-formed, but nothing here can serve it",
@@ -166,6 +166,11 @@ fn apply(doc: &mut Value, op: &Operation) {
         }
     }
     let mut codes = op.errors.clone();
+    // What a request can name (a plugin, a path, a secret, an authority) the caller's
+    // account may not be granted, or the account may be over a quota.
+    if op.secured && codes.iter().any(|c| [409, 422].contains(c)) && !codes.contains(&403) {
+        codes.push(403);
+    }
     if op.secured {
         codes.push(401);
         node["security"] = json!([{"bearer": []}]);

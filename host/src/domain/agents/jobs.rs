@@ -417,15 +417,21 @@ impl Service {
                 "no certificate authority is configured on this server",
             )
         })?;
-        authority
-            .sign(csr, request.authority.as_deref())
-            .await
-            .map_err(|e| match e {
-                AuthorityError::Rejected(why) => DomainError::unprocessable(Field::Csr, why),
-                AuthorityError::Unavailable(why) => {
-                    DomainError::internal("asking the certificate authority", why)
-                }
-            })
+        // The account's issuance policy applies to its agents' CSRs as to its jobs'.
+        let policy = self.account_issuance(&job.account_id);
+        crate::tenancy::issuance::sign(
+            authority.as_ref(),
+            policy.as_ref(),
+            csr,
+            request.authority.as_deref(),
+        )
+        .await
+        .map_err(|e| match e {
+            AuthorityError::Rejected(why) => DomainError::unprocessable(Field::Csr, why),
+            AuthorityError::Unavailable(why) => {
+                DomainError::internal("asking the certificate authority", why)
+            }
+        })
     }
 
     /// Applies an agent's inventory report to the store's inventory: unchanged entries

@@ -13,6 +13,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::HostFault;
 use crate::runtime::bindings::enrollment::{self, EnrollmentError};
 use crate::runtime::sandbox::Sandbox;
+use crate::tenancy::issuance::{self, AccountIssuance};
 
 /// Why a certificate authority issued nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,16 +37,74 @@ pub trait CertificateAuthority: Send + Sync {
         csr_der: &[u8],
         authority: Option<&str>,
     ) -> Result<Vec<Vec<u8>>, AuthorityError>;
+
+    /// The authority a CSR naming none goes to, when there is one.
+    fn default_authority(&self) -> Option<String> {
+        None
+    }
+
+    /// [`sign`](Self::sign), the certificate valid for at most `max_validity` from now:
+    /// an authority that can choose issues no longer; otherwise a longer certificate is
+    /// refused (and not handed to the plugin).
+    async fn sign_capped(
+        &self,
+        csr_der: &[u8],
+        authority: Option<&str>,
+        max_validity: Option<chrono::Duration>,
+    ) -> Result<Vec<Vec<u8>>, AuthorityError> {
+        let chain = self.sign(csr_der, authority).await?;
+        if let Some(max) = max_validity {
+            check_validity(&chain, max)?;
+        }
+        Ok(chain)
+    }
+}
+
+/// Slack for clocks and for the minutes authorities back-date certificates by.
+const VALIDITY_SLACK_MINUTES: i64 = 10;
+
+/// The leaf of `chain` expires within `max` from now.
+pub fn check_validity(chain: &[Vec<u8>], max: chrono::Duration) -> Result<(), AuthorityError> {
+    use x509_parser::prelude::FromDer;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| AuthorityError::Rejected("the authority returned no certificate".into()))?;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(leaf).map_err(|e| {
+        AuthorityError::Rejected(format!(
+            "the authority returned an unreadable certificate: {e}"
+        ))
+    })?;
+    let not_after = cert.validity().not_after.timestamp();
+    let limit =
+        (chrono::Utc::now() + max + chrono::Duration::minutes(VALIDITY_SLACK_MINUTES)).timestamp();
+    if not_after > limit {
+        return Err(AuthorityError::Rejected(format!(
+            "the authority issued a certificate valid until {}, longer than the issuance policy's max_validity_days ({} days)",
+            cert.validity().not_after,
+            max.num_days()
+        )));
+    }
+    Ok(())
 }
 
 pub struct EnrollmentCtx {
     granted: bool,
     authority: Option<Arc<dyn CertificateAuthority>>,
+    /// The job's account's authorities and policies (`None`: unrestricted).
+    issuance: Option<Arc<AccountIssuance>>,
 }
 
 impl EnrollmentCtx {
-    pub fn new(granted: bool, authority: Option<Arc<dyn CertificateAuthority>>) -> Self {
-        Self { granted, authority }
+    pub fn new(
+        granted: bool,
+        authority: Option<Arc<dyn CertificateAuthority>>,
+        issuance: Option<Arc<AccountIssuance>>,
+    ) -> Self {
+        Self {
+            granted,
+            authority,
+            issuance,
+        }
     }
 }
 
@@ -65,7 +124,14 @@ impl enrollment::Host for EnrollmentCtx {
                 "no certificate authority is configured on this host".into(),
             )));
         };
-        match ca.sign(&csr, authority.as_deref()).await {
+        match issuance::sign(
+            ca.as_ref(),
+            self.issuance.as_deref(),
+            &csr,
+            authority.as_deref(),
+        )
+        .await
+        {
             Ok(chain) => Ok(Ok(chain)),
             Err(AuthorityError::Rejected(why)) => Ok(Err(EnrollmentError::Rejected(why))),
             Err(AuthorityError::Unavailable(why)) => Err(HostFault::new(
