@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::error::{DbError, Result};
 use crate::filter::Column;
-use crate::kinds::{CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind};
+use crate::kinds::{CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind, TokenRole};
 use crate::recurrence::Recurrence;
 
 mod sealed {
@@ -273,7 +273,14 @@ macro_rules! word_val {
         }
     )+};
 }
-word_val!(JobStatus, JobResult, CatchUp, Overlap, ScheduleKind);
+word_val!(
+    JobStatus,
+    JobResult,
+    CatchUp,
+    Overlap,
+    ScheduleKind,
+    TokenRole
+);
 
 impl From<&RunOn> for Val {
     fn from(v: &RunOn) -> Self {

@@ -20,7 +20,8 @@ use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::model::{
-    Account, ApiToken, ConfigFacts, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey,
+    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobFinish,
+    NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
@@ -35,17 +36,31 @@ pub trait Database: Send + Sync {
     async fn ensure_account(&self, id: &str) -> Result<Account>;
     /// Stores a token (creating its account if needed) with a fresh id. `Conflict` if the
     /// hash is already stored.
-    async fn create_token(
-        &self,
-        account_id: &str,
-        token_hash: &str,
-        is_admin: bool,
-        label: &str,
-    ) -> Result<ApiToken>;
-    /// Authentication lookup by SHA-256 hex of the presented secret.
+    async fn create_token(&self, token: &NewToken<'_>) -> Result<ApiToken>;
+    /// Authentication lookup by SHA-256 hex of the presented secret (revoked and expired
+    /// tokens too: the caller decides).
     async fn find_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
-    /// Number of admin tokens; zero means the server should bootstrap one.
+    /// The tokens of an account (every account's for `None`), oldest first.
+    async fn list_tokens(&self, account_id: Option<&str>) -> Result<Vec<ApiToken>>;
+    /// Marks a token revoked at `at` (kept if already revoked); `None` when no token has
+    /// this id (in the account, when given).
+    async fn revoke_token(
+        &self,
+        account_id: Option<&str>,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ApiToken>>;
+    /// Number of usable (not revoked, not expired) admin tokens; zero means the server
+    /// should bootstrap one.
     async fn count_admin_tokens(&self) -> Result<i64>;
+
+    // ----- audit log -----
+
+    /// Appends entries in order, each chained to the one before by its hash; returns them
+    /// as stored.
+    async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<Vec<AuditEntry>>;
+    /// The entries `filter` keeps, in chain order (`limit` of them), and how many match.
+    async fn list_audit(&self, filter: &AuditFilter, limit: i64) -> Result<(i64, Vec<AuditEntry>)>;
 
     // ----- job configs -----
 

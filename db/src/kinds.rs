@@ -154,6 +154,18 @@ word_enum! {
     }
 }
 
+word_enum! {
+    /// What an API token may do.
+    pub enum TokenRole {
+        /// Read its account's resources; no request that changes anything.
+        ReadOnly = "read-only",
+        /// Read and change its account's resources.
+        Operator = "operator",
+        /// Act on every account and manage tokens.
+        Admin = "admin",
+    }
+}
+
 /// Which nodes may run a job: any, or one by id. Stored as `any` or the node id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum RunOn {

@@ -50,10 +50,12 @@ pub use history::{
     ColumnKind, Compare, Condition, Field, FieldValue, JobCondition, JobField, JobFlag,
     JobHistoryEntry, JobOrder, JobQuery, JobValue, NoFlag,
 };
-pub use kinds::{CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind, UnknownWord};
+pub use kinds::{
+    CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind, TokenRole, UnknownWord,
+};
 pub use model::{
-    Account, ApiToken, ConfigFacts, Job, JobConfig, JobFinish, NewJob, Node, Progress, SyncedKey,
-    truncate_micros,
+    AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig,
+    JobFinish, NewAuditEntry, NewJob, NewToken, Node, Progress, SyncedKey, truncate_micros,
 };
 pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;

@@ -36,12 +36,117 @@ pub struct ApiToken {
     pub account_id: String,
     /// Lower-case hex SHA-256 of the token secret.
     pub token_hash: String,
-    /// Admin tokens may act on every account.
+    /// Admin tokens may act on every account (`role == Admin`).
     pub is_admin: bool,
+    /// What the token may do.
+    pub role: crate::TokenRole,
     /// Free text naming the token's purpose.
     pub label: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Unusable from this instant; `None`: never expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Revoked at this instant; `None`: not revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiToken {
+    /// Whether the token authenticates at `now`: not revoked, not expired.
+    pub fn usable_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+/// A token to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken<'a> {
+    pub account_id: &'a str,
+    /// Lower-case hex SHA-256 of the secret.
+    pub token_hash: &'a str,
+    pub role: crate::TokenRole,
+    pub label: &'a str,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An entry to append to the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEntry {
+    pub at: DateTime<Utc>,
+    pub account_id: String,
+    /// The token that made the request; `None` for what the server did itself (a job's
+    /// outcome, a command run on the host).
+    pub token_id: Option<String>,
+    /// What happened: `POST /api/v1/scheduler/job-configs`, `job completed`...
+    pub action: String,
+    /// What it was done to (a path, a job id).
+    pub target: String,
+    /// How it ended: an HTTP status, a job's status and result.
+    pub result: String,
+    /// More, without secrets.
+    pub detail: serde_json::Value,
+}
+
+/// An entry of the audit log, with its place in the hash chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub entry: NewAuditEntry,
+    /// `hash` of the entry before (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 hex over `prev_hash` and this entry's fields ([`AuditEntry::compute_hash`]).
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// The hash the entry at `seq` with `entry` after `prev_hash` must carry: SHA-256 hex
+    /// of the fields, each length-prefixed so no two entries encode alike.
+    pub fn compute_hash(seq: i64, entry: &NewAuditEntry, prev_hash: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        let at = entry.at.timestamp_micros().to_string();
+        let detail = entry.detail.to_string();
+        let seq = seq.to_string();
+        for field in [
+            prev_hash,
+            seq.as_str(),
+            at.as_str(),
+            entry.account_id.as_str(),
+            entry.token_id.as_deref().unwrap_or(""),
+            entry.action.as_str(),
+            entry.target.as_str(),
+            entry.result.as_str(),
+            detail.as_str(),
+        ] {
+            hasher.update((field.len() as u64).to_be_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hex_lower(&hasher.finalize())
+    }
+
+    /// Whether the entry's hash is the one its fields and `prev_hash` give.
+    pub fn hash_holds(&self) -> bool {
+        Self::compute_hash(self.seq, &self.entry, &self.prev_hash) == self.hash
+    }
+}
+
+/// The `prev_hash` of the first audit entry.
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Which audit entries to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub account_id: Option<String>,
+    pub token_id: Option<String>,
+    /// Entries whose action starts with this.
+    pub action_prefix: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Entries after this sequence number (for paging through the chain).
+    pub after_seq: Option<i64>,
 }
 
 /// A job configuration: what to run (operation + params), when (cron, timezone, window),

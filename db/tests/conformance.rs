@@ -101,6 +101,7 @@ macro_rules! conformance {
 
 conformance!(
     records::accounts_and_tokens,
+    records::audit_log_chain,
     records::config_crud,
     records::job_crud,
     records::plugin_state,

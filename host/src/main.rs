@@ -56,10 +56,25 @@ async fn main() -> ExitCode {
             account,
             label,
             admin,
+            role,
+            expires_in_days,
             data_dir,
             config,
             database_url,
-        }) => serve::create_token(data_dir, config, database_url, &account, &label, admin).await,
+        }) => {
+            let role = if admin {
+                keywarden_db::TokenRole::Admin
+            } else {
+                role
+            };
+            let request = serve::TokenRequest {
+                account: &account,
+                label: &label,
+                role,
+                expires_in_days,
+            };
+            serve::create_token(data_dir, config, database_url, request).await
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

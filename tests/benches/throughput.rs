@@ -96,7 +96,7 @@ async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usi
     let jobs: Vec<NewJob> = (0..n)
         .map(|i| NewJob {
             id: Uuid::now_v7(),
-            account_id: "bench".into(),
+            account_id: "admin".into(), // the plugins' own grants
             job_config_id: None,
             name: format!("bench-{i}"),
             description: String::new(),

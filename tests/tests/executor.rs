@@ -23,7 +23,8 @@ fn new_job(operation: &str, params: Value, max_attempts: i32, backoff: i64) -> N
     let now = Utc::now();
     NewJob {
         id: Uuid::now_v7(),
-        account_id: "kylo".into(),
+        // The admin account runs with the plugins' own grants (no [accounts] table here).
+        account_id: "admin".into(),
         job_config_id: None,
         name: format!("test-{operation}"),
         description: String::new(),

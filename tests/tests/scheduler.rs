@@ -23,7 +23,7 @@ const GRACE: Duration = Duration::from_millis(400);
 async fn create(db: &dyn Database, run_at: &str, edit: impl FnOnce(&mut JobConfig)) -> JobConfig {
     let now = Utc::now();
     let mut config = JobConfig::new(
-        "kylo",
+        "admin", // runs with the plugins' own grants (no [accounts] table here)
         &format!("cfg-{}", uuid::Uuid::new_v4()),
         "hello",
         run_at,

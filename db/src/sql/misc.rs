@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::{SqlDatabase, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
-use crate::model::{Account, ApiToken, Node, truncate_micros};
+use crate::kinds::TokenRole;
+use crate::model::{Account, ApiToken, NewToken, Node, truncate_micros};
 
 fn insert_account_sql<DB: Backend>(id: &str) -> Sql<DB> {
     let mut q = Sql::<DB>::new("INSERT INTO accounts (id, created_at) VALUES (");
@@ -31,25 +32,24 @@ pub(crate) async fn ensure_account<DB: Backend>(s: &SqlDatabase<DB>, id: &str) -
 
 pub(crate) async fn create_token<DB: Backend>(
     s: &SqlDatabase<DB>,
-    account_id: &str,
-    token_hash: &str,
-    is_admin: bool,
-    label: &str,
+    token: &NewToken<'_>,
 ) -> Result<ApiToken> {
     let mut tx = s.write_tx().await?;
-    insert_account_sql::<DB>(account_id)
+    insert_account_sql::<DB>(token.account_id)
         .execute(&mut tx)
         .await?;
     let mut q = Sql::<DB>::new(
-        "INSERT INTO api_tokens (id, account_id, token_hash, is_admin, label, created_at) VALUES ",
+        "INSERT INTO api_tokens (id, account_id, token_hash, is_admin, role, label, created_at, expires_at) VALUES ",
     );
     q.bind_list::<Val>([
         Uuid::now_v7().into(),
-        account_id.into(),
-        token_hash.into(),
-        is_admin.into(),
-        label.into(),
+        token.account_id.into(),
+        token.token_hash.into(),
+        (token.role == TokenRole::Admin).into(),
+        token.role.into(),
+        token.label.into(),
         truncate_micros(Utc::now()).into(),
+        token.expires_at.map(truncate_micros).into(),
     ])
     .push(" RETURNING *");
     let rows = q
@@ -77,10 +77,45 @@ pub(crate) async fn find_token_by_hash<DB: Backend>(
         .transpose()
 }
 
+pub(crate) async fn list_tokens<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+) -> Result<Vec<ApiToken>> {
+    let mut q = Sql::<DB>::new("SELECT * FROM api_tokens");
+    if let Some(a) = account_id {
+        q.push(" WHERE account_id = ").bind(a);
+    }
+    q.push(" ORDER BY created_at, id");
+    let rows = q.fetch_all(&mut *s.conn().await?).await?;
+    rows::all::<DB, _>(&rows, rows::token::<DB>)
+}
+
+pub(crate) async fn revoke_token<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<ApiToken>> {
+    let mut q = Sql::<DB>::new("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ");
+    q.bind(truncate_micros(at)).push(") WHERE id = ").bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    q.push(" RETURNING *");
+    q.fetch_optional(&mut *s.conn().await?)
+        .await?
+        .as_ref()
+        .map(rows::token::<DB>)
+        .transpose()
+}
+
 pub(crate) async fn count_admin_tokens<DB: Backend>(s: &SqlDatabase<DB>) -> Result<i64> {
-    Sql::<DB>::new("SELECT COUNT(*) AS n FROM api_tokens WHERE is_admin = TRUE")
-        .fetch_int(&mut *s.conn().await?, "n")
-        .await
+    let mut q = Sql::<DB>::new(
+        "SELECT COUNT(*) AS n FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > ",
+    );
+    q.bind(Utc::now()).push(")");
+    q.fetch_int(&mut *s.conn().await?, "n").await
 }
 
 pub(crate) async fn heartbeat<DB: Backend>(

@@ -4,6 +4,7 @@
 //! backend; the `Database` impl below only forwards to them.
 
 mod agents;
+mod audit;
 mod certificates;
 mod cloud_keys;
 mod condition;
@@ -36,7 +37,8 @@ use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::model::{
-    Account, ApiToken, ConfigFacts, Job, JobConfig, JobFinish, NewJob, Node, SyncedKey,
+    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobFinish,
+    NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
@@ -87,20 +89,31 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn ensure_account(&self, id: &str) -> Result<Account> {
         misc::ensure_account(self, id).await
     }
-    async fn create_token(
-        &self,
-        account_id: &str,
-        token_hash: &str,
-        is_admin: bool,
-        label: &str,
-    ) -> Result<ApiToken> {
-        misc::create_token(self, account_id, token_hash, is_admin, label).await
+    async fn create_token(&self, token: &NewToken<'_>) -> Result<ApiToken> {
+        misc::create_token(self, token).await
     }
     async fn find_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
         misc::find_token_by_hash(self, token_hash).await
     }
+    async fn list_tokens(&self, account_id: Option<&str>) -> Result<Vec<ApiToken>> {
+        misc::list_tokens(self, account_id).await
+    }
+    async fn revoke_token(
+        &self,
+        account_id: Option<&str>,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ApiToken>> {
+        misc::revoke_token(self, account_id, id, at).await
+    }
     async fn count_admin_tokens(&self) -> Result<i64> {
         misc::count_admin_tokens(self).await
+    }
+    async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<Vec<AuditEntry>> {
+        audit::append(self, entries).await
+    }
+    async fn list_audit(&self, filter: &AuditFilter, limit: i64) -> Result<(i64, Vec<AuditEntry>)> {
+        audit::list(self, filter, limit).await
     }
 
     async fn insert_config(&self, config: &JobConfig) -> Result<JobConfig> {

@@ -6,7 +6,7 @@ use crate::agents::{Agent, AgentSession, AgentStatus, CertificateRenewal, Regist
 use crate::backend::{Backend, Cols};
 use crate::certificates::{CertificateStore, DiscoveredPath, InventoryEntry};
 use crate::error::{DbError, Result};
-use crate::model::{Account, ApiToken, Job, JobConfig, Node, SyncedKey};
+use crate::model::{Account, ApiToken, AuditEntry, Job, JobConfig, NewAuditEntry, Node, SyncedKey};
 
 pub(crate) fn account<DB: Backend>(row: &DB::Row) -> Result<Account> {
     let c = Cols::<DB>(row);
@@ -23,8 +23,29 @@ pub(crate) fn token<DB: Backend>(row: &DB::Row) -> Result<ApiToken> {
         account_id: c.text("account_id")?,
         token_hash: c.text("token_hash")?,
         is_admin: c.boolean("is_admin")?,
+        role: c.word("role")?,
         label: c.text("label")?,
         created_at: c.time("created_at")?,
+        expires_at: c.opt_time("expires_at")?,
+        revoked_at: c.opt_time("revoked_at")?,
+    })
+}
+
+pub(crate) fn audit_entry<DB: Backend>(row: &DB::Row) -> Result<AuditEntry> {
+    let c = Cols::<DB>(row);
+    Ok(AuditEntry {
+        seq: c.int("seq")?,
+        entry: NewAuditEntry {
+            at: c.time("at")?,
+            account_id: c.text("account_id")?,
+            token_id: c.opt_text("token_id")?,
+            action: c.text("action")?,
+            target: c.text("target")?,
+            result: c.text("result")?,
+            detail: c.json("detail")?,
+        },
+        prev_hash: c.text("prev_hash")?,
+        hash: c.text("hash")?,
     })
 }
 

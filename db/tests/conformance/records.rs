@@ -3,13 +3,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use keywarden_db::{
-    CatchUp, Database, DbError, JobConfig, JobStatus, Overlap, Recurrence, RunOn, ScheduleKind,
+    AUDIT_GENESIS, AuditFilter, CatchUp, Database, DbError, JobConfig, JobStatus, NewAuditEntry,
+    NewToken, Overlap, Recurrence, RunOn, ScheduleKind, TokenRole,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::{assert_conflict, new_job, t};
+
+fn token<'a>(account: &'a str, hash: &'a str, role: TokenRole, label: &'a str) -> NewToken<'a> {
+    NewToken {
+        account_id: account,
+        token_hash: hash,
+        role,
+        label,
+        expires_at: None,
+    }
+}
 
 pub async fn accounts_and_tokens(db: Arc<dyn Database>) {
     let a = db.ensure_account("kylo").await.unwrap();
@@ -19,25 +31,153 @@ pub async fn accounts_and_tokens(db: Arc<dyn Database>) {
     assert_eq!(db.count_admin_tokens().await.unwrap(), 0);
     // create_token creates the account on first use.
     let admin = db
-        .create_token("root", "aa11", true, "bootstrap")
+        .create_token(&token("root", "aa11", TokenRole::Admin, "bootstrap"))
         .await
         .unwrap();
     assert!(admin.is_admin);
+    assert_eq!(admin.role, TokenRole::Admin);
     assert_eq!(admin.account_id, "root");
     assert_eq!(admin.label, "bootstrap");
-    let user = db.create_token("kylo", "bb22", false, "ci").await.unwrap();
+    let user = db
+        .create_token(&token("kylo", "bb22", TokenRole::Operator, "ci"))
+        .await
+        .unwrap();
     assert_ne!(admin.id, user.id);
+    assert!(!user.is_admin);
     assert_eq!(db.count_admin_tokens().await.unwrap(), 1);
 
-    assert_eq!(db.find_token_by_hash("aa11").await.unwrap(), Some(admin));
-    assert_eq!(db.find_token_by_hash("bb22").await.unwrap(), Some(user));
+    assert_eq!(
+        db.find_token_by_hash("aa11").await.unwrap(),
+        Some(admin.clone())
+    );
+    assert_eq!(
+        db.find_token_by_hash("bb22").await.unwrap(),
+        Some(user.clone())
+    );
     assert_eq!(db.find_token_by_hash("cc33").await.unwrap(), None);
-    assert_conflict(db.create_token("kylo", "bb22", true, "dup").await);
+    assert_conflict(
+        db.create_token(&token("kylo", "bb22", TokenRole::Admin, "dup"))
+            .await,
+    );
     assert_eq!(
         db.count_admin_tokens().await.unwrap(),
         1,
         "failed insert left nothing"
     );
+
+    // Listing, per account or all; revocation is kept, and only the first instant counts.
+    let reader = db
+        .create_token(&NewToken {
+            expires_at: Some(t(3600)),
+            ..token("kylo", "dd44", TokenRole::ReadOnly, "dash")
+        })
+        .await
+        .unwrap();
+    assert_eq!(reader.expires_at, Some(t(3600)));
+    assert!(reader.usable_at(t(3599)) && !reader.usable_at(t(3600)));
+    let ids =
+        |tokens: Vec<keywarden_db::ApiToken>| tokens.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(db.list_tokens(Some("kylo")).await.unwrap()),
+        [user.id.clone(), reader.id.clone()]
+    );
+    assert_eq!(db.list_tokens(None).await.unwrap().len(), 3);
+    assert_eq!(
+        db.revoke_token(Some("root"), &user.id, t(10))
+            .await
+            .unwrap(),
+        None,
+        "another account's"
+    );
+    let revoked = db
+        .revoke_token(Some("kylo"), &user.id, t(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(t(10)));
+    assert!(!revoked.usable_at(t(11)));
+    let again = db
+        .revoke_token(None, &user.id, t(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(t(10)));
+    assert_eq!(
+        db.revoke_token(None, "no-such-id", t(20)).await.unwrap(),
+        None
+    );
+    // A revoked or expired admin token does not count as one.
+    db.revoke_token(None, &admin.id, Utc::now()).await.unwrap();
+    assert_eq!(db.count_admin_tokens().await.unwrap(), 0);
+    db.create_token(&NewToken {
+        expires_at: Some(Utc::now() - chrono::Duration::seconds(1)),
+        ..token("root", "ee55", TokenRole::Admin, "old")
+    })
+    .await
+    .unwrap();
+    assert_eq!(db.count_admin_tokens().await.unwrap(), 0);
+}
+
+/// The audit log keeps entries in order, each chained to the one before: a listing shows
+/// a chain whose hashes hold, across appends.
+pub async fn audit_log_chain(db: Arc<dyn Database>) {
+    let entry = |account: &str, action: &str, at: i64| NewAuditEntry {
+        at: t(at),
+        account_id: account.to_owned(),
+        token_id: Some("tok-1".to_owned()),
+        action: action.to_owned(),
+        target: "/api/v1/x".to_owned(),
+        result: "201".to_owned(),
+        detail: json!({"n": at}),
+    };
+    let first = db
+        .append_audit(&[entry("kylo", "POST /x", 1), entry("rey", "DELETE /y", 2)])
+        .await
+        .unwrap();
+    assert_eq!(first[0].seq, 1);
+    assert_eq!(first[0].prev_hash, AUDIT_GENESIS);
+    assert_eq!(first[1].prev_hash, first[0].hash);
+    let more: Vec<NewAuditEntry> = (3..=260)
+        .map(|i| entry("kylo", "job completed", i))
+        .collect();
+    db.append_audit(&more).await.unwrap();
+    let (total, all) = db.list_audit(&AuditFilter::default(), 1000).await.unwrap();
+    assert_eq!(total, 260);
+    let mut prev = AUDIT_GENESIS.to_owned();
+    for (i, e) in all.iter().enumerate() {
+        assert_eq!(e.seq, i as i64 + 1);
+        assert_eq!(e.prev_hash, prev, "entry {}", e.seq);
+        assert!(e.hash_holds(), "entry {}", e.seq);
+        prev = e.hash.clone();
+    }
+    assert_eq!(
+        all[1].entry,
+        entry("rey", "DELETE /y", 2),
+        "stored as given"
+    );
+    // Filters and paging by sequence number.
+    let rey = AuditFilter {
+        account_id: Some("rey".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(db.list_audit(&rey, 10).await.unwrap().0, 1);
+    let jobs = AuditFilter {
+        action_prefix: Some("job ".into()),
+        after_seq: Some(250),
+        ..AuditFilter::default()
+    };
+    let (n, page) = db.list_audit(&jobs, 5).await.unwrap();
+    assert_eq!((n, page.len(), page[0].seq), (10, 5, 251));
+    let window = AuditFilter {
+        since: Some(t(10)),
+        until: Some(t(19)),
+        ..AuditFilter::default()
+    };
+    assert_eq!(db.list_audit(&window, 100).await.unwrap().0, 10);
+    // An edited entry no longer matches its hash.
+    let mut forged = all[5].clone();
+    forged.entry.result = "500".into();
+    assert!(!forged.hash_holds());
 }
 
 pub async fn config_crud(db: Arc<dyn Database>) {

@@ -1,12 +1,15 @@
 //! Bearer-token authentication, in front of every route of both dialects (so a new
-//! endpoint cannot forget it). The token is looked up through the domain service; the
+//! endpoint cannot forget it). Here too, once for every route: a read-only token may only
+//! make safe requests (GET, HEAD), and every other request is written to the audit log
+//! with its route, path, caller and status. The token is looked up through the domain service; the
 //! [`Caller`] it stands for is handed to the handlers as a request extension. Each dialect
 //! answers a missing or bad token with its own error body.
 
-use axum::extract::{Request, State};
-use axum::http::header;
+use axum::extract::{MatchedPath, OriginalUri, Request, State};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use keywarden_db::TokenRole;
 
 use super::AppState;
 use super::ciphertrust::error::ApiError;
@@ -63,8 +66,44 @@ where
     };
     match caller {
         Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
+            let method = request.method().clone();
+            let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+            if !safe && caller.role == TokenRole::ReadOnly {
+                return E::from(ApiError::forbidden(
+                    "this token is read-only: it may only read (GET), not change anything",
+                ))
+                .into_response();
+            }
+            if safe {
+                request.extensions_mut().insert(caller);
+                return next.run(request).await;
+            }
+            // A request that may change something is audited with how it ended.
+            let route = request.extensions().get::<MatchedPath>().map_or_else(
+                || request.uri().path().to_owned(),
+                |m| m.as_str().to_owned(),
+            );
+            // The whole path: nested routers see it without their prefix.
+            let path = request
+                .extensions()
+                .get::<OriginalUri>()
+                .map_or_else(|| request.uri().path().to_owned(), |u| u.path().to_owned());
+            request.extensions_mut().insert(caller.clone());
+            let response = next.run(request).await;
+            if let Err(e) = state
+                .service
+                .audit_request(
+                    &caller,
+                    method.as_str(),
+                    &route,
+                    &path,
+                    response.status().as_u16(),
+                )
+                .await
+            {
+                tracing::error!(%route, "appending the request to the audit log failed: {e}");
+            }
+            response
         }
         Err(Refused::Unauthorized(why)) => E::from(ApiError::unauthorized(why)).into_response(),
         Err(Refused::Failed(e)) => E::from(ApiError::from(e)).into_response(),

@@ -118,9 +118,15 @@ pub enum TokensCommand {
         account: String,
         #[arg(long, default_value = "")]
         label: String,
-        /// The token may act on every account and issue tokens.
-        #[arg(long)]
+        /// The token may act on every account and issue tokens (`--role admin`).
+        #[arg(long, conflicts_with = "role")]
         admin: bool,
+        /// read-only, operator or admin.
+        #[arg(long, default_value = "operator", value_parser = parse_role)]
+        role: keywarden_db::TokenRole,
+        /// The token stops working after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
         #[arg(long, env = "KEYWARDEN_DATA_DIR")]
         data_dir: PathBuf,
         #[arg(long, env = "KEYWARDEN_CONFIG")]
@@ -169,4 +175,9 @@ pub enum PluginsCommand {
 pub fn owner_only_new_files() {
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+fn parse_role(word: &str) -> Result<keywarden_db::TokenRole, String> {
+    word.parse()
+        .map_err(|e: keywarden_db::UnknownWord| e.to_string())
 }

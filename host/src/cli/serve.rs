@@ -130,14 +130,14 @@ pub async fn run(
 }
 
 /// `keywarden tokens create`: issues a token straight into the database, for operators
-/// who have lost the admin token or script their setup. Prints the token once.
+/// who have lost the admin token (or removed the bootstrap token file) or script their
+/// setup. Prints the token once; the audit log records that a command on the host issued
+/// it.
 pub async fn create_token(
     data_dir: PathBuf,
     config: Option<PathBuf>,
     database_url_flag: Option<String>,
-    account: &str,
-    label: &str,
-    admin: bool,
+    token: TokenRequest<'_>,
 ) -> anyhow::Result<bool> {
     let operator = load_config(config.as_deref())?;
     std::fs::create_dir_all(&data_dir)
@@ -146,12 +146,45 @@ pub async fn create_token(
     let store = keywarden_db::connect(&url)
         .await
         .context("cannot open the database")?;
-    let token = generate_token();
-    store
-        .create_token(account, &hash_token(&token), admin, label)
+    if !crate::domain::tokens::valid_account(token.account) {
+        anyhow::bail!("--account: expected 1-64 characters from A-Z, a-z, 0-9, '-', '_' and '.'");
+    }
+    let expires_at = token
+        .expires_in_days
+        .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
+    let secret = generate_token();
+    let stored = store
+        .create_token(&keywarden_db::NewToken {
+            account_id: token.account,
+            token_hash: &hash_token(&secret),
+            role: token.role,
+            label: token.label,
+            expires_at,
+        })
         .await?;
-    println!("{token}");
+    store
+        .append_audit(&[keywarden_db::NewAuditEntry {
+            at: chrono::Utc::now(),
+            account_id: token.account.to_owned(),
+            token_id: None,
+            action: "token issued".to_owned(),
+            target: stored.id.clone(),
+            result: "issued".to_owned(),
+            detail: serde_json::json!({"by": "keywarden tokens create", "role": stored.role,
+                "label": stored.label, "expires_at": stored.expires_at}),
+        }])
+        .await?;
+    println!("{secret}");
     Ok(true)
+}
+
+/// What `keywarden tokens create` issues.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRequest<'a> {
+    pub account: &'a str,
+    pub label: &'a str,
+    pub role: keywarden_db::TokenRole,
+    pub expires_in_days: Option<u32>,
 }
 
 #[cfg(test)]

@@ -286,6 +286,9 @@ impl Service {
             )?;
         }
         self.check_run_on(&spec.run_on, account).await?;
+        if existing.is_none() {
+            self.check_config_quota(account).await?;
+        }
         let mut config = match existing {
             Some(old) => old.clone(),
             None => JobConfig::new(account, &spec.name, &spec.operation, "", now),
@@ -300,6 +303,7 @@ impl Service {
                     };
                     DomainError::invalid(field, e.reason)
                 })?;
+                self.check_schedule_interval(account, &parsed, now)?;
                 let window = Window {
                     start: spec.start_date,
                     end: spec.end_date,
@@ -318,6 +322,9 @@ impl Service {
             }
             ScheduleSpec::Recurrence(r) => {
                 let fires = recurrence_fires(r, now);
+                if let Ok(parsed) = Schedule::parse(&fires.run_at, None) {
+                    self.check_schedule_interval(account, &parsed, now)?;
+                }
                 (
                     fires.run_at,
                     None,

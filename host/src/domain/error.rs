@@ -56,6 +56,8 @@ pub enum Field {
     Agent,
     /// A registration credential's username.
     Username,
+    /// A token (by id).
+    Token,
     /// The directories a discovery searches (`Dirs`).
     Directories,
     /// The subject a certificate is asked for.

@@ -190,6 +190,7 @@ impl Service {
             self.account_job_grants(account, &plugin, &job.operation, params)
                 .map_err(|e| if many { e.in_item(i) } else { e })?;
         }
+        self.check_queue_quota(account, jobs.len()).await?;
         let now = Utc::now();
         let rows: Vec<NewJob> = jobs.into_iter().map(|j| j.build(account, now)).collect();
         self.db.insert_jobs(&rows).await?;

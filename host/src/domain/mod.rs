@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod agents;
+pub mod audit;
 pub mod caller;
 pub mod catalog;
 pub mod certificate_stores;
@@ -19,6 +20,7 @@ pub mod history;
 pub mod jobs;
 pub mod kind;
 pub mod legacy;
+pub mod quotas;
 pub mod schedule;
 pub mod target;
 pub mod tokens;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_db::JobFinish;
+use keywarden_db::{JobFinish, NewAuditEntry};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Shared;
@@ -73,13 +73,42 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
             }
         }
     }
-    if !finishes.is_empty() {
-        write_finishes(shared, &finishes).await;
+    if !finishes.is_empty() && write_finishes(shared, &finishes).await {
+        audit(shared, &finishes).await;
     }
     shared.forget(&ids);
 }
 
-async fn write_finishes(shared: &Shared, finishes: &[JobFinish]) {
+/// Appends the batch's outcomes to the audit log (one append for the batch). An outcome
+/// that could not be recorded is not audited either: lease recovery decides it.
+async fn audit(shared: &Shared, finishes: &[JobFinish]) {
+    let entries: Vec<NewAuditEntry> = finishes
+        .iter()
+        .filter_map(|f| {
+            let job = shared.running_job(&f.id)?;
+            Some(NewAuditEntry {
+                at: chrono::Utc::now(),
+                account_id: job.account_id,
+                token_id: None,
+                action: format!("job {}", f.status),
+                target: f.id.to_string(),
+                result: f
+                    .result
+                    .map_or_else(|| f.status.to_string(), |r| r.to_string()),
+                detail: serde_json::json!({"operation": job.operation, "node": f.node_id}),
+            })
+        })
+        .collect();
+    if let Err(e) = shared.db.append_audit(&entries).await {
+        tracing::error!(
+            jobs = entries.len(),
+            "appending job outcomes to the audit log failed: {e}"
+        );
+    }
+}
+
+/// Whether the batch was written.
+async fn write_finishes(shared: &Shared, finishes: &[JobFinish]) -> bool {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
         match shared.db.finish_jobs(finishes).await {
@@ -92,7 +121,7 @@ async fn write_finishes(shared: &Shared, finishes: &[JobFinish]) {
                         "some job outcomes were not recorded: those jobs are no longer running on this node"
                     );
                 }
-                return;
+                return true;
             }
             Err(e) if attempt < WRITE_ATTEMPTS => {
                 tracing::warn!(attempt, "recording job outcomes failed, retrying: {e}");
@@ -105,4 +134,5 @@ async fn write_finishes(shared: &Shared, finishes: &[JobFinish]) {
             ),
         }
     }
+    false
 }

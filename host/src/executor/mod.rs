@@ -25,7 +25,7 @@ mod state;
 pub(crate) mod store_job;
 mod upkeep;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -88,9 +88,16 @@ pub(crate) struct Shared {
     db: Arc<dyn Database>,
     node_id: String,
     /// Jobs claimed by this node whose outcome is not written yet: their leases renew.
-    running: Mutex<HashSet<Uuid>>,
+    running: Mutex<HashMap<Uuid, RunningJob>>,
     /// Latest unsaved progress per job.
     progress: Mutex<HashMap<Uuid, (u64, u64)>>,
+}
+
+/// What the audit log records of a running job's outcome besides the outcome itself.
+#[derive(Debug, Clone)]
+pub(crate) struct RunningJob {
+    pub account_id: String,
+    pub operation: String,
 }
 
 impl Shared {
@@ -98,9 +105,14 @@ impl Shared {
         self.running
             .lock()
             .expect("running lock")
-            .iter()
+            .keys()
             .copied()
             .collect()
+    }
+
+    /// The account and operation of a job this node runs.
+    pub(crate) fn running_job(&self, id: &Uuid) -> Option<RunningJob> {
+        self.running.lock().expect("running lock").get(id).cloned()
     }
 
     fn forget(&self, ids: &[Uuid]) {
@@ -290,7 +302,13 @@ fn start(
     task_jobs: &mut HashMap<tokio::task::Id, Uuid>,
 ) {
     let id = job.id;
-    shared.running.lock().expect("running lock").insert(id);
+    shared.running.lock().expect("running lock").insert(
+        id,
+        RunningJob {
+            account_id: job.account_id.clone(),
+            operation: job.operation.clone(),
+        },
+    );
     let (shared_c, registry, tx) = (shared.clone(), registry.clone(), tx.clone());
     let handle = tasks.spawn(async move {
         let observer = Arc::new(upkeep::ProgressObserver {

@@ -3,12 +3,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use keywarden_db::Database;
+use keywarden_db::{Database, NewToken, TokenRole};
 
 use crate::domain::tokens::{generate_token, hash_token};
 
 /// Account of the bootstrap admin token.
-pub const ADMIN_ACCOUNT: &str = "admin";
+pub const ADMIN_ACCOUNT: &str = crate::tenancy::access::ADMIN_ACCOUNT;
 /// File (in the data dir) the bootstrap token is written to.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
@@ -25,12 +25,13 @@ pub async fn ensure_admin_token(
     let token = generate_token();
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     write_private(&path, &format!("{token}\n"))?;
-    db.create_token(
-        ADMIN_ACCOUNT,
-        &hash_token(&token),
-        true,
-        "bootstrap admin token",
-    )
+    db.create_token(&NewToken {
+        account_id: ADMIN_ACCOUNT,
+        token_hash: &hash_token(&token),
+        role: TokenRole::Admin,
+        label: "bootstrap admin token",
+        expires_at: None,
+    })
     .await?;
     tracing::info!(file = %path.display(), "created the bootstrap admin token");
     Ok(Some(path))

@@ -6,5 +6,7 @@
 mod cloud;
 mod isolation;
 mod issuance;
+mod quotas;
 mod stores;
 mod support;
+mod tokens;

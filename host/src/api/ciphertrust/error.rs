@@ -118,6 +118,7 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
         Field::Job => "job".to_owned(),
         Field::Username => "username".to_owned(),
         Field::Directories => "directories".to_owned(),
+        Field::Token => "id".to_owned(),
         Field::Subject => "subject".to_owned(),
         Field::Sans => "sans".to_owned(),
         Field::Store => "store".to_owned(),

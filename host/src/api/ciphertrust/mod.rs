@@ -10,6 +10,7 @@ pub mod extract;
 pub mod jobs;
 pub mod keys;
 pub mod misc;
+pub mod tokens;
 pub mod views;
 
 use axum::Router;
@@ -33,7 +34,10 @@ use super::AppState;
     keys::list,
     misc::healthz,
     misc::plugins,
-    misc::create_token,
+    tokens::create,
+    tokens::list,
+    tokens::revoke,
+    tokens::audit,
     agents::create_credential,
     agents::delete_credential,
 ))]
@@ -60,7 +64,9 @@ pub fn routes() -> Router<AppState> {
         .route("/scheduler/jobs/{id}", get(jobs::get).delete(jobs::delete))
         .route("/cckm/keys", get(keys::list))
         .route("/plugins", get(misc::plugins))
-        .route("/tokens", post(misc::create_token))
+        .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/audit", get(tokens::audit))
         .route(
             "/agents/registration-credentials",
             post(agents::create_credential),

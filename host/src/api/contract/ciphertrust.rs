@@ -184,6 +184,41 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
         Operation::new("get", "/api/v1/plugins", "listPlugins"),
         Operation::new("post", "/api/v1/tokens", "createToken")
             .body(token_request())
+            .errors(&[400, 403])
+            .link("revokeToken", "id", "$response.body#/id"),
+        Operation::new("get", "/api/v1/tokens", "listTokens")
+            .params(vec![query_doc(
+                "account",
+                plain(),
+                "Only this account's tokens (name or account URI)",
+            )])
+            .errors(&[403]),
+        Operation::new("delete", "/api/v1/tokens/{id}", "revokeToken")
+            .params(vec![json!({"name": "id", "in": "path", "required": true,
+                "description": "The token's id", "schema": {"type": "string", "minLength": 1}})])
+            .errors(&[403, 404, 409]),
+        Operation::new("get", "/api/v1/audit", "listAuditLog")
+            .params(vec![
+                query_doc("account", plain(), "Only this account's entries"),
+                query_doc("token_id", plain(), "Only entries of this token"),
+                query_doc(
+                    "action",
+                    plain(),
+                    "Entries whose action starts with this (`POST`, `job failed`, `token`)",
+                ),
+                query("since", date_time()),
+                query("until", date_time()),
+                query_doc(
+                    "after_seq",
+                    integer(0, i64::MAX),
+                    "Entries after this sequence number (the last `seq` of the previous page)",
+                ),
+                query_doc(
+                    "limit",
+                    integer(0, i64::MAX),
+                    "Page size (default 10; at most 1000)",
+                ),
+            ])
             .errors(&[400, 403]),
         Operation::new(
             "post",
@@ -454,8 +489,26 @@ fn token_request() -> Value {
         "admin".into(),
         doc(
             json!({"type": "boolean"}),
-            "Whether the token may act on every account (default false)",
+            "The older way to ask for role admin (default false)",
         ),
     );
-    object(properties, &["account"])
+    properties.insert(
+        "role".into(),
+        doc(
+            nullable(json!({"enum": ["read-only", "operator", "admin"]})),
+            "read-only (GET requests only), operator (the default: its account) or admin (every account, tokens, the audit log)",
+        ),
+    );
+    properties.insert(
+        "expires_at".into(),
+        doc(
+            nullable(date_time()),
+            "When the token stops working (RFC 3339; default never)",
+        ),
+    );
+    let mut body = object(properties, &["account"]);
+    // `admin: true` with another role contradicts itself (400).
+    body["not"] = json!({"required": ["admin", "role"],
+        "properties": {"admin": {"const": true}, "role": {"enum": ["read-only", "operator"]}}});
+    body
 }

@@ -126,3 +126,32 @@ fn grants_the_plugin_does_not_have_are_refused_at_start() {
         assert!(err.contains(says), "{bad}: {err}");
     }
 }
+
+/// The two-team example of the README is a config `serve` accepts, and means what the
+/// README says.
+#[test]
+fn the_readme_example_holds() {
+    let readme = include_str!("../../../../README.md");
+    let section = readme
+        .split("### Accounts: teams sharing one server")
+        .nth(1)
+        .expect("the README's accounts section");
+    let toml_text = section
+        .split("```toml")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("its TOML example");
+    let config: OperatorConfig = toml::from_str(toml_text).expect("the example parses");
+    check_accounts(&config).expect("the example is consistent");
+    let store = PreparedGrants::new(&config.runtime, &config.grants_for("pem-store"));
+    let web = effective_grants(&config, "web", "pem-store", &store, "Inventory").unwrap();
+    assert!(path_granted(&web.grants, "/stores/web/site.pem"));
+    assert!(!path_granted(&web.grants, "/stores/pay/site.pem"));
+    assert!(effective_grants(&config, "pay", "pem-store", &store, "Inventory").is_err());
+    let aws = PreparedGrants::new(&config.runtime, &config.grants_for("aws-kms"));
+    let pay = effective_grants(&config, "pay", "aws-kms", &aws, "cckm_key_rotation").unwrap();
+    let mut params = serde_json::json!({"cloud_name": "aws"});
+    pay.apply_pinned(&mut params).unwrap();
+    assert_eq!(params["aws_param"]["tags"]["team"], "pay");
+    assert_eq!(config.accounts["pay"].max_queued_jobs, Some(500));
+}

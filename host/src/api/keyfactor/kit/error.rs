@@ -191,6 +191,7 @@ impl Names {
             Field::Job => "JobId".to_owned(),
             Field::Username => "Username".to_owned(),
             Field::Directories => "Dirs".to_owned(),
+            Field::Token => "TokenId".to_owned(),
             Field::Subject => "SubjectName".to_owned(),
             Field::Sans => "SANs".to_owned(),
             Field::Item(i, inner) if self.item_is_store && **inner == Field::Store => {
