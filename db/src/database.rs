@@ -54,6 +54,21 @@ pub trait Database: Send + Sync {
     /// should bootstrap one.
     async fn count_admin_tokens(&self) -> Result<i64>;
 
+    // ----- certificate-store write locks -----
+
+    /// Takes the write lock of certificate store `store` for job `job` until `until`:
+    /// `true` when it was free, had expired at `now`, or `job` held it already (then it
+    /// is extended); `false` while another job holds it.
+    async fn acquire_store_lock(
+        &self,
+        store: Uuid,
+        job: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Gives the lock of `store` back if `job` holds it.
+    async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()>;
+
     // ----- audit log -----
 
     /// Appends entries in order, each chained to the one before by its hash; returns them

@@ -102,6 +102,7 @@ macro_rules! conformance {
 conformance!(
     records::accounts_and_tokens,
     records::audit_log_chain,
+    records::store_locks,
     records::config_crud,
     records::job_crud,
     records::plugin_state,

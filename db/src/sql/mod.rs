@@ -12,6 +12,7 @@ mod configs;
 mod exec;
 mod history;
 mod jobs;
+mod locks;
 mod misc;
 mod page;
 mod rows;
@@ -108,6 +109,18 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     }
     async fn count_admin_tokens(&self) -> Result<i64> {
         misc::count_admin_tokens(self).await
+    }
+    async fn acquire_store_lock(
+        &self,
+        store: Uuid,
+        job: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        locks::acquire(self, store, job, now, until).await
+    }
+    async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()> {
+        locks::release(self, store, job).await
     }
     async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<Vec<AuditEntry>> {
         audit::append(self, entries).await

@@ -426,3 +426,68 @@ pub async fn nodes(db: Arc<dyn Database>) {
         .collect();
     assert_eq!(got, vec![("node-a", t(1), t(1)), ("node-b", t(0), t(9))]);
 }
+
+/// A store's write lock: one job at a time, the holder may extend it, an expired one is
+/// taken over, release only by the holder; two takers racing, one wins.
+pub async fn store_locks(db: Arc<dyn Database>) {
+    let store = Uuid::now_v7();
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    assert!(db.acquire_store_lock(store, a, t(0), t(60)).await.unwrap());
+    assert!(
+        !db.acquire_store_lock(store, b, t(10), t(70)).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        db.acquire_store_lock(store, a, t(10), t(120))
+            .await
+            .unwrap(),
+        "a extends it"
+    );
+    assert!(
+        !db.acquire_store_lock(store, b, t(100), t(160))
+            .await
+            .unwrap(),
+        "extended to 120"
+    );
+    db.release_store_lock(store, b).await.unwrap();
+    assert!(
+        !db.acquire_store_lock(store, b, t(110), t(170))
+            .await
+            .unwrap(),
+        "b cannot release a's"
+    );
+    assert!(
+        db.acquire_store_lock(store, b, t(120), t(180))
+            .await
+            .unwrap(),
+        "expired: taken over"
+    );
+    db.release_store_lock(store, b).await.unwrap();
+    assert!(
+        db.acquire_store_lock(store, a, t(130), t(190))
+            .await
+            .unwrap(),
+        "released"
+    );
+    assert!(
+        db.acquire_store_lock(Uuid::now_v7(), b, t(130), t(190))
+            .await
+            .unwrap(),
+        "another store"
+    );
+
+    let contested = Uuid::now_v7();
+    let takers = (0..8).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.acquire_store_lock(contested, Uuid::now_v7(), t(0), t(60))
+                .await
+                .unwrap()
+        })
+    });
+    let mut won = 0;
+    for taker in takers {
+        won += usize::from(taker.await.unwrap());
+    }
+    assert_eq!(won, 1, "exactly one of eight racing takers holds it");
+}

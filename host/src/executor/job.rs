@@ -73,6 +73,24 @@ pub(crate) async fn run(
     } else {
         None
     };
+    // Jobs writing one store take turns, on this node and across nodes.
+    let lock = match writing_store(job, store_job.as_ref()) {
+        Some(store) => match lock_store(db, registry, job, store).await {
+            Ok(()) => Some(store),
+            // The database failing is the host's fault: retried like one.
+            Err(message) => {
+                let report = JobReport {
+                    outcome: Err(JobFailure::HostFault(message)),
+                    logs: Vec::new(),
+                    progress: None,
+                    elapsed: std::time::Duration::ZERO,
+                    peak_memory: 0,
+                };
+                return judge(job, node_id, report, Utc::now());
+            }
+        },
+        None => None,
+    };
     let executed = execute(
         registry,
         job,
@@ -81,6 +99,12 @@ pub(crate) async fn run(
         Accounts::Enforced,
     )
     .await;
+    if let Some(store) = lock
+        && let Err(e) = db.release_store_lock(store, job.id).await
+    {
+        // It expires on its own.
+        tracing::warn!(job = %job.id, %store, "releasing the store's write lock failed: {e}");
+    }
     let mut report = match executed {
         Ok(report) => report,
         Err(message) => return failed(job, node_id, message, Vec::new(), None),
@@ -94,6 +118,49 @@ pub(crate) async fn run(
         )));
     }
     judge(job, node_id, report, Utc::now())
+}
+
+/// The store a job rewrites (Management, Reenrollment), if it rewrites one.
+fn writing_store(job: &Job, store_job: Option<&StoreJob>) -> Option<Uuid> {
+    if ![operation::MANAGEMENT, operation::REENROLLMENT].contains(&job.operation.as_str()) {
+        return None;
+    }
+    store_job?.store.as_ref().map(|s| s.id)
+}
+
+/// Waits until the job holds `store`'s write lock. The lock outlasts the longest job a
+/// plugin may run, so a node that dies holding it frees the store in time.
+async fn lock_store(
+    db: &dyn Database,
+    registry: &PluginRegistry,
+    job: &Job,
+    store: Uuid,
+) -> Result<(), String> {
+    let config = registry.runtime().config();
+    let longest = config
+        .plugins
+        .values()
+        .filter_map(|g| g.timeout_secs)
+        .chain([config.runtime.timeout_secs])
+        .max()
+        .unwrap_or(300);
+    let hold = chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 2) + 60);
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        let now = Utc::now();
+        match db.acquire_store_lock(store, job.id, now, now + hold).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "could not take the write lock of certificate store {store}: {e}"
+                ));
+            }
+        }
+    }
 }
 
 /// Whose grants a job runs with.

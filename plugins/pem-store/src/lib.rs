@@ -237,11 +237,19 @@ impl StoreFormat for PemFormat {
             }
         }
         match &layout.key_path {
-            Some(key_path) if key_text.is_empty() => store_common::remove_if_exists(key_path)?,
-            Some(key_path) => store_common::write_atomically(key_path, key_text.as_bytes())?,
-            None => out.push_str(&key_text),
+            // The certificate and its key change together or not at all.
+            Some(key_path) => {
+                let key = (!key_text.is_empty()).then_some(key_text.as_bytes());
+                store_common::replace_files(
+                    &store.path,
+                    &[(key_path, key), (&store.path, Some(out.as_bytes()))],
+                )
+            }
+            None => {
+                out.push_str(&key_text);
+                store_common::write_atomically(&store.path, out.as_bytes())
+            }
         }
-        store_common::write_atomically(&store.path, out.as_bytes())
     }
 }
 

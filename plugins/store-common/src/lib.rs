@@ -22,7 +22,9 @@ mod plugin;
 pub use certs::{parse_certificate, subject_of, thumbprint};
 pub use entry::{Entry, KeyMaterial};
 pub use format::StoreFormat;
-pub use io::{read_file, read_optional, remove_if_exists, write_atomically};
+pub use io::{
+    read_file, read_optional, recover_files, remove_if_exists, replace_files, write_atomically,
+};
 pub use keys::{
     KeyType, encrypt_pkcs8, generate_key, key_matches_certificate, public_key_der, to_pkcs8,
 };

@@ -44,6 +44,9 @@ impl OpenStore {
             ));
         }
         let path = checked_path(&store.path, "store.path")?;
+        // A write of this store that was interrupted (a time-out, the host killed) is
+        // undone before anything reads the store.
+        crate::io::recover_files(&path)?;
         let password = match store.password_secret.as_deref() {
             Some(name) => Some(reveal_password(name)?),
             None if F::NEEDS_PASSWORD => {

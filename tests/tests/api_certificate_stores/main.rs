@@ -11,3 +11,4 @@ mod management;
 mod reenrollment;
 mod schedules;
 mod support;
+mod writes;

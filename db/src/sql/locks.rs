@@ -1,0 +1,43 @@
+//! Certificate-store write locks (see migration 20250108).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::SqlDatabase;
+use crate::backend::{Backend, Sql, Val};
+use crate::error::Result;
+use crate::model::truncate_micros;
+
+/// Takes the lock of `store` for `job` until `until`, when it is free, expired, or held
+/// by `job` already (then extended). One statement, so two takers cannot both win.
+pub(crate) async fn acquire<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    store: Uuid,
+    job: Uuid,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool> {
+    let mut q = Sql::<DB>::new("INSERT INTO store_locks (store_id, job_id, expires_at) VALUES ");
+    q.bind_list::<Val>([store.into(), job.into(), truncate_micros(until).into()])
+        .push(
+            " ON CONFLICT (store_id) DO UPDATE SET job_id = excluded.job_id, \
+             expires_at = excluded.expires_at WHERE store_locks.job_id = excluded.job_id \
+             OR store_locks.expires_at <= ",
+        )
+        .bind(truncate_micros(now))
+        .push(" RETURNING job_id");
+    let taken = q.fetch_optional(&mut *s.conn().await?).await?;
+    Ok(taken.is_some())
+}
+
+/// Gives the lock of `store` back, if `job` holds it.
+pub(crate) async fn release<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    store: Uuid,
+    job: Uuid,
+) -> Result<()> {
+    let mut q = Sql::<DB>::new("DELETE FROM store_locks WHERE store_id = ");
+    q.bind(store).push(" AND job_id = ").bind(job);
+    q.execute(&mut *s.conn().await?).await?;
+    Ok(())
+}
