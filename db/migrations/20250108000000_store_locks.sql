@@ -8,3 +8,14 @@ CREATE TABLE store_locks (
     job_id      TEXT NOT NULL,
     expires_at  BIGINT NOT NULL
 );
+
+-- Large request payloads stored once per account by content hash (a certificate that a
+-- Management request adds to hundreds of stores), referenced from each job's params
+-- instead of copied into every job.
+CREATE TABLE payloads (
+    account_id  TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (account_id, sha256)
+);

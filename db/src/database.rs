@@ -69,6 +69,14 @@ pub trait Database: Send + Sync {
     /// Gives the lock of `store` back if `job` holds it.
     async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()>;
 
+    // ----- payloads -----
+
+    /// Stores a large request payload once for `account` under its SHA-256 hex (kept when
+    /// already stored), for jobs to reference instead of carrying a copy each.
+    async fn put_payload(&self, account: &str, sha256: &str, body: &str) -> Result<()>;
+    /// The payload of `account` with this hash.
+    async fn get_payload(&self, account: &str, sha256: &str) -> Result<Option<String>>;
+
     // ----- audit log -----
 
     /// Appends entries in order, each chained to the one before by its hash; returns them

@@ -103,6 +103,7 @@ conformance!(
     records::accounts_and_tokens,
     records::audit_log_chain,
     records::store_locks,
+    records::payloads,
     records::config_crud,
     records::job_crud,
     records::plugin_state,

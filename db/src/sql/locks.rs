@@ -1,4 +1,4 @@
-//! Certificate-store write locks (see migration 20250108).
+//! Certificate-store write locks and stored payloads (see migration 20250108).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -40,4 +40,38 @@ pub(crate) async fn release<DB: Backend>(
     q.bind(store).push(" AND job_id = ").bind(job);
     q.execute(&mut *s.conn().await?).await?;
     Ok(())
+}
+
+/// Stores `body` under its hash for `account` (kept as is when already there).
+pub(crate) async fn put_payload<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account: &str,
+    sha256: &str,
+    body: &str,
+) -> Result<()> {
+    let mut q =
+        Sql::<DB>::new("INSERT INTO payloads (account_id, sha256, body, created_at) VALUES ");
+    q.bind_list::<Val>([
+        account.into(),
+        sha256.into(),
+        body.into(),
+        truncate_micros(Utc::now()).into(),
+    ])
+    .push(" ON CONFLICT (account_id, sha256) DO NOTHING");
+    q.execute(&mut *s.conn().await?).await?;
+    Ok(())
+}
+
+/// The payload of `account` with this hash.
+pub(crate) async fn get_payload<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account: &str,
+    sha256: &str,
+) -> Result<Option<String>> {
+    let mut q = Sql::<DB>::new("SELECT body FROM payloads WHERE account_id = ");
+    q.bind(account).push(" AND sha256 = ").bind(sha256);
+    match q.fetch_optional(&mut *s.conn().await?).await? {
+        Some(row) => Ok(Some(crate::backend::Cols::<DB>(&row).text("body")?)),
+        None => Ok(None),
+    }
 }

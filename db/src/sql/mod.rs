@@ -122,6 +122,12 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()> {
         locks::release(self, store, job).await
     }
+    async fn put_payload(&self, account: &str, sha256: &str, body: &str) -> Result<()> {
+        locks::put_payload(self, account, sha256, body).await
+    }
+    async fn get_payload(&self, account: &str, sha256: &str) -> Result<Option<String>> {
+        locks::get_payload(self, account, sha256).await
+    }
     async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<Vec<AuditEntry>> {
         audit::append(self, entries).await
     }

@@ -491,3 +491,23 @@ pub async fn store_locks(db: Arc<dyn Database>) {
     }
     assert_eq!(won, 1, "exactly one of eight racing takers holds it");
 }
+
+/// Payloads are kept once per account and hash, and only for that account.
+pub async fn payloads(db: Arc<dyn Database>) {
+    db.put_payload("kylo", "ab12", "-----BEGIN CERTIFICATE-----")
+        .await
+        .unwrap();
+    db.put_payload("kylo", "ab12", "ignored: already stored")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.get_payload("kylo", "ab12").await.unwrap().as_deref(),
+        Some("-----BEGIN CERTIFICATE-----")
+    );
+    assert_eq!(
+        db.get_payload("rey", "ab12").await.unwrap(),
+        None,
+        "another account's"
+    );
+    assert_eq!(db.get_payload("kylo", "cd34").await.unwrap(), None);
+}

@@ -10,6 +10,7 @@
 
 pub mod agent_protocol;
 pub mod auth;
+pub mod body;
 pub mod ciphertrust;
 pub mod contract;
 pub mod json;

@@ -52,8 +52,16 @@ impl StoreJobParams {
 pub enum Management {
     Add {
         alias: String,
-        /// PEM certificates, leaf first (or one base64 DER certificate).
-        certificate: String,
+        /// PEM certificates, leaf first (or one base64 DER certificate). Jobs carry
+        /// [`certificate_sha256`](Management::Add::certificate_sha256) instead; this is
+        /// filled from the stored payload when the job runs ([`load_payloads`]), and
+        /// jobs queued before payloads existed carry it inline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        certificate: Option<String>,
+        /// The account's stored payload holding the certificate (one copy however many
+        /// stores a request names).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        certificate_sha256: Option<String>,
         /// Name of a secret holding the entry's PKCS#8 PEM private key.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         private_key_secret: Option<String>,
@@ -112,4 +120,27 @@ pub struct Discovery {
     pub ignored_directories: Vec<String>,
     #[serde(default)]
     pub patterns: Vec<String>,
+}
+
+/// Fills a Management/Add's certificate from the account's stored payload, when the job
+/// references one. `Err` says why it cannot be had.
+pub async fn load_payloads(
+    db: &dyn keywarden_db::Database,
+    account: &str,
+    params: &mut StoreJobParams,
+) -> Result<(), String> {
+    if let Some(Management::Add {
+        certificate: certificate @ None,
+        certificate_sha256: Some(sha256),
+        ..
+    }) = &mut params.management
+    {
+        let body = db
+            .get_payload(account, sha256)
+            .await
+            .map_err(|e| format!("reading the job's certificate failed: {e}"))?
+            .ok_or_else(|| format!("the job's certificate (payload {sha256}) is gone"))?;
+        *certificate = Some(body);
+    }
+    Ok(())
 }

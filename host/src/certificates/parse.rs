@@ -82,8 +82,11 @@ pub fn base64_der(der: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(der)
 }
 
+/// The most certificates a chain given to a Management job may hold.
+pub const MAX_CHAIN: usize = 32;
+
 /// The certificates of a PEM text (`CERTIFICATE` blocks, leaf first as given), or of a
-/// bare base64 DER certificate. Each must parse as X.509.
+/// bare base64 DER certificate. Each must parse as X.509; at most [`MAX_CHAIN`].
 pub fn certificate_chain(text: &str) -> Result<Vec<Vec<u8>>, String> {
     let chain: Vec<Vec<u8>> = if text.contains("-----BEGIN") {
         let mut chain = Vec::new();
@@ -107,6 +110,13 @@ pub fn certificate_chain(text: &str) -> Result<Vec<Vec<u8>>, String> {
     };
     if chain.is_empty() {
         return Err("holds no CERTIFICATE block".to_owned());
+    }
+    if chain.len() > MAX_CHAIN {
+        // Real chains have a handful; thousands only cost every job that reads them.
+        return Err(format!(
+            "holds {} certificates; a chain holds at most {MAX_CHAIN}",
+            chain.len()
+        ));
     }
     for der in &chain {
         summarize(der)?;

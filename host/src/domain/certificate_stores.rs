@@ -283,6 +283,14 @@ impl Service {
                 format!("no secret named {name:?} is configured on the server"),
             ));
         }
+        // The certificate is stored once; each job names it by hash.
+        let certificate_sha256 = match &action {
+            ManagementAction::Add { certificate, .. } => {
+                use sha2::Digest as _;
+                hex::encode(sha2::Sha256::digest(certificate.as_bytes()))
+            }
+            ManagementAction::Remove => String::new(),
+        };
         let mut jobs = Vec::with_capacity(targets.len());
         for (i, target) in targets.into_iter().enumerate() {
             let store = self
@@ -298,8 +306,7 @@ impl Service {
                     alias: target.alias,
                 },
                 ManagementAction::Add {
-                    certificate,
-                    private_key_secret,
+                    private_key_secret, ..
                 } => {
                     if let Some(name) = private_key_secret {
                         if !plugin.grants.secrets.contains(name) {
@@ -321,7 +328,8 @@ impl Service {
                     }
                     Management::Add {
                         alias: target.alias,
-                        certificate: certificate.clone(),
+                        certificate: None,
+                        certificate_sha256: Some(certificate_sha256.clone()),
                         private_key_secret: private_key_secret.clone(),
                         overwrite: target.overwrite,
                     }
@@ -342,6 +350,9 @@ impl Service {
         if let ManagementAction::Add { certificate, .. } = &action {
             crate::certificates::parse::certificate_chain(certificate)
                 .map_err(|e| DomainError::invalid(Field::Certificate, e))?;
+            self.db
+                .put_payload(&caller.account, &certificate_sha256, certificate)
+                .await?;
         }
         self.enqueue(&caller.account, jobs).await
     }

@@ -59,8 +59,9 @@ pub(crate) fn is_store_job(job: &Job) -> bool {
 
 /// Reads the job's params and its store record.
 pub(crate) async fn load(store: &dyn Database, job: &Job) -> Result<StoreJob, String> {
-    let params: StoreJobParams = serde_json::from_value(job.params.clone())
+    let mut params: StoreJobParams = serde_json::from_value(job.params.clone())
         .map_err(|e| format!("the certificate-store job's params are malformed: {e}"))?;
+    crate::certificates::job_params::load_payloads(store, &job.account_id, &mut params).await?;
     let record = match &params.certificate_store_id {
         None => None,
         Some(raw) => {
@@ -112,7 +113,11 @@ pub(crate) fn call(
                 certificate,
                 private_key_secret,
                 overwrite,
+                ..
             }) => {
+                let certificate = certificate
+                    .as_deref()
+                    .ok_or("management.certificate is missing")?;
                 let chain = parse::certificate_chain(certificate)
                     .map_err(|e| format!("management.certificate {e}"))?;
                 let private_key = match private_key_secret {

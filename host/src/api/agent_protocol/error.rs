@@ -90,13 +90,16 @@ pub struct AgentBody(pub Bytes);
 impl<S: Send + Sync> FromRequest<S> for AgentBody {
     type Rejection = AgentError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, AgentError> {
-        Bytes::from_request(req, state)
+    async fn from_request(req: Request, _state: &S) -> Result<Self, AgentError> {
+        crate::api::body::read_limited(req.into_body())
             .await
             .map(AgentBody)
             .map_err(|e| AgentError {
-                status: e.status(),
-                message: format!("cannot read the request body: {}", e.body_text()),
+                status: match e {
+                    crate::api::body::BodyFailure::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    crate::api::body::BodyFailure::Unreadable(_) => StatusCode::BAD_REQUEST,
+                },
+                message: format!("cannot read the request body: {e}"),
                 field: None,
             })
     }

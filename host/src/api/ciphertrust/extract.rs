@@ -2,7 +2,6 @@
 //! JSON error shape and a 400 instead of axum's plain-text rejections (which would answer
 //! 422 for a JSON type mismatch).
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
@@ -18,8 +17,8 @@ pub struct ApiJson<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state)
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = crate::api::body::read_limited(req.into_body())
             .await
             .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

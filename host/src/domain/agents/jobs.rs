@@ -319,8 +319,11 @@ impl Service {
         &self,
         job: &Job,
     ) -> DomainResult<(CertificateStore, StoreJobParams)> {
-        let params: StoreJobParams = serde_json::from_value(job.params.clone())
+        let mut params: StoreJobParams = serde_json::from_value(job.params.clone())
             .map_err(|e| job_fault(format!("the job's params do not read: {e}")))?;
+        crate::certificates::job_params::load_payloads(&*self.db, &job.account_id, &mut params)
+            .await
+            .map_err(job_fault)?;
         let store = self
             .store_of(job)
             .await?
@@ -337,7 +340,7 @@ impl Service {
     ) -> DomainResult<StoreChange> {
         match management {
             Some(Management::Add {
-                certificate,
+                certificate: Some(certificate),
                 private_key_secret: None,
                 ..
             }) => {
@@ -587,9 +590,14 @@ impl Service {
         caller: &AgentCaller,
         id: Uuid,
     ) -> DomainResult<HandedRecord> {
-        let job = self.handed_job(caller, id).await?;
+        let mut job = self.handed_job(caller, id).await?;
         self.restart_lease(caller, &job).await?;
         let store = self.store_of(&job).await?;
+        // The agent runs the plugin itself: it gets the certificate, not a reference.
+        if job.params.get("management").is_some() {
+            let (_, params) = self.store_and_params(&job).await?;
+            job.params = params.to_value();
+        }
         Ok(HandedRecord {
             audit_id: self.audit_id_of(&job).await?,
             store,
