@@ -267,6 +267,9 @@ pub struct ServerConfig {
     /// `localhost`, `127.0.0.1` and `::1`.
     #[serde(default)]
     pub tls_names: Vec<String>,
+    /// The longest a request may take, body read included (default 60): a client that
+    /// sends slowly or never finishes gets 503 and the connection back.
+    pub request_timeout_secs: Option<u64>,
 }
 
 /// The limits one job runs under, after applying a plugin's overrides.

@@ -246,6 +246,32 @@ impl TestServer {
     }
 
     /// Shuts the server down (asserting a clean exit) and drops a PostgreSQL schema.
+    /// Asks the server to shut down (as SIGTERM does) without waiting for it; `stop`
+    /// waits.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// One integer from the server's database (`SELECT COUNT(*) ...`), read behind its back.
+    pub async fn query_count(&self, sql: &str) -> i64 {
+        if self.database_url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database_url)
+                .await
+                .expect("connect");
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.expect(sql);
+            pool.close().await;
+            n
+        } else {
+            let url = format!("sqlite://{}", self.database_url);
+            let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.expect(sql);
+            pool.close().await;
+            n
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

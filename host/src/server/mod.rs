@@ -192,14 +192,39 @@ pub async fn serve(
             println!("listening on http://{addr}");
         }
     }
+    let request_timeout = Duration::from_secs(
+        options
+            .config
+            .server
+            .request_timeout_secs
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS)
+            .max(1),
+    );
+    let app = api::app(state).layer(axum::middleware::from_fn(move |request, next| {
+        time_limited(request, next, request_timeout)
+    }));
+    // On shutdown the scheduler and executor stop at once (no new claims), while open
+    // requests get until the drain deadline to finish.
     let http_stop = stop.clone();
-    serve_router(listener, api::app(state), tls, async move {
+    let signalled = CancellationToken::new();
+    let on_signal = signalled.clone();
+    let server = serve_router(listener, app, tls, async move {
         tokio::select! {
             () = shutdown => {}
             () = http_stop.cancelled() => {}
         }
-    })
-    .await?;
+        http_stop.cancel();
+        on_signal.cancel();
+    });
+    tokio::select! {
+        served = server => served?,
+        () = async {
+            signalled.cancelled().await;
+            tokio::time::sleep(options.drain_timeout).await;
+        } => {
+            tracing::warn!(timeout = ?options.drain_timeout, "requests still open at the drain deadline are dropped");
+        }
+    }
 
     tracing::info!("shutting down: waiting for running jobs");
     stop.cancel();
@@ -214,6 +239,36 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// How long a request may take unless `[server] request_timeout_secs` says otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+
+/// Answers 503 when the request (reading its body included) takes longer than `limit`.
+async fn time_limited(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+    limit: Duration,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let mut response = api::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the request took longer than {} s and was stopped",
+                    limit.as_secs()
+                ),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            response
+        }
+    }
 }
 
 async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {

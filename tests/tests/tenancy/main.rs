@@ -4,6 +4,7 @@
 //! of the tenancy issue are here one by one, each against the real server and plugins.
 
 mod cloud;
+mod hardening;
 mod isolation;
 mod issuance;
 mod quotas;

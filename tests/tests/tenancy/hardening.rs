@@ -1,0 +1,81 @@
+//! Hardening found in review: requests have time limits, and a shutdown stops claiming
+//! jobs at once even while a slow request is still open.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use keywarden_tests::server::TestServer;
+use serde_json::json;
+
+/// Opens a request whose body never comes: headers announce 100 bytes, one is sent.
+fn slow_request(base: &str, token: &str) -> std::net::TcpStream {
+    let addr = base.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        tcp,
+        "POST /api/v1/scheduler/job-configs HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    )
+    .unwrap();
+    tcp.flush().unwrap();
+    tcp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_never_finishes_is_cut_off() {
+    let s = TestServer::sqlite_with_toml("[server]\nrequest_timeout_secs = 1\n").await;
+    let mut tcp = slow_request(&s.base, &s.admin);
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::new();
+        let _ = tcp.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("longer than 1 s"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_claiming_at_once_while_a_request_is_open() {
+    let mut s = TestServer::sqlite_with_toml("[server]\nrequest_timeout_secs = 30\n").await;
+    let config = s
+        .create_config(
+            &s.admin,
+            &json!({"name": "tick", "operation": "noop", "run_at": "@every 1s"}),
+        )
+        .await;
+    let id = config["id"].as_str().unwrap().to_owned();
+    let count = format!("SELECT COUNT(*) FROM jobs WHERE job_config_id = '{id}'");
+    // It fires and its jobs run.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.query_count(&count).await < 2 {
+        assert!(Instant::now() < deadline, "the schedule never fired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _open = slow_request(&s.base, &s.admin);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.begin_shutdown();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let at_signal = s.query_count(&count).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        s.query_count(&count).await,
+        at_signal,
+        "no fire and no job after the shutdown signal, though a request is still open"
+    );
+    let running = format!(
+        "SELECT COUNT(*) FROM jobs WHERE job_config_id = '{id}' AND status IN ('queued', 'running')"
+    );
+    assert!(
+        s.query_count(&running).await <= 1,
+        "nothing claimed after the signal"
+    );
+}
