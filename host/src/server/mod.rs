@@ -4,6 +4,7 @@
 
 pub(crate) mod background;
 pub mod bootstrap;
+pub mod node_id;
 pub mod tls;
 
 pub use tls::{PeerCertificate, TlsConfig, TlsOptions, serve_router};
@@ -168,6 +169,8 @@ pub async fn serve(
             "recorded target and schedule kind of older job configs"
         );
     }
+    // Before this process recovers "its" running jobs: they may be another's.
+    node_id::refuse_duplicate(&*db, &executor.node_id, executor.heartbeat_interval).await?;
     let tasks = background::start(&db, &registry, options.tick, executor, &stop);
 
     let state = AppState { service };

@@ -1,0 +1,44 @@
+//! One process per node id. Two processes sharing an id would each take the other's
+//! running jobs for orphans of a crash (a node recovers its own jobs at start) and run them
+//! twice, so a start that finds the id heartbeating is refused.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use keywarden_db::Database;
+
+/// Refuses to start as `node_id` while another process heartbeats as it. A node seen
+/// within the last two heartbeats is watched for one more: a live process heartbeats
+/// again, a crashed one does not (a restart after a crash waits that long).
+pub async fn refuse_duplicate(
+    db: &dyn Database,
+    node_id: &str,
+    heartbeat: Duration,
+) -> anyhow::Result<()> {
+    let last_seen = |nodes: Vec<keywarden_db::Node>| {
+        nodes
+            .into_iter()
+            .find(|n| n.id == node_id)
+            .map(|n| n.last_seen_at)
+    };
+    let Some(seen) = last_seen(db.list_nodes().await?) else {
+        return Ok(());
+    };
+    let recent = chrono::Duration::from_std(heartbeat * 2).unwrap_or(chrono::Duration::MAX);
+    if Utc::now() - seen > recent {
+        return Ok(());
+    }
+    tracing::info!(
+        node = node_id,
+        %seen,
+        "this node id was seen moments ago; waiting one heartbeat to tell a crash from a running process"
+    );
+    tokio::time::sleep(heartbeat + Duration::from_secs(2)).await;
+    match last_seen(db.list_nodes().await?) {
+        Some(now_seen) if now_seen > seen => anyhow::bail!(
+            "another keywarden process is running as node {node_id:?} (it heartbeat at {now_seen}); \
+             give this one another --node-id, or stop the other first"
+        ),
+        _ => Ok(()),
+    }
+}
