@@ -173,6 +173,9 @@ pub struct RuntimeConfig {
     pub max_memory_mb: u64,
     /// Where compiled components are cached; defaults to `<data-dir>/cache`.
     pub cache_dir: Option<PathBuf>,
+    /// The key cache entries are authenticated with; defaults to `<data-dir>/cache.key`
+    /// (made at first use). Keep it where only the server's user can read it.
+    pub cache_key_file: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -186,6 +189,7 @@ impl Default for RuntimeConfig {
             max_instances: 100,
             max_memory_mb: 1024,
             cache_dir: None,
+            cache_key_file: None,
         }
     }
 }

@@ -195,6 +195,8 @@ impl TestServer {
         options.tick = Duration::from_millis(200);
         options.drain_timeout = Duration::from_secs(10);
         options.config.runtime.cache_dir = Some(shared_cache());
+        // One key for the shared cache, so each server trusts what another compiled.
+        options.config.runtime.cache_key_file = Some(shared_cache().with_extension("key"));
         let ca_cert = tls
             .is_some()
             .then(|| data_dir.path().join(TLS_DIR).join(CA_CERT_FILE));

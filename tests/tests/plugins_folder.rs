@@ -162,8 +162,15 @@ async fn compiled_components_are_cached_on_disk() {
             .await
             .unwrap();
     assert_eq!(first.source, CompileSource::Compiled);
-    let entries = std::fs::read_dir(cache.path()).unwrap().count();
-    assert_eq!(entries, 1, "one cache entry");
+    let compiled = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect()
+    };
+    let entries = compiled(cache.path());
+    assert_eq!(entries.len(), 1, "one cache entry");
     // A fresh runtime (as after a restart) loads from the cache.
     let runtime: Arc<_> = runtime_from_toml(&config);
     let second = keywarden::plugins::loader::load_file(&runtime, &plugin_file("noop"))
@@ -175,4 +182,33 @@ async fn compiled_components_are_cached_on_disk() {
         .run(&runtime, input("noop", json!({})), JobCall::Custom, None)
         .await;
     assert!(report.outcome.is_ok());
+
+    // A swapped entry (here another plugin's compiled code, as someone able to write
+    // the cache could put there) fails authentication: compiled again, never run.
+    let other = tempfile::tempdir().unwrap();
+    let other_config = format!("[runtime]\ncache_dir = \"{}\"\n", other.path().display());
+    keywarden::plugins::loader::load_file(&runtime_from_toml(&other_config), &plugin_file("hello"))
+        .await
+        .unwrap();
+    let hello = compiled(other.path()).remove(0);
+    std::fs::copy(&hello, &entries[0]).unwrap();
+    let runtime: Arc<_> = runtime_from_toml(&config);
+    let third = keywarden::plugins::loader::load_file(&runtime, &plugin_file("noop"))
+        .await
+        .unwrap();
+    assert_eq!(
+        third.source,
+        CompileSource::Compiled,
+        "the swapped entry was not used"
+    );
+    assert_eq!(
+        third.manifest.name, first.manifest.name,
+        "it is noop, not hello"
+    );
+    // Written again with a good tag: the next start uses it.
+    let fourth =
+        keywarden::plugins::loader::load_file(&runtime_from_toml(&config), &plugin_file("noop"))
+            .await
+            .unwrap();
+    assert_eq!(fourth.source, CompileSource::Cache);
 }

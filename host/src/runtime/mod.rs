@@ -10,7 +10,7 @@ pub mod limits;
 pub mod observer;
 pub mod sandbox;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,8 +57,28 @@ impl Runtime {
             config.runtime.fuel.is_some() || config.plugins.values().any(|g| g.fuel.is_some());
         let engine = engine::build_engine(&config.runtime, meter_fuel)?;
         let linker = sandbox::build_linker(&engine)?;
+        // The key lives in the data dir (beside the default cache `<data-dir>/cache`)
+        // unless the operator names a file; a runtime without a data dir (`plugins run`)
+        // keeps it in its cache folder.
+        let key_file = config
+            .runtime
+            .cache_key_file
+            .clone()
+            .or_else(|| {
+                cache_dir
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .map(|dir| dir.join(cache::CACHE_KEY_FILE))
+            })
+            .or_else(|| {
+                config
+                    .runtime
+                    .cache_dir
+                    .as_ref()
+                    .map(|dir| dir.join(cache::CACHE_KEY_FILE))
+            });
         let cache_dir = config.runtime.cache_dir.clone().or(cache_dir);
-        let cache = ComponentCache::new(&engine, cache_dir);
+        let cache = ComponentCache::new(&engine, cache_dir, key_file.as_deref())?;
         let _ticker = EpochTicker::start(&engine);
         Ok(Arc::new(Self {
             engine,
