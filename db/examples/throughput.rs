@@ -82,6 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|j| JobFinish {
                 id: j.id,
                 node_id: "bench-node".into(),
+                attempt: None,
                 status: JobStatus::Completed,
                 result: Some(JobResult::Success),
                 message: None,

@@ -166,8 +166,14 @@ pub trait Database: Send + Sync {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Job>>;
-    /// Extends the leases of those `ids` still running on `node_id`; returns how many.
-    async fn renew_leases(&self, node_id: &str, ids: &[Uuid], until: DateTime<Utc>) -> Result<u64>;
+    /// Extends the leases of those jobs still running on `node_id` in the given attempt;
+    /// returns how many.
+    async fn renew_leases(
+        &self,
+        node_id: &str,
+        jobs: &[(Uuid, i32)],
+        until: DateTime<Utc>,
+    ) -> Result<u64>;
     /// Records outcomes in one statement per batch. Each applies only if its job is still
     /// running on its `node_id`; returns how many applied.
     async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64>;

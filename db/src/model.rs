@@ -399,6 +399,9 @@ pub struct JobFinish {
     pub id: Uuid,
     /// The node reporting; must match `processing_node`.
     pub node_id: String,
+    /// The attempt reporting; when given it must match the job's `attempt`, so an
+    /// attempt that outlived its lease cannot record over the one that replaced it.
+    pub attempt: Option<i32>,
     /// A final status.
     pub status: JobStatus,
     /// How well it did.

@@ -104,6 +104,7 @@ conformance!(
     records::audit_log_chain,
     records::store_locks,
     records::payloads,
+    recovery::finishes_are_fenced_by_attempt,
     records::config_crud,
     records::job_crud,
     records::plugin_state,

@@ -15,7 +15,7 @@ use crate::model::{Job, JobFinish, truncate_micros};
 /// Rows per finish statement (9 binds each).
 const FINISH_CHUNK: usize = 256;
 /// Ids per lease-renewal statement.
-const RENEW_CHUNK: usize = 1000;
+const RENEW_CHUNK: usize = 500;
 
 /// Which queued jobs a claim may take.
 #[derive(Debug, Clone, Copy)]
@@ -83,18 +83,28 @@ pub(crate) async fn claim<DB: Backend>(
 pub(crate) async fn renew_leases<DB: Backend>(
     s: &SqlDatabase<DB>,
     node: &str,
-    ids: &[Uuid],
+    jobs: &[(Uuid, i32)],
     until: DateTime<Utc>,
 ) -> Result<u64> {
     let mut renewed = 0;
     let mut conn = s.conn().await?;
-    for chunk in ids.chunks(RENEW_CHUNK) {
+    for chunk in jobs.chunks(RENEW_CHUNK) {
         let mut q = Sql::<DB>::new("UPDATE jobs SET lease_expires_at = ");
         q.bind(until)
             .push(" WHERE status = 'running' AND processing_node = ")
             .bind(node)
-            .push(" AND id IN ")
-            .bind_list(chunk.iter().copied());
+            .push(" AND (");
+        for (i, (id, attempt)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("(id = ")
+                .bind(*id)
+                .push(" AND attempt = ")
+                .bind(i64::from(*attempt))
+                .push(")");
+        }
+        q.push(")");
         renewed += q.execute(&mut conn).await?;
     }
     Ok(renewed)
@@ -124,15 +134,16 @@ pub(crate) async fn finish<DB: Backend>(
         // One UPDATE ... FROM (VALUES ...) per chunk; the join condition is the
         // "still running on the reporting node" guard.
         let mut q = Sql::<DB>::new(
-            "WITH v (id, node, status, result, message, details, logs, pdone, ptotal) AS (VALUES ",
+            "WITH v (id, node, attempt, status, result, message, details, logs, pdone, ptotal) AS (VALUES ",
         );
         for (i, f) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
-            let vals: [Val; 9] = [
+            let vals: [Val; 10] = [
                 f.id.into(),
                 (&f.node_id).into(),
+                f.attempt.map(i64::from).into(),
                 f.status.into(),
                 f.result.into(),
                 (&f.message).into(),
@@ -155,7 +166,7 @@ pub(crate) async fn finish<DB: Backend>(
         .bind(now)
         .push(
             " FROM v WHERE jobs.id = v.id AND jobs.processing_node = v.node \
-             AND jobs.status = 'running'",
+             AND jobs.status = 'running' AND (v.attempt IS NULL OR jobs.attempt = v.attempt)",
         );
         applied += q.execute(&mut conn).await?;
     }

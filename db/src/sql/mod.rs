@@ -208,8 +208,13 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     ) -> Result<Vec<Job>> {
         exec::claim(self, exec::Claimant::Node(node_id), now, limit, lease).await
     }
-    async fn renew_leases(&self, node_id: &str, ids: &[Uuid], until: DateTime<Utc>) -> Result<u64> {
-        exec::renew_leases(self, node_id, ids, until).await
+    async fn renew_leases(
+        &self,
+        node_id: &str,
+        jobs: &[(Uuid, i32)],
+        until: DateTime<Utc>,
+    ) -> Result<u64> {
+        exec::renew_leases(self, node_id, jobs, until).await
     }
     async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64> {
         exec::finish(self, finishes).await

@@ -17,6 +17,7 @@ pub fn finish(id: Uuid, node: &str, st: JobStatus) -> JobFinish {
     JobFinish {
         id,
         node_id: node.into(),
+        attempt: None,
         status: st,
         result: Some(JobResult::Success),
         message: Some("done".into()),
@@ -242,13 +243,20 @@ pub async fn leases_and_progress(db: Arc<dyn Database>) {
     db.claim_jobs("node-a", t(0), 2, LEASE).await.unwrap();
     assert_eq!(db.renew_leases("node-a", &[], t(100)).await.unwrap(), 0);
     assert_eq!(
-        db.renew_leases("node-b", &[j1.id, j2.id], t(100))
+        db.renew_leases("node-b", &[(j1.id, 1), (j2.id, 1)], t(100))
+            .await
+            .unwrap(),
+        0
+    );
+    // Claimed jobs are in attempt 1: another attempt's renewal does not count.
+    assert_eq!(
+        db.renew_leases("node-a", &[(j1.id, 2), (j2.id, 2)], t(100))
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        db.renew_leases("node-a", &[j1.id, j2.id, j3.id], t(100))
+        db.renew_leases("node-a", &[(j1.id, 1), (j2.id, 1), (j3.id, 1)], t(100))
             .await
             .unwrap(),
         2

@@ -300,6 +300,7 @@ pub async fn acknowledge_and_reschedule(db: Arc<dyn Database>) {
     let fail = |id| JobFinish {
         id,
         node_id: "n1".into(),
+        attempt: None,
         status: JobStatus::Failed,
         result: Some(JobResult::Failure),
         message: Some("boom".into()),

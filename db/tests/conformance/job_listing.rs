@@ -45,6 +45,7 @@ async fn seed_jobs(db: &Arc<dyn Database>) -> (Vec<Uuid>, Uuid, Uuid) {
     let done = |id, node: &str, st: JobStatus| JobFinish {
         id,
         node_id: node.into(),
+        attempt: None,
         status: st,
         result: None,
         message: None,

@@ -82,7 +82,7 @@ pub async fn lease_expiry_recovery(db: Arc<dyn Database>) {
         .await
         .unwrap();
     db.claim_jobs("node-a", t(0), 10, LEASE).await.unwrap(); // leases end at t(30)
-    db.renew_leases("node-a", &[healthy.id], t(500))
+    db.renew_leases("node-a", &[(healthy.id, 1)], t(500))
         .await
         .unwrap();
 
@@ -335,4 +335,36 @@ pub async fn fire_config_compare_and_set(db: Arc<dyn Database>) {
         .await
         .unwrap();
     assert!(!db.has_unfinished_job(c.id).await.unwrap());
+}
+
+/// An attempt that outlived its lease (its job recovered and claimed again, on the same
+/// node) cannot record its outcome over the attempt that replaced it.
+pub async fn finishes_are_fenced_by_attempt(db: Arc<dyn Database>) {
+    let mut job = new_job("k", "fenced", t(0), t(0));
+    job.max_attempts = 3;
+    db.insert_jobs(&[job.clone()]).await.unwrap();
+    db.claim_jobs("node-a", t(0), 1, LEASE).await.unwrap(); // attempt 1, lease to t(30)
+    db.recover_expired_leases(t(31)).await.unwrap();
+    let claimed = db.claim_jobs("node-a", t(40), 1, LEASE).await.unwrap();
+    assert_eq!(claimed[0].attempt, 2);
+    let mut stale = finish(job.id, "node-a", JobStatus::Failed);
+    stale.attempt = Some(1);
+    stale.result = Some(JobResult::Failure);
+    assert_eq!(
+        db.finish_jobs(&[stale]).await.unwrap(),
+        0,
+        "attempt 1 is over"
+    );
+    assert_eq!(
+        db.renew_leases("node-a", &[(job.id, 1)], t(500))
+            .await
+            .unwrap(),
+        0,
+        "attempt 1 renews nothing"
+    );
+    let mut current = finish(job.id, "node-a", JobStatus::Completed);
+    current.attempt = Some(2);
+    assert_eq!(db.finish_jobs(&[current]).await.unwrap(), 1);
+    let stored = db.get_job(None, job.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Completed);
 }

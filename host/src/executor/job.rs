@@ -329,6 +329,7 @@ pub(crate) fn judge(job: &Job, node_id: &str, report: JobReport, now: DateTime<U
         Ok(finished) => Done::Finish(JobFinish {
             id: job.id,
             node_id: node_id.to_owned(),
+            attempt: Some(job.attempt),
             status: JobStatus::Completed,
             result: Some(job_result(finished.result)),
             message: Some(finished.message),
@@ -384,6 +385,7 @@ fn failed(
     Done::Finish(JobFinish {
         id: job.id,
         node_id: node_id.to_owned(),
+        attempt: Some(job.attempt),
         status: JobStatus::Failed,
         result: Some(JobResult::Failure),
         message: Some(message),
@@ -394,10 +396,11 @@ fn failed(
 }
 
 /// The record for a job whose task died without reporting (a bug in the host).
-pub(crate) fn crashed(id: Uuid, node_id: &str, why: &str) -> Done {
+pub(crate) fn crashed(id: Uuid, node_id: &str, attempt: Option<i32>, why: &str) -> Done {
     Done::Finish(JobFinish {
         id,
         node_id: node_id.to_owned(),
+        attempt,
         status: JobStatus::Failed,
         result: Some(JobResult::Failure),
         message: Some(format!("the executor failed while running the job: {why}")),

@@ -98,15 +98,18 @@ pub(crate) struct Shared {
 pub(crate) struct RunningJob {
     pub account_id: String,
     pub operation: String,
+    /// The attempt this node runs: its lease renewals and outcome name it.
+    pub attempt: i32,
 }
 
 impl Shared {
-    fn running_ids(&self) -> Vec<Uuid> {
+    /// The jobs this node runs, with their attempts.
+    fn running_attempts(&self) -> Vec<(Uuid, i32)> {
         self.running
             .lock()
             .expect("running lock")
-            .keys()
-            .copied()
+            .iter()
+            .map(|(id, job)| (*id, job.attempt))
             .collect()
     }
 
@@ -307,6 +310,7 @@ fn start(
         RunningJob {
             account_id: job.account_id.clone(),
             operation: job.operation.clone(),
+            attempt: job.attempt,
         },
     );
     let (shared_c, registry, tx) = (shared.clone(), registry.clone(), tx.clone());
@@ -345,7 +349,8 @@ fn reap(
                 && e.is_panic()
             {
                 tracing::error!(job = %id, "job task panicked: {e}");
-                let _ = tx.send(job::crashed(id, &shared.node_id, &e.to_string()));
+                let attempt = shared.running_job(&id).map(|j| j.attempt);
+                let _ = tx.send(job::crashed(id, &shared.node_id, attempt, &e.to_string()));
             }
         }
     }

@@ -46,7 +46,7 @@ pub(crate) async fn run(shared: Arc<Shared>, cfg: ExecutorConfig, stop: Cancella
 }
 
 async fn renew_leases(shared: &Shared, lease: Duration) {
-    let ids = shared.running_ids();
+    let ids = shared.running_attempts();
     let until =
         Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
     for chunk in ids.chunks(RENEW_CHUNK) {

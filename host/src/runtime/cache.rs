@@ -149,39 +149,47 @@ fn mac_path(entry: &Path) -> PathBuf {
 }
 
 /// The key in `file`, or a new random one written there (owner-only) when it is missing.
+/// A new key is written to a temporary file and linked into place without replacing one
+/// another process made first, so no process ever reads a half-written key.
 fn load_or_create_key(file: &Path) -> anyhow::Result<[u8; 32]> {
-    match std::fs::read(file) {
-        Ok(bytes) => bytes.try_into().map_err(|_| {
+    let read = |bytes: Vec<u8>| -> anyhow::Result<[u8; 32]> {
+        bytes.try_into().map_err(|_| {
             anyhow::anyhow!(
                 "{} is not a 32-byte cache key; remove it to make a new one (the cache is then compiled again)",
                 file.display()
             )
-        }),
+        })
+    };
+    match std::fs::read(file) {
+        Ok(bytes) => read(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-            if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(file) {
-                Ok(mut f) => {
-                    std::io::Write::write_all(&mut f, &key)?;
-                    f.sync_all()?;
-                    Ok(key)
-                }
+            let dir = file.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            // tempfile creates it owner-only (0600).
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut tmp, &key)?;
+            tmp.as_file().sync_all()?;
+            match tmp.persist_noclobber(file) {
+                Ok(_) => Ok(key),
                 // Another process made it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(file),
-                Err(e) => Err(anyhow::anyhow!("cannot write the cache key {}: {e}", file.display())),
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    read(std::fs::read(file)?)
+                }
+                Err(e) => Err(anyhow::anyhow!(
+                    "cannot write the cache key {}: {}",
+                    file.display(),
+                    e.error
+                )),
             }
         }
-        Err(e) => Err(anyhow::anyhow!("cannot read the cache key {}: {e}", file.display())),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot read the cache key {}: {e}",
+            file.display()
+        )),
     }
 }
-
 /// Compiles a component, turning wasmtime's parse errors into a reason an operator
 /// understands (a core module, or not wasm at all).
 pub fn compile(engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {

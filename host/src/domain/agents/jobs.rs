@@ -196,7 +196,11 @@ impl Service {
             i64::try_from(self.agents()?.config.job_lease_secs.max(1)).unwrap_or(600),
         );
         self.db
-            .renew_leases(&caller.agent.id.to_string(), &[job.id], Utc::now() + lease)
+            .renew_leases(
+                &caller.agent.id.to_string(),
+                &[(job.id, job.attempt)],
+                Utc::now() + lease,
+            )
             .await?;
         Ok(())
     }
@@ -530,6 +534,7 @@ impl Service {
             .finish_jobs(&[JobFinish {
                 id: job.id,
                 node_id: caller.agent.id.to_string(),
+                attempt: Some(job.attempt),
                 status,
                 result: Some(outcome.result),
                 message,
@@ -547,6 +552,7 @@ fn failed(id: Uuid, agent_id: &str, message: String) -> JobFinish {
     JobFinish {
         id,
         node_id: agent_id.to_owned(),
+        attempt: None,
         status: JobStatus::Failed,
         result: Some(JobResult::Failure),
         message: Some(message),
@@ -651,6 +657,7 @@ impl Service {
             .finish_jobs(&[JobFinish {
                 id: job.id,
                 node_id: caller.agent.id.to_string(),
+                attempt: Some(job.attempt),
                 status,
                 result,
                 message,
