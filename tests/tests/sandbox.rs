@@ -340,6 +340,37 @@ async fn secrets_not_granted_are_refused() {
     );
 }
 
+/// A plugin's error text is scrubbed of the secrets it revealed (as written, JSON-escaped)
+/// and cut to the output cap, like its message and details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_an_error_is_scrubbed_and_the_error_capped() {
+    let runtime = runtime_from_toml(
+        r#"
+        [runtime]
+        max_output_kb = 4
+        [secrets]
+        hostile-demo = { value = "pa\"ss-word" }
+        [plugins.hostile]
+        secrets = ["hostile-demo"]
+        "#,
+    );
+    let hostile = load(&runtime, "hostile").await;
+    let report = run(&runtime, &hostile, "reveal-in-error", json!({})).await;
+    let message = plugin_failure_message(&report);
+    assert!(message.starts_with("leaking "), "{message}");
+    assert!(
+        !message.contains("ss-word"),
+        "scrubbed: {}",
+        &message[..100]
+    );
+    assert!(
+        message.len() < 4096 + 100,
+        "capped: {} bytes",
+        message.len()
+    );
+    assert!(message.contains("cut at 4096 bytes"), "says it was cut");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_plugin_is_reported_as_a_crash_with_its_message() {
     let runtime = runtime_from_toml("");

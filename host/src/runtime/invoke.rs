@@ -154,7 +154,11 @@ pub async fn run_job(
         Ok(Err(Stage::Instantiate(e))) => Err(limit_hit(data, &limits, &store)
             .unwrap_or_else(|| JobFailure::Instantiate(first_line(&reason(&e))))),
         Ok(Err(Stage::Call(trap))) => Err(classify_trap(&trap, data, &limits, &store)),
-        Ok(Ok(Err(plugin_error))) => Err(plugin_error_to_failure(plugin_error)),
+        Ok(Ok(Err(plugin_error))) => Err(scrub_failure(
+            plugin_error_to_failure(plugin_error),
+            &data.redactions,
+            limits.max_output_bytes,
+        )),
         Ok(Ok(Ok(returned))) => finish(returned, &data.redactions, limits.max_output_bytes),
     };
     let data = store.into_data();
@@ -381,7 +385,84 @@ fn finish(
         result,
         message: redactions.scrub(&message),
         details,
-        data,
+        data: scrub_family(data, redactions)?,
+    })
+}
+
+/// A plugin's error text with revealed secrets scrubbed and cut to the output cap (like
+/// a message with its details).
+fn scrub_failure(
+    failure: JobFailure,
+    redactions: &super::capabilities::Redactions,
+    max_output: usize,
+) -> JobFailure {
+    let clean = |text: String| capped(redactions.scrub(&text), max_output);
+    match failure {
+        JobFailure::InvalidParams { field, reason } => JobFailure::InvalidParams {
+            field: clean(field),
+            reason: clean(reason),
+        },
+        JobFailure::Unsupported(s) => JobFailure::Unsupported(clean(s)),
+        JobFailure::Failed(s) => JobFailure::Failed(clean(s)),
+        other => other,
+    }
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), saying so.
+fn capped(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (cut at {max} bytes of {})", &text[..end], text.len())
+}
+
+/// What a job returned for the host to keep, with revealed secrets scrubbed from every
+/// text a plugin chose (key ids and aliases, attributes, store entry aliases, discovered
+/// paths). A certificate whose subject or names carry a revealed secret is refused: the
+/// host would show them in inventories.
+fn scrub_family(
+    data: FamilyData,
+    redactions: &super::capabilities::Redactions,
+) -> Result<FamilyData, JobFailure> {
+    let scrub = |s: &str| redactions.scrub(s);
+    Ok(match data {
+        FamilyData::None => FamilyData::None,
+        FamilyData::Keys(keys) => FamilyData::Keys(
+            keys.into_iter()
+                .map(|mut k| {
+                    k.id = scrub(&k.id);
+                    k.resource_name = k.resource_name.as_deref().map(scrub);
+                    k.aliases = k.aliases.iter().map(|a| scrub(a)).collect();
+                    k.state = scrub(&k.state);
+                    k.attributes = scrub(&k.attributes);
+                    k
+                })
+                .collect(),
+        ),
+        FamilyData::Inventory(entries) => {
+            let mut kept = Vec::with_capacity(entries.len());
+            for (i, mut entry) in entries.into_iter().enumerate() {
+                entry.alias = scrub(&entry.alias);
+                if let Some(leaf) = entry.chain.first()
+                    && let Ok(summary) = crate::certificates::parse::summarize(leaf)
+                {
+                    let named = std::iter::once(&summary.subject).chain(summary.sans.iter());
+                    if named.into_iter().any(|n| scrub(n) != *n) {
+                        return Err(JobFailure::Failed(format!(
+                            "inventory entry {i} ({}) has a certificate whose subject or names carry a secret the job revealed; the inventory is not kept",
+                            entry.alias
+                        )));
+                    }
+                }
+                kept.push(entry);
+            }
+            FamilyData::Inventory(kept)
+        }
+        FamilyData::Paths(paths) => FamilyData::Paths(paths.iter().map(|p| scrub(p)).collect()),
     })
 }
 

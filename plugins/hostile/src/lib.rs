@@ -68,6 +68,9 @@ impl Plugin for Hostile {
                 Operation::custom("reveal-flood")
                     .describe("Reveal the hostile-demo secret forever (tests that the host keeps one copy)")
                     .params_schema(no_params()),
+                Operation::custom("reveal-in-error")
+                    .describe("Fail with the hostile-demo secret (escaped, base64) in a huge error text (tests scrubbing and the cap)")
+                    .params_schema(no_params()),
                 Operation::custom("panic")
                     .describe("Panic (tests that a trap becomes a failed job)")
                     .params_schema(no_params()),
@@ -126,6 +129,15 @@ impl Plugin for Hostile {
             "reveal-flood" => loop {
                 let _ = std::hint::black_box(secrets::reveal("hostile-demo"));
             },
+            "reveal-in-error" => {
+                let value = secrets::reveal("hostile-demo")
+                    .map_err(|e| JobError::failed(format!("reveal: {e}")))?;
+                let escaped = serde_json::to_string(&value).unwrap_or_default();
+                Err(JobError::failed(format!(
+                    "leaking {value} and {escaped} {}",
+                    "x".repeat(1 << 20)
+                )))
+            }
             "panic" => panic!("hostile plugin panicked on purpose"),
             _ => Err(ctx.unsupported()),
         }
