@@ -166,6 +166,16 @@ pub trait Database: Send + Sync {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Job>>;
+    /// [`claim_jobs`](Self::claim_jobs), leaving out the jobs of `exclude_accounts` (those
+    /// at their share of the node's slots).
+    async fn claim_jobs_except(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+        exclude_accounts: &[String],
+    ) -> Result<Vec<Job>>;
     /// Extends the leases of those jobs still running on `node_id` in the given attempt;
     /// returns how many.
     async fn renew_leases(

@@ -105,6 +105,7 @@ conformance!(
     records::store_locks,
     records::payloads,
     recovery::finishes_are_fenced_by_attempt,
+    executor::claims_leave_out_accounts,
     records::config_crud,
     records::job_crud,
     records::plugin_state,

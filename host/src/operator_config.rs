@@ -274,6 +274,9 @@ pub struct ServerConfig {
     /// The longest a request may take, body read included (default 60): a client that
     /// sends slowly or never finishes gets 503 and the connection back.
     pub request_timeout_secs: Option<u64>,
+    /// The share of this node's job slots one account may hold while other accounts'
+    /// jobs wait (default 0.5; 1 turns fair claiming off).
+    pub account_share: Option<f64>,
 }
 
 /// The limits one job runs under, after applying a plugin's overrides.

@@ -33,6 +33,7 @@ pub(crate) async fn claim<DB: Backend>(
     now: DateTime<Utc>,
     limit: i64,
     lease: Duration,
+    exclude_accounts: &[String],
 ) -> Result<Vec<Job>> {
     let node = match claimant {
         Claimant::Node(n) | Claimant::Agent { id: n, .. } => n,
@@ -68,6 +69,10 @@ pub(crate) async fn claim<DB: Backend>(
                 .push(" AND account_id = ")
                 .bind(account);
         }
+    }
+    if !exclude_accounts.is_empty() {
+        q.push(" AND account_id NOT IN ")
+            .bind_list(exclude_accounts.iter().map(String::as_str));
     }
     q.push(" ORDER BY scheduled_for, id LIMIT ")
         .bind(limit)

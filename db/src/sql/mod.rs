@@ -206,7 +206,25 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Job>> {
-        exec::claim(self, exec::Claimant::Node(node_id), now, limit, lease).await
+        exec::claim(self, exec::Claimant::Node(node_id), now, limit, lease, &[]).await
+    }
+    async fn claim_jobs_except(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+        exclude_accounts: &[String],
+    ) -> Result<Vec<Job>> {
+        exec::claim(
+            self,
+            exec::Claimant::Node(node_id),
+            now,
+            limit,
+            lease,
+            exclude_accounts,
+        )
+        .await
     }
     async fn renew_leases(
         &self,
@@ -283,7 +301,7 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
             id: agent_id,
             account: account_id,
         };
-        exec::claim(self, claimant, now, limit, lease).await
+        exec::claim(self, claimant, now, limit, lease, &[]).await
     }
     async fn insert_agent(&self, agent: &Agent) -> Result<Agent> {
         agents::insert(self, agent).await

@@ -297,3 +297,30 @@ pub async fn leases_and_progress(db: Arc<dyn Database>) {
         "finished job"
     );
 }
+
+/// A claim may leave out the jobs of accounts at their share of a node's slots.
+pub async fn claims_leave_out_accounts(db: Arc<dyn Database>) {
+    let mut busy = new_job("k", "busy-1", t(0), t(0));
+    busy.account_id = "busy".into();
+    let mut busy2 = new_job("k", "busy-2", t(0), t(0));
+    busy2.account_id = "busy".into();
+    let mut other = new_job("k", "other", t(1), t(1));
+    other.account_id = "other".into();
+    db.insert_jobs(&[busy.clone(), busy2.clone(), other.clone()])
+        .await
+        .unwrap();
+    let claimed = db
+        .claim_jobs_except("node-a", t(5), 10, LEASE, &["busy".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), [other.id]);
+    let rest = db
+        .claim_jobs_except("node-a", t(5), 10, LEASE, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.len(),
+        2,
+        "the busy account's jobs when nothing is left out"
+    );
+}

@@ -63,7 +63,14 @@ pub struct ExecutorConfig {
     pub finish_batch: usize,
     /// How long the finisher waits for more outcomes before writing a partial batch.
     pub finish_window: Duration,
+    /// The share of this node's slots one account's jobs may hold while other accounts'
+    /// jobs wait (0 to 1; 1 turns fair claiming off). Beyond it an account only gets
+    /// slots nobody else asks for, and a few slots stay free for others' next jobs.
+    pub account_share: f64,
 }
+
+/// One account's share of a node's slots by default.
+pub const DEFAULT_ACCOUNT_SHARE: f64 = 0.5;
 
 impl ExecutorConfig {
     /// Defaults for a node: 16 jobs at once, 30 s leases, 50 ms polling.
@@ -79,6 +86,7 @@ impl ExecutorConfig {
             heartbeat_interval: Duration::from_secs(10),
             finish_batch: 1000,
             finish_window: Duration::from_millis(2),
+            account_share: DEFAULT_ACCOUNT_SHARE,
         }
     }
 }
@@ -110,6 +118,20 @@ impl Shared {
             .expect("running lock")
             .iter()
             .map(|(id, job)| (*id, job.attempt))
+            .collect()
+    }
+
+    /// Accounts running `cap` or more of this node's jobs.
+    fn accounts_at(&self, cap: usize) -> Vec<String> {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let running = self.running.lock().expect("running lock");
+        for job in running.values() {
+            *counts.entry(job.account_id.as_str()).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .filter(|(_, n)| *n >= cap)
+            .map(|(a, _)| a.to_owned())
             .collect()
     }
 
@@ -254,6 +276,7 @@ async fn claim_loop(
     let lease = cfg.lease.max(Duration::from_secs(1));
     let mut next_claim = Instant::now();
     let mut failures = 0u32;
+    let fair = FairShare::of(concurrency, cfg.account_share);
     while !shutdown.is_cancelled() {
         while let Some(ended) = tasks.try_join_next_with_id() {
             reap(ended, shared, tx, task_jobs);
@@ -261,11 +284,8 @@ async fn claim_loop(
         let free = concurrency.saturating_sub(tasks.len());
         let now = Instant::now();
         if now >= next_claim && free > 0 && (free >= threshold || tasks.is_empty()) {
-            let want = free.min(cfg.batch.max(1));
-            let claimed = shared
-                .db
-                .claim_jobs(&cfg.node_id, Utc::now(), want as i64, lease)
-                .await;
+            let want = free.min(cfg.batch.max(1)).min(fair.cap);
+            let claimed = claim_fairly(shared, cfg, &fair, free, want, lease).await;
             match claimed {
                 Ok(jobs) => {
                     failures = 0;
@@ -294,6 +314,62 @@ async fn claim_loop(
             _ = tokio::time::sleep_until(wake) => {}
         }
     }
+}
+
+/// How many slots one account may hold while others wait, and how many stay free for
+/// others when it takes more.
+#[derive(Debug, Clone, Copy)]
+struct FairShare {
+    cap: usize,
+    reserve: usize,
+}
+
+impl FairShare {
+    fn of(concurrency: usize, share: f64) -> Self {
+        let share = if share.is_finite() {
+            share.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        let cap = ((concurrency as f64 * share).ceil() as usize).clamp(1, concurrency);
+        let reserve = if cap >= concurrency {
+            0
+        } else {
+            (concurrency / 8).max(1)
+        };
+        Self { cap, reserve }
+    }
+}
+
+/// Claims up to `want` jobs, first of the accounts below their share; then, if slots
+/// are left that nobody else asked for, of the others too, keeping `reserve` slots free
+/// so a job of another account never waits for a long job to end.
+async fn claim_fairly(
+    shared: &Shared,
+    cfg: &ExecutorConfig,
+    fair: &FairShare,
+    free: usize,
+    want: usize,
+    lease: Duration,
+) -> keywarden_db::Result<Vec<Job>> {
+    let at_cap = shared.accounts_at(fair.cap);
+    let mut jobs = shared
+        .db
+        .claim_jobs_except(&cfg.node_id, Utc::now(), want as i64, lease, &at_cap)
+        .await?;
+    let spare = free
+        .saturating_sub(jobs.len())
+        .saturating_sub(fair.reserve)
+        .min(want - jobs.len());
+    if !at_cap.is_empty() && jobs.len() < want && spare > 0 {
+        jobs.extend(
+            shared
+                .db
+                .claim_jobs(&cfg.node_id, Utc::now(), spare as i64, lease)
+                .await?,
+        );
+    }
+    Ok(jobs)
 }
 
 fn start(

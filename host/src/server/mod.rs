@@ -154,6 +154,9 @@ pub async fn serve(
     let mut executor = ExecutorConfig::new(&node_id);
     executor.concurrency = concurrency;
     executor.drain_timeout = options.drain_timeout;
+    if let Some(share) = options.config.server.account_share {
+        executor.account_share = share;
+    }
     if let Some(secs) = options.config.server.lease_secs {
         executor.lease = Duration::from_secs(secs.max(1));
     }

@@ -110,3 +110,74 @@ async fn a_second_process_with_a_running_node_id_is_refused() {
     );
     s.stop().await;
 }
+
+/// Fair claiming: one account's backlog of long jobs does not hold every slot, so another
+/// account's job starts at once instead of after the backlog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_accounts_backlog_does_not_starve_another() {
+    let s = TestServer::sqlite_with_toml(
+        r#"
+        [server]
+        concurrency = 4
+        [plugins.hostile]
+        timeout_secs = 2
+        [plugins.noop]
+        [accounts.team-a.plugins.hostile]
+        [accounts.team-b.plugins.noop]
+        "#,
+    )
+    .await;
+    let (a, b) = (
+        s.token("team-a", false).await,
+        s.token("team-b", false).await,
+    );
+    let spin = s
+        .create_config(
+            &a,
+            &json!({"name": "spin", "operation": "spin", "run_at": "@daily"}),
+        )
+        .await;
+    let run_now = format!(
+        "/api/v1/scheduler/job-configs/{}/run-now",
+        spin["id"].as_str().unwrap()
+    );
+    for _ in 0..8 {
+        let (status, body) = s.post(&a, &run_now, &json!({})).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let noop = s
+        .create_config(
+            &b,
+            &json!({"name": "n", "operation": "noop", "run_at": "@daily"}),
+        )
+        .await;
+    let started = Instant::now();
+    let (_, job) = s
+        .post(
+            &b,
+            &format!(
+                "/api/v1/scheduler/job-configs/{}/run-now",
+                noop["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await;
+    let done = s
+        .wait_job(&b, job["job_id"].as_str().unwrap(), Duration::from_secs(30))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let waited = started.elapsed();
+    let (_, queued) = s
+        .get(&a, "/api/v1/scheduler/jobs?status=queued&limit=0")
+        .await;
+    assert!(
+        waited < Duration::from_millis(1800),
+        "team-b's job waited {waited:?} behind team-a's backlog"
+    );
+    assert!(
+        queued["total"].as_i64().unwrap() > 0,
+        "team-a's backlog is still waiting: {queued}"
+    );
+    s.stop().await;
+}

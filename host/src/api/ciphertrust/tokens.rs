@@ -114,6 +114,16 @@ pub async fn create(
             role
         }
     };
+    if body
+        .expires_at
+        .as_deref()
+        .is_some_and(|at| at.trim().is_empty())
+    {
+        return Err(ApiError::invalid(
+            "expires_at",
+            "give an RFC 3339 instant, or leave it out for a token that does not expire",
+        ));
+    }
     let expires_at = extract::timestamp("expires_at", body.expires_at.as_deref())?;
     let (stored, token) = state
         .service

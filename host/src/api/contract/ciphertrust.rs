@@ -192,7 +192,7 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
                 plain(),
                 "Only this account's tokens (name or account URI)",
             )])
-            .errors(&[403]),
+            .errors(&[400, 403]),
         Operation::new("delete", "/api/v1/tokens/{id}", "revokeToken")
             .params(vec![json!({"name": "id", "in": "path", "required": true,
                 "description": "The token's id", "schema": {"type": "string", "minLength": 1}})])
