@@ -61,11 +61,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The OpenAPI 3.1 document of this server as it is now. It names the configured secrets,
-/// the granted directories, the nodes and every plugin's params schema, so it needs a
-/// token like the rest of the API.
-async fn openapi_json(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(contract::document(&state.service).await?))
+/// The OpenAPI 3.1 document of this server as it is now, for the caller: it names the
+/// secrets, directories and operations the caller's account may use (an admin's names
+/// every one), the nodes and the plugins' params schemas, so it needs a token like the
+/// rest of the API.
+async fn openapi_json(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::domain::Caller>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(contract::document(&state.service, &caller).await?))
 }
 
 async fn not_found() -> ApiError {

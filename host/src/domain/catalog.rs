@@ -169,3 +169,52 @@ impl Service {
         })
     }
 }
+
+impl Service {
+    /// What this server can serve for `caller`: an admin sees everything; any other
+    /// caller only the operations, store types, directories and secrets its account is
+    /// granted, so the contract tells one team nothing of another's.
+    pub async fn offer_for(&self, caller: &Caller) -> DomainResult<Offer> {
+        let mut offer = self.offer().await?;
+        if caller.admin {
+            return Ok(offer);
+        }
+        let account = caller.account.as_str();
+        let granted = |op: &str, target: Option<&str>| {
+            self.registry
+                .resolve(op, target)
+                .ok()
+                .and_then(|(plugin, _)| {
+                    self.account_grants(account, &plugin, op)
+                        .ok()
+                        .map(|g| g.grants.into_owned())
+                })
+        };
+        offer
+            .operations
+            .retain(|o| granted(&o.name, o.target.as_deref()).is_some());
+        let mut secrets = std::collections::BTreeSet::new();
+        offer.store_types.retain_mut(|t| {
+            use crate::certificates::job_params::operation as op;
+            let Some(inventory) = granted(op::INVENTORY, Some(&t.name)) else {
+                return false;
+            };
+            t.operations.retain(|o| granted(o, Some(&t.name)).is_some());
+            t.dirs = inventory.dirs.iter().map(|d| d.guest.clone()).collect();
+            t.password_secrets.retain(|s| inventory.secrets.contains(s));
+            let management = granted(op::MANAGEMENT, Some(&t.name));
+            t.key_secrets
+                .retain(|s| management.as_ref().is_some_and(|m| m.secrets.contains(s)));
+            secrets.extend(t.password_secrets.iter().cloned());
+            secrets.extend(t.key_secrets.iter().cloned());
+            true
+        });
+        for o in &offer.operations {
+            if let Some(g) = granted(&o.name, o.target.as_deref()) {
+                secrets.extend(g.secrets.iter().cloned());
+            }
+        }
+        offer.secrets.retain(|s| secrets.contains(s));
+        Ok(offer)
+    }
+}

@@ -151,3 +151,28 @@ async fn cross_account_reads_and_writes() {
 async fn ungranted_plugins() {
     on_each_backend(only_granted_plugins_run).await;
 }
+
+/// The contract a team reads names only what its account may use: not another team's
+/// directories or secrets, not plugins it is not granted.
+async fn the_contract_shows_a_team_its_own_grants(t: &Teams, _lab: &Lab) {
+    let s = &t.server;
+    let (status, admin) = s.get(&s.admin, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let admin = admin.to_string();
+    assert!(admin.contains("a_key") && admin.contains("b_key") && admin.contains("noop"));
+    let (status, b) = s.get(&t.b, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let b = b.to_string();
+    assert!(
+        b.contains("b_key") && b.contains("/stores/team-b"),
+        "its own grants"
+    );
+    for other in ["a_key", "/stores/team-a", "\"noop\""] {
+        assert!(!b.contains(other), "team-b's contract names {other}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_per_account() {
+    on_each_backend(the_contract_shows_a_team_its_own_grants).await;
+}

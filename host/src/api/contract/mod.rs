@@ -103,8 +103,8 @@ pub fn query_doc(name: &str, schema: Value, description: &str) -> Value {
 }
 
 /// The whole document, for this server as it is now.
-pub async fn document(service: &Service) -> DomainResult<Value> {
-    let offer = service.offer().await?;
+pub async fn document(service: &Service, caller: &crate::domain::Caller) -> DomainResult<Value> {
+    let offer = service.offer_for(caller).await?;
     Ok(build(&offer))
 }
 
