@@ -279,13 +279,14 @@ async fn killed_node_recovers_on_restart(db: &Db) {
 
     let started = Instant::now();
     let node = Node::start(dir.path(), db.url.as_deref());
-    // Recovery runs before the executor's first claim: well before any lease (30 s) ends.
+    // Recovery runs before the executor's first claim: before any lease (30 s) ends, after
+    // the start has waited out one heartbeat (10 s) to be sure the killed process is gone.
     loop {
         if node.count("status=running").await == 0 {
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(15),
+            started.elapsed() < Duration::from_secs(25),
             "jobs of the killed process still running after the restart"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

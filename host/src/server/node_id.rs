@@ -33,7 +33,11 @@ pub async fn refuse_duplicate(
         %seen,
         "this node id was seen moments ago; waiting one heartbeat to tell a crash from a running process"
     );
-    tokio::time::sleep(heartbeat + Duration::from_secs(2)).await;
+    // A live process heartbeats again by `seen + heartbeat`; wait until just past it.
+    let next =
+        seen + chrono::Duration::from_std(heartbeat + Duration::from_secs(2)).unwrap_or_default();
+    let wait = (next - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait).await;
     match last_seen(db.list_nodes().await?) {
         Some(now_seen) if now_seen > seen => anyhow::bail!(
             "another keywarden process is running as node {node_id:?} (it heartbeat at {now_seen}); \
