@@ -226,7 +226,12 @@ impl Service {
         schedule: Option<Recurrence>,
     ) -> DomainResult<()> {
         let mut stores = Vec::with_capacity(ids.len());
+        // A store named twice is scheduled once.
+        let mut seen = std::collections::HashSet::new();
         for (i, id) in ids.iter().enumerate() {
+            if !seen.insert(*id) {
+                continue;
+            }
             let store = self
                 .certificate_store(caller, *id)
                 .await
@@ -238,6 +243,11 @@ impl Service {
                     .map_err(as_conflict)?;
             }
             stores.push(store);
+        }
+        if matches!(schedule, Some(Recurrence::Immediate)) {
+            // Each store gets a job now: they count against the account's queue.
+            self.check_queue_quota(&caller.account, stores.len())
+                .await?;
         }
         for store in &stores {
             self.set_inventory(store, schedule.clone()).await?;
@@ -848,9 +858,9 @@ fn requested_names(
     crate::tenancy::issuance::Requested,
     crate::tenancy::issuance::Requested,
 ) {
-    use crate::tenancy::issuance::{Requested, common_name, key_of_type};
+    use crate::tenancy::issuance::{Requested, common_names, key_of_type};
     let subject = Requested {
-        common_name: common_name(&r.subject),
+        common_names: common_names(&r.subject),
         key: key_of_type(&r.key_type),
         ..Requested::default()
     };

@@ -24,7 +24,9 @@ pub struct AccountIssuance {
 /// store APIs' reenrollment requests) or once it does.
 #[derive(Debug, Clone, Default)]
 pub struct Requested {
-    pub common_name: Option<String>,
+    /// Every common name of the subject (a subject may carry several; each is judged,
+    /// and more than one is refused).
+    pub common_names: Vec<String>,
     pub dns_names: Vec<String>,
     pub ip_addresses: Vec<IpAddr>,
     pub emails: Vec<String>,
@@ -52,11 +54,12 @@ impl Requested {
             }
         }
         Self {
-            common_name: csr
+            common_names: csr
                 .subject
                 .iter()
-                .find(|a| a.oid == COMMON_NAME)
-                .map(|a| a.value.clone()),
+                .filter(|a| a.oid == COMMON_NAME)
+                .map(|a| a.value.clone())
+                .collect(),
             dns_names: csr.dns_names.clone(),
             ip_addresses: csr.ip_addresses.clone(),
             emails: csr.emails.clone(),
@@ -110,7 +113,15 @@ impl AccountIssuance {
                 self.account
             )
         };
-        if let Some(cn) = &requested.common_name {
+        if requested.common_names.len() > 1 {
+            // A CA may keep any one of them (the local CA keeps the last): one only.
+            return Err(broke(format!(
+                "the subject names {} common names ({}); give one",
+                requested.common_names.len(),
+                requested.common_names.join(", ")
+            )));
+        }
+        for cn in &requested.common_names {
             let allowed = if let Ok(ip) = cn.parse::<IpAddr>() {
                 ip_allowed(policy, ip)
             } else if cn.contains('@') {
@@ -239,8 +250,9 @@ fn key_allowed(policy: &IssuancePolicy, key: CsrKey) -> Result<(), String> {
     Ok(())
 }
 
-/// The first common name of an RFC 4514 subject (`CN=a.example,O=Example`), unescaped.
-pub fn common_name(subject: &str) -> Option<String> {
+/// Every common name of an RFC 4514 subject (`CN=a.example,O=Example`), by name or by
+/// OID (`2.5.4.3=`), unescaped.
+pub fn common_names(subject: &str) -> Vec<String> {
     let mut attributes = Vec::new();
     let (mut current, mut escaped) = (String::new(), false);
     for c in subject.chars() {
@@ -255,12 +267,14 @@ pub fn common_name(subject: &str) -> Option<String> {
         }
     }
     attributes.push(current);
-    attributes.into_iter().find_map(|a| {
-        let (kind, value) = a.split_once('=')?;
-        kind.trim()
-            .eq_ignore_ascii_case("CN")
-            .then(|| value.trim().to_owned())
-    })
+    attributes
+        .into_iter()
+        .filter_map(|a| {
+            let (kind, value) = a.split_once('=')?;
+            let kind = kind.trim();
+            (kind.eq_ignore_ascii_case("CN") || kind == "2.5.4.3").then(|| value.trim().to_owned())
+        })
+        .collect()
 }
 
 /// The key a store plugin makes for a reenrollment key type (`ec-p256`, `rsa-2048`...).

@@ -29,6 +29,14 @@ async fn names_outside_the_policy_are_refused(t: &Teams, _lab: &Lab) {
             "common name \"www.team-a.example\"",
         ),
         (
+            with(
+                "SubjectName",
+                json!("2.5.4.3=api.team-a.example,CN=b.team-b.example"),
+            ),
+            "SubjectName",
+            "2 common names",
+        ),
+        (
             with("SANs", json!({"dns": ["*.team-b.example"]})),
             "SANs",
             "allow_wildcards is false",

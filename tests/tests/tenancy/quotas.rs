@@ -85,5 +85,21 @@ async fn an_account_stays_within_its_quotas() {
         "{body}"
     );
     assert_eq!(jobs(s, &t.a, "Management").await.len(), 3);
+    // Inventory now of a store named many times: one job, and it counts too.
+    let (status, body) = s
+        .post(
+            &t.a,
+            &format!("{STORES}/Schedule"),
+            &json!({"StoreIds": [store, store, store], "Schedule": {"Immediate": true}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("asks for 1 more"),
+        "{body}"
+    );
     t.server.stop().await;
 }

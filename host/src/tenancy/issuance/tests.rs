@@ -59,12 +59,12 @@ fn the_common_name_ip_addresses_and_emails_are_names_too() {
         "allowed_domains = [\"team-a.example\"]\nallowed_ip_ranges = [\"127.0.0.0/8\", \"::1/128\"]",
     );
     let mut r = Requested {
-        common_name: Some("team-b.example".into()),
+        common_names: vec!["team-b.example".into()],
         ..Requested::default()
     };
     let err = p.check("local", &r).unwrap_err();
     assert!(err.contains("common name \"team-b.example\""), "{err}");
-    r.common_name = Some("127.0.0.9".into());
+    r.common_names = vec!["127.0.0.9".into()];
     assert!(p.check("local", &r).is_ok());
     r.ip_addresses = vec!["10.0.0.1".parse().unwrap()];
     assert!(
@@ -131,7 +131,7 @@ fn a_real_csrs_names_and_key_are_judged() {
     let csr = params.serialize_request(&key).unwrap();
     let verified = csr::verify(csr.der()).unwrap();
     let requested = Requested::of(&verified);
-    assert_eq!(requested.common_name.as_deref(), Some("team-a.example"));
+    assert_eq!(requested.common_names, ["team-a.example"]);
     assert_eq!(requested.key, Some(CsrKey::Ec(256)));
     let p = policy("allowed_domains = [\"team-a.example\"]\nallow_subdomains = true");
     let err = p.check("local", &requested).unwrap_err();
@@ -140,16 +140,42 @@ fn a_real_csrs_names_and_key_are_judged() {
 
 #[test]
 fn subjects_and_key_types_of_requests() {
+    assert_eq!(common_names("O=Ex\\, Inc.,CN=a.example"), ["a.example"]);
+    assert_eq!(common_names("cn=b.example+O=x"), ["b.example"]);
     assert_eq!(
-        common_name("O=Ex\\, Inc.,CN=a.example").as_deref(),
-        Some("a.example")
+        common_names("2.5.4.3=a.example,CN=b.example"),
+        ["a.example", "b.example"]
     );
-    assert_eq!(
-        common_name("cn=b.example+O=x").as_deref(),
-        Some("b.example")
-    );
-    assert_eq!(common_name("O=x"), None);
+    assert!(common_names("O=x").is_empty());
     assert_eq!(key_of_type("rsa-2048"), Some(CsrKey::Rsa(2048)));
     assert_eq!(key_of_type("EC-P384"), Some(CsrKey::Ec(384)));
     assert_eq!(key_of_type("dsa"), None);
+}
+
+/// A subject with two common names (by name and by OID, or multi-valued) is refused,
+/// whichever of them a CA would keep.
+#[test]
+fn two_common_names_are_refused() {
+    let p = policy("allowed_domains = [\"team-b.example\"]\nallow_subdomains = true");
+    let r = Requested {
+        common_names: common_names("2.5.4.3=api.team-a.example,CN=b.team-b.example"),
+        ..Requested::default()
+    };
+    let err = p.check("local", &r).unwrap_err();
+    assert!(err.contains("2 common names"), "{err}");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "b.team-b.example");
+    params.distinguished_name.push(
+        rcgen::DnType::CustomDnType(vec![2, 5, 4, 3]),
+        "api.team-a.example",
+    );
+    let csr = params.serialize_request(&key).unwrap();
+    let requested = Requested::of(&csr::verify(csr.der()).unwrap());
+    if requested.common_names.len() == 2 {
+        assert!(p.check("local", &requested).is_err());
+    }
 }
