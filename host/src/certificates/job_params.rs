@@ -144,3 +144,17 @@ pub async fn load_payloads(
     }
     Ok(())
 }
+
+/// Whether a job of `operation` with `params` was made by the certificate store APIs: a
+/// certificate-store operation whose params carry a store id or a discovery request. The
+/// plugin then reads only the job properties, not these params.
+pub fn is_store_request(operation_name: &str, params: &Value) -> bool {
+    [
+        operation::INVENTORY,
+        operation::MANAGEMENT,
+        operation::DISCOVERY,
+        operation::REENROLLMENT,
+    ]
+    .contains(&operation_name)
+        && (params.get("certificate_store_id").is_some() || params.get("discovery").is_some())
+}

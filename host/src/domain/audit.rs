@@ -2,7 +2,7 @@
 //! [`Service::audit_request`]) and every job outcome (written by the executor), each
 //! entry chained to the one before by its hash. Only admins read it.
 
-use keywarden_db::{AUDIT_GENESIS, AuditEntry, AuditFilter, NewAuditEntry};
+use keywarden_db::{AUDIT_GENESIS, AuditEntry, AuditFilter};
 
 use super::{Caller, DomainError, DomainResult, Service};
 
@@ -41,18 +41,14 @@ impl Service {
         path: &str,
         status: u16,
     ) -> DomainResult<()> {
-        self.db
-            .append_audit(&[NewAuditEntry {
-                at: chrono::Utc::now(),
-                account_id: caller.account.clone(),
-                token_id: (!caller.token_id.is_empty()).then(|| caller.token_id.clone()),
-                action: format!("{method} {route}"),
-                target: path.to_owned(),
-                result: status.to_string(),
-                detail: serde_json::json!({"role": caller.role}),
-            }])
-            .await?;
-        Ok(())
+        self.audit(
+            caller,
+            &format!("{method} {route}"),
+            path,
+            &status.to_string(),
+            serde_json::json!({"role": caller.role}),
+        )
+        .await
     }
 }
 

@@ -184,8 +184,8 @@ impl Service {
             else {
                 continue;
             };
-            let store_request = job.params.get("certificate_store_id").is_some()
-                || job.params.get("discovery").is_some();
+            let store_request =
+                crate::certificates::job_params::is_store_request(&job.operation, &job.params);
             let params = (!store_request).then_some(&mut job.params);
             self.account_job_grants(account, &plugin, &job.operation, params)
                 .map_err(|e| if many { e.in_item(i) } else { e })?;

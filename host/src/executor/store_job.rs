@@ -43,18 +43,10 @@ impl StoreJob {
     }
 }
 
-/// Whether the job was made by the certificate store APIs: a certificate-store operation
-/// whose params carry a store id or a discovery request.
+/// Whether the job was made by the certificate store APIs (see
+/// [`is_store_request`](crate::certificates::job_params::is_store_request)).
 pub(crate) fn is_store_job(job: &Job) -> bool {
-    [
-        operation::INVENTORY,
-        operation::MANAGEMENT,
-        operation::DISCOVERY,
-        operation::REENROLLMENT,
-    ]
-    .contains(&job.operation.as_str())
-        && (job.params.get("certificate_store_id").is_some()
-            || job.params.get("discovery").is_some())
+    crate::certificates::job_params::is_store_request(&job.operation, &job.params)
 }
 
 /// Reads the job's params and its store record.
