@@ -110,3 +110,37 @@ impl Drop for HttpServer {
         let _ = self.child.wait();
     }
 }
+
+/// A self-signed certificate made by `openssl` in `dir`: an EC P-256 key in `key` (PEM,
+/// unencrypted) and the certificate in `cert`, valid `days` days, for `subject`
+/// (`/CN=...`).
+pub fn self_signed_ec(dir: &std::path::Path, key: &str, cert: &str, days: u32, subject: &str) {
+    let days = days.to_string();
+    let args = [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        &days,
+        "-subj",
+        subject,
+    ];
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

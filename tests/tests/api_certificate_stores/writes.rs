@@ -24,25 +24,12 @@ async fn concurrent_writes_of_one_store_all_land(s: &TestServer, fx: &Fixtures) 
     let dir = fx.dir.path();
     let mut requests = Vec::new();
     for i in 0..10 {
-        openssl(
+        keywarden_tests::self_signed_ec(
             dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("many-{i}.key"),
-                "-out",
-                &format!("many-{i}.pem"),
-                "-days",
-                "30",
-                "-subj",
-                &format!("/CN=many-{i}.example"),
-            ],
+            &format!("many-{i}.key"),
+            &format!("many-{i}.pem"),
+            30,
+            &format!("/CN=many-{i}.example"),
         );
         requests.push(json!({"Certificate": fx.pem(&format!("many-{i}.pem")),
             "CertificateStores": [{"CertificateStoreId": id, "Alias": format!("many-{i}")}]}));

@@ -36,25 +36,12 @@ impl Lab {
         let d = dir.path();
         for team in ["team-a", "team-b"] {
             std::fs::create_dir_all(d.join("stores").join(team)).unwrap();
-            openssl(
+            keywarden_tests::self_signed_ec(
                 d,
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-nodes",
-                    "-keyout",
-                    &format!("{team}.key"),
-                    "-out",
-                    &format!("{team}.pem"),
-                    "-days",
-                    "20",
-                    "-subj",
-                    &format!("/CN=web.{team}.example"),
-                ],
+                &format!("{team}.key"),
+                &format!("{team}.pem"),
+                20,
+                &format!("/CN=web.{team}.example"),
             );
             openssl(
                 d,
