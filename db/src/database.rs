@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::agents::{Agent, AgentFilter, AgentSession, RegistrationCredential};
@@ -20,8 +19,8 @@ use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::model::{
-    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobFinish,
-    NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
+    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
+    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
@@ -76,6 +75,23 @@ pub trait Database: Send + Sync {
     async fn put_payload(&self, account: &str, sha256: &str, body: &str) -> Result<()>;
     /// The payload of `account` with this hash.
     async fn get_payload(&self, account: &str, sha256: &str) -> Result<Option<String>>;
+
+    // ----- retention -----
+
+    /// Deletes up to `limit` finished jobs that ended before `before`, adding each to the
+    /// [`job_counts`](Database::job_counts) it belongs to, in one transaction; returns how
+    /// many. Safe to run on several nodes at once: no job is counted twice.
+    async fn purge_finished_jobs(&self, before: DateTime<Utc>, limit: i64) -> Result<u64>;
+    /// Deletes payloads stored before `before` that no job references; returns how many.
+    async fn purge_unreferenced_payloads(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// Finished jobs, stored and purged together, counted per UTC day, config, operation,
+    /// status and result (ordered by day): a page and the number of groups.
+    async fn job_counts(
+        &self,
+        filter: &JobCountFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobCount>)>;
 
     // ----- audit log -----
 
@@ -187,17 +203,11 @@ pub trait Database: Send + Sync {
     /// Records outcomes in one statement per batch. Each applies only if its job is still
     /// running on its `node_id`; returns how many applied.
     async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64>;
-    /// Puts a job running on `node_id` back in the queue, due at `at`, with `message`;
-    /// the failed attempt's `logs` are appended, so the history keeps every attempt.
-    /// Returns false if the job is not running on that node any more.
-    async fn retry_job(
-        &self,
-        id: Uuid,
-        node_id: &str,
-        at: DateTime<Utc>,
-        message: &str,
-        logs: &[Value],
-    ) -> Result<bool>;
+    /// Puts a job running on `retry.node_id` (in `retry.attempt`) back in the queue, due
+    /// at `retry.at`, with its message; the attempt's logs are appended, so the history
+    /// keeps every attempt. Returns false if the job is not running on that node in that
+    /// attempt any more.
+    async fn retry_job(&self, retry: &JobRetry) -> Result<bool>;
     /// Updates the progress counters of a running job; false if it is not running.
     async fn update_progress(&self, id: Uuid, done: i64, total: i64) -> Result<bool>;
     /// Handles running jobs whose lease ended before `now` (their node died or hung):
@@ -294,9 +304,15 @@ pub trait Database: Send + Sync {
         config: Option<&JobConfig>,
         jobs: &[NewJob],
     ) -> Result<CertificateStore>;
-    /// Replaces the store's whole inventory with `entries` (all of that store) in one
-    /// transaction; returns how many were stored. `NotFound` if the store is gone.
-    async fn replace_inventory(&self, store_id: Uuid, entries: &[InventoryEntry]) -> Result<u64>;
+    /// Replaces the whole inventory of `account_id`'s store with `entries` (all of that
+    /// store and account) in one transaction; returns how many were stored. `NotFound` if
+    /// the store is gone or another account's.
+    async fn replace_inventory(
+        &self,
+        account_id: &str,
+        store_id: Uuid,
+        entries: &[InventoryEntry],
+    ) -> Result<u64>;
     /// A page of inventory entries (by `not_after` unless sorted otherwise) and the total.
     async fn list_inventory(
         &self,

@@ -55,6 +55,11 @@ pub struct JobFilter {
     pub created_after: Option<DateTime<Utc>>,
     /// Ran (or runs) on this node.
     pub processing_node: Option<String>,
+    /// Leave each job's params out (read back as `{}`): listings do not carry them unless
+    /// asked, so a page of jobs costs what its columns do, not what plugins were given.
+    pub omit_params: bool,
+    /// Leave each job's logs out (read back empty), for the same reason.
+    pub omit_logs: bool,
 }
 
 /// Filters of [`crate::Database::list_cloud_keys`]; `None` fields do not filter.

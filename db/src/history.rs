@@ -251,6 +251,7 @@ pub struct JobQuery {
 /// A job with its history bookkeeping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobHistoryEntry {
+    /// The job, without its logs (read back empty; [`crate::Database::get_job`] has them).
     pub job: Job,
     /// Stable integer id, assigned on insert in insertion order, unique.
     pub audit_id: i64,

@@ -55,7 +55,8 @@ pub use kinds::{
 };
 pub use model::{
     AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig,
-    JobFinish, NewAuditEntry, NewJob, NewToken, Node, Progress, SyncedKey, truncate_micros,
+    JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, Progress,
+    Purged, SyncedKey, truncate_micros,
 };
 pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;

@@ -416,6 +416,27 @@ pub struct JobFinish {
     pub progress: Option<Progress>,
 }
 
+/// A running job put back in the queue by [`crate::Database::retry_job`], applied only
+/// while the job is still `running` on `node_id` in `attempt`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRetry {
+    pub id: Uuid,
+    /// The node reporting; must match `processing_node`.
+    pub node_id: String,
+    /// The attempt that ended; when given it must match the job's `attempt` (as for
+    /// [`JobFinish`]), so an attempt that outlived its lease cannot requeue the one that
+    /// replaced it.
+    pub attempt: Option<i32>,
+    /// Due again at this instant.
+    pub at: DateTime<Utc>,
+    pub message: String,
+    /// Log records of the attempt; appended to the job's logs.
+    pub logs: Vec<Value>,
+    /// The attempt never ran the job (it waited for something, such as a certificate
+    /// store's write lock, and gave its slot back): it is not counted.
+    pub not_run: bool,
+}
+
 /// A Keywarden process that runs jobs, as last seen by its heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
@@ -454,4 +475,41 @@ pub struct SyncedKey {
     pub attributes: Value,
     /// When the synchronization that wrote this row ran.
     pub synced_at: DateTime<Utc>,
+}
+
+/// Finished jobs counted by UTC day of their end, config, operation, status and result:
+/// the jobs still stored and those the retention purge deleted, added together, so a
+/// count does not change when its jobs are purged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCount {
+    pub account_id: String,
+    /// UTC day the jobs ended.
+    pub day: chrono::NaiveDate,
+    pub job_config_id: Option<Uuid>,
+    pub operation: String,
+    pub status: JobStatus,
+    pub result: Option<JobResult>,
+    pub count: i64,
+}
+
+/// Which job counts to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobCountFilter {
+    /// Only this account's (`None` = every account, for admins).
+    pub account_id: Option<String>,
+    pub job_config_id: Option<Uuid>,
+    pub operation: Option<String>,
+    /// Days from this one on (inclusive).
+    pub from: Option<chrono::NaiveDate>,
+    /// Days up to this one (inclusive).
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// What one retention pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Finished jobs deleted (and added to the counts).
+    pub jobs: u64,
+    /// Stored payloads no job referenced any more.
+    pub payloads: u64,
 }

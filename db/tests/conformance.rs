@@ -22,6 +22,8 @@ mod job_listing;
 mod records;
 #[path = "conformance/recovery.rs"]
 mod recovery;
+#[path = "conformance/retention.rs"]
+mod retention;
 
 use std::sync::Arc;
 
@@ -104,6 +106,10 @@ conformance!(
     records::audit_log_chain,
     records::store_locks,
     records::payloads,
+    retention::purged_jobs_stay_counted,
+    retention::concurrent_purges_count_each_job_once,
+    retention::unreferenced_payloads_are_purged,
+    retention::listings_leave_out_params_and_logs,
     recovery::finishes_are_fenced_by_attempt,
     executor::claims_leave_out_accounts,
     records::config_crud,
@@ -119,6 +125,7 @@ conformance!(
     executor::finish_only_if_still_running_on_node,
     executor::leases_and_progress,
     recovery::retry,
+    recovery::an_attempt_that_did_not_run_is_not_counted,
     recovery::lease_expiry_recovery,
     recovery::node_restart_recovery,
     recovery::fire_config_compare_and_set,

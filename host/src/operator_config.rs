@@ -42,6 +42,31 @@ pub struct OperatorConfig {
     /// nothing; the `admin` account has the plugins' own grants.
     #[serde(default)]
     pub accounts: BTreeMap<String, crate::tenancy::config::AccountConfig>,
+    /// How long finished jobs are kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// How long finished jobs are kept (`[retention]`). Every node purges; the database makes
+/// sure each job is deleted and counted once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Finished jobs (completed, failed, cancelled) are deleted this many days after they
+    /// ended, their outcomes kept as counts (`GET /api/v1/scheduler/jobs/counts`); 0
+    /// keeps them for good. Default 30.
+    pub finished_jobs_days: u32,
+    /// How often a node looks for jobs to purge, in seconds. Default 600.
+    pub interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            finished_jobs_days: 30,
+            interval_secs: 600,
+        }
+    }
 }
 
 /// Commands around the jobs of one store type on `keywarden agent`. Each is an argv list

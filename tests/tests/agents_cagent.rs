@@ -323,6 +323,36 @@ async fn reference_agent_registers_enrolls_and_inventories() {
         "the tail of its earlier runs' log (the reenrollment): {job}"
     );
 
+    // What the agent did is in the audit log, naming it: the certificate issued to its
+    // CSR, its inventory reports and the outcomes of its jobs.
+    let (status, log) = server.get(&server.admin, "/api/v1/audit?limit=1000").await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert_eq!(log["chain_intact"], true);
+    let by_agent: Vec<&Value> = log["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"]["node"] == id.as_str())
+        .collect();
+    let actions: Vec<&str> = by_agent
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for want in ["agent enroll", "agent inventory", "job completed"] {
+        assert!(actions.contains(&want), "{want} in {actions:?}");
+    }
+    let enroll = by_agent
+        .iter()
+        .find(|e| e["action"] == "agent enroll")
+        .unwrap();
+    assert_eq!(enroll["result"], "issued", "{enroll}");
+    assert!(
+        by_agent
+            .iter()
+            .all(|e| e["detail"]["agent_machine"].is_string()),
+        "{by_agent:?}"
+    );
+
     // Renewal required: the next run renews its client certificate.
     let (status, body) = server
         .post(

@@ -269,17 +269,21 @@ const INVENTORY_CHUNK: usize = 500;
 /// the store is gone (deleted while its inventory ran).
 pub(crate) async fn replace_inventory<DB: Backend>(
     s: &SqlDatabase<DB>,
+    account_id: &str,
     store_id: Uuid,
     entries: &[InventoryEntry],
 ) -> Result<u64> {
-    if let Some(e) = entries.iter().find(|e| e.store_id != store_id) {
+    if let Some(e) = entries
+        .iter()
+        .find(|e| e.store_id != store_id || e.account_id != account_id)
+    {
         return Err(DbError::Invalid(format!(
-            "inventory entry {:?} belongs to store {}, not {store_id}",
-            e.alias, e.store_id
+            "inventory entry {:?} belongs to store {} of account {:?}, not {store_id} of {account_id:?}",
+            e.alias, e.store_id, e.account_id
         )));
     }
     let mut tx = s.write_tx().await?;
-    if select_one::<DB>(None, store_id)
+    if select_one::<DB>(Some(account_id), store_id)
         .fetch_optional(&mut tx)
         .await?
         .is_none()

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{SqlDatabase, micros, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
-use crate::model::{Job, JobFinish, truncate_micros};
+use crate::model::{Job, JobFinish, JobRetry, truncate_micros};
 
 /// Rows per finish statement (9 binds each).
 const FINISH_CHUNK: usize = 256;
@@ -178,29 +178,28 @@ pub(crate) async fn finish<DB: Backend>(
     Ok(applied)
 }
 
-pub(crate) async fn retry<DB: Backend>(
-    s: &SqlDatabase<DB>,
-    id: Uuid,
-    node: &str,
-    at: DateTime<Utc>,
-    message: &str,
-    logs: &[serde_json::Value],
-) -> Result<bool> {
+pub(crate) async fn retry<DB: Backend>(s: &SqlDatabase<DB>, r: &JobRetry) -> Result<bool> {
     let mut q = Sql::<DB>::new(
         "UPDATE jobs SET status = 'queued', processing_node = NULL, lease_expires_at = NULL, \
          scheduled_for = ",
     );
-    q.bind(at)
+    q.bind(truncate_micros(r.at))
         .push(", message = ")
-        .bind(message)
+        .bind(r.message.as_str())
         .push(", logs = logs || ")
-        .bind(rows::encode_logs(logs))
+        .bind(rows::encode_logs(&r.logs))
         .push(", updated_at = ")
-        .bind(truncate_micros(Utc::now()))
-        .push(" WHERE status = 'running' AND id = ")
-        .bind(id)
+        .bind(truncate_micros(Utc::now()));
+    if r.not_run {
+        q.push(", attempt = attempt - 1");
+    }
+    q.push(" WHERE status = 'running' AND id = ")
+        .bind(r.id)
         .push(" AND processing_node = ")
-        .bind(node);
+        .bind(r.node_id.as_str());
+    if let Some(attempt) = r.attempt {
+        q.push(" AND attempt = ").bind(attempt);
+    }
     Ok(q.execute(&mut *s.conn().await?).await? > 0)
 }
 

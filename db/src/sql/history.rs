@@ -79,7 +79,12 @@ pub(crate) async fn query<DB: Backend>(
     let account = query.account_id.as_deref();
     let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM jobs");
     push_where(&mut count, account, &query.condition)?;
-    let mut q = Sql::<DB>::new("SELECT * FROM jobs");
+    // Never the logs: no history view or batch action reads them, and a page of jobs
+    // with their logs can be many megabytes.
+    let mut q = Sql::<DB>::new(format_args!(
+        "SELECT {}, audit_id, acknowledged_attempt, rescheduled_as FROM jobs",
+        super::jobs::JOB_COLUMNS_NO_LOGS
+    ));
     push_where(&mut q, account, &query.condition)?;
     push_order(&mut q, &query.order)?;
     q.page(skip, limit);

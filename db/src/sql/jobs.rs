@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::page::page;
+use super::page::page_of;
 use super::{SqlDatabase, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
@@ -108,6 +108,19 @@ pub(crate) async fn get<DB: Backend>(
         .transpose()
 }
 
+/// The columns [`rows::job`] reads, but params and logs (see `JobFilter::omit_params`).
+macro_rules! job_columns_but {
+    ($($extra:literal),*) => {
+        concat!(
+            "id, account_id, job_config_id, name, description, operation, target, run_on, schedule_kind, status, result, message, details, progress_done, progress_total, attempt, max_attempts, retry_backoff_secs, scheduled_for, enqueued_at, started_at, finished_at, processing_node, lease_expires_at, created_at, updated_at"
+            $(, ", ", $extra)*
+        )
+    };
+}
+const JOB_COLUMNS_NO_PARAMS: &str = job_columns_but!("'{}' AS params", "logs");
+pub(crate) const JOB_COLUMNS_NO_LOGS: &str = job_columns_but!("params", "'' AS logs");
+const JOB_COLUMNS_LIGHT: &str = job_columns_but!("'{}' AS params", "'' AS logs");
+
 fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &JobFilter) {
     q.push(" WHERE 1 = 1");
     if let Some(v) = f.id {
@@ -147,8 +160,24 @@ pub(crate) async fn list<DB: Backend>(
     limit: i64,
 ) -> Result<(i64, Vec<Job>)> {
     let order = resolve(sort, JOB_SORT)?;
+    let columns = match (filter.omit_params, filter.omit_logs) {
+        (false, false) => "*",
+        (true, false) => JOB_COLUMNS_NO_PARAMS,
+        (false, true) => JOB_COLUMNS_NO_LOGS,
+        (true, true) => JOB_COLUMNS_LIGHT,
+    };
     let filter = |q: &mut Sql<DB>| push_filter(q, filter);
-    page(s, "jobs", filter, &order, skip, limit, rows::job::<DB>).await
+    page_of(
+        s,
+        columns,
+        "jobs",
+        filter,
+        &order,
+        skip,
+        limit,
+        rows::job::<DB>,
+    )
+    .await
 }
 
 pub(crate) async fn delete<DB: Backend>(

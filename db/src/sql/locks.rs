@@ -42,7 +42,9 @@ pub(crate) async fn release<DB: Backend>(
     Ok(())
 }
 
-/// Stores `body` under its hash for `account` (kept as is when already there).
+/// Stores `body` under its hash for `account` (kept when already there, its time
+/// refreshed: the retention purge leaves payloads younger than a grace period alone, and a
+/// payload stored again is about to be referenced by new jobs).
 pub(crate) async fn put_payload<DB: Backend>(
     s: &SqlDatabase<DB>,
     account: &str,
@@ -57,7 +59,7 @@ pub(crate) async fn put_payload<DB: Backend>(
         body.into(),
         truncate_micros(Utc::now()).into(),
     ])
-    .push(" ON CONFLICT (account_id, sha256) DO NOTHING");
+    .push(" ON CONFLICT (account_id, sha256) DO UPDATE SET created_at = excluded.created_at");
     q.execute(&mut *s.conn().await?).await?;
     Ok(())
 }

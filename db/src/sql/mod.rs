@@ -15,13 +15,13 @@ mod jobs;
 mod locks;
 mod misc;
 mod page;
+mod retention;
 mod rows;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Transaction};
@@ -38,8 +38,8 @@ use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::model::{
-    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobFinish,
-    NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
+    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
+    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
@@ -127,6 +127,20 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     }
     async fn get_payload(&self, account: &str, sha256: &str) -> Result<Option<String>> {
         locks::get_payload(self, account, sha256).await
+    }
+    async fn purge_finished_jobs(&self, before: DateTime<Utc>, limit: i64) -> Result<u64> {
+        retention::purge_jobs(self, before, limit).await
+    }
+    async fn purge_unreferenced_payloads(&self, before: DateTime<Utc>) -> Result<u64> {
+        retention::purge_payloads(self, before).await
+    }
+    async fn job_counts(
+        &self,
+        filter: &JobCountFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<JobCount>)> {
+        retention::job_counts(self, filter, skip, limit).await
     }
     async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<Vec<AuditEntry>> {
         audit::append(self, entries).await
@@ -237,15 +251,8 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64> {
         exec::finish(self, finishes).await
     }
-    async fn retry_job(
-        &self,
-        id: Uuid,
-        node_id: &str,
-        at: DateTime<Utc>,
-        message: &str,
-        logs: &[Value],
-    ) -> Result<bool> {
-        exec::retry(self, id, node_id, at, message, logs).await
+    async fn retry_job(&self, retry: &JobRetry) -> Result<bool> {
+        exec::retry(self, retry).await
     }
     async fn update_progress(&self, id: Uuid, done: i64, total: i64) -> Result<bool> {
         exec::update_progress(self, id, done, total).await
@@ -418,8 +425,13 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     ) -> Result<CertificateStore> {
         certificates::set_inventory_schedule(self, account_id, store_id, config, new_jobs).await
     }
-    async fn replace_inventory(&self, store_id: Uuid, entries: &[InventoryEntry]) -> Result<u64> {
-        certificates::replace_inventory(self, store_id, entries).await
+    async fn replace_inventory(
+        &self,
+        account_id: &str,
+        store_id: Uuid,
+        entries: &[InventoryEntry],
+    ) -> Result<u64> {
+        certificates::replace_inventory(self, account_id, store_id, entries).await
     }
     async fn list_inventory(
         &self,

@@ -17,11 +17,26 @@ pub(crate) async fn page<DB: Backend, T>(
     limit: i64,
     decode: fn(&DB::Row) -> Result<T>,
 ) -> Result<(i64, Vec<T>)> {
+    page_of(s, "*", table, filter, order, skip, limit, decode).await
+}
+
+/// [`page`] selecting `columns` (an SQL select list, a constant) instead of `*`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn page_of<DB: Backend, T>(
+    s: &SqlDatabase<DB>,
+    columns: &str,
+    table: &str,
+    filter: impl Fn(&mut Sql<DB>),
+    order: &[(Column, bool)],
+    skip: i64,
+    limit: i64,
+    decode: fn(&DB::Row) -> Result<T>,
+) -> Result<(i64, Vec<T>)> {
     let mut conn = s.conn().await?;
     let mut count = Sql::<DB>::new(format_args!("SELECT COUNT(*) AS n FROM {table}"));
     filter(&mut count);
     let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new(format_args!("SELECT * FROM {table}"));
+    let mut q = Sql::<DB>::new(format_args!("SELECT {columns} FROM {table}"));
     filter(&mut q);
     q.order_by(order).page(skip, limit);
     let rows = q.fetch_all(&mut conn).await?;

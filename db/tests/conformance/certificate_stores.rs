@@ -298,8 +298,8 @@ pub async fn inventory_is_replaced_whole(db: Arc<dyn Database>) {
         entry(&a, "ca", t(5000)),
         entry(&a, "old", t(500)),
     ];
-    assert_eq!(db.replace_inventory(a.id, &first).await.unwrap(), 3);
-    db.replace_inventory(b.id, &[entry(&b, "other", t(10))])
+    assert_eq!(db.replace_inventory("kylo", a.id, &first).await.unwrap(), 3);
+    db.replace_inventory("rey", b.id, &[entry(&b, "other", t(10))])
         .await
         .unwrap();
 
@@ -347,7 +347,7 @@ pub async fn inventory_is_replaced_whole(db: Arc<dyn Database>) {
     assert_eq!(by_alias[0].alias, "old");
 
     // A second inventory replaces the first; a duplicate alias changes nothing.
-    db.replace_inventory(a.id, &[entry(&a, "new", t(9000))])
+    db.replace_inventory("kylo", a.id, &[entry(&a, "new", t(9000))])
         .await
         .unwrap();
     let (total, rows) = db
@@ -356,7 +356,7 @@ pub async fn inventory_is_replaced_whole(db: Arc<dyn Database>) {
         .unwrap();
     assert_eq!((total, rows[0].alias.as_str()), (1, "new"));
     assert_conflict(
-        db.replace_inventory(a.id, &[entry(&a, "x", t(1)), entry(&a, "x", t(2))])
+        db.replace_inventory("kylo", a.id, &[entry(&a, "x", t(1)), entry(&a, "x", t(2))])
             .await,
     );
     assert_eq!(
@@ -367,9 +367,30 @@ pub async fn inventory_is_replaced_whole(db: Arc<dyn Database>) {
         1
     );
     assert!(matches!(
-        db.replace_inventory(a.id, &[entry(&b, "y", t(1))]).await,
+        db.replace_inventory("kylo", a.id, &[entry(&b, "y", t(1))])
+            .await,
         Err(DbError::Invalid(_))
     ));
+
+    // Another account's store is not found, whatever the entries say; nothing changes.
+    let mut foreign = entry(&a, "planted", t(1));
+    foreign.account_id = "rey".into();
+    assert!(matches!(
+        db.replace_inventory("rey", a.id, &[foreign]).await,
+        Err(DbError::NotFound)
+    ));
+    assert!(matches!(
+        db.replace_inventory("kylo", a.id, &[entry(&b, "y", t(1))])
+            .await,
+        Err(DbError::Invalid(_))
+    ));
+    assert_eq!(
+        db.list_inventory(&of_a, &Sort::default(), 0, 10)
+            .await
+            .unwrap()
+            .0,
+        1
+    );
 
     // Gone with the store; an inventory for a deleted store is NotFound.
     db.delete_certificate_store(None, a.id).await.unwrap();
@@ -381,7 +402,7 @@ pub async fn inventory_is_replaced_whole(db: Arc<dyn Database>) {
         0
     );
     assert!(matches!(
-        db.replace_inventory(a.id, &[]).await,
+        db.replace_inventory("kylo", a.id, &[]).await,
         Err(DbError::NotFound)
     ));
 }

@@ -311,7 +311,7 @@ pub async fn acknowledge_and_reschedule(db: Arc<dyn Database>) {
     db.finish_jobs(&[fail(b.id), fail(other.id)]).await.unwrap();
     // a: attempt 1 failed, retry pending.
     assert!(
-        db.retry_job(a.id, "n1", t(6), "retrying", &[])
+        db.retry_job(&crate::recovery::requeue(a.id, "n1", t(6), "retrying"))
             .await
             .unwrap()
     );

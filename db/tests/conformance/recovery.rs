@@ -3,12 +3,25 @@
 
 use std::sync::Arc;
 
-use keywarden_db::{Database, JobConfig, JobResult, JobStatus, NewJob};
+use keywarden_db::{Database, JobConfig, JobResult, JobRetry, JobStatus, NewJob};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::executor::{LEASE, finish};
 use crate::{new_job, t};
+
+/// A retry of `id` by `node` due at `at`.
+pub fn requeue(id: Uuid, node: &str, at: chrono::DateTime<chrono::Utc>, message: &str) -> JobRetry {
+    JobRetry {
+        id,
+        node_id: node.into(),
+        attempt: None,
+        at,
+        message: message.into(),
+        logs: vec![],
+        not_run: false,
+    }
+}
 
 pub async fn retry(db: Arc<dyn Database>) {
     let mut j = new_job("k", "flaky", t(0), t(0));
@@ -16,22 +29,21 @@ pub async fn retry(db: Arc<dyn Database>) {
     db.insert_jobs(&[j.clone()]).await.unwrap();
     db.claim_jobs("node-a", t(0), 1, LEASE).await.unwrap();
     assert!(
-        !db.retry_job(j.id, "node-b", t(60), "timeout", &[])
+        !db.retry_job(&requeue(j.id, "node-b", t(60), "timeout"))
             .await
             .unwrap(),
         "wrong node"
     );
+    let mut stale = requeue(j.id, "node-a", t(60), "timeout");
+    stale.attempt = Some(2);
     assert!(
-        db.retry_job(
-            j.id,
-            "node-a",
-            t(60),
-            "timeout",
-            &[json!({"message": "first attempt", "attempt": 1})]
-        )
-        .await
-        .unwrap()
+        !db.retry_job(&stale).await.unwrap(),
+        "another attempt than the running one"
     );
+    let mut first = requeue(j.id, "node-a", t(60), "timeout");
+    first.attempt = Some(1);
+    first.logs = vec![json!({"message": "first attempt", "attempt": 1})];
+    assert!(db.retry_job(&first).await.unwrap());
     let q = db.get_job(None, j.id).await.unwrap().unwrap();
     assert_eq!(q.status, JobStatus::Queued);
     assert_eq!(q.scheduled_for, t(60));
@@ -46,7 +58,7 @@ pub async fn retry(db: Arc<dyn Database>) {
         (None, None, 1)
     );
     assert!(
-        !db.retry_job(j.id, "node-a", t(60), "again", &[])
+        !db.retry_job(&requeue(j.id, "node-a", t(60), "again"))
             .await
             .unwrap(),
         "not running"
@@ -70,6 +82,24 @@ pub async fn retry(db: Arc<dyn Database>) {
         messages,
         vec![json!("first attempt"), json!("second attempt")],
         "every attempt's logs, oldest first"
+    );
+}
+
+pub async fn an_attempt_that_did_not_run_is_not_counted(db: Arc<dyn Database>) {
+    let j = new_job("k", "waits", t(0), t(0));
+    db.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    let claimed = db.claim_jobs("node-a", t(0), 1, LEASE).await.unwrap();
+    assert_eq!(claimed[0].attempt, 1);
+    let mut snooze = requeue(j.id, "node-a", t(5), "waiting for the store's write lock");
+    snooze.attempt = Some(1);
+    snooze.not_run = true;
+    assert!(db.retry_job(&snooze).await.unwrap());
+    let q = db.get_job(None, j.id).await.unwrap().unwrap();
+    assert_eq!((q.status, q.attempt), (JobStatus::Queued, 0));
+    let again = db.claim_jobs("node-b", t(5), 1, LEASE).await.unwrap();
+    assert_eq!(
+        again[0].attempt, 1,
+        "a single-attempt job still gets its one attempt"
     );
 }
 

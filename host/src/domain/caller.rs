@@ -31,4 +31,17 @@ impl Caller {
     pub fn scope(&self) -> Option<&str> {
         (!self.admin).then_some(self.account.as_str())
     }
+
+    /// Narrows a listing's account filter to what the caller may see: a non-admin's own
+    /// account. `false` when a non-admin asked for another account (the listing is empty).
+    pub fn narrow(&self, asked: &mut Option<String>) -> bool {
+        let Some(own) = self.scope() else {
+            return true;
+        };
+        if asked.as_deref().is_some_and(|a| a != own) {
+            return false;
+        }
+        *asked = Some(own.to_owned());
+        true
+    }
 }

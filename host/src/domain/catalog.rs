@@ -7,12 +7,27 @@ use keywarden_db::{KeyFilter, Sort, SyncedKey};
 use super::kind::known_operations;
 use super::{Caller, DomainResult, Service};
 use crate::plugins::{Family, PluginListing};
+use crate::tenancy::access;
 
 impl Service {
-    /// Every file of the plugins folder: loaded ones with their manifest, failed ones
-    /// with the reason.
-    pub fn plugins(&self) -> Vec<PluginListing> {
-        self.registry.list()
+    /// The plugins folder as the caller may see it: for admins every file, loaded ones
+    /// with their manifest, failed ones with the reason; for an account, the loaded
+    /// plugins its `[accounts.NAME.plugins]` names, by file name (where the folder is,
+    /// and what failed to load, is the operator's business).
+    pub fn plugins(&self, caller: &Caller) -> Vec<PluginListing> {
+        let mut listing = self.registry.list();
+        if caller.admin || caller.account == access::ADMIN_ACCOUNT {
+            return listing;
+        }
+        let granted =
+            access::account(self.registry.runtime().config(), &caller.account).map(|a| &a.plugins);
+        listing.retain(|p| p.status == "ready" && granted.is_some_and(|g| g.contains_key(&p.name)));
+        for p in &mut listing {
+            if let Some(name) = p.file.file_name() {
+                p.file = name.into();
+            }
+        }
+        listing
     }
 
     /// How many plugins are loaded.

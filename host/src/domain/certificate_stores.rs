@@ -282,17 +282,6 @@ impl Service {
                 ),
             ));
         }
-        if let ManagementAction::Add {
-            private_key_secret: Some(name),
-            ..
-        } = &action
-            && !self.secret_configured(name)
-        {
-            return Err(DomainError::unprocessable(
-                Field::KeySecret,
-                format!("no secret named {name:?} is configured on the server"),
-            ));
-        }
         // The certificate is stored once; each job names it by hash.
         let certificate_sha256 = match &action {
             ManagementAction::Add { certificate, .. } => {
@@ -319,21 +308,15 @@ impl Service {
                     private_key_secret, ..
                 } => {
                     if let Some(name) = private_key_secret {
-                        if !plugin.grants.secrets.contains(name) {
-                            return Err(DomainError::conflict(
-                                Field::KeySecret,
-                                format!(
-                                    "secret {name:?} is not granted to the plugin serving {} stores",
-                                    store.store_type
-                                ),
-                            ));
-                        }
-                        self.check_account_secret(
+                        // What refuses it is the listed store's state (its type's plugin
+                        // is not granted the secret): a conflict.
+                        self.check_store_secret(
                             &caller.account,
-                            &plugin,
+                            Some(&plugin),
                             operation::MANAGEMENT,
                             name,
                             Field::KeySecret,
+                            |why| DomainError::conflict(Field::KeySecret, why),
                         )?;
                     }
                     Management::Add {
@@ -588,31 +571,47 @@ impl Service {
         let Some(name) = &store.password_secret else {
             return Ok(());
         };
+        let plugin = self.store_plugin(operation::INVENTORY, &store.store_type);
+        self.check_store_secret(
+            &store.account_id,
+            plugin.as_deref(),
+            operation::INVENTORY,
+            name,
+            Field::PasswordSecret,
+            |why| DomainError::unprocessable(Field::PasswordSecret, why),
+        )
+    }
+
+    /// `name` is a secret `account`'s `operation` jobs may hand `plugin` (`None`: no
+    /// plugin serves the store type). The account's grant first: a team learns nothing of
+    /// secrets that are not its own, not even whether they exist (one 403 naming its
+    /// table). Then, for an account that may know: configured on the server (422) and
+    /// granted to the plugin (`not_granted`).
+    fn check_store_secret(
+        &self,
+        account: &str,
+        plugin: Option<&LoadedPlugin>,
+        operation: &str,
+        name: &str,
+        field: Field,
+        not_granted: impl FnOnce(String) -> DomainError,
+    ) -> DomainResult<()> {
+        if let Some(plugin) = plugin {
+            self.check_account_secret(account, plugin, operation, name, field.clone())?;
+        }
         if !self.secret_configured(name) {
             return Err(DomainError::unprocessable(
-                Field::PasswordSecret,
+                field,
                 format!("no secret named {name:?} is configured on the server"),
             ));
         }
-        if let Some(plugin) = self.store_plugin(operation::INVENTORY, &store.store_type) {
-            if !plugin.grants.secrets.contains(name) {
-                return Err(DomainError::unprocessable(
-                    Field::PasswordSecret,
-                    format!(
-                        "secret {name:?} is not granted to plugin {}, which serves {} stores",
-                        plugin.name, store.store_type
-                    ),
-                ));
-            }
-            self.check_account_secret(
-                &store.account_id,
-                &plugin,
-                operation::INVENTORY,
-                name,
-                Field::PasswordSecret,
-            )?;
+        match plugin {
+            Some(plugin) if !plugin.grants.secrets.contains(name) => Err(not_granted(format!(
+                "secret {name:?} is not granted to plugin {}",
+                plugin.name
+            ))),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The path lies in a directory granted to the plugin serving the type.
@@ -627,6 +626,15 @@ impl Service {
                 "must be an absolute path without '..' components",
             ));
         }
+        // The account's directories first: a team is told its own directories, never the
+        // plugin's (which hold other teams' sub-directories).
+        self.check_account_path(
+            &store.account_id,
+            &plugin,
+            operation::INVENTORY,
+            &store.store_path,
+            Field::StorePath,
+        )?;
         let granted: Vec<&str> = plugin
             .grants
             .dirs
@@ -634,14 +642,7 @@ impl Service {
             .map(|d| d.guest.as_str())
             .collect();
         if granted.iter().any(|dir| path.starts_with(dir)) {
-            // Within the plugin's directories; the account's part of them?
-            return self.check_account_path(
-                &store.account_id,
-                &plugin,
-                operation::INVENTORY,
-                &store.store_path,
-                Field::StorePath,
-            );
+            return Ok(());
         }
         Err(DomainError::unprocessable(
             Field::StorePath,

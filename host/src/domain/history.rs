@@ -18,6 +18,8 @@
 //! Batches are all or nothing: when any selected job is missing or not eligible, nothing is
 //! done and the refusal lists each such job with the reason.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use keywarden_db::{
     Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobResult, JobStatus,
@@ -314,13 +316,15 @@ impl Service {
         let selected = self.select(caller, selection).await?;
         let now = Utc::now();
         let mut refused = Vec::new();
-        let mut reruns = Vec::new();
+        // Per account (an admin may select several accounts' jobs): the reruns pass what
+        // every queued job passes, grants and queue quota, before any is written.
+        let mut by_account: BTreeMap<&str, Vec<(Uuid, JobSpec)>> = BTreeMap::new();
         for e in &selected.entries {
             match reschedulable(e, self.kind_of_entry(e)) {
-                Ok(()) => reruns.push((
-                    e.job.id,
-                    JobSpec::rerun(&e.job, now).build(&e.job.account_id, now),
-                )),
+                Ok(()) => by_account
+                    .entry(&e.job.account_id)
+                    .or_default()
+                    .push((e.job.id, JobSpec::rerun(&e.job, now))),
                 Err(reason) => refused.push(Refusal {
                     audit_id: e.audit_id,
                     reason,
@@ -328,6 +332,15 @@ impl Service {
             }
         }
         refuse_if_any("rescheduled", refused)?;
+        let mut reruns = Vec::new();
+        for (account, runs) in by_account {
+            let (ids, mut specs): (Vec<Uuid>, Vec<JobSpec>) = runs.into_iter().unzip();
+            self.admit(account, &mut specs).await?;
+            reruns.extend(
+                ids.into_iter()
+                    .zip(specs.into_iter().map(|s| s.build(account, now))),
+            );
+        }
         self.db.reschedule_jobs(caller.scope(), &reruns).await?;
         Ok(())
     }

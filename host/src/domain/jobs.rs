@@ -3,7 +3,10 @@
 //! computed when the config was written).
 
 use chrono::{DateTime, Utc};
-use keywarden_db::{Job, JobConfig, JobFilter, NewJob, Recurrence, RunOn, ScheduleKind, Sort};
+use keywarden_db::{
+    Job, JobConfig, JobCount, JobCountFilter, JobFilter, NewJob, Recurrence, RunOn, ScheduleKind,
+    Sort,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -146,17 +149,25 @@ impl Service {
         skip: i64,
         limit: i64,
     ) -> DomainResult<(i64, Vec<Job>)> {
-        if let Some(own) = caller.scope() {
-            if filter
-                .account_id
-                .as_deref()
-                .is_some_and(|asked| asked != own)
-            {
-                return Ok((0, Vec::new()));
-            }
-            filter.account_id = Some(own.to_owned());
+        if !caller.narrow(&mut filter.account_id) {
+            return Ok((0, Vec::new()));
         }
         Ok(self.db.list_jobs(&filter, sort, skip, limit).await?)
+    }
+
+    /// Finished jobs counted per day (stored and purged alike), for the caller's account
+    /// (any for admins; a non-admin asking for another account's gets none).
+    pub async fn job_counts(
+        &self,
+        caller: &Caller,
+        mut filter: JobCountFilter,
+        skip: i64,
+        limit: i64,
+    ) -> DomainResult<(i64, Vec<JobCount>)> {
+        if !caller.narrow(&mut filter.account_id) {
+            return Ok((0, Vec::new()));
+        }
+        Ok(self.db.job_counts(&filter, skip, limit).await?)
     }
 
     /// Deletes a finished or queued job; a running one is refused (its node would lose
@@ -175,9 +186,18 @@ impl Service {
         account: &str,
         mut jobs: Vec<JobSpec>,
     ) -> DomainResult<Vec<Uuid>> {
-        // Every job passes the account's grants here, whoever built it (a run now, a
-        // custom job, a store request, a rerun); pinned params are set in the params a
-        // plugin reads. A job no plugin serves fails when it runs, naming what is loaded.
+        self.admit(account, &mut jobs).await?;
+        let now = Utc::now();
+        let rows: Vec<NewJob> = jobs.into_iter().map(|j| j.build(account, now)).collect();
+        self.db.insert_jobs(&rows).await?;
+        Ok(rows.iter().map(|j| j.id).collect())
+    }
+
+    /// What every job passes before it is queued, whoever built it (a run now, a custom
+    /// job, a store request, a rerun, an agent's log request): the account's grants, with
+    /// pinned params set in the params a plugin reads, and the account's queue quota. A
+    /// job no plugin serves fails when it runs, naming what is loaded.
+    pub(crate) async fn admit(&self, account: &str, jobs: &mut [JobSpec]) -> DomainResult<()> {
         let many = jobs.len() > 1;
         for (i, job) in jobs.iter_mut().enumerate() {
             let Ok((plugin, _)) = self.registry.resolve(&job.operation, job.target.as_deref())
@@ -190,11 +210,7 @@ impl Service {
             self.account_job_grants(account, &plugin, &job.operation, params)
                 .map_err(|e| if many { e.in_item(i) } else { e })?;
         }
-        self.check_queue_quota(account, jobs.len()).await?;
-        let now = Utc::now();
-        let rows: Vec<NewJob> = jobs.into_iter().map(|j| j.build(account, now)).collect();
-        self.db.insert_jobs(&rows).await?;
-        Ok(rows.iter().map(|j| j.id).collect())
+        self.check_queue_quota(account, jobs.len()).await
     }
 
     /// Runs a custom job type once now (immediately, or once at an instant already past)

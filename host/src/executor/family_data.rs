@@ -67,7 +67,7 @@ async fn persist_inventory(
             inventoried_at: now,
         });
     }
-    db.replace_inventory(store_id, &rows)
+    db.replace_inventory(&job.account_id, store_id, &rows)
         .await
         .map(|_| ())
         .map_err(|e| format!("the inventory could not be saved: {e}"))

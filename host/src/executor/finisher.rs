@@ -51,17 +51,9 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
         ids.push(done.id());
         match done {
             Done::Finish(f) => finishes.push(f),
-            Done::Retry {
-                id,
-                at,
-                message,
-                logs,
-            } => {
-                match shared
-                    .db
-                    .retry_job(id, &shared.node_id, at, &message, &logs)
-                    .await
-                {
+            Done::Retry(retry) => {
+                let (id, at, message) = (retry.id, retry.at, &retry.message);
+                match shared.db.retry_job(&retry).await {
                     Ok(true) => tracing::info!(job = %id, %at, "{message}"),
                     Ok(false) => {
                         tracing::warn!(job = %id, "retry not recorded: the job is no longer running on this node")

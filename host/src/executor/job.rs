@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use keywarden_db::{Database, Job, JobFinish, JobResult, JobStatus, Progress};
+use keywarden_db::{Database, Job, JobFinish, JobResult, JobRetry, JobStatus, Progress};
 use uuid::Uuid;
 
 use super::family_data;
@@ -27,21 +27,15 @@ const MAX_RETRY_DELAY_SECS: i64 = 7 * 24 * 3600;
 pub(crate) enum Done {
     /// A final status (`completed` or `failed`), batched into `finish_jobs`.
     Finish(JobFinish),
-    /// Back to the queue for another attempt at `at`.
-    Retry {
-        id: Uuid,
-        at: DateTime<Utc>,
-        message: String,
-        /// The failed attempt's log lines, kept in the job's history.
-        logs: Vec<serde_json::Value>,
-    },
+    /// Back to the queue for another attempt (or, `not_run`, the same one) later.
+    Retry(JobRetry),
 }
 
 impl Done {
     pub(crate) fn id(&self) -> Uuid {
         match self {
             Done::Finish(f) => f.id,
-            Done::Retry { id, .. } => *id,
+            Done::Retry(r) => r.id,
         }
     }
 }
@@ -76,7 +70,22 @@ pub(crate) async fn run(
     // Jobs writing one store take turns, on this node and across nodes.
     let lock = match writing_store(job, store_job.as_ref()) {
         Some(store) => match lock_store(db, registry, job, store).await {
-            Ok(()) => Some(store),
+            Ok(true) => Some(store),
+            // Another job writes the store: give the slot back instead of holding it
+            // idle, and come back later without spending an attempt.
+            Ok(false) => {
+                return Done::Retry(JobRetry {
+                    id: job.id,
+                    node_id: node_id.to_owned(),
+                    attempt: Some(job.attempt),
+                    at: Utc::now() + LOCK_SNOOZE,
+                    message: format!(
+                        "waiting for certificate store {store}: another job is writing it"
+                    ),
+                    logs: Vec::new(),
+                    not_run: true,
+                });
+            }
             // The database failing is the host's fault: retried like one.
             Err(message) => {
                 let report = JobReport {
@@ -128,14 +137,22 @@ fn writing_store(job: &Job, store_job: Option<&StoreJob>) -> Option<Uuid> {
     store_job?.store.as_ref().map(|s| s.id)
 }
 
-/// Waits until the job holds `store`'s write lock. The lock outlasts the longest job a
-/// plugin may run, so a node that dies holding it frees the store in time.
+/// How long a job waits in its slot for a store's write lock before it gives the slot
+/// back: short writes of one store take turns without a trip through the queue.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// When a job that gave its slot back for a store's lock is due again.
+const LOCK_SNOOZE: chrono::Duration = chrono::Duration::seconds(3);
+
+/// Takes `store`'s write lock for the job: `true` once held, `false` when another job
+/// still held it after [`LOCK_WAIT`]. The lock outlasts the longest job a plugin may run,
+/// so a node that dies holding it frees the store in time.
 async fn lock_store(
     db: &dyn Database,
     registry: &PluginRegistry,
     job: &Job,
     store: Uuid,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let config = registry.runtime().config();
     let longest = config
         .plugins
@@ -146,13 +163,15 @@ async fn lock_store(
         .unwrap_or(300);
     let hold = chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 2) + 60);
     let mut pause = std::time::Duration::from_millis(50);
+    let give_up = tokio::time::Instant::now() + LOCK_WAIT;
     loop {
         let now = Utc::now();
         match db.acquire_store_lock(store, job.id, now, now + hold).await {
-            Ok(true) => return Ok(()),
+            Ok(true) => return Ok(true),
+            Ok(false) if tokio::time::Instant::now() >= give_up => return Ok(false),
             Ok(false) => {
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                pause = (pause * 2).min(std::time::Duration::from_millis(500));
             }
             Err(e) => {
                 return Err(format!(
@@ -345,12 +364,15 @@ pub(crate) fn judge(job: &Job, node_id: &str, report: JobReport, now: DateTime<U
                 job.max_attempts,
                 at.to_rfc3339()
             );
-            Done::Retry {
+            Done::Retry(JobRetry {
                 id: job.id,
+                node_id: node_id.to_owned(),
+                attempt: Some(job.attempt),
                 at,
                 message,
                 logs,
-            }
+                not_run: false,
+            })
         }
         Err(failure) => failed(job, node_id, failure.to_string(), logs, progress),
     }

@@ -17,6 +17,7 @@
 //! so they are requeued (or failed once their attempts are used up) at once instead of
 //! after their lease expires.
 
+mod fair_share;
 pub(crate) mod family_data;
 mod file_modes;
 mod finisher;
@@ -39,6 +40,7 @@ use uuid::Uuid;
 
 pub use self::state::StoreState;
 use crate::plugins::PluginRegistry;
+use fair_share::{ClaimPlan, FairShare};
 
 /// How an executor runs. Build with [`ExecutorConfig::new`] and adjust fields.
 #[derive(Debug, Clone)]
@@ -121,18 +123,14 @@ impl Shared {
             .collect()
     }
 
-    /// Accounts running `cap` or more of this node's jobs.
-    fn accounts_at(&self, cap: usize) -> Vec<String> {
-        let mut counts: HashMap<&str, usize> = HashMap::new();
+    /// How many of this node's jobs each account runs.
+    fn running_per_account(&self) -> HashMap<String, usize> {
+        let mut counts: HashMap<String, usize> = HashMap::new();
         let running = self.running.lock().expect("running lock");
         for job in running.values() {
-            *counts.entry(job.account_id.as_str()).or_default() += 1;
+            *counts.entry(job.account_id.clone()).or_default() += 1;
         }
         counts
-            .into_iter()
-            .filter(|(_, n)| *n >= cap)
-            .map(|(a, _)| a.to_owned())
-            .collect()
     }
 
     /// The account and operation of a job this node runs.
@@ -284,8 +282,9 @@ async fn claim_loop(
         let free = concurrency.saturating_sub(tasks.len());
         let now = Instant::now();
         if now >= next_claim && free > 0 && (free >= threshold || tasks.is_empty()) {
-            let want = free.min(cfg.batch.max(1)).min(fair.cap);
-            let claimed = claim_fairly(shared, cfg, &fair, free, want, lease).await;
+            let plan = fair.plan(&shared.running_per_account(), free, cfg.batch);
+            let want = plan.want;
+            let claimed = claim_fairly(shared, cfg, &fair, &plan, free, lease).await;
             match claimed {
                 Ok(jobs) => {
                     failures = 0;
@@ -316,31 +315,6 @@ async fn claim_loop(
     }
 }
 
-/// How many slots one account may hold while others wait, and how many stay free for
-/// others when it takes more.
-#[derive(Debug, Clone, Copy)]
-struct FairShare {
-    cap: usize,
-    reserve: usize,
-}
-
-impl FairShare {
-    fn of(concurrency: usize, share: f64) -> Self {
-        let share = if share.is_finite() {
-            share.clamp(0.0, 1.0)
-        } else {
-            1.0
-        };
-        let cap = ((concurrency as f64 * share).ceil() as usize).clamp(1, concurrency);
-        let reserve = if cap >= concurrency {
-            0
-        } else {
-            (concurrency / 8).max(1)
-        };
-        Self { cap, reserve }
-    }
-}
-
 /// Claims up to `want` jobs, first of the accounts below their share; then, if slots
 /// are left that nobody else asked for, of the others too, keeping `reserve` slots free
 /// so a job of another account never waits for a long job to end.
@@ -348,14 +322,14 @@ async fn claim_fairly(
     shared: &Shared,
     cfg: &ExecutorConfig,
     fair: &FairShare,
+    plan: &ClaimPlan,
     free: usize,
-    want: usize,
     lease: Duration,
 ) -> keywarden_db::Result<Vec<Job>> {
-    let at_cap = shared.accounts_at(fair.cap);
+    let (at_cap, want) = (&plan.at_cap, plan.want);
     let mut jobs = shared
         .db
-        .claim_jobs_except(&cfg.node_id, Utc::now(), want as i64, lease, &at_cap)
+        .claim_jobs_except(&cfg.node_id, Utc::now(), want as i64, lease, at_cap)
         .await?;
     let spare = free
         .saturating_sub(jobs.len())

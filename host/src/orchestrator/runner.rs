@@ -130,12 +130,12 @@ pub(crate) async fn run(
             match judge(&job, agent_id, report, Utc::now()) {
                 Done::Finish(f) => (f.status, f.result, f.message, f.details, f.logs),
                 // Jobs handed to an agent are not retried behind the server's back.
-                Done::Retry { message, logs, .. } => (
+                Done::Retry(retry) => (
                     JobStatus::Failed,
                     Some(JobResult::Failure),
-                    Some(message),
+                    Some(retry.message),
                     None,
-                    logs,
+                    retry.logs,
                 ),
             }
         }

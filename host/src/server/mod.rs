@@ -5,6 +5,7 @@
 pub(crate) mod background;
 pub mod bootstrap;
 pub mod node_id;
+pub mod retention;
 pub mod tls;
 
 pub use tls::{PeerCertificate, TlsConfig, TlsOptions, serve_router};
@@ -174,7 +175,12 @@ pub async fn serve(
     }
     // Before this process recovers "its" running jobs: they may be another's.
     node_id::refuse_duplicate(&*db, &executor.node_id, executor.heartbeat_interval).await?;
-    let tasks = background::start(&db, &registry, options.tick, executor, &stop);
+    let mut tasks = background::start(&db, &registry, options.tick, executor, &stop);
+    tasks.extend(retention::spawn(
+        db.clone(),
+        options.config.retention.clone(),
+        stop.clone(),
+    ));
 
     let state = AppState { service };
     let addr = listener.local_addr()?;

@@ -223,7 +223,7 @@ pub async fn jobs(s: &TestServer, token: &str, operation: &str) -> Vec<Value> {
     let (status, page) = s
         .get(
             token,
-            &format!("/api/v1/scheduler/jobs?operation={operation}&limit=100"),
+            &format!("/api/v1/scheduler/jobs?operation={operation}&limit=100&include=params,logs"),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");

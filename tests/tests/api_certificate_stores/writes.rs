@@ -136,6 +136,73 @@ async fn an_interrupted_pair_write_is_undone(s: &TestServer, fx: &Fixtures) {
     );
 }
 
+/// A Management job that finds its store locked by another job (here a lock held by a job
+/// of another node, written behind the server's back) does not sit in its executor slot:
+/// it goes back to the queue saying what it waits for, without spending its one attempt,
+/// and runs once the lock is gone.
+async fn a_job_waiting_for_a_store_gives_its_slot_back(s: &TestServer, fx: &Fixtures) {
+    let t = s.admin.as_str();
+    let mut body = pem_store("/stores/trust-locked.pem");
+    body["CreateIfMissing"] = json!(true);
+    body["Properties"] = json!({"trust_store": true});
+    let store = create_store(s, t, body).await;
+    let id = store["Id"].as_str().unwrap();
+    let far = (chrono::Utc::now() + chrono::Duration::hours(1)).timestamp_micros();
+    s.execute_sql(&format!(
+        "INSERT INTO store_locks (store_id, job_id, expires_at) VALUES ('{id}', '{}', {far})",
+        uuid::Uuid::now_v7()
+    ))
+    .await;
+    keywarden_tests::self_signed_ec(
+        fx.dir.path(),
+        "locked.key",
+        "locked.pem",
+        30,
+        "/CN=locked.example",
+    );
+    let (status, ids) = s
+        .post(
+            t,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({"Certificate": fx.pem("locked.pem"),
+                    "CertificateStores": [{"CertificateStoreId": id, "Alias": "locked"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ids}");
+    let job_id = ids[0].as_str().unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let waiting = loop {
+        let (_, job) = s.get(t, &format!("/api/v1/scheduler/jobs/{job_id}")).await;
+        if job["status"] == "queued"
+            && job["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("waiting for certificate store {id}")))
+        {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never gave its slot back: {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        waiting["attempt"], 0,
+        "waiting is not an attempt: {waiting}"
+    );
+    assert_eq!(waiting["max_attempts"], 1, "{waiting}");
+
+    s.execute_sql("DELETE FROM store_locks").await;
+    let done = s.wait_job(t, job_id, WAIT).await;
+    assert_eq!(done["result"], "success", "{done}");
+    assert_eq!(done["attempt"], 1, "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_store_waits_in_the_queue() {
+    on_each_backend(a_job_waiting_for_a_store_gives_its_slot_back).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes() {
     on_each_backend(concurrent_writes_of_one_store_all_land).await;

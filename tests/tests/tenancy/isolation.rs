@@ -170,6 +170,29 @@ async fn the_contract_shows_a_team_its_own_grants(t: &Teams, _lab: &Lab) {
     for other in ["a_key", "/stores/team-a", "\"noop\""] {
         assert!(!b.contains(other), "team-b's contract names {other}");
     }
+
+    // The plugin listing too: team-b sees the plugins it may use, by file name.
+    let names = |listing: &serde_json::Value| -> Vec<String> {
+        let mut n: Vec<String> = listing
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let (status, all) = s.get(&s.admin, "/api/v1/plugins").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert!(
+        names(&all).len() > 2,
+        "the admin sees the whole folder: {all}"
+    );
+    let (_, a) = s.get(&t.a, "/api/v1/plugins").await;
+    assert_eq!(names(&a), ["noop", "pem-store"]);
+    let (_, b) = s.get(&t.b, "/api/v1/plugins").await;
+    assert_eq!(names(&b), ["pem-store"]);
+    assert_eq!(b[0]["file"], "pem-store.wasm", "no host path: {b}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

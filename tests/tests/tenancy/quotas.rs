@@ -60,6 +60,21 @@ async fn an_account_stays_within_its_quotas() {
         );
     }
 
+    // A failed Management job (its store file does not exist), to reschedule later.
+    let missing = create_store(s, &t.a, "/stores/team-a/missing.pem").await;
+    let (status, ids) = s
+        .post(
+            &t.a,
+            &format!("{STORES}/Certificates/Add"),
+            &json!({"Certificate": lab.read("team-a.pem"),
+                    "CertificateStores": [{"CertificateStoreId": missing, "Alias": "m"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ids}");
+    let failed = ids[0].as_str().unwrap().to_owned();
+    let job = s.wait_job(&t.a, &failed, WAIT).await;
+    assert_eq!(job["status"], "failed", "{job}");
+
     // Jobs waiting in the queue: management jobs due in an hour.
     let store = create_store(s, &t.a, "/stores/team-a/web.pem").await;
     let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
@@ -84,7 +99,22 @@ async fn an_account_stays_within_its_quotas() {
             .contains("max_queued_jobs"),
         "{body}"
     );
-    assert_eq!(jobs(s, &t.a, "Management").await.len(), 3);
+    assert_eq!(
+        jobs(s, &t.a, "Management").await.len(),
+        4,
+        "three queued, one failed"
+    );
+    // Rescheduling the failed job would queue a fourth: refused like any other job.
+    let (status, body) = s
+        .post(
+            &t.a,
+            "/KeyfactorAPI/OrchestratorJobs/Reschedule",
+            &json!({"Query": format!("JobId -eq \"{failed}\"")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("max_queued_jobs"), "{body}");
+    assert_eq!(jobs(s, &t.a, "Management").await.len(), 4, "nothing queued");
     // Inventory now of a store named many times: one job, and it counts too.
     let (status, body) = s
         .post(

@@ -200,6 +200,97 @@ async fn one_store_named_thousands_of_times_is_one_job(t: &Teams, lab: &Lab) {
     );
 }
 
+/// A team cannot tell another team's secret from one that does not exist or one no
+/// plugin may use, nor learn the plugin's directories: every such name gets the same 403
+/// naming the team's own grant.
+async fn probing_names_learns_nothing(t: &Teams, lab: &Lab) {
+    let s = &t.server;
+    let id = create_store(s, &t.b, "/stores/team-b/web.pem").await;
+    // team-a's key (granted to the plugin), one configured but granted to no plugin, and
+    // one that does not exist.
+    let names = ["a_key", "c_secret", "no_such_secret"];
+    let mut seen = Vec::new();
+    for name in names {
+        let mut store = pem_store("/stores/team-b/web.pem");
+        store["Password"] = json!({"SecretName": name});
+        let (status, body) = s.post(&t.b, STORES, &store).await;
+        assert_refused(
+            status,
+            &body,
+            StatusCode::FORBIDDEN,
+            "Password.SecretName",
+            "[accounts.team-b.plugins.pem-store] secrets",
+        );
+        let add = json!({"Certificate": lab.read("team-b.pem"), "PrivateKeySecret": name,
+                         "CertificateStores": [{"CertificateStoreId": id, "Alias": "web"}]});
+        let (status, added) = s
+            .post(&t.b, &format!("{STORES}/Certificates/Add"), &add)
+            .await;
+        assert_refused(
+            status,
+            &added,
+            StatusCode::FORBIDDEN,
+            "PrivateKeySecret",
+            "[accounts.team-b.plugins.pem-store] secrets",
+        );
+        seen.push(format!("{}|{}", message(&body), message(&added)).replace(name, "NAME"));
+    }
+    assert!(
+        seen.iter().all(|m| *m == seen[0]),
+        "one answer whatever the secret is: {seen:#?}"
+    );
+    // The admin is told what is wrong.
+    let mut store = pem_store("/stores/team-b/web.pem");
+    store["Password"] = json!({"SecretName": "no_such_secret"});
+    let (status, body) = s.post(&s.admin, STORES, &store).await;
+    assert_refused(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Password.SecretName",
+        "no secret named",
+    );
+
+    // Paths: outside every grant or in another team's folder, the same refusal naming
+    // only the team's own folder.
+    let mut seen = Vec::new();
+    for path in ["/etc/web.pem", "/stores/team-a/web.pem", "/stores/web.pem"] {
+        let (status, body) = s.post(&t.b, STORES, &pem_store(path)).await;
+        assert_refused(
+            status,
+            &body,
+            StatusCode::FORBIDDEN,
+            "Storepath",
+            "(/stores/team-b; [accounts.team-b.plugins.pem-store] dirs)",
+        );
+        seen.push(message(&body).replace(path, "PATH"));
+    }
+    assert!(seen.iter().all(|m| *m == seen[0]), "{seen:#?}");
+    assert!(!seen[0].contains("team-a"), "{seen:?}");
+}
+
+/// The message of an error body of either dialect.
+fn message(body: &serde_json::Value) -> String {
+    body["message"]
+        .as_str()
+        .or_else(|| body["Message"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_and_path_probing() {
+    for postgres in [false, true] {
+        let lab = Lab::make();
+        let Some(t) = Teams::start_with(&lab, postgres, r#"c_secret = { value = "c" }"#, "").await
+        else {
+            continue;
+        };
+        probing_names_learns_nothing(&t, &lab).await;
+        t.server.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directories_and_store_files() {
     on_each_backend(another_teams_directories_are_out_of_reach).await;

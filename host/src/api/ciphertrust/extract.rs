@@ -93,6 +93,34 @@ pub fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>,
     }
 }
 
+/// Parses an optional calendar-day query parameter: an RFC 3339 full date
+/// (`YYYY-MM-DD`, zero-padded, as the contract's `format: date` says).
+pub fn date(name: &str, raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    let Some(s) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let refuse = |why: String| {
+        ApiError::invalid(
+            name,
+            format!("expected a day such as 2024-05-01, got {s:?}{why}"),
+        )
+    };
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return Err(refuse(String::new()));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|e| refuse(format!(" ({e})")))
+}
+
 /// Parses an optional boolean query parameter (`true`/`false`).
 pub fn boolean(name: &str, raw: Option<&str>) -> Result<Option<bool>, ApiError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {

@@ -1,13 +1,14 @@
 //! Small endpoints: health and the plugin listing.
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use crate::api::AppState;
+use crate::domain::Caller;
 
 /// Answer of `/healthz`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,12 +32,16 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
 }
 
 /// Every file of the plugins folder: loaded ones with their manifest (operations, params
-/// schemas, requested capabilities), failed ones with the reason.
+/// schemas, requested capabilities), failed ones with the reason. An account's token sees
+/// only the loaded plugins its account may use.
 #[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
     responses((status = 200, body = Vec<Object>)),
     security(("bearer" = [])))]
-pub async fn plugins(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    serde_json::to_value(state.service.plugins())
+pub async fn plugins(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    serde_json::to_value(state.service.plugins(&caller))
         .map(Json)
         .map_err(|e| ApiError::internal("listing plugins", e))
 }

@@ -29,6 +29,7 @@ use super::AppState;
     configs::delete,
     configs::run_now,
     jobs::list,
+    jobs::counts,
     jobs::get,
     jobs::delete,
     keys::list,
@@ -61,6 +62,7 @@ pub fn routes() -> Router<AppState> {
             post(configs::run_now),
         )
         .route("/scheduler/jobs", get(jobs::list))
+        .route("/scheduler/jobs/counts", get(jobs::counts))
         .route("/scheduler/jobs/{id}", get(jobs::get).delete(jobs::delete))
         .route("/cckm/keys", get(keys::list))
         .route("/plugins", get(misc::plugins))

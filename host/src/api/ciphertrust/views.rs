@@ -3,7 +3,7 @@
 //! only place that knows these names.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use keywarden_db::{Job, JobConfig};
+use keywarden_db::{Job, JobConfig, JobCount};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -140,8 +140,10 @@ pub struct JobView {
     pub description: String,
     pub operation: String,
     pub target: Option<String>,
-    #[schema(value_type = Object)]
-    pub job_config_params: Value,
+    /// The operation's params. In listings only with `include=params`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub job_config_params: Option<Value>,
     pub run_on: String,
     pub enqueued_at: String,
     pub scheduled_for: String,
@@ -156,9 +158,25 @@ pub struct JobView {
     pub attempt: i32,
     pub max_attempts: i32,
     pub progress: ProgressView,
-    #[schema(value_type = Vec<Object>)]
-    pub logs: Vec<Value>,
+    /// The plugin's log lines. In listings only with `include=logs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub logs: Option<Vec<Value>>,
     pub details: JobDetailsView,
+}
+
+impl JobView {
+    /// The view of a listing, with params and logs only when asked for.
+    pub fn listed(j: &Job, params: bool, logs: bool) -> Self {
+        let mut view = Self::from(j);
+        if !params {
+            view.job_config_params = None;
+        }
+        if !logs {
+            view.logs = None;
+        }
+        view
+    }
 }
 
 impl From<&Job> for JobView {
@@ -177,7 +195,7 @@ impl From<&Job> for JobView {
             description: j.description.clone(),
             operation: j.operation.clone(),
             target: j.target.clone(),
-            job_config_params: j.params.clone(),
+            job_config_params: Some(j.params.clone()),
             run_on: j.run_on.to_string(),
             enqueued_at: time(j.enqueued_at),
             scheduled_for: time(j.scheduled_for),
@@ -193,7 +211,7 @@ impl From<&Job> for JobView {
                 done: j.progress_done,
                 total: j.progress_total,
             },
-            logs: j.logs.clone(),
+            logs: Some(j.logs.clone()),
             details: JobDetailsView {
                 job_id: j.id.to_string(),
                 job_config_id: config_id,
@@ -207,6 +225,36 @@ impl From<&Job> for JobView {
                     .clone()
                     .unwrap_or_else(|| Value::Object(Default::default())),
             },
+        }
+    }
+}
+
+/// Finished jobs of one UTC day, config, operation, status and result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobCountView {
+    /// The account URI.
+    pub account: String,
+    /// `YYYY-MM-DD`, the UTC day the jobs ended.
+    pub day: String,
+    pub job_config_id: Option<String>,
+    pub operation: String,
+    /// `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// `success`, `warning` or `failure`.
+    pub result: Option<String>,
+    pub count: i64,
+}
+
+impl From<&JobCount> for JobCountView {
+    fn from(c: &JobCount) -> Self {
+        JobCountView {
+            account: account_uri(&c.account_id),
+            day: c.day.format("%Y-%m-%d").to_string(),
+            job_config_id: c.job_config_id.map(|id| id.to_string()),
+            operation: c.operation.clone(),
+            status: c.status.to_string(),
+            result: c.result.map(|r| r.to_string()),
+            count: c.count,
         }
     }
 }

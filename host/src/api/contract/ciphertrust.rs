@@ -4,8 +4,8 @@ use chrono_tz::TZ_VARIANTS;
 use serde_json::{Map, Value, json};
 
 use super::schema::{
-    absent_or, date_time, doc, duration, integer, nullable, object, one_of_strings, plain, sort,
-    text, uuid,
+    absent_or, date, date_time, doc, duration, include_list, integer, nullable, object,
+    one_of_strings, plain, sort, text, uuid,
 };
 use super::{Operation, query, query_doc};
 use crate::api::ciphertrust::config_input::{READ_ONLY, Shown, params_keys};
@@ -92,11 +92,7 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
         ),
         query("id", uuid()),
         query("name", plain()),
-        query_doc(
-            "account",
-            plain(),
-            "Account name or account URI; other accounts are visible to admins only",
-        ),
+        account_filter(),
         query("job_config_id", uuid()),
         query("operation", plain()),
         query(
@@ -106,6 +102,19 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
         query("processing_node", plain()),
     ]);
     job_list.extend(created_window());
+    job_list.push(query_doc(
+        "include",
+        include_list(&["params", "logs"]),
+        "Comma-separated: `params`, `logs`. Listed jobs leave them out unless asked",
+    ));
+    let mut count_list = paging();
+    count_list.extend([
+        account_filter(),
+        query("job_config_id", uuid()),
+        query("operation", plain()),
+        query_doc("from", date(), "First UTC day counted"),
+        query_doc("to", date(), "Last UTC day counted"),
+    ]);
     let mut key_list = paging();
     key_list.extend([
         query_doc(
@@ -171,6 +180,9 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
         .link("deleteJob", "id", "$response.body#/job_id"),
         Operation::new("get", "/api/v1/scheduler/jobs", "listJobs")
             .params(job_list)
+            .errors(&[400]),
+        Operation::new("get", "/api/v1/scheduler/jobs/counts", "countJobs")
+            .params(count_list)
             .errors(&[400]),
         Operation::new("get", "/api/v1/scheduler/jobs/{id}", "getJob")
             .params(vec![Operation::path_id("Job id")])
@@ -245,6 +257,15 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
 }
 
 /// `createdBefore` and `createdAfter`.
+/// The `account` filter of listings that admins may point at any account.
+fn account_filter() -> Value {
+    query_doc(
+        "account",
+        plain(),
+        "Account name or account URI; other accounts are visible to admins only",
+    )
+}
+
 fn created_window() -> [Value; 2] {
     [
         query("createdBefore", date_time()),

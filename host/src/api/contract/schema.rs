@@ -98,6 +98,19 @@ pub fn date_time() -> Value {
     json!({"type": "string", "format": "date-time"})
 }
 
+/// An RFC 3339 full date (`2024-05-01`).
+pub fn date() -> Value {
+    json!({"type": "string", "format": "date"})
+}
+
+/// A comma-separated list of `names`, each part trimmed and blank parts ignored (as the
+/// server reads it).
+pub fn include_list(names: &[&str]) -> Value {
+    let w = white();
+    let part = format!("{w}*(({}){w}*)?", names.join("|"));
+    json!({"type": "string", "pattern": format!("^{part}(,{part})*$")})
+}
+
 /// One of `values`.
 pub fn one_of_strings(values: &[String]) -> Value {
     json!({"type": "string", "enum": values})
@@ -307,6 +320,26 @@ mod tests {
             assert!(matches(&s, ok), "{ok}");
         }
         assert!(!matches(&s, "colour"));
+    }
+
+    /// Parts trimmed, blank parts ignored: what `GET /jobs?include=` reads.
+    #[test]
+    fn include_lists() {
+        let i = include_list(&["params", "logs"]);
+        for ok in [
+            "",
+            " ",
+            "params",
+            " logs , params ",
+            "params,",
+            ",",
+            "logs,,logs",
+        ] {
+            assert!(matches(&i, ok), "{ok:?}");
+        }
+        for bad in ["secrets", "params logs", "param", "params,x", "PARAMS"] {
+            assert!(!matches(&i, bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -391,8 +391,22 @@ impl Service {
     }
 
     /// Signs the CSR an agent made for a Reenrollment job with the authority the job
-    /// names (or the default one); returns the DER certificates, leaf first.
+    /// names (or the default one); returns the DER certificates, leaf first. Audited,
+    /// issued or refused.
     pub async fn agent_enroll(
+        &self,
+        caller: &AgentCaller,
+        id: Uuid,
+        csr: &[u8],
+    ) -> DomainResult<Vec<Vec<u8>>> {
+        let signed = self.sign_for_agent(caller, id, csr).await;
+        let result = if signed.is_ok() { "issued" } else { "refused" };
+        self.audit_agent(caller, "agent enroll", id, result, json!({}))
+            .await;
+        signed
+    }
+
+    async fn sign_for_agent(
         &self,
         caller: &AgentCaller,
         id: Uuid,
@@ -513,7 +527,19 @@ impl Service {
         // One row per alias: a store listing a certificate twice keeps the first.
         let mut seen = std::collections::HashSet::new();
         rows.retain(|r| seen.insert(r.alias.to_ascii_lowercase()));
-        Ok(self.db.replace_inventory(store.id, &rows).await?)
+        let kept = self
+            .db
+            .replace_inventory(&store.account_id, store.id, &rows)
+            .await?;
+        self.audit_agent(
+            caller,
+            "agent inventory",
+            id,
+            "ok",
+            json!({"store": store.id, "entries": kept}),
+        )
+        .await;
+        Ok(kept)
     }
 
     /// Ends a handed job as the agent reports it.
@@ -530,19 +556,41 @@ impl Service {
         };
         let details = outcome.log.map(|log| json!({ "log": log }));
         let message = Some(outcome.message.trim().to_owned()).filter(|m| !m.is_empty());
-        self.db
-            .finish_jobs(&[JobFinish {
-                id: job.id,
-                node_id: caller.agent.id.to_string(),
-                attempt: Some(job.attempt),
-                status,
-                result: Some(outcome.result),
-                message,
-                details,
-                logs: Vec::new(),
-                progress: None,
-            }])
-            .await?;
+        let finish = JobFinish {
+            id: job.id,
+            node_id: caller.agent.id.to_string(),
+            attempt: Some(job.attempt),
+            status,
+            result: Some(outcome.result),
+            message,
+            details,
+            logs: Vec::new(),
+            progress: None,
+        };
+        self.record_agent_outcome(caller, &job, finish).await
+    }
+
+    /// Ends a handed job and, when the record applied (the job was still the agent's),
+    /// audits its outcome as the executor audits a node's.
+    async fn record_agent_outcome(
+        &self,
+        caller: &AgentCaller,
+        job: &Job,
+        finish: JobFinish,
+    ) -> DomainResult<()> {
+        if self.db.finish_jobs(std::slice::from_ref(&finish)).await? > 0 {
+            let result = finish
+                .result
+                .map_or_else(|| finish.status.to_string(), |r| r.to_string());
+            self.audit_agent(
+                caller,
+                &format!("job {}", finish.status),
+                job.id,
+                &result,
+                json!({"operation": job.operation}),
+            )
+            .await;
+        }
         Ok(())
     }
 }
@@ -653,20 +701,47 @@ impl Service {
                 "the job ran, but its results could not be stored: {why}"
             ));
         }
-        self.db
-            .finish_jobs(&[JobFinish {
-                id: job.id,
-                node_id: caller.agent.id.to_string(),
-                attempt: Some(job.attempt),
-                status,
-                result,
-                message,
-                details: finish.details,
-                logs: finish.logs,
-                progress: None,
-            }])
-            .await?;
-        Ok(())
+        let finish = JobFinish {
+            id: job.id,
+            node_id: caller.agent.id.to_string(),
+            attempt: Some(job.attempt),
+            status,
+            result,
+            message,
+            details: finish.details,
+            logs: finish.logs,
+            progress: None,
+        };
+        self.record_agent_outcome(caller, &job, finish).await
+    }
+
+    /// Appends what an agent did to the audit log, in the agent's account, naming the
+    /// agent and its machine. A failed append is logged, not returned: the agent's work
+    /// is done either way.
+    async fn audit_agent(
+        &self,
+        caller: &AgentCaller,
+        action: &str,
+        job: Uuid,
+        result: &str,
+        mut detail: serde_json::Value,
+    ) {
+        if let Some(fields) = detail.as_object_mut() {
+            fields.insert("node".into(), json!(caller.agent.id.to_string()));
+            fields.insert("agent_machine".into(), json!(caller.agent.client_machine));
+        }
+        let entry = keywarden_db::NewAuditEntry {
+            at: Utc::now(),
+            account_id: caller.agent.account_id.clone(),
+            token_id: None,
+            action: action.to_owned(),
+            target: job.to_string(),
+            result: result.to_owned(),
+            detail,
+        };
+        if let Err(e) = self.db.append_audit(&[entry]).await {
+            tracing::error!(agent = %caller.agent.id, %job, "appending to the audit log failed: {e}");
+        }
     }
 }
 
@@ -677,24 +752,24 @@ fn check_requested(
     request: &crate::certificates::job_params::Reenrollment,
 ) -> DomainResult<()> {
     const COMMON_NAME: [u64; 4] = [2, 5, 4, 3];
-    let wanted_cn = request.subject.split(',').find_map(|part| {
-        let (k, v) = part.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("CN")
-            .then(|| v.trim().trim_matches('"').to_owned())
-    });
-    let got_cn = csr
+    // Every common name, read the way the issuance policy reads them.
+    let wanted: Vec<String> = crate::tenancy::issuance::common_names(&request.subject)
+        .into_iter()
+        .map(|cn| cn.trim_matches('"').to_owned())
+        .collect();
+    let got: Vec<String> = csr
         .subject
         .iter()
-        .find(|a| a.oid == COMMON_NAME)
-        .map(|a| a.value.clone());
-    if wanted_cn != got_cn {
+        .filter(|a| a.oid == COMMON_NAME)
+        .map(|a| a.value.clone())
+        .collect();
+    if wanted != got {
         return Err(DomainError::invalid(
             Field::Csr,
             format!(
                 "the CSR's common name {:?} is not the job's {:?}",
-                got_cn.unwrap_or_default(),
-                wanted_cn.unwrap_or_default()
+                got.join(", "),
+                wanted.join(", ")
             ),
         ));
     }

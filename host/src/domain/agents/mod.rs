@@ -171,10 +171,8 @@ impl Service {
         );
         spec.name = format!("{FETCH_LOGS} {}", agent.client_machine);
         spec.run_on = keywarden_db::RunOn::Node(agent.id.to_string());
-        let job = spec.build(&agent.account_id, now);
-        let job_id = job.id;
-        self.db.insert_jobs(&[job]).await?;
-        Ok(job_id)
+        let ids = self.enqueue(&agent.account_id, vec![spec]).await?;
+        Ok(ids[0])
     }
 
     /// The caller's agents with these ids, or a 404 naming the first unknown one.
