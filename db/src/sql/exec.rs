@@ -191,7 +191,7 @@ pub(crate) async fn retry<DB: Backend>(s: &SqlDatabase<DB>, r: &JobRetry) -> Res
         .push(", updated_at = ")
         .bind(truncate_micros(Utc::now()));
     if r.not_run {
-        q.push(", attempt = attempt - 1");
+        q.push(", attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END");
     }
     q.push(" WHERE status = 'running' AND id = ")
         .bind(r.id)

@@ -105,7 +105,7 @@ pub(crate) async fn job_counts<DB: Backend>(
              operation, status, COALESCE(result, '') AS result, COUNT(*) AS n FROM jobs \
              WHERE status IN {FINISHED} AND finished_at IS NOT NULL"
         ));
-        filters(q, f, &format!("finished_at / {DAY}"));
+        filters(q, f, "finished_at", DAY);
         q.push(" GROUP BY account_id, finished_at / ")
             .push(DAY)
             .push(", COALESCE(job_config_id, ''), operation, status, COALESCE(result, '')");
@@ -113,7 +113,7 @@ pub(crate) async fn job_counts<DB: Backend>(
             " UNION ALL SELECT account_id, day, job_config_id, operation, status, result, count AS n \
              FROM job_counts WHERE 1 = 1",
         );
-        filters(q, f, "day");
+        filters(q, f, "day", 1);
     };
     let mut conn = s.conn().await?;
     let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM (");
@@ -163,9 +163,10 @@ where
         .map_err(|e| crate::DbError::Corrupt(format!("{col} = {text:?}: {e}")))
 }
 
-/// The `WHERE` conditions of `f` for one side of the union (`day` is that side's day
-/// expression).
-fn filters<DB: Backend>(q: &mut Sql<DB>, f: &JobCountFilter, day: &str) {
+/// The `WHERE` conditions of `f` for one side of the union: `time` is that side's column
+/// counting `per_day` units a day (the jobs' `finished_at` in microseconds, so its index
+/// serves the range; the counts' `day`).
+fn filters<DB: Backend>(q: &mut Sql<DB>, f: &JobCountFilter, time: &str, per_day: i64) {
     if let Some(a) = &f.account_id {
         q.push(" AND account_id = ").bind(a);
     }
@@ -176,9 +177,11 @@ fn filters<DB: Backend>(q: &mut Sql<DB>, f: &JobCountFilter, day: &str) {
         q.push(" AND operation = ").bind(o);
     }
     if let Some(d) = f.from {
-        q.push(format_args!(" AND {day} >= ")).bind(day_number(d));
+        q.push(format_args!(" AND {time} >= "))
+            .bind(day_number(d).saturating_mul(per_day));
     }
     if let Some(d) = f.to {
-        q.push(format_args!(" AND {day} <= ")).bind(day_number(d));
+        q.push(format_args!(" AND {time} < "))
+            .bind(day_number(d).saturating_add(1).saturating_mul(per_day));
     }
 }

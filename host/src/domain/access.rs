@@ -70,6 +70,34 @@ impl Service {
         ))
     }
 
+    /// The account names `secret` in one of its plugin grants (the admin account may use
+    /// any): for a request no loaded plugin serves yet, so there is no plugin to ask.
+    pub(crate) fn check_account_secret_anywhere(
+        &self,
+        account: &str,
+        secret: &str,
+        field: Field,
+    ) -> DomainResult<()> {
+        if account == access::ADMIN_ACCOUNT {
+            return Ok(());
+        }
+        let granted = access::account(self.registry.runtime().config(), account).is_some_and(|a| {
+            a.plugins
+                .values()
+                .any(|g| g.secrets.iter().any(|s| s == secret))
+        });
+        if granted {
+            return Ok(());
+        }
+        Err(DomainError::denied(
+            field,
+            format!(
+                "account {account:?} may not use secret {secret:?} \
+                 (not in any [accounts.{account}.plugins.*] secrets)"
+            ),
+        ))
+    }
+
     /// `path` (as plugins see it) lies in a directory the account's grant of `plugin`
     /// names (the plugin's own directories are checked apart, as a 422).
     pub(crate) fn check_account_path(

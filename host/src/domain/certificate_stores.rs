@@ -596,8 +596,12 @@ impl Service {
         field: Field,
         not_granted: impl FnOnce(String) -> DomainError,
     ) -> DomainResult<()> {
-        if let Some(plugin) = plugin {
-            self.check_account_secret(account, plugin, operation, name, field.clone())?;
+        match plugin {
+            Some(plugin) => {
+                self.check_account_secret(account, plugin, operation, name, field.clone())?
+            }
+            // No plugin to ask: the secret must be in one of the account's grants.
+            None => self.check_account_secret_anywhere(account, name, field.clone())?,
         }
         if !self.secret_configured(name) {
             return Err(DomainError::unprocessable(

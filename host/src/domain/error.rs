@@ -139,6 +139,21 @@ pub struct Refusal {
 pub type DomainResult<T> = Result<T, DomainError>;
 
 impl DomainError {
+    /// One word for the kind of refusal (for the audit log, which never keeps a reason
+    /// that might quote request data).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DomainError::Invalid { .. } => "invalid",
+            DomainError::Unprocessable { .. } => "unprocessable",
+            DomainError::NotFound { .. } => "not found",
+            DomainError::Conflict { .. } => "conflict",
+            DomainError::Forbidden(_) | DomainError::Denied { .. } => "denied",
+            DomainError::Unauthenticated(_) => "unauthenticated",
+            DomainError::Refused { .. } => "refused",
+            DomainError::Internal { .. } => "internal",
+        }
+    }
+
     pub fn invalid(field: Field, reason: impl fmt::Display) -> Self {
         DomainError::Invalid {
             field: Some(field),

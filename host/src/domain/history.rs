@@ -335,7 +335,8 @@ impl Service {
         let mut reruns = Vec::new();
         for (account, runs) in by_account {
             let (ids, mut specs): (Vec<Uuid>, Vec<JobSpec>) = runs.into_iter().unzip();
-            self.admit(account, &mut specs).await?;
+            // Grouped by account, the jobs are not the selection's order: no positions.
+            self.admit(account, &mut specs, false).await?;
             reruns.extend(
                 ids.into_iter()
                     .zip(specs.into_iter().map(|s| s.build(account, now))),

@@ -186,7 +186,7 @@ impl Service {
         account: &str,
         mut jobs: Vec<JobSpec>,
     ) -> DomainResult<Vec<Uuid>> {
-        self.admit(account, &mut jobs).await?;
+        self.admit(account, &mut jobs, true).await?;
         let now = Utc::now();
         let rows: Vec<NewJob> = jobs.into_iter().map(|j| j.build(account, now)).collect();
         self.db.insert_jobs(&rows).await?;
@@ -196,9 +196,15 @@ impl Service {
     /// What every job passes before it is queued, whoever built it (a run now, a custom
     /// job, a store request, a rerun, an agent's log request): the account's grants, with
     /// pinned params set in the params a plugin reads, and the account's queue quota. A
-    /// job no plugin serves fails when it runs, naming what is loaded.
-    pub(crate) async fn admit(&self, account: &str, jobs: &mut [JobSpec]) -> DomainResult<()> {
-        let many = jobs.len() > 1;
+    /// job no plugin serves fails when it runs, naming what is loaded. `itemised`: the
+    /// jobs are the request's list, in order, so a refusal names the item's position.
+    pub(crate) async fn admit(
+        &self,
+        account: &str,
+        jobs: &mut [JobSpec],
+        itemised: bool,
+    ) -> DomainResult<()> {
+        let many = itemised && jobs.len() > 1;
         for (i, job) in jobs.iter_mut().enumerate() {
             let Ok((plugin, _)) = self.registry.resolve(&job.operation, job.target.as_deref())
             else {

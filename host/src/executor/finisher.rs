@@ -54,6 +54,8 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
             Done::Retry(retry) => {
                 let (id, at, message) = (retry.id, retry.at, &retry.message);
                 match shared.db.retry_job(&retry).await {
+                    // Waiting (for a store's lock) is routine; a failed attempt is not.
+                    Ok(true) if retry.not_run => tracing::debug!(job = %id, %at, "{message}"),
                     Ok(true) => tracing::info!(job = %id, %at, "{message}"),
                     Ok(false) => {
                         tracing::warn!(job = %id, "retry not recorded: the job is no longer running on this node")

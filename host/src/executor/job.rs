@@ -78,7 +78,7 @@ pub(crate) async fn run(
                     id: job.id,
                     node_id: node_id.to_owned(),
                     attempt: Some(job.attempt),
-                    at: Utc::now() + LOCK_SNOOZE,
+                    at: Utc::now() + snooze(job),
                     message: format!(
                         "waiting for certificate store {store}: another job is writing it"
                     ),
@@ -141,8 +141,12 @@ fn writing_store(job: &Job, store_job: Option<&StoreJob>) -> Option<Uuid> {
 /// back: short writes of one store take turns without a trip through the queue.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// When a job that gave its slot back for a store's lock is due again.
-const LOCK_SNOOZE: chrono::Duration = chrono::Duration::seconds(3);
+/// When a job that gave its slot back for a store's lock is due again: 3 s, plus up to
+/// 2 s more spread by job id, so jobs waiting for one store do not all come back at once.
+fn snooze(job: &Job) -> chrono::Duration {
+    let spread = i64::try_from(job.id.as_u128() % 2000).unwrap_or(0);
+    chrono::Duration::seconds(3) + chrono::Duration::milliseconds(spread)
+}
 
 /// Takes `store`'s write lock for the job: `true` once held, `false` when another job
 /// still held it after [`LOCK_WAIT`]. The lock outlasts the longest job a plugin may run,

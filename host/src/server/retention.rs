@@ -61,13 +61,17 @@ pub async fn purge(
     stop: &CancellationToken,
 ) -> keywarden_db::Result<Purged> {
     let now = Utc::now();
-    let before = now - chrono::Duration::days(i64::from(config.finished_jobs_days));
+    // A retention longer than time goes back keeps every job.
+    let before = chrono::Duration::try_days(i64::from(config.finished_jobs_days))
+        .and_then(|age| now.checked_sub_signed(age));
     let mut purged = Purged::default();
-    for _ in 0..MAX_BATCHES {
-        let n = db.purge_finished_jobs(before, BATCH).await?;
-        purged.jobs += n;
-        if n < BATCH.unsigned_abs() || stop.is_cancelled() {
-            break;
+    if let Some(before) = before {
+        for _ in 0..MAX_BATCHES {
+            let n = db.purge_finished_jobs(before, BATCH).await?;
+            purged.jobs += n;
+            if n < BATCH.unsigned_abs() || stop.is_cancelled() {
+                break;
+            }
         }
     }
     purged.payloads = db.purge_unreferenced_payloads(now - PAYLOAD_GRACE).await?;

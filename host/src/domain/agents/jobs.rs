@@ -400,8 +400,11 @@ impl Service {
         csr: &[u8],
     ) -> DomainResult<Vec<Vec<u8>>> {
         let signed = self.sign_for_agent(caller, id, csr).await;
-        let result = if signed.is_ok() { "issued" } else { "refused" };
-        self.audit_agent(caller, "agent enroll", id, result, json!({}))
+        let (result, detail) = match &signed {
+            Ok(_) => ("issued", json!({})),
+            Err(e) => ("refused", json!({"refusal": e.kind()})),
+        };
+        self.audit_agent(caller, "agent enroll", id, result, detail)
             .await;
         signed
     }
