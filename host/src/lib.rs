@@ -5,6 +5,7 @@ pub mod api;
 pub mod authority;
 pub mod certificates;
 pub mod cli;
+pub mod discovery;
 pub mod domain;
 pub mod executor;
 pub mod operator_config;

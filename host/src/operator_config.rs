@@ -45,6 +45,28 @@ pub struct OperatorConfig {
     /// How long finished jobs are kept.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// What TLS probes judge certificates against.
+    #[serde(default)]
+    pub tls_probing: TlsProbingConfig,
+}
+
+/// The roots a TLS probe's "trusted" verdict is judged against (`[tls_probing]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsProbingConfig {
+    /// PEM files whose certificates are trusted roots (an internal CA).
+    pub roots: Vec<PathBuf>,
+    /// Also trust the operating system's roots (default true).
+    pub system_roots: bool,
+}
+
+impl Default for TlsProbingConfig {
+    fn default() -> Self {
+        Self {
+            roots: Vec::new(),
+            system_roots: true,
+        }
+    }
 }
 
 /// How long finished jobs are kept (`[retention]`). Every node purges; the database makes
@@ -142,6 +164,22 @@ impl Default for AgentsConfig {
 }
 
 impl OperatorConfig {
+    /// Refuses a plugin's TLS probe grant that does not parse (a network that is not a
+    /// CIDR, a port range that ends before it starts, a zero rate).
+    pub fn check_probe_grants(&self) -> anyhow::Result<()> {
+        for (plugin, grants) in &self.plugins {
+            grants
+                .probe_scope()
+                .map_err(|e| anyhow::anyhow!("[plugins.{plugin}] tls_networks / tls_ports: {e}"))?;
+            if grants.tls_rate_per_sec == Some(0) || grants.tls_concurrency == Some(0) {
+                anyhow::bail!(
+                    "[plugins.{plugin}]: tls_rate_per_sec and tls_concurrency must be at least 1"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses a writable directory grant that overlaps one of Keywarden's own folders
     /// (its data dir with the database, keys and compile cache; the plugins folder): a
     /// plugin could otherwise rewrite a key, the cache it is run from, or another plugin.
@@ -236,6 +274,17 @@ pub struct PluginGrants {
     /// May the plugin use the `tls` probe import (still limited to `outbound_hosts`)?
     #[serde(default)]
     pub tls_probe: bool,
+    /// Networks the plugin may probe (`127.0.0.0/8`, `10.1.0.0/16`, an address); none
+    /// means nothing may be probed.
+    #[serde(default)]
+    pub tls_networks: Vec<String>,
+    /// Ports it may probe (`443`, `8000-8100`); none means 443 only.
+    #[serde(default)]
+    pub tls_ports: Vec<String>,
+    /// New probes a second, across all its jobs on a node (default 50).
+    pub tls_rate_per_sec: Option<u32>,
+    /// Probes at once, across all its jobs on a node (default 16).
+    pub tls_concurrency: Option<u32>,
     /// May the plugin submit CSRs through the `enrollment` import?
     #[serde(default)]
     pub csr_enrollment: bool,
@@ -247,6 +296,22 @@ pub struct PluginGrants {
     /// (`settings = { region = "eu-west-1" }`; the older key `config` is accepted).
     #[serde(default, alias = "config")]
     pub settings: BTreeMap<String, String>,
+}
+
+impl PluginGrants {
+    /// Where the plugin may probe for TLS.
+    pub fn probe_scope(&self) -> Result<crate::discovery::scope::ProbeScope, String> {
+        crate::discovery::scope::ProbeScope::parse(&self.tls_networks, &self.tls_ports)
+    }
+
+    /// How fast it may probe.
+    pub fn probe_limits(&self) -> crate::discovery::limits::ProbeLimits {
+        let d = crate::discovery::limits::ProbeLimits::default();
+        crate::discovery::limits::ProbeLimits {
+            rate_per_sec: self.tls_rate_per_sec.unwrap_or(d.rate_per_sec).max(1),
+            concurrency: self.tls_concurrency.unwrap_or(d.concurrency).max(1),
+        }
+    }
 }
 
 /// One preopened directory.
@@ -335,6 +400,29 @@ impl JobLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_grants_that_do_not_parse_stop_the_start() {
+        let ok: OperatorConfig = toml::from_str(
+            "[plugins.scan]\ntls_probe = true\ntls_networks = [\"127.0.0.0/8\"]\ntls_ports = [\"443\", \"8000-8100\"]\n",
+        )
+        .unwrap();
+        ok.check_probe_grants().unwrap();
+        assert_eq!(ok.grants_for("scan").probe_limits().rate_per_sec, 50);
+        for (bad, says) in [
+            ("tls_networks = [\"127.0.0.0/40\"]", "tls_networks"),
+            ("tls_ports = [\"9000-8000\"]", "ends before it starts"),
+            ("tls_rate_per_sec = 0", "at least 1"),
+            ("tls_concurrency = 0", "at least 1"),
+        ] {
+            let cfg: OperatorConfig = toml::from_str(&format!("[plugins.scan]\n{bad}\n")).unwrap();
+            let err = cfg.check_probe_grants().unwrap_err().to_string();
+            assert!(
+                err.contains(says) && err.contains("[plugins.scan]"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn parses_a_full_config_and_applies_overrides() {

@@ -20,14 +20,15 @@ pub fn plugin_file(name: &str) -> PathBuf {
     path
 }
 
-/// A runtime configured by `toml` (operator config syntax), with in-memory state.
+/// A runtime configured by `toml` (operator config syntax), with in-memory state and
+/// the host's TLS prober.
 pub fn runtime_from_toml(toml: &str) -> Arc<Runtime> {
     let config: OperatorConfig = toml::from_str(toml).expect("test config parses");
     let services = HostServices {
         secrets: Arc::new(ConfiguredSecrets::new(config.secrets.clone())),
         state: Arc::new(MemoryState::default()),
         authority: None,
-        tls_prober: None,
+        tls_prober: Some(keywarden::discovery::probing(&config).expect("probe roots load")),
     };
     Runtime::new(config, None, services).expect("runtime starts")
 }

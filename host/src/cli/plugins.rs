@@ -20,7 +20,7 @@ fn runtime_for(config: Option<&Path>) -> anyhow::Result<Arc<Runtime>> {
         secrets: Arc::new(ConfiguredSecrets::new(config.secrets.clone())),
         state: Arc::new(MemoryState::default()),
         authority: None,
-        tls_prober: None,
+        tls_prober: Some(crate::discovery::probing(&config)?),
     };
     Runtime::new(config, None, services)
 }

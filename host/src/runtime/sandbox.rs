@@ -18,11 +18,13 @@ use super::capabilities::plugin_config::PluginSettingsCtx;
 use super::capabilities::progress::ProgressCtx;
 use super::capabilities::secrets::{SecretResolver, SecretsCtx};
 use super::capabilities::state::{StateBackend, StateCtx};
-use super::capabilities::tls::{TlsCtx, TlsProber};
+use super::capabilities::tls::{Probing, TlsCtx};
 use super::capabilities::types::TypesCtx;
 use super::capabilities::{self, Redactions};
 use super::limits::JobLimiter;
 use super::observer::JobObserver;
+use crate::discovery::limits::ProbeLimits;
+use crate::discovery::scope::ProbeScope;
 use crate::operator_config::{DirGrant, JobLimits, PluginGrants, RuntimeConfig};
 use crate::tenancy::issuance::AccountIssuance;
 
@@ -32,7 +34,8 @@ pub struct HostServices {
     pub secrets: Arc<dyn SecretResolver>,
     pub state: Arc<dyn StateBackend>,
     pub authority: Option<Arc<dyn CertificateAuthority>>,
-    pub tls_prober: Option<Arc<dyn TlsProber>>,
+    /// TLS probing for the `tls` import (`None`: probes answer "not available").
+    pub tls_prober: Option<Arc<Probing>>,
 }
 
 /// A plugin's grants, digested once at load so each job's sandbox is cheap to build.
@@ -43,6 +46,10 @@ pub struct PreparedGrants {
     pub secrets: Arc<BTreeSet<String>>,
     pub settings: Arc<BTreeMap<String, String>>,
     pub tls_probe: bool,
+    /// Where the `tls` import may connect.
+    pub probe_scope: Arc<ProbeScope>,
+    /// How fast it may.
+    pub probe_limits: ProbeLimits,
     pub csr_enrollment: bool,
     pub limits: JobLimits,
     /// The account's authorities and issuance policies; `None`: every configured
@@ -60,6 +67,10 @@ impl PreparedGrants {
             secrets: Arc::new(grants.secrets.iter().cloned().collect()),
             settings: Arc::new(grants.settings.clone()),
             tls_probe: grants.tls_probe,
+            // A grant that does not parse grants nothing (the server refuses to start
+            // with one: `OperatorConfig::check_probe_grants`).
+            probe_scope: Arc::new(grants.probe_scope().unwrap_or_default()),
+            probe_limits: grants.probe_limits(),
             csr_enrollment: grants.csr_enrollment,
             limits: JobLimits::resolve(runtime, grants),
             issuance: None,
@@ -137,8 +148,10 @@ impl Sandbox {
             settings: PluginSettingsCtx::new(grants.settings.clone()),
             state: StateCtx::new(services.state.clone(), plugin.to_owned(), scope.to_owned()),
             tls: TlsCtx::new(
+                plugin,
                 grants.tls_probe,
-                grants.outbound.clone(),
+                grants.probe_scope.clone(),
+                grants.probe_limits,
                 services.tls_prober.clone(),
             ),
             enrollment: EnrollmentCtx::new(

@@ -97,6 +97,10 @@ pub async fn serve(
     options
         .config
         .check_own_folders(&[&options.data_dir, &options.plugins_dir])?;
+    options
+        .config
+        .check_probe_grants()
+        .context("invalid TLS probe grants in the operator config")?;
     crate::tenancy::access::check_accounts(&options.config)
         .context("invalid [accounts] in the operator config")?;
     // Before anything else: a certificate that cannot be served should stop the start
@@ -128,7 +132,7 @@ pub async fn serve(
         secrets: Arc::new(ConfiguredSecrets::new(options.config.secrets.clone())),
         state: background::state_backend(db.clone()),
         authority: authority.clone(),
-        tls_prober: None,
+        tls_prober: Some(crate::discovery::probing(&options.config)?),
     };
     let runtime = Runtime::new(
         options.config.clone(),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::config::{AccountConfig, AccountPluginGrant};
 use super::issuance::AccountIssuance;
 use super::pinned;
+use crate::discovery::scope::ProbeScope;
 use crate::operator_config::{DirGrant, OperatorConfig};
 use crate::runtime::capabilities::http::HostAllowlist;
 use crate::runtime::sandbox::PreparedGrants;
@@ -137,6 +138,8 @@ fn narrow(
         secrets: Arc::new(secrets),
         settings: Arc::new(settings),
         tls_probe: plugin.tls_probe && grant.tls_probe,
+        probe_scope: narrowed_scope(plugin, grant),
+        probe_limits: plugin.probe_limits,
         csr_enrollment: plugin.csr_enrollment && !account.authorities.is_empty(),
         limits: plugin.limits,
         issuance: Some(Arc::new(AccountIssuance::new(
@@ -145,6 +148,17 @@ fn narrow(
         ))),
         outbound_entries: Arc::new(outbound),
     }
+}
+
+/// The account's networks and ports where it names them, else the plugin's; nothing when
+/// they do not lie within the plugin's (refused at start-up by [`check_accounts`]).
+fn narrowed_scope(plugin: &PreparedGrants, grant: &AccountPluginGrant) -> Arc<ProbeScope> {
+    Arc::new(
+        plugin
+            .probe_scope
+            .narrowed(&grant.tls_networks, &grant.tls_ports)
+            .unwrap_or_default(),
+    )
 }
 
 fn plugin_outbound_has(plugin: &PreparedGrants, host: &str) -> bool {
@@ -252,6 +266,12 @@ pub fn check_accounts(config: &OperatorConfig) -> anyhow::Result<()> {
             if grant.tls_probe && !granted.tls_probe {
                 anyhow::bail!("{here}: tls_probe is not granted to plugin {plugin:?}");
             }
+            let plugin_scope = granted
+                .probe_scope()
+                .map_err(|e| anyhow::anyhow!("[plugins.{plugin}]: {e}"))?;
+            plugin_scope
+                .narrowed(&grant.tls_networks, &grant.tls_ports)
+                .map_err(|e| anyhow::anyhow!("{here}: tls_networks / tls_ports: {e}"))?;
             pinned::check_table(&grant.pinned_params)
                 .map_err(|e| anyhow::anyhow!("{here}: pinned_params: {e}"))?;
         }

@@ -49,6 +49,14 @@ pub struct AccountPluginGrant {
     /// May the account's jobs use the `tls` probe import (if the plugin may)?
     #[serde(default)]
     pub tls_probe: bool,
+    /// The networks the account's jobs may probe, each within the plugin's
+    /// `tls_networks` (none: the plugin's).
+    #[serde(default)]
+    pub tls_networks: Vec<String>,
+    /// The ports they may probe, each within the plugin's `tls_ports` (none: the
+    /// plugin's).
+    #[serde(default)]
+    pub tls_ports: Vec<String>,
     /// Plugin settings of the account's jobs, over the plugin's own (for instance the
     /// names of the account's own cloud credentials).
     #[serde(default)]

@@ -7,7 +7,7 @@
 //! when it did not (which the tests treat as a sandbox hole).
 
 use keywarden_sdk::prelude::*;
-use keywarden_sdk::{http, secrets};
+use keywarden_sdk::{http, secrets, tls};
 use serde::Deserialize;
 
 struct Hostile;
@@ -25,6 +25,20 @@ struct UrlParams {
 #[derive(Deserialize)]
 struct NameParams {
     name: String,
+}
+
+#[derive(Deserialize)]
+struct ProbeParams {
+    host: String,
+    port: u16,
+    server_name: Option<String>,
+    #[serde(default = "one")]
+    times: u32,
+    timeout_ms: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn schema(field: &str, description: &str) -> Value {
@@ -71,6 +85,19 @@ impl Plugin for Hostile {
                 Operation::custom("reveal-in-error")
                     .describe("Fail with the hostile-demo secret (escaped, base64) in a huge error text (tests scrubbing and the cap)")
                     .params_schema(no_params()),
+                Operation::custom("probe")
+                    .describe("TLS-probe an endpoint `times` times, normally one that is not granted; reports each result")
+                    .params_schema(json!({
+                        "type": "object",
+                        "properties": {
+                            "host": {"type": "string"},
+                            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                            "server_name": {"type": "string"},
+                            "times": {"type": "integer", "minimum": 1, "maximum": 10000},
+                            "timeout_ms": {"type": "integer", "minimum": 1}
+                        },
+                        "required": ["host", "port"]
+                    })),
                 Operation::custom("panic")
                     .describe("Panic (tests that a trap becomes a failed job)")
                     .params_schema(no_params()),
@@ -79,7 +106,8 @@ impl Plugin for Hostile {
                 Capabilities::new()
                     .outbound_host("example.com")
                     .read_path("/data", "files the read-outside attack may read")
-                    .secret("hostile-demo"),
+                    .secret("hostile-demo")
+                    .tls_probe(),
             )
     }
 
@@ -137,6 +165,29 @@ impl Plugin for Hostile {
                     "leaking {value} and {escaped} {}",
                     "x".repeat(1 << 20)
                 )))
+            }
+            "probe" => {
+                let p: ProbeParams = ctx.params()?;
+                let timeout = p.timeout_ms.map(std::time::Duration::from_millis);
+                let mut results = Vec::new();
+                for _ in 0..p.times {
+                    results.push(
+                        match tls::probe(&p.host, p.port, p.server_name.as_deref(), timeout) {
+                            Ok(peer) => json!({
+                                "address": peer.address,
+                                "protocol": peer.protocol,
+                                "cipher_suite": peer.cipher_suite,
+                                "chain_length": peer.chain.len(),
+                                "trusted": peer.trusted,
+                                "name_matches": peer.name_matches,
+                                "expired": peer.expired,
+                            }),
+                            Err(e) => json!({"error": e.kind(), "message": e.to_string()}),
+                        },
+                    );
+                }
+                Ok(Outcome::success(format!("probed {}:{}", p.host, p.port))
+                    .with_details(json!({ "results": results })))
             }
             "panic" => panic!("hostile plugin panicked on purpose"),
             _ => Err(ctx.unsupported()),

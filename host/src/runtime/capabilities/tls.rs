@@ -1,45 +1,107 @@
-//! `keywarden:plugin/tls`: TLS probing for discovery jobs.
+//! `keywarden:plugin/tls`: TLS probing for discovery and monitoring jobs.
 //!
-//! The grant check is here; the probe itself is provided by the host's discovery
-//! support through [`TlsProber`], which the server installs.
+//! The grants are checked here, before any packet leaves: probing at all, then the
+//! address (a name is resolved first and only its granted addresses are tried) and the
+//! port against the plugin's (or the account's) `tls_networks` and `tls_ports`; then the
+//! plugin's rate and concurrency gate. The probe itself is [`crate::discovery::prober`].
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::http::HostAllowlist;
+use crate::discovery::limits::{ProbeGates, ProbeLimits};
+use crate::discovery::prober::{Target, TlsProber};
+use crate::discovery::scope::ProbeScope;
 use crate::runtime::bindings::tls::{self, Peer, ProbeError};
 use crate::runtime::sandbox::Sandbox;
 
-/// Connects to an endpoint and returns the chain it serves.
-#[async_trait::async_trait]
-pub trait TlsProber: Send + Sync {
-    async fn probe(
-        &self,
-        host: &str,
-        port: u16,
-        server_name: Option<&str>,
-    ) -> Result<Peer, ProbeError>;
+/// A probe's time limit when the plugin names none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a plugin may ask for.
+const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The host's probing: the prober and every plugin's gate, shared by all jobs.
+pub struct Probing {
+    pub prober: Arc<dyn TlsProber>,
+    pub gates: ProbeGates,
+}
+
+impl Probing {
+    pub fn new(prober: Arc<dyn TlsProber>) -> Self {
+        Self {
+            prober,
+            gates: ProbeGates::default(),
+        }
+    }
 }
 
 pub struct TlsCtx {
+    plugin: String,
     granted: bool,
-    hosts: Arc<HostAllowlist>,
-    prober: Option<Arc<dyn TlsProber>>,
+    scope: Arc<ProbeScope>,
+    limits: ProbeLimits,
+    probing: Option<Arc<Probing>>,
 }
 
 impl TlsCtx {
     pub fn new(
+        plugin: &str,
         granted: bool,
-        hosts: Arc<HostAllowlist>,
-        prober: Option<Arc<dyn TlsProber>>,
+        scope: Arc<ProbeScope>,
+        limits: ProbeLimits,
+        probing: Option<Arc<Probing>>,
     ) -> Self {
         Self {
+            plugin: plugin.to_owned(),
             granted,
-            hosts,
-            prober,
+            scope,
+            limits,
+            probing,
         }
     }
+
+    /// The first address of `host` the grants allow on `port`.
+    async fn granted_address(&self, host: &str, port: u16) -> Result<SocketAddr, ProbeError> {
+        if !self.scope.allows_port(port) {
+            return Err(not_granted(host, port, &self.scope));
+        }
+        let bare = host.trim().trim_matches(['[', ']']);
+        let addresses: Vec<IpAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => {
+                let lookup = tokio::time::timeout(
+                    DEFAULT_TIMEOUT,
+                    tokio::net::lookup_host((bare.to_owned(), port)),
+                )
+                .await;
+                match lookup {
+                    Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
+                    Ok(Err(e)) => {
+                        return Err(ProbeError::Unreachable(format!("{bare}: {e}")));
+                    }
+                    Err(_) => {
+                        return Err(ProbeError::TimedOut(format!(
+                            "{bare}: the name did not resolve in time"
+                        )));
+                    }
+                }
+            }
+        };
+        addresses
+            .into_iter()
+            .find(|ip| self.scope.allows(*ip, port))
+            .map(|ip| SocketAddr::new(ip, port))
+            .ok_or_else(|| not_granted(host, port, &self.scope))
+    }
+}
+
+fn not_granted(host: &str, port: u16, scope: &ProbeScope) -> ProbeError {
+    ProbeError::NotGranted(format!(
+        "{host} port {port} is outside what this plugin may probe ({})",
+        scope.describe()
+    ))
 }
 
 impl tls::Host for TlsCtx {
@@ -48,21 +110,33 @@ impl tls::Host for TlsCtx {
         host: String,
         port: u16,
         server_name: Option<String>,
+        timeout_ms: Option<u32>,
     ) -> Result<Peer, ProbeError> {
         if !self.granted {
             return Err(ProbeError::NotGranted(
                 "TLS probing is not granted to this plugin".into(),
             ));
         }
-        if !self.hosts.allows(&host, port, false) {
-            return Err(ProbeError::NotGranted(format!(
-                "{host}:{port} is not in this plugin's outbound allowlist"
-            )));
-        }
-        let prober = self.prober.as_ref().ok_or_else(|| {
+        let addr = self.granted_address(&host, port).await?;
+        let probing = self.probing.clone().ok_or_else(|| {
             ProbeError::Unreachable("TLS probing is not available on this host".into())
         })?;
-        prober.probe(&host, port, server_name.as_deref()).await
+        let timeout = timeout_ms
+            .map(|ms| Duration::from_millis(u64::from(ms)))
+            .unwrap_or(DEFAULT_TIMEOUT)
+            .clamp(Duration::from_millis(1), MAX_TIMEOUT);
+        let _permit = probing.gates.enter(&self.plugin, self.limits).await;
+        // SNI: the name asked for, else the host when it is a name.
+        let bare = host.trim().trim_matches(['[', ']']);
+        let server_name = server_name
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| bare.parse::<IpAddr>().is_err().then(|| bare.to_owned()));
+        let target = Target {
+            addr,
+            server_name,
+            timeout,
+        };
+        probing.prober.probe(&target).await
     }
 }
 

@@ -117,6 +117,14 @@ fn grants_the_plugin_does_not_have_are_refused_at_start() {
             "[accounts.x.plugins.pem-store]\ntls_probe = true\n",
             "tls_probe",
         ),
+        (
+            "[accounts.x.plugins.pem-store]\ntls_networks = [\"10.0.0.0/8\"]\n",
+            "not within the plugin's",
+        ),
+        (
+            "[accounts.x.plugins.pem-store]\ntls_networks = [\"10.0.0.0/33\"]\n",
+            "is not a network",
+        ),
         ("[accounts.x.authorities.ca]\n", "no [authorities.ca]"),
         ("[accounts.admin]\n", "admin account"),
         ("[accounts.\"bad name\"]\n", "not a valid account name"),
