@@ -22,6 +22,7 @@ use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
+use crate::ssl::{SslNetwork, SslNetworkFilter};
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
 #[async_trait]
@@ -75,6 +76,30 @@ pub trait Database: Send + Sync {
     async fn put_payload(&self, account: &str, sha256: &str, body: &str) -> Result<()>;
     /// The payload of `account` with this hash.
     async fn get_payload(&self, account: &str, sha256: &str) -> Result<Option<String>>;
+
+    // ----- SSL networks -----
+
+    /// Stores a new network. `Conflict` when its account has one of that name.
+    async fn insert_ssl_network(&self, network: &SslNetwork) -> Result<SslNetwork>;
+    /// Replaces a network's editable fields (its account's; `NotFound` otherwise).
+    /// `Conflict` when the new name is another network's.
+    async fn update_ssl_network(&self, network: &SslNetwork) -> Result<SslNetwork>;
+    /// The network with `id`, in `account_id` unless `None`.
+    async fn get_ssl_network(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<SslNetwork>>;
+    /// Deletes a network; `false` when there is none (in the account).
+    async fn delete_ssl_network(&self, account_id: Option<&str>, id: Uuid) -> Result<bool>;
+    /// A page of networks (by name unless sorted otherwise) and the total.
+    async fn list_ssl_networks(
+        &self,
+        filter: &SslNetworkFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SslNetwork>)>;
 
     // ----- retention -----
 

@@ -227,6 +227,16 @@ pub(crate) const DISCOVERED_ORDER: &[(Column, bool)] = &[
     (text("path"), false),
 ];
 
+/// Sortable columns of `ssl_networks`.
+pub(crate) const SSL_NETWORK_SORT: &[Column] = &[
+    text("name"),
+    text("agent_pool_name"),
+    other("enabled"),
+    other("created_at"),
+    other("updated_at"),
+    text("id"),
+];
+
 /// Sortable columns of `cloud_keys`.
 pub(crate) const KEY_SORT: &[Column] = &[
     text("key_id"),

@@ -31,6 +31,7 @@ mod postgres;
 mod recurrence;
 mod sql;
 mod sqlite;
+mod ssl;
 pub mod testing;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;
 pub use sql::SqlDatabase;
 pub use sqlite::SqliteDatabase;
+pub use ssl::{QuietHour, SslNetwork, SslNetworkFilter};
 
 /// Opens the store named by `url` and brings its schema up to date.
 ///

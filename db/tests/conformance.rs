@@ -24,6 +24,8 @@ mod records;
 mod recovery;
 #[path = "conformance/retention.rs"]
 mod retention;
+#[path = "conformance/ssl.rs"]
+mod ssl;
 
 use std::sync::Arc;
 
@@ -110,6 +112,7 @@ conformance!(
     retention::concurrent_purges_count_each_job_once,
     retention::unreferenced_payloads_are_purged,
     retention::listings_leave_out_params_and_logs,
+    ssl::ssl_networks,
     recovery::finishes_are_fenced_by_attempt,
     executor::claims_leave_out_accounts,
     records::config_crud,

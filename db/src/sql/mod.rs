@@ -17,6 +17,7 @@ mod misc;
 mod page;
 mod retention;
 mod rows;
+mod ssl;
 
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
+use crate::ssl::{SslNetwork, SslNetworkFilter};
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
 /// identical by construction. Applied on connect.
@@ -127,6 +129,31 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     }
     async fn get_payload(&self, account: &str, sha256: &str) -> Result<Option<String>> {
         locks::get_payload(self, account, sha256).await
+    }
+    async fn insert_ssl_network(&self, network: &SslNetwork) -> Result<SslNetwork> {
+        ssl::insert(self, network).await
+    }
+    async fn update_ssl_network(&self, network: &SslNetwork) -> Result<SslNetwork> {
+        ssl::update(self, network).await
+    }
+    async fn get_ssl_network(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<SslNetwork>> {
+        ssl::get(self, account_id, id).await
+    }
+    async fn delete_ssl_network(&self, account_id: Option<&str>, id: Uuid) -> Result<bool> {
+        ssl::delete(self, account_id, id).await
+    }
+    async fn list_ssl_networks(
+        &self,
+        filter: &SslNetworkFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SslNetwork>)> {
+        ssl::list(self, filter, sort, skip, limit).await
     }
     async fn purge_finished_jobs(&self, before: DateTime<Utc>, limit: i64) -> Result<u64> {
         retention::purge_jobs(self, before, limit).await

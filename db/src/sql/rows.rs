@@ -112,6 +112,30 @@ pub(crate) fn job<DB: Backend>(row: &DB::Row) -> Result<Job> {
     })
 }
 
+pub(crate) fn ssl_network<DB: Backend>(row: &DB::Row) -> Result<crate::ssl::SslNetwork> {
+    let c = Cols::<DB>(row);
+    Ok(crate::ssl::SslNetwork {
+        id: c.uuid("id")?,
+        account_id: c.text("account_id")?,
+        name: c.text("name")?,
+        description: c.text("description")?,
+        agent_pool_name: c.text("agent_pool_name")?,
+        enabled: c.boolean("enabled")?,
+        discover_schedule: c.opt_typed("discover_schedule")?,
+        monitor_schedule: c.opt_typed("monitor_schedule")?,
+        discover_timeout_ms: c.int("discover_timeout_ms")?,
+        monitor_timeout_ms: c.int("monitor_timeout_ms")?,
+        expiration_alert_days: c.int("expiration_alert_days")?,
+        quiet_hours: c.opt_typed("quiet_hours")?.unwrap_or_default(),
+        alert_recipients: c.opt_typed("alert_recipients")?.unwrap_or_default(),
+        auto_monitor: c.boolean("auto_monitor")?,
+        get_robots: c.boolean("get_robots")?,
+        ranges: c.opt_typed("ranges")?.unwrap_or_default(),
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
 pub(crate) fn node<DB: Backend>(row: &DB::Row) -> Result<Node> {
     let c = Cols::<DB>(row);
     Ok(Node {

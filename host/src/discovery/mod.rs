@@ -3,6 +3,7 @@
 
 pub mod limits;
 pub mod prober;
+pub mod ranges;
 pub mod scope;
 
 use std::sync::Arc;

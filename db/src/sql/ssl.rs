@@ -1,0 +1,148 @@
+//! SSL network queries (migration 20250110).
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::page::page;
+use super::{SqlDatabase, rows};
+use crate::backend::{Backend, Sql, Val};
+use crate::error::{DbError, Result};
+use crate::filter::{SSL_NETWORK_SORT, Sort, resolve};
+use crate::model::truncate_micros;
+use crate::ssl::{SslNetwork, SslNetworkFilter};
+
+const DUPLICATE: &str = "an SSL network with this name already exists";
+
+fn json<T: serde::Serialize>(v: &T) -> Val {
+    Val::Text(Some(
+        serde_json::to_string(v).unwrap_or_else(|_| "[]".into()),
+    ))
+}
+
+/// Columns a user edits; shared by insert and update.
+fn editable(n: &SslNetwork) -> Vec<(&'static str, Val)> {
+    vec![
+        ("name", (&n.name).into()),
+        ("description", (&n.description).into()),
+        ("agent_pool_name", (&n.agent_pool_name).into()),
+        ("enabled", n.enabled.into()),
+        ("discover_schedule", (&n.discover_schedule).into()),
+        ("monitor_schedule", (&n.monitor_schedule).into()),
+        ("discover_timeout_ms", n.discover_timeout_ms.into()),
+        ("monitor_timeout_ms", n.monitor_timeout_ms.into()),
+        ("expiration_alert_days", n.expiration_alert_days.into()),
+        ("quiet_hours", json(&n.quiet_hours)),
+        ("alert_recipients", json(&n.alert_recipients)),
+        ("auto_monitor", n.auto_monitor.into()),
+        ("get_robots", n.get_robots.into()),
+        ("ranges", json(&n.ranges)),
+    ]
+}
+
+pub(crate) async fn insert<DB: Backend>(s: &SqlDatabase<DB>, n: &SslNetwork) -> Result<SslNetwork> {
+    let mut cols = vec![
+        ("id", n.id.into()),
+        ("account_id", (&n.account_id).into()),
+        ("created_at", truncate_micros(n.created_at).into()),
+        ("updated_at", truncate_micros(n.updated_at).into()),
+    ];
+    cols.extend(editable(n));
+    let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
+    let mut q = Sql::<DB>::new(format!(
+        "INSERT INTO ssl_networks ({}) VALUES ",
+        names.join(", ")
+    ));
+    q.bind_list(cols.into_iter().map(|(_, v)| v))
+        .push(" RETURNING *");
+    let rows = q
+        .fetch_all(&mut *s.conn().await?)
+        .await
+        .map_err(|e| DbError::unique(e, DUPLICATE))?;
+    rows.first()
+        .map(rows::ssl_network::<DB>)
+        .ok_or(DbError::NotFound)?
+}
+
+pub(crate) async fn update<DB: Backend>(s: &SqlDatabase<DB>, n: &SslNetwork) -> Result<SslNetwork> {
+    let mut pairs = editable(n);
+    pairs.push(("updated_at", truncate_micros(Utc::now()).into()));
+    let mut q = Sql::<DB>::new("UPDATE ssl_networks SET ");
+    q.assign(pairs)
+        .push(" WHERE id = ")
+        .bind(n.id)
+        .push(" AND account_id = ")
+        .bind(&n.account_id)
+        .push(" RETURNING *");
+    let rows = q
+        .fetch_all(&mut *s.conn().await?)
+        .await
+        .map_err(|e| DbError::unique(e, DUPLICATE))?;
+    rows.first()
+        .map(rows::ssl_network::<DB>)
+        .ok_or(DbError::NotFound)?
+}
+
+/// The network with `id` (in `account_id` unless `None`).
+pub(crate) async fn get<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: Uuid,
+) -> Result<Option<SslNetwork>> {
+    let mut q = Sql::<DB>::new("SELECT * FROM ssl_networks WHERE id = ");
+    q.bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    q.fetch_optional(&mut *s.conn().await?)
+        .await?
+        .as_ref()
+        .map(rows::ssl_network::<DB>)
+        .transpose()
+}
+
+pub(crate) async fn delete<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: Option<&str>,
+    id: Uuid,
+) -> Result<bool> {
+    let mut q = Sql::<DB>::new("DELETE FROM ssl_networks WHERE id = ");
+    q.bind(id);
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").bind(a);
+    }
+    Ok(q.execute(&mut *s.conn().await?).await? > 0)
+}
+
+fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &SslNetworkFilter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(v) = &f.account_id {
+        q.push(" AND account_id = ").bind(v);
+    }
+    if let Some(v) = &f.name {
+        q.push(" AND name = ").bind(v);
+    }
+    if let Some(v) = &f.agent_pool_name {
+        q.push(" AND agent_pool_name = ").bind(v);
+    }
+}
+
+pub(crate) async fn list<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    filter: &SslNetworkFilter,
+    sort: &Sort,
+    skip: i64,
+    limit: i64,
+) -> Result<(i64, Vec<SslNetwork>)> {
+    let order = resolve(sort, SSL_NETWORK_SORT)?;
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    page(
+        s,
+        "ssl_networks",
+        filter,
+        &order,
+        skip,
+        limit,
+        rows::ssl_network::<DB>,
+    )
+    .await
+}
