@@ -3,7 +3,7 @@
 
 pub mod limits;
 pub mod prober;
-pub mod ranges;
+pub use keywarden_ranges as ranges;
 pub mod scope;
 
 use std::sync::Arc;

@@ -34,6 +34,9 @@ pub struct Fleet {
     pub silent: Endpoint,
     children: Vec<Child>,
     _silent: TcpListener,
+    issuer: Issuer<'static, KeyPair>,
+    /// Index in `children` of the valid endpoint's server.
+    valid_child: usize,
 }
 
 impl Drop for Fleet {
@@ -128,7 +131,10 @@ fn wait_listening(addr: SocketAddr) {
 }
 
 impl Fleet {
-    pub fn start() -> Fleet {
+    /// The fleet on `127.0.<block>.11` to `.19` (each test its own block, so a scan of
+    /// one never meets another's servers).
+    pub fn start(block: u8) -> Fleet {
+        let ip = |last: u8| format!("127.0.{block}.{last}");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let ca_key = KeyPair::generate().unwrap();
@@ -155,34 +161,35 @@ impl Fleet {
         let valid_pair = leaf(
             d,
             "valid",
-            &["valid.test", "127.0.0.11"],
+            &["valid.test", &ip(11)],
             Some(&issuer),
             (2024, 2098),
         );
-        let valid = serve("127.0.0.11", &valid_pair, true, &[]);
+        let valid = serve(&ip(11), &valid_pair, true, &[]);
+        let valid_child = 0;
         let expired_pair = leaf(
             d,
             "expired",
-            &["expired.test", "127.0.0.12"],
+            &["expired.test", &ip(12)],
             Some(&issuer),
             (2020, 2021),
         );
-        let expired = serve("127.0.0.12", &expired_pair, true, &[]);
-        let self_pair = leaf(d, "self", &["self.test", "127.0.0.13"], None, (2024, 2098));
-        let self_signed = serve("127.0.0.13", &self_pair, false, &[]);
+        let expired = serve(&ip(12), &expired_pair, true, &[]);
+        let self_pair = leaf(d, "self", &["self.test", &ip(13)], None, (2024, 2098));
+        let self_signed = serve(&ip(13), &self_pair, false, &[]);
         let other_pair = leaf(d, "other", &["other.test"], Some(&issuer), (2024, 2098));
-        let mismatch = serve("127.0.0.14", &other_pair, true, &[]);
-        let tls13_only = serve("127.0.0.15", &valid_pair, true, &["-tls1_3"]);
-        let tls12_only = serve("127.0.0.16", &valid_pair, true, &["-tls1_2"]);
+        let mismatch = serve(&ip(14), &other_pair, true, &[]);
+        let tls13_only = serve(&ip(15), &valid_pair, true, &["-tls1_3"]);
+        let tls12_only = serve(&ip(16), &valid_pair, true, &["-tls1_2"]);
 
         // Answers, but not with TLS: an HTTP server (it answers a ClientHello with 400).
-        let http_port = free_port("127.0.0.17");
+        let http_port = free_port(&ip(17));
         let http = Command::new("python3")
             .args([
                 "-m",
                 "http.server",
                 "--bind",
-                "127.0.0.17",
+                &ip(17),
                 &http_port.to_string(),
             ])
             .current_dir(d)
@@ -192,17 +199,17 @@ impl Fleet {
             .expect("python3 http.server starts");
         children.push(http);
         let not_tls = Endpoint {
-            addr: format!("127.0.0.17:{http_port}").parse().unwrap(),
+            addr: format!("{}:{http_port}", ip(17)).parse().unwrap(),
             leaf: None,
         };
         let closed = Endpoint {
-            addr: format!("127.0.0.18:{}", free_port("127.0.0.18"))
+            addr: format!("{}:{}", ip(18), free_port(&ip(18)))
                 .parse()
                 .unwrap(),
             leaf: None,
         };
         // Accepts (the kernel completes the handshake) and never says a word.
-        let silent_listener = TcpListener::bind("127.0.0.19:0").unwrap();
+        let silent_listener = TcpListener::bind((ip(19).as_str(), 0)).unwrap();
         let silent = Endpoint {
             addr: silent_listener.local_addr().unwrap(),
             leaf: None,
@@ -221,12 +228,49 @@ impl Fleet {
             silent,
             children,
             _silent: silent_listener,
+            issuer,
+            valid_child,
         };
         for e in fleet.serving() {
             wait_listening(e.addr);
         }
         wait_listening(fleet.not_tls.addr);
         fleet
+    }
+
+    /// Replaces the valid endpoint's certificate with a new one (same names, same CA,
+    /// same address and port), as a renewal would.
+    pub fn reissue_valid(&mut self) {
+        let d = self._dir.path();
+        let pair = leaf(
+            d,
+            "valid-renewed",
+            &["valid.test", &self.valid.addr.ip().to_string()],
+            Some(&self.issuer),
+            (2025, 2098),
+        );
+        let old = &mut self.children[self.valid_child];
+        let _ = old.kill();
+        let _ = old.wait();
+        let ip = self.valid.addr.ip().to_string();
+        let port = self.valid.addr.port();
+        // The port was just freed; s_server binds it again.
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_server", "-quiet", "-accept"])
+            .arg(format!("{ip}:{port}"))
+            .arg("-cert")
+            .arg(&pair.0)
+            .arg("-key")
+            .arg(&pair.1)
+            .arg("-cert_chain")
+            .arg(&self.ca)
+            .current_dir(d)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.children[self.valid_child] = cmd.spawn().expect("openssl s_server starts");
+        self.valid.leaf = Some(pair.0);
+        wait_listening(self.valid.addr);
     }
 
     /// The endpoints that speak TLS.

@@ -41,7 +41,7 @@ fn hex(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_endpoint_and_each_failure_is_told_apart() {
-    let fleet = Fleet::start();
+    let fleet = Fleet::start(1);
     let prober =
         RustlsProber::new(ProbeRoots::load(std::slice::from_ref(&fleet.ca), false).unwrap());
     let t = Duration::from_secs(5);
@@ -64,7 +64,7 @@ async fn each_endpoint_and_each_failure_is_told_apart() {
         valid.cipher_suite
     );
     let by_address = probe(&prober, &fleet.valid, None, t).await.unwrap();
-    assert!(by_address.name_matches, "the leaf names 127.0.0.11 too");
+    assert!(by_address.name_matches, "the leaf names its address too");
     let wrong_name = probe(&prober, &fleet.valid, Some("elsewhere.test"), t)
         .await
         .unwrap();
@@ -162,7 +162,7 @@ async fn run_probe(p: &Prober, params: Value) -> (Vec<Value>, JobReport) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_probes_only_its_grants_at_its_rate() {
-    let fleet = Fleet::start();
+    let fleet = Fleet::start(2);
     let port = fleet.valid.addr.port();
     let runtime = hostile(&format!(
         r#"
@@ -171,7 +171,7 @@ async fn a_plugin_probes_only_its_grants_at_its_rate() {
         system_roots = false
         [plugins.hostile]
         tls_probe = true
-        tls_networks = ["127.0.0.11/32"]
+        tls_networks = ["127.0.2.11/32"]
         tls_ports = ["{port}"]
         tls_rate_per_sec = 10
         tls_concurrency = 1
@@ -182,27 +182,27 @@ async fn a_plugin_probes_only_its_grants_at_its_rate() {
     let probe =
         |host: &str, port: u16| json!({"host": host, "port": port, "server_name": "valid.test"});
 
-    let (ok, _) = run_probe(&runtime, probe("127.0.0.11", port)).await;
+    let (ok, _) = run_probe(&runtime, probe("127.0.2.11", port)).await;
     assert_eq!(ok[0]["trusted"], true, "{ok:?}");
     assert_eq!(ok[0]["name_matches"], true);
 
     // Another address of the fleet, the granted address on another port, a name that
     // resolves outside the grant: refused before a packet leaves.
     for (host, p) in [
-        ("127.0.0.12", fleet.expired.addr.port()),
-        ("127.0.0.11", fleet.expired.addr.port()),
+        ("127.0.2.12", fleet.expired.addr.port()),
+        ("127.0.2.11", fleet.expired.addr.port()),
         ("localhost", port),
     ] {
         let (r, _) = run_probe(&runtime, probe(host, p)).await;
         assert_eq!(r[0]["error"], "not-granted", "{host}:{p}: {r:?}");
         assert!(
-            r[0]["message"].as_str().unwrap().contains("127.0.0.11/32"),
+            r[0]["message"].as_str().unwrap().contains("127.0.2.11/32"),
             "says what is granted: {r:?}"
         );
     }
 
     // Ten a second: eleven probes take a second at least.
-    let mut eleven = probe("127.0.0.11", port);
+    let mut eleven = probe("127.0.2.11", port);
     eleven["times"] = json!(11);
     let (r, report) = run_probe(&runtime, eleven).await;
     assert!(r.iter().all(|x| x["trusted"] == true), "{r:?}");
@@ -216,11 +216,151 @@ async fn a_plugin_probes_only_its_grants_at_its_rate() {
     let ungranted = hostile(&format!(
         r#"
         [plugins.hostile]
-        tls_networks = ["127.0.0.11/32"]
+        tls_networks = ["127.0.2.11/32"]
         tls_ports = ["{port}"]
         "#
     ))
     .await;
-    let (r, _) = run_probe(&ungranted, probe("127.0.0.11", port)).await;
+    let (r, _) = run_probe(&ungranted, probe("127.0.2.11", port)).await;
     assert_eq!(r[0]["error"], "not-granted", "{r:?}");
+}
+
+/// `ssl-scan` (its two operations) on a runtime granting it loopback.
+async fn ssl_scan(fleet: &Fleet) -> Prober {
+    let runtime = runtime_from_toml(&format!(
+        r#"
+        [tls_probing]
+        roots = [{ca:?}]
+        system_roots = false
+        [plugins.ssl-scan]
+        tls_probe = true
+        tls_networks = ["127.0.3.0/24"]
+        tls_ports = ["1-65535"]
+        tls_rate_per_sec = 1000
+        tls_concurrency = 4
+        "#,
+        ca = fleet.ca.display().to_string(),
+    ));
+    let plugin = loader::load_file(&runtime, &plugin_file("ssl-scan"))
+        .await
+        .unwrap_or_else(|f| panic!("ssl-scan did not load: {}", f.reason));
+    Prober { runtime, plugin }
+}
+
+async fn scan(p: &Prober, operation: &str, params: Value) -> Value {
+    let input = JobInput {
+        job_id: format!("test-{operation}"),
+        operation: operation.into(),
+        target: None,
+        params,
+        scope: "tests".into(),
+    };
+    let report = p.plugin.run(&p.runtime, input, JobCall::Scan, None).await;
+    let finished = report.outcome.as_ref().expect("the scan runs");
+    assert_eq!(finished.result, JobResult::Success, "{}", finished.message);
+    assert_eq!(
+        report.progress.map(|(d, t)| d == t),
+        Some(true),
+        "progress reaches its end"
+    );
+    finished.details.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_reports_exactly_the_tls_endpoints_and_monitoring_sees_a_renewal() {
+    let mut fleet = Fleet::start(3);
+    let scanner = ssl_scan(&fleet).await;
+    let everything = [
+        &fleet.valid,
+        &fleet.expired,
+        &fleet.self_signed,
+        &fleet.mismatch,
+        &fleet.tls13_only,
+        &fleet.tls12_only,
+        &fleet.not_tls,
+        &fleet.closed,
+        &fleet.silent,
+    ];
+    let ports: Vec<String> = everything
+        .iter()
+        .map(|e| e.addr.port().to_string())
+        .collect();
+    // Every address of the fleet on every port of the fleet: 81 endpoints.
+    let range = format!("127.0.3.11-127.0.3.19:{}", ports.join(","));
+    let details = scan(
+        &scanner,
+        "ssl_discovery",
+        json!({"ranges": [range], "timeout_ms": 1000}),
+    )
+    .await;
+    assert_eq!(details["probed"], 81);
+    let mut found: Vec<(String, String)> = details["found"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["address"].as_str().unwrap().to_owned(),
+                f["thumbprint"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    let mut want: Vec<(String, String)> = fleet
+        .serving()
+        .iter()
+        .map(|e| (e.addr.to_string(), fleet.openssl_sha1(e)))
+        .collect();
+    want.sort();
+    assert_eq!(
+        found, want,
+        "exactly the TLS endpoints, with openssl's thumbprints"
+    );
+    assert_eq!(
+        details["failures"],
+        json!({"not-tls": 1, "refused": 73, "timed-out": 1}),
+        "{}",
+        details["failed"]
+    );
+    let expired = details["found"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["address"] == fleet.expired.addr.to_string())
+        .unwrap();
+    assert_eq!(expired["expired"], true);
+    assert_eq!(expired["trusted"], true);
+    assert!(
+        expired["subject"]
+            .as_str()
+            .unwrap()
+            .contains("expired.test"),
+        "{expired}"
+    );
+
+    // Monitoring: the valid endpoint's certificate is renewed; the next probe sees it.
+    let before = fleet.openssl_sha1(&fleet.valid);
+    fleet.reissue_valid();
+    let after = fleet.openssl_sha1(&fleet.valid);
+    assert_ne!(before, after);
+    let known = json!({"endpoints": [{"host": "127.0.3.11", "port": fleet.valid.addr.port(),
+                                      "server_name": "valid.test"}]});
+    let details = scan(&scanner, "ssl_monitoring", known).await;
+    assert_eq!(details["found"][0]["thumbprint"], after.as_str());
+    assert_eq!(details["found"][0]["name_matches"], true);
+
+    // A range the job may not hold is refused as a bad param, before any probe.
+    let input = JobInput {
+        job_id: "test-too-big".into(),
+        operation: "ssl_discovery".into(),
+        target: None,
+        params: json!({"ranges": ["10.0.0.0/8:443"]}),
+        scope: "tests".into(),
+    };
+    let report = scanner
+        .plugin
+        .run(&scanner.runtime, input, JobCall::Scan, None)
+        .await;
+    let err = report.outcome.expect_err("too many endpoints");
+    assert!(err.to_string().contains("at most 65536"), "{err}");
 }

@@ -27,6 +27,13 @@ pub struct NetworkRange {
     pub ports: Vec<u16>,
 }
 
+/// One endpoint of a range: a host (an address as text, or a name) and a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
 /// Why a range does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeError(pub String);
@@ -73,6 +80,39 @@ impl NetworkRange {
     /// Endpoints (addresses × ports) it names.
     pub fn endpoints(&self) -> u128 {
         self.addresses().saturating_mul(self.ports.len() as u128)
+    }
+
+    /// Every host it names, in order: each address (as text), or the host name once.
+    pub fn hosts(&self) -> Box<dyn Iterator<Item = String> + '_> {
+        let span = |first: u128, last: u128, v4: bool| {
+            (first..=last).map(move |n| {
+                if v4 {
+                    std::net::Ipv4Addr::from(u32::try_from(n).unwrap_or(u32::MAX)).to_string()
+                } else {
+                    std::net::Ipv6Addr::from(n).to_string()
+                }
+            })
+        };
+        match &self.target {
+            RangeTarget::Address(a) => Box::new(std::iter::once(a.to_string())),
+            RangeTarget::Host(h) => Box::new(std::iter::once(h.clone())),
+            RangeTarget::Network(n) => Box::new(span(
+                ordinal(n.network()),
+                ordinal(n.broadcast()),
+                n.network().is_ipv4(),
+            )),
+            RangeTarget::Span(a, b) => Box::new(span(ordinal(*a), ordinal(*b), a.is_ipv4())),
+        }
+    }
+
+    /// Every endpoint it names: each host on each port.
+    pub fn endpoints_iter(&self) -> impl Iterator<Item = Endpoint> + '_ {
+        self.hosts().flat_map(move |host| {
+            self.ports.iter().map(move |port| Endpoint {
+                host: host.clone(),
+                port: *port,
+            })
+        })
     }
 
     /// The range written back in its normal form (`10.0.0.0/30:443,8443`).
@@ -269,6 +309,46 @@ mod tests {
         assert_eq!(
             NetworkRange::parse("[::]/0").unwrap().addresses(),
             u128::MAX
+        );
+    }
+
+    #[test]
+    fn expansion() {
+        let r = NetworkRange::parse("127.0.0.0/31:443,8443").unwrap();
+        let all: Vec<String> = r
+            .endpoints_iter()
+            .map(|e| format!("{}:{}", e.host, e.port))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "127.0.0.0:443",
+                "127.0.0.0:8443",
+                "127.0.0.1:443",
+                "127.0.0.1:8443"
+            ]
+        );
+        let span: Vec<String> = NetworkRange::parse("10.0.0.254-10.0.1.1")
+            .unwrap()
+            .hosts()
+            .collect();
+        assert_eq!(span, ["10.0.0.254", "10.0.0.255", "10.0.1.0", "10.0.1.1"]);
+        let v6: Vec<String> = NetworkRange::parse("[fd00::]/127")
+            .unwrap()
+            .hosts()
+            .collect();
+        assert_eq!(v6, ["fd00::", "fd00::1"]);
+        let host: Vec<String> = NetworkRange::parse("web.test:8443")
+            .unwrap()
+            .hosts()
+            .collect();
+        assert_eq!(host, ["web.test"]);
+        assert_eq!(
+            NetworkRange::parse("10.0.0.0/20")
+                .unwrap()
+                .endpoints_iter()
+                .count(),
+            4096
         );
     }
 
