@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::condition::push_condition;
 use super::page::page;
-use super::{SqlDatabase, rows};
+use super::{SqlDatabase, record, rows};
 use crate::agents::{
     Agent, AgentFilter, AgentSession, AgentStatus, CertificateRenewal, RegistrationCredential,
 };
@@ -52,17 +52,7 @@ pub(crate) async fn insert<DB: Backend>(s: &SqlDatabase<DB>, agent: &Agent) -> R
         ("updated_at", agent.updated_at.into()),
     ];
     cols.extend(columns(agent));
-    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-    let mut q = Sql::<DB>::new(format!("INSERT INTO agents ({}) VALUES ", names.join(", ")));
-    q.bind_list(cols.into_iter().map(|(_, v)| v))
-        .push(" RETURNING *");
-    let rows = q
-        .fetch_all(&mut *s.conn().await?)
-        .await
-        .map_err(|e| DbError::unique(e, DUPLICATE_THUMBPRINT))?;
-    rows.first()
-        .map(rows::agent::<DB>)
-        .ok_or(DbError::NotFound)?
+    record::insert(s, "agents", cols, DUPLICATE_THUMBPRINT, rows::agent::<DB>).await
 }
 
 pub(crate) async fn get<DB: Backend>(
@@ -70,16 +60,7 @@ pub(crate) async fn get<DB: Backend>(
     account_id: Option<&str>,
     id: Uuid,
 ) -> Result<Option<Agent>> {
-    let mut q = Sql::<DB>::new("SELECT * FROM agents WHERE id = ");
-    q.bind(id);
-    if let Some(a) = account_id {
-        q.push(" AND account_id = ").bind(a);
-    }
-    q.fetch_optional(&mut *s.conn().await?)
-        .await?
-        .as_ref()
-        .map(rows::agent::<DB>)
-        .transpose()
+    record::get(s, "agents", account_id, id, rows::agent::<DB>).await
 }
 
 pub(crate) async fn find_by_thumbprint<DB: Backend>(

@@ -5,7 +5,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::page::page;
-use super::{SqlDatabase, configs, jobs, rows};
+use super::{SqlDatabase, configs, jobs, record, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::certificates::{
     CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
@@ -55,20 +55,8 @@ pub(crate) async fn insert<DB: Backend>(
         ("updated_at", store.updated_at.into()),
     ];
     cols.extend(editable(store));
-    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-    let mut q = Sql::<DB>::new(format!(
-        "INSERT INTO certificate_stores ({}) VALUES ",
-        names.join(", ")
-    ));
-    q.bind_list(cols.into_iter().map(|(_, v)| v))
-        .push(" RETURNING *");
-    let rows = q
-        .fetch_all(&mut *s.conn().await?)
-        .await
-        .map_err(|e| DbError::unique(e, DUPLICATE))?;
-    rows.first()
-        .map(rows::certificate_store::<DB>)
-        .ok_or(DbError::NotFound)?
+    let decode = rows::certificate_store::<DB>;
+    record::insert(s, "certificate_stores", cols, DUPLICATE, decode).await
 }
 
 fn select_one<DB: Backend>(account_id: Option<&str>, id: Uuid) -> Sql<DB> {
@@ -100,20 +88,9 @@ pub(crate) async fn update<DB: Backend>(
     check(store)?;
     let mut pairs = editable(store);
     pairs.push(("updated_at", truncate_micros(Utc::now()).into()));
-    let mut q = Sql::<DB>::new("UPDATE certificate_stores SET ");
-    q.assign(pairs)
-        .push(" WHERE id = ")
-        .bind(store.id)
-        .push(" AND account_id = ")
-        .bind(&store.account_id)
-        .push(" RETURNING *");
-    let rows = q
-        .fetch_all(&mut *s.conn().await?)
-        .await
-        .map_err(|e| DbError::unique(e, DUPLICATE))?;
-    rows.first()
-        .map(rows::certificate_store::<DB>)
-        .ok_or(DbError::NotFound)?
+    let key = (store.id, store.account_id.as_str());
+    let decode = rows::certificate_store::<DB>;
+    record::update(s, "certificate_stores", pairs, key, DUPLICATE, decode).await
 }
 
 /// Deletes the store, its inventory and the job config it owns in one transaction.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::page::page;
-use super::{SqlDatabase, jobs, rows};
+use super::{SqlDatabase, jobs, record, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
 use crate::filter::{CONFIG_SORT, ConfigFilter, Sort, resolve};
@@ -54,20 +54,7 @@ pub(crate) async fn insert<DB: Backend>(s: &SqlDatabase<DB>, c: &JobConfig) -> R
         ("updated_at", c.updated_at.into()),
     ];
     cols.extend(editable(c));
-    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-    let mut q = Sql::<DB>::new(format!(
-        "INSERT INTO job_configs ({}) VALUES ",
-        names.join(", ")
-    ));
-    q.bind_list(cols.into_iter().map(|(_, v)| v))
-        .push(" RETURNING *");
-    let rows = q
-        .fetch_all(&mut *s.conn().await?)
-        .await
-        .map_err(|e| DbError::unique(e, DUPLICATE))?;
-    rows.first()
-        .map(rows::config::<DB>)
-        .ok_or(DbError::NotFound)?
+    record::insert(s, "job_configs", cols, DUPLICATE, rows::config::<DB>).await
 }
 
 pub(crate) async fn get<DB: Backend>(
@@ -75,36 +62,15 @@ pub(crate) async fn get<DB: Backend>(
     account_id: Option<&str>,
     id: Uuid,
 ) -> Result<Option<JobConfig>> {
-    let mut q = Sql::<DB>::new("SELECT * FROM job_configs WHERE id = ");
-    q.bind(id);
-    if let Some(a) = account_id {
-        q.push(" AND account_id = ").bind(a);
-    }
-    q.fetch_optional(&mut *s.conn().await?)
-        .await?
-        .as_ref()
-        .map(rows::config::<DB>)
-        .transpose()
+    record::get(s, "job_configs", account_id, id, rows::config::<DB>).await
 }
 
 pub(crate) async fn update<DB: Backend>(s: &SqlDatabase<DB>, c: &JobConfig) -> Result<JobConfig> {
     validate(c)?;
     let mut pairs = editable(c);
     pairs.push(("updated_at", truncate_micros(Utc::now()).into()));
-    let mut q = Sql::<DB>::new("UPDATE job_configs SET ");
-    q.assign(pairs)
-        .push(" WHERE id = ")
-        .bind(c.id)
-        .push(" AND account_id = ")
-        .bind(&c.account_id)
-        .push(" RETURNING *");
-    let rows = q
-        .fetch_all(&mut *s.conn().await?)
-        .await
-        .map_err(|e| DbError::unique(e, DUPLICATE))?;
-    rows.first()
-        .map(rows::config::<DB>)
-        .ok_or(DbError::NotFound)?
+    let key = (c.id, c.account_id.as_str());
+    record::update(s, "job_configs", pairs, key, DUPLICATE, rows::config::<DB>).await
 }
 
 pub(crate) async fn delete<DB: Backend>(

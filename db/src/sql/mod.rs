@@ -15,6 +15,7 @@ mod jobs;
 mod locks;
 mod misc;
 mod page;
+mod record;
 mod retention;
 mod rows;
 mod ssl;

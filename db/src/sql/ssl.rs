@@ -4,9 +4,9 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::page::page;
-use super::{SqlDatabase, rows};
+use super::{SqlDatabase, record, rows};
 use crate::backend::{Backend, Sql, Val};
-use crate::error::{DbError, Result};
+use crate::error::Result;
 use crate::filter::{SSL_NETWORK_SORT, Sort, resolve};
 use crate::model::truncate_micros;
 use crate::ssl::{SslNetwork, SslNetworkFilter};
@@ -47,39 +47,22 @@ pub(crate) async fn insert<DB: Backend>(s: &SqlDatabase<DB>, n: &SslNetwork) -> 
         ("updated_at", truncate_micros(n.updated_at).into()),
     ];
     cols.extend(editable(n));
-    let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
-    let mut q = Sql::<DB>::new(format!(
-        "INSERT INTO ssl_networks ({}) VALUES ",
-        names.join(", ")
-    ));
-    q.bind_list(cols.into_iter().map(|(_, v)| v))
-        .push(" RETURNING *");
-    let rows = q
-        .fetch_all(&mut *s.conn().await?)
-        .await
-        .map_err(|e| DbError::unique(e, DUPLICATE))?;
-    rows.first()
-        .map(rows::ssl_network::<DB>)
-        .ok_or(DbError::NotFound)?
+    record::insert(s, "ssl_networks", cols, DUPLICATE, rows::ssl_network::<DB>).await
 }
 
 pub(crate) async fn update<DB: Backend>(s: &SqlDatabase<DB>, n: &SslNetwork) -> Result<SslNetwork> {
     let mut pairs = editable(n);
     pairs.push(("updated_at", truncate_micros(Utc::now()).into()));
-    let mut q = Sql::<DB>::new("UPDATE ssl_networks SET ");
-    q.assign(pairs)
-        .push(" WHERE id = ")
-        .bind(n.id)
-        .push(" AND account_id = ")
-        .bind(&n.account_id)
-        .push(" RETURNING *");
-    let rows = q
-        .fetch_all(&mut *s.conn().await?)
-        .await
-        .map_err(|e| DbError::unique(e, DUPLICATE))?;
-    rows.first()
-        .map(rows::ssl_network::<DB>)
-        .ok_or(DbError::NotFound)?
+    let key = (n.id, n.account_id.as_str());
+    record::update(
+        s,
+        "ssl_networks",
+        pairs,
+        key,
+        DUPLICATE,
+        rows::ssl_network::<DB>,
+    )
+    .await
 }
 
 /// The network with `id` (in `account_id` unless `None`).
@@ -88,16 +71,7 @@ pub(crate) async fn get<DB: Backend>(
     account_id: Option<&str>,
     id: Uuid,
 ) -> Result<Option<SslNetwork>> {
-    let mut q = Sql::<DB>::new("SELECT * FROM ssl_networks WHERE id = ");
-    q.bind(id);
-    if let Some(a) = account_id {
-        q.push(" AND account_id = ").bind(a);
-    }
-    q.fetch_optional(&mut *s.conn().await?)
-        .await?
-        .as_ref()
-        .map(rows::ssl_network::<DB>)
-        .transpose()
+    record::get(s, "ssl_networks", account_id, id, rows::ssl_network::<DB>).await
 }
 
 pub(crate) async fn delete<DB: Backend>(
