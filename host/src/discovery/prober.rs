@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -32,7 +33,7 @@ impl ProbeRoots {
                 anyhow::anyhow!("cannot read TLS probe roots {}: {e}", file.display())
             })?;
             let mut added = 0;
-            for cert in rustls_pemfile_certs(&pem) {
+            for cert in CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok) {
                 roots.add(cert).map_err(|e| {
                     anyhow::anyhow!("{}: a root is not usable: {e}", file.display())
                 })?;
@@ -53,13 +54,6 @@ impl ProbeRoots {
     }
 }
 
-fn rustls_pemfile_certs(pem: &[u8]) -> Vec<CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem)
-        .filter_map(Result::ok)
-        .collect()
-}
-
 /// What to probe: an address the capability already checked against the grants.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -77,27 +71,30 @@ pub trait TlsProber: Send + Sync {
 
 /// The probe made with rustls.
 pub struct RustlsProber {
-    roots: Arc<RootCertStore>,
+    roots: RootCertStore,
     provider: Arc<CryptoProvider>,
+    /// One client configuration for every probe, built once.
+    connector: tokio_rustls::TlsConnector,
 }
 
 impl RustlsProber {
     pub fn new(roots: ProbeRoots) -> Self {
-        Self {
-            roots: Arc::new(roots.0),
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
-        }
-    }
-
-    fn config(&self) -> rustls::ClientConfig {
-        let mut config = rustls::ClientConfig::builder_with_provider(self.provider.clone())
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(rustls::ALL_VERSIONS)
             .expect("ring supports TLS 1.2 and 1.3")
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(TakeAnyChain(self.provider.clone())))
+            .with_custom_certificate_verifier(Arc::new(TakeAnyChain(provider.clone())))
             .with_no_client_auth();
         config.enable_sni = true;
-        config
+        // Every probe a full handshake: a resumed session would report the chain stored
+        // from an earlier probe, not what the server presents now.
+        config.resumption = rustls::client::Resumption::disabled();
+        Self {
+            roots: roots.0,
+            provider,
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        }
     }
 }
 
@@ -125,18 +122,18 @@ impl TlsProber for RustlsProber {
             })?,
             None => ServerName::IpAddress(addr.ip().into()),
         };
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.config()));
-        let tls = match tokio::time::timeout_at(deadline, connector.connect(name.clone(), stream))
-            .await
-        {
-            Err(_) => {
-                return Err(ProbeError::TimedOut(format!(
-                    "{addr}: connected, but no TLS handshake within {ms} ms"
-                )));
-            }
-            Ok(Err(e)) => return Err(handshake_failure(addr, &e)),
-            Ok(Ok(tls)) => tls,
-        };
+        let tls =
+            match tokio::time::timeout_at(deadline, self.connector.connect(name.clone(), stream))
+                .await
+            {
+                Err(_) => {
+                    return Err(ProbeError::TimedOut(format!(
+                        "{addr}: connected, but no TLS handshake within {ms} ms"
+                    )));
+                }
+                Ok(Err(e)) => return Err(handshake_failure(addr, &e)),
+                Ok(Ok(tls)) => tls,
+            };
         let (_, conn) = tls.get_ref();
         let chain: Vec<CertificateDer<'static>> = conn
             .peer_certificates()
@@ -249,15 +246,12 @@ pub fn judge(
     }
 }
 
-/// The leaf's validity as Unix seconds (before 1970 counts as 0).
+/// The leaf's validity as Unix seconds (before 1970 counts as 0), read the way every
+/// certificate on the host is ([`crate::certificates::parse::summarize`]).
 fn validity(der: &[u8]) -> Option<(u64, u64)> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let v = cert.validity();
-    let secs = |t: i64| u64::try_from(t).unwrap_or(0);
-    Some((
-        secs(v.not_before.timestamp()),
-        secs(v.not_after.timestamp()),
-    ))
+    let summary = crate::certificates::parse::summarize(der).ok()?;
+    let secs = |t: chrono::DateTime<chrono::Utc>| u64::try_from(t.timestamp()).unwrap_or(0);
+    Some((secs(summary.not_before), secs(summary.not_after)))
 }
 
 /// Takes whatever chain the server presents (the verdicts are judged afterwards, apart),

@@ -62,15 +62,20 @@ impl TlsCtx {
         }
     }
 
-    /// The first address of `host` the grants allow on `port`.
-    async fn granted_address(&self, host: &str, port: u16) -> Result<SocketAddr, ProbeError> {
+    /// The first address of `host` (`bare`: without white space and brackets; `literal`:
+    /// it read as an address) the grants allow on `port`.
+    async fn granted_address(
+        &self,
+        host: &str,
+        (bare, literal): (&str, Option<IpAddr>),
+        port: u16,
+    ) -> Result<SocketAddr, ProbeError> {
         if !self.scope.allows_port(port) {
             return Err(not_granted(host, port, &self.scope));
         }
-        let bare = host.trim().trim_matches(['[', ']']);
-        let addresses: Vec<IpAddr> = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
-            Err(_) => {
+        let addresses: Vec<IpAddr> = match literal {
+            Some(ip) => vec![ip],
+            None => {
                 let lookup = tokio::time::timeout(
                     DEFAULT_TIMEOUT,
                     tokio::net::lookup_host((bare.to_owned(), port)),
@@ -117,7 +122,9 @@ impl tls::Host for TlsCtx {
                 "TLS probing is not granted to this plugin".into(),
             ));
         }
-        let addr = self.granted_address(&host, port).await?;
+        let bare = host.trim().trim_matches(['[', ']']);
+        let literal = bare.parse::<IpAddr>().ok();
+        let addr = self.granted_address(&host, (bare, literal), port).await?;
         let probing = self.probing.clone().ok_or_else(|| {
             ProbeError::Unreachable("TLS probing is not available on this host".into())
         })?;
@@ -127,10 +134,9 @@ impl tls::Host for TlsCtx {
             .clamp(Duration::from_millis(1), MAX_TIMEOUT);
         let _permit = probing.gates.enter(&self.plugin, self.limits).await;
         // SNI: the name asked for, else the host when it is a name.
-        let bare = host.trim().trim_matches(['[', ']']);
         let server_name = server_name
             .filter(|n| !n.trim().is_empty())
-            .or_else(|| bare.parse::<IpAddr>().is_err().then(|| bare.to_owned()));
+            .or_else(|| literal.is_none().then(|| bare.to_owned()));
         let target = Target {
             addr,
             server_name,
