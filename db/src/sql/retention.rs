@@ -13,6 +13,9 @@ use crate::model::{JobCount, JobCountFilter, truncate_micros};
 /// Microseconds in a day: `finished_at / DAY` is the UTC day number, in SQL and here.
 const DAY: i64 = 86_400_000_000;
 
+/// What the counts are grouped by, on both sides of their union.
+const GROUPS: &str = "account_id, day, job_config_id, operation, status, result";
+
 /// The statuses of a job that has ended.
 const FINISHED: &str = "('completed', 'failed', 'cancelled')";
 
@@ -118,17 +121,15 @@ pub(crate) async fn job_counts<DB: Backend>(
     let mut conn = s.conn().await?;
     let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM (");
     union(&mut count);
-    count.push(") u GROUP BY account_id, day, job_config_id, operation, status, result) g");
+    count.push(format_args!(") u GROUP BY {GROUPS}) g"));
     let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new(
-        "SELECT account_id, day, job_config_id, operation, status, result, \
-         CAST(SUM(n) AS BIGINT) AS n FROM (",
-    );
+    let mut q = Sql::<DB>::new(format_args!(
+        "SELECT {GROUPS}, CAST(SUM(n) AS BIGINT) AS n FROM ("
+    ));
     union(&mut q);
-    q.push(
-        ") u GROUP BY account_id, day, job_config_id, operation, status, result \
-         ORDER BY day, account_id, job_config_id, operation, status, result",
-    )
+    q.push(format_args!(
+        ") u GROUP BY {GROUPS} ORDER BY day, account_id, job_config_id, operation, status, result"
+    ))
     .page(skip, limit);
     let rows = q.fetch_all(&mut conn).await?;
     let mut out = Vec::with_capacity(rows.len());
