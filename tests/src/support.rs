@@ -134,6 +134,11 @@ pub fn self_signed_ec(dir: &std::path::Path, key: &str, cert: &str, days: u32, s
         "-subj",
         subject,
     ];
+    openssl(dir, &args);
+}
+
+/// Runs `openssl` with `args` in `dir`; panics with its error output when it fails.
+pub fn openssl(dir: &std::path::Path, args: &[&str]) {
     let out = Command::new("openssl")
         .args(args)
         .current_dir(dir)

@@ -10,22 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keywarden::operator_config::OperatorConfig;
+use keywarden_tests::openssl;
 use keywarden_tests::server::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `(subject, upper-case SHA-1)` of each certificate in a PKCS#12 file, by openssl.
 fn p12_certificates(file: &Path) -> Vec<(String, String)> {

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use keywarden_tests::openssl;
 use keywarden_tests::server::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,19 +16,6 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// `team-b/web.pem`, each team's key in a PKCS#8 file for its key secret.
 pub struct Lab {
     pub dir: tempfile::TempDir,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl Lab {

@@ -130,30 +130,42 @@ async fn each_endpoint_and_each_failure_is_told_apart() {
     }
 }
 
-/// The hostile plugin (its `probe` operation) on `runtime`.
+/// A plugin loaded on a runtime configured by the test.
 struct Prober {
     runtime: std::sync::Arc<keywarden::runtime::Runtime>,
     plugin: keywarden::plugins::LoadedPlugin,
 }
 
+impl Prober {
+    /// Plugin `name` on a runtime configured by `toml`.
+    async fn load(toml: &str, name: &str) -> Prober {
+        let runtime = runtime_from_toml(toml);
+        let plugin = loader::load_file(&runtime, &plugin_file(name))
+            .await
+            .unwrap_or_else(|f| panic!("{name} did not load: {}", f.reason));
+        Prober { runtime, plugin }
+    }
+
+    /// Runs `operation` (called as `call`) with `params`.
+    async fn run(&self, operation: &str, call: JobCall, params: Value) -> JobReport {
+        let input = JobInput {
+            job_id: format!("test-{operation}"),
+            operation: operation.into(),
+            target: None,
+            params,
+            scope: "tests".into(),
+        };
+        self.plugin.run(&self.runtime, input, call, None).await
+    }
+}
+
+/// The hostile plugin (its `probe` operation) on a runtime configured by `toml`.
 async fn hostile(toml: &str) -> Prober {
-    let runtime = runtime_from_toml(toml);
-    let plugin = loader::load_file(&runtime, &plugin_file("hostile"))
-        .await
-        .unwrap_or_else(|f| panic!("hostile did not load: {}", f.reason));
-    Prober { runtime, plugin }
+    Prober::load(toml, "hostile").await
 }
 
 async fn run_probe(p: &Prober, params: Value) -> (Vec<Value>, JobReport) {
-    let (runtime, hostile) = (&p.runtime, &p.plugin);
-    let input = JobInput {
-        job_id: "test-probe".into(),
-        operation: "probe".into(),
-        target: None,
-        params,
-        scope: "tests".into(),
-    };
-    let report = hostile.run(runtime, input, JobCall::Custom, None).await;
+    let report = p.run("probe", JobCall::Custom, params).await;
     let finished = report.outcome.as_ref().expect("the probe job runs");
     assert_eq!(finished.result, JobResult::Success, "{}", finished.message);
     let results = finished.details["results"].as_array().unwrap().clone();
@@ -227,7 +239,7 @@ async fn a_plugin_probes_only_its_grants_at_its_rate() {
 
 /// `ssl-scan` (its two operations) on a runtime granting it loopback.
 async fn ssl_scan(fleet: &Fleet) -> Prober {
-    let runtime = runtime_from_toml(&format!(
+    let toml = format!(
         r#"
         [tls_probing]
         roots = [{ca:?}]
@@ -240,22 +252,12 @@ async fn ssl_scan(fleet: &Fleet) -> Prober {
         tls_concurrency = 4
         "#,
         ca = fleet.ca.display().to_string(),
-    ));
-    let plugin = loader::load_file(&runtime, &plugin_file("ssl-scan"))
-        .await
-        .unwrap_or_else(|f| panic!("ssl-scan did not load: {}", f.reason));
-    Prober { runtime, plugin }
+    );
+    Prober::load(&toml, "ssl-scan").await
 }
 
 async fn scan(p: &Prober, operation: &str, params: Value) -> Value {
-    let input = JobInput {
-        job_id: format!("test-{operation}"),
-        operation: operation.into(),
-        target: None,
-        params,
-        scope: "tests".into(),
-    };
-    let report = p.plugin.run(&p.runtime, input, JobCall::Scan, None).await;
+    let report = p.run(operation, JobCall::Scan, params).await;
     let finished = report.outcome.as_ref().expect("the scan runs");
     assert_eq!(finished.result, JobResult::Success, "{}", finished.message);
     assert_eq!(
@@ -350,16 +352,12 @@ async fn discovery_reports_exactly_the_tls_endpoints_and_monitoring_sees_a_renew
     assert_eq!(details["found"][0]["name_matches"], true);
 
     // A range the job may not hold is refused as a bad param, before any probe.
-    let input = JobInput {
-        job_id: "test-too-big".into(),
-        operation: "ssl_discovery".into(),
-        target: None,
-        params: json!({"ranges": ["10.0.0.0/8:443"]}),
-        scope: "tests".into(),
-    };
     let report = scanner
-        .plugin
-        .run(&scanner.runtime, input, JobCall::Scan, None)
+        .run(
+            "ssl_discovery",
+            JobCall::Scan,
+            json!({"ranges": ["10.0.0.0/8:443"]}),
+        )
         .await;
     let err = report.outcome.expect_err("too many endpoints");
     assert!(err.to_string().contains("at most 65536"), "{err}");
