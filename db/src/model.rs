@@ -86,6 +86,24 @@ pub struct NewAuditEntry {
     pub detail: serde_json::Value,
 }
 
+impl NewAuditEntry {
+    /// The entry recording how a job of `account_id` running `operation` ended, as its
+    /// node (or agent) reported it in `finish`: one form whoever ran the job.
+    pub fn job_outcome(account_id: &str, operation: &str, finish: &JobFinish) -> Self {
+        NewAuditEntry {
+            at: Utc::now(),
+            account_id: account_id.to_owned(),
+            token_id: None,
+            action: format!("job {}", finish.status),
+            target: finish.id.to_string(),
+            result: finish
+                .result
+                .map_or_else(|| finish.status.to_string(), |r| r.to_string()),
+            detail: serde_json::json!({"operation": operation, "node": finish.node_id}),
+        }
+    }
+}
+
 /// An entry of the audit log, with its place in the hash chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {

@@ -80,17 +80,11 @@ async fn audit(shared: &Shared, finishes: &[JobFinish]) {
         .iter()
         .filter_map(|f| {
             let job = shared.running_job(&f.id)?;
-            Some(NewAuditEntry {
-                at: chrono::Utc::now(),
-                account_id: job.account_id,
-                token_id: None,
-                action: format!("job {}", f.status),
-                target: f.id.to_string(),
-                result: f
-                    .result
-                    .map_or_else(|| f.status.to_string(), |r| r.to_string()),
-                detail: serde_json::json!({"operation": job.operation, "node": f.node_id}),
-            })
+            Some(NewAuditEntry::job_outcome(
+                &job.account_id,
+                &job.operation,
+                f,
+            ))
         })
         .collect();
     if let Err(e) = shared.db.append_audit(&entries).await {

@@ -15,7 +15,6 @@ use super::FETCH_LOGS;
 use super::session::AgentCaller;
 use crate::certificates::job_params::{Management, StoreJobParams, operation};
 use crate::certificates::parse;
-use crate::runtime::capabilities::enrollment::AuthorityError;
 
 /// The capability an agent announces for a job kind of a store type.
 pub fn store_capability(store_type: &str, operation: &str) -> String {
@@ -217,7 +216,7 @@ impl Service {
     }
 
     /// The running job `id` of the calling agent.
-    async fn handed_job(&self, caller: &AgentCaller, id: Uuid) -> DomainResult<Job> {
+    pub(super) async fn handed_job(&self, caller: &AgentCaller, id: Uuid) -> DomainResult<Job> {
         let job = self
             .db
             .get_job(Some(&caller.agent.account_id), id)
@@ -319,7 +318,7 @@ impl Service {
         })
     }
 
-    async fn store_and_params(
+    pub(super) async fn store_and_params(
         &self,
         job: &Job,
     ) -> DomainResult<(CertificateStore, StoreJobParams)> {
@@ -388,74 +387,6 @@ impl Service {
             }
             Some(Management::Create) | None => Err(job_fault("agents do not create stores")),
         }
-    }
-
-    /// Signs the CSR an agent made for a Reenrollment job with the authority the job
-    /// names (or the default one); returns the DER certificates, leaf first. Audited,
-    /// issued or refused.
-    pub async fn agent_enroll(
-        &self,
-        caller: &AgentCaller,
-        id: Uuid,
-        csr: &[u8],
-    ) -> DomainResult<Vec<Vec<u8>>> {
-        let signed = self.sign_for_agent(caller, id, csr).await;
-        let (result, detail) = match &signed {
-            Ok(_) => ("issued", json!({})),
-            Err(e) => ("refused", json!({"refusal": e.kind()})),
-        };
-        self.audit_agent(caller, "agent enroll", id, result, detail)
-            .await;
-        signed
-    }
-
-    async fn sign_for_agent(
-        &self,
-        caller: &AgentCaller,
-        id: Uuid,
-        csr: &[u8],
-    ) -> DomainResult<Vec<Vec<u8>>> {
-        let job = self.handed_job(caller, id).await?;
-        let (_, params) = self.store_and_params(&job).await?;
-        let Some(request) = params.reenrollment else {
-            return Err(job_fault(format!("job {id} is not a reenrollment job")));
-        };
-        let verified =
-            crate::authority::csr::verify(csr).map_err(|e| DomainError::invalid(Field::Csr, e))?;
-        check_requested(&verified, &request)?;
-        // One certificate per job: an agent cannot turn a reenrollment into a stream of
-        // certificates from a CA every account shares.
-        let (plugin, scope) = ("keywarden:agent-enrollment", job.id.to_string());
-        if self.db.state_get(plugin, &scope, "issued").await?.is_some() {
-            return Err(DomainError::conflict(
-                Field::Csr,
-                format!("job {id} already had its certificate issued"),
-            ));
-        }
-        self.db
-            .state_set(plugin, &scope, "issued", Some("1"))
-            .await?;
-        let authority = self.agents()?.authority.clone().ok_or_else(|| {
-            DomainError::conflict(
-                Field::Csr,
-                "no certificate authority is configured on this server",
-            )
-        })?;
-        // The account's issuance policy applies to its agents' CSRs as to its jobs'.
-        let policy = self.account_issuance(&job.account_id);
-        crate::tenancy::issuance::sign(
-            authority.as_ref(),
-            policy.as_ref(),
-            csr,
-            request.authority.as_deref(),
-        )
-        .await
-        .map_err(|e| match e {
-            AuthorityError::Rejected(why) => DomainError::unprocessable(Field::Csr, why),
-            AuthorityError::Unavailable(why) => {
-                DomainError::internal("asking the certificate authority", why)
-            }
-        })
     }
 
     /// Applies an agent's inventory report to the store's inventory: unchanged entries
@@ -572,30 +503,6 @@ impl Service {
         };
         self.record_agent_outcome(caller, &job, finish).await
     }
-
-    /// Ends a handed job and, when the record applied (the job was still the agent's),
-    /// audits its outcome as the executor audits a node's.
-    async fn record_agent_outcome(
-        &self,
-        caller: &AgentCaller,
-        job: &Job,
-        finish: JobFinish,
-    ) -> DomainResult<()> {
-        if self.db.finish_jobs(std::slice::from_ref(&finish)).await? > 0 {
-            let result = finish
-                .result
-                .map_or_else(|| finish.status.to_string(), |r| r.to_string());
-            self.audit_agent(
-                caller,
-                &format!("job {}", finish.status),
-                job.id,
-                &result,
-                json!({"operation": job.operation}),
-            )
-            .await;
-        }
-        Ok(())
-    }
 }
 
 /// The record ending a handed job as failed, with why.
@@ -615,7 +522,7 @@ fn failed(id: Uuid, agent_id: &str, message: String) -> JobFinish {
 
 /// What is wrong with a handed job itself (its store gone, a request agents cannot run):
 /// the job cannot proceed whatever the agent does.
-fn job_fault(reason: impl std::fmt::Display) -> DomainError {
+pub(super) fn job_fault(reason: impl std::fmt::Display) -> DomainError {
     DomainError::conflict(Field::Agent, reason)
 }
 
@@ -717,88 +624,4 @@ impl Service {
         };
         self.record_agent_outcome(caller, &job, finish).await
     }
-
-    /// Appends what an agent did to the audit log, in the agent's account, naming the
-    /// agent and its machine. A failed append is logged, not returned: the agent's work
-    /// is done either way.
-    async fn audit_agent(
-        &self,
-        caller: &AgentCaller,
-        action: &str,
-        job: Uuid,
-        result: &str,
-        mut detail: serde_json::Value,
-    ) {
-        if let Some(fields) = detail.as_object_mut() {
-            fields.insert("node".into(), json!(caller.agent.id.to_string()));
-            fields.insert("agent_machine".into(), json!(caller.agent.client_machine));
-        }
-        let entry = keywarden_db::NewAuditEntry {
-            at: Utc::now(),
-            account_id: caller.agent.account_id.clone(),
-            token_id: None,
-            action: action.to_owned(),
-            target: job.to_string(),
-            result: result.to_owned(),
-            detail,
-        };
-        if let Err(e) = self.db.append_audit(&[entry]).await {
-            tracing::error!(agent = %caller.agent.id, %job, "appending to the audit log failed: {e}");
-        }
-    }
-}
-
-/// The CSR asks for what the job asked for: the same common name, and no name beyond the
-/// requested SANs.
-fn check_requested(
-    csr: &crate::authority::csr::VerifiedCsr,
-    request: &crate::certificates::job_params::Reenrollment,
-) -> DomainResult<()> {
-    const COMMON_NAME: [u64; 4] = [2, 5, 4, 3];
-    // Every common name, read the way the issuance policy reads them.
-    let wanted: Vec<String> = crate::tenancy::issuance::common_names(&request.subject)
-        .into_iter()
-        .map(|cn| cn.trim_matches('"').to_owned())
-        .collect();
-    let got: Vec<String> = csr
-        .subject
-        .iter()
-        .filter(|a| a.oid == COMMON_NAME)
-        .map(|a| a.value.clone())
-        .collect();
-    if wanted != got {
-        return Err(DomainError::invalid(
-            Field::Csr,
-            format!(
-                "the CSR's common name {:?} is not the job's {:?}",
-                got.join(", "),
-                wanted.join(", ")
-            ),
-        ));
-    }
-    let allowed: std::collections::HashSet<String> = request
-        .sans
-        .iter()
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
-    let asked = csr
-        .dns_names
-        .iter()
-        .map(|d| d.to_ascii_lowercase())
-        .chain(csr.ip_addresses.iter().map(ToString::to_string));
-    for name in asked {
-        if !allowed.contains(&name) {
-            return Err(DomainError::invalid(
-                Field::Csr,
-                format!("the CSR names {name:?}, which the job did not ask for"),
-            ));
-        }
-    }
-    if !csr.emails.is_empty() || !csr.uris.is_empty() {
-        return Err(DomainError::invalid(
-            Field::Csr,
-            "the CSR names e-mail addresses or URIs the job did not ask for",
-        ));
-    }
-    Ok(())
 }

@@ -7,7 +7,9 @@
 //! jobs an agent gets. The `/KeyfactorAPI/Agents` and `/KeyfactorAgents` dialects only
 //! parse and render.
 
+mod audit;
 pub mod credentials;
+mod enroll;
 pub mod jobs;
 pub mod session;
 
