@@ -58,6 +58,8 @@ pub struct TlsProbingConfig {
     pub roots: Vec<PathBuf>,
     /// Also trust the operating system's roots (default true).
     pub system_roots: bool,
+    /// The most addresses an SSL network's ranges may name together (default 65536).
+    pub max_network_addresses: u64,
 }
 
 impl Default for TlsProbingConfig {
@@ -65,6 +67,7 @@ impl Default for TlsProbingConfig {
         Self {
             roots: Vec::new(),
             system_roots: true,
+            max_network_addresses: 65_536,
         }
     }
 }

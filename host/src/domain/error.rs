@@ -64,6 +64,20 @@ pub enum Field {
     Subject,
     /// The subject alternative names a certificate is asked for.
     Sans,
+    /// An SSL network a request names.
+    Network,
+    /// An SSL network's name.
+    NetworkName,
+    /// An SSL network's ranges (`Some(n)`: the n-th given).
+    Ranges(Option<usize>),
+    /// The per-probe time limit of discovery (`false`) or monitoring (`true`) scans.
+    ScanTimeout { monitoring: bool },
+    /// How many days before expiry an SSL alert is raised.
+    ExpirationAlertDays,
+    /// The n-th quiet period of an SSL network.
+    QuietHours(usize),
+    /// Who SSL alerts go to.
+    AlertRecipients,
     /// Item `n` (0-based) of a request that lists several, and the field within it.
     Item(usize, Box<Field>),
 }

@@ -22,6 +22,7 @@ pub mod kind;
 pub mod legacy;
 pub mod quotas;
 pub mod schedule;
+pub mod ssl_networks;
 pub mod target;
 pub mod tokens;
 

@@ -129,6 +129,15 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
         Field::KeySecret => "private_key_secret".to_owned(),
         Field::Certificate => "certificate".to_owned(),
         Field::Selection => "jobs".to_owned(),
+        Field::Network => "network_id".to_owned(),
+        Field::NetworkName => "name".to_owned(),
+        Field::Ranges(None) => "ranges".to_owned(),
+        Field::Ranges(Some(i)) => format!("ranges[{i}]"),
+        Field::ScanTimeout { monitoring: false } => "discover_timeout_ms".to_owned(),
+        Field::ScanTimeout { monitoring: true } => "monitor_timeout_ms".to_owned(),
+        Field::ExpirationAlertDays => "expiration_alert_days".to_owned(),
+        Field::QuietHours(i) => format!("quiet_hours[{i}]"),
+        Field::AlertRecipients => "alert_recipients".to_owned(),
         Field::Item(i, inner) => format!("[{i}].{}", field_name(inner, params_key)),
     }
 }

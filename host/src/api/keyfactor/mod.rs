@@ -14,6 +14,7 @@ pub mod management;
 pub mod query;
 pub mod reenrollment;
 pub mod schedule;
+pub mod ssl;
 pub mod store_types;
 
 use axum::Router;
@@ -50,6 +51,16 @@ use super::{ApiError, AppState};
     agents::reset_one,
     agents::fetch_logs,
     agents::set_certificate_renewal,
+    ssl::create,
+    ssl::replace,
+    ssl::list,
+    ssl::get_one,
+    ssl::delete,
+    ssl::network_ranges,
+    ssl::add_ranges,
+    ssl::replace_ranges,
+    ssl::delete_ranges,
+    ssl::validate_ranges,
 ))]
 pub struct KeyfactorDoc;
 
@@ -64,6 +75,7 @@ pub fn routes() -> Router<AppState> {
         .merge(jobs::routes())
         .merge(certificate_store_routes())
         .merge(agents::routes())
+        .merge(ssl::routes())
 }
 
 /// Certificate store routes (relative to `/KeyfactorAPI`).

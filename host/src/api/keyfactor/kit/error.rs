@@ -194,6 +194,15 @@ impl Names {
             Field::Token => "TokenId".to_owned(),
             Field::Subject => "SubjectName".to_owned(),
             Field::Sans => "SANs".to_owned(),
+            Field::Network => "NetworkId".to_owned(),
+            Field::NetworkName => "Name".to_owned(),
+            Field::Ranges(None) => "Ranges".to_owned(),
+            Field::Ranges(Some(i)) => format!("Ranges[{i}]"),
+            Field::ScanTimeout { monitoring: false } => "DiscoverTimeoutMs".to_owned(),
+            Field::ScanTimeout { monitoring: true } => "MonitorTimeoutMs".to_owned(),
+            Field::ExpirationAlertDays => "ExpirationAlertDays".to_owned(),
+            Field::QuietHours(i) => format!("QuietHours[{i}]"),
+            Field::AlertRecipients => "SslAlertRecipients".to_owned(),
             Field::Item(i, inner) if self.item_is_store && **inner == Field::Store => {
                 format!("{}[{i}]", self.items)
             }

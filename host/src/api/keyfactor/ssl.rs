@@ -1,0 +1,528 @@
+//! `/KeyfactorAPI/SSL`: SSL networks and their ranges, in Keyfactor's field names
+//! (`docs/keyfactor.md`). Scans, parts, results and endpoints come with the scanner.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use keywarden_db::{QuietHour, Sort, SslNetwork, SslNetworkFilter};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names, Params};
+use crate::api::ciphertrust::extract::ApiJson;
+use crate::api::{ApiError, ApiResult, AppState};
+use crate::discovery::ranges::{NetworkRange, RangeTarget};
+use crate::domain::Caller;
+use crate::domain::ssl_networks::{NetworkSpec, check_ranges};
+
+const NAMES: Names = Names::DEFAULT;
+
+/// Defaults of a network's probe time limits and alert lead time when a request leaves
+/// them out.
+const DEFAULT_TIMEOUT_MS: i64 = 5000;
+const DEFAULT_ALERT_DAYS: i64 = 30;
+
+/// Routes relative to `/KeyfactorAPI`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/SSL/Networks", get(list).post(create).put(replace))
+        .route("/SSL/Networks/{identifier}", get(get_one).delete(delete))
+        .route(
+            "/SSL/NetworkRanges",
+            post(add_ranges).put(replace_ranges),
+        )
+        .route("/SSL/NetworkRanges/Validate", post(validate_ranges))
+        .route(
+            "/SSL/NetworkRanges/{id}",
+            get(network_ranges).delete(delete_ranges),
+        )
+}
+
+/// A quiet period as the API shows it: days 0 (Sunday) to 6, times `HH:MM` (UTC).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct QuietHourView {
+    pub start_day: u8,
+    pub start_time: String,
+    pub end_day: u8,
+    pub end_time: String,
+}
+
+/// A network as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkView {
+    pub network_id: String,
+    pub name: String,
+    pub agent_pool_name: String,
+    pub description: String,
+    pub enabled: bool,
+    #[schema(value_type = Option<Object>)]
+    pub discover_schedule: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub monitor_schedule: Option<Value>,
+    pub discover_timeout_ms: i64,
+    pub monitor_timeout_ms: i64,
+    pub expiration_alert_days: i64,
+    pub quiet_hours: Vec<QuietHourView>,
+    pub ssl_alert_recipients: Vec<String>,
+    pub auto_monitor: bool,
+    pub get_robots: bool,
+}
+
+fn hh_mm(minute: u16) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+impl From<&SslNetwork> for NetworkView {
+    fn from(n: &SslNetwork) -> Self {
+        let schedule = |r: &Option<keywarden_db::Recurrence>| {
+            r.as_ref().map(|r| kit::schedule::render(Some(r)))
+        };
+        NetworkView {
+            network_id: n.id.to_string(),
+            name: n.name.clone(),
+            agent_pool_name: n.agent_pool_name.clone(),
+            description: n.description.clone(),
+            enabled: n.enabled,
+            discover_schedule: schedule(&n.discover_schedule),
+            monitor_schedule: schedule(&n.monitor_schedule),
+            discover_timeout_ms: n.discover_timeout_ms,
+            monitor_timeout_ms: n.monitor_timeout_ms,
+            expiration_alert_days: n.expiration_alert_days,
+            quiet_hours: n
+                .quiet_hours
+                .iter()
+                .map(|q| QuietHourView {
+                    start_day: q.start_day,
+                    start_time: hh_mm(q.start_minute),
+                    end_day: q.end_day,
+                    end_time: hh_mm(q.end_minute),
+                })
+                .collect(),
+            ssl_alert_recipients: n.alert_recipients.clone(),
+            auto_monitor: n.auto_monitor,
+            get_robots: n.get_robots,
+        }
+    }
+}
+
+/// Response fields a client may send back unchanged from a GET.
+const READ_ONLY: &[&str] = &[
+    "AgentPoolId",
+    "DiscoverPercentComplete",
+    "MonitorPercentComplete",
+    "DiscoverStatus",
+    "MonitorStatus",
+    "DiscoverLastScanned",
+    "MonitorLastScanned",
+    "DiscoverJobParts",
+    "MonitorJobParts",
+];
+
+/// `HH:MM` or `HH:MM:SS`, or a date-time whose time of day is taken.
+fn minute_of_day(field: &str, text: &str) -> ApiResult<u16> {
+    let t = text.trim();
+    let time = t.split_once('T').map_or(t, |(_, time)| time);
+    let bad = || {
+        ApiError::invalid(
+            field,
+            format!("expected a time of day such as 22:00, got {text:?}"),
+        )
+    };
+    let mut parts = time.trim_end_matches('Z').split(':');
+    let hours: u16 = parts.next().and_then(|h| h.parse().ok()).ok_or_else(bad)?;
+    let minutes: u16 = parts.next().and_then(|m| m.parse().ok()).ok_or_else(bad)?;
+    if let Some(seconds) = parts.next() {
+        seconds
+            .split('.')
+            .next()
+            .and_then(|s| s.parse::<u16>().ok())
+            .filter(|s| *s < 60)
+            .ok_or_else(bad)?;
+    }
+    if hours > 23 || minutes > 59 || parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok(hours * 60 + minutes)
+}
+
+fn quiet_hours(value: Option<Value>) -> ApiResult<Vec<QuietHour>> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::invalid("QuietHours", "must be an array")),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let prefix = format!("QuietHours[{i}].");
+        let mut q = Body::new(item, &prefix)?;
+        let day = |q: &mut Body, key: &str| -> ApiResult<u8> {
+            q.integer(key, 0, 6)?
+                .map(|d| d as u8)
+                .ok_or_else(|| ApiError::invalid(&format!("{prefix}{key}"), "is required"))
+        };
+        let time = |q: &mut Body, key: &str| -> ApiResult<u16> {
+            let t = q
+                .text(key)?
+                .ok_or_else(|| ApiError::invalid(&format!("{prefix}{key}"), "is required"))?;
+            minute_of_day(&format!("{prefix}{key}"), &t)
+        };
+        let quiet = QuietHour {
+            start_day: day(&mut q, "StartDay")?,
+            start_minute: time(&mut q, "StartTime")?,
+            end_day: day(&mut q, "EndDay")?,
+            end_minute: time(&mut q, "EndTime")?,
+        };
+        q.finish()?;
+        out.push(quiet);
+    }
+    Ok(out)
+}
+
+fn text_list(field: &str, value: Option<Value>) -> ApiResult<Vec<String>> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(ApiError::invalid(&format!("{field}[{i}]"), "must be a string")),
+            })
+            .collect(),
+        Some(_) => Err(ApiError::invalid(field, "must be an array of strings")),
+    }
+}
+
+/// Reads a create/replace body.
+fn read(mut body: Body) -> ApiResult<NetworkSpec> {
+    body.ignore(READ_ONLY);
+    let schedule = |body: &mut Body, key: &str| -> ApiResult<Option<keywarden_db::Recurrence>> {
+        Ok(body
+            .take(key)
+            .filter(|v| !v.is_null())
+            .map(|v| kit::schedule::parse(v, key))
+            .transpose()?
+            .flatten())
+    };
+    let spec = NetworkSpec {
+        name: body.required_text("Name")?,
+        description: body.text("Description")?.unwrap_or_default(),
+        agent_pool_name: body.text("AgentPoolName")?.unwrap_or_default(),
+        enabled: body.boolean("Enabled")?.unwrap_or(true),
+        discover_schedule: schedule(&mut body, "DiscoverSchedule")?,
+        monitor_schedule: schedule(&mut body, "MonitorSchedule")?,
+        discover_timeout_ms: body
+            .integer("DiscoverTimeoutMs", i64::MIN, i64::MAX)?
+            .unwrap_or(DEFAULT_TIMEOUT_MS),
+        monitor_timeout_ms: body
+            .integer("MonitorTimeoutMs", i64::MIN, i64::MAX)?
+            .unwrap_or(DEFAULT_TIMEOUT_MS),
+        expiration_alert_days: body
+            .integer("ExpirationAlertDays", i64::MIN, i64::MAX)?
+            .unwrap_or(DEFAULT_ALERT_DAYS),
+        quiet_hours: quiet_hours(body.take("QuietHours"))?,
+        alert_recipients: text_list("SslAlertRecipients", body.take("SslAlertRecipients"))?,
+        auto_monitor: body.boolean("AutoMonitor")?.unwrap_or(false),
+        get_robots: body.boolean("GetRobots")?.unwrap_or(false),
+    };
+    body.finish()?;
+    Ok(spec)
+}
+
+fn network_id(raw: &str) -> KeyfactorResult<Uuid> {
+    Ok(crate::api::ciphertrust::extract::path_id(raw, "SSL network")?)
+}
+
+#[utoipa::path(post, path = "/KeyfactorAPI/SSL/Networks", tag = "keyfactor-ssl",
+    responses((status = 200, body = NetworkView), (status = 400, body = KeyfactorErrorBody),
+        (status = 409, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<Value>,
+) -> KeyfactorResult<Json<NetworkView>> {
+    let mut body = Body::new(body, "")?;
+    body.ignore(&["NetworkId"]);
+    let spec = read(body)?;
+    let network = state
+        .service
+        .create_ssl_network(&caller, spec)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
+    Ok(Json(NetworkView::from(&network)))
+}
+
+/// Replaces a network (its id in the body, `NetworkId`); its ranges stay.
+#[utoipa::path(put, path = "/KeyfactorAPI/SSL/Networks", tag = "keyfactor-ssl",
+    responses((status = 200, body = NetworkView), (status = 400, body = KeyfactorErrorBody),
+        (status = 404, body = KeyfactorErrorBody), (status = 409, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn replace(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<Value>,
+) -> KeyfactorResult<Json<NetworkView>> {
+    let mut body = Body::new(body, "")?;
+    let id = body
+        .uuid("NetworkId")?
+        .ok_or_else(|| ApiError::invalid("NetworkId", "is required"))?;
+    let spec = read(body)?;
+    let network = state
+        .service
+        .replace_ssl_network(&caller, id, spec)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
+    Ok(Json(NetworkView::from(&network)))
+}
+
+/// A network by name (as Keyfactor addresses it) or by id.
+#[utoipa::path(get, path = "/KeyfactorAPI/SSL/Networks/{identifier}", tag = "keyfactor-ssl",
+    params(("identifier" = String, Path, description = "The network's name or id")),
+    responses((status = 200, body = NetworkView), (status = 404, body = KeyfactorErrorBody),
+        (status = 409, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(identifier): Path<String>,
+) -> KeyfactorResult<Json<NetworkView>> {
+    crate::api::json::refuse_nul("identifier", &identifier)?;
+    if let Ok(id) = Uuid::parse_str(identifier.trim())
+        && let Ok(n) = state.service.ssl_network(&caller, id).await
+    {
+        return Ok(Json(NetworkView::from(&n)));
+    }
+    let network = state
+        .service
+        .ssl_network_named(&caller, &identifier)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
+    Ok(Json(NetworkView::from(&network)))
+}
+
+#[utoipa::path(delete, path = "/KeyfactorAPI/SSL/Networks/{id}", tag = "keyfactor-ssl",
+    responses((status = 204), (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> KeyfactorResult<StatusCode> {
+    state
+        .service
+        .delete_ssl_network(&caller, network_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+const SORTABLE: &str = "Name, AgentPoolName, Enabled, CreatedAt, UpdatedAt, NetworkId";
+
+fn sort_column(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "name" => "name",
+        "agentpoolname" | "pool" => "agent_pool_name",
+        "enabled" => "enabled",
+        "createdat" => "created_at",
+        "updatedat" => "updated_at",
+        "networkid" | "id" => "id",
+        _ => return None,
+    })
+}
+
+/// The caller's networks (by name unless sorted otherwise); the total in `x-total-count`.
+#[utoipa::path(get, path = "/KeyfactorAPI/SSL/Networks", tag = "keyfactor-ssl",
+    responses((status = 200, body = Vec<NetworkView>,
+        headers(("x-total-count" = i64, description = "Networks matching the filters"))),
+        (status = 400, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    mut q: Params,
+) -> KeyfactorResult<Response> {
+    let paging = q.paging(sort_column, SORTABLE)?;
+    let filter = SslNetworkFilter {
+        account_id: None,
+        name: q.take("Name"),
+        agent_pool_name: q.take("Pool").or_else(|| q.take("AgentPoolName")),
+    };
+    q.finish()?;
+    let sort = Sort::by(paging.sort.unwrap_or("name"), paging.descending);
+    let (total, rows) = state
+        .service
+        .ssl_networks(&caller, filter, &sort, paging.skip, paging.limit)
+        .await?;
+    Ok(kit::counted(
+        total,
+        rows.iter().map(NetworkView::from).collect(),
+    ))
+}
+
+/// One range as the API shows it: Keyfactor's `{ItemType, Value}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct RangeView {
+    /// 0 an address, 1 an address range, 2 a network (CIDR), 3 a host name.
+    pub item_type: u8,
+    /// The range in its normal form, ports included (`127.0.0.0/30:443`).
+    pub value: String,
+}
+
+fn range_view(normal: &str) -> RangeView {
+    let item_type = match NetworkRange::parse(normal).map(|r| r.target) {
+        Ok(RangeTarget::Address(_)) => 0,
+        Ok(RangeTarget::Span(..)) => 1,
+        Ok(RangeTarget::Network(_)) => 2,
+        _ => 3,
+    };
+    RangeView {
+        item_type,
+        value: normal.to_owned(),
+    }
+}
+
+/// The ranges of a network.
+#[utoipa::path(get, path = "/KeyfactorAPI/SSL/NetworkRanges/{id}", tag = "keyfactor-ssl",
+    responses((status = 200, body = Vec<RangeView>), (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn network_ranges(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> KeyfactorResult<Json<Vec<RangeView>>> {
+    let network = state.service.ssl_network(&caller, network_id(&id)?).await?;
+    Ok(Json(network.ranges.iter().map(|r| range_view(r)).collect()))
+}
+
+/// `{NetworkId, Ranges: [...]}`.
+fn read_ranges(body: Value) -> ApiResult<(Uuid, Vec<String>)> {
+    let mut body = Body::new(body, "")?;
+    let id = body
+        .uuid("NetworkId")?
+        .ok_or_else(|| ApiError::invalid("NetworkId", "is required"))?;
+    let ranges = match body.take("Ranges") {
+        Some(v @ Value::Array(_)) => text_list("Ranges", Some(v))?,
+        Some(_) => return Err(ApiError::invalid("Ranges", "must be an array of strings")),
+        None => return Err(ApiError::invalid("Ranges", "is required")),
+    };
+    body.finish()?;
+    Ok((id, ranges))
+}
+
+async fn set_ranges(
+    state: &AppState,
+    caller: &Caller,
+    body: Value,
+    append: bool,
+) -> KeyfactorResult<StatusCode> {
+    let (id, ranges) = read_ranges(body)?;
+    state
+        .service
+        .set_ssl_ranges(caller, id, &ranges, append)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Adds ranges to a network.
+#[utoipa::path(post, path = "/KeyfactorAPI/SSL/NetworkRanges", tag = "keyfactor-ssl",
+    responses((status = 204), (status = 400, body = KeyfactorErrorBody),
+        (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn add_ranges(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<Value>,
+) -> KeyfactorResult<StatusCode> {
+    set_ranges(&state, &caller, body, true).await
+}
+
+/// Replaces a network's ranges.
+#[utoipa::path(put, path = "/KeyfactorAPI/SSL/NetworkRanges", tag = "keyfactor-ssl",
+    responses((status = 204), (status = 400, body = KeyfactorErrorBody),
+        (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn replace_ranges(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<Value>,
+) -> KeyfactorResult<StatusCode> {
+    set_ranges(&state, &caller, body, false).await
+}
+
+/// Removes every range of a network.
+#[utoipa::path(delete, path = "/KeyfactorAPI/SSL/NetworkRanges/{id}", tag = "keyfactor-ssl",
+    responses((status = 204), (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_ranges(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> KeyfactorResult<StatusCode> {
+    state
+        .service
+        .set_ssl_ranges(&caller, network_id(&id)?, &[], false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// How one range given to `Validate` reads.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct RangeCheckView {
+    pub value: String,
+    pub valid: bool,
+    /// Its normal form, when valid.
+    pub normal: Option<String>,
+    /// Why not, when not.
+    pub reason: Option<String>,
+}
+
+/// The answer of `Validate`: valid when every range is.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct ValidationView {
+    pub valid: bool,
+    pub ranges: Vec<RangeCheckView>,
+}
+
+/// Reads ranges without storing them: `{Ranges: [...]}` (a `NetworkId` is taken and
+/// ignored).
+#[utoipa::path(post, path = "/KeyfactorAPI/SSL/NetworkRanges/Validate", tag = "keyfactor-ssl",
+    responses((status = 200, body = ValidationView), (status = 400, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn validate_ranges(
+    Extension(_caller): Extension<Caller>,
+    ApiJson(body): ApiJson<Value>,
+) -> KeyfactorResult<Json<ValidationView>> {
+    let mut body = Body::new(body, "")?;
+    body.ignore(&["NetworkId"]);
+    let ranges = match body.take("Ranges") {
+        Some(v @ Value::Array(_)) => text_list("Ranges", Some(v))?,
+        Some(_) => return Err(ApiError::invalid("Ranges", "must be an array of strings").into()),
+        None => return Err(ApiError::invalid("Ranges", "is required").into()),
+    };
+    body.finish()?;
+    let checks: Vec<RangeCheckView> = check_ranges(&ranges)
+        .into_iter()
+        .map(|c| RangeCheckView {
+            value: c.given,
+            valid: c.normal.is_ok(),
+            normal: c.normal.as_ref().ok().cloned(),
+            reason: c.normal.err(),
+        })
+        .collect();
+    Ok(Json(ValidationView {
+        valid: checks.iter().all(|c| c.valid),
+        ranges: checks,
+    }))
+}

@@ -1,0 +1,290 @@
+//! SSL networks (Keyfactor's `/SSL/Networks` and `/SSL/NetworkRanges`): what an account
+//! scans for TLS endpoints. Every rule about a network is here: names, limits, ranges in
+//! their normal form and how many addresses they may name together.
+
+use chrono::Utc;
+use keywarden_db::{QuietHour, Recurrence, Sort, SslNetwork, SslNetworkFilter};
+use uuid::Uuid;
+
+use super::{Caller, DomainError, DomainResult, Field, Service};
+use crate::discovery::ranges::NetworkRange;
+
+/// The longest a probe of a scan may be given.
+pub const MAX_SCAN_TIMEOUT_MS: i64 = 30_000;
+/// The most days before expiry an alert may be asked for.
+pub const MAX_ALERT_DAYS: i64 = 3650;
+/// Ranges one network may have.
+pub const MAX_RANGES: usize = 1000;
+/// Recipients one network's alerts may go to.
+pub const MAX_RECIPIENTS: usize = 50;
+
+/// A network as a request describes it (everything but its id and ranges).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub description: String,
+    pub agent_pool_name: String,
+    pub enabled: bool,
+    pub discover_schedule: Option<Recurrence>,
+    pub monitor_schedule: Option<Recurrence>,
+    pub discover_timeout_ms: i64,
+    pub monitor_timeout_ms: i64,
+    pub expiration_alert_days: i64,
+    pub quiet_hours: Vec<QuietHour>,
+    pub alert_recipients: Vec<String>,
+    pub auto_monitor: bool,
+    pub get_robots: bool,
+}
+
+/// How one range given to `Validate` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeCheck {
+    pub given: String,
+    /// Its normal form, or why it is not a range.
+    pub normal: Result<String, String>,
+}
+
+impl NetworkSpec {
+    fn check(&self) -> DomainResult<()> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
+            return Err(DomainError::invalid(
+                Field::NetworkName,
+                "must be 1 to 256 characters, none of them control characters",
+            ));
+        }
+        for (monitoring, ms) in [(false, self.discover_timeout_ms), (true, self.monitor_timeout_ms)] {
+            if !(1..=MAX_SCAN_TIMEOUT_MS).contains(&ms) {
+                return Err(DomainError::invalid(
+                    Field::ScanTimeout { monitoring },
+                    format!("must be 1 to {MAX_SCAN_TIMEOUT_MS} milliseconds, got {ms}"),
+                ));
+            }
+        }
+        if !(0..=MAX_ALERT_DAYS).contains(&self.expiration_alert_days) {
+            return Err(DomainError::invalid(
+                Field::ExpirationAlertDays,
+                format!("must be 0 to {MAX_ALERT_DAYS}"),
+            ));
+        }
+        for (i, q) in self.quiet_hours.iter().enumerate() {
+            if q.start_day > 6 || q.end_day > 6 || q.start_minute >= 1440 || q.end_minute >= 1440 {
+                return Err(DomainError::invalid(
+                    Field::QuietHours(i),
+                    "days are 0 (Sunday) to 6, times within the day",
+                ));
+            }
+        }
+        if self.alert_recipients.len() > MAX_RECIPIENTS
+            || self
+                .alert_recipients
+                .iter()
+                .any(|r| r.trim().is_empty() || r.len() > 320 || r.chars().any(char::is_control))
+        {
+            return Err(DomainError::invalid(
+                Field::AlertRecipients,
+                format!("at most {MAX_RECIPIENTS} recipients, each 1 to 320 characters"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn apply(self, n: &mut SslNetwork) {
+        n.name = self.name.trim().to_owned();
+        n.description = self.description;
+        n.agent_pool_name = self.agent_pool_name;
+        n.enabled = self.enabled;
+        n.discover_schedule = self.discover_schedule;
+        n.monitor_schedule = self.monitor_schedule;
+        n.discover_timeout_ms = self.discover_timeout_ms;
+        n.monitor_timeout_ms = self.monitor_timeout_ms;
+        n.expiration_alert_days = self.expiration_alert_days;
+        n.quiet_hours = self.quiet_hours;
+        n.alert_recipients = self.alert_recipients;
+        n.auto_monitor = self.auto_monitor;
+        n.get_robots = self.get_robots;
+    }
+}
+
+/// Each range read, without judging the whole (`Validate`).
+pub fn check_ranges(given: &[String]) -> Vec<RangeCheck> {
+    given
+        .iter()
+        .map(|g| RangeCheck {
+            given: g.clone(),
+            normal: NetworkRange::parse(g).map(|r| r.normal()).map_err(|e| e.0),
+        })
+        .collect()
+}
+
+impl Service {
+    fn max_network_addresses(&self) -> u64 {
+        self.registry
+            .runtime()
+            .config()
+            .tls_probing
+            .max_network_addresses
+    }
+
+    /// `ranges` in their normal form, each parsed, together within the configured
+    /// maximum of addresses; 400 naming the first that is not a range.
+    fn normal_ranges(&self, ranges: &[String]) -> DomainResult<Vec<String>> {
+        if ranges.len() > MAX_RANGES {
+            return Err(DomainError::invalid(
+                Field::Ranges(None),
+                format!("at most {MAX_RANGES} ranges per network"),
+            ));
+        }
+        let mut total: u128 = 0;
+        let mut out = Vec::with_capacity(ranges.len());
+        for (i, r) in ranges.iter().enumerate() {
+            let parsed = NetworkRange::parse(r)
+                .map_err(|e| DomainError::invalid(Field::Ranges(Some(i)), e.0))?;
+            total = total.saturating_add(parsed.addresses());
+            let normal = parsed.normal();
+            if !out.contains(&normal) {
+                out.push(normal);
+            }
+        }
+        let max = self.max_network_addresses();
+        if total > u128::from(max) {
+            return Err(DomainError::invalid(
+                Field::Ranges(None),
+                format!(
+                    "the ranges name {total} addresses; a network may name at most {max} ([tls_probing] max_network_addresses)"
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The caller's network with `id` (any account's for admins).
+    pub async fn ssl_network(&self, caller: &Caller, id: Uuid) -> DomainResult<SslNetwork> {
+        self.db
+            .get_ssl_network(caller.scope(), id)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("no SSL network with id {id}")))
+    }
+
+    /// The caller's network named `name` (Keyfactor addresses networks by name too).
+    pub async fn ssl_network_named(&self, caller: &Caller, name: &str) -> DomainResult<SslNetwork> {
+        let filter = SslNetworkFilter {
+            account_id: caller.scope().map(str::to_owned),
+            name: Some(name.trim().to_owned()),
+            ..Default::default()
+        };
+        let (_, found) = self
+            .db
+            .list_ssl_networks(&filter, &Sort::by("name", false), 0, 2)
+            .await?;
+        match found.len() {
+            1 => Ok(found.into_iter().next().expect("one")),
+            0 => Err(DomainError::not_found(format!("no SSL network named {name:?}"))),
+            _ => Err(DomainError::conflict(
+                Field::NetworkName,
+                format!("several accounts have a network named {name:?}; use its id"),
+            )),
+        }
+    }
+
+    /// A page of the caller's networks.
+    pub async fn ssl_networks(
+        &self,
+        caller: &Caller,
+        mut filter: SslNetworkFilter,
+        sort: &Sort,
+        skip: i64,
+        limit: i64,
+    ) -> DomainResult<(i64, Vec<SslNetwork>)> {
+        filter.account_id = caller.scope().map(str::to_owned);
+        Ok(self.db.list_ssl_networks(&filter, sort, skip, limit).await?)
+    }
+
+    /// Creates a network (no ranges yet) in the caller's account.
+    pub async fn create_ssl_network(
+        &self,
+        caller: &Caller,
+        spec: NetworkSpec,
+    ) -> DomainResult<SslNetwork> {
+        spec.check()?;
+        let now = keywarden_db::truncate_micros(Utc::now());
+        let mut network = SslNetwork {
+            id: Uuid::now_v7(),
+            account_id: caller.account.clone(),
+            name: String::new(),
+            description: String::new(),
+            agent_pool_name: String::new(),
+            enabled: true,
+            discover_schedule: None,
+            monitor_schedule: None,
+            discover_timeout_ms: 0,
+            monitor_timeout_ms: 0,
+            expiration_alert_days: 0,
+            quiet_hours: Vec::new(),
+            alert_recipients: Vec::new(),
+            auto_monitor: false,
+            get_robots: false,
+            ranges: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        spec.apply(&mut network);
+        Ok(self.db.insert_ssl_network(&network).await?)
+    }
+
+    /// Replaces a network's fields (its ranges stay).
+    pub async fn replace_ssl_network(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        spec: NetworkSpec,
+    ) -> DomainResult<SslNetwork> {
+        spec.check()?;
+        let mut network = self.ssl_network(caller, id).await?;
+        spec.apply(&mut network);
+        Ok(self.db.update_ssl_network(&network).await?)
+    }
+
+    /// Deletes a network.
+    pub async fn delete_ssl_network(&self, caller: &Caller, id: Uuid) -> DomainResult<()> {
+        if self.db.delete_ssl_network(caller.scope(), id).await? {
+            Ok(())
+        } else {
+            Err(DomainError::not_found(format!("no SSL network with id {id}")))
+        }
+    }
+
+    /// Sets a network's ranges: `append` adds to what it has, else they replace it.
+    pub async fn set_ssl_ranges(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        ranges: &[String],
+        append: bool,
+    ) -> DomainResult<SslNetwork> {
+        let mut network = self.ssl_network(caller, id).await?;
+        let mut all = if append {
+            network.ranges.clone()
+        } else {
+            Vec::new()
+        };
+        all.extend(ranges.iter().cloned());
+        let offset = if append { network.ranges.len() } else { 0 };
+        network.ranges = self.normal_ranges(&all).map_err(|e| shift(e, offset))?;
+        Ok(self.db.update_ssl_network(&network).await?)
+    }
+}
+
+/// A refusal naming range `n` of the combined list as range `n - offset` of the request.
+fn shift(e: DomainError, offset: usize) -> DomainError {
+    match e {
+        DomainError::Invalid {
+            field: Some(Field::Ranges(Some(i))),
+            reason,
+        } if i >= offset => DomainError::Invalid {
+            field: Some(Field::Ranges(Some(i - offset))),
+            reason,
+        },
+        other => other,
+    }
+}
