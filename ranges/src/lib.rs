@@ -34,35 +34,71 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// Why a range does not parse.
+/// Why a range is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RangeError(pub String);
+pub struct RangeError {
+    pub kind: RangeErrorKind,
+    pub message: String,
+}
 
-impl fmt::Display for RangeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+/// Whether a range is not written in the notation at all ([`pattern`] does not match
+/// it), or is well written but names something impossible or too large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeErrorKind {
+    /// Not the notation: [`pattern`] rejects it too.
+    Syntax,
+    /// Well written, but a span ends before it starts or names too many ports.
+    Limit,
+}
+
+impl RangeError {
+    fn syntax(message: String) -> Self {
+        Self {
+            kind: RangeErrorKind::Syntax,
+            message,
+        }
+    }
+
+    fn limit(message: String) -> Self {
+        Self {
+            kind: RangeErrorKind::Limit,
+            message,
+        }
     }
 }
 
+impl fmt::Display for RangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RangeError {}
+
 /// Ports a single range may name.
-const MAX_PORTS: usize = 1024;
+pub const MAX_PORTS: usize = 1024;
 
 impl NetworkRange {
-    /// Parses one range.
+    /// Parses one range (white space around it is ignored). The notation is strict, so
+    /// that [`pattern`] can state it exactly: no white space inside, no leading zeros in
+    /// numbers, brackets only around IPv6 (needed when ports follow), and a host name's
+    /// last label has a letter.
     pub fn parse(text: &str) -> Result<Self, RangeError> {
         let t = text.trim();
         if t.is_empty() {
-            return Err(RangeError("an empty range".into()));
+            return Err(RangeError::syntax("an empty range".into()));
         }
         let (target, ports) = split_ports(t)?;
+        // Syntax first, everywhere, so a limit is reported only for a well-written range.
+        if let Some(p) = ports {
+            check_ports_syntax(p)?;
+        }
+        let target = parse_target(target)?;
         let ports = match ports {
             Some(p) => parse_ports(p)?,
             None => vec![443],
         };
-        Ok(Self {
-            target: parse_target(target)?,
-            ports,
-        })
+        Ok(Self { target, ports })
     }
 
     /// How many addresses it names (a host name counts as one).
@@ -158,22 +194,24 @@ fn ordinal(a: IpAddr) -> u128 {
     }
 }
 
-/// `target[:ports]`, with IPv6 targets in brackets when ports follow.
+/// `target[:ports]`; a bracketed IPv6 target may have ports, a bare one may not.
 fn split_ports(t: &str) -> Result<(&str, Option<&str>), RangeError> {
+    let bad = || {
+        RangeError::syntax(format!(
+            "{t:?} is not an address, a network, an address range or a host name (with ports after a colon)"
+        ))
+    };
     if t.starts_with('[') {
         // [v6], [v6]/len, [v6]-[v6], each optionally followed by :ports
-        let last = t
-            .rfind(']')
-            .ok_or_else(|| RangeError(format!("{t:?}: a '[' without ']'")))?;
+        let last = t.rfind(']').ok_or_else(bad)?;
         let after = &t[last + 1..];
-        let (suffix, ports) = match after.find(':') {
-            Some(i) => (&after[..i], Some(&after[i + 1..])),
-            None => (after, None),
-        };
-        return Ok((&t[..last + 1 + suffix.len()], ports));
+        return Ok(match after.find(':') {
+            Some(i) => (&t[..last + 1 + i], Some(&after[i + 1..])),
+            None => (t, None),
+        });
     }
     if t.matches(':').count() > 1 {
-        // A bare IPv6 address or network: no ports.
+        // A bare IPv6 address, network or span: no ports.
         return Ok((t, None));
     }
     Ok(match t.split_once(':') {
@@ -182,12 +220,44 @@ fn split_ports(t: &str) -> Result<(&str, Option<&str>), RangeError> {
     })
 }
 
+/// A decimal number without sign or leading zeros, at most `max`.
+fn decimal(s: &str, max: u32) -> Option<u32> {
+    let plain = !s.is_empty()
+        && s.len() <= 6
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'));
+    plain
+        .then(|| s.parse::<u32>().ok())
+        .flatten()
+        .filter(|n| *n <= max)
+}
+
+fn port(s: &str) -> Option<u16> {
+    decimal(s, 65_535)
+        .filter(|p| *p > 0)
+        .and_then(|p| u16::try_from(p).ok())
+}
+
+fn check_ports_syntax(text: &str) -> Result<(), RangeError> {
+    for part in text.split(',') {
+        let ok = match part.split_once('-') {
+            Some((a, b)) => port(a).is_some() && port(b).is_some(),
+            None => port(part).is_some(),
+        };
+        if !ok {
+            return Err(RangeError::syntax(format!(
+                "{part:?} is not a port (1-65535) or a port range"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn parse_ports(text: &str) -> Result<Vec<u16>, RangeError> {
-    let bad = |p: &str| RangeError(format!("{p:?} is not a port (1-65535) or a port range"));
-    let port = |s: &str| s.trim().parse::<u16>().ok().filter(|p| *p > 0);
+    let bad =
+        |p: &str| RangeError::syntax(format!("{p:?} is not a port (1-65535) or a port range"));
     let mut ports = Vec::new();
     for part in text.split(',') {
-        let part = part.trim();
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (
@@ -195,12 +265,12 @@ fn parse_ports(text: &str) -> Result<Vec<u16>, RangeError> {
                     port(b).ok_or_else(|| bad(part))?,
                 );
                 if a > b {
-                    return Err(RangeError(format!(
+                    return Err(RangeError::limit(format!(
                         "ports {part:?}: the range ends before it starts"
                     )));
                 }
                 if usize::from(b - a) >= MAX_PORTS {
-                    return Err(RangeError(format!(
+                    return Err(RangeError::limit(format!(
                         "ports {part:?}: more than {MAX_PORTS} ports"
                     )));
                 }
@@ -208,69 +278,139 @@ fn parse_ports(text: &str) -> Result<Vec<u16>, RangeError> {
             }
             None => ports.push(port(part).ok_or_else(|| bad(part))?),
         }
-        if ports.len() > MAX_PORTS {
-            return Err(RangeError(format!(
-                "more than {MAX_PORTS} ports in one range"
-            )));
-        }
     }
     ports.sort_unstable();
     ports.dedup();
+    if ports.len() > MAX_PORTS {
+        return Err(RangeError::limit(format!(
+            "more than {MAX_PORTS} ports in one range"
+        )));
+    }
     Ok(ports)
 }
 
-fn unbracket(s: &str) -> &str {
-    s.trim().trim_start_matches('[').trim_end_matches(']')
+/// An IPv6 address in brackets (`bracketed`) or bare.
+fn v6(s: &str, bracketed: bool) -> Option<IpAddr> {
+    let inner = if bracketed {
+        s.strip_prefix('[')?.strip_suffix(']')?
+    } else {
+        s
+    };
+    inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+}
+
+fn v4(s: &str) -> Option<IpAddr> {
+    s.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 fn parse_target(t: &str) -> Result<RangeTarget, RangeError> {
+    let bad = || {
+        RangeError::syntax(format!(
+            "{t:?} is not an address, a network (CIDR such as 10.0.0.0/24), an address range or a host name"
+        ))
+    };
+    // Bracketed only when the whole target is IPv6.
+    let bracketed = t.starts_with('[');
+    let address = |s: &str| {
+        if bracketed {
+            v6(s, true)
+        } else if s.contains(':') {
+            v6(s, false)
+        } else {
+            v4(s)
+        }
+    };
     if let Some((net, len)) = t.split_once('/') {
-        let text = format!("{}/{}", unbracket(net), len.trim());
-        return text
-            .parse::<IpNet>()
-            .map(|n| RangeTarget::Network(n.trunc()))
-            .map_err(|_| RangeError(format!("{t:?} is not a network (CIDR such as 10.0.0.0/24)")));
+        let addr = address(net).ok_or_else(bad)?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = decimal(len, max).ok_or_else(bad)?;
+        let len = u8::try_from(len).map_err(|_| bad())?;
+        let net = IpNet::new(addr, len).map_err(|_| bad())?;
+        return Ok(RangeTarget::Network(net.trunc()));
     }
-    if let Ok(a) = unbracket(t).parse::<IpAddr>() {
+    if let Some(a) = address(t) {
         return Ok(RangeTarget::Address(a));
     }
     if let Some((a, b)) = t.split_once('-')
-        && let (Ok(a), Ok(b)) = (
-            unbracket(a).parse::<IpAddr>(),
-            unbracket(b).parse::<IpAddr>(),
-        )
+        && let (Some(a), Some(b)) = (address(a), address(b))
+        && a.is_ipv4() == b.is_ipv4()
     {
-        if a.is_ipv4() != b.is_ipv4() {
-            return Err(RangeError(format!("{t:?}: the range mixes IPv4 and IPv6")));
-        }
         if ordinal(a) > ordinal(b) {
-            return Err(RangeError(format!(
+            return Err(RangeError::limit(format!(
                 "{t:?}: the range ends before it starts"
             )));
         }
         return Ok(RangeTarget::Span(a, b));
     }
-    if valid_host(t) {
+    if !bracketed && valid_host(t) {
         return Ok(RangeTarget::Host(t.to_ascii_lowercase()));
     }
-    Err(RangeError(format!(
-        "{t:?} is not an address, a network, an address range or a host name"
-    )))
+    Err(bad())
 }
 
-/// A DNS name: labels of letters, digits and hyphens (not at either end), at most 253
-/// characters, not all digits (that would be a malformed address).
+/// A DNS name: labels of letters, digits and hyphens (not at either end); the last one
+/// has a letter (a name of digits only would be a malformed address).
 fn valid_host(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 253
-        && !t.split('.').all(|l| l.chars().all(|c| c.is_ascii_digit()))
-        && t.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
+    let label = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+    };
+    let last = t.rsplit('.').next().unwrap_or_default();
+    t.split('.').all(label) && last.bytes().any(|c| c.is_ascii_alphabetic())
+}
+
+/// A regular expression (ECMA-262 and Rust `regex` alike: no look-around) that matches
+/// exactly the ranges [`NetworkRange::parse`] reads, refusals of kind
+/// [`RangeErrorKind::Limit`] included; `white` is a class of the white space trimmed
+/// around it. API schemas state the notation with it.
+pub fn pattern(white: &str) -> String {
+    let dec = |alternatives: &[&str]| format!("({})", alternatives.join("|"));
+    let octet = dec(&["25[0-5]", "2[0-4][0-9]", "1[0-9]{2}", "[1-9]?[0-9]"]);
+    let v4 = format!("{octet}(\\.{octet}){{3}}");
+    let h = "[0-9A-Fa-f]{1,4}";
+    // IPv6: eight groups, or fewer around one `::` standing for at least one group; the
+    // last two groups may be written as an IPv4 address.
+    let mut forms = vec![format!("({h}:){{7}}{h}"), format!("({h}:){{6}}{v4}")];
+    let groups = |n: usize| match n {
+        0 => String::new(),
+        1 => h.to_owned(),
+        n => format!("{h}(:{h}){{{}}}", n - 1),
+    };
+    for left in 0..=7 {
+        for right in 0..=(7 - left) {
+            forms.push(format!("{}::{}", groups(left), groups(right)));
+            if left + right + 2 <= 7 {
+                let lead = if right == 0 {
+                    String::new()
+                } else {
+                    format!("{}:", groups(right))
+                };
+                forms.push(format!("{}::{lead}{v4}", groups(left)));
+            }
+        }
+    }
+    let v6 = format!("({})", forms.join("|"));
+    let len32 = dec(&["3[0-2]", "[12]?[0-9]"]);
+    let len128 = dec(&["12[0-8]", "1[01][0-9]", "[1-9]?[0-9]"]);
+    let port = dec(&[
+        "6553[0-5]",
+        "655[0-2][0-9]",
+        "65[0-4][0-9]{2}",
+        "6[0-4][0-9]{3}",
+        "[1-5][0-9]{4}",
+        "[1-9][0-9]{0,3}",
+    ]);
+    let ports = format!("{port}(-{port})?(,{port}(-{port})?)*");
+    let label = "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?";
+    let last = "([0-9][0-9-]*)?[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?";
+    let host = format!("({label}\\.)*{last}");
+    let with_ports = format!(
+        "({v4}|{v4}/{len32}|{v4}-{v4}|{host}|\\[{v6}\\]|\\[{v6}\\]/{len128}|\\[{v6}\\]-\\[{v6}\\])(:{ports})?"
+    );
+    let bare = format!("{v6}|{v6}/{len128}|{v6}-{v6}");
+    format!("^{white}*({with_ports}|{bare}){white}*$")
 }
 
 #[cfg(test)]
@@ -289,7 +429,7 @@ mod tests {
             "127.0.0.0/30:443",
             "host bits dropped, 443 by default"
         );
-        assert_eq!(n(" 10.0.0.5 : 8443,443 "), "10.0.0.5:443,8443");
+        assert_eq!(n(" 10.0.0.5:8443,443 "), "10.0.0.5:443,8443");
         assert_eq!(
             n("10.0.0.5-10.0.0.20:8000-8002,9000"),
             "10.0.0.5-10.0.0.20:8000-8002,9000"
@@ -356,19 +496,163 @@ mod tests {
     fn mistakes_say_why() {
         for (bad, says) in [
             ("", "empty"),
-            ("10.0.0.0/33", "not a network"),
+            ("10.0.0.0/33", "not an address, a network"),
             ("10.0.0.20-10.0.0.5", "ends before it starts"),
-            ("10.0.0.1-::1", "mixes IPv4 and IPv6"),
+            ("10.0.0.1-::1", "not an address"),
             ("10.0.0.1:0", "not a port"),
             ("10.0.0.1:70000", "not a port"),
             ("10.0.0.1:9000-8000", "ends before it starts"),
             ("10.0.0.1:1-2000", "more than 1024"),
             ("10.0.0.256", "not an address"),
             ("bad_host!", "not an address"),
-            ("[::1", "without ']'"),
+            ("[::1", "not an address"),
+            ("10.0.0.01", "not an address"),
+            ("10.0.0.1: 443", "not a port"),
+            ("10.0.0.1:0443", "not a port"),
+            ("[10.0.0.1]", "not an address"),
+            ("1.2.3.4.5", "not an address"),
         ] {
-            let e = NetworkRange::parse(bad).unwrap_err().0;
+            let e = NetworkRange::parse(bad).unwrap_err().message;
             assert!(e.contains(says), "{bad:?}: {e}");
+        }
+    }
+
+    /// A small deterministic generator (xorshift), so the comparison needs no crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[(self.next() % items.len() as u64) as usize]
+        }
+    }
+
+    /// Strings near the notation: pieces of every form joined at random, then mutated.
+    fn candidate(rng: &mut Rng) -> String {
+        let pieces = [
+            "10.0.0.5",
+            "127.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "0.0.0.0",
+            "1.2.3",
+            "::1",
+            "fd00::",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::ffff:1.2.3.4",
+            "1::2::3",
+            "12345::",
+            "1:2:3:4:5:6:1.2.3.4",
+            "[::1]",
+            "[fd00::]",
+            "[",
+            "]",
+            "/",
+            "/24",
+            "/33",
+            "/0",
+            "/128",
+            "/129",
+            "/08",
+            "-",
+            ":",
+            ":443",
+            ":0",
+            ":65535",
+            ":65536",
+            ":443,8443",
+            ":8000-8002",
+            ":9000-8000",
+            ":1-2000",
+            ",",
+            "-",
+            ".",
+            "www",
+            "example",
+            "com",
+            "a-b",
+            "-a",
+            "a-",
+            "1",
+            "08",
+            "x",
+            " ",
+            "\t",
+            "_",
+            "Ü",
+            "web.test",
+            "localhost",
+            "0443",
+            "+1",
+        ];
+        let mut s = String::new();
+        for _ in 0..(1 + rng.next() % 5) {
+            s.push_str(rng.pick(&pieces));
+        }
+        if rng.next() % 3 == 0 {
+            let mut chars: Vec<char> = s.chars().collect();
+            let i = (rng.next() as usize) % (chars.len() + 1);
+            match rng.next() % 3 {
+                0 if i < chars.len() => {
+                    chars.remove(i);
+                }
+                1 => chars.insert(
+                    i,
+                    rng.pick(&[":", "-", ".", "/", "0", "a", "[", "]", ","])
+                        .chars()
+                        .next()
+                        .unwrap(),
+                ),
+                _ if i < chars.len() => {
+                    chars[i] = rng.pick(&["1", "f", ":", "."]).chars().next().unwrap()
+                }
+                _ => {}
+            }
+            s = chars.into_iter().collect();
+        }
+        s
+    }
+
+    #[test]
+    fn the_pattern_matches_exactly_what_parses() {
+        let re = regex::Regex::new(&pattern(r"\s")).unwrap();
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..200_000 {
+            let s = candidate(&mut rng);
+            let parses = match NetworkRange::parse(&s) {
+                Ok(_) => true,
+                Err(e) => e.kind == RangeErrorKind::Limit,
+            };
+            assert_eq!(
+                re.is_match(&s),
+                parses,
+                "{s:?}: parse says {:?}",
+                NetworkRange::parse(&s)
+            );
+            if parses { accepted += 1 } else { refused += 1 }
+        }
+        // Both sides were exercised.
+        assert!(
+            accepted > 5_000 && refused > 5_000,
+            "{accepted} accepted, {refused} refused"
+        );
+        for s in [
+            "1:2:3:4:5:6:7::",
+            "::",
+            "::1.2.3.4",
+            "1::2:3:4:5:6:7",
+            "[::]/0:1-1024",
+            " www.Example.com:443 ",
+        ] {
+            assert!(re.is_match(s) && NetworkRange::parse(s).is_ok(), "{s:?}");
         }
     }
 }

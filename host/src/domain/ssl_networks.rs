@@ -7,7 +7,7 @@ use keywarden_db::{QuietHour, Recurrence, Sort, SslNetwork, SslNetworkFilter};
 use uuid::Uuid;
 
 use super::{Caller, DomainError, DomainResult, Field, Service};
-use crate::discovery::ranges::NetworkRange;
+use crate::discovery::ranges::{NetworkRange, RangeError, RangeErrorKind};
 
 /// The longest a probe of a scan may be given.
 pub const MAX_SCAN_TIMEOUT_MS: i64 = 30_000;
@@ -15,6 +15,14 @@ pub const MAX_SCAN_TIMEOUT_MS: i64 = 30_000;
 pub const MAX_ALERT_DAYS: i64 = 3650;
 /// Ranges one network may have.
 pub const MAX_RANGES: usize = 1000;
+/// Quiet periods one network may have.
+pub const MAX_QUIET_HOURS: usize = 100;
+/// The longest network name.
+pub const MAX_NAME_CHARS: usize = 256;
+/// The longest alert recipient.
+pub const MAX_RECIPIENT_CHARS: usize = 320;
+/// The longest range text (host names make ranges long).
+pub const MAX_RANGE_CHARS: usize = 300;
 /// Recipients one network's alerts may go to.
 pub const MAX_RECIPIENTS: usize = 50;
 
@@ -46,14 +54,18 @@ pub struct RangeCheck {
 
 impl NetworkSpec {
     fn check(&self) -> DomainResult<()> {
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
+        if !short_text(&self.name, MAX_NAME_CHARS) {
             return Err(DomainError::invalid(
                 Field::NetworkName,
-                "must be 1 to 256 characters, none of them control characters",
+                format!(
+                    "must have 1 to {MAX_NAME_CHARS} characters, not only white space, and no control characters"
+                ),
             ));
         }
-        for (monitoring, ms) in [(false, self.discover_timeout_ms), (true, self.monitor_timeout_ms)] {
+        for (monitoring, ms) in [
+            (false, self.discover_timeout_ms),
+            (true, self.monitor_timeout_ms),
+        ] {
             if !(1..=MAX_SCAN_TIMEOUT_MS).contains(&ms) {
                 return Err(DomainError::invalid(
                     Field::ScanTimeout { monitoring },
@@ -67,6 +79,12 @@ impl NetworkSpec {
                 format!("must be 0 to {MAX_ALERT_DAYS}"),
             ));
         }
+        if self.quiet_hours.len() > MAX_QUIET_HOURS {
+            return Err(DomainError::invalid(
+                Field::QuietHours(MAX_QUIET_HOURS),
+                format!("at most {MAX_QUIET_HOURS} quiet periods"),
+            ));
+        }
         for (i, q) in self.quiet_hours.iter().enumerate() {
             if q.start_day > 6 || q.end_day > 6 || q.start_minute >= 1440 || q.end_minute >= 1440 {
                 return Err(DomainError::invalid(
@@ -76,14 +94,16 @@ impl NetworkSpec {
             }
         }
         if self.alert_recipients.len() > MAX_RECIPIENTS
-            || self
+            || !self
                 .alert_recipients
                 .iter()
-                .any(|r| r.trim().is_empty() || r.len() > 320 || r.chars().any(char::is_control))
+                .all(|r| short_text(r, MAX_RECIPIENT_CHARS))
         {
             return Err(DomainError::invalid(
                 Field::AlertRecipients,
-                format!("at most {MAX_RECIPIENTS} recipients, each 1 to 320 characters"),
+                format!(
+                    "at most {MAX_RECIPIENTS} recipients, each 1 to {MAX_RECIPIENT_CHARS} characters, not only white space, without control characters"
+                ),
             ));
         }
         Ok(())
@@ -106,13 +126,35 @@ impl NetworkSpec {
     }
 }
 
+/// At most `max` characters, some not white space, and no control characters but white
+/// space (`api::contract::ssl` states the same in a pattern).
+fn short_text(text: &str, max: usize) -> bool {
+    text.chars().count() <= max
+        && !text.trim().is_empty()
+        && text.chars().all(|c| !c.is_control() || c.is_whitespace())
+}
+
+/// The control characters that are not white space, as a regular expression class body.
+pub const CONTROL_NOT_WHITE: &str = r"\u0000-\u0008\u000E-\u001F\u007F-\u0084\u0086-\u009F";
+
+/// One range, refused as syntax when longer than [`MAX_RANGE_CHARS`].
+fn parse_range(text: &str) -> Result<NetworkRange, RangeError> {
+    if text.chars().count() > MAX_RANGE_CHARS {
+        return Err(RangeError {
+            kind: RangeErrorKind::Syntax,
+            message: format!("a range is at most {MAX_RANGE_CHARS} characters"),
+        });
+    }
+    NetworkRange::parse(text)
+}
+
 /// Each range read, without judging the whole (`Validate`).
 pub fn check_ranges(given: &[String]) -> Vec<RangeCheck> {
     given
         .iter()
         .map(|g| RangeCheck {
             given: g.clone(),
-            normal: NetworkRange::parse(g).map(|r| r.normal()).map_err(|e| e.0),
+            normal: parse_range(g).map(|r| r.normal()).map_err(|e| e.message),
         })
         .collect()
 }
@@ -130,16 +172,24 @@ impl Service {
     /// maximum of addresses; 400 naming the first that is not a range.
     fn normal_ranges(&self, ranges: &[String]) -> DomainResult<Vec<String>> {
         if ranges.len() > MAX_RANGES {
-            return Err(DomainError::invalid(
-                Field::Ranges(None),
-                format!("at most {MAX_RANGES} ranges per network"),
-            ));
+            return Err(DomainError::Unprocessable {
+                field: Field::Ranges(None),
+                reason: format!("a network may have at most {MAX_RANGES} ranges"),
+            });
         }
         let mut total: u128 = 0;
         let mut out = Vec::with_capacity(ranges.len());
         for (i, r) in ranges.iter().enumerate() {
-            let parsed = NetworkRange::parse(r)
-                .map_err(|e| DomainError::invalid(Field::Ranges(Some(i)), e.0))?;
+            let parsed = parse_range(r).map_err(|e| {
+                let field = Field::Ranges(Some(i));
+                match e.kind {
+                    RangeErrorKind::Syntax => DomainError::invalid(field, e.message),
+                    RangeErrorKind::Limit => DomainError::Unprocessable {
+                        field,
+                        reason: e.message,
+                    },
+                }
+            })?;
             total = total.saturating_add(parsed.addresses());
             let normal = parsed.normal();
             if !out.contains(&normal) {
@@ -148,12 +198,12 @@ impl Service {
         }
         let max = self.max_network_addresses();
         if total > u128::from(max) {
-            return Err(DomainError::invalid(
-                Field::Ranges(None),
-                format!(
+            return Err(DomainError::Unprocessable {
+                field: Field::Ranges(None),
+                reason: format!(
                     "the ranges name {total} addresses; a network may name at most {max} ([tls_probing] max_network_addresses)"
                 ),
-            ));
+            });
         }
         Ok(out)
     }
@@ -179,7 +229,9 @@ impl Service {
             .await?;
         match found.len() {
             1 => Ok(found.into_iter().next().expect("one")),
-            0 => Err(DomainError::not_found(format!("no SSL network named {name:?}"))),
+            0 => Err(DomainError::not_found(format!(
+                "no SSL network named {name:?}"
+            ))),
             _ => Err(DomainError::conflict(
                 Field::NetworkName,
                 format!("several accounts have a network named {name:?}; use its id"),
@@ -197,7 +249,10 @@ impl Service {
         limit: i64,
     ) -> DomainResult<(i64, Vec<SslNetwork>)> {
         filter.account_id = caller.scope().map(str::to_owned);
-        Ok(self.db.list_ssl_networks(&filter, sort, skip, limit).await?)
+        Ok(self
+            .db
+            .list_ssl_networks(&filter, sort, skip, limit)
+            .await?)
     }
 
     /// Creates a network (no ranges yet) in the caller's account.
@@ -250,7 +305,9 @@ impl Service {
         if self.db.delete_ssl_network(caller.scope(), id).await? {
             Ok(())
         } else {
-            Err(DomainError::not_found(format!("no SSL network with id {id}")))
+            Err(DomainError::not_found(format!(
+                "no SSL network with id {id}"
+            )))
         }
     }
 
@@ -277,12 +334,20 @@ impl Service {
 
 /// A refusal naming range `n` of the combined list as range `n - offset` of the request.
 fn shift(e: DomainError, offset: usize) -> DomainError {
+    let back = |i: usize| Field::Ranges(Some(i - offset));
     match e {
         DomainError::Invalid {
             field: Some(Field::Ranges(Some(i))),
             reason,
         } if i >= offset => DomainError::Invalid {
-            field: Some(Field::Ranges(Some(i - offset))),
+            field: Some(back(i)),
+            reason,
+        },
+        DomainError::Unprocessable {
+            field: Field::Ranges(Some(i)),
+            reason,
+        } if i >= offset => DomainError::Unprocessable {
+            field: back(i),
             reason,
         },
         other => other,

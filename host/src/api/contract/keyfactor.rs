@@ -324,7 +324,7 @@ fn return_limit() -> Value {
 }
 
 /// `PageReturned`, `ReturnLimit`, `SortField` (one of `sortable`) and `SortAscending`.
-fn paging(sortable: &[&str]) -> Vec<Value> {
+pub(super) fn paging(sortable: &[&str]) -> Vec<Value> {
     vec![
         page_returned(),
         return_limit(),

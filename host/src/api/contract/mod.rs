@@ -13,6 +13,7 @@
 pub mod ciphertrust;
 pub mod keyfactor;
 pub mod schema;
+pub mod ssl;
 
 use serde_json::{Value, json};
 
@@ -113,6 +114,7 @@ pub fn build(offer: &Offer) -> Value {
     let mut doc = serde_json::to_value(crate::api::openapi()).expect("the document serialises");
     let mut operations = ciphertrust::operations(offer);
     operations.extend(keyfactor::operations(offer));
+    operations.extend(ssl::operations());
     for op in &operations {
         apply(&mut doc, op);
     }

@@ -101,7 +101,7 @@ fn every_operation_is_described_once_with_its_errors() {
             }
         }
     }
-    assert_eq!(ids.len(), 44, "{ids:?}");
+    assert_eq!(ids.len(), 54, "{ids:?}");
     let links = &doc["paths"]["/api/v1/scheduler/job-configs"]["post"]["responses"]["201"]["links"];
     assert_eq!(
         links["getJobConfig"]["parameters"]["id"],
@@ -246,5 +246,71 @@ fn schema_valid_schedules_parse() {
         if let Some(r) = parsed {
             crate::domain::schedule::recurrence_fires(&r, chrono::Utc::now());
         }
+    }
+}
+
+#[test]
+fn ssl_bodies() {
+    let doc = build(&offer());
+    let network = body_schema(&doc, "/KeyfactorAPI/SSL/Networks", "post");
+    let good = json!({"Name": "lab", "Description": "", "AgentPoolName": "Default Agent Pool",
+                      "DiscoverSchedule": {"Interval": {"Minutes": 60}}, "MonitorSchedule": null,
+                      "DiscoverTimeoutMs": 500, "MonitorTimeoutMs": 30000, "ExpirationAlertDays": 30,
+                      "QuietHours": [{"StartDay": 6, "StartTime": "22:00", "EndDay": 0, "EndTime": "2024-01-01T06:30:00Z"}],
+                      "SslAlertRecipients": ["ops@example.com"], "AutoMonitor": true,
+                      "DiscoverStatus": 3});
+    assert!(network.is_valid(&good));
+    for (key, value) in [
+        ("Name", json!("   ")),
+        ("Name", json!("a\u{7}b")),
+        ("Name", json!("x".repeat(257))),
+        ("DiscoverTimeoutMs", json!(0)),
+        ("MonitorTimeoutMs", json!(30001)),
+        ("ExpirationAlertDays", json!(-1)),
+        (
+            "QuietHours",
+            json!([{"StartDay": 7, "StartTime": "22:00", "EndDay": 0, "EndTime": "06:00"}]),
+        ),
+        (
+            "QuietHours",
+            json!([{"StartDay": 1, "StartTime": "24:00", "EndDay": 2, "EndTime": "06:00"}]),
+        ),
+        (
+            "QuietHours",
+            json!([{"StartDay": 1, "StartTime": "7:00", "EndDay": 2, "EndTime": "06:00"}]),
+        ),
+        ("SslAlertRecipients", json!([""])),
+    ] {
+        let mut bad = good.clone();
+        bad[key] = value;
+        assert!(!network.is_valid(&bad), "{key}: {bad}");
+    }
+    let ranges = body_schema(&doc, "/KeyfactorAPI/SSL/NetworkRanges", "post");
+    let id = "0191d6a0-0000-7000-8000-000000000000";
+    for good in [
+        "127.0.0.0/30:443",
+        " 10.0.0.5-10.0.0.9:443,8443 ",
+        "[::1]:8443",
+        "fd00::/120",
+        "web.example:443",
+    ] {
+        assert!(
+            ranges.is_valid(&json!({"NetworkId": id, "Ranges": [good]})),
+            "{good}"
+        );
+    }
+    for bad in [
+        "127.0.0.0/33",
+        "10.0.0.1-::1",
+        "10.0.0.01",
+        "10.0.0.1:0",
+        "1.2.3.4.5",
+        "bad_host",
+        "[10.0.0.1]",
+    ] {
+        assert!(
+            !ranges.is_valid(&json!({"NetworkId": id, "Ranges": [bad]})),
+            "{bad}"
+        );
     }
 }

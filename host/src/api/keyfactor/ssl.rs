@@ -3,11 +3,11 @@
 
 use axum::Extension;
 use axum::Json;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
 use keywarden_db::{QuietHour, Sort, SslNetwork, SslNetworkFilter};
 use serde::Serialize;
 use serde_json::Value;
@@ -19,7 +19,7 @@ use crate::api::ciphertrust::extract::ApiJson;
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::discovery::ranges::{NetworkRange, RangeTarget};
 use crate::domain::Caller;
-use crate::domain::ssl_networks::{NetworkSpec, check_ranges};
+use crate::domain::ssl_networks::{MAX_RANGES, NetworkSpec, check_ranges};
 
 const NAMES: Names = Names::DEFAULT;
 
@@ -33,10 +33,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/SSL/Networks", get(list).post(create).put(replace))
         .route("/SSL/Networks/{identifier}", get(get_one).delete(delete))
-        .route(
-            "/SSL/NetworkRanges",
-            post(add_ranges).put(replace_ranges),
-        )
+        .route("/SSL/NetworkRanges", post(add_ranges).put(replace_ranges))
         .route("/SSL/NetworkRanges/Validate", post(validate_ranges))
         .route(
             "/SSL/NetworkRanges/{id}",
@@ -114,7 +111,7 @@ impl From<&SslNetwork> for NetworkView {
 }
 
 /// Response fields a client may send back unchanged from a GET.
-const READ_ONLY: &[&str] = &[
+pub const READ_ONLY: &[&str] = &[
     "AgentPoolId",
     "DiscoverPercentComplete",
     "MonitorPercentComplete",
@@ -126,32 +123,45 @@ const READ_ONLY: &[&str] = &[
     "MonitorJobParts",
 ];
 
-/// `HH:MM` or `HH:MM:SS`, or a date-time whose time of day is taken.
+/// `HH:MM` or `HH:MM:SS` (exactly; [`TIME_OF_DAY`]), or an RFC 3339 date-time whose
+/// time of day in UTC is taken (Keyfactor's model types these as date-times).
 fn minute_of_day(field: &str, text: &str) -> ApiResult<u16> {
-    let t = text.trim();
-    let time = t.split_once('T').map_or(t, |(_, time)| time);
-    let bad = || {
-        ApiError::invalid(
-            field,
-            format!("expected a time of day such as 22:00, got {text:?}"),
-        )
+    let bytes = text.as_bytes();
+    let two = |i: usize| -> Option<u16> {
+        let (a, b) = (*bytes.get(i)?, *bytes.get(i + 1)?);
+        (a.is_ascii_digit() && b.is_ascii_digit())
+            .then(|| u16::from(a - b'0') * 10 + u16::from(b - b'0'))
     };
-    let mut parts = time.trim_end_matches('Z').split(':');
-    let hours: u16 = parts.next().and_then(|h| h.parse().ok()).ok_or_else(bad)?;
-    let minutes: u16 = parts.next().and_then(|m| m.parse().ok()).ok_or_else(bad)?;
-    if let Some(seconds) = parts.next() {
-        seconds
-            .split('.')
-            .next()
-            .and_then(|s| s.parse::<u16>().ok())
-            .filter(|s| *s < 60)
-            .ok_or_else(bad)?;
+    let clock = match bytes.len() {
+        5 | 8 if bytes[2] == b':' && (bytes.len() == 5 || bytes[5] == b':') => {
+            match (
+                two(0),
+                two(3),
+                if bytes.len() == 8 { two(6) } else { Some(0) },
+            ) {
+                (Some(h), Some(m), Some(s)) if h < 24 && m < 60 && s < 60 => Some(h * 60 + m),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if let Some(minute) = clock {
+        return Ok(minute);
     }
-    if hours > 23 || minutes > 59 || parts.next().is_some() {
-        return Err(bad());
+    match crate::api::ciphertrust::extract::timestamp(field, Some(text)) {
+        Ok(Some(at)) => {
+            use chrono::Timelike;
+            Ok(u16::try_from(at.hour() * 60 + at.minute()).unwrap_or(0))
+        }
+        _ => Err(ApiError::invalid(
+            field,
+            format!("expected a time of day such as 22:00 or an RFC 3339 date-time, got {text:?}"),
+        )),
     }
-    Ok(hours * 60 + minutes)
 }
+
+/// What [`minute_of_day`] reads besides a date-time.
+pub const TIME_OF_DAY: &str = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$";
 
 fn quiet_hours(value: Option<Value>) -> ApiResult<Vec<QuietHour>> {
     let items = match value {
@@ -194,10 +204,25 @@ fn text_list(field: &str, value: Option<Value>) -> ApiResult<Vec<String>> {
             .enumerate()
             .map(|(i, v)| match v {
                 Value::String(s) => Ok(s),
-                _ => Err(ApiError::invalid(&format!("{field}[{i}]"), "must be a string")),
+                _ => Err(ApiError::invalid(
+                    &format!("{field}[{i}]"),
+                    "must be a string",
+                )),
             })
             .collect(),
         Some(_) => Err(ApiError::invalid(field, "must be an array of strings")),
+    }
+}
+
+/// A string as sent (not trimmed: the domain judges its length as the contract does).
+fn raw_text(body: &mut Body, key: &str) -> ApiResult<Option<String>> {
+    match body.take(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ApiError::invalid(
+            key,
+            format!("expected a string, got {other}"),
+        )),
     }
 }
 
@@ -213,7 +238,8 @@ fn read(mut body: Body) -> ApiResult<NetworkSpec> {
             .flatten())
     };
     let spec = NetworkSpec {
-        name: body.required_text("Name")?,
+        name: raw_text(&mut body, "Name")?
+            .ok_or_else(|| ApiError::invalid("Name", "is required"))?,
         description: body.text("Description")?.unwrap_or_default(),
         agent_pool_name: body.text("AgentPoolName")?.unwrap_or_default(),
         enabled: body.boolean("Enabled")?.unwrap_or(true),
@@ -238,7 +264,10 @@ fn read(mut body: Body) -> ApiResult<NetworkSpec> {
 }
 
 fn network_id(raw: &str) -> KeyfactorResult<Uuid> {
-    Ok(crate::api::ciphertrust::extract::path_id(raw, "SSL network")?)
+    Ok(crate::api::ciphertrust::extract::path_id(
+        raw,
+        "SSL network",
+    )?)
 }
 
 #[utoipa::path(post, path = "/KeyfactorAPI/SSL/Networks", tag = "keyfactor-ssl",
@@ -309,7 +338,8 @@ pub async fn get_one(
     Ok(Json(NetworkView::from(&network)))
 }
 
-#[utoipa::path(delete, path = "/KeyfactorAPI/SSL/Networks/{id}", tag = "keyfactor-ssl",
+#[utoipa::path(delete, path = "/KeyfactorAPI/SSL/Networks/{identifier}", tag = "keyfactor-ssl",
+    params(("identifier" = String, Path, description = "The network's id")),
     responses((status = 204), (status = 404, body = KeyfactorErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
@@ -512,6 +542,9 @@ pub async fn validate_ranges(
         None => return Err(ApiError::invalid("Ranges", "is required").into()),
     };
     body.finish()?;
+    if ranges.len() > MAX_RANGES {
+        return Err(ApiError::invalid("Ranges", format!("at most {MAX_RANGES} ranges")).into());
+    }
     let checks: Vec<RangeCheckView> = check_ranges(&ranges)
         .into_iter()
         .map(|c| RangeCheckView {

@@ -1,0 +1,219 @@
+//! `/KeyfactorAPI/SSL` requests, as `api/keyfactor/ssl.rs` reads them. The range notation
+//! is stated by `keywarden_ranges::pattern`, which matches exactly what the parser reads;
+//! what a pattern cannot say (a span that ends before it starts, more addresses than
+//! the server allows) is a 422.
+
+use serde_json::{Map, Value, json};
+
+use super::keyfactor::{paging, schedule};
+use super::schema::{WHITE_CHARS, doc, integer, nullable, object, plain, uuid, white};
+use super::{Operation, query};
+use crate::api::keyfactor::kit::schedule::KINDS as ALL_KINDS;
+use crate::api::keyfactor::ssl::{READ_ONLY, TIME_OF_DAY};
+use crate::discovery::ranges;
+use crate::domain::ssl_networks::{
+    CONTROL_NOT_WHITE, MAX_ALERT_DAYS, MAX_NAME_CHARS, MAX_QUIET_HOURS, MAX_RANGE_CHARS,
+    MAX_RANGES, MAX_RECIPIENT_CHARS, MAX_RECIPIENTS, MAX_SCAN_TIMEOUT_MS,
+};
+
+/// Columns `GET /SSL/Networks` sorts by.
+pub const NETWORK_SORT: &[&str] = &[
+    "Name",
+    "AgentPoolName",
+    "Enabled",
+    "CreatedAt",
+    "UpdatedAt",
+    "NetworkId",
+];
+
+/// The operations under `/KeyfactorAPI/SSL`.
+pub fn operations() -> Vec<Operation> {
+    let network_id = |description: &str| {
+        json!({"name": "identifier", "in": "path", "required": true,
+               "description": description, "schema": uuid()})
+    };
+    let mut list = paging(NETWORK_SORT);
+    list.extend([query("Name", plain()), query("Pool", plain())]);
+    vec![
+        Operation::new("get", "/KeyfactorAPI/SSL/Networks", "listSslNetworks")
+            .params(list)
+            .errors(&[400]),
+        Operation::new("post", "/KeyfactorAPI/SSL/Networks", "createSslNetwork")
+            .body(network(false))
+            .errors(&[400, 409])
+            .link("getSslNetwork", "identifier", "$response.body#/NetworkId")
+            .link("getSslNetworkRanges", "id", "$response.body#/NetworkId")
+            .link(
+                "deleteSslNetwork",
+                "identifier",
+                "$response.body#/NetworkId",
+            ),
+        Operation::new("put", "/KeyfactorAPI/SSL/Networks", "replaceSslNetwork")
+            .body(network(true))
+            .errors(&[400, 404, 409]),
+        Operation::new(
+            "get",
+            "/KeyfactorAPI/SSL/Networks/{identifier}",
+            "getSslNetwork",
+        )
+        .params(vec![
+            json!({"name": "identifier", "in": "path", "required": true,
+            "description": "The network's name or id", "schema": plain()}),
+        ])
+        .errors(&[400, 404, 409]),
+        Operation::new(
+            "delete",
+            "/KeyfactorAPI/SSL/Networks/{identifier}",
+            "deleteSslNetwork",
+        )
+        .params(vec![network_id("The network's id")])
+        .errors(&[404]),
+        Operation::new(
+            "get",
+            "/KeyfactorAPI/SSL/NetworkRanges/{id}",
+            "getSslNetworkRanges",
+        )
+        .params(vec![Operation::path_id("The network's id")])
+        .errors(&[404]),
+        Operation::new(
+            "delete",
+            "/KeyfactorAPI/SSL/NetworkRanges/{id}",
+            "deleteSslNetworkRanges",
+        )
+        .params(vec![Operation::path_id("The network's id")])
+        .errors(&[404]),
+        Operation::new(
+            "post",
+            "/KeyfactorAPI/SSL/NetworkRanges",
+            "addSslNetworkRanges",
+        )
+        .body(ranges_body())
+        .errors(&[400, 404, 422]),
+        Operation::new(
+            "put",
+            "/KeyfactorAPI/SSL/NetworkRanges",
+            "replaceSslNetworkRanges",
+        )
+        .body(ranges_body())
+        .errors(&[400, 404, 422]),
+        Operation::new(
+            "post",
+            "/KeyfactorAPI/SSL/NetworkRanges/Validate",
+            "validateSslNetworkRanges",
+        )
+        .body(validate_body())
+        .errors(&[400]),
+    ]
+}
+
+/// Text of at most `max` characters, some not white space, no control characters but
+/// white space (`domain::ssl_networks::short_text`).
+fn short_text(max: usize) -> Value {
+    let allowed = format!("[^{CONTROL_NOT_WHITE}]");
+    let visible = format!("[^{CONTROL_NOT_WHITE}{WHITE_CHARS}]");
+    json!({"type": "string", "maxLength": max,
+           "pattern": format!("^{allowed}*{visible}{allowed}*$")})
+}
+
+/// One range in Keyfactor's notation (`127.0.0.0/30:443`).
+pub fn range() -> Value {
+    json!({"type": "string", "maxLength": MAX_RANGE_CHARS,
+           "pattern": ranges::pattern(&white()),
+           "description": "An address (10.0.0.5, [::1]), a network (10.0.0.0/24), an address \
+                           range (10.0.0.5-10.0.0.20) or a host name, optionally followed by \
+                           ports (:443,8443 or :8000-8010; 443 when left out)"})
+}
+
+fn quiet_hour() -> Value {
+    let time = || {
+        json!({"anyOf": [
+            {"type": "string", "pattern": TIME_OF_DAY},
+            {"type": "string", "format": "date-time"},
+        ], "description": "HH:MM, HH:MM:SS or a date-time whose time of day (UTC) counts"})
+    };
+    let mut p = Map::new();
+    p.insert(
+        "StartDay".into(),
+        doc(integer(0, 6), "0 Sunday to 6 Saturday"),
+    );
+    p.insert("StartTime".into(), time());
+    p.insert(
+        "EndDay".into(),
+        doc(integer(0, 6), "0 Sunday to 6 Saturday"),
+    );
+    p.insert("EndTime".into(), time());
+    object(p, &["StartDay", "StartTime", "EndDay", "EndTime"])
+}
+
+fn network(replacing: bool) -> Value {
+    let mut p = Map::new();
+    p.insert("Name".into(), short_text(MAX_NAME_CHARS));
+    p.insert("Description".into(), plain());
+    p.insert("AgentPoolName".into(), plain());
+    p.insert("Enabled".into(), json!({"type": "boolean"}));
+    p.insert("DiscoverSchedule".into(), nullable(schedule(ALL_KINDS)));
+    p.insert("MonitorSchedule".into(), nullable(schedule(ALL_KINDS)));
+    for key in ["DiscoverTimeoutMs", "MonitorTimeoutMs"] {
+        p.insert(
+            key.into(),
+            doc(
+                integer(1, MAX_SCAN_TIMEOUT_MS),
+                "Per-probe time limit (default 5000)",
+            ),
+        );
+    }
+    p.insert(
+        "ExpirationAlertDays".into(),
+        doc(
+            integer(0, MAX_ALERT_DAYS),
+            "Alert this many days before expiry (default 30)",
+        ),
+    );
+    p.insert(
+        "QuietHours".into(),
+        nullable(json!({"type": "array", "maxItems": MAX_QUIET_HOURS, "items": quiet_hour()})),
+    );
+    p.insert(
+        "SslAlertRecipients".into(),
+        nullable(json!({"type": "array", "maxItems": MAX_RECIPIENTS,
+                        "items": short_text(MAX_RECIPIENT_CHARS)})),
+    );
+    p.insert("AutoMonitor".into(), json!({"type": "boolean"}));
+    p.insert("GetRobots".into(), json!({"type": "boolean"}));
+    for key in READ_ONLY {
+        p.insert(
+            (*key).into(),
+            json!({"description": "Shown in responses; ignored when sent"}),
+        );
+    }
+    if replacing {
+        p.insert("NetworkId".into(), uuid());
+        object(p, &["NetworkId", "Name"])
+    } else {
+        p.insert(
+            "NetworkId".into(),
+            json!({"description": "Ignored: the server chooses the id"}),
+        );
+        object(p, &["Name"])
+    }
+}
+
+fn ranges_body() -> Value {
+    let mut p = Map::new();
+    p.insert("NetworkId".into(), uuid());
+    p.insert(
+        "Ranges".into(),
+        json!({"type": "array", "maxItems": MAX_RANGES, "items": range()}),
+    );
+    object(p, &["NetworkId", "Ranges"])
+}
+
+fn validate_body() -> Value {
+    let mut p = Map::new();
+    p.insert("NetworkId".into(), json!({"description": "Ignored"}));
+    p.insert(
+        "Ranges".into(),
+        json!({"type": "array", "maxItems": MAX_RANGES, "items": {"type": "string"}}),
+    );
+    object(p, &["Ranges"])
+}
