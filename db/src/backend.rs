@@ -72,6 +72,8 @@ pub trait Backend: Database + sealed::Sealed {
     fn int(row: &Self::Row, col: &str) -> Result<Option<i64>, sqlx::Error>;
     /// A BOOLEAN column.
     fn boolean(row: &Self::Row, col: &str) -> Result<bool, sqlx::Error>;
+    /// A BOOLEAN column that may be NULL.
+    fn opt_boolean(row: &Self::Row, col: &str) -> Result<Option<bool>, sqlx::Error>;
     /// Expression: the string member `key` of the JSON text in `column`, or NULL.
     fn json_member(column: &str, key: &str) -> String;
     /// Expression sorting a text column bytewise (SQLite's BINARY, PostgreSQL's "C"), so
@@ -274,6 +276,8 @@ macro_rules! word_val {
     )+};
 }
 word_val!(
+    crate::ScanKind,
+    crate::ProbeStatus,
     JobStatus,
     JobResult,
     CatchUp,
@@ -319,6 +323,9 @@ impl<DB: Backend> Cols<'_, DB> {
     }
     pub fn boolean(&self, col: &str) -> Result<bool> {
         Ok(DB::boolean(self.0, col)?)
+    }
+    pub fn opt_bool(&self, col: &str) -> Result<Option<bool>> {
+        Ok(DB::opt_boolean(self.0, col)?)
     }
     pub fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>> {
         self.opt_int(col)?

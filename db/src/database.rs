@@ -22,7 +22,10 @@ use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
-use crate::ssl::{SslNetwork, SslNetworkFilter};
+use crate::ssl::{
+    ScanProgress, SslEndpoint, SslEndpointFilter, SslHistoryEntry, SslNetwork, SslNetworkFilter,
+    SslObservation, SslScanPart,
+};
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
 #[async_trait]
@@ -100,6 +103,71 @@ pub trait Database: Send + Sync {
         skip: i64,
         limit: i64,
     ) -> Result<(i64, Vec<SslNetwork>)>;
+
+    // ----- SSL scans and endpoints -----
+
+    /// Stores a scan's parts and their jobs in one transaction (each part names its job).
+    async fn insert_ssl_scan(&self, parts: &[SslScanPart], jobs: &[NewJob]) -> Result<()>;
+    /// A page of a network's parts, newest scan first, then in order, with each job's state.
+    async fn list_ssl_parts(
+        &self,
+        account_id: Option<&str>,
+        network_id: Uuid,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SslScanPart>)>;
+    /// One part, in `account_id` unless `None`.
+    async fn get_ssl_part(&self, account_id: Option<&str>, id: Uuid)
+    -> Result<Option<SslScanPart>>;
+    /// The part whose job is `job_id`, if the job is one.
+    async fn ssl_part_for_job(&self, job_id: Uuid) -> Result<Option<SslScanPart>>;
+    /// Keeps what a part's job saw, in one transaction: endpoints that served a
+    /// certificate are added (monitored when `auto_monitor`), known ones updated, every
+    /// probe of a known endpoint added to its history (marked changed when the certificate
+    /// differs from the one seen before); the part is marked finished with `stats`.
+    /// Keeping a part twice keeps nothing the second time (returns `false`).
+    async fn keep_ssl_results(
+        &self,
+        part: &SslScanPart,
+        observations: &[SslObservation],
+        stats: &crate::ssl::ScanStats,
+        auto_monitor: bool,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// The newest scan of each kind of each network in `network_ids`.
+    async fn ssl_scan_progress(
+        &self,
+        account_id: Option<&str>,
+        network_ids: &[Uuid],
+    ) -> Result<Vec<ScanProgress>>;
+    /// A page of endpoints (by network, host and port) and the total.
+    async fn list_ssl_endpoints(
+        &self,
+        filter: &SslEndpointFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SslEndpoint>)>;
+    async fn get_ssl_endpoint(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<SslEndpoint>>;
+    /// Sets an endpoint's monitor or reviewed flag; `false` when there is no such endpoint.
+    async fn set_ssl_endpoint_flags(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+        monitor: Option<bool>,
+        reviewed: Option<bool>,
+    ) -> Result<bool>;
+    /// A page of an endpoint's history, newest first, and the total.
+    async fn list_ssl_history(
+        &self,
+        account_id: Option<&str>,
+        endpoint_id: Uuid,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SslHistoryEntry>)>;
 
     // ----- retention -----
 

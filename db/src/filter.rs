@@ -286,6 +286,14 @@ pub(crate) fn resolve(sort: &Sort, allowed: &[Column]) -> Result<Vec<(Column, bo
     Ok(out)
 }
 
+/// The order of `ssl_endpoints` listings.
+pub(crate) const SSL_ENDPOINT_ORDER: &[Column] = &[
+    text("network_id"),
+    text("host"),
+    other("port"),
+    text("sni_name"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -267,3 +267,25 @@ mod tests {
         assert_eq!(serde_json::to_value(RunOn::Any).unwrap(), "any");
     }
 }
+
+word_enum! {
+    /// What an SSL scan does: find endpoints in ranges, or re-probe known ones.
+    pub enum ScanKind {
+        Discovery = "discovery",
+        Monitoring = "monitoring",
+    }
+}
+
+word_enum! {
+    /// How one probe of an endpoint ended.
+    pub enum ProbeStatus {
+        /// It spoke TLS and served a certificate.
+        CertificateFound = "certificate_found",
+        TimedOut = "timed_out",
+        Refused = "refused",
+        NotTls = "not_tls",
+        Handshake = "handshake",
+        Unreachable = "unreachable",
+        NotGranted = "not_granted",
+    }
+}

@@ -52,7 +52,8 @@ pub use history::{
     JobHistoryEntry, JobOrder, JobQuery, JobValue, NoFlag,
 };
 pub use kinds::{
-    CatchUp, JobResult, JobStatus, Overlap, RunOn, ScheduleKind, TokenRole, UnknownWord,
+    CatchUp, JobResult, JobStatus, Overlap, ProbeStatus, RunOn, ScanKind, ScheduleKind, TokenRole,
+    UnknownWord,
 };
 pub use model::{
     AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig,
@@ -63,7 +64,10 @@ pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;
 pub use sql::SqlDatabase;
 pub use sqlite::SqliteDatabase;
-pub use ssl::{QuietHour, SslNetwork, SslNetworkFilter};
+pub use ssl::{
+    ObservedCertificate, QuietHour, ScanProgress, ScanStats, SslEndpoint, SslEndpointFilter,
+    SslHistoryEntry, SslNetwork, SslNetworkFilter, SslObservation, SslScanPart,
+};
 
 /// Opens the store named by `url` and brings its schema up to date.
 ///

@@ -81,6 +81,10 @@ impl Backend for Postgres {
         row.try_get(col)
     }
 
+    fn opt_boolean(row: &PgRow, col: &str) -> Result<Option<bool>, sqlx::Error> {
+        row.try_get(col)
+    }
+
     fn json_member(column: &str, key: &str) -> String {
         format!("({column}::jsonb ->> '{key}')")
     }

@@ -103,6 +103,10 @@ impl Backend for Sqlite {
         row.try_get(col)
     }
 
+    fn opt_boolean(row: &SqliteRow, col: &str) -> Result<Option<bool>, sqlx::Error> {
+        row.try_get(col)
+    }
+
     fn json_member(column: &str, key: &str) -> String {
         format!("CAST(json_extract({column}, '$.{key}') AS TEXT)")
     }

@@ -55,3 +55,172 @@ pub struct SslNetworkFilter {
     pub name: Option<String>,
     pub agent_pool_name: Option<String>,
 }
+
+/// One part of a scan: the ranges or endpoints one job probes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SslScanPart {
+    pub id: Uuid,
+    /// The scan it belongs to (UUIDv7, so the newest scan sorts last).
+    pub scan_id: Uuid,
+    pub account_id: String,
+    pub network_id: Uuid,
+    pub kind: crate::ScanKind,
+    /// Its place in the scan, from 0.
+    pub seq: i64,
+    pub job_id: Uuid,
+    /// The ranges (discovery) or endpoints (monitoring) it probes, as its job's params
+    /// name them.
+    pub definitions: serde_json::Value,
+    pub estimated_endpoints: i64,
+    pub created_at: DateTime<Utc>,
+    /// When its results were kept.
+    pub finished_at: Option<DateTime<Utc>>,
+    pub stats: Option<ScanStats>,
+    /// Its job as it is now (read with the part; `None` once the job is purged).
+    pub job_status: Option<crate::JobStatus>,
+    pub job_started_at: Option<DateTime<Utc>>,
+    pub job_finished_at: Option<DateTime<Utc>>,
+}
+
+/// How a part's probes ended, counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanStats {
+    pub total: i64,
+    pub certificate_found: i64,
+    pub timed_out: i64,
+    pub refused: i64,
+    pub not_tls: i64,
+    pub handshake: i64,
+    pub unreachable: i64,
+    pub not_granted: i64,
+}
+
+impl ScanStats {
+    /// Counts one probe.
+    pub fn count(&mut self, status: crate::ProbeStatus) {
+        use crate::ProbeStatus as P;
+        self.total += 1;
+        *match status {
+            P::CertificateFound => &mut self.certificate_found,
+            P::TimedOut => &mut self.timed_out,
+            P::Refused => &mut self.refused,
+            P::NotTls => &mut self.not_tls,
+            P::Handshake => &mut self.handshake,
+            P::Unreachable => &mut self.unreachable,
+            P::NotGranted => &mut self.not_granted,
+        } += 1;
+    }
+}
+
+/// The newest scan of one kind of a network, summed over its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanProgress {
+    pub network_id: Uuid,
+    pub kind: crate::ScanKind,
+    pub scan_id: Uuid,
+    pub parts: i64,
+    /// Parts whose job ended (results kept, or failed for good).
+    pub ended: i64,
+    /// Parts whose job failed for good or is gone without results.
+    pub failed: i64,
+    /// Parts whose job is running now.
+    pub running: i64,
+    pub started_at: DateTime<Utc>,
+    /// When the last part ended, once every part has.
+    pub last_ended_at: Option<DateTime<Utc>>,
+}
+
+/// What one probe saw, as the host recorded it (not as the plugin reported it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SslObservation {
+    /// An address in its canonical text, or a host name (lower case).
+    pub host: String,
+    pub port: i64,
+    /// The SNI sent; empty for none.
+    pub sni_name: String,
+    /// The address connected to, when one was.
+    pub address: Option<String>,
+    pub status: crate::ProbeStatus,
+    pub certificate: Option<ObservedCertificate>,
+}
+
+/// The certificate an endpoint served, with the host's verdicts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedCertificate {
+    pub thumbprint: String,
+    pub subject: String,
+    pub issuer: String,
+    pub serial_number: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    /// The leaf, base64 DER.
+    pub certificate: String,
+    /// The chain as presented, base64 DER, leaf first.
+    pub chain: Vec<String>,
+    pub protocol: String,
+    pub cipher_suite: String,
+    pub trusted: bool,
+    pub trust_error: Option<String>,
+    pub name_matches: bool,
+    pub expired: bool,
+}
+
+/// An endpoint a scan found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SslEndpoint {
+    pub id: Uuid,
+    pub account_id: String,
+    pub network_id: Uuid,
+    pub host: String,
+    pub port: i64,
+    pub sni_name: String,
+    pub address: String,
+    pub enable_monitor: bool,
+    pub reviewed: bool,
+    pub last_status: crate::ProbeStatus,
+    pub last_history_id: Option<Uuid>,
+    pub thumbprint: Option<String>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub serial_number: Option<String>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub not_after: Option<DateTime<Utc>>,
+    /// The leaf last served, base64 DER.
+    pub certificate: Option<String>,
+    pub trusted: Option<bool>,
+    pub name_matches: Option<bool>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// Filters of [`crate::Database::list_ssl_endpoints`]; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SslEndpointFilter {
+    pub account_id: Option<String>,
+    pub network_id: Option<Uuid>,
+    pub monitored: Option<bool>,
+    pub reviewed: Option<bool>,
+    /// Only endpoints serving a certificate that ends before this instant.
+    pub expiring_before: Option<DateTime<Utc>>,
+}
+
+/// One probe of an endpoint, kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SslHistoryEntry {
+    pub id: Uuid,
+    pub endpoint_id: Uuid,
+    pub job_id: Uuid,
+    pub kind: crate::ScanKind,
+    pub observed_at: DateTime<Utc>,
+    pub status: crate::ProbeStatus,
+    pub changed: bool,
+    pub address: Option<String>,
+    pub thumbprint: Option<String>,
+    pub chain: Vec<String>,
+    pub protocol: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub trusted: Option<bool>,
+    pub trust_error: Option<String>,
+    pub name_matches: Option<bool>,
+    pub expired: Option<bool>,
+}

@@ -26,6 +26,8 @@ mod recovery;
 mod retention;
 #[path = "conformance/ssl.rs"]
 mod ssl;
+#[path = "conformance/ssl_scans.rs"]
+mod ssl_scans;
 
 use std::sync::Arc;
 
@@ -113,6 +115,7 @@ conformance!(
     retention::unreferenced_payloads_are_purged,
     retention::listings_leave_out_params_and_logs,
     ssl::ssl_networks,
+    ssl_scans::ssl_scans,
     recovery::finishes_are_fenced_by_attempt,
     executor::claims_leave_out_accounts,
     records::config_crud,

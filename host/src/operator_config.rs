@@ -60,6 +60,13 @@ pub struct TlsProbingConfig {
     pub system_roots: bool,
     /// The most addresses an SSL network's ranges may name together (default 65536).
     pub max_network_addresses: u64,
+    /// The most endpoints (addresses × ports) one part of a scan probes; a larger scan
+    /// is split into parts, each its own job (default 4096; 1 to 65536).
+    pub part_endpoints: u64,
+    /// The plugin operations a discovery and a monitoring scan run (default the bundled
+    /// `ssl-scan` plugin's).
+    pub discovery_operation: String,
+    pub monitoring_operation: String,
 }
 
 impl Default for TlsProbingConfig {
@@ -68,6 +75,9 @@ impl Default for TlsProbingConfig {
             roots: Vec::new(),
             system_roots: true,
             max_network_addresses: 65_536,
+            part_endpoints: 4096,
+            discovery_operation: "ssl_discovery".into(),
+            monitoring_operation: "ssl_monitoring".into(),
         }
     }
 }
@@ -170,6 +180,9 @@ impl OperatorConfig {
     /// Refuses a plugin's TLS probe grant that does not parse (a network that is not a
     /// CIDR, a port range that ends before it starts, a zero rate).
     pub fn check_probe_grants(&self) -> anyhow::Result<()> {
+        if !(1..=65_536).contains(&self.tls_probing.part_endpoints) {
+            anyhow::bail!("[tls_probing] part_endpoints must be 1 to 65536");
+        }
         for (plugin, grants) in &self.plugins {
             grants
                 .probe_scope()

@@ -151,6 +151,54 @@ impl NetworkRange {
         })
     }
 
+    /// The range cut into consecutive ranges of at most `max_endpoints` endpoints each
+    /// (never less than one address with all its ports), in order; together they name
+    /// exactly the endpoints this one does. The caller bounds the size of what it splits
+    /// (a network names at most `max_network_addresses`): `[::]/0` has 2^128 addresses.
+    pub fn split(&self, max_endpoints: u64) -> Vec<NetworkRange> {
+        let per_address = self.ports.len().max(1) as u128;
+        let step = (u128::from(max_endpoints) / per_address).max(1);
+        let (first, last, v4) = match &self.target {
+            RangeTarget::Host(_) | RangeTarget::Address(_) => return vec![self.clone()],
+            RangeTarget::Network(n) => (
+                ordinal(n.network()),
+                ordinal(n.broadcast()),
+                n.network().is_ipv4(),
+            ),
+            RangeTarget::Span(a, b) => (ordinal(*a), ordinal(*b), a.is_ipv4()),
+        };
+        if last - first < step {
+            return vec![self.clone()];
+        }
+        let address = |n: u128| -> IpAddr {
+            if v4 {
+                IpAddr::V4(std::net::Ipv4Addr::from(
+                    u32::try_from(n).unwrap_or(u32::MAX),
+                ))
+            } else {
+                IpAddr::V6(std::net::Ipv6Addr::from(n))
+            }
+        };
+        let mut out = Vec::new();
+        let mut start = first;
+        loop {
+            let end = start.saturating_add(step - 1).min(last);
+            let target = if start == end {
+                RangeTarget::Address(address(start))
+            } else {
+                RangeTarget::Span(address(start), address(end))
+            };
+            out.push(NetworkRange {
+                target,
+                ports: self.ports.clone(),
+            });
+            if end == last {
+                return out;
+            }
+            start = end + 1;
+        }
+    }
+
     /// The range written back in its normal form (`10.0.0.0/30:443,8443`).
     pub fn normal(&self) -> String {
         let target = match &self.target {
@@ -493,6 +541,39 @@ mod tests {
     }
 
     #[test]
+    fn splitting() {
+        let r = NetworkRange::parse("127.0.0.0/22:443,8443").unwrap();
+        let parts = r.split(1000);
+        assert_eq!(parts.len(), 3, "{parts:?}");
+        assert_eq!(parts[0].normal(), "127.0.0.0-127.0.1.243:443,8443");
+        assert_eq!(parts[2].normal(), "127.0.3.232-127.0.3.255:443,8443");
+        let all: Vec<Endpoint> = parts
+            .iter()
+            .flat_map(|p| p.endpoints_iter().collect::<Vec<_>>())
+            .collect();
+        assert_eq!(all, r.endpoints_iter().collect::<Vec<_>>());
+        assert!(parts.iter().all(|p| p.endpoints() <= 1000));
+        assert_eq!(
+            NetworkRange::parse("10.0.0.1-10.0.0.2")
+                .unwrap()
+                .split(1)
+                .len(),
+            2
+        );
+        assert_eq!(
+            NetworkRange::parse("web.test:1-5").unwrap().split(1).len(),
+            1
+        );
+        assert_eq!(
+            NetworkRange::parse("[fd00::]/120")
+                .unwrap()
+                .split(1000)
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn mistakes_say_why() {
         for (bad, says) in [
             ("", "empty"),
@@ -596,7 +677,7 @@ mod tests {
         for _ in 0..(1 + rng.next() % 5) {
             s.push_str(rng.pick(&pieces));
         }
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             let mut chars: Vec<char> = s.chars().collect();
             let i = (rng.next() as usize) % (chars.len() + 1);
             match rng.next() % 3 {

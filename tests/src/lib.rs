@@ -49,6 +49,7 @@ pub mod localstack;
 pub mod moto;
 pub mod server;
 mod support;
+pub mod tls_fleet;
 pub use support::*;
 
 /// The `keywarden` binary (debug build of the host crate), built once per process: tests

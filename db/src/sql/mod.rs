@@ -19,6 +19,7 @@ mod record;
 mod retention;
 mod rows;
 mod ssl;
+mod ssl_scans;
 
 use std::time::Duration;
 
@@ -43,7 +44,10 @@ use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
-use crate::ssl::{SslNetwork, SslNetworkFilter};
+use crate::ssl::{
+    ScanProgress, ScanStats, SslEndpoint, SslEndpointFilter, SslHistoryEntry, SslNetwork,
+    SslNetworkFilter, SslObservation, SslScanPart,
+};
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
 /// identical by construction. Applied on connect.
@@ -155,6 +159,79 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         limit: i64,
     ) -> Result<(i64, Vec<SslNetwork>)> {
         ssl::list(self, filter, sort, skip, limit).await
+    }
+
+    async fn insert_ssl_scan(&self, parts: &[SslScanPart], jobs: &[NewJob]) -> Result<()> {
+        ssl_scans::insert_scan(self, parts, jobs).await
+    }
+    async fn list_ssl_parts(
+        &self,
+        account_id: Option<&str>,
+        network_id: Uuid,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SslScanPart>)> {
+        ssl_scans::list_parts(self, account_id, network_id, skip, limit).await
+    }
+    async fn get_ssl_part(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<SslScanPart>> {
+        ssl_scans::get_part(self, account_id, "id", id).await
+    }
+    async fn ssl_part_for_job(&self, job_id: Uuid) -> Result<Option<SslScanPart>> {
+        ssl_scans::get_part(self, None, "job_id", job_id).await
+    }
+    async fn keep_ssl_results(
+        &self,
+        part: &SslScanPart,
+        observations: &[SslObservation],
+        stats: &ScanStats,
+        auto_monitor: bool,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        ssl_scans::keep_results(self, part, observations, stats, auto_monitor, at).await
+    }
+    async fn ssl_scan_progress(
+        &self,
+        account_id: Option<&str>,
+        network_ids: &[Uuid],
+    ) -> Result<Vec<ScanProgress>> {
+        ssl_scans::progress(self, account_id, network_ids).await
+    }
+    async fn list_ssl_endpoints(
+        &self,
+        filter: &SslEndpointFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SslEndpoint>)> {
+        ssl_scans::list_endpoints(self, filter, skip, limit).await
+    }
+    async fn get_ssl_endpoint(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+    ) -> Result<Option<SslEndpoint>> {
+        ssl_scans::get_endpoint(self, account_id, id).await
+    }
+    async fn set_ssl_endpoint_flags(
+        &self,
+        account_id: Option<&str>,
+        id: Uuid,
+        monitor: Option<bool>,
+        reviewed: Option<bool>,
+    ) -> Result<bool> {
+        ssl_scans::set_flags(self, account_id, id, monitor, reviewed).await
+    }
+    async fn list_ssl_history(
+        &self,
+        account_id: Option<&str>,
+        endpoint_id: Uuid,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<SslHistoryEntry>)> {
+        ssl_scans::list_history(self, account_id, endpoint_id, skip, limit).await
     }
     async fn purge_finished_jobs(&self, before: DateTime<Utc>, limit: i64) -> Result<u64> {
         retention::purge_jobs(self, before, limit).await

@@ -300,3 +300,74 @@ pub(crate) fn agent_session<DB: Backend>(row: &DB::Row) -> Result<AgentSession> 
         expires_at: c.time("expires_at")?,
     })
 }
+
+pub(crate) fn ssl_part<DB: Backend>(row: &DB::Row) -> Result<crate::ssl::SslScanPart> {
+    let c = Cols::<DB>(row);
+    Ok(crate::ssl::SslScanPart {
+        id: c.uuid("id")?,
+        scan_id: c.uuid("scan_id")?,
+        account_id: c.text("account_id")?,
+        network_id: c.uuid("network_id")?,
+        kind: c.word("kind")?,
+        seq: c.int("seq")?,
+        job_id: c.uuid("job_id")?,
+        definitions: c.json("definitions")?,
+        estimated_endpoints: c.int("estimated_endpoints")?,
+        created_at: c.time("created_at")?,
+        finished_at: c.opt_time("finished_at")?,
+        stats: c.opt_typed("stats")?,
+        job_status: c.opt_word("job_status")?,
+        job_started_at: c.opt_time("job_started_at")?,
+        job_finished_at: c.opt_time("job_finished_at")?,
+    })
+}
+
+pub(crate) fn ssl_endpoint<DB: Backend>(row: &DB::Row) -> Result<crate::ssl::SslEndpoint> {
+    let c = Cols::<DB>(row);
+    Ok(crate::ssl::SslEndpoint {
+        id: c.uuid("id")?,
+        account_id: c.text("account_id")?,
+        network_id: c.uuid("network_id")?,
+        host: c.text("host")?,
+        port: c.int("port")?,
+        sni_name: c.text("sni_name")?,
+        address: c.text("address")?,
+        enable_monitor: c.boolean("enable_monitor")?,
+        reviewed: c.boolean("reviewed")?,
+        last_status: c.word("last_status")?,
+        last_history_id: c.opt_uuid("last_history_id")?,
+        thumbprint: c.opt_text("thumbprint")?,
+        subject: c.opt_text("subject")?,
+        issuer: c.opt_text("issuer")?,
+        serial_number: c.opt_text("serial_number")?,
+        not_before: c.opt_time("not_before")?,
+        not_after: c.opt_time("not_after")?,
+        certificate: c.opt_text("certificate")?,
+        trusted: c.opt_bool("trusted")?,
+        name_matches: c.opt_bool("name_matches")?,
+        first_seen: c.time("first_seen")?,
+        last_seen: c.time("last_seen")?,
+    })
+}
+
+pub(crate) fn ssl_history<DB: Backend>(row: &DB::Row) -> Result<crate::ssl::SslHistoryEntry> {
+    let c = Cols::<DB>(row);
+    Ok(crate::ssl::SslHistoryEntry {
+        id: c.uuid("id")?,
+        endpoint_id: c.uuid("endpoint_id")?,
+        job_id: c.uuid("job_id")?,
+        kind: c.word("kind")?,
+        observed_at: c.time("observed_at")?,
+        status: c.word("status")?,
+        changed: c.boolean("changed")?,
+        address: c.opt_text("address")?,
+        thumbprint: c.opt_text("thumbprint")?,
+        chain: c.opt_typed("chain")?.unwrap_or_default(),
+        protocol: c.opt_text("protocol")?,
+        cipher_suite: c.opt_text("cipher_suite")?,
+        trusted: c.opt_bool("trusted")?,
+        trust_error: c.opt_text("trust_error")?,
+        name_matches: c.opt_bool("name_matches")?,
+        expired: c.opt_bool("expired")?,
+    })
+}

@@ -79,12 +79,19 @@ pub(crate) async fn delete<DB: Backend>(
     account_id: Option<&str>,
     id: Uuid,
 ) -> Result<bool> {
+    let mut tx = s.write_tx().await?;
     let mut q = Sql::<DB>::new("DELETE FROM ssl_networks WHERE id = ");
     q.bind(id);
     if let Some(a) = account_id {
         q.push(" AND account_id = ").bind(a);
     }
-    Ok(q.execute(&mut *s.conn().await?).await? > 0)
+    if q.execute(&mut tx).await? == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    super::ssl_scans::delete_network_data::<DB>(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &SslNetworkFilter) {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::assert_conflict;
 
-fn network(account: &str, name: &str) -> SslNetwork {
+pub fn network(account: &str, name: &str) -> SslNetwork {
     let now = keywarden_db::truncate_micros(Utc::now());
     SslNetwork {
         id: Uuid::now_v7(),

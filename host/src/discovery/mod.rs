@@ -3,6 +3,7 @@
 
 pub mod limits;
 pub mod prober;
+pub mod results;
 pub use keywarden_ranges as ranges;
 pub mod scope;
 

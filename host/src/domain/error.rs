@@ -78,6 +78,8 @@ pub enum Field {
     QuietHours(usize),
     /// Who SSL alerts go to.
     AlertRecipients,
+    /// Which scans a scan request asks for (discovery, monitoring).
+    ScanKinds,
     /// Item `n` (0-based) of a request that lists several, and the field within it.
     Item(usize, Box<Field>),
 }

@@ -23,6 +23,7 @@ pub mod legacy;
 pub mod quotas;
 pub mod schedule;
 pub mod ssl_networks;
+pub mod ssl_scans;
 pub mod target;
 pub mod tokens;
 

@@ -1,6 +1,6 @@
 //! Keeping what a job returned beyond its outcome: the family-specific data
 //! ([`FamilyData`]) goes into the store's tables, one arm per kind (synchronized cloud
-//! keys, certificate inventories, discovered store paths).
+//! keys, certificate inventories, discovered store paths, SSL scan probes).
 //!
 //! Runs after the plugin returned and before the job's outcome is written, so a job
 //! shown as completed has its data in the store already.
@@ -23,6 +23,7 @@ pub(crate) async fn persist(db: &dyn Database, job: &Job, data: &FamilyData) -> 
         FamilyData::Inventory(entries) => persist_inventory(db, job, entries).await,
         FamilyData::Paths(paths) => persist_paths(db, job, paths).await,
         FamilyData::Keys(keys) => keep_keys(db, job, keys).await,
+        FamilyData::Probes(record) => crate::discovery::results::keep(db, job, record).await,
     }
 }
 

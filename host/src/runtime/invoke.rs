@@ -63,6 +63,8 @@ pub enum FamilyData {
     Keys(Vec<CloudKey>),
     Inventory(Vec<CertificateEntry>),
     Paths(Vec<String>),
+    /// What the host's `tls` import saw (network discovery).
+    Probes(super::capabilities::tls::ProbeRecord),
 }
 
 /// The model's result for the plugin's (converted here, once).
@@ -239,12 +241,14 @@ async fn call_plugin(
                 .call_run(&mut *store, ctx)
                 .await?,
         ),
-        JobCall::Scan => outcome(
-            plugin
+        JobCall::Scan => {
+            let returned = plugin
                 .keywarden_plugin_network_discovery()
                 .call_scan(&mut *store, ctx)
-                .await?,
-        ),
+                .await?;
+            let record = std::mem::take(&mut store.data_mut().tls.record);
+            returned.map(|o| Returned::Outcome(o, FamilyData::Probes(record)))
+        }
         JobCall::Rotate => outcome(
             plugin
                 .keywarden_plugin_key_management()
@@ -463,6 +467,13 @@ fn scrub_family(
             FamilyData::Inventory(kept)
         }
         FamilyData::Paths(paths) => FamilyData::Paths(paths.iter().map(|p| scrub(p)).collect()),
+        FamilyData::Probes(mut record) => {
+            for p in &mut record.probes {
+                p.host = scrub(&p.host);
+                p.server_name = p.server_name.as_deref().map(scrub);
+            }
+            FamilyData::Probes(record)
+        }
     })
 }
 

@@ -3,3 +3,4 @@
 //! of a fleet of `openssl s_server` endpoints on loopback addresses.
 
 mod networks;
+mod scans;

@@ -2,16 +2,14 @@
 //! addresses (`fleet.rs`): what each serves and how each fails, told apart; and through a
 //! real plugin, the grants: only granted networks and ports, at the granted rate.
 
-mod fleet;
-
 use std::time::Duration;
 
-use fleet::{Endpoint, Fleet};
 use keywarden::discovery::prober::{ProbeRoots, RustlsProber, Target, TlsProber};
 use keywarden::plugins::loader;
 use keywarden::runtime::bindings::tls::{Peer, ProbeError};
 use keywarden::runtime::bindings::types::JobResult;
 use keywarden::runtime::invoke::{JobCall, JobInput, JobReport};
+use keywarden_tests::tls_fleet::{Endpoint, Fleet};
 use keywarden_tests::{plugin_file, runtime_from_toml};
 use serde_json::{Value, json};
 use sha1::Digest as _;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::keyfactor::{paging, schedule};
 use super::schema::{WHITE_CHARS, doc, integer, nullable, object, plain, uuid, white};
-use super::{Operation, query};
+use super::{Operation, query, query_doc};
 use crate::api::keyfactor::kit::schedule::KINDS as ALL_KINDS;
 use crate::api::keyfactor::ssl::{READ_ONLY, TIME_OF_DAY};
 use crate::discovery::ranges;
@@ -103,7 +103,92 @@ pub fn operations() -> Vec<Operation> {
         )
         .body(validate_body())
         .errors(&[400]),
+        Operation::new(
+            "post",
+            "/KeyfactorAPI/SSL/Networks/{identifier}/Scan",
+            "scanSslNetwork",
+        )
+        .params(vec![network_id("The network's id")])
+        .body(scan_body())
+        .errors(&[400, 404, 409]),
+        Operation::new(
+            "get",
+            "/KeyfactorAPI/SSL/Networks/{identifier}/Parts",
+            "listSslScanParts",
+        )
+        .params({
+            let mut p = vec![network_id("The network's id")];
+            p.extend(pages());
+            p
+        })
+        .errors(&[400, 404]),
+        Operation::new("get", "/KeyfactorAPI/SSL/Parts/{id}", "getSslScanPart")
+            .params(vec![Operation::path_id("The part's id")])
+            .errors(&[404]),
+        Operation::new("get", "/KeyfactorAPI/SSL", "listSslScanResults")
+            .params({
+                let mut p = pages();
+                p.extend([
+                    query("NetworkId", uuid()),
+                    query("MonitorStatus", json!({"type": "boolean"})),
+                    query("Reviewed", json!({"type": "boolean"})),
+                    query_doc(
+                        "ExpiringWithinDays",
+                        integer(0, 36_500),
+                        "Only endpoints serving a certificate that ends within this many days (expired ones included)",
+                    ),
+                ]);
+                p
+            })
+            .errors(&[400]),
+        Operation::new("get", "/KeyfactorAPI/SSL/Endpoints/{id}", "getSslEndpoint")
+            .params(vec![Operation::path_id("The endpoint's id")])
+            .errors(&[404]),
+        Operation::new(
+            "get",
+            "/KeyfactorAPI/SSL/Endpoints/{id}/History",
+            "getSslEndpointHistory",
+        )
+        .params({
+            let mut p = vec![Operation::path_id("The endpoint's id")];
+            p.extend(pages());
+            p
+        })
+        .errors(&[400, 404]),
+        Operation::new(
+            "put",
+            "/KeyfactorAPI/SSL/Endpoints/MonitorStatus",
+            "setSslEndpointMonitorStatus",
+        )
+        .body(flag_body())
+        .errors(&[400, 404]),
+        Operation::new(
+            "put",
+            "/KeyfactorAPI/SSL/Endpoints/ReviewStatus",
+            "setSslEndpointReviewStatus",
+        )
+        .body(flag_body())
+        .errors(&[400, 404]),
     ]
+}
+
+/// `PageReturned` and `ReturnLimit` (these listings have one order).
+fn pages() -> Vec<Value> {
+    paging(&[]).into_iter().take(2).collect()
+}
+
+fn scan_body() -> Value {
+    let mut p = Map::new();
+    p.insert("Discovery".into(), json!({"type": "boolean"}));
+    p.insert("Monitoring".into(), json!({"type": "boolean"}));
+    object(p, &["Discovery", "Monitoring"])
+}
+
+fn flag_body() -> Value {
+    let mut p = Map::new();
+    p.insert("Id".into(), uuid());
+    p.insert("Status".into(), json!({"type": "boolean"}));
+    object(p, &["Id", "Status"])
 }
 
 /// Text of at most `max` characters, some not white space, no control characters but

@@ -15,6 +15,7 @@ pub mod query;
 pub mod reenrollment;
 pub mod schedule;
 pub mod ssl;
+pub mod ssl_scans;
 pub mod store_types;
 
 use axum::Router;
@@ -61,6 +62,14 @@ use super::{ApiError, AppState};
     ssl::replace_ranges,
     ssl::delete_ranges,
     ssl::validate_ranges,
+    ssl_scans::scan,
+    ssl_scans::parts,
+    ssl_scans::part,
+    ssl_scans::results,
+    ssl_scans::endpoint,
+    ssl_scans::history,
+    ssl_scans::monitor_status,
+    ssl_scans::review_status,
 ))]
 pub struct KeyfactorDoc;
 
@@ -76,6 +85,7 @@ pub fn routes() -> Router<AppState> {
         .merge(certificate_store_routes())
         .merge(agents::routes())
         .merge(ssl::routes())
+        .merge(ssl_scans::routes())
 }
 
 /// Certificate store routes (relative to `/KeyfactorAPI`).

@@ -8,13 +8,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use keywarden_db::{QuietHour, Sort, SslNetwork, SslNetworkFilter};
+use keywarden_db::{QuietHour, ScanKind, ScanProgress, Sort, SslNetwork, SslNetworkFilter};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names, Params};
+use super::ssl_scans::{percent, scan_status};
 use crate::api::ciphertrust::extract::ApiJson;
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::discovery::ranges::{NetworkRange, RangeTarget};
@@ -71,14 +72,33 @@ pub struct NetworkView {
     pub ssl_alert_recipients: Vec<String>,
     pub auto_monitor: bool,
     pub get_robots: bool,
+    /// Percent of the newest discovery scan's parts that ended.
+    pub discover_percent_complete: i64,
+    pub monitor_percent_complete: i64,
+    /// 0 never scanned, 1 queued, 2 running, 3 completed, 4 completed with failed parts.
+    pub discover_status: i64,
+    pub monitor_status: i64,
+    /// When the newest scan ended (once all its parts have).
+    pub discover_last_scanned: Option<String>,
+    pub monitor_last_scanned: Option<String>,
+    /// Parts of the newest scan.
+    pub discover_job_parts: i64,
+    pub monitor_job_parts: i64,
 }
 
 fn hh_mm(minute: u16) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
 
-impl From<&SslNetwork> for NetworkView {
-    fn from(n: &SslNetwork) -> Self {
+impl NetworkView {
+    /// The network with its newest scans (`progress` may hold other networks' too).
+    pub fn new(n: &SslNetwork, progress: &[ScanProgress]) -> Self {
+        let of = |kind: ScanKind| {
+            progress
+                .iter()
+                .find(|p| p.network_id == n.id && p.kind == kind)
+        };
+        let (d, m) = (of(ScanKind::Discovery), of(ScanKind::Monitoring));
         let schedule = |r: &Option<keywarden_db::Recurrence>| {
             r.as_ref().map(|r| kit::schedule::render(Some(r)))
         };
@@ -106,8 +126,22 @@ impl From<&SslNetwork> for NetworkView {
             ssl_alert_recipients: n.alert_recipients.clone(),
             auto_monitor: n.auto_monitor,
             get_robots: n.get_robots,
+            discover_percent_complete: percent(d),
+            monitor_percent_complete: percent(m),
+            discover_status: scan_status(d),
+            monitor_status: scan_status(m),
+            discover_last_scanned: d.and_then(|p| p.last_ended_at).map(kit::time),
+            monitor_last_scanned: m.and_then(|p| p.last_ended_at).map(kit::time),
+            discover_job_parts: d.map_or(0, |p| p.parts),
+            monitor_job_parts: m.map_or(0, |p| p.parts),
         }
     }
+}
+
+/// The network as the API shows it, with its scans' progress as it is now.
+async fn view(state: &AppState, caller: &Caller, n: &SslNetwork) -> KeyfactorResult<NetworkView> {
+    let progress = state.service.ssl_progress(caller, &[n.id]).await?;
+    Ok(NetworkView::new(n, &progress))
 }
 
 /// Response fields a client may send back unchanged from a GET.
@@ -287,7 +321,7 @@ pub async fn create(
         .create_ssl_network(&caller, spec)
         .await
         .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
-    Ok(Json(NetworkView::from(&network)))
+    Ok(Json(view(&state, &caller, &network).await?))
 }
 
 /// Replaces a network (its id in the body, `NetworkId`); its ranges stay.
@@ -310,7 +344,7 @@ pub async fn replace(
         .replace_ssl_network(&caller, id, spec)
         .await
         .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
-    Ok(Json(NetworkView::from(&network)))
+    Ok(Json(view(&state, &caller, &network).await?))
 }
 
 /// A network by name (as Keyfactor addresses it) or by id.
@@ -328,14 +362,14 @@ pub async fn get_one(
     if let Ok(id) = Uuid::parse_str(identifier.trim())
         && let Ok(n) = state.service.ssl_network(&caller, id).await
     {
-        return Ok(Json(NetworkView::from(&n)));
+        return Ok(Json(view(&state, &caller, &n).await?));
     }
     let network = state
         .service
         .ssl_network_named(&caller, &identifier)
         .await
         .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
-    Ok(Json(NetworkView::from(&network)))
+    Ok(Json(view(&state, &caller, &network).await?))
 }
 
 #[utoipa::path(delete, path = "/KeyfactorAPI/SSL/Networks/{identifier}", tag = "keyfactor-ssl",
@@ -391,9 +425,13 @@ pub async fn list(
         .service
         .ssl_networks(&caller, filter, &sort, paging.skip, paging.limit)
         .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|n| n.id).collect();
+    let progress = state.service.ssl_progress(&caller, &ids).await?;
     Ok(kit::counted(
         total,
-        rows.iter().map(NetworkView::from).collect(),
+        rows.iter()
+            .map(|n| NetworkView::new(n, &progress))
+            .collect(),
     ))
 }
 
@@ -407,7 +445,7 @@ pub struct RangeView {
     pub value: String,
 }
 
-fn range_view(normal: &str) -> RangeView {
+pub fn range_view(normal: &str) -> RangeView {
     let item_type = match NetworkRange::parse(normal).map(|r| r.target) {
         Ok(RangeTarget::Address(_)) => 0,
         Ok(RangeTarget::Span(..)) => 1,

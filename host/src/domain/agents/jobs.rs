@@ -590,7 +590,8 @@ impl Service {
                 job.operation == operation::INVENTORY
             }
             crate::runtime::invoke::FamilyData::Paths(_) => job.operation == operation::DISCOVERY,
-            crate::runtime::invoke::FamilyData::Keys(_) => false,
+            crate::runtime::invoke::FamilyData::Keys(_)
+            | crate::runtime::invoke::FamilyData::Probes(_) => false,
         };
         if !fits {
             return Err(DomainError::invalid(

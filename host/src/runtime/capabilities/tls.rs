@@ -43,6 +43,40 @@ pub struct TlsCtx {
     scope: Arc<ProbeScope>,
     limits: ProbeLimits,
     probing: Option<Arc<Probing>>,
+    /// What every probe of this job saw, as the host saw it: an SSL scan keeps this,
+    /// not the plugin's own report.
+    pub record: ProbeRecord,
+}
+
+/// The probes of one job, in the order made.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeRecord {
+    pub probes: Vec<Probed>,
+    /// Probes past [`MAX_RECORDED`], counted only.
+    pub dropped: u64,
+}
+
+/// The most probes one job's record holds (a scan part probes at most 65,536 endpoints).
+pub const MAX_RECORDED: usize = 70_000;
+
+/// One probe: the endpoint as asked (an address in canonical text, or a lower-case name)
+/// and what came of it.
+#[derive(Debug, Clone)]
+pub struct Probed {
+    pub host: String,
+    pub port: u16,
+    pub server_name: Option<String>,
+    pub outcome: Result<Peer, ProbeError>,
+}
+
+impl ProbeRecord {
+    fn push(&mut self, probed: Probed) {
+        if self.probes.len() < MAX_RECORDED {
+            self.probes.push(probed);
+        } else {
+            self.dropped += 1;
+        }
+    }
 }
 
 impl TlsCtx {
@@ -59,6 +93,7 @@ impl TlsCtx {
             scope,
             limits,
             probing,
+            record: ProbeRecord::default(),
         }
     }
 
@@ -111,6 +146,35 @@ fn not_granted(host: &str, port: u16, scope: &ProbeScope) -> ProbeError {
 
 impl tls::Host for TlsCtx {
     async fn probe(
+        &mut self,
+        host: String,
+        port: u16,
+        server_name: Option<String>,
+        timeout_ms: Option<u32>,
+    ) -> Result<Peer, ProbeError> {
+        let asked = {
+            let bare = host.trim().trim_matches(['[', ']']);
+            match bare.parse::<IpAddr>() {
+                Ok(ip) => ip.to_string(),
+                Err(_) => bare.to_ascii_lowercase(),
+            }
+        };
+        let sent = server_name.clone().filter(|n| !n.trim().is_empty());
+        let outcome = self
+            .probe_granted(host, port, server_name, timeout_ms)
+            .await;
+        self.record.push(Probed {
+            host: asked,
+            port,
+            server_name: sent,
+            outcome: outcome.clone(),
+        });
+        outcome
+    }
+}
+
+impl TlsCtx {
+    async fn probe_granted(
         &mut self,
         host: String,
         port: u16,

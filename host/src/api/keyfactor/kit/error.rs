@@ -203,6 +203,7 @@ impl Names {
             Field::ExpirationAlertDays => "ExpirationAlertDays".to_owned(),
             Field::QuietHours(i) => format!("QuietHours[{i}]"),
             Field::AlertRecipients => "SslAlertRecipients".to_owned(),
+            Field::ScanKinds => "Discovery".to_owned(),
             Field::Item(i, inner) if self.item_is_store && **inner == Field::Store => {
                 format!("{}[{i}]", self.items)
             }

@@ -1,0 +1,286 @@
+//! SSL scans: parts stored with their jobs, results kept once, endpoints added and
+//! updated with history (changes marked), progress, flags, account scoping, and a
+//! network's data removed with it.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use keywarden_db::{
+    Database, JobStatus, ObservedCertificate, ProbeStatus, ScanKind, ScanStats, SslEndpointFilter,
+    SslObservation, SslScanPart, truncate_micros,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::new_job;
+
+fn part(network: &keywarden_db::SslNetwork, scan_id: Uuid, seq: i64, job: Uuid) -> SslScanPart {
+    SslScanPart {
+        id: Uuid::now_v7(),
+        scan_id,
+        account_id: network.account_id.clone(),
+        network_id: network.id,
+        kind: ScanKind::Discovery,
+        seq,
+        job_id: job,
+        definitions: json!(["127.0.0.0/31:443"]),
+        estimated_endpoints: 2,
+        created_at: truncate_micros(Utc::now()),
+        finished_at: None,
+        stats: None,
+        job_status: None,
+        job_started_at: None,
+        job_finished_at: None,
+    }
+}
+
+fn seen(host: &str, thumbprint: Option<&str>) -> SslObservation {
+    SslObservation {
+        host: host.into(),
+        port: 443,
+        sni_name: String::new(),
+        address: thumbprint.map(|_| format!("{host}:443")),
+        status: if thumbprint.is_some() {
+            ProbeStatus::CertificateFound
+        } else {
+            ProbeStatus::Refused
+        },
+        certificate: thumbprint.map(|t| ObservedCertificate {
+            thumbprint: t.into(),
+            subject: "CN=web".into(),
+            issuer: "CN=ca".into(),
+            serial_number: "01".into(),
+            not_before: truncate_micros(Utc::now() - Duration::days(1)),
+            not_after: truncate_micros(Utc::now() + Duration::days(10)),
+            certificate: "AAAA".into(),
+            chain: vec!["AAAA".into(), "BBBB".into()],
+            protocol: "TLSv1.3".into(),
+            cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            trusted: true,
+            trust_error: None,
+            name_matches: false,
+            expired: false,
+        }),
+    }
+}
+
+pub async fn ssl_scans(db: Arc<dyn Database>) {
+    let mut n = super::ssl::network("kylo", "scanned");
+    n.ranges = vec!["127.0.0.0/31:443".into()];
+    let network = db.insert_ssl_network(&n).await.unwrap();
+    let now = Utc::now();
+    let jobs = [
+        new_job("kylo", "part 1", now, now),
+        new_job("kylo", "part 2", now, now),
+    ];
+    let scan_id = Uuid::now_v7();
+    let parts = [
+        part(&network, scan_id, 0, jobs[0].id),
+        part(&network, scan_id, 1, jobs[1].id),
+    ];
+    // A part naming a job that is not inserted with it is refused, and nothing is kept.
+    assert!(
+        db.insert_ssl_scan(&[part(&network, scan_id, 2, Uuid::now_v7())], &[])
+            .await
+            .is_err()
+    );
+    db.insert_ssl_scan(&parts, &jobs).await.unwrap();
+    assert!(
+        db.get_job(None, jobs[0].id).await.unwrap().is_some(),
+        "the jobs are stored"
+    );
+    let (total, listed) = db
+        .list_ssl_parts(Some("kylo"), network.id, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(listed[0].seq, 0);
+    assert_eq!(listed[0].job_status, Some(JobStatus::Queued));
+    assert_eq!(listed[0].definitions, parts[0].definitions);
+    let (total, _) = db
+        .list_ssl_parts(Some("rey"), network.id, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 0, "another account's parts");
+    assert_eq!(
+        db.ssl_part_for_job(jobs[1].id).await.unwrap().map(|p| p.id),
+        Some(parts[1].id)
+    );
+    assert!(
+        db.get_ssl_part(Some("rey"), parts[0].id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let progress = db
+        .ssl_scan_progress(Some("kylo"), &[network.id])
+        .await
+        .unwrap();
+    assert_eq!(progress.len(), 1);
+    assert_eq!(
+        (progress[0].parts, progress[0].ended, progress[0].running),
+        (2, 0, 0)
+    );
+    assert_eq!(progress[0].last_ended_at, None);
+
+    // First part: one endpoint found, one refused (not kept).
+    let mut stats = ScanStats::default();
+    stats.count(ProbeStatus::CertificateFound);
+    stats.count(ProbeStatus::Refused);
+    let at = truncate_micros(Utc::now());
+    let observed = [seen("127.0.0.0", Some("AA11")), seen("127.0.0.1", None)];
+    assert!(
+        db.keep_ssl_results(&parts[0], &observed, &stats, true, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.keep_ssl_results(&parts[0], &observed, &stats, true, at)
+            .await
+            .unwrap(),
+        "a part is kept once"
+    );
+    let (total, endpoints) = db
+        .list_ssl_endpoints(
+            &SslEndpointFilter {
+                account_id: Some("kylo".into()),
+                ..Default::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 1, "{endpoints:?}");
+    let e = &endpoints[0];
+    assert_eq!(
+        (e.host.as_str(), e.port, e.enable_monitor),
+        ("127.0.0.0", 443, true)
+    );
+    assert_eq!(e.thumbprint.as_deref(), Some("AA11"));
+    assert_eq!((e.trusted, e.name_matches), (Some(true), Some(false)));
+    let kept = db
+        .get_ssl_part(Some("kylo"), parts[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.finished_at, Some(at));
+    assert_eq!(kept.stats, Some(stats.clone()));
+
+    // Second part (a monitoring probe of the same endpoint, renewed): a change.
+    let renewed = [seen("127.0.0.0", Some("BB22"))];
+    assert!(
+        db.keep_ssl_results(&parts[1], &renewed, &stats, true, at)
+            .await
+            .unwrap()
+    );
+    let e = db
+        .get_ssl_endpoint(Some("kylo"), e.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.thumbprint.as_deref(), Some("BB22"));
+    let (total, history) = db
+        .list_ssl_history(Some("kylo"), e.id, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(history.len(), 2);
+    let newest = history
+        .iter()
+        .find(|h| h.thumbprint.as_deref() == Some("BB22"))
+        .unwrap();
+    assert!(newest.changed);
+    assert_eq!(newest.chain, vec!["AAAA".to_owned(), "BBBB".to_owned()]);
+    assert_eq!(newest.protocol.as_deref(), Some("TLSv1.3"));
+    assert!(
+        !history
+            .iter()
+            .find(|h| h.thumbprint.as_deref() == Some("AA11"))
+            .unwrap()
+            .changed
+    );
+    assert_eq!(
+        db.list_ssl_history(Some("rey"), e.id, 0, 10)
+            .await
+            .unwrap()
+            .0,
+        0
+    );
+
+    let progress = db.ssl_scan_progress(None, &[network.id]).await.unwrap();
+    assert_eq!(
+        (progress[0].parts, progress[0].ended, progress[0].failed),
+        (2, 2, 0)
+    );
+    assert_eq!(progress[0].last_ended_at, Some(at));
+
+    // A failed part's job counts as ended and failed.
+    let job = new_job("kylo", "part", now, now);
+    let failed_part = SslScanPart {
+        scan_id: Uuid::now_v7(),
+        ..part(&network, scan_id, 0, job.id)
+    };
+    db.insert_ssl_scan(
+        std::slice::from_ref(&failed_part),
+        std::slice::from_ref(&job),
+    )
+    .await
+    .unwrap();
+    let claimed = db
+        .claim_jobs(
+            "node",
+            Utc::now() + Duration::seconds(1),
+            10,
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert!(claimed.iter().any(|j| j.id == job.id), "{claimed:?}");
+    let progress = db.ssl_scan_progress(None, &[network.id]).await.unwrap();
+    assert_eq!(
+        (progress[0].parts, progress[0].running),
+        (1, 1),
+        "the newest scan"
+    );
+    db.finish_jobs(&[crate::executor::finish(job.id, "node", JobStatus::Failed)])
+        .await
+        .unwrap();
+    let progress = db.ssl_scan_progress(None, &[network.id]).await.unwrap();
+    assert_eq!((progress[0].ended, progress[0].failed), (1, 1));
+
+    // Flags, scoped by account.
+    assert!(
+        !db.set_ssl_endpoint_flags(Some("rey"), e.id, Some(false), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.set_ssl_endpoint_flags(Some("kylo"), e.id, Some(false), Some(true))
+            .await
+            .unwrap()
+    );
+    let filter = SslEndpointFilter {
+        account_id: Some("kylo".into()),
+        monitored: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(db.list_ssl_endpoints(&filter, 0, 10).await.unwrap().0, 0);
+    let expiring = SslEndpointFilter {
+        expiring_before: Some(Utc::now() + Duration::days(30)),
+        reviewed: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(db.list_ssl_endpoints(&expiring, 0, 10).await.unwrap().0, 1);
+
+    // Deleting the network removes its parts, endpoints and history.
+    assert!(
+        db.delete_ssl_network(Some("kylo"), network.id)
+            .await
+            .unwrap()
+    );
+    assert!(db.get_ssl_endpoint(None, e.id).await.unwrap().is_none());
+    assert_eq!(db.list_ssl_history(None, e.id, 0, 10).await.unwrap().0, 0);
+    assert!(db.get_ssl_part(None, parts[0].id).await.unwrap().is_none());
+}

@@ -1,0 +1,628 @@
+//! `/KeyfactorAPI/SSL` scans and what they found: start a scan, its parts, the scan
+//! results (`GET /SSL`), endpoints and their history, in Keyfactor's field names. The
+//! integer codes Keyfactor leaves unlabelled are Keywarden's (`docs/ssl-discovery.md`).
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use chrono::{Duration, Utc};
+use keywarden_db::{
+    JobStatus, ProbeStatus, ScanKind, ScanProgress, SslEndpoint, SslEndpointFilter,
+    SslHistoryEntry, SslScanPart,
+};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names, Params};
+use super::ssl::{RangeView, range_view};
+use crate::api::ciphertrust::extract::ApiJson;
+use crate::api::{ApiError, AppState};
+use crate::certificates::parse;
+use crate::domain::Caller;
+
+const NAMES: Names = Names::DEFAULT;
+
+/// Routes relative to `/KeyfactorAPI`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/SSL/Networks/{identifier}/Scan", post(scan))
+        .route("/SSL/Networks/{identifier}/Parts", get(parts))
+        .route("/SSL/Parts/{id}", get(part))
+        .route("/SSL", get(results))
+        .route("/SSL/Endpoints/{id}", get(endpoint))
+        .route("/SSL/Endpoints/{id}/History", get(history))
+        .route("/SSL/Endpoints/MonitorStatus", put(monitor_status))
+        .route("/SSL/Endpoints/ReviewStatus", put(review_status))
+}
+
+fn path_uuid(raw: &str, what: &str) -> KeyfactorResult<Uuid> {
+    Ok(crate::api::ciphertrust::extract::path_id(raw, what)?)
+}
+
+/// A scan's state as a number: 0 never scanned, 1 queued (no part started yet),
+/// 2 running, 3 completed, 4 completed with parts that failed.
+pub fn scan_status(p: Option<&ScanProgress>) -> i64 {
+    match p {
+        None => 0,
+        Some(p) if p.ended == p.parts => {
+            if p.failed > 0 {
+                4
+            } else {
+                3
+            }
+        }
+        Some(p) if p.running == 0 && p.ended == 0 => 1,
+        Some(_) => 2,
+    }
+}
+
+/// Percent of a scan's parts that ended.
+pub fn percent(p: Option<&ScanProgress>) -> i64 {
+    p.map_or(0, |p| {
+        if p.parts == 0 {
+            0
+        } else {
+            p.ended * 100 / p.parts
+        }
+    })
+}
+
+/// `{Discovery: bool, Monitoring: bool}`, both required.
+#[utoipa::path(post, path = "/KeyfactorAPI/SSL/Networks/{identifier}/Scan", tag = "keyfactor-ssl",
+    params(("identifier" = String, Path, description = "The network's id")),
+    responses((status = 204, description = "The scans were queued; see the network's Parts"),
+        (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody),
+        (status = 409, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn scan(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(identifier): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> KeyfactorResult<StatusCode> {
+    let id = path_uuid(&identifier, "SSL network")?;
+    let mut body = Body::new(body, "")?;
+    let discovery = body
+        .boolean("Discovery")?
+        .ok_or_else(|| ApiError::invalid("Discovery", "is required"))?;
+    let monitoring = body
+        .boolean("Monitoring")?
+        .ok_or_else(|| ApiError::invalid("Monitoring", "is required"))?;
+    body.finish()?;
+    state
+        .service
+        .start_ssl_scan(&caller, id, discovery, monitoring)
+        .await
+        .map_err(|e| KeyfactorError::domain(e, &NAMES))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A part's state: 1 queued, 2 running, 3 ended (its results kept, or its job failed).
+fn part_status(p: &SslScanPart) -> i64 {
+    if p.finished_at.is_some() {
+        return 3;
+    }
+    match p.job_status {
+        Some(JobStatus::Queued) => 1,
+        Some(JobStatus::Running) => 2,
+        _ => 3,
+    }
+}
+
+/// A part in a list (Keyfactor's DisplayScanJobPart).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PartListView {
+    pub scan_job_part_id: String,
+    pub logical_scan_job_id: String,
+    /// `discovery` or `monitoring`.
+    pub scan_type: String,
+    pub agent: Option<String>,
+    pub status: i64,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub endpoint_count: i64,
+}
+
+/// One part (Keyfactor's ScanJobPart).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PartView {
+    pub scan_job_part_id: String,
+    pub logical_scan_job_id: String,
+    /// The part's job.
+    pub agent_job_id: String,
+    pub scan_type: String,
+    pub estimated_endpoint_count: i64,
+    pub status: i64,
+    pub stat_total_endpoint_count: i64,
+    pub stat_timed_out_connecting_count: i64,
+    pub stat_connection_refused_count: i64,
+    pub stat_timed_out_downloading_count: i64,
+    pub stat_exception_downloading_count: i64,
+    pub stat_not_ssl_count: i64,
+    pub stat_bad_ssl_handshake_count: i64,
+    pub stat_certificate_found_count: i64,
+    pub stat_no_certificate_count: i64,
+    /// Endpoints the part could not reach, or was not granted.
+    pub stat_unreachable_count: i64,
+    pub scan_job_part_definitions: Vec<RangeView>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+}
+
+fn end_time(p: &SslScanPart) -> Option<String> {
+    p.finished_at
+        .or(if part_status(p) == 3 {
+            p.job_finished_at
+        } else {
+            None
+        })
+        .map(kit::time)
+}
+
+fn part_list_view(p: &SslScanPart) -> PartListView {
+    PartListView {
+        scan_job_part_id: p.id.to_string(),
+        logical_scan_job_id: p.scan_id.to_string(),
+        scan_type: p.kind.to_string(),
+        agent: None,
+        status: part_status(p),
+        start_time: p.job_started_at.map(kit::time),
+        end_time: end_time(p),
+        endpoint_count: p.stats.as_ref().map_or(p.estimated_endpoints, |s| s.total),
+    }
+}
+
+fn definitions(p: &SslScanPart) -> Vec<RangeView> {
+    let items = p.definitions.as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .map(|d| match d {
+            Value::String(range) => range_view(range),
+            other => RangeView {
+                item_type: 0,
+                value: format!(
+                    "{}:{}",
+                    other["host"].as_str().unwrap_or_default(),
+                    other["port"]
+                ),
+            },
+        })
+        .collect()
+}
+
+fn part_view(p: &SslScanPart) -> PartView {
+    let s = p.stats.clone().unwrap_or_default();
+    PartView {
+        scan_job_part_id: p.id.to_string(),
+        logical_scan_job_id: p.scan_id.to_string(),
+        agent_job_id: p.job_id.to_string(),
+        scan_type: p.kind.to_string(),
+        estimated_endpoint_count: p.estimated_endpoints,
+        status: part_status(p),
+        stat_total_endpoint_count: s.total,
+        stat_timed_out_connecting_count: s.timed_out,
+        stat_connection_refused_count: s.refused,
+        stat_timed_out_downloading_count: 0,
+        stat_exception_downloading_count: 0,
+        stat_not_ssl_count: s.not_tls,
+        stat_bad_ssl_handshake_count: s.handshake,
+        stat_certificate_found_count: s.certificate_found,
+        stat_no_certificate_count: 0,
+        stat_unreachable_count: s.unreachable + s.not_granted,
+        scan_job_part_definitions: definitions(p),
+        start_time: p.job_started_at.map(kit::time),
+        end_time: end_time(p),
+    }
+}
+
+/// A network's parts: the newest scan first, each scan's parts in order.
+#[utoipa::path(get, path = "/KeyfactorAPI/SSL/Networks/{identifier}/Parts", tag = "keyfactor-ssl",
+    params(("identifier" = String, Path, description = "The network's id")),
+    responses((status = 200, body = Vec<PartListView>,
+        headers(("x-total-count" = i64, description = "Parts of the network"))),
+        (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn parts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(identifier): Path<String>,
+    mut q: Params,
+) -> KeyfactorResult<Response> {
+    let id = path_uuid(&identifier, "SSL network")?;
+    let paging = q.paging(|_| None::<()>, "(none: newest scan first)")?;
+    q.finish()?;
+    let (total, rows) = state
+        .service
+        .ssl_parts(&caller, id, paging.skip, paging.limit)
+        .await?;
+    Ok(kit::counted(
+        total,
+        rows.iter().map(part_list_view).collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/KeyfactorAPI/SSL/Parts/{id}", tag = "keyfactor-ssl",
+    responses((status = 200, body = PartView), (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn part(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> KeyfactorResult<Json<PartView>> {
+    let part = state
+        .service
+        .ssl_part(&caller, path_uuid(&id, "scan part")?)
+        .await?;
+    Ok(Json(part_view(&part)))
+}
+
+/// The common name of a subject (`CN=web, O=Lab` → `web`).
+fn common_name(subject: &str) -> Option<String> {
+    subject
+        .split(',')
+        .map(str::trim)
+        .find_map(|rdn| rdn.strip_prefix("CN="))
+        .map(str::to_owned)
+}
+
+/// One endpoint as a scan result (Keyfactor's SslScanResult), with what it serves.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScanResultView {
+    pub endpoint_id: String,
+    #[serde(rename = "ReverseDNS")]
+    pub reverse_dns: Option<String>,
+    #[serde(rename = "SNIName")]
+    pub sni_name: String,
+    pub ip_address: String,
+    pub port: i64,
+    pub certificate_found: bool,
+    pub agent_pool_name: String,
+    pub network_name: String,
+    pub monitor_status: bool,
+    #[serde(rename = "CertificateCN")]
+    pub certificate_cn: Option<String>,
+    pub reviewed: bool,
+    /// The host as scanned (an address or a name).
+    pub host: String,
+    pub thumbprint: Option<String>,
+    pub not_after: Option<String>,
+    pub trusted: Option<bool>,
+    pub name_matches: Option<bool>,
+    pub last_seen: String,
+}
+
+/// The caller's endpoints (by network, host, port): `NetworkId`, `MonitorStatus`,
+/// `Reviewed` and `ExpiringWithinDays` filter.
+#[utoipa::path(get, path = "/KeyfactorAPI/SSL", tag = "keyfactor-ssl",
+    responses((status = 200, body = Vec<ScanResultView>,
+        headers(("x-total-count" = i64, description = "Endpoints matching the filters"))),
+        (status = 400, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn results(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    mut q: Params,
+) -> KeyfactorResult<Response> {
+    let paging = q.paging(|_| None::<()>, "(none: by network, host and port)")?;
+    let network_id = q
+        .take("NetworkId")
+        .map(|raw| {
+            Uuid::parse_str(&raw).map_err(|_| {
+                ApiError::invalid("NetworkId", format!("expected a GUID, got {raw:?}"))
+            })
+        })
+        .transpose()?;
+    let days = q.integer("ExpiringWithinDays", 0, 36_500)?;
+    let filter = SslEndpointFilter {
+        account_id: None,
+        network_id,
+        monitored: q.boolean("MonitorStatus")?,
+        reviewed: q.boolean("Reviewed")?,
+        expiring_before: days.map(|d| Utc::now() + Duration::days(d)),
+    };
+    q.finish()?;
+    let (total, rows) = state
+        .service
+        .ssl_endpoints(&caller, filter, paging.skip, paging.limit)
+        .await?;
+    let mut networks: HashMap<Uuid, (String, String)> = HashMap::new();
+    for e in &rows {
+        if !networks.contains_key(&e.network_id)
+            && let Ok(n) = state.service.ssl_network(&caller, e.network_id).await
+        {
+            networks.insert(n.id, (n.name, n.agent_pool_name));
+        }
+    }
+    let views: Vec<ScanResultView> = rows
+        .iter()
+        .map(|e| {
+            let (network_name, pool) = networks.get(&e.network_id).cloned().unwrap_or_default();
+            ScanResultView {
+                endpoint_id: e.id.to_string(),
+                reverse_dns: None,
+                sni_name: e.sni_name.clone(),
+                ip_address: e.address.clone(),
+                port: e.port,
+                certificate_found: e.thumbprint.is_some(),
+                agent_pool_name: pool,
+                network_name,
+                monitor_status: e.enable_monitor,
+                certificate_cn: e.subject.as_deref().and_then(common_name),
+                reviewed: e.reviewed,
+                host: e.host.clone(),
+                thumbprint: e.thumbprint.clone(),
+                not_after: e.not_after.map(kit::time),
+                trusted: e.trusted,
+                name_matches: e.name_matches,
+                last_seen: kit::time(e.last_seen),
+            }
+        })
+        .collect();
+    Ok(kit::counted(total, views))
+}
+
+/// One endpoint (Keyfactor's Endpoint), with the certificate it last served.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointView {
+    pub endpoint_id: String,
+    pub network_id: String,
+    pub last_history_id: Option<String>,
+    /// The address's bytes, base64 (as .NET serialises a byte array).
+    pub ip_address_bytes: Option<String>,
+    pub ip_address: String,
+    pub host: String,
+    pub port: i64,
+    #[serde(rename = "SNIName")]
+    pub sni_name: String,
+    pub enable_monitor: bool,
+    pub reviewed: bool,
+    /// How the last probe ended (`certificate_found`, `timed_out`, `refused`, ...).
+    pub last_status: String,
+    pub thumbprint: Option<String>,
+    #[serde(rename = "IssuedDN")]
+    pub issued_dn: Option<String>,
+    #[serde(rename = "IssuerDN")]
+    pub issuer_dn: Option<String>,
+    pub serial_number: Option<String>,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    pub trusted: Option<bool>,
+    pub name_matches: Option<bool>,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+fn address_bytes(address: &str) -> Option<String> {
+    let ip: std::net::IpAddr = address
+        .parse::<std::net::SocketAddr>()
+        .map(|s| s.ip())
+        .or_else(|_| address.parse())
+        .ok()?;
+    let bytes = match ip {
+        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    Some(parse::base64_der(&bytes))
+}
+
+fn endpoint_view(e: &SslEndpoint) -> EndpointView {
+    EndpointView {
+        endpoint_id: e.id.to_string(),
+        network_id: e.network_id.to_string(),
+        last_history_id: e.last_history_id.map(|h| h.to_string()),
+        ip_address_bytes: address_bytes(&e.address),
+        ip_address: e.address.clone(),
+        host: e.host.clone(),
+        port: e.port,
+        sni_name: e.sni_name.clone(),
+        enable_monitor: e.enable_monitor,
+        reviewed: e.reviewed,
+        last_status: e.last_status.to_string(),
+        thumbprint: e.thumbprint.clone(),
+        issued_dn: e.subject.clone(),
+        issuer_dn: e.issuer.clone(),
+        serial_number: e.serial_number.clone(),
+        not_before: e.not_before.map(kit::time),
+        not_after: e.not_after.map(kit::time),
+        trusted: e.trusted,
+        name_matches: e.name_matches,
+        first_seen: kit::time(e.first_seen),
+        last_seen: kit::time(e.last_seen),
+    }
+}
+
+#[utoipa::path(get, path = "/KeyfactorAPI/SSL/Endpoints/{id}", tag = "keyfactor-ssl",
+    responses((status = 200, body = EndpointView), (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn endpoint(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> KeyfactorResult<Json<EndpointView>> {
+    let e = state
+        .service
+        .ssl_endpoint(&caller, path_uuid(&id, "SSL endpoint")?)
+        .await?;
+    Ok(Json(endpoint_view(&e)))
+}
+
+/// A certificate of a history entry's chain.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct HistoryCertificateView {
+    /// Its place in the chain, leaf 0.
+    pub id: i64,
+    #[serde(rename = "IssuedDN")]
+    pub issued_dn: String,
+    pub serial_number: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub signing_algorithm: Option<String>,
+    pub thumbprint: String,
+    #[serde(rename = "IssuerDN")]
+    pub issuer_dn: String,
+    #[serde(rename = "IssuedCN")]
+    pub issued_cn: Option<String>,
+    pub subject_alt_name_elements: Vec<String>,
+}
+
+/// One probe of an endpoint (Keyfactor's EndpointHistory).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct HistoryView {
+    pub history_id: String,
+    pub endpoint_id: String,
+    pub audit_id: Option<i64>,
+    pub timestamp: String,
+    /// 0 certificate found, 1 timed out, 2 refused, 3 not TLS, 4 handshake failed,
+    /// 5 unreachable, 6 not granted.
+    pub status: i64,
+    /// The same as a word.
+    pub status_name: String,
+    /// 0 discovery, 1 monitoring.
+    pub job_type: i64,
+    /// The part's job.
+    pub job_id: String,
+    #[serde(rename = "ReverseDNS")]
+    pub reverse_dns: Option<String>,
+    /// The certificate differs from the one seen before.
+    pub changed: bool,
+    pub protocol: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub trusted: Option<bool>,
+    pub trust_error: Option<String>,
+    pub name_matches: Option<bool>,
+    pub expired: Option<bool>,
+    pub history_certificates: Vec<HistoryCertificateView>,
+}
+
+fn status_code(s: ProbeStatus) -> i64 {
+    ProbeStatus::ALL.iter().position(|p| *p == s).unwrap_or(0) as i64
+}
+
+fn history_view(h: &SslHistoryEntry) -> HistoryView {
+    use base64::Engine as _;
+    let certificates = h
+        .chain
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b64)| {
+            let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+            let s = parse::summarize(&der).ok()?;
+            Some(HistoryCertificateView {
+                id: i as i64,
+                issued_cn: common_name(&s.subject),
+                issued_dn: s.subject,
+                serial_number: s.serial_number,
+                not_before: kit::time(s.not_before),
+                not_after: kit::time(s.not_after),
+                signing_algorithm: None,
+                thumbprint: s.thumbprint,
+                issuer_dn: s.issuer,
+                subject_alt_name_elements: s.sans,
+            })
+        })
+        .collect();
+    HistoryView {
+        history_id: h.id.to_string(),
+        endpoint_id: h.endpoint_id.to_string(),
+        audit_id: None,
+        timestamp: kit::time(h.observed_at),
+        status: status_code(h.status),
+        status_name: h.status.to_string(),
+        job_type: i64::from(h.kind == ScanKind::Monitoring),
+        job_id: h.job_id.to_string(),
+        reverse_dns: None,
+        changed: h.changed,
+        protocol: h.protocol.clone(),
+        cipher_suite: h.cipher_suite.clone(),
+        trusted: h.trusted,
+        trust_error: h.trust_error.clone(),
+        name_matches: h.name_matches,
+        expired: h.expired,
+        history_certificates: certificates,
+    }
+}
+
+/// An endpoint's probes, newest first.
+#[utoipa::path(get, path = "/KeyfactorAPI/SSL/Endpoints/{id}/History", tag = "keyfactor-ssl",
+    responses((status = 200, body = Vec<HistoryView>,
+        headers(("x-total-count" = i64, description = "Probes of the endpoint"))),
+        (status = 400, body = KeyfactorErrorBody), (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn history(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    mut q: Params,
+) -> KeyfactorResult<Response> {
+    let id = path_uuid(&id, "SSL endpoint")?;
+    let paging = q.paging(|_| None::<()>, "(none: newest first)")?;
+    q.finish()?;
+    let (total, rows) = state
+        .service
+        .ssl_history(&caller, id, paging.skip, paging.limit)
+        .await?;
+    Ok(kit::counted(total, rows.iter().map(history_view).collect()))
+}
+
+/// `{Id, Status}`.
+fn flag_body(body: Value) -> KeyfactorResult<(Uuid, bool)> {
+    let mut body = Body::new(body, "")?;
+    let id = body
+        .uuid("Id")?
+        .ok_or_else(|| ApiError::invalid("Id", "is required"))?;
+    let status = body
+        .boolean("Status")?
+        .ok_or_else(|| ApiError::invalid("Status", "is required"))?;
+    body.finish()?;
+    Ok((id, status))
+}
+
+/// Monitors an endpoint (`Status: true`) or stops monitoring it.
+#[utoipa::path(put, path = "/KeyfactorAPI/SSL/Endpoints/MonitorStatus", tag = "keyfactor-ssl",
+    responses((status = 204), (status = 400, body = KeyfactorErrorBody),
+        (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn monitor_status(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<Value>,
+) -> KeyfactorResult<StatusCode> {
+    let (id, status) = flag_body(body)?;
+    state
+        .service
+        .set_ssl_endpoint_flags(&caller, id, Some(status), None)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Marks an endpoint reviewed (`Status: true`) or not.
+#[utoipa::path(put, path = "/KeyfactorAPI/SSL/Endpoints/ReviewStatus", tag = "keyfactor-ssl",
+    responses((status = 204), (status = 400, body = KeyfactorErrorBody),
+        (status = 404, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review_status(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<Value>,
+) -> KeyfactorResult<StatusCode> {
+    let (id, status) = flag_body(body)?;
+    state
+        .service
+        .set_ssl_endpoint_flags(&caller, id, None, Some(status))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
