@@ -276,6 +276,8 @@ macro_rules! word_val {
     )+};
 }
 word_val!(
+    crate::AlertKind,
+    crate::AlertState,
     crate::ScanKind,
     crate::ProbeStatus,
     JobStatus,

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::agents::{Agent, AgentFilter, AgentSession, RegistrationCredential};
+use crate::alerts::{Alert, AlertFilter, AlertOutcome, NewAlert};
 use crate::certificates::{
     CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
     InventoryFilter,
@@ -168,6 +169,29 @@ pub trait Database: Send + Sync {
         skip: i64,
         limit: i64,
     ) -> Result<(i64, Vec<SslHistoryEntry>)>;
+
+    // ----- alerts -----
+
+    /// Raises alerts; those whose `dedupe_key` was raised before are left out. Returns
+    /// how many were new.
+    async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<u64>;
+    /// Takes up to `limit` pending alerts due at `now` for delivery, leasing each for
+    /// `lease` so no other node delivers it meanwhile.
+    async fn claim_alerts(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Alert>>;
+    /// Records how a delivery attempt of a claimed alert went, and frees its lease.
+    async fn settle_alert(&self, id: Uuid, outcome: &AlertOutcome) -> Result<()>;
+    /// A page of alerts, newest first, and the total.
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<Alert>)>;
 
     // ----- retention -----
 

@@ -289,3 +289,33 @@ word_enum! {
         NotGranted = "not_granted",
     }
 }
+
+word_enum! {
+    /// What an alert is about.
+    pub enum AlertKind {
+        /// An endpoint's certificate ends within its network's ExpirationAlertDays.
+        CertificateExpiring = "certificate_expiring",
+        /// An endpoint serves another certificate than at its previous probe.
+        CertificateChanged = "certificate_changed",
+        /// An endpoint's chain does not lead to a trusted root.
+        CertificateUntrusted = "certificate_untrusted",
+        /// An endpoint's certificate is not valid for the name (or address) probed.
+        NameMismatch = "name_mismatch",
+        /// An attempt of a job failed.
+        JobFailed = "job_failed",
+        /// A config's fire time passed without a job (skipped on catch-up or overlap).
+        JobMissed = "job_missed",
+        /// A job failed on its last attempt.
+        RetriesExhausted = "retries_exhausted",
+    }
+}
+
+word_enum! {
+    /// Where an alert's delivery stands.
+    pub enum AlertState {
+        Pending = "pending",
+        Delivered = "delivered",
+        /// Every attempt failed.
+        Failed = "failed",
+    }
+}

@@ -19,6 +19,7 @@
 //! with several nodes or after a crash between the two steps.
 
 mod agents;
+mod alerts;
 pub mod backend;
 mod certificates;
 mod database;
@@ -40,6 +41,7 @@ pub use agents::{
     Agent, AgentCondition, AgentField, AgentFilter, AgentSession, AgentStatus, CertificateRenewal,
     RegistrationCredential,
 };
+pub use alerts::{Alert, AlertFilter, AlertOutcome, NewAlert};
 pub use certificates::{
     CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
     InventoryFilter,
@@ -52,8 +54,8 @@ pub use history::{
     JobHistoryEntry, JobOrder, JobQuery, JobValue, NoFlag,
 };
 pub use kinds::{
-    CatchUp, JobResult, JobStatus, Overlap, ProbeStatus, RunOn, ScanKind, ScheduleKind, TokenRole,
-    UnknownWord,
+    AlertKind, AlertState, CatchUp, JobResult, JobStatus, Overlap, ProbeStatus, RunOn, ScanKind,
+    ScheduleKind, TokenRole, UnknownWord,
 };
 pub use model::{
     AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig,

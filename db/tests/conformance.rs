@@ -6,6 +6,8 @@
 
 #[path = "conformance/agents.rs"]
 mod agents;
+#[path = "conformance/alerts.rs"]
+mod alerts;
 #[path = "conformance/certificate_stores.rs"]
 mod certificate_stores;
 #[path = "conformance/cloud_keys.rs"]
@@ -115,6 +117,7 @@ conformance!(
     retention::unreferenced_payloads_are_purged,
     retention::listings_leave_out_params_and_logs,
     ssl::ssl_networks,
+    alerts::alerts_are_raised_once_and_delivered_once,
     ssl_scans::ssl_scans,
     recovery::finishes_are_fenced_by_attempt,
     executor::claims_leave_out_accounts,

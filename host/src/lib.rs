@@ -1,6 +1,7 @@
 //! Keywarden: schedules and runs key- and certificate-lifecycle jobs, each operation a
 //! sandboxed WebAssembly component.
 
+pub mod alerts;
 pub mod api;
 pub mod authority;
 pub mod certificates;

@@ -48,6 +48,48 @@ pub struct OperatorConfig {
     /// What TLS probes judge certificates against.
     #[serde(default)]
     pub tls_probing: TlsProbingConfig,
+    /// Where alerts go.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// Alert delivery (`[alerts]`): a webhook that receives each alert once as JSON, signed
+/// with HMAC-SHA256 under a secret named in `[secrets]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// `http://` or `https://` URL; none: alerts are kept (and listed) but not sent.
+    pub webhook_url: Option<String>,
+    /// The `[secrets]` entry whose value signs the requests (required with a URL).
+    pub webhook_secret: Option<String>,
+    /// Attempts before an alert is given up (default 8).
+    pub max_attempts: u32,
+    /// The first retry's delay in seconds, doubled each time up to `max_backoff_secs`
+    /// (defaults 5 and 3600).
+    pub backoff_secs: u64,
+    pub max_backoff_secs: u64,
+    /// How often a node looks for alerts to send, in milliseconds (default 1000).
+    pub interval_ms: u64,
+    /// Time limit of one delivery request, in seconds (default 10).
+    pub timeout_secs: u64,
+    /// An alert held back by quiet hours is looked at again after this many seconds at
+    /// most, so a change of the network's quiet hours applies soon (default 60).
+    pub quiet_recheck_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            webhook_secret: None,
+            max_attempts: 8,
+            backoff_secs: 5,
+            max_backoff_secs: 3600,
+            interval_ms: 1000,
+            timeout_secs: 10,
+            quiet_recheck_secs: 60,
+        }
+    }
 }
 
 /// The roots a TLS probe's "trusted" verdict is judged against (`[tls_probing]`).

@@ -50,6 +50,7 @@ pub mod moto;
 pub mod server;
 mod support;
 pub mod tls_fleet;
+pub mod webhook;
 pub use support::*;
 
 /// The `keywarden` binary (debug build of the host crate), built once per process: tests

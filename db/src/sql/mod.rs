@@ -4,6 +4,7 @@
 //! backend; the `Database` impl below only forwards to them.
 
 mod agents;
+mod alerts;
 mod audit;
 mod certificates;
 mod cloud_keys;
@@ -31,6 +32,7 @@ use sqlx::{Pool, Transaction};
 use uuid::Uuid;
 
 use crate::agents::{Agent, AgentFilter, AgentSession, RegistrationCredential};
+use crate::alerts::{Alert, AlertFilter, AlertOutcome, NewAlert};
 use crate::backend::Backend;
 use crate::certificates::{
     CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
@@ -161,6 +163,28 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         ssl::list(self, filter, sort, skip, limit).await
     }
 
+    async fn raise_alerts(&self, new: &[NewAlert]) -> Result<u64> {
+        alerts::raise(self, new).await
+    }
+    async fn claim_alerts(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Alert>> {
+        alerts::claim(self, now, limit, lease).await
+    }
+    async fn settle_alert(&self, id: Uuid, outcome: &AlertOutcome) -> Result<()> {
+        alerts::settle(self, id, outcome).await
+    }
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        skip: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<Alert>)> {
+        alerts::list(self, filter, skip, limit).await
+    }
     async fn insert_ssl_scan(&self, parts: &[SslScanPart], jobs: &[NewJob]) -> Result<()> {
         ssl_scans::insert_scan(self, parts, jobs).await
     }

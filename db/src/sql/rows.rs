@@ -371,3 +371,24 @@ pub(crate) fn ssl_history<DB: Backend>(row: &DB::Row) -> Result<crate::ssl::SslH
         expired: c.opt_bool("expired")?,
     })
 }
+
+pub(crate) fn alert<DB: Backend>(row: &DB::Row) -> Result<crate::alerts::Alert> {
+    let c = Cols::<DB>(row);
+    Ok(crate::alerts::Alert {
+        id: c.uuid("id")?,
+        account_id: c.text("account_id")?,
+        kind: c.word("kind")?,
+        subject: c.text("subject")?,
+        message: c.text("message")?,
+        details: c.json("details")?,
+        network_id: c.opt_uuid("network_id")?,
+        job_config_id: c.opt_uuid("job_config_id")?,
+        job_id: c.opt_uuid("job_id")?,
+        created_at: c.time("created_at")?,
+        state: c.word("state")?,
+        attempts: c.int("attempts")?,
+        next_attempt_at: c.time("next_attempt_at")?,
+        delivered_at: c.opt_time("delivered_at")?,
+        last_error: c.opt_text("last_error")?,
+    })
+}

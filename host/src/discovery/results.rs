@@ -5,7 +5,8 @@
 
 use chrono::Utc;
 use keywarden_db::{
-    Database, Job, ObservedCertificate, ProbeStatus, ScanStats, SslObservation, truncate_micros,
+    Database, Job, ObservedCertificate, ProbeStatus, ScanStats, SslEndpointFilter, SslObservation,
+    truncate_micros,
 };
 
 use crate::certificates::parse;
@@ -88,6 +89,23 @@ pub(crate) async fn keep(db: &dyn Database, job: &Job, record: &ProbeRecord) -> 
     };
     let (observations, stats) = observations(record);
     let now = truncate_micros(Utc::now());
+    // Alerts first, from the endpoints as they were: raising is idempotent (one per
+    // endpoint and certificate), so a retry after a failed keep raises nothing twice.
+    let filter = SslEndpointFilter {
+        account_id: Some(part.account_id.clone()),
+        network_id: Some(part.network_id),
+        ..Default::default()
+    };
+    let (_, endpoints) = db
+        .list_ssl_endpoints(&filter, 0, i64::MAX)
+        .await
+        .map_err(failed)?;
+    let known = endpoints
+        .into_iter()
+        .map(|e| ((e.host.clone(), e.port, e.sni_name.clone()), e))
+        .collect();
+    let raised = crate::alerts::ssl::alerts(&network, job.id, &observations, &known, now);
+    db.raise_alerts(&raised).await.map_err(failed)?;
     db.keep_ssl_results(&part, &observations, &stats, network.auto_monitor, now)
         .await
         .map(|_| ())

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod agents;
+pub mod alerts;
 pub mod audit;
 pub mod caller;
 pub mod catalog;

@@ -103,6 +103,8 @@ pub async fn serve(
         .context("invalid TLS probe grants in the operator config")?;
     crate::tenancy::access::check_accounts(&options.config)
         .context("invalid [accounts] in the operator config")?;
+    let webhook = crate::alerts::webhook::Webhook::from_config(&options.config)
+        .context("invalid [alerts] in the operator config")?;
     // Before anything else: a certificate that cannot be served should stop the start
     // before the database is migrated or plugins compile.
     let tls = options
@@ -183,6 +185,12 @@ pub async fn serve(
     tasks.extend(retention::spawn(
         db.clone(),
         options.config.retention.clone(),
+        stop.clone(),
+    ));
+    tasks.extend(crate::alerts::delivery::spawn(
+        db.clone(),
+        webhook,
+        options.config.alerts.clone(),
         stop.clone(),
     ));
 

@@ -2,20 +2,34 @@
 //! the bundled `ssl-scan` plugin through the server: a discovery scan split into parts
 //! finds exactly the TLS endpoints, with openssl's SHA-1 thumbprints and the host's
 //! verdicts; a monitoring scan after a certificate renewal records the change; progress
-//! fields and parts tell where a scan is; another team sees nothing of it.
+//! fields and parts tell where a scan is; another team sees nothing of it. Alerts: each
+//! condition raised once, held back during quiet hours, delivered to a webhook receiver
+//! in the test signed with HMAC-SHA256 (checked with `openssl dgst`), retried after a
+//! failed delivery, never sent twice.
 
 use std::time::{Duration, Instant};
 
 use keywarden_tests::server::TestServer;
 use keywarden_tests::tls_fleet::{Endpoint, Fleet};
+use keywarden_tests::webhook::{Received, Receiver};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const NETWORKS: &str = "/KeyfactorAPI/SSL/Networks";
 
-fn config(fleet: &Fleet, block: u8) -> String {
+const HMAC_SECRET: &str = "alert-signing-secret";
+
+fn config(fleet: &Fleet, block: u8, webhook: &str) -> String {
     format!(
         r#"
+        [secrets]
+        alert-hmac = {{ value = "{HMAC_SECRET}" }}
+        [alerts]
+        webhook_url = "{webhook}"
+        webhook_secret = "alert-hmac"
+        backoff_secs = 1
+        interval_ms = 200
+        quiet_recheck_secs = 1
         [tls_probing]
         roots = [{ca:?}]
         system_roots = false
@@ -33,6 +47,80 @@ fn config(fleet: &Fleet, block: u8) -> String {
         "#,
         ca = fleet.ca
     )
+}
+
+/// Quiet all week.
+fn always_quiet() -> Value {
+    json!([{"StartDay": 0, "StartTime": "00:00", "EndDay": 6, "EndTime": "23:59"},
+           {"StartDay": 6, "StartTime": "23:59", "EndDay": 0, "EndTime": "00:00"}])
+}
+
+/// The HMAC-SHA256 openssl computes for `message` under the test's secret, as the
+/// server's `sha256=<hex>` header.
+fn openssl_hmac(message: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", HMAC_SECRET, "-r"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl dgst");
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    format!("sha256={}", text.split_whitespace().next().unwrap())
+}
+
+/// The alerts the receiver accepted, checked one by one: a valid signature, and no alert
+/// accepted twice.
+fn accepted(received: &[Received]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for r in received {
+        let header = |name: &str| r.headers[name].to_str().unwrap().to_owned();
+        let mut message = header("x-keywarden-timestamp").into_bytes();
+        message.push(b'.');
+        message.extend_from_slice(&r.body);
+        assert_eq!(header("x-keywarden-signature"), openssl_hmac(&message));
+        let alert: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            alert["id"].as_str().unwrap(),
+            header("x-keywarden-alert-id")
+        );
+        if r.status.is_success() {
+            assert!(
+                !out.iter().any(|a| a["id"] == alert["id"]),
+                "delivered twice: {alert}"
+            );
+            out.push(alert);
+        }
+    }
+    out
+}
+
+/// Waits until the receiver accepted `n` alerts.
+async fn wait_accepted(receiver: &Receiver, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = accepted(&receiver.received());
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} alerts arrived: {got:?}",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn kinds(alerts: &[Value]) -> Vec<String> {
+    let mut k: Vec<String> = alerts
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_owned())
+        .collect();
+    k.sort();
+    k
 }
 
 /// Every port of the fleet, on 127.0.<block>.11 to .26 (16 addresses).
@@ -74,7 +162,7 @@ fn found<'a>(results: &'a [Value], e: &Endpoint) -> &'a Value {
         .unwrap_or_else(|| panic!("{} not among {results:?}", e.addr))
 }
 
-async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8) {
+async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8, receiver: &Receiver) {
     let a = s.token("team-a", false).await;
     let b = s.token("team-b", false).await;
     let (status, network) = s
@@ -82,7 +170,8 @@ async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8) {
             &a,
             NETWORKS,
             &json!({"Name": "fleet", "DiscoverTimeoutMs": 700, "MonitorTimeoutMs": 700,
-                    "AutoMonitor": true, "ExpirationAlertDays": 30}),
+                    "AutoMonitor": true, "ExpirationAlertDays": 30,
+                    "QuietHours": always_quiet(), "SslAlertRecipients": ["ops@example.com"]}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{network}");
@@ -213,6 +302,74 @@ async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8) {
     assert_eq!(total, Some(1), "{expiring}");
     assert_eq!(expiring[0]["IpAddress"], fleet.expired.addr.to_string());
 
+    // Alerts: the expired certificate, the self-signed one, and three not valid for the
+    // address probed (another name; the TLS 1.3 and 1.2 servers serve .11's certificate).
+    // All held back: the network is quiet all week.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        receiver.received().is_empty(),
+        "nothing is sent during quiet hours"
+    );
+    let (status, page) = s.get(&a, &format!("/api/v1/alerts?network_id={id}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 5, "{page}");
+    let listed: Vec<Value> = page["resources"].as_array().unwrap().clone();
+    assert_eq!(
+        kinds(&listed),
+        [
+            "certificate_expiring",
+            "certificate_untrusted",
+            "name_mismatch",
+            "name_mismatch",
+            "name_mismatch"
+        ]
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|a| a["state"] == "pending" && a["attempts"] == 0),
+        "{page}"
+    );
+    let (_, theirs) = s.get(&b, "/api/v1/alerts").await;
+    assert_eq!(theirs["total"], 0, "another team's alerts: {theirs}");
+    // Quiet hours lifted: each alert arrives once, signed; the first attempt the receiver
+    // refused is retried.
+    let (_, mut current) = s.get(&a, &format!("{NETWORKS}/{id}")).await;
+    current["QuietHours"] = json!([]);
+    let (status, body) = s.put(&a, NETWORKS, &current).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let delivered = wait_accepted(receiver, 5).await;
+    assert_eq!(kinds(&delivered), kinds(&listed));
+    assert!(
+        receiver.received()[0].status.is_server_error(),
+        "the first try was refused"
+    );
+    let expiring = delivered
+        .iter()
+        .find(|a| a["kind"] == "certificate_expiring")
+        .unwrap();
+    assert_eq!(expiring["subject"], fleet.expired.addr.to_string());
+    assert_eq!(expiring["recipients"], json!(["ops@example.com"]));
+    assert_eq!(expiring["network"]["name"], "fleet");
+    assert_eq!(
+        expiring["details"]["thumbprint"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase(),
+        fleet.openssl_sha1(&fleet.expired)
+    );
+    let (_, page) = s.get(&a, "/api/v1/alerts?state=delivered").await;
+    assert_eq!(page["total"], 5, "{page}");
+
+    // A second discovery raises nothing new.
+    let (status, body) = s
+        .post(&a, &scan, &json!({"Discovery": true, "Monitoring": false}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    wait_scanned(s, &a, &id, "Discover").await;
+    let (_, page) = s.get(&a, "/api/v1/alerts").await;
+    assert_eq!(page["total"], 5, "raised once: {page}");
+
     // Another team sees none of it.
     let (_, theirs, total) = s.get_counted(&b, "/KeyfactorAPI/SSL").await;
     assert_eq!(total, Some(0), "{theirs}");
@@ -257,7 +414,11 @@ async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{history}");
-    assert_eq!(total, Some(2), "{history}");
+    assert_eq!(
+        total,
+        Some(3),
+        "two discoveries and a monitoring probe: {history}"
+    );
     assert_eq!(
         history[0]["JobType"], 1,
         "newest first: the monitoring probe"
@@ -272,12 +433,40 @@ async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8) {
     );
     assert_eq!(history[1]["Changed"], false, "{history}");
     assert_eq!(
-        history[1]["HistoryCertificates"][0]["Thumbprint"]
+        history[2]["HistoryCertificates"][0]["Thumbprint"]
             .as_str()
             .unwrap()
             .to_ascii_lowercase(),
         before
     );
+    // The change is alerted, once.
+    let delivered = wait_accepted(receiver, 6).await;
+    let changed = delivered
+        .iter()
+        .find(|a| a["kind"] == "certificate_changed")
+        .unwrap();
+    assert_eq!(changed["subject"], fleet.valid.addr.to_string());
+    assert_eq!(
+        changed["details"]["thumbprint"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase(),
+        after
+    );
+    assert_eq!(
+        changed["details"]["previous_thumbprint"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase(),
+        before
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        accepted(&receiver.received()).len(),
+        6,
+        "nothing sent twice"
+    );
+
     // An unchanged endpoint's monitoring probe is not a change.
     let expired_id = found(&results, &fleet.expired)["EndpointId"]
         .as_str()
@@ -329,8 +518,9 @@ async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8) {
 async fn scans_of_a_fleet_sqlite() {
     let block = 41;
     let mut fleet = Fleet::start(block);
-    let s = TestServer::sqlite_with_toml(&config(&fleet, block)).await;
-    scenario(&s, &mut fleet, block).await;
+    let receiver = Receiver::start(1).await;
+    let s = TestServer::sqlite_with_toml(&config(&fleet, block, &receiver.url)).await;
+    scenario(&s, &mut fleet, block, &receiver).await;
     s.stop().await;
 }
 
@@ -338,8 +528,9 @@ async fn scans_of_a_fleet_sqlite() {
 async fn scans_of_a_fleet_postgres() {
     let block = 42;
     let mut fleet = Fleet::start(block);
-    if let Some(s) = TestServer::postgres_with_toml(&config(&fleet, block)).await {
-        scenario(&s, &mut fleet, block).await;
+    let receiver = Receiver::start(1).await;
+    if let Some(s) = TestServer::postgres_with_toml(&config(&fleet, block, &receiver.url)).await {
+        scenario(&s, &mut fleet, block, &receiver).await;
         s.stop().await;
     }
 }

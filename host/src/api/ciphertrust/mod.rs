@@ -3,6 +3,7 @@
 //! keys, plugins, tokens, health). Handlers parse, call the domain service, render.
 
 pub mod agents;
+pub mod alerts;
 pub(crate) mod config_input;
 pub mod configs;
 pub mod error;
@@ -39,6 +40,7 @@ use super::AppState;
     tokens::list,
     tokens::revoke,
     tokens::audit,
+    alerts::list,
     agents::create_credential,
     agents::delete_credential,
 ))]
@@ -69,6 +71,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/audit", get(tokens::audit))
+        .route("/alerts", get(alerts::list))
         .route(
             "/agents/registration-credentials",
             post(agents::create_credential),

@@ -209,6 +209,23 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
             .params(vec![json!({"name": "id", "in": "path", "required": true,
                 "description": "The token's id", "schema": {"type": "string", "minLength": 1}})])
             .errors(&[403, 404, 409]),
+        Operation::new("get", "/api/v1/alerts", "listAlerts")
+            .params(vec![
+                query_doc(
+                    "kind",
+                    json!({"type": "string", "enum": keywarden_db::AlertKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()}),
+                    "Only alerts of this kind",
+                ),
+                query_doc(
+                    "state",
+                    json!({"type": "string", "enum": ["pending", "delivered", "failed"]}),
+                    "Only alerts in this delivery state",
+                ),
+                query_doc("network_id", super::schema::uuid(), "Only alerts of this SSL network"),
+                query("skip", integer(0, i64::MAX)),
+                query("limit", integer(0, i64::MAX)),
+            ])
+            .errors(&[400]),
         Operation::new("get", "/api/v1/audit", "listAuditLog")
             .params(vec![
                 query_doc("account", plain(), "Only this account's entries"),

@@ -177,11 +177,17 @@ fn pages() -> Vec<Value> {
     paging(&[]).into_iter().take(2).collect()
 }
 
+/// `{Discovery, Monitoring}`, both given, at least one true.
 fn scan_body() -> Value {
     let mut p = Map::new();
     p.insert("Discovery".into(), json!({"type": "boolean"}));
     p.insert("Monitoring".into(), json!({"type": "boolean"}));
-    object(p, &["Discovery", "Monitoring"])
+    let mut body = object(p, &["Discovery", "Monitoring"]);
+    body["anyOf"] = json!([
+        {"properties": {"Discovery": {"const": true}}},
+        {"properties": {"Monitoring": {"const": true}}},
+    ]);
+    body
 }
 
 fn flag_body() -> Value {
@@ -230,16 +236,20 @@ fn quiet_hour() -> Value {
     object(p, &["StartDay", "StartTime", "EndDay", "EndTime"])
 }
 
+/// A network body. Every field but `Name` (and `NetworkId` when replacing) may be left
+/// out or null: the server then takes its default.
 fn network(replacing: bool) -> Value {
     let mut p = Map::new();
     p.insert("Name".into(), short_text(MAX_NAME_CHARS));
-    p.insert("Description".into(), plain());
-    p.insert("AgentPoolName".into(), plain());
-    p.insert("Enabled".into(), json!({"type": "boolean"}));
-    p.insert("DiscoverSchedule".into(), nullable(schedule(ALL_KINDS)));
-    p.insert("MonitorSchedule".into(), nullable(schedule(ALL_KINDS)));
+    let boolean = || json!({"type": "boolean"});
+    let mut optional = Map::new();
+    optional.insert("Description".into(), plain());
+    optional.insert("AgentPoolName".into(), plain());
+    optional.insert("Enabled".into(), boolean());
+    optional.insert("DiscoverSchedule".into(), schedule(ALL_KINDS));
+    optional.insert("MonitorSchedule".into(), schedule(ALL_KINDS));
     for key in ["DiscoverTimeoutMs", "MonitorTimeoutMs"] {
-        p.insert(
+        optional.insert(
             key.into(),
             doc(
                 integer(1, MAX_SCAN_TIMEOUT_MS),
@@ -247,24 +257,27 @@ fn network(replacing: bool) -> Value {
             ),
         );
     }
-    p.insert(
+    optional.insert(
         "ExpirationAlertDays".into(),
         doc(
             integer(0, MAX_ALERT_DAYS),
             "Alert this many days before expiry (default 30)",
         ),
     );
-    p.insert(
+    optional.insert(
         "QuietHours".into(),
-        nullable(json!({"type": "array", "maxItems": MAX_QUIET_HOURS, "items": quiet_hour()})),
+        json!({"type": "array", "maxItems": MAX_QUIET_HOURS, "items": quiet_hour()}),
     );
-    p.insert(
+    optional.insert(
         "SslAlertRecipients".into(),
-        nullable(json!({"type": "array", "maxItems": MAX_RECIPIENTS,
-                        "items": short_text(MAX_RECIPIENT_CHARS)})),
+        json!({"type": "array", "maxItems": MAX_RECIPIENTS,
+               "items": short_text(MAX_RECIPIENT_CHARS)}),
     );
-    p.insert("AutoMonitor".into(), json!({"type": "boolean"}));
-    p.insert("GetRobots".into(), json!({"type": "boolean"}));
+    optional.insert("AutoMonitor".into(), boolean());
+    optional.insert("GetRobots".into(), boolean());
+    for (key, schema) in optional {
+        p.insert(key, nullable(schema));
+    }
     for key in READ_ONLY {
         p.insert(
             (*key).into(),
