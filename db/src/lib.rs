@@ -58,9 +58,9 @@ pub use kinds::{
     ScheduleKind, TokenRole, UnknownWord,
 };
 pub use model::{
-    AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig,
-    JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, Progress,
-    Purged, SyncedKey, truncate_micros,
+    AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobAlerts,
+    JobConfig, JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken,
+    Node, Progress, Purged, SyncedKey, truncate_micros,
 };
 pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;

@@ -217,10 +217,25 @@ pub struct JobConfig {
     /// When the scheduler fires this config next; `None` = never (disabled, past end).
     /// Compare-and-set by [`crate::Database::fire_config`] to prevent double fires.
     pub next_fire_at: Option<DateTime<Utc>>,
+    /// Which failures of its jobs raise an alert.
+    pub alerts: JobAlerts,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change by a user (scheduler bookkeeping does not bump it).
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which failures of a config's jobs raise an alert (`[alerts]` delivers them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobAlerts {
+    /// Every failed attempt, retried or not.
+    pub on_failure: bool,
+    /// A fire time passed without a job (skipped after downtime, or because the
+    /// previous job was still running).
+    pub on_missed_run: bool,
+    /// A job failed on its last attempt.
+    pub on_retries_exhausted: bool,
 }
 
 impl JobConfig {
@@ -256,6 +271,7 @@ impl JobConfig {
             max_retries: 0,
             retry_backoff_secs: 60,
             next_fire_at: None,
+            alerts: JobAlerts::default(),
             created_at: now,
             updated_at: now,
         }

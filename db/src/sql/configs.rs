@@ -42,6 +42,12 @@ pub(crate) fn editable(c: &JobConfig) -> Vec<(&'static str, Val)> {
         ("max_retries", c.max_retries.into()),
         ("retry_backoff_secs", c.retry_backoff_secs.into()),
         ("next_fire_at", c.next_fire_at.into()),
+        (
+            "alerts",
+            Val::Text(Some(
+                serde_json::to_string(&c.alerts).unwrap_or_else(|_| "{}".into()),
+            )),
+        ),
     ]
 }
 

@@ -73,6 +73,7 @@ pub(crate) fn config<DB: Backend>(row: &DB::Row) -> Result<JobConfig> {
         max_retries: c.int32("max_retries")?,
         retry_backoff_secs: c.int("retry_backoff_secs")?,
         next_fire_at: c.opt_time("next_fire_at")?,
+        alerts: c.opt_typed("alerts")?.unwrap_or_default(),
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
     })

@@ -4,6 +4,7 @@
 //! (`dedupe_key`); any node may deliver it, under a lease.
 
 pub mod delivery;
+pub mod jobs;
 pub mod quiet;
 pub mod ssl;
 pub mod webhook;

@@ -70,6 +70,7 @@ pub struct ConfigSpec {
     pub overlap: Overlap,
     pub max_retries: i32,
     pub retry_backoff_secs: i64,
+    pub alerts: keywarden_db::JobAlerts,
 }
 
 impl ConfigSpec {
@@ -91,6 +92,7 @@ impl ConfigSpec {
             overlap: Overlap::Skip,
             max_retries: 0,
             retry_backoff_secs: 60,
+            alerts: Default::default(),
         }
     }
 }
@@ -119,6 +121,7 @@ impl From<&JobConfig> for ConfigSpec {
             overlap: c.overlap,
             max_retries: c.max_retries,
             retry_backoff_secs: c.retry_backoff_secs,
+            alerts: c.alerts,
         }
     }
 }
@@ -358,6 +361,7 @@ impl Service {
         config.overlap = spec.overlap;
         config.max_retries = spec.max_retries;
         config.retry_backoff_secs = spec.retry_backoff_secs;
+        config.alerts = spec.alerts;
         config.target = target;
         config.schedule_kind = kind;
         config.recurrence = recurrence;

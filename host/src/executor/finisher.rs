@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_db::{JobFinish, NewAuditEntry};
+use keywarden_db::{JobFinish, JobStatus, NewAuditEntry};
+
+use crate::alerts::jobs::JobFailure;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Shared;
@@ -47,12 +49,21 @@ pub(crate) async fn run(
 async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
     let mut finishes: Vec<JobFinish> = Vec::with_capacity(batch.len());
     let mut ids = Vec::with_capacity(batch.len());
+    let mut failures: Vec<JobFailure> = Vec::new();
     for done in batch.drain(..) {
         ids.push(done.id());
         match done {
             Done::Finish(f) => finishes.push(f),
             Done::Retry(retry) => {
                 let (id, at, message) = (retry.id, retry.at, &retry.message);
+                if !retry.not_run {
+                    failures.push(JobFailure {
+                        job_id: id,
+                        attempt: retry.attempt,
+                        message: message.clone(),
+                        last: false,
+                    });
+                }
                 match shared.db.retry_job(&retry).await {
                     // Waiting (for a store's lock) is routine; a failed attempt is not.
                     Ok(true) if retry.not_run => tracing::debug!(job = %id, %at, "{message}"),
@@ -69,8 +80,22 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
     }
     if !finishes.is_empty() && write_finishes(shared, &finishes).await {
         audit(shared, &finishes).await;
+        failures.extend(
+            finishes
+                .iter()
+                .filter(|f| f.status == JobStatus::Failed)
+                .map(|f| JobFailure {
+                    job_id: f.id,
+                    attempt: f.attempt,
+                    message: f.message.clone().unwrap_or_default(),
+                    last: true,
+                }),
+        );
     }
     shared.forget(&ids);
+    if !failures.is_empty() {
+        crate::alerts::jobs::failed(&*shared.db, &failures).await;
+    }
 }
 
 /// Appends the batch's outcomes to the audit log (one append for the batch). An outcome

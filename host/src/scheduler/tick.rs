@@ -133,6 +133,12 @@ async fn fire_one(
         MAX_FIRES_PER_TICK,
     );
     let mut fires = plan.fires;
+    // A fire time inside the window that yields no job was missed (too late to count
+    // as on time under `catch_up = skip`).
+    let mut missed_because = (fires.is_empty()
+        && config.catch_up == keywarden_db::CatchUp::Skip
+        && window.contains(expected))
+    .then_some("it came while no scheduler ran, and catch_up = skip");
     // Overlap is judged against jobs of earlier rounds; the fires of one catch-up round
     // are enqueued together as the catch-up policy asked.
     if !fires.is_empty()
@@ -141,6 +147,7 @@ async fn fire_one(
     {
         tracing::info!(config = %config.id, name = %config.name, skipped = fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
         fires.clear();
+        missed_because = Some("the previous job was still running (overlap = skip)");
     }
     // Target and schedule kind come from the config, where they were computed once.
     let jobs: Vec<NewJob> = fires
@@ -151,6 +158,9 @@ async fn fire_one(
         .fire_config(config.id, Some(expected), plan.next_fire, &jobs)
         .await?
     {
+        if let Some(why) = missed_because {
+            crate::alerts::jobs::missed(db, config, expected, why).await;
+        }
         Ok(jobs.len())
     } else {
         tracing::debug!(config = %config.id, "config already fired by another scheduler");

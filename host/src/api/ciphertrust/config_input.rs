@@ -248,6 +248,39 @@ pub fn apply(
     if let Some(v) = fields.integer("retry_backoff_secs", 0, 7 * 86_400)? {
         spec.retry_backoff_secs = v;
     }
+    match fields.0.remove("alerts") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(mut map)) => {
+            let mut flag = |key: &str, current: bool| -> ApiResult<bool> {
+                match map.remove(key) {
+                    None | Some(Value::Null) => Ok(current),
+                    Some(Value::Bool(b)) => Ok(b),
+                    Some(other) => Err(ApiError::invalid(
+                        &format!("alerts.{key}"),
+                        format!("expected true or false, got {other}"),
+                    )),
+                }
+            };
+            let a = spec.alerts;
+            spec.alerts = keywarden_db::JobAlerts {
+                on_failure: flag("on_failure", a.on_failure)?,
+                on_missed_run: flag("on_missed_run", a.on_missed_run)?,
+                on_retries_exhausted: flag("on_retries_exhausted", a.on_retries_exhausted)?,
+            };
+            if let Some(extra) = map.keys().next() {
+                return Err(ApiError::invalid(
+                    &format!("alerts.{extra}"),
+                    "unknown field; expected on_failure, on_missed_run, on_retries_exhausted",
+                ));
+            }
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "alerts",
+                format!("expected an object, got {other}"),
+            ));
+        }
+    }
     let operation = spec.operation.clone();
     // A PATCH that keeps the operation merges its params into the config's: params meant
     // for another operation conflict with what the config holds.

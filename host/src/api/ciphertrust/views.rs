@@ -59,6 +59,10 @@ pub struct JobConfigView {
     pub overlap: String,
     pub max_retries: i32,
     pub retry_backoff_secs: i64,
+    /// Which failures of its jobs raise an alert: `on_failure`, `on_missed_run`,
+    /// `on_retries_exhausted`.
+    #[schema(value_type = Object)]
+    pub alerts: keywarden_db::JobAlerts,
     /// When the scheduler fires next; null when it never will (disabled, past end_date).
     pub next_run_at: Option<String>,
     /// The request field that carried the params (`cckm_key_rotation_params`, `params`, ...).
@@ -91,6 +95,7 @@ impl From<&JobConfig> for JobConfigView {
             overlap: c.overlap.to_string(),
             max_retries: c.max_retries,
             retry_backoff_secs: c.retry_backoff_secs,
+            alerts: c.alerts,
             next_run_at: opt_time(c.next_fire_at),
             params_key: c.params_key.clone(),
             job_config_params: c.params.clone(),

@@ -341,6 +341,18 @@ fn common_fields(offer: &Offer) -> Map<String, Value> {
         ),
     );
     fields.insert("max_retries".into(), nullable(integer(0, 100)));
+    let flag = || nullable(json!({"type": "boolean"}));
+    let mut alerts = Map::new();
+    alerts.insert("on_failure".into(), flag());
+    alerts.insert("on_missed_run".into(), flag());
+    alerts.insert("on_retries_exhausted".into(), flag());
+    fields.insert(
+        "alerts".into(),
+        doc(
+            nullable(object(alerts, &[])),
+            "Raise an alert when an attempt fails, a fire time is missed, or the last attempt fails",
+        ),
+    );
     fields.insert(
         "retry_backoff_secs".into(),
         nullable(integer(0, 7 * 86_400)),

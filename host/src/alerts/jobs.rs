@@ -1,0 +1,107 @@
+//! Job alerts, as a config asks for them (`alerts` of a job config): a failed attempt, a
+//! job that failed on its last attempt, and a fire time that passed without a job. Each
+//! is raised once (per attempt, per job, per fire time).
+
+use chrono::{DateTime, Utc};
+use keywarden_db::{AlertKind, Database, JobConfig, NewAlert};
+use serde_json::json;
+use uuid::Uuid;
+
+/// How an attempt of a job ended badly.
+#[derive(Debug, Clone)]
+pub struct JobFailure {
+    pub job_id: Uuid,
+    pub attempt: Option<i32>,
+    pub message: String,
+    /// No attempt follows.
+    pub last: bool,
+}
+
+/// Raises the alerts `failures` call for, by their configs' wishes. Errors are logged:
+/// an alert lost to a database fault must not fail the job's bookkeeping.
+pub async fn failed(db: &dyn Database, failures: &[JobFailure]) {
+    for f in failures {
+        if let Err(e) = failed_one(db, f).await {
+            tracing::warn!(job = %f.job_id, "raising the job's alert failed: {e}");
+        }
+    }
+}
+
+async fn failed_one(db: &dyn Database, f: &JobFailure) -> keywarden_db::Result<()> {
+    let Some(job) = db.get_job(None, f.job_id).await? else {
+        return Ok(());
+    };
+    let Some(config_id) = job.job_config_id else {
+        return Ok(());
+    };
+    let Some(config) = db.get_config(None, config_id).await? else {
+        return Ok(());
+    };
+    let attempt = f.attempt.unwrap_or(job.attempt);
+    let now = Utc::now();
+    let alert = |kind: AlertKind, key: String, message: String| NewAlert {
+        id: Uuid::now_v7(),
+        account_id: job.account_id.clone(),
+        kind,
+        dedupe_key: key,
+        subject: config.name.clone(),
+        message,
+        details: json!({
+            "config": config.name,
+            "operation": job.operation,
+            "attempt": attempt,
+            "max_attempts": job.max_attempts,
+            "error": f.message,
+        }),
+        network_id: None,
+        job_config_id: Some(config.id),
+        job_id: Some(job.id),
+        created_at: now,
+    };
+    let mut raised = Vec::new();
+    if config.alerts.on_failure {
+        raised.push(alert(
+            AlertKind::JobFailed,
+            format!("job_failed:{}:{attempt}", job.id),
+            format!(
+                "attempt {attempt} of {} of a job of {:?} failed: {}",
+                job.max_attempts, config.name, f.message
+            ),
+        ));
+    }
+    if f.last && config.alerts.on_retries_exhausted {
+        raised.push(alert(
+            AlertKind::RetriesExhausted,
+            format!("retries_exhausted:{}", job.id),
+            format!(
+                "a job of {:?} failed on its last attempt ({attempt} of {}): {}",
+                config.name, job.max_attempts, f.message
+            ),
+        ));
+    }
+    db.raise_alerts(&raised).await.map(|_| ())
+}
+
+/// Raises the missed-run alert of `config` if it asks for one: its fire time `due`
+/// passed without a job (`why`).
+pub async fn missed(db: &dyn Database, config: &JobConfig, due: DateTime<Utc>, why: &str) {
+    if !config.alerts.on_missed_run {
+        return;
+    }
+    let alert = NewAlert {
+        id: Uuid::now_v7(),
+        account_id: config.account_id.clone(),
+        kind: AlertKind::JobMissed,
+        dedupe_key: format!("job_missed:{}:{}", config.id, due.timestamp_micros()),
+        subject: config.name.clone(),
+        message: format!("{:?} did not run at {due}: {why}", config.name),
+        details: json!({"config": config.name, "operation": config.operation, "due": due, "reason": why}),
+        network_id: None,
+        job_config_id: Some(config.id),
+        job_id: None,
+        created_at: Utc::now(),
+    };
+    if let Err(e) = db.raise_alerts(&[alert]).await {
+        tracing::warn!(config = %config.id, "raising the missed-run alert failed: {e}");
+    }
+}
