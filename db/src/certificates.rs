@@ -94,8 +94,12 @@ pub struct CertificateStoreFilter {
 /// One certificate an inventory found, parsed by the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InventoryEntry {
-    /// The store the entry is in.
+    /// The store the entry is in; for an SSL endpoint's certificate (see `source`), the
+    /// endpoint's network.
     pub store_id: Uuid,
+    /// Where the certificate was found.
+    #[serde(default)]
+    pub source: CertificateSource,
     /// The store's account (copied, so expiry queries need no join).
     pub account_id: String,
     /// The entry's alias in the store.
@@ -126,6 +130,17 @@ pub struct InventoryEntry {
     pub inventoried_at: DateTime<Utc>,
 }
 
+/// Where a listed certificate was found: a certificate store's inventory, or an SSL
+/// endpoint a scan found serving it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CertificateSource {
+    #[default]
+    Store,
+    SslEndpoint {
+        endpoint_id: Uuid,
+    },
+}
+
 /// Filters of [`crate::Database::list_inventory`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InventoryFilter {
@@ -139,6 +154,10 @@ pub struct InventoryFilter {
     pub alias: Option<String>,
     /// Exact thumbprint (upper-case hex).
     pub thumbprint: Option<String>,
+    /// Also the certificates SSL endpoints serve (their alias `host:port`), so one
+    /// listing covers stores and endpoints. Ignored with `store_id`.
+    #[serde(default)]
+    pub include_ssl_endpoints: bool,
 }
 
 /// A store file a discovery job found.

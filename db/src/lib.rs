@@ -43,8 +43,8 @@ pub use agents::{
 };
 pub use alerts::{Alert, AlertFilter, AlertOutcome, NewAlert};
 pub use certificates::{
-    CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath, InventoryEntry,
-    InventoryFilter,
+    CertificateSource, CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath,
+    InventoryEntry, InventoryFilter,
 };
 pub use database::Database;
 pub use error::{DbError, Result};

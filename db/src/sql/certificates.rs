@@ -311,6 +311,20 @@ pub(crate) async fn replace_inventory<DB: Backend>(
     Ok(inserted)
 }
 
+/// Store inventories, as rows of the combined listing.
+const STORES_ONLY: &str = "(SELECT store_id, CAST(NULL AS TEXT) AS endpoint_id, account_id, alias, thumbprint, \
+     serial_number, subject, issuer, sans, not_before, not_after, has_private_key, chain_length, \
+     certificate, job_id, inventoried_at FROM certificate_store_inventory) inv";
+
+/// Store inventories and the certificates SSL endpoints last served: an endpoint is
+/// listed under its network (`store_id`), aliased `host:port`.
+const WITH_SSL_ENDPOINTS: &str = "(SELECT store_id, CAST(NULL AS TEXT) AS endpoint_id, account_id, alias, \
+     thumbprint, serial_number, subject, issuer, sans, not_before, not_after, has_private_key, \
+     chain_length, certificate, job_id, inventoried_at FROM certificate_store_inventory \
+     UNION ALL SELECT network_id, id, account_id, host || ':' || CAST(port AS TEXT), thumbprint, \
+     serial_number, subject, issuer, '[]', not_before, not_after, FALSE, 1, certificate, NULL, \
+     last_seen FROM ssl_endpoints WHERE thumbprint IS NOT NULL) inv";
+
 fn push_inventory_filter<DB: Backend>(q: &mut Sql<DB>, f: &InventoryFilter) {
     q.push(" WHERE 1 = 1");
     if let Some(v) = &f.account_id {
@@ -353,18 +367,14 @@ pub(crate) async fn list_inventory<DB: Backend>(
             .filter(|c| c.name == "store_id" || c.name == "alias")
             .map(|c| (*c, descending)),
     );
+    let table = if filter.include_ssl_endpoints && filter.store_id.is_none() {
+        WITH_SSL_ENDPOINTS
+    } else {
+        STORES_ONLY
+    };
     let filter = |q: &mut Sql<DB>| push_inventory_filter(q, filter);
     let decode = rows::inventory_entry::<DB>;
-    page(
-        s,
-        "certificate_store_inventory",
-        filter,
-        &order,
-        skip,
-        limit,
-        decode,
-    )
-    .await
+    page(s, table, filter, &order, skip, limit, decode).await
 }
 
 /// Records discovered paths; a path found again gets the newer job and time.

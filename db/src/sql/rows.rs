@@ -170,8 +170,13 @@ pub(crate) fn inventory_entry<DB: Backend>(row: &DB::Row) -> Result<InventoryEnt
     let c = Cols::<DB>(row);
     let sans: Vec<String> = serde_json::from_value(c.json("sans")?)
         .map_err(|e| DbError::Corrupt(format!("sans: {e}")))?;
+    let source = match c.opt_uuid("endpoint_id")? {
+        Some(endpoint_id) => crate::certificates::CertificateSource::SslEndpoint { endpoint_id },
+        None => crate::certificates::CertificateSource::Store,
+    };
     Ok(InventoryEntry {
         store_id: c.uuid("store_id")?,
+        source,
         account_id: c.text("account_id")?,
         alias: c.text("alias")?,
         thumbprint: c.text("thumbprint")?,

@@ -25,6 +25,7 @@ fn pem_store(account: &str, path: &str) -> CertificateStore {
 fn entry(store: &CertificateStore, alias: &str, not_after: DateTime<Utc>) -> InventoryEntry {
     InventoryEntry {
         store_id: store.id,
+        source: keywarden_db::CertificateSource::Store,
         account_id: store.account_id.clone(),
         alias: alias.to_owned(),
         thumbprint: format!("{:0>40}", alias.len()),

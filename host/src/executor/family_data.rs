@@ -52,6 +52,7 @@ async fn persist_inventory(
             .map_err(|e| format!("inventory entry {:?}: {e}", entry.alias))?;
         rows.push(InventoryEntry {
             store_id,
+            source: keywarden_db::CertificateSource::Store,
             account_id: job.account_id.clone(),
             alias: entry.alias.clone(),
             thumbprint: summary.thumbprint,

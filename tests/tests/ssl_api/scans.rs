@@ -370,6 +370,37 @@ async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8, receiver: &Recei
     let (_, page) = s.get(&a, "/api/v1/alerts").await;
     assert_eq!(page["total"], 5, "raised once: {page}");
 
+    // The certificates the endpoints serve are in the account's certificate listing too,
+    // so "what expires within 30 days" covers stores and endpoints alike.
+    let (status, inventory, total) = s
+        .get_counted(
+            &a,
+            "/KeyfactorAPI/CertificateStores/Inventory?ExpiringWithinDays=30",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{inventory}");
+    assert_eq!(total, Some(1), "{inventory}");
+    let row = &inventory[0];
+    assert_eq!(row["Source"], "SslEndpoint", "{row}");
+    assert_eq!(row["Alias"], fleet.expired.addr.to_string());
+    assert_eq!(row["SslNetworkId"], id.as_str());
+    assert!(row["CertificateStoreId"].is_null(), "{row}");
+    assert_eq!(
+        row["Thumbprint"].as_str().unwrap().to_ascii_lowercase(),
+        fleet.openssl_sha1(&fleet.expired)
+    );
+    let (_, all, total) = s
+        .get_counted(&a, "/KeyfactorAPI/CertificateStores/Inventory")
+        .await;
+    assert_eq!(total, Some(6), "{all}");
+    let (_, none, total) = s
+        .get_counted(
+            &a,
+            "/KeyfactorAPI/CertificateStores/Inventory?IncludeSslEndpoints=false",
+        )
+        .await;
+    assert_eq!(total, Some(0), "{none}");
+
     // Another team sees none of it.
     let (_, theirs, total) = s.get_counted(&b, "/KeyfactorAPI/SSL").await;
     assert_eq!(total, Some(0), "{theirs}");

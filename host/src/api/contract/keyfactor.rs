@@ -137,7 +137,15 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
             "/KeyfactorAPI/CertificateStores/Inventory",
             "listInventory",
         )
-        .params(inventory)
+        .params({
+            let mut all = inventory;
+            all.push(query_doc(
+                "IncludeSslEndpoints",
+                json!({"type": "boolean"}),
+                "Also list the certificates SSL endpoints serve (default true)",
+            ));
+            all
+        })
         .errors(&[400]),
         Operation::new(
             "post",

@@ -1,12 +1,13 @@
 //! What the stores' latest inventories found: `GET /KeyfactorAPI/CertificateStores/{id}/Inventory`
 //! for one store, `GET /KeyfactorAPI/CertificateStores/Inventory` across the account's
-//! stores, both with `ExpiringWithinDays` to find what needs renewing.
+//! stores and the SSL endpoints scans found (each row saying where it was found), both
+//! with `ExpiringWithinDays` to find what needs renewing.
 
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{Duration, Utc};
-use keywarden_db::{InventoryEntry, InventoryFilter, Sort};
+use keywarden_db::{CertificateSource, InventoryEntry, InventoryFilter, Sort};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -23,8 +24,15 @@ use crate::domain::Caller;
 pub struct InventoryView {
     /// The entry's alias (Keyfactor's `Name`).
     pub name: String,
+    /// The alias in its store, or `host:port` of an SSL endpoint.
     pub alias: String,
-    pub certificate_store_id: String,
+    /// `CertificateStore` or `SslEndpoint`.
+    pub source: String,
+    /// The store (null for an SSL endpoint).
+    pub certificate_store_id: Option<String>,
+    /// The SSL endpoint serving it, and its network (null for a store entry).
+    pub ssl_endpoint_id: Option<String>,
+    pub ssl_network_id: Option<String>,
     /// Upper-case hex SHA-1 of the certificate.
     pub thumbprint: String,
     pub serial_number: String,
@@ -65,7 +73,19 @@ impl From<&InventoryEntry> for InventoryView {
         InventoryView {
             name: e.alias.clone(),
             alias: e.alias.clone(),
-            certificate_store_id: e.store_id.to_string(),
+            source: match e.source {
+                CertificateSource::Store => "CertificateStore",
+                CertificateSource::SslEndpoint { .. } => "SslEndpoint",
+            }
+            .to_owned(),
+            certificate_store_id: matches!(e.source, CertificateSource::Store)
+                .then(|| e.store_id.to_string()),
+            ssl_endpoint_id: match e.source {
+                CertificateSource::SslEndpoint { endpoint_id } => Some(endpoint_id.to_string()),
+                CertificateSource::Store => None,
+            },
+            ssl_network_id: matches!(e.source, CertificateSource::SslEndpoint { .. })
+                .then(|| e.store_id.to_string()),
             thumbprint: e.thumbprint.clone(),
             serial_number: e.serial_number.clone(),
             issued_dn: e.subject.clone(),
@@ -107,12 +127,14 @@ async fn listing(
     let not_after_before = q
         .integer("ExpiringWithinDays", 0, 36_500)?
         .map(|days| Utc::now() + Duration::days(days));
+    let include_ssl = store_id.is_none() && q.boolean("IncludeSslEndpoints")?.unwrap_or(true);
     let filter = InventoryFilter {
         account_id: None,
         store_id: None,
         not_after_before,
         alias: q.take("Alias"),
         thumbprint: q.take("Thumbprint").map(|t| t.to_ascii_uppercase()),
+        include_ssl_endpoints: include_ssl,
     };
     q.finish()?;
     let sort = paging

@@ -436,6 +436,7 @@ impl Service {
                         .map_err(|e| DomainError::invalid(Field::Certificate.in_item(i), e))?;
                     rows.push(InventoryEntry {
                         store_id: store.id,
+                        source: keywarden_db::CertificateSource::Store,
                         account_id: store.account_id.clone(),
                         alias: if entry.alias.trim().is_empty() {
                             summary.thumbprint.clone()
