@@ -105,6 +105,18 @@ pub trait Database: Send + Sync {
         limit: i64,
     ) -> Result<(i64, Vec<SslNetwork>)>;
 
+    /// Enabled networks whose discovery or monitoring schedule is due at `now`.
+    async fn due_ssl_networks(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<SslNetwork>>;
+    /// Moves a network's next fire of `kind` from `expected` to `next` (compare-and-set:
+    /// `false` when it was moved first, by another node or an edit).
+    async fn advance_ssl_schedule(
+        &self,
+        id: Uuid,
+        kind: crate::ScanKind,
+        expected: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<bool>;
+
     // ----- SSL scans and endpoints -----
 
     /// Stores a scan's parts and their jobs in one transaction (each part names its job).

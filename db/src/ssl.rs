@@ -33,6 +33,9 @@ pub struct SslNetwork {
     pub get_robots: bool,
     /// Ranges in their normal form (`127.0.0.0/30:443`), in the order given.
     pub ranges: Vec<String>,
+    /// When the discovery and monitoring schedules fire next (`None`: never).
+    pub next_discover_at: Option<DateTime<Utc>>,
+    pub next_monitor_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -117,6 +117,7 @@ conformance!(
     retention::unreferenced_payloads_are_purged,
     retention::listings_leave_out_params_and_logs,
     ssl::ssl_networks,
+    ssl::ssl_schedules,
     alerts::alerts_are_raised_once_and_delivered_once,
     ssl_scans::ssl_scans,
     recovery::finishes_are_fenced_by_attempt,

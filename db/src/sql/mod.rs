@@ -185,6 +185,18 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     ) -> Result<(i64, Vec<Alert>)> {
         alerts::list(self, filter, skip, limit).await
     }
+    async fn due_ssl_networks(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<SslNetwork>> {
+        ssl::due(self, now, limit).await
+    }
+    async fn advance_ssl_schedule(
+        &self,
+        id: Uuid,
+        kind: crate::ScanKind,
+        expected: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        ssl::advance(self, id, kind, expected, next).await
+    }
     async fn insert_ssl_scan(&self, parts: &[SslScanPart], jobs: &[NewJob]) -> Result<()> {
         ssl_scans::insert_scan(self, parts, jobs).await
     }

@@ -132,6 +132,8 @@ pub(crate) fn ssl_network<DB: Backend>(row: &DB::Row) -> Result<crate::ssl::SslN
         auto_monitor: c.boolean("auto_monitor")?,
         get_robots: c.boolean("get_robots")?,
         ranges: c.opt_typed("ranges")?.unwrap_or_default(),
+        next_discover_at: c.opt_time("next_discover_at")?,
+        next_monitor_at: c.opt_time("next_monitor_at")?,
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
     })

@@ -36,6 +36,14 @@ fn editable(n: &SslNetwork) -> Vec<(&'static str, Val)> {
         ("auto_monitor", n.auto_monitor.into()),
         ("get_robots", n.get_robots.into()),
         ("ranges", json(&n.ranges)),
+        (
+            "next_discover_at",
+            n.next_discover_at.map(truncate_micros).into(),
+        ),
+        (
+            "next_monitor_at",
+            n.next_monitor_at.map(truncate_micros).into(),
+        ),
     ]
 }
 
@@ -126,4 +134,44 @@ pub(crate) async fn list<DB: Backend>(
         rows::ssl_network::<DB>,
     )
     .await
+}
+
+/// Enabled networks with a schedule due at `now`.
+pub(crate) async fn due<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    now: chrono::DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<SslNetwork>> {
+    let now = truncate_micros(now);
+    let mut q =
+        Sql::<DB>::new("SELECT * FROM ssl_networks WHERE enabled = TRUE AND (next_discover_at <= ");
+    q.bind(now)
+        .push(" OR next_monitor_at <= ")
+        .bind(now)
+        .push(") ORDER BY id LIMIT ")
+        .bind(limit);
+    let rows = q.fetch_all(&mut *s.conn().await?).await?;
+    rows::all::<DB, _>(&rows, rows::ssl_network::<DB>)
+}
+
+/// Moves a network's next fire of `kind` from `expected` to `next`; `false` when another
+/// node (or an edit) moved it first.
+pub(crate) async fn advance<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    id: Uuid,
+    kind: crate::ScanKind,
+    expected: chrono::DateTime<Utc>,
+    next: Option<chrono::DateTime<Utc>>,
+) -> Result<bool> {
+    let column = match kind {
+        crate::ScanKind::Discovery => "next_discover_at",
+        crate::ScanKind::Monitoring => "next_monitor_at",
+    };
+    let mut q = Sql::<DB>::new(format_args!("UPDATE ssl_networks SET {column} = "));
+    q.bind(next.map(truncate_micros))
+        .push(" WHERE id = ")
+        .bind(id)
+        .push(format_args!(" AND {column} = "))
+        .bind(truncate_micros(expected));
+    Ok(q.execute(&mut *s.conn().await?).await? > 0)
 }

@@ -32,6 +32,8 @@ pub fn network(account: &str, name: &str) -> SslNetwork {
         auto_monitor: true,
         get_robots: false,
         ranges: vec!["127.0.0.0/30:443".into()],
+        next_discover_at: None,
+        next_monitor_at: None,
         created_at: now,
         updated_at: now,
     }
@@ -130,4 +132,49 @@ fn network_like(n: &SslNetwork) -> SslNetwork {
     want.created_at = n.created_at;
     want.updated_at = n.updated_at;
     want
+}
+
+pub async fn ssl_schedules(db: Arc<dyn Database>) {
+    let now = keywarden_db::truncate_micros(Utc::now());
+    let mut due = network("kylo", "due");
+    due.next_discover_at = Some(now - chrono::Duration::seconds(5));
+    due.next_monitor_at = Some(now + chrono::Duration::hours(1));
+    let due = db.insert_ssl_network(&due).await.unwrap();
+    let mut off = network("kylo", "off");
+    off.enabled = false;
+    off.next_discover_at = Some(now - chrono::Duration::seconds(5));
+    db.insert_ssl_network(&off).await.unwrap();
+    let mut later = network("rey", "later");
+    later.next_monitor_at = Some(now + chrono::Duration::hours(1));
+    db.insert_ssl_network(&later).await.unwrap();
+
+    let found = db.due_ssl_networks(now, 10).await.unwrap();
+    assert_eq!(
+        found.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [due.id],
+        "enabled and due only"
+    );
+    let expected = due.next_discover_at.unwrap();
+    let next = now + chrono::Duration::hours(1);
+    let (a, b) = tokio::join!(
+        db.advance_ssl_schedule(
+            due.id,
+            keywarden_db::ScanKind::Discovery,
+            expected,
+            Some(next)
+        ),
+        db.advance_ssl_schedule(
+            due.id,
+            keywarden_db::ScanKind::Discovery,
+            expected,
+            Some(next)
+        ),
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "one node wins the fire");
+    assert!(db.due_ssl_networks(now, 10).await.unwrap().is_empty());
+    let read = db.get_ssl_network(None, due.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.next_discover_at, read.next_monitor_at),
+        (Some(next), due.next_monitor_at)
+    );
 }

@@ -110,6 +110,9 @@ impl NetworkSpec {
     }
 
     fn apply(self, n: &mut SslNetwork) {
+        let now = Utc::now();
+        n.next_discover_at = next_fire(self.discover_schedule.as_ref(), now);
+        n.next_monitor_at = next_fire(self.monitor_schedule.as_ref(), now);
         n.name = self.name.trim().to_owned();
         n.description = self.description;
         n.agent_pool_name = self.agent_pool_name;
@@ -146,6 +149,19 @@ fn parse_range(text: &str) -> Result<NetworkRange, RangeError> {
         });
     }
     NetworkRange::parse(text)
+}
+
+/// When a scan schedule fires first as of `now`: now for an immediate one, never for none.
+pub fn next_fire(
+    schedule: Option<&Recurrence>,
+    now: chrono::DateTime<Utc>,
+) -> Option<chrono::DateTime<Utc>> {
+    let fires = super::schedule::recurrence_fires(schedule?, now);
+    if fires.runs_now {
+        Some(now)
+    } else {
+        fires.next
+    }
 }
 
 /// Each range read, without judging the whole (`Validate`).
@@ -280,6 +296,8 @@ impl Service {
             auto_monitor: false,
             get_robots: false,
             ranges: Vec::new(),
+            next_discover_at: None,
+            next_monitor_at: None,
             created_at: now,
             updated_at: now,
         };

@@ -233,6 +233,56 @@ impl Service {
         Ok((kind, parts, jobs))
     }
 
+    /// Starts the scans whose network schedules are due at `now` (one node wins each fire
+    /// time); returns how many started. A scan that cannot start (still running, nothing
+    /// to scan, over quota) is logged and waits for the next fire.
+    pub async fn fire_ssl_schedules(&self, now: chrono::DateTime<Utc>) -> DomainResult<usize> {
+        let mut started = 0;
+        for network in self.db.due_ssl_networks(now, 100).await? {
+            let caller = Caller::new(&network.account_id, keywarden_db::TokenRole::Operator, "");
+            for (kind, due, schedule) in [
+                (
+                    ScanKind::Discovery,
+                    network.next_discover_at,
+                    &network.discover_schedule,
+                ),
+                (
+                    ScanKind::Monitoring,
+                    network.next_monitor_at,
+                    &network.monitor_schedule,
+                ),
+            ] {
+                let Some(due) = due.filter(|d| *d <= now) else {
+                    continue;
+                };
+                let next =
+                    super::ssl_networks::next_fire(schedule.as_ref(), now).filter(|n| *n > now);
+                if !self
+                    .db
+                    .advance_ssl_schedule(network.id, kind, due, next)
+                    .await?
+                {
+                    continue;
+                }
+                let discovery = kind == ScanKind::Discovery;
+                match self
+                    .start_ssl_scan(&caller, network.id, discovery, !discovery)
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!(network = %network.id, name = %network.name, %kind, "scheduled scan started");
+                        started += 1;
+                    }
+                    Err(e) => tracing::warn!(
+                        network = %network.id, name = %network.name, %kind,
+                        "scheduled scan not started: {e}"
+                    ),
+                }
+            }
+        }
+        Ok(started)
+    }
+
     /// The newest scans of each of `networks` (the caller's).
     pub async fn ssl_progress(
         &self,

@@ -6,6 +6,7 @@ pub(crate) mod background;
 pub mod bootstrap;
 pub mod node_id;
 pub mod retention;
+pub mod ssl_schedules;
 pub mod tls;
 
 pub use tls::{PeerCertificate, TlsConfig, TlsOptions, serve_router};
@@ -185,6 +186,11 @@ pub async fn serve(
     tasks.extend(retention::spawn(
         db.clone(),
         options.config.retention.clone(),
+        stop.clone(),
+    ));
+    tasks.push(ssl_schedules::spawn(
+        service.clone(),
+        options.tick,
         stop.clone(),
     ));
     tasks.extend(crate::alerts::delivery::spawn(

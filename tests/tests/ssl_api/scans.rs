@@ -361,12 +361,28 @@ async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8, receiver: &Recei
     let (_, page) = s.get(&a, "/api/v1/alerts?state=delivered").await;
     assert_eq!(page["total"], 5, "{page}");
 
-    // A second discovery raises nothing new.
-    let (status, body) = s
-        .post(&a, &scan, &json!({"Discovery": true, "Monitoring": false}))
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // A second discovery, started by the network's schedule (Immediate: the scheduler
+    // fires it once), raises nothing new.
+    let (_, mut current) = s.get(&a, &format!("{NETWORKS}/{id}")).await;
+    current["DiscoverSchedule"] = json!({"Immediate": true});
+    let (status, body) = s.put(&a, NETWORKS, &current).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, _, parts) = s.get_counted(&a, &format!("{NETWORKS}/{id}/Parts")).await;
+        if parts == Some(8) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled scan did not start: {parts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     wait_scanned(s, &a, &id, "Discover").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, _, parts) = s.get_counted(&a, &format!("{NETWORKS}/{id}/Parts")).await;
+    assert_eq!(parts, Some(8), "an immediate schedule fires once");
     let (_, page) = s.get(&a, "/api/v1/alerts").await;
     assert_eq!(page["total"], 5, "raised once: {page}");
 
