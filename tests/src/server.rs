@@ -34,6 +34,11 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pg: Option<PgTestSchema>,
     database_url: String,
+    /// What [`restart`](Self::restart) starts the server again with.
+    config: OperatorConfig,
+    plugins_dir: PathBuf,
+    /// The database URL given to the server (`None`: SQLite in the data dir).
+    given_url: Option<String>,
 }
 
 /// The operator config of [`TestServer::sqlite`] and [`TestServer::postgres`]: accounts
@@ -182,12 +187,25 @@ impl TestServer {
         plugins_dir: Option<PathBuf>,
         tls: Option<TlsOptions>,
     ) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(data_dir, database_url, backend, config, plugins_dir, tls).await
+    }
+
+    async fn start_in(
+        data_dir: tempfile::TempDir,
+        database_url: Option<String>,
+        backend: &'static str,
+        config: OperatorConfig,
+        plugins_dir: Option<PathBuf>,
+        tls: Option<TlsOptions>,
+    ) -> TestServer {
         let plugins_dir = match plugins_dir {
             Some(dir) => dir,
             None => plugins().await,
         };
-        let data_dir = tempfile::tempdir().expect("tempdir");
-        let mut options = ServeOptions::new(data_dir.path(), plugins_dir);
+        let kept_config = config.clone();
+        let given_url = database_url.clone();
+        let mut options = ServeOptions::new(data_dir.path(), plugins_dir.clone());
         options.config = config;
         let sqlite_url = data_dir.path().join("keywarden.db").display().to_string();
         options.database_url = database_url;
@@ -244,7 +262,39 @@ impl TestServer {
             task: Some(task),
             pg: None,
             database_url: sqlite_url,
+            config: kept_config,
+            plugins_dir,
+            given_url,
         }
+    }
+
+    /// Shuts the server down as SIGTERM does (running jobs drain, queued ones stay) and
+    /// starts it again on the same data dir and database, as an operator's restart would.
+    /// Plain HTTP servers only.
+    pub async fn restart(mut self) -> TestServer {
+        assert!(self.ca_cert.is_none(), "restart serves plain HTTP only");
+        self.begin_shutdown();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("server stops within 30 s")
+                .expect("server task")
+                .expect("server exits cleanly");
+        }
+        let pg = self.pg.take();
+        let database_url = self.database_url.clone();
+        let mut server = Self::start_in(
+            self.data_dir,
+            self.given_url.clone(),
+            self.backend,
+            self.config.clone(),
+            Some(self.plugins_dir.clone()),
+            None,
+        )
+        .await;
+        server.database_url = database_url;
+        server.pg = pg;
+        server
     }
 
     /// Shuts the server down (asserting a clean exit) and drops a PostgreSQL schema.

@@ -3,4 +3,5 @@
 //! of a fleet of `openssl s_server` endpoints on loopback addresses.
 
 mod networks;
+mod restart;
 mod scans;
