@@ -105,6 +105,14 @@ pub trait Database: Send + Sync {
         limit: i64,
     ) -> Result<(i64, Vec<SslNetwork>)>;
 
+    /// Replaces a network's ranges (nothing else); `false` when the account has no such
+    /// network.
+    async fn set_ssl_network_ranges(
+        &self,
+        account_id: &str,
+        id: Uuid,
+        ranges: &[String],
+    ) -> Result<bool>;
     /// Enabled networks whose discovery or monitoring schedule is due at `now`.
     async fn due_ssl_networks(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<SslNetwork>>;
     /// Moves a network's next fire of `kind` from `expected` to `next` (compare-and-set:
@@ -183,6 +191,10 @@ pub trait Database: Send + Sync {
     ) -> Result<(i64, Vec<SslHistoryEntry>)>;
 
     // ----- alerts -----
+
+    /// Deletes SSL endpoint history observed before `before` (each endpoint's newest
+    /// entry stays) and alerts raised before it that were delivered or given up.
+    async fn purge_ssl_history_and_alerts(&self, before: DateTime<Utc>) -> Result<(u64, u64)>;
 
     /// Raises alerts; those whose `dedupe_key` was raised before are left out. Returns
     /// how many were new.

@@ -546,4 +546,7 @@ pub struct Purged {
     pub jobs: u64,
     /// Stored payloads no job referenced any more.
     pub payloads: u64,
+    /// SSL endpoint history entries (not an endpoint's newest) and settled alerts.
+    pub ssl_history: u64,
+    pub alerts: u64,
 }

@@ -102,6 +102,9 @@ pub struct TlsProbingConfig {
     pub system_roots: bool,
     /// The most addresses an SSL network's ranges may name together (default 65536).
     pub max_network_addresses: u64,
+    /// The most endpoints (addresses × ports) a network's ranges may name together
+    /// (default 262144).
+    pub max_network_endpoints: u64,
     /// The most endpoints (addresses × ports) one part of a scan probes; a larger scan
     /// is split into parts, each its own job (default 4096; 1 to 65536).
     pub part_endpoints: u64,
@@ -117,6 +120,7 @@ impl Default for TlsProbingConfig {
             roots: Vec::new(),
             system_roots: true,
             max_network_addresses: 65_536,
+            max_network_endpoints: 262_144,
             part_endpoints: 4096,
             discovery_operation: "ssl_discovery".into(),
             monitoring_operation: "ssl_monitoring".into(),

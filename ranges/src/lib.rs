@@ -199,6 +199,25 @@ impl NetworkRange {
         }
     }
 
+    /// Whether it names endpoint `host` (an address in any notation, or a name, any
+    /// case) on `port`.
+    pub fn contains(&self, host: &str, port: u16) -> bool {
+        if !self.ports.contains(&port) {
+            return false;
+        }
+        let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let ip = bare.parse::<IpAddr>().ok();
+        match (&self.target, ip) {
+            (RangeTarget::Host(h), None) => h.eq_ignore_ascii_case(bare),
+            (RangeTarget::Address(a), Some(ip)) => *a == ip,
+            (RangeTarget::Network(n), Some(ip)) => n.contains(&ip),
+            (RangeTarget::Span(a, b), Some(ip)) => {
+                a.is_ipv4() == ip.is_ipv4() && (ordinal(*a)..=ordinal(*b)).contains(&ordinal(ip))
+            }
+            _ => false,
+        }
+    }
+
     /// The range written back in its normal form (`10.0.0.0/30:443,8443`).
     pub fn normal(&self) -> String {
         let target = match &self.target {
@@ -537,6 +556,31 @@ mod tests {
                 .endpoints_iter()
                 .count(),
             4096
+        );
+    }
+
+    #[test]
+    fn containment() {
+        let r = NetworkRange::parse("127.0.0.0/30:443,8443").unwrap();
+        assert!(r.contains("127.0.0.3", 8443));
+        assert!(!r.contains("127.0.0.4", 443));
+        assert!(!r.contains("127.0.0.1", 80));
+        let span = NetworkRange::parse("10.0.0.5-10.0.0.9").unwrap();
+        assert!(span.contains("10.0.0.9", 443) && !span.contains("10.0.0.10", 443));
+        assert!(
+            NetworkRange::parse("[::1]:8443")
+                .unwrap()
+                .contains("::1", 8443)
+        );
+        assert!(
+            NetworkRange::parse("Web.Test")
+                .unwrap()
+                .contains("web.test", 443)
+        );
+        assert!(
+            !NetworkRange::parse("web.test")
+                .unwrap()
+                .contains("127.0.0.1", 443)
         );
     }
 

@@ -141,3 +141,20 @@ pub(crate) async fn list<DB: Backend>(
     let rows = q.fetch_all(&mut conn).await?;
     Ok((total, rows::all::<DB, _>(&rows, rows::alert::<DB>)?))
 }
+
+pub(crate) async fn purge<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    before: DateTime<Utc>,
+) -> Result<(u64, u64)> {
+    let before = truncate_micros(before);
+    let mut conn = s.conn().await?;
+    let mut q = Sql::<DB>::new("DELETE FROM ssl_endpoint_history WHERE observed_at < ");
+    q.bind(before).push(
+        " AND id NOT IN (SELECT last_history_id FROM ssl_endpoints WHERE last_history_id IS NOT NULL)",
+    );
+    let history = q.execute(&mut conn).await?;
+    let mut q = Sql::<DB>::new("DELETE FROM alerts WHERE state <> 'pending' AND created_at < ");
+    q.bind(before);
+    let alerts = q.execute(&mut conn).await?;
+    Ok((history, alerts))
+}

@@ -163,6 +163,9 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         ssl::list(self, filter, sort, skip, limit).await
     }
 
+    async fn purge_ssl_history_and_alerts(&self, before: DateTime<Utc>) -> Result<(u64, u64)> {
+        alerts::purge(self, before).await
+    }
     async fn raise_alerts(&self, new: &[NewAlert]) -> Result<u64> {
         alerts::raise(self, new).await
     }
@@ -184,6 +187,14 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         limit: i64,
     ) -> Result<(i64, Vec<Alert>)> {
         alerts::list(self, filter, skip, limit).await
+    }
+    async fn set_ssl_network_ranges(
+        &self,
+        account_id: &str,
+        id: Uuid,
+        ranges: &[String],
+    ) -> Result<bool> {
+        ssl::set_ranges(self, account_id, id, ranges).await
     }
     async fn due_ssl_networks(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<SslNetwork>> {
         ssl::due(self, now, limit).await

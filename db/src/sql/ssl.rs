@@ -175,3 +175,21 @@ pub(crate) async fn advance<DB: Backend>(
         .bind(truncate_micros(expected));
     Ok(q.execute(&mut *s.conn().await?).await? > 0)
 }
+
+pub(crate) async fn set_ranges<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    account_id: &str,
+    id: Uuid,
+    ranges: &[String],
+) -> Result<bool> {
+    let mut q = Sql::<DB>::new("UPDATE ssl_networks SET ");
+    q.assign(vec![
+        ("ranges", json(&ranges)),
+        ("updated_at", truncate_micros(Utc::now()).into()),
+    ]);
+    q.push(" WHERE id = ")
+        .bind(id)
+        .push(" AND account_id = ")
+        .bind(account_id);
+    Ok(q.execute(&mut *s.conn().await?).await? > 0)
+}

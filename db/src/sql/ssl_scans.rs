@@ -35,6 +35,29 @@ pub(crate) async fn insert_scan<DB: Backend>(
         )));
     }
     let mut tx = s.write_tx().await?;
+    // One scan of a kind at a time per network: the network's row is locked (a no-op
+    // update) so two requests cannot both find none running.
+    for (network_id, kind) in parts
+        .iter()
+        .map(|p| (p.network_id, p.kind))
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let mut lock =
+            Sql::<DB>::new("UPDATE ssl_networks SET updated_at = updated_at WHERE id = ");
+        lock.bind(network_id);
+        lock.execute(&mut tx).await?;
+        let mut q = Sql::<DB>::new(
+            "SELECT COUNT(*) AS n FROM ssl_scan_parts p JOIN jobs j ON j.id = p.job_id \
+             WHERE p.finished_at IS NULL AND j.status IN ('queued', 'running') AND p.network_id = ",
+        );
+        q.bind(network_id).push(" AND p.kind = ").bind(kind);
+        if q.fetch_int(&mut tx, "n").await? > 0 {
+            tx.rollback().await?;
+            return Err(DbError::Conflict(format!(
+                "a {kind} scan of this network is still running"
+            )));
+        }
+    }
     jobs::insert_on::<DB>(&mut tx, new_jobs).await?;
     for p in parts {
         let mut q = Sql::<DB>::new(
@@ -452,13 +475,18 @@ pub(crate) async fn delete_network_data<DB: Backend>(
     conn: &mut DB::Connection,
     network_id: Uuid,
 ) -> Result<()> {
+    // Parts first: a part's results being kept meanwhile hold its row, so they are
+    // either in (and deleted below) or find their part gone and keep nothing.
+    let mut q = Sql::<DB>::new("DELETE FROM ssl_scan_parts WHERE network_id = ");
+    q.bind(network_id);
+    q.execute(&mut *conn).await?;
     let mut q = Sql::<DB>::new(
         "DELETE FROM ssl_endpoint_history WHERE endpoint_id IN \
          (SELECT id FROM ssl_endpoints WHERE network_id = ",
     );
     q.bind(network_id).push(")");
     q.execute(&mut *conn).await?;
-    for table in ["ssl_endpoints", "ssl_scan_parts"] {
+    for table in ["ssl_endpoints"] {
         let mut q = Sql::<DB>::new(format_args!("DELETE FROM {table} WHERE network_id = "));
         q.bind(network_id);
         q.execute(&mut *conn).await?;

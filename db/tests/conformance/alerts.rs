@@ -184,4 +184,20 @@ pub async fn alerts_are_raised_once_and_delivered_once(db: Arc<dyn Database>) {
         ..Default::default()
     };
     assert_eq!(db.list_alerts(&kylo, 0, 10).await.unwrap().0, 0);
+
+    // Retention: settled alerts go, pending ones stay.
+    db.raise_alerts(&[alert("kylo", "expiring:pending")])
+        .await
+        .unwrap();
+    let (_, purged) = db
+        .purge_ssl_history_and_alerts(Utc::now() + Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 3, "two delivered, one given up");
+    let (total, left) = db
+        .list_alerts(&AlertFilter::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(left[0].state, AlertState::Pending);
 }

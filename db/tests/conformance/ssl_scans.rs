@@ -85,6 +85,19 @@ pub async fn ssl_scans(db: Arc<dyn Database>) {
             .is_err()
     );
     db.insert_ssl_scan(&parts, &jobs).await.unwrap();
+    // A second scan of the same kind while this one runs is refused; nothing is kept.
+    let extra = new_job("kylo", "extra", now, now);
+    let second = SslScanPart {
+        scan_id: Uuid::now_v7(),
+        ..part(&network, Uuid::nil(), 0, extra.id)
+    };
+    crate::assert_conflict(
+        db.insert_ssl_scan(std::slice::from_ref(&second), std::slice::from_ref(&extra))
+            .await,
+    );
+    assert!(db.get_job(None, extra.id).await.unwrap().is_none());
+    let (_, listed) = db.list_ssl_parts(None, network.id, 0, 100).await.unwrap();
+    assert_eq!(listed.len(), 2);
     assert!(
         db.get_job(None, jobs[0].id).await.unwrap().is_some(),
         "the jobs are stored"
@@ -273,6 +286,40 @@ pub async fn ssl_scans(db: Arc<dyn Database>) {
         ..Default::default()
     };
     assert_eq!(db.list_ssl_endpoints(&expiring, 0, 10).await.unwrap().0, 1);
+
+    // Retention: history before a time goes, but each endpoint's newest entry stays.
+    let (purged, _) = db
+        .purge_ssl_history_and_alerts(Utc::now() + Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1, "the older of the endpoint's two entries");
+    let (total, history) = db.list_ssl_history(None, e.id, 0, 10).await.unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(
+        Some(history[0].id),
+        db.get_ssl_endpoint(None, e.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_history_id
+    );
+
+    // Ranges alone are set; the schedule fields stay.
+    assert!(
+        !db.set_ssl_network_ranges("rey", network.id, &["127.0.0.9:443".into()])
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.set_ssl_network_ranges("kylo", network.id, &["127.0.0.9:443".into()])
+            .await
+            .unwrap()
+    );
+    let n = db.get_ssl_network(None, network.id).await.unwrap().unwrap();
+    assert_eq!(
+        (n.ranges, n.name),
+        (vec!["127.0.0.9:443".to_owned()], network.name.clone())
+    );
 
     // Deleting the network removes its parts, endpoints and history.
     assert!(

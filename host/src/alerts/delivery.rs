@@ -17,8 +17,12 @@ use crate::operator_config::AlertsConfig;
 
 /// Alerts taken per pass.
 const BATCH: i64 = 20;
-/// How long a claimed alert is held by its node.
-const LEASE: Duration = Duration::from_secs(120);
+
+/// How long a claimed batch is held by its node: longer than sending every alert of it
+/// can take, so no other node sends one of them meanwhile.
+fn lease(config: &AlertsConfig) -> Duration {
+    Duration::from_secs(config.timeout_secs.max(1) * BATCH as u64 + 60)
+}
 
 /// The delay before retry `attempt` (1 after the first failure): `backoff_secs`
 /// doubled each time, at most `max_backoff_secs`.
@@ -62,7 +66,7 @@ pub async fn pass(
     config: &AlertsConfig,
 ) -> Result<(), keywarden_db::DbError> {
     let now = Utc::now();
-    for alert in db.claim_alerts(now, BATCH, LEASE).await? {
+    for alert in db.claim_alerts(now, BATCH, lease(config)).await? {
         let outcome = deliver(db, webhook, config, &alert).await?;
         db.settle_alert(alert.id, &outcome).await?;
     }

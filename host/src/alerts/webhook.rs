@@ -70,6 +70,15 @@ impl Webhook {
             config.secrets.contains_key(name),
             "[alerts] webhook_secret names {name:?}, which [secrets] does not define"
         );
+        if let Some((plugin, _)) = config
+            .plugins
+            .iter()
+            .find(|(_, grants)| grants.secrets.iter().any(|s| s == name))
+        {
+            anyhow::bail!(
+                "[alerts] webhook_secret {name:?} is granted to plugin {plugin:?}, which could sign alerts with it; give the webhook a secret of its own"
+            );
+        }
         let secret = ConfiguredSecrets::new(config.secrets.clone())
             .resolve(name)
             .filter(|v| !v.is_empty())

@@ -194,6 +194,7 @@ impl Service {
             });
         }
         let mut total: u128 = 0;
+        let mut endpoints: u128 = 0;
         let mut out = Vec::with_capacity(ranges.len());
         for (i, r) in ranges.iter().enumerate() {
             let parsed = parse_range(r).map_err(|e| {
@@ -207,6 +208,7 @@ impl Service {
                 }
             })?;
             total = total.saturating_add(parsed.addresses());
+            endpoints = endpoints.saturating_add(parsed.endpoints());
             let normal = parsed.normal();
             if !out.contains(&normal) {
                 out.push(normal);
@@ -218,6 +220,20 @@ impl Service {
                 field: Field::Ranges(None),
                 reason: format!(
                     "the ranges name {total} addresses; a network may name at most {max} ([tls_probing] max_network_addresses)"
+                ),
+            });
+        }
+        let max = self
+            .registry
+            .runtime()
+            .config()
+            .tls_probing
+            .max_network_endpoints;
+        if endpoints > u128::from(max) {
+            return Err(DomainError::Unprocessable {
+                field: Field::Ranges(None),
+                reason: format!(
+                    "the ranges name {endpoints} endpoints (addresses × ports); a network may name at most {max} ([tls_probing] max_network_endpoints)"
                 ),
             });
         }
@@ -346,7 +362,18 @@ impl Service {
         all.extend(ranges.iter().cloned());
         let offset = if append { network.ranges.len() } else { 0 };
         network.ranges = self.normal_ranges(&all).map_err(|e| shift(e, offset))?;
-        Ok(self.db.update_ssl_network(&network).await?)
+        // Only the ranges are written: the network's other fields (its next fire times
+        // above all, which the scheduler advances) stay as they are now.
+        if !self
+            .db
+            .set_ssl_network_ranges(&network.account_id, network.id, &network.ranges)
+            .await?
+        {
+            return Err(DomainError::not_found(format!(
+                "no SSL network with id {id}"
+            )));
+        }
+        Ok(network)
     }
 }
 

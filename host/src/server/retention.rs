@@ -44,6 +44,8 @@ pub fn spawn(
                     Ok(p) if p != Purged::default() => tracing::info!(
                         jobs = p.jobs,
                         payloads = p.payloads,
+                        ssl_history = p.ssl_history,
+                        alerts = p.alerts,
                         "purged finished jobs past retention"
                     ),
                     Ok(_) => {}
@@ -66,6 +68,7 @@ pub async fn purge(
         .and_then(|age| now.checked_sub_signed(age));
     let mut purged = Purged::default();
     if let Some(before) = before {
+        (purged.ssl_history, purged.alerts) = db.purge_ssl_history_and_alerts(before).await?;
         for _ in 0..MAX_BATCHES {
             let n = db.purge_finished_jobs(before, BATCH).await?;
             purged.jobs += n;

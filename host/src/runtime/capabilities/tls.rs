@@ -52,12 +52,17 @@ pub struct TlsCtx {
 #[derive(Debug, Clone, Default)]
 pub struct ProbeRecord {
     pub probes: Vec<Probed>,
-    /// Probes past [`MAX_RECORDED`], counted only.
+    /// Probes past [`MAX_RECORDED`] or [`MAX_RECORDED_BYTES`], counted only.
     pub dropped: u64,
+    /// Certificate bytes held.
+    bytes: usize,
 }
 
 /// The most probes one job's record holds (a scan part probes at most 65,536 endpoints).
 pub const MAX_RECORDED: usize = 70_000;
+/// The most certificate bytes one job's record holds; probes past it are counted only.
+/// (A server may present a large chain; the record lives outside the plugin's memory.)
+pub const MAX_RECORDED_BYTES: usize = 64 << 20;
 
 /// One probe: the endpoint as asked (an address in canonical text, or a lower-case name)
 /// and what came of it.
@@ -71,7 +76,14 @@ pub struct Probed {
 
 impl ProbeRecord {
     fn push(&mut self, probed: Probed) {
-        if self.probes.len() < MAX_RECORDED {
+        let bytes = probed
+            .outcome
+            .as_ref()
+            .map_or(0, |peer| peer.chain.iter().map(Vec::len).sum());
+        if self.probes.len() < MAX_RECORDED
+            && self.bytes.saturating_add(bytes) <= MAX_RECORDED_BYTES
+        {
+            self.bytes += bytes;
             self.probes.push(probed);
         } else {
             self.dropped += 1;
