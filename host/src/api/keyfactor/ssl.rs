@@ -471,17 +471,22 @@ pub async fn network_ranges(
     Ok(Json(network.ranges.iter().map(|r| range_view(r)).collect()))
 }
 
+/// The required `Ranges` array of strings.
+fn ranges_field(body: &mut Body) -> ApiResult<Vec<String>> {
+    match body.take("Ranges") {
+        Some(v @ Value::Array(_)) => text_list("Ranges", Some(v)),
+        Some(_) => Err(ApiError::invalid("Ranges", "must be an array of strings")),
+        None => Err(ApiError::invalid("Ranges", "is required")),
+    }
+}
+
 /// `{NetworkId, Ranges: [...]}`.
 fn read_ranges(body: Value) -> ApiResult<(Uuid, Vec<String>)> {
     let mut body = Body::new(body, "")?;
     let id = body
         .uuid("NetworkId")?
         .ok_or_else(|| ApiError::invalid("NetworkId", "is required"))?;
-    let ranges = match body.take("Ranges") {
-        Some(v @ Value::Array(_)) => text_list("Ranges", Some(v))?,
-        Some(_) => return Err(ApiError::invalid("Ranges", "must be an array of strings")),
-        None => return Err(ApiError::invalid("Ranges", "is required")),
-    };
+    let ranges = ranges_field(&mut body)?;
     body.finish()?;
     Ok((id, ranges))
 }
@@ -574,11 +579,7 @@ pub async fn validate_ranges(
 ) -> KeyfactorResult<Json<ValidationView>> {
     let mut body = Body::new(body, "")?;
     body.ignore(&["NetworkId"]);
-    let ranges = match body.take("Ranges") {
-        Some(v @ Value::Array(_)) => text_list("Ranges", Some(v))?,
-        Some(_) => return Err(ApiError::invalid("Ranges", "must be an array of strings").into()),
-        None => return Err(ApiError::invalid("Ranges", "is required").into()),
-    };
+    let ranges = ranges_field(&mut body)?;
     body.finish()?;
     if ranges.len() > MAX_RANGES {
         return Err(ApiError::invalid("Ranges", format!("at most {MAX_RANGES} ranges")).into());
