@@ -161,13 +161,22 @@ pub trait Database: Send + Sync {
         account_id: Option<&str>,
         network_ids: &[Uuid],
     ) -> Result<Vec<ScanProgress>>;
-    /// A page of endpoints (by network, host and port) and the total.
+    /// A page of endpoints (by network, host and port unless sorted otherwise) and the
+    /// total.
     async fn list_ssl_endpoints(
         &self,
         filter: &SslEndpointFilter,
+        sort: &Sort,
         skip: i64,
         limit: i64,
     ) -> Result<(i64, Vec<SslEndpoint>)>;
+    /// Sets the monitor or reviewed flag of every endpoint `filter` matches; how many.
+    async fn set_ssl_endpoint_flags_where(
+        &self,
+        filter: &SslEndpointFilter,
+        monitor: Option<bool>,
+        reviewed: Option<bool>,
+    ) -> Result<u64>;
     async fn get_ssl_endpoint(
         &self,
         account_id: Option<&str>,

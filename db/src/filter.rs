@@ -286,6 +286,21 @@ pub(crate) fn resolve(sort: &Sort, allowed: &[Column]) -> Result<Vec<(Column, bo
     Ok(out)
 }
 
+/// Sortable columns of `ssl_endpoints`.
+pub(crate) const SSL_ENDPOINT_SORT: &[Column] = &[
+    text("host"),
+    text("address"),
+    other("port"),
+    text("sni_name"),
+    text("thumbprint"),
+    text("subject"),
+    other("not_after"),
+    other("last_seen"),
+    other("first_seen"),
+    text("network_id"),
+    text("id"),
+];
+
 /// The order of `ssl_endpoints` listings.
 pub(crate) const SSL_ENDPOINT_ORDER: &[Column] = &[
     text("network_id"),

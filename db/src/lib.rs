@@ -67,8 +67,9 @@ pub use recurrence::Recurrence;
 pub use sql::SqlDatabase;
 pub use sqlite::SqliteDatabase;
 pub use ssl::{
-    ObservedCertificate, QuietHour, ScanProgress, ScanStats, SslEndpoint, SslEndpointFilter,
-    SslHistoryEntry, SslNetwork, SslNetworkFilter, SslObservation, SslScanPart,
+    ObservedCertificate, QuietHour, ScanProgress, ScanStats, SslEndpoint, SslEndpointCondition,
+    SslEndpointField, SslEndpointFilter, SslEndpointFlag, SslHistoryEntry, SslNetwork,
+    SslNetworkCondition, SslNetworkField, SslNetworkFilter, SslObservation, SslScanPart,
 };
 
 /// Opens the store named by `url` and brings its schema up to date.

@@ -51,12 +51,14 @@ pub struct QuietHour {
 }
 
 /// Filters of [`crate::Database::list_ssl_networks`]; `None` fields do not filter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SslNetworkFilter {
     /// Only this account's (`None` = every account, for admins).
     pub account_id: Option<String>,
     pub name: Option<String>,
     pub agent_pool_name: Option<String>,
+    /// A query's condition.
+    pub condition: Option<SslNetworkCondition>,
 }
 
 /// One part of a scan: the ranges or endpoints one job probes.
@@ -196,8 +198,114 @@ pub struct SslEndpoint {
     pub last_seen: DateTime<Utc>,
 }
 
+/// A column of `ssl_endpoints` that queries may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SslEndpointField {
+    Id,
+    NetworkId,
+    Host,
+    Address,
+    Port,
+    SniName,
+    Status,
+    Thumbprint,
+    Subject,
+    Issuer,
+    NotAfter,
+    NotBefore,
+    LastSeen,
+    FirstSeen,
+}
+
+/// What can be tested of an endpoint beyond its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SslEndpointFlag {
+    Monitored,
+    Reviewed,
+    CertificateFound,
+    Trusted,
+    NameMatches,
+}
+
+impl crate::history::Field for SslEndpointField {
+    type Flag = SslEndpointFlag;
+
+    fn column(self) -> &'static str {
+        match self {
+            SslEndpointField::Id => "id",
+            SslEndpointField::NetworkId => "network_id",
+            SslEndpointField::Host => "host",
+            SslEndpointField::Address => "address",
+            SslEndpointField::Port => "port",
+            SslEndpointField::SniName => "sni_name",
+            SslEndpointField::Status => "last_status",
+            SslEndpointField::Thumbprint => "thumbprint",
+            SslEndpointField::Subject => "subject",
+            SslEndpointField::Issuer => "issuer",
+            SslEndpointField::NotAfter => "not_after",
+            SslEndpointField::NotBefore => "not_before",
+            SslEndpointField::LastSeen => "last_seen",
+            SslEndpointField::FirstSeen => "first_seen",
+        }
+    }
+
+    fn kind(self) -> crate::history::ColumnKind {
+        use crate::history::ColumnKind;
+        match self {
+            SslEndpointField::Port => ColumnKind::Int,
+            SslEndpointField::NotAfter
+            | SslEndpointField::NotBefore
+            | SslEndpointField::LastSeen
+            | SslEndpointField::FirstSeen => ColumnKind::Time,
+            _ => ColumnKind::Text,
+        }
+    }
+
+    fn flag_sql(flag: SslEndpointFlag) -> &'static str {
+        match flag {
+            SslEndpointFlag::Monitored => "(enable_monitor = TRUE)",
+            SslEndpointFlag::Reviewed => "(reviewed = TRUE)",
+            SslEndpointFlag::CertificateFound => "(thumbprint IS NOT NULL)",
+            SslEndpointFlag::Trusted => "(trusted = TRUE)",
+            SslEndpointFlag::NameMatches => "(name_matches = TRUE)",
+        }
+    }
+}
+
+pub type SslEndpointCondition = crate::history::Condition<SslEndpointField>;
+
+/// A column of `ssl_networks` that queries may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SslNetworkField {
+    Name,
+    AgentPoolName,
+    Description,
+}
+
+impl crate::history::Field for SslNetworkField {
+    type Flag = crate::history::NoFlag;
+
+    fn column(self) -> &'static str {
+        match self {
+            SslNetworkField::Name => "name",
+            SslNetworkField::AgentPoolName => "agent_pool_name",
+            SslNetworkField::Description => "description",
+        }
+    }
+
+    fn kind(self) -> crate::history::ColumnKind {
+        crate::history::ColumnKind::Text
+    }
+
+    fn flag_sql(flag: crate::history::NoFlag) -> &'static str {
+        match flag {}
+    }
+}
+
+pub type SslNetworkCondition = crate::history::Condition<SslNetworkField>;
+
 /// Filters of [`crate::Database::list_ssl_endpoints`]; `None` fields do not filter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SslEndpointFilter {
     pub account_id: Option<String>,
     pub network_id: Option<Uuid>,
@@ -205,6 +313,8 @@ pub struct SslEndpointFilter {
     pub reviewed: Option<bool>,
     /// Only endpoints serving a certificate that ends before this instant.
     pub expiring_before: Option<DateTime<Utc>>,
+    /// A query's condition.
+    pub condition: Option<SslEndpointCondition>,
 }
 
 /// One probe of an endpoint, kept.

@@ -250,10 +250,19 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn list_ssl_endpoints(
         &self,
         filter: &SslEndpointFilter,
+        sort: &Sort,
         skip: i64,
         limit: i64,
     ) -> Result<(i64, Vec<SslEndpoint>)> {
-        ssl_scans::list_endpoints(self, filter, skip, limit).await
+        ssl_scans::list_endpoints(self, filter, sort, skip, limit).await
+    }
+    async fn set_ssl_endpoint_flags_where(
+        &self,
+        filter: &SslEndpointFilter,
+        monitor: Option<bool>,
+        reviewed: Option<bool>,
+    ) -> Result<u64> {
+        ssl_scans::set_flags_where(self, filter, monitor, reviewed).await
     }
     async fn get_ssl_endpoint(
         &self,

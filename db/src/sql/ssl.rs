@@ -102,7 +102,7 @@ pub(crate) async fn delete<DB: Backend>(
     Ok(true)
 }
 
-fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &SslNetworkFilter) {
+fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &SslNetworkFilter) -> Result<()> {
     q.push(" WHERE 1 = 1");
     if let Some(v) = &f.account_id {
         q.push(" AND account_id = ").bind(v);
@@ -113,6 +113,11 @@ fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &SslNetworkFilter) {
     if let Some(v) = &f.agent_pool_name {
         q.push(" AND agent_pool_name = ").bind(v);
     }
+    if let Some(c) = &f.condition {
+        q.push(" AND ");
+        super::condition::push_condition(q, c, 0)?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn list<DB: Backend>(
@@ -123,7 +128,8 @@ pub(crate) async fn list<DB: Backend>(
     limit: i64,
 ) -> Result<(i64, Vec<SslNetwork>)> {
     let order = resolve(sort, SSL_NETWORK_SORT)?;
-    let filter = |q: &mut Sql<DB>| push_filter(q, filter);
+    push_filter(&mut Sql::<DB>::new(""), filter)?;
+    let filter = |q: &mut Sql<DB>| push_filter(q, filter).expect("rendered once above");
     page(
         s,
         "ssl_networks",

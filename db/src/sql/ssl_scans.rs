@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::condition::push_condition;
 use super::{SqlDatabase, jobs, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
-use crate::filter::SSL_ENDPOINT_ORDER;
+use crate::filter::{SSL_ENDPOINT_ORDER, SSL_ENDPOINT_SORT, Sort, resolve};
 use crate::model::{NewJob, truncate_micros};
 use crate::ssl::{
     ScanProgress, ScanStats, SslEndpoint, SslEndpointFilter, SslHistoryEntry, SslObservation,
@@ -375,7 +376,7 @@ pub(crate) async fn progress<DB: Backend>(
     Ok(out)
 }
 
-fn endpoint_filter<DB: Backend>(q: &mut Sql<DB>, f: &SslEndpointFilter) {
+fn endpoint_filter<DB: Backend>(q: &mut Sql<DB>, f: &SslEndpointFilter) -> Result<()> {
     q.push(" WHERE 1 = 1");
     scoped(q, "account_id", f.account_id.as_deref());
     if let Some(n) = f.network_id {
@@ -390,25 +391,59 @@ fn endpoint_filter<DB: Backend>(q: &mut Sql<DB>, f: &SslEndpointFilter) {
     if let Some(t) = f.expiring_before {
         q.push(" AND not_after < ").bind(truncate_micros(t));
     }
+    if let Some(c) = &f.condition {
+        q.push(" AND ");
+        push_condition(q, c, 0)?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn list_endpoints<DB: Backend>(
     s: &SqlDatabase<DB>,
     filter: &SslEndpointFilter,
+    sort: &Sort,
     skip: i64,
     limit: i64,
 ) -> Result<(i64, Vec<SslEndpoint>)> {
-    let order: Vec<_> = SSL_ENDPOINT_ORDER.iter().map(|c| (*c, false)).collect();
+    let order: Vec<_> = if sort.0.is_empty() {
+        SSL_ENDPOINT_ORDER.iter().map(|c| (*c, false)).collect()
+    } else {
+        resolve(sort, SSL_ENDPOINT_SORT)?
+    };
+    // Render once up front so a bad condition is an error, not a panic in the closure.
+    endpoint_filter(&mut Sql::<DB>::new(""), filter)?;
     super::page::page(
         s,
         "ssl_endpoints",
-        |q| endpoint_filter(q, filter),
+        |q| endpoint_filter(q, filter).expect("rendered once above"),
         &order,
         skip,
         limit,
         rows::ssl_endpoint::<DB>,
     )
     .await
+}
+
+pub(crate) async fn set_flags_where<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    filter: &SslEndpointFilter,
+    monitor: Option<bool>,
+    reviewed: Option<bool>,
+) -> Result<u64> {
+    let mut pairs: Vec<(&str, Val)> = Vec::new();
+    if let Some(m) = monitor {
+        pairs.push(("enable_monitor", m.into()));
+    }
+    if let Some(r) = reviewed {
+        pairs.push(("reviewed", r.into()));
+    }
+    if pairs.is_empty() {
+        return Ok(0);
+    }
+    let mut q = Sql::<DB>::new("UPDATE ssl_endpoints SET ");
+    q.assign(pairs);
+    endpoint_filter(&mut q, filter)?;
+    Ok(q.execute(&mut *s.conn().await?).await?)
 }
 
 pub(crate) async fn get_endpoint<DB: Backend>(

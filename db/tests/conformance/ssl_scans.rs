@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use keywarden_db::{
-    Database, JobStatus, ObservedCertificate, ProbeStatus, ScanKind, ScanStats, SslEndpointFilter,
-    SslObservation, SslScanPart, truncate_micros,
+    Database, JobStatus, ObservedCertificate, ProbeStatus, ScanKind, ScanStats, Sort,
+    SslEndpointFilter, SslObservation, SslScanPart, truncate_micros,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -160,6 +160,7 @@ pub async fn ssl_scans(db: Arc<dyn Database>) {
                 account_id: Some("kylo".into()),
                 ..Default::default()
             },
+            &Sort::default(),
             0,
             10,
         )
@@ -279,13 +280,73 @@ pub async fn ssl_scans(db: Arc<dyn Database>) {
         monitored: Some(true),
         ..Default::default()
     };
-    assert_eq!(db.list_ssl_endpoints(&filter, 0, 10).await.unwrap().0, 0);
+    assert_eq!(
+        db.list_ssl_endpoints(&filter, &Sort::default(), 0, 10)
+            .await
+            .unwrap()
+            .0,
+        0
+    );
     let expiring = SslEndpointFilter {
         expiring_before: Some(Utc::now() + Duration::days(30)),
         reviewed: Some(true),
         ..Default::default()
     };
-    assert_eq!(db.list_ssl_endpoints(&expiring, 0, 10).await.unwrap().0, 1);
+    assert_eq!(
+        db.list_ssl_endpoints(&expiring, &Sort::default(), 0, 10)
+            .await
+            .unwrap()
+            .0,
+        1
+    );
+    // Query conditions (flags, columns) and bulk flags, scoped by account.
+    use keywarden_db::{Compare, Condition, FieldValue, SslEndpointField, SslEndpointFlag};
+    let by = |condition| SslEndpointFilter {
+        account_id: Some("kylo".into()),
+        condition: Some(condition),
+        ..Default::default()
+    };
+    let found = Condition::All(vec![
+        Condition::Flag(SslEndpointFlag::CertificateFound),
+        Condition::Compare {
+            field: SslEndpointField::Port,
+            op: Compare::Eq,
+            value: FieldValue::Int(443),
+        },
+        Condition::Flag(SslEndpointFlag::NameMatches).negate(),
+    ]);
+    let sort = Sort::by("not_after", true);
+    assert_eq!(
+        db.list_ssl_endpoints(&by(found.clone()), &sort, 0, 10)
+            .await
+            .unwrap()
+            .0,
+        1
+    );
+    let not_monitored = Condition::Flag(SslEndpointFlag::Monitored).negate();
+    assert_eq!(
+        db.set_ssl_endpoint_flags_where(&by(not_monitored.clone()), Some(true), None)
+            .await
+            .unwrap(),
+        1
+    );
+    let theirs = SslEndpointFilter {
+        account_id: Some("rey".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        db.set_ssl_endpoint_flags_where(&theirs, Some(false), None)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        db.list_ssl_endpoints(&by(not_monitored), &Sort::default(), 0, 10)
+            .await
+            .unwrap()
+            .0,
+        0
+    );
 
     // Retention: history before a time goes, but each endpoint's newest entry stays.
     let (purged, _) = db

@@ -66,7 +66,7 @@ mod tests {
 
     fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
         // 2026-11-29 is a Sunday.
-        Utc.with_ymd_and_hms(2026, 11, 29 + d, h, m, 7).unwrap()
+        Utc.with_ymd_and_hms(2026, 11, 29, h, m, 7).unwrap() + Duration::days(i64::from(d))
     }
 
     #[test]

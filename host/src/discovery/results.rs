@@ -153,7 +153,7 @@ pub(crate) async fn keep(db: &dyn Database, job: &Job, record: &ProbeRecord) -> 
         ..Default::default()
     };
     let (_, endpoints) = db
-        .list_ssl_endpoints(&filter, 0, i64::MAX)
+        .list_ssl_endpoints(&filter, &keywarden_db::Sort::default(), 0, i64::MAX)
         .await
         .map_err(failed)?;
     let known = endpoints

@@ -164,7 +164,10 @@ impl Service {
                     monitored: Some(true),
                     ..Default::default()
                 };
-                let (_, endpoints) = self.db.list_ssl_endpoints(&filter, 0, i64::MAX).await?;
+                let (_, endpoints) = self
+                    .db
+                    .list_ssl_endpoints(&filter, &keywarden_db::Sort::default(), 0, i64::MAX)
+                    .await?;
                 (
                     plan_monitoring(&endpoints, size),
                     config.monitoring_operation.clone(),
@@ -319,11 +322,31 @@ impl Service {
         &self,
         caller: &Caller,
         mut filter: SslEndpointFilter,
+        sort: &keywarden_db::Sort,
         skip: i64,
         limit: i64,
     ) -> DomainResult<(i64, Vec<SslEndpoint>)> {
         filter.account_id = caller.scope().map(str::to_owned);
-        Ok(self.db.list_ssl_endpoints(&filter, skip, limit).await?)
+        Ok(self
+            .db
+            .list_ssl_endpoints(&filter, sort, skip, limit)
+            .await?)
+    }
+
+    /// Sets the monitor or reviewed flag of every endpoint of the caller's `filter`
+    /// matches (Keyfactor's MonitorAll, ReviewAll); how many.
+    pub async fn set_ssl_endpoint_flags_where(
+        &self,
+        caller: &Caller,
+        mut filter: SslEndpointFilter,
+        monitor: Option<bool>,
+        reviewed: Option<bool>,
+    ) -> DomainResult<u64> {
+        filter.account_id = caller.scope().map(str::to_owned);
+        Ok(self
+            .db
+            .set_ssl_endpoint_flags_where(&filter, monitor, reviewed)
+            .await?)
     }
 
     pub async fn ssl_endpoint(&self, caller: &Caller, id: Uuid) -> DomainResult<SslEndpoint> {

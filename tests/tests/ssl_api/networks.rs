@@ -209,6 +209,15 @@ async fn scenario(s: &TestServer) {
     assert_eq!(kept, ranges);
     let (status, _) = s.post(&a, NETWORKS, &network("lab-3")).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, found, total) = s
+        .get_counted(
+            &a,
+            &format!("{NETWORKS}?QueryString=Name%20-contains%20%223%22"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(total, Some(1), "{found}");
+    assert_eq!(found[0]["Name"], "lab-3");
     let (status, page, total) = s
         .get_counted(
             &a,

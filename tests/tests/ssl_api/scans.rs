@@ -527,15 +527,84 @@ async fn scenario(s: &TestServer, fleet: &mut Fleet, block: u8, receiver: &Recei
         .await;
     assert_eq!(history[0]["Changed"], false, "{history}");
 
+    // The query language, sorting, and flags set one by one (Keyfactor's list of
+    // {Id, Status}) or by query.
+    let q = |query: &str| query.replace(' ', "%20").replace('"', "%22");
+    let (status, untrusted, total) = s
+        .get_counted(
+            &a,
+            &format!("/KeyfactorAPI/SSL?QueryString={}", q("Trusted -eq false")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{untrusted}");
+    assert_eq!(total, Some(1), "{untrusted}");
+    assert_eq!(
+        untrusted[0]["IpAddress"],
+        fleet.self_signed.addr.to_string()
+    );
+    let query = format!(
+        "CertificateFound -eq true AND (Port -eq {} OR IpAddress -startswith \"127.0.{block}.14\")",
+        fleet.valid.addr.port()
+    );
+    let (_, both, total) = s
+        .get_counted(&a, &format!("/KeyfactorAPI/SSL?QueryString={}", q(&query)))
+        .await;
+    assert_eq!(total, Some(2), "{both}");
+    let (_, sorted) = s
+        .get(&a, "/KeyfactorAPI/SSL?SortField=Port&SortAscending=1")
+        .await;
+    let ports: Vec<i64> = sorted
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Port"].as_i64().unwrap())
+        .collect();
+    assert!(
+        ports.windows(2).all(|w| w[0] >= w[1]) && ports.len() == 6,
+        "{ports:?}"
+    );
+    let (status, body) = s
+        .get(
+            &a,
+            &format!("/KeyfactorAPI/SSL?QueryString={}", q("Colour -eq \"red\"")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "QueryString", "{body}");
+    let (status, body) = s
+        .put(
+            &a,
+            &format!(
+                "/KeyfactorAPI/SSL/Endpoints/ReviewAll?query={}",
+                q("NameMatches -eq false")
+            ),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, reviewed, total) = s
+        .get_counted(
+            &a,
+            &format!("/KeyfactorAPI/SSL?NetworkId={id}&Reviewed=true"),
+        )
+        .await;
+    assert_eq!(
+        total,
+        Some(3),
+        "the three not valid for the address probed: {reviewed}"
+    );
+    let (_, theirs, total) = s.get_counted(&b, "/KeyfactorAPI/SSL?Reviewed=true").await;
+    assert_eq!(total, Some(0), "{theirs}");
+
     // Flags: stop monitoring one; the next monitoring scan leaves it out.
-    let (status, _) = s
+    let (status, body) = s
         .put(
             &a,
             "/KeyfactorAPI/SSL/Endpoints/MonitorStatus",
-            &json!({"Id": expired_id, "Status": false}),
+            &json!([{"Id": expired_id, "Status": false}]),
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, _) = s
         .put(
             &b,

@@ -9,7 +9,9 @@ use super::keyfactor::{paging, schedule};
 use super::schema::{WHITE_CHARS, doc, integer, nullable, object, plain, uuid, white};
 use super::{Operation, query, query_doc};
 use crate::api::keyfactor::kit::schedule::KINDS as ALL_KINDS;
+use crate::api::keyfactor::query::fields::{Kind, Target};
 use crate::api::keyfactor::ssl::{READ_ONLY, TIME_OF_DAY};
+use crate::api::keyfactor::ssl_scans::{ENDPOINT_FIELDS, ENDPOINT_SORTABLE, MAX_STATUS_ITEMS};
 use crate::discovery::ranges;
 use crate::domain::ssl_networks::{
     CONTROL_NOT_WHITE, MAX_ALERT_DAYS, MAX_NAME_CHARS, MAX_QUIET_HOURS, MAX_RANGE_CHARS,
@@ -33,7 +35,15 @@ pub fn operations() -> Vec<Operation> {
                "description": description, "schema": uuid()})
     };
     let mut list = paging(NETWORK_SORT);
-    list.extend([query("Name", plain()), query("Pool", plain())]);
+    list.extend([
+        query("Name", plain()),
+        query("Pool", plain()),
+        query_doc(
+            "QueryString",
+            query_language(crate::api::keyfactor::ssl::NETWORK_FIELDS),
+            "A Keyfactor query, e.g. `Name -contains \"lab\"`. Fields: Name, Pool (also AgentPoolName), Description",
+        ),
+    ]);
     vec![
         Operation::new("get", "/KeyfactorAPI/SSL/Networks", "listSslNetworks")
             .params(list)
@@ -127,8 +137,14 @@ pub fn operations() -> Vec<Operation> {
             .errors(&[404]),
         Operation::new("get", "/KeyfactorAPI/SSL", "listSslScanResults")
             .params({
-                let mut p = pages();
+                let sortable: Vec<&str> = ENDPOINT_SORTABLE.split(", ").collect();
+                let mut p = paging(&sortable);
                 p.extend([
+                    query_doc(
+                        "QueryString",
+                        query_language(ENDPOINT_FIELDS),
+                        "A Keyfactor query, e.g. `CertificateFound -eq true AND NotAfter -lt 2027-01-01`",
+                    ),
                     query("NetworkId", uuid()),
                     query("MonitorStatus", json!({"type": "boolean"})),
                     query("Reviewed", json!({"type": "boolean"})),
@@ -169,7 +185,66 @@ pub fn operations() -> Vec<Operation> {
         )
         .body(flag_body())
         .errors(&[400, 404]),
+        Operation::new(
+            "put",
+            "/KeyfactorAPI/SSL/Endpoints/MonitorAll",
+            "monitorAllSslEndpoints",
+        )
+        .params(vec![query_doc(
+            "query",
+            query_language(ENDPOINT_FIELDS),
+            "The endpoints to monitor (all without one)",
+        )])
+        .errors(&[400]),
+        Operation::new(
+            "put",
+            "/KeyfactorAPI/SSL/Endpoints/ReviewAll",
+            "reviewAllSslEndpoints",
+        )
+        .params(vec![query_doc(
+            "query",
+            query_language(ENDPOINT_FIELDS),
+            "The endpoints to mark reviewed (all without one)",
+        )])
+        .errors(&[400]),
     ]
+}
+
+/// The query language over `fields`, as far as a pattern can say it: clauses of a known
+/// field, an operator its kind takes and a simple value, joined by AND or OR.
+fn query_language<F: keywarden_db::Field>(fields: &[(&str, Target<F>)]) -> Value {
+    let names = |want: fn(&Target<F>) -> bool| -> Vec<&str> {
+        fields
+            .iter()
+            .filter(|(_, t)| want(t))
+            .map(|(n, _)| *n)
+            .collect()
+    };
+    let text = names(|t| matches!(t, Target::Column(_, Kind::Text)));
+    let code = names(|t| matches!(t, Target::Column(_, Kind::Code)));
+    let date = names(|t| matches!(t, Target::Column(_, Kind::Date)));
+    let flag = names(|t| matches!(t, Target::Flag(_)));
+    let order = "-(eq|ne|gt|lt|ge|le)";
+    let mut clauses = vec![format!(
+        r#"({}) -(eq|ne|contains|startswith) "[A-Za-z0-9 _.:-]{{0,20}}""#,
+        text.join("|")
+    )];
+    if !code.is_empty() {
+        clauses.push(format!("({}) {order} [0-9]{{1,5}}", code.join("|")));
+    }
+    if !date.is_empty() {
+        clauses.push(format!(
+            "({}) {order} 20[0-9]{{2}}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])",
+            date.join("|")
+        ));
+    }
+    if !flag.is_empty() {
+        clauses.push(format!("({}) -(eq|ne) (true|false)", flag.join("|")));
+    }
+    let clause = format!("({})", clauses.join("|"));
+    let chain = format!("{clause}( (AND|OR) {clause}){{0,3}}");
+    json!({"type": "string", "pattern": format!("^({chain})?$"),
+           "description": "Keyfactor query: field -op value clauses joined by AND, OR and NOT"})
 }
 
 /// `PageReturned` and `ReturnLimit` (these listings have one order).
@@ -190,11 +265,16 @@ fn scan_body() -> Value {
     body
 }
 
+/// `[{Id, Status}, ...]` (Keyfactor's), or one `{Id, Status}`.
 fn flag_body() -> Value {
     let mut p = Map::new();
     p.insert("Id".into(), uuid());
     p.insert("Status".into(), json!({"type": "boolean"}));
-    object(p, &["Id", "Status"])
+    let one = object(p, &["Id", "Status"]);
+    json!({"anyOf": [
+        {"type": "array", "minItems": 1, "maxItems": MAX_STATUS_ITEMS, "items": one},
+        one,
+    ]})
 }
 
 /// Text of at most `max` characters, some not white space, no control characters but

@@ -70,6 +70,8 @@ use super::{ApiError, AppState};
     ssl_scans::history,
     ssl_scans::monitor_status,
     ssl_scans::review_status,
+    ssl_scans::monitor_all,
+    ssl_scans::review_all,
 ))]
 pub struct KeyfactorDoc;
 

@@ -8,7 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use keywarden_db::{QuietHour, ScanKind, ScanProgress, Sort, SslNetwork, SslNetworkFilter};
+use keywarden_db::{
+    QuietHour, ScanKind, ScanProgress, Sort, SslNetwork, SslNetworkField, SslNetworkFilter,
+};
+
+use crate::api::keyfactor::query::fields::{self, Kind, Target};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -390,6 +394,23 @@ pub async fn delete(
 
 const SORTABLE: &str = "Name, AgentPoolName, Enabled, CreatedAt, UpdatedAt, NetworkId";
 
+/// The fields of `GET /SSL/Networks?QueryString=`.
+pub const NETWORK_FIELDS: &[(&str, Target<SslNetworkField>)] = &[
+    ("Name", Target::Column(SslNetworkField::Name, Kind::Text)),
+    (
+        "Pool",
+        Target::Column(SslNetworkField::AgentPoolName, Kind::Text),
+    ),
+    (
+        "AgentPoolName",
+        Target::Column(SslNetworkField::AgentPoolName, Kind::Text),
+    ),
+    (
+        "Description",
+        Target::Column(SslNetworkField::Description, Kind::Text),
+    ),
+];
+
 fn sort_column(field: &str) -> Option<&'static str> {
     Some(match field {
         "name" => "name",
@@ -418,6 +439,7 @@ pub async fn list(
         account_id: None,
         name: q.take("Name"),
         agent_pool_name: q.take("Pool").or_else(|| q.take("AgentPoolName")),
+        condition: fields::from_params(&mut q, "QueryString", NETWORK_FIELDS)?,
     };
     q.finish()?;
     let sort = Sort::by(paging.sort.unwrap_or("name"), paging.descending);

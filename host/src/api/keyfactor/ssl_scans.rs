@@ -13,8 +13,8 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 use chrono::{Duration, Utc};
 use keywarden_db::{
-    JobStatus, ProbeStatus, ScanKind, ScanProgress, SslEndpoint, SslEndpointFilter,
-    SslHistoryEntry, SslScanPart,
+    JobStatus, ProbeStatus, ScanKind, ScanProgress, Sort, SslEndpoint, SslEndpointField,
+    SslEndpointFilter, SslEndpointFlag, SslHistoryEntry, SslScanPart,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names, Params};
+use super::query::fields::{self, Kind, Target};
 use super::ssl::{RangeView, range_view};
 use crate::api::ciphertrust::extract::ApiJson;
 use crate::api::{ApiError, AppState};
@@ -41,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/SSL/Endpoints/{id}/History", get(history))
         .route("/SSL/Endpoints/MonitorStatus", put(monitor_status))
         .route("/SSL/Endpoints/ReviewStatus", put(review_status))
+        .route("/SSL/Endpoints/MonitorAll", put(monitor_all))
+        .route("/SSL/Endpoints/ReviewAll", put(review_all))
 }
 
 fn path_uuid(raw: &str, what: &str) -> KeyfactorResult<Uuid> {
@@ -302,8 +305,94 @@ pub struct ScanResultView {
     pub last_seen: String,
 }
 
-/// The caller's endpoints (by network, host, port): `NetworkId`, `MonitorStatus`,
-/// `Reviewed` and `ExpiringWithinDays` filter.
+/// The fields of `GET /SSL?QueryString=` (and of MonitorAll and ReviewAll's `query`).
+pub const ENDPOINT_FIELDS: &[(&str, Target<SslEndpointField>)] = &[
+    (
+        "EndpointId",
+        Target::Column(SslEndpointField::Id, Kind::Text),
+    ),
+    (
+        "NetworkId",
+        Target::Column(SslEndpointField::NetworkId, Kind::Text),
+    ),
+    ("Host", Target::Column(SslEndpointField::Host, Kind::Text)),
+    (
+        "IpAddress",
+        Target::Column(SslEndpointField::Address, Kind::Text),
+    ),
+    ("Port", Target::Column(SslEndpointField::Port, Kind::Code)),
+    (
+        "SNIName",
+        Target::Column(SslEndpointField::SniName, Kind::Text),
+    ),
+    (
+        "Status",
+        Target::Column(SslEndpointField::Status, Kind::Text),
+    ),
+    (
+        "Thumbprint",
+        Target::Column(SslEndpointField::Thumbprint, Kind::Text),
+    ),
+    (
+        "IssuedDN",
+        Target::Column(SslEndpointField::Subject, Kind::Text),
+    ),
+    (
+        "CertificateCN",
+        Target::Column(SslEndpointField::Subject, Kind::Text),
+    ),
+    (
+        "IssuerDN",
+        Target::Column(SslEndpointField::Issuer, Kind::Text),
+    ),
+    (
+        "NotAfter",
+        Target::Column(SslEndpointField::NotAfter, Kind::Date),
+    ),
+    (
+        "NotBefore",
+        Target::Column(SslEndpointField::NotBefore, Kind::Date),
+    ),
+    (
+        "LastSeen",
+        Target::Column(SslEndpointField::LastSeen, Kind::Date),
+    ),
+    (
+        "FirstSeen",
+        Target::Column(SslEndpointField::FirstSeen, Kind::Date),
+    ),
+    ("MonitorStatus", Target::Flag(SslEndpointFlag::Monitored)),
+    ("Reviewed", Target::Flag(SslEndpointFlag::Reviewed)),
+    (
+        "CertificateFound",
+        Target::Flag(SslEndpointFlag::CertificateFound),
+    ),
+    ("Trusted", Target::Flag(SslEndpointFlag::Trusted)),
+    ("NameMatches", Target::Flag(SslEndpointFlag::NameMatches)),
+];
+
+/// Sortable fields of `GET /SSL`.
+pub const ENDPOINT_SORTABLE: &str =
+    "Host, IpAddress, Port, SNIName, Thumbprint, IssuedDN, NotAfter, LastSeen, FirstSeen";
+
+fn endpoint_sort(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "host" => "host",
+        "ipaddress" => "address",
+        "port" => "port",
+        "sniname" => "sni_name",
+        "thumbprint" => "thumbprint",
+        "issueddn" | "certificatecn" => "subject",
+        "notafter" => "not_after",
+        "lastseen" => "last_seen",
+        "firstseen" => "first_seen",
+        _ => return None,
+    })
+}
+
+/// The caller's endpoints (by network, host, port unless sorted otherwise): `QueryString`
+/// (fields as [`ENDPOINT_FIELDS`]), and the shortcuts `NetworkId`, `MonitorStatus`,
+/// `Reviewed` and `ExpiringWithinDays`.
 #[utoipa::path(get, path = "/KeyfactorAPI/SSL", tag = "keyfactor-ssl",
     responses((status = 200, body = Vec<ScanResultView>,
         headers(("x-total-count" = i64, description = "Endpoints matching the filters"))),
@@ -314,7 +403,8 @@ pub async fn results(
     Extension(caller): Extension<Caller>,
     mut q: Params,
 ) -> KeyfactorResult<Response> {
-    let paging = q.paging(|_| None::<()>, "(none: by network, host and port)")?;
+    let paging = q.paging(endpoint_sort, ENDPOINT_SORTABLE)?;
+    let condition = fields::from_params(&mut q, "QueryString", ENDPOINT_FIELDS)?;
     let network_id = q
         .take("NetworkId")
         .map(|raw| {
@@ -330,11 +420,15 @@ pub async fn results(
         monitored: q.boolean("MonitorStatus")?,
         reviewed: q.boolean("Reviewed")?,
         expiring_before: days.map(|d| Utc::now() + Duration::days(d)),
+        condition,
     };
     q.finish()?;
+    let sort = paging
+        .sort
+        .map_or_else(Sort::default, |c| Sort::by(c, paging.descending));
     let (total, rows) = state
         .service
-        .ssl_endpoints(&caller, filter, paging.skip, paging.limit)
+        .ssl_endpoints(&caller, filter, &sort, paging.skip, paging.limit)
         .await?;
     let mut networks: HashMap<Uuid, (String, String)> = HashMap::new();
     for e in &rows {
@@ -578,17 +672,120 @@ pub async fn history(
     Ok(kit::counted(total, rows.iter().map(history_view).collect()))
 }
 
-/// `{Id, Status}`.
-fn flag_body(body: Value) -> KeyfactorResult<(Uuid, bool)> {
-    let mut body = Body::new(body, "")?;
-    let id = body
-        .uuid("Id")?
-        .ok_or_else(|| ApiError::invalid("Id", "is required"))?;
-    let status = body
-        .boolean("Status")?
-        .ok_or_else(|| ApiError::invalid("Status", "is required"))?;
-    body.finish()?;
-    Ok((id, status))
+/// The most endpoints one status request sets.
+pub const MAX_STATUS_ITEMS: usize = 1000;
+
+/// `[{Id, Status}, ...]` as Keyfactor sends it (one `{Id, Status}` object is taken too).
+fn flag_body(body: Value) -> KeyfactorResult<Vec<(Uuid, bool)>> {
+    let (items, listed) = match body {
+        Value::Array(items) => (items, true),
+        other => (vec![other], false),
+    };
+    if items.is_empty() || items.len() > MAX_STATUS_ITEMS {
+        return Err(ApiError::invalid(
+            "body",
+            format!("expected 1 to {MAX_STATUS_ITEMS} {{Id, Status}} objects"),
+        )
+        .into());
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let prefix = if listed {
+            format!("[{i}].")
+        } else {
+            String::new()
+        };
+        let mut body = Body::new(item, &prefix)?;
+        let id = body
+            .uuid("Id")?
+            .ok_or_else(|| ApiError::invalid(&format!("{prefix}Id"), "is required"))?;
+        let status = body
+            .boolean("Status")?
+            .ok_or_else(|| ApiError::invalid(&format!("{prefix}Status"), "is required"))?;
+        body.finish()?;
+        out.push((id, status));
+    }
+    Ok(out)
+}
+
+/// Sets one flag of each endpoint named; all must be the caller's (404 naming the first
+/// that is not, before anything is set).
+async fn set_each(
+    state: &AppState,
+    caller: &Caller,
+    body: Value,
+    monitor: bool,
+) -> KeyfactorResult<StatusCode> {
+    let items = flag_body(body)?;
+    for (id, _) in &items {
+        state.service.ssl_endpoint(caller, *id).await?;
+    }
+    for (id, status) in items {
+        let (m, r) = if monitor {
+            (Some(status), None)
+        } else {
+            (None, Some(status))
+        };
+        state
+            .service
+            .set_ssl_endpoint_flags(caller, id, m, r)
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a flag of every endpoint the `query` parameter (or `QueryString`) matches.
+async fn set_all(
+    state: &AppState,
+    caller: &Caller,
+    mut q: Params,
+    monitor: bool,
+) -> KeyfactorResult<StatusCode> {
+    let name = if q.has("query") {
+        "query"
+    } else {
+        "QueryString"
+    };
+    let condition = fields::from_params(&mut q, name, ENDPOINT_FIELDS)?;
+    q.finish()?;
+    let filter = SslEndpointFilter {
+        condition,
+        ..Default::default()
+    };
+    let (m, r) = if monitor {
+        (Some(true), None)
+    } else {
+        (None, Some(true))
+    };
+    state
+        .service
+        .set_ssl_endpoint_flags_where(caller, filter, m, r)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Monitors every endpoint the query matches (every endpoint without one).
+#[utoipa::path(put, path = "/KeyfactorAPI/SSL/Endpoints/MonitorAll", tag = "keyfactor-ssl",
+    responses((status = 204), (status = 400, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn monitor_all(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    q: Params,
+) -> KeyfactorResult<StatusCode> {
+    set_all(&state, &caller, q, true).await
+}
+
+/// Marks every endpoint the query matches as reviewed.
+#[utoipa::path(put, path = "/KeyfactorAPI/SSL/Endpoints/ReviewAll", tag = "keyfactor-ssl",
+    responses((status = 204), (status = 400, body = KeyfactorErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review_all(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    q: Params,
+) -> KeyfactorResult<StatusCode> {
+    set_all(&state, &caller, q, false).await
 }
 
 /// Monitors an endpoint (`Status: true`) or stops monitoring it.
@@ -601,12 +798,7 @@ pub async fn monitor_status(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
 ) -> KeyfactorResult<StatusCode> {
-    let (id, status) = flag_body(body)?;
-    state
-        .service
-        .set_ssl_endpoint_flags(&caller, id, Some(status), None)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    set_each(&state, &caller, body, true).await
 }
 
 /// Marks an endpoint reviewed (`Status: true`) or not.
@@ -619,10 +811,5 @@ pub async fn review_status(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<Value>,
 ) -> KeyfactorResult<StatusCode> {
-    let (id, status) = flag_body(body)?;
-    state
-        .service
-        .set_ssl_endpoint_flags(&caller, id, None, Some(status))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    set_each(&state, &caller, body, false).await
 }

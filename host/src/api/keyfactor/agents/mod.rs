@@ -15,8 +15,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::kit::{self, Body, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Params};
-use super::query;
+use super::kit::{self, Body, KeyfactorErrorBody, KeyfactorResult, Params};
 use crate::api::ciphertrust::extract::{ApiJson, path_id};
 use crate::api::{ApiError, AppState};
 use crate::domain::Caller;
@@ -146,13 +145,8 @@ pub async fn list(
     mut q: Params,
 ) -> KeyfactorResult<Response> {
     let paging = q.paging(fields::sort_column, fields::SORTABLE)?;
-    let text = q.take("QueryString").unwrap_or_default();
+    let condition = fields::condition(&mut q)?;
     q.finish()?;
-    let fault = |e| KeyfactorError::query("QueryString", e);
-    let condition = match query::parse(&text).map_err(fault)? {
-        Some(expr) => Some(fields::translate(&expr).map_err(fault)?),
-        None => None,
-    };
     let sort = paging
         .sort
         .map_or_else(|| Sort::by("id", false), |c| Sort::by(c, paging.descending));

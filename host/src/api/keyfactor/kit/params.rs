@@ -58,6 +58,11 @@ impl Params {
         Ok(Self { values })
     }
 
+    /// Whether the request has parameter `name` (any case, `pq.` or not).
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(&name.to_ascii_lowercase())
+    }
+
     /// Removes and returns a parameter; a blank value counts as absent.
     pub fn take(&mut self, name: &str) -> Option<String> {
         self.values

@@ -1,10 +1,12 @@
 //! Keyfactor's query language (`field -eq value AND (f2 -ne "x" OR f3 -gt 3)`): a lexer
 //! and a recursive-descent parser producing an [`ast::Expr`]. What fields exist and what
-//! they mean is the endpoint's business (`jobs/fields.rs` translates to store conditions).
+//! they mean is the endpoint's business: [`fields`] translates a query over a table of
+//! fields (agents, SSL endpoints and networks); `jobs/fields.rs` has the job history's.
 //!
 //! Every fault is a [`QueryError`] carrying the 1-based character position it was found at.
 
 pub mod ast;
+pub mod fields;
 mod lexer;
 mod parser;
 #[cfg(test)]
