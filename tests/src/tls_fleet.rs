@@ -273,6 +273,21 @@ impl Fleet {
         wait_listening(self.valid.addr);
     }
 
+    /// Every endpoint of the fleet, TLS or not.
+    pub fn all(&self) -> [&Endpoint; 9] {
+        [
+            &self.valid,
+            &self.expired,
+            &self.self_signed,
+            &self.mismatch,
+            &self.tls13_only,
+            &self.tls12_only,
+            &self.not_tls,
+            &self.closed,
+            &self.silent,
+        ]
+    }
+
     /// The endpoints that speak TLS.
     pub fn serving(&self) -> [&Endpoint; 6] {
         [

@@ -125,18 +125,11 @@ fn kinds(alerts: &[Value]) -> Vec<String> {
 
 /// Every port of the fleet, on 127.0.<block>.11 to .26 (16 addresses).
 fn range(fleet: &Fleet, block: u8) -> String {
-    let all = [
-        &fleet.valid,
-        &fleet.expired,
-        &fleet.self_signed,
-        &fleet.mismatch,
-        &fleet.tls13_only,
-        &fleet.tls12_only,
-        &fleet.not_tls,
-        &fleet.closed,
-        &fleet.silent,
-    ];
-    let ports: Vec<String> = all.iter().map(|e| e.addr.port().to_string()).collect();
+    let ports: Vec<String> = fleet
+        .all()
+        .iter()
+        .map(|e| e.addr.port().to_string())
+        .collect();
     format!("127.0.{block}.11-127.0.{block}.26:{}", ports.join(","))
 }
 

@@ -270,17 +270,7 @@ async fn scan(p: &Prober, operation: &str, params: Value) -> Value {
 async fn discovery_reports_exactly_the_tls_endpoints_and_monitoring_sees_a_renewal() {
     let mut fleet = Fleet::start(3);
     let scanner = ssl_scan(&fleet).await;
-    let everything = [
-        &fleet.valid,
-        &fleet.expired,
-        &fleet.self_signed,
-        &fleet.mismatch,
-        &fleet.tls13_only,
-        &fleet.tls12_only,
-        &fleet.not_tls,
-        &fleet.closed,
-        &fleet.silent,
-    ];
+    let everything = fleet.all();
     let ports: Vec<String> = everything
         .iter()
         .map(|e| e.addr.port().to_string())
