@@ -301,6 +301,14 @@ pub(crate) const SSL_ENDPOINT_SORT: &[Column] = &[
     text("id"),
 ];
 
+/// The order of a network's scan parts: newest scan first, each scan's parts in order.
+pub(crate) const SSL_PART_ORDER: &[(Column, bool)] =
+    &[(text("scan_id"), true), (other("seq"), false)];
+
+/// The order of an endpoint's history: newest first.
+pub(crate) const SSL_HISTORY_ORDER: &[(Column, bool)] =
+    &[(other("observed_at"), true), (text("id"), true)];
+
 /// The order of `ssl_endpoints` listings.
 pub(crate) const SSL_ENDPOINT_ORDER: &[Column] = &[
     text("network_id"),

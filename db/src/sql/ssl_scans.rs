@@ -6,10 +6,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::condition::push_condition;
+use super::page::page_of;
 use super::{SqlDatabase, jobs, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
-use crate::filter::{SSL_ENDPOINT_ORDER, SSL_ENDPOINT_SORT, Sort, resolve};
+use crate::filter::{
+    SSL_ENDPOINT_ORDER, SSL_ENDPOINT_SORT, SSL_HISTORY_ORDER, SSL_PART_ORDER, Sort, resolve,
+};
 use crate::model::{NewJob, truncate_micros};
 use crate::ssl::{
     ScanProgress, ScanStats, SslEndpoint, SslEndpointFilter, SslHistoryEntry, SslObservation,
@@ -18,8 +21,10 @@ use crate::ssl::{
 use crate::{JobStatus, ProbeStatus};
 
 /// A part with its job's state.
-const PART_SELECT: &str = "SELECT p.*, j.status AS job_status, j.started_at AS job_started_at, \
-     j.finished_at AS job_finished_at FROM ssl_scan_parts p LEFT JOIN jobs j ON j.id = p.job_id";
+/// A part with its job's state: the select list and the tables.
+const PART_COLUMNS: &str = "p.*, j.status AS job_status, j.started_at AS job_started_at, \
+     j.finished_at AS job_finished_at";
+const PART_TABLES: &str = "ssl_scan_parts p LEFT JOIN jobs j ON j.id = p.job_id";
 
 pub(crate) async fn insert_scan<DB: Backend>(
     s: &SqlDatabase<DB>,
@@ -97,24 +102,21 @@ pub(crate) async fn list_parts<DB: Backend>(
     skip: i64,
     limit: i64,
 ) -> Result<(i64, Vec<SslScanPart>)> {
-    let mut conn = s.conn().await?;
-    let mut count =
-        Sql::<DB>::new("SELECT COUNT(*) AS n FROM ssl_scan_parts p WHERE p.network_id = ");
-    count.bind(network_id);
-    scoped(&mut count, "p.account_id", account_id);
-    let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new(format_args!("{PART_SELECT} WHERE p.network_id = "));
-    q.bind(network_id);
-    scoped(&mut q, "p.account_id", account_id);
-    q.push(" ORDER BY p.scan_id DESC, p.seq ASC")
-        .page(skip, limit);
-    let rows = q.fetch_all(&mut conn).await?;
-    Ok((
-        total,
-        rows.iter()
-            .map(rows::ssl_part::<DB>)
-            .collect::<Result<_>>()?,
-    ))
+    let filter = |q: &mut Sql<DB>| {
+        q.push(" WHERE p.network_id = ").bind(network_id);
+        scoped(q, "p.account_id", account_id);
+    };
+    page_of(
+        s,
+        PART_COLUMNS,
+        PART_TABLES,
+        filter,
+        SSL_PART_ORDER,
+        skip,
+        limit,
+        rows::ssl_part::<DB>,
+    )
+    .await
 }
 
 pub(crate) async fn get_part<DB: Backend>(
@@ -123,7 +125,9 @@ pub(crate) async fn get_part<DB: Backend>(
     column: &str,
     id: Uuid,
 ) -> Result<Option<SslScanPart>> {
-    let mut q = Sql::<DB>::new(format_args!("{PART_SELECT} WHERE p.{column} = "));
+    let mut q = Sql::<DB>::new(format_args!(
+        "SELECT {PART_COLUMNS} FROM {PART_TABLES} WHERE p.{column} = "
+    ));
     q.bind(id);
     scoped(&mut q, "p.account_id", account_id);
     q.fetch_optional(&mut *s.conn().await?)
@@ -325,7 +329,7 @@ pub(crate) async fn progress<DB: Backend>(
         return Ok(Vec::new());
     }
     let mut q = Sql::<DB>::new(format_args!(
-        "{PART_SELECT} WHERE p.scan_id = (SELECT MAX(l.scan_id) FROM ssl_scan_parts l \
+        "SELECT {PART_COLUMNS} FROM {PART_TABLES} WHERE p.scan_id = (SELECT MAX(l.scan_id) FROM ssl_scan_parts l \
          WHERE l.network_id = p.network_id AND l.kind = p.kind) AND p.network_id IN "
     ));
     q.bind_list(network_ids.iter().copied());
@@ -484,25 +488,21 @@ pub(crate) async fn list_history<DB: Backend>(
     skip: i64,
     limit: i64,
 ) -> Result<(i64, Vec<SslHistoryEntry>)> {
-    let mut conn = s.conn().await?;
     let filter = |q: &mut Sql<DB>| {
         q.push(" WHERE endpoint_id = ").bind(endpoint_id);
         scoped(q, "account_id", account_id);
     };
-    let mut count = Sql::<DB>::new("SELECT COUNT(*) AS n FROM ssl_endpoint_history");
-    filter(&mut count);
-    let total = count.fetch_int(&mut conn, "n").await?;
-    let mut q = Sql::<DB>::new("SELECT * FROM ssl_endpoint_history");
-    filter(&mut q);
-    q.push(" ORDER BY observed_at DESC, id DESC")
-        .page(skip, limit);
-    let rows = q.fetch_all(&mut conn).await?;
-    Ok((
-        total,
-        rows.iter()
-            .map(rows::ssl_history::<DB>)
-            .collect::<Result<_>>()?,
-    ))
+    page_of(
+        s,
+        "*",
+        "ssl_endpoint_history",
+        filter,
+        SSL_HISTORY_ORDER,
+        skip,
+        limit,
+        rows::ssl_history::<DB>,
+    )
+    .await
 }
 
 /// Removes a network's parts, endpoints and their history (with the network).

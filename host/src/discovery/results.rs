@@ -55,9 +55,8 @@ fn certificate(peer: &Peer) -> Option<ObservedCertificate> {
     })
 }
 
-/// The record as observations, and its counts.
-pub fn observations(record: &ProbeRecord) -> (Vec<SslObservation>, ScanStats) {
-    let mut stats = ScanStats::default();
+/// The record as observations (its dropped probes are only counted: see `keep`).
+pub fn observations(record: &ProbeRecord) -> Vec<SslObservation> {
     let mut out = Vec::with_capacity(record.probes.len());
     for p in &record.probes {
         let cert = p.outcome.as_ref().ok().and_then(certificate);
@@ -65,7 +64,6 @@ pub fn observations(record: &ProbeRecord) -> (Vec<SslObservation>, ScanStats) {
             (Ok(_), None) => ProbeStatus::Handshake,
             (outcome, _) => status(outcome),
         };
-        stats.count(status);
         out.push(SslObservation {
             host: p.host.clone(),
             port: i64::from(p.port),
@@ -75,8 +73,7 @@ pub fn observations(record: &ProbeRecord) -> (Vec<SslObservation>, ScanStats) {
             certificate: cert,
         });
     }
-    stats.total += i64::try_from(record.dropped).unwrap_or(i64::MAX);
-    (out, stats)
+    out
 }
 
 /// The observations of endpoints the part names (its ranges, or its monitored endpoints
@@ -134,7 +131,7 @@ pub(crate) async fn keep(db: &dyn Database, job: &Job, record: &ProbeRecord) -> 
     else {
         return Ok(());
     };
-    let (observations, _) = observations(record);
+    let observations = observations(record);
     let (observations, outside) = within_part(&part, observations);
     if outside > 0 {
         tracing::warn!(job = %job.id, outside, "probes outside the scan part's endpoints (or repeated) were not kept");

@@ -8,7 +8,6 @@ use keywarden_db::{Alert, AlertFilter, AlertKind, AlertState};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::error::ErrorBody;
 use super::extract::{self, ApiQuery};
@@ -90,13 +89,10 @@ fn word<T: std::str::FromStr<Err = keywarden_db::UnknownWord>>(
     name: &str,
     raw: Option<String>,
 ) -> ApiResult<Option<T>> {
-    match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => s
-            .parse::<T>()
-            .map(Some)
-            .map_err(|e| ApiError::invalid(name, e.to_string())),
-    }
+    extract::text(raw)
+        .map(|s| s.parse::<T>())
+        .transpose()
+        .map_err(|e| ApiError::invalid(name, e))
 }
 
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts",
@@ -108,22 +104,11 @@ pub async fn list(
     ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> ApiResult<Json<AlertPage>> {
     let (skip, limit) = extract::paging(q.skip.as_deref(), q.limit.as_deref())?;
-    let network_id = match q
-        .network_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| {
-            ApiError::invalid("network_id", format!("expected a UUID, got {raw:?}"))
-        })?),
-    };
     let filter = AlertFilter {
         account_id: None,
         kind: word::<AlertKind>("kind", q.kind)?,
         state: word::<AlertState>("state", q.state)?,
-        network_id,
+        network_id: extract::uuid_param("network_id", q.network_id.as_deref())?,
     };
     let (total, alerts) = state.service.alerts(&caller, filter, skip, limit).await?;
     Ok(Json(AlertPage {

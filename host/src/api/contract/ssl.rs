@@ -10,7 +10,7 @@ use super::schema::{WHITE_CHARS, doc, integer, nullable, object, plain, uuid, wh
 use super::{Operation, query, query_doc};
 use crate::api::keyfactor::kit::schedule::KINDS as ALL_KINDS;
 use crate::api::keyfactor::query::fields::{Kind, Target};
-use crate::api::keyfactor::ssl::{READ_ONLY, TIME_OF_DAY};
+use crate::api::keyfactor::ssl::{NETWORK_SORTABLE, READ_ONLY, TIME_OF_DAY};
 use crate::api::keyfactor::ssl_scans::{ENDPOINT_FIELDS, ENDPOINT_SORTABLE, MAX_STATUS_ITEMS};
 use crate::discovery::ranges;
 use crate::domain::ssl_networks::{
@@ -18,23 +18,14 @@ use crate::domain::ssl_networks::{
     MAX_RANGES, MAX_RECIPIENT_CHARS, MAX_RECIPIENTS, MAX_SCAN_TIMEOUT_MS,
 };
 
-/// Columns `GET /SSL/Networks` sorts by.
-pub const NETWORK_SORT: &[&str] = &[
-    "Name",
-    "AgentPoolName",
-    "Enabled",
-    "CreatedAt",
-    "UpdatedAt",
-    "NetworkId",
-];
-
 /// The operations under `/KeyfactorAPI/SSL`.
 pub fn operations() -> Vec<Operation> {
     let network_id = |description: &str| {
         json!({"name": "identifier", "in": "path", "required": true,
                "description": description, "schema": uuid()})
     };
-    let mut list = paging(NETWORK_SORT);
+    let network_sort: Vec<&str> = NETWORK_SORTABLE.split(", ").collect();
+    let mut list = paging(&network_sort);
     list.extend([
         query("Name", plain()),
         query("Pool", plain()),

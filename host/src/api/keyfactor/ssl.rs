@@ -392,7 +392,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-const SORTABLE: &str = "Name, AgentPoolName, Enabled, CreatedAt, UpdatedAt, NetworkId";
+/// Sortable fields of `GET /SSL/Networks` (the contract lists the same).
+pub const NETWORK_SORTABLE: &str = "Name, AgentPoolName, Enabled, CreatedAt, UpdatedAt, NetworkId";
 
 /// The fields of `GET /SSL/Networks?QueryString=`.
 pub const NETWORK_FIELDS: &[(&str, Target<SslNetworkField>)] = &[
@@ -434,7 +435,7 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
     mut q: Params,
 ) -> KeyfactorResult<Response> {
-    let paging = q.paging(sort_column, SORTABLE)?;
+    let paging = q.paging(sort_column, NETWORK_SORTABLE)?;
     let filter = SslNetworkFilter {
         account_id: None,
         name: q.take("Name"),
