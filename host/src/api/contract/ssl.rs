@@ -11,7 +11,7 @@ use super::{Operation, query, query_doc};
 use crate::api::keyfactor::kit::schedule::KINDS as ALL_KINDS;
 use crate::api::keyfactor::query::fields::{Kind, Target};
 use crate::api::keyfactor::ssl::{NETWORK_SORTABLE, READ_ONLY, TIME_OF_DAY};
-use crate::api::keyfactor::ssl_scans::{ENDPOINT_FIELDS, ENDPOINT_SORTABLE, MAX_STATUS_ITEMS};
+use crate::api::keyfactor::ssl_endpoints::{ENDPOINT_FIELDS, ENDPOINT_SORTABLE, MAX_STATUS_ITEMS};
 use crate::discovery::ranges;
 use crate::domain::ssl_networks::{
     CONTROL_NOT_WHITE, MAX_ALERT_DAYS, MAX_NAME_CHARS, MAX_QUIET_HOURS, MAX_RANGE_CHARS,

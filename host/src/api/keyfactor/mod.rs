@@ -15,6 +15,7 @@ pub mod query;
 pub mod reenrollment;
 pub mod schedule;
 pub mod ssl;
+pub mod ssl_endpoints;
 pub mod ssl_scans;
 pub mod store_types;
 
@@ -65,13 +66,13 @@ use super::{ApiError, AppState};
     ssl_scans::scan,
     ssl_scans::parts,
     ssl_scans::part,
-    ssl_scans::results,
-    ssl_scans::endpoint,
-    ssl_scans::history,
-    ssl_scans::monitor_status,
-    ssl_scans::review_status,
-    ssl_scans::monitor_all,
-    ssl_scans::review_all,
+    ssl_endpoints::results,
+    ssl_endpoints::endpoint,
+    ssl_endpoints::history,
+    ssl_endpoints::monitor_status,
+    ssl_endpoints::review_status,
+    ssl_endpoints::monitor_all,
+    ssl_endpoints::review_all,
 ))]
 pub struct KeyfactorDoc;
 
@@ -88,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .merge(agents::routes())
         .merge(ssl::routes())
         .merge(ssl_scans::routes())
+        .merge(ssl_endpoints::routes())
 }
 
 /// Certificate store routes (relative to `/KeyfactorAPI`).
