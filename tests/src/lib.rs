@@ -45,6 +45,8 @@ pub fn ci_venv(script: &str, env_var: &str) -> PathBuf {
 
 pub mod aws;
 pub mod cagent;
+pub mod cloud_jobs;
+pub mod fakes;
 pub mod localstack;
 pub mod moto;
 pub mod server;
@@ -74,4 +76,25 @@ pub fn keywarden_binary() -> PathBuf {
         root.join("target").join("debug").join("keywarden")
     })
     .clone()
+}
+
+/// A plugins folder holding only `package` built with the test-only cargo `features`
+/// (e.g. a build that sends a request its cloud's API forbids), built once per process
+/// and variant. Panics with the build error if the build fails.
+pub fn plugin_variant(package: &str, features: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{package}-{features}");
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, dir)) = built.iter().find(|(k, _)| *k == key) {
+        return dir.clone();
+    }
+    let dir = repo_root()
+        .join("target")
+        .join("plugin-variants")
+        .join(&key);
+    if let Err(err) = xtask::build_plugin_variant(repo_root(), package, features, &dir) {
+        panic!("building {package} with {features} failed: {err:#}");
+    }
+    built.push((key, dir.clone()));
+    dir
 }

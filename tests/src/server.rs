@@ -495,6 +495,6 @@ pub async fn on_each_backend(scenario: impl AsyncFn(&TestServer)) {
 }
 
 /// An operator config from TOML text; a test's config must parse.
-fn parse_config(toml: &str) -> OperatorConfig {
+pub fn parse_config(toml: &str) -> OperatorConfig {
     toml::from_str(toml).expect("test operator config parses")
 }

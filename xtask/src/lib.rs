@@ -28,13 +28,48 @@ pub const WASM_TARGET: &str = "wasm32-wasip2";
 ///
 /// Installs the target with `rustup target add` first if it is missing.
 pub fn build_plugins(repo_root: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    build(
+        repo_root,
+        out_dir,
+        &repo_root.join("target").join("wasm"),
+        &[],
+    )
+}
+
+/// Builds one plugin `package` with cargo `features` that only tests use (a build that
+/// breaks something on purpose) into its own target dir, so the shipped build is never
+/// replaced by it, and copies it to `<out_dir>/<name>.wasm`.
+pub fn build_plugin_variant(
+    repo_root: &Path,
+    package: &str,
+    features: &str,
+    out_dir: &Path,
+) -> Result<PathBuf> {
+    let target_dir = repo_root.join("target").join("wasm-variants");
+    let built = build(
+        repo_root,
+        out_dir,
+        &target_dir,
+        &["-p", package, "--features", features],
+    )?;
+    built
+        .into_iter()
+        .find(|p| p.file_stem().and_then(OsStr::to_str) == Some(package))
+        .with_context(|| format!("cargo built no {package}.wasm"))
+}
+
+fn build(
+    repo_root: &Path,
+    out_dir: &Path,
+    target_dir: &Path,
+    extra: &[&str],
+) -> Result<Vec<PathBuf>> {
     let manifest = repo_root.join("plugins").join("Cargo.toml");
     if !manifest.is_file() {
         bail!("no plugins workspace at {}", manifest.display());
     }
     ensure_target_installed()?;
 
-    let target_dir = repo_root.join("target").join("wasm");
     let mut cmd = Command::new(cargo_binary());
     cmd.current_dir(repo_root.join("plugins"))
         .args([
@@ -47,7 +82,8 @@ pub fn build_plugins(repo_root: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -100,6 +100,16 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
         eprintln!("xtask: .ci/tools.sh could not install every tool; some tests may fail");
     }
     xtask::build_plugins(root, &root.join("target").join("plugins"))?;
+    // The plugins' shared libraries carry unit tests that run natively; the plugins
+    // themselves are tested as components, end to end.
+    let guest_libs = Command::new(env!("CARGO"))
+        .current_dir(root.join("plugins"))
+        .args(["test", "-p", "cloud-common"])
+        .status()
+        .context("running the plugin libraries' unit tests")?;
+    if !guest_libs.success() {
+        bail!("the plugin libraries' unit tests failed ({guest_libs})");
+    }
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root)
         .args(["test", "--workspace"])

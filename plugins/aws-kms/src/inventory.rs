@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::kms::{Kms, KmsError};
@@ -42,9 +42,7 @@ pub fn epoch(v: &Value) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
 }
 
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use cloud_common::rfc3339;
 
 /// Alias names per target key id.
 pub fn aliases(kms: &Kms) -> Result<BTreeMap<String, Vec<String>>, KmsError> {

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use keywarden_sdk::http::{HttpError, Request};
+use keywarden_sdk::http::Request;
 use serde_json::{Value, json};
 
 /// Where and as whom to call KMS.
@@ -20,27 +20,8 @@ pub struct Kms {
     credentials: Credentials,
 }
 
-/// A failed KMS call, worded for job messages and the `failed` details.
-#[derive(Debug, Clone)]
-pub struct KmsError(pub String);
-
-impl std::fmt::Display for KmsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<HttpError> for KmsError {
-    fn from(e: HttpError) -> Self {
-        KmsError(e.to_string())
-    }
-}
-
-impl From<KmsError> for keywarden_sdk::JobError {
-    fn from(e: KmsError) -> Self {
-        keywarden_sdk::JobError::Failed(e.0)
-    }
-}
+/// A failed KMS call (the plugins' shared error type).
+pub use cloud_common::CloudError as KmsError;
 
 impl Kms {
     pub fn new(

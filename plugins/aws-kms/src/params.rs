@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use keywarden_sdk::JobError;
 use serde::Deserialize;
 
 /// `cckm_key_rotation` params.
@@ -83,29 +82,6 @@ pub struct AwsParam {
     /// Overrides the operator's `endpoint` config.
     #[serde(default)]
     pub endpoint: Option<String>,
-}
-
-/// Seconds in a CipherTrust duration: `Xd` (days) or, when `hours_allowed`, `Yh`.
-pub fn duration_secs(field: &str, text: &str, hours_allowed: bool) -> Result<i64, JobError> {
-    let expected = if hours_allowed {
-        "expected a number followed by d (days) or h (hours), e.g. 6d or 12h"
-    } else {
-        "expected a number of days followed by d, e.g. 30d"
-    };
-    let bad = || JobError::invalid_param(field, format!("invalid duration {text:?}: {expected}"));
-    let (digits, unit) = match text.as_bytes().last() {
-        Some(b'd') => (&text[..text.len() - 1], 86_400),
-        Some(b'h') if hours_allowed => (&text[..text.len() - 1], 3_600),
-        _ => return Err(bad()),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let n: i64 = digits.parse().map_err(|_| bad())?;
-    if n == 0 || n > 3650 * 24 {
-        return Err(bad());
-    }
-    Ok(n * unit)
 }
 
 /// `alias/name` whether or not the caller wrote the prefix.

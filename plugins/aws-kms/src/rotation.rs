@@ -3,25 +3,16 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use cloud_common::{Report, due, duration, last_rotation, record_rotation};
 use keywarden_sdk::prelude::*;
-use keywarden_sdk::{log, progress, state};
+use keywarden_sdk::{log, progress};
 use serde_json::{Value, json};
 
 use crate::conn::connect;
 use crate::import;
 use crate::inventory::{self, KeyInfo, rfc3339};
 use crate::kms::{Kms, KmsError};
-use crate::params::{Mode, OldKey, RotationParams, alias_name, duration_secs};
-
-/// State key holding the last rotation date (RFC 3339) of a key, scoped by the host to
-/// this plugin and job config. For `new_key` rotations it is set on the new key.
-fn last_rotation_key(key_id: &str) -> String {
-    format!("last_rotation/{key_id}")
-}
-
-/// Rotations and failures listed in the details (all are counted): keeps the output under
-/// the host's cap even for a large account.
-const MAX_LISTED: usize = 200;
+use crate::params::{Mode, OldKey, RotationParams, alias_name};
 
 /// The longest validity AWS accepts for imported key material (`ValidTo` at most 365
 /// days after the import).
@@ -41,13 +32,7 @@ struct Plan {
 }
 
 fn plan(p: &RotationParams) -> Result<Plan, JobError> {
-    let secs =
-        |field: &str, v: &Option<String>, hours: bool| -> Result<Option<Duration>, JobError> {
-            v.as_deref()
-                .map(|t| duration_secs(field, t, hours).map(Duration::seconds))
-                .transpose()
-        };
-    let expiration = secs("expiration", &p.expiration, true)?;
+    let expiration = duration("expiration", p.expiration.as_deref(), true)?;
     if expiration.is_some_and(|validity| validity > Duration::days(MAX_VALIDITY_DAYS)) {
         return Err(JobError::invalid_param(
             "expiration",
@@ -76,24 +61,10 @@ fn plan(p: &RotationParams) -> Result<Plan, JobError> {
         retain_alias: p.aws_param.retain_alias,
         aliases: p.aws_param.aliases.iter().map(|a| alias_name(a)).collect(),
         tags: p.aws_param.tags.clone(),
-        expire_in: secs("expire_in", &p.expire_in, true)?,
-        rotation_after: secs("rotation_after", &p.rotation_after, false)?,
+        expire_in: duration("expire_in", p.expire_in.as_deref(), true)?,
+        rotation_after: duration("rotation_after", p.rotation_after.as_deref(), false)?,
         expiration,
     })
-}
-
-/// Whether a key with these dates is due under `rotation_after = every`: X days after the
-/// last rotation, or after creation when it was never rotated.
-pub fn due(
-    now: DateTime<Utc>,
-    every: Duration,
-    created: Option<DateTime<Utc>>,
-    last_rotation: Option<DateTime<Utc>>,
-) -> bool {
-    match last_rotation.or(created) {
-        Some(since) => now >= since + every,
-        None => true,
-    }
 }
 
 pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
@@ -106,22 +77,21 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     let alias_map = inventory::aliases(&kms)?;
     let ids = inventory::key_ids(&kms)?;
     let total_ids = ids.len() as u64;
-    let mut in_scope = 0u64;
-    let mut rotated = Vec::new();
-    let mut not_due = 0u64;
-    let mut failed = Vec::new();
-    let mut pending_import = Vec::new();
+    // Imported material that expired (or was never imported) leaves a key in
+    // PendingImport: it cannot be rotated, but the run names it.
+    let mut report = Report::new().group(
+        "pending_import",
+        "have no usable key material (PendingImport)",
+    );
     for (n, id) in ids.iter().enumerate() {
         progress::report(n as u64, total_ids);
         let key = match inventory::describe(&kms, id, &alias_map) {
             Ok(k) => k,
             Err(e) => {
-                failed.push(json!({"key_id": id, "error": e.to_string()}));
+                report.failed(json!({"key_id": id, "error": e.to_string()}));
                 continue;
             }
         };
-        // Imported material that expired (or was never imported) leaves a key in
-        // PendingImport: it cannot be rotated, but the run names it.
         let awaiting_material = key.state() == "PendingImport";
         if !key.customer_managed() || (key.state() != "Enabled" && !awaiting_material) {
             continue;
@@ -135,7 +105,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
             match inventory::tags(&kms, id) {
                 Ok(t) => t,
                 Err(e) => {
-                    failed.push(failure(&key, &e));
+                    report.failed(failure(&key, &e));
                     continue;
                 }
             }
@@ -148,7 +118,10 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
                 "key has no usable key material (PendingImport)",
                 &[("key_id", &key.id)],
             );
-            pending_import.push(json!({"key_id": key.id, "aliases": key.aliases}));
+            report.note(
+                "pending_import",
+                json!({"key_id": key.id, "aliases": key.aliases}),
+            );
             continue;
         }
         if let Some(window) = plan.expire_in {
@@ -157,14 +130,11 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
                 _ => continue, // material that never expires, or expires later
             }
         }
-        in_scope += 1;
+        report.in_scope += 1;
         if let Some(every) = plan.rotation_after {
-            let recorded = state::get(&last_rotation_key(id))
-                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.with_timezone(&Utc));
-            let last = recorded.max(inventory::last_aws_rotation(&kms, id));
+            let last = last_rotation(id).max(inventory::last_aws_rotation(&kms, id));
             if !due(now, every, key.created(), last) {
-                not_due += 1;
+                report.not_due += 1;
                 continue;
             }
         }
@@ -175,54 +145,21 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
         match result {
             Ok(entry) => {
                 log::info(format!("rotated: {entry}"));
-                rotated.push(entry);
+                report.rotated(entry);
             }
             Err(e) => {
                 log::warn_with("rotation failed", &[("key_id", &key.id), ("error", &e.0)]);
-                failed.push(failure(&key, &e));
+                report.failed(failure(&key, &e));
             }
         }
     }
     progress::report(total_ids, total_ids);
 
-    let num_rotated = rotated.len();
-    let mut message = format!(
-        "{num_rotated} of {in_scope} keys rotated ({not_due} not due, {} failed)",
-        failed.len()
-    );
-    if !pending_import.is_empty() {
-        message.push_str(&format!(
-            "; {} keys in scope have no usable key material (PendingImport)",
-            pending_import.len()
-        ));
-    }
-    // Some keys failed or cannot be used: a warning, each named in the details.
-    let outcome = if failed.is_empty() && pending_import.is_empty() {
-        Outcome::success(message)
-    } else {
-        Outcome::warning(message)
-    };
-    let num_failed = failed.len();
-    failed.truncate(MAX_LISTED);
-    rotated.truncate(MAX_LISTED);
-    pending_import.truncate(MAX_LISTED);
-    Ok(outcome.with_details(json!({
-        "total_keys": in_scope,
-        "num_rotated": num_rotated,
-        "rotated": rotated,
-        "not_due": not_due,
-        "num_failed": num_failed,
-        "failed": failed,
-        "pending_import": pending_import,
-    })))
+    Ok(report.finish(json!({})))
 }
 
 fn failure(key: &KeyInfo, e: &KmsError) -> Value {
     json!({"key_id": key.id, "aliases": key.aliases, "error": e.0})
-}
-
-fn record_rotation(key_id: &str, now: DateTime<Utc>) -> Result<(), KmsError> {
-    state::set(&last_rotation_key(key_id), &rfc3339(now)).map_err(|e| KmsError(e.to_string()))
 }
 
 /// AWS's own rotation: new material under the same key id and aliases.

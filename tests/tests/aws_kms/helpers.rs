@@ -1,14 +1,12 @@
 //! What every AWS KMS test does: grant the plugin a server, schedule and run a rotation
 //! through the REST API, read KMS back with boto3.
 
-use std::time::Duration;
-
 use keywarden_tests::aws::{KmsServer, SECRET_KEY, plugin_grants};
+use keywarden_tests::cloud_jobs;
 use keywarden_tests::server::TestServer;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-pub const CONFIGS: &str = "/api/v1/scheduler/job-configs";
+pub use keywarden_tests::cloud_jobs::{CONFIGS, details};
 
 /// Operator config granting the plugin the server's host and the two credential secrets.
 pub fn grants(server: &impl KmsServer) -> String {
@@ -22,43 +20,12 @@ pub async fn rotate(s: &TestServer, name: &str, params: Value) -> Value {
     run(s, &id).await
 }
 
-pub async fn create(s: &TestServer, name: &str, operation: &str, mut params: Value) -> String {
-    params["cloud_name"] = json!("aws");
-    let created = s
-        .create_config(
-            &s.admin,
-            &json!({"name": name, "operation": operation, "run_at": "0 3 * * *",
-                    format!("{operation}_params"): params}),
-        )
-        .await;
-    created["id"].as_str().unwrap().to_owned()
+pub async fn create(s: &TestServer, name: &str, operation: &str, params: Value) -> String {
+    cloud_jobs::create(s, name, operation, "aws", params).await
 }
 
 pub async fn run(s: &TestServer, config_id: &str) -> Value {
-    let (status, started) = s
-        .post(
-            &s.admin,
-            &format!("{CONFIGS}/{config_id}/run-now"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{started}");
-    let job = s
-        .wait_job(
-            &s.admin,
-            started["job_id"].as_str().unwrap(),
-            Duration::from_secs(120),
-        )
-        .await;
-    assert!(
-        !job.to_string().contains(SECRET_KEY),
-        "the secret leaked into the job: {job}"
-    );
-    job
-}
-
-pub fn details(job: &Value) -> &Value {
-    &job["details"]["details"]
+    cloud_jobs::run(s, config_id, &[SECRET_KEY]).await
 }
 
 /// KMS as boto3 sees it: key id -> key.

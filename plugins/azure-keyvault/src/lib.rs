@@ -1,0 +1,64 @@
+//! `azure-keyvault`: `cckm_key_rotation` and `cckm_synchronization` for Azure Key Vault
+//! (`cloud_name: "AzureCloud"`).
+//!
+//! Talks to the vaults' data plane (keys API 7.6) over wasi:http, so only to the hosts
+//! the operator granted, with a bearer token from Microsoft Entra ID's client-credentials
+//! flow (the client secret from the secrets import; the token kept in memory for the
+//! job and fetched again before it expires). The last rotation of each key is kept in
+//! the durable `state` import, so `rotation_after` holds across runs.
+
+mod auth;
+mod keys;
+mod params;
+mod rotation;
+mod sync;
+mod vault;
+
+use keywarden_sdk::prelude::*;
+
+struct AzureKeyVault;
+
+impl Plugin for AzureKeyVault {
+    fn describe() -> Manifest {
+        Manifest::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+            .describe(
+                "Rotates and synchronizes Azure Key Vault keys. Config: tenant_id, client_id, \
+                 vault_urls (comma-separated), authority_host (default \
+                 https://login.microsoftonline.com), client_secret_secret (default \
+                 azure-client-secret). Grant the vault hosts and the authority host in \
+                 outbound_hosts, and the client secret.",
+            )
+            .operation(
+                Operation::key_management("cckm_key_rotation", "AzureCloud")
+                    .describe("Rotate keys: a new version by the vault's rotate call or by create with the same type, size and operations")
+                    .params_schema(params::schema(true)),
+            )
+            .operation(
+                Operation::key_management("cckm_synchronization", "AzureCloud")
+                    .describe("Pull the vaults' keys (current version, state, dates, rotation policy) into Keywarden")
+                    .params_schema(params::schema(false)),
+            )
+            .capabilities(
+                Capabilities::new()
+                    .outbound_host("<vault>.vault.azure.net")
+                    .outbound_host("login.microsoftonline.com")
+                    .secret(auth::CLIENT_SECRET),
+            )
+    }
+
+    fn rotate_keys(ctx: JobContext) -> Result<Outcome, JobError> {
+        match ctx.operation.as_str() {
+            "cckm_key_rotation" => rotation::rotate(&ctx),
+            _ => Err(ctx.unsupported()),
+        }
+    }
+
+    fn synchronize_keys(ctx: JobContext) -> Result<Synchronized, JobError> {
+        match ctx.operation.as_str() {
+            "cckm_synchronization" => sync::synchronize(&ctx),
+            _ => Err(ctx.unsupported()),
+        }
+    }
+}
+
+keywarden_sdk::export_plugin!(AzureKeyVault);

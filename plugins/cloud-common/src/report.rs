@@ -1,0 +1,107 @@
+//! What every rotation job answers: a line for people and CipherTrust-style details
+//! (`total_keys`, `num_rotated`, `rotated`, `not_due`, `num_failed`, `failed`, plus the
+//! cloud's own groups), a Warning when any key failed or could not be used.
+
+use keywarden_sdk::Outcome;
+use serde_json::{Map, Value, json};
+
+/// Rotations and failures listed in the details (all are counted): keeps the output under
+/// the host's cap even for a large account.
+pub const MAX_LISTED: usize = 200;
+
+/// Keys in scope that could not be rotated for a reason that is not a failed call (AWS
+/// keys awaiting imported material, say): counted, listed, and they make a Warning.
+struct Group {
+    field: &'static str,
+    what: &'static str,
+    entries: Vec<Value>,
+}
+
+#[derive(Default)]
+pub struct Report {
+    /// Keys that matched the scope filters.
+    pub in_scope: u64,
+    /// In scope, but `rotation_after` says not yet.
+    pub not_due: u64,
+    rotated: Vec<Value>,
+    num_rotated: usize,
+    failed: Vec<Value>,
+    num_failed: usize,
+    groups: Vec<Group>,
+}
+
+impl Report {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares a group (`field` in the details; `what` finishes "N keys in scope ...").
+    pub fn group(mut self, field: &'static str, what: &'static str) -> Self {
+        self.groups.push(Group {
+            field,
+            what,
+            entries: Vec::new(),
+        });
+        self
+    }
+
+    pub fn rotated(&mut self, entry: Value) {
+        self.num_rotated += 1;
+        if self.rotated.len() < MAX_LISTED {
+            self.rotated.push(entry);
+        }
+    }
+
+    pub fn failed(&mut self, entry: Value) {
+        self.num_failed += 1;
+        if self.failed.len() < MAX_LISTED {
+            self.failed.push(entry);
+        }
+    }
+
+    /// Adds `entry` to the declared group `field`.
+    pub fn note(&mut self, field: &str, entry: Value) {
+        if let Some(g) = self.groups.iter_mut().find(|g| g.field == field) {
+            g.entries.push(entry);
+        }
+    }
+
+    pub fn num_rotated(&self) -> usize {
+        self.num_rotated
+    }
+
+    /// The outcome, with `extra` fields (an object) merged into the details.
+    pub fn finish(self, extra: Value) -> Outcome {
+        let mut message = format!(
+            "{} of {} keys rotated ({} not due, {} failed)",
+            self.num_rotated, self.in_scope, self.not_due, self.num_failed
+        );
+        let mut unusable = false;
+        for g in &self.groups {
+            if !g.entries.is_empty() {
+                unusable = true;
+                message.push_str(&format!("; {} keys in scope {}", g.entries.len(), g.what));
+            }
+        }
+        let outcome = if self.num_failed == 0 && !unusable {
+            Outcome::success(message)
+        } else {
+            Outcome::warning(message)
+        };
+        let mut details = Map::new();
+        details.insert("total_keys".into(), json!(self.in_scope));
+        details.insert("num_rotated".into(), json!(self.num_rotated));
+        details.insert("rotated".into(), json!(self.rotated));
+        details.insert("not_due".into(), json!(self.not_due));
+        details.insert("num_failed".into(), json!(self.num_failed));
+        details.insert("failed".into(), json!(self.failed));
+        for mut g in self.groups {
+            g.entries.truncate(MAX_LISTED);
+            details.insert(g.field.into(), Value::Array(g.entries));
+        }
+        if let Value::Object(extra) = extra {
+            details.extend(extra);
+        }
+        outcome.with_details(Value::Object(details))
+    }
+}

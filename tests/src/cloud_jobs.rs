@@ -1,0 +1,63 @@
+//! What the cloud key-rotation tests share: a job config for one cloud, run now through
+//! the REST API, waited for, and checked for a leaked secret.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::server::TestServer;
+
+pub const CONFIGS: &str = "/api/v1/scheduler/job-configs";
+
+/// Creates a config of `operation` for `cloud` with `params` (cloud_name added); its id.
+pub async fn create(
+    s: &TestServer,
+    name: &str,
+    operation: &str,
+    cloud: &str,
+    mut params: Value,
+) -> String {
+    params["cloud_name"] = json!(cloud);
+    let created = s
+        .create_config(
+            &s.admin,
+            &json!({"name": name, "operation": operation, "run_at": "0 3 * * *",
+                    format!("{operation}_params"): params}),
+        )
+        .await;
+    created["id"].as_str().unwrap().to_owned()
+}
+
+/// Runs config `config_id` now and returns the finished job, after checking that no
+/// `secret` shows anywhere in it.
+pub async fn run(s: &TestServer, config_id: &str, secrets: &[&str]) -> Value {
+    let (status, started) = s
+        .post(
+            &s.admin,
+            &format!("{CONFIGS}/{config_id}/run-now"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let job = s
+        .wait_job(
+            &s.admin,
+            started["job_id"].as_str().unwrap(),
+            Duration::from_secs(120),
+        )
+        .await;
+    let text = job.to_string();
+    for secret in secrets {
+        assert!(
+            !text.contains(secret),
+            "a secret leaked into the job: {job}"
+        );
+    }
+    job
+}
+
+/// The plugin's details of a finished job.
+pub fn details(job: &Value) -> &Value {
+    &job["details"]["details"]
+}

@@ -1,0 +1,748 @@
+//! `fake_azure`: Microsoft Entra ID's token endpoint (client-credentials flow) and Key
+//! Vault's keys API (7.6), with state, so a rotation can be checked afterwards.
+//!
+//! Every vault request is checked against Microsoft's published API document
+//! (`azure-keyvault-keys-7.6.json`) and answered only with bodies valid under it. The
+//! token endpoint follows Microsoft's documented form (no machine-readable spec is
+//! published for it): `grant_type=client_credentials`, `client_id`, `client_secret`,
+//! `scope=https://vault.azure.net/.default`, errors as `{error, error_description}` with
+//! Entra's AADSTS codes. A vault accepts only tokens this endpoint issued, unexpired.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use super::openapi::Swagger;
+use super::{Violations, hex_id, listen, random_bytes, spec};
+
+/// The tenant, client and secret the fake's Entra ID knows.
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+pub const CLIENT_ID: &str = "0b6f3e0c-3a3d-4f5e-9a53-6c1e8a0b7d21";
+pub const CLIENT_SECRET: &str = "keywarden-azure-test-secret";
+const VAULT_SCOPE: &str = "https://vault.azure.net/.default";
+
+/// How a test describes a key to put in a vault.
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    pub name: &'static str,
+    /// `RSA`, `RSA-HSM`, `EC`, `EC-HSM`, `oct-HSM`.
+    pub kty: &'static str,
+    pub key_size: Option<u64>,
+    pub crv: Option<&'static str>,
+    pub key_ops: Vec<&'static str>,
+    pub tags: BTreeMap<String, String>,
+    /// Backs a certificate.
+    pub managed: bool,
+    pub enabled: bool,
+    /// The (only) version was made this many days ago.
+    pub age_days: i64,
+    /// It expires this many days from now.
+    pub expires_in_days: Option<i64>,
+}
+
+impl KeySpec {
+    pub fn rsa(name: &'static str) -> Self {
+        Self {
+            name,
+            kty: "RSA",
+            key_size: Some(2048),
+            crv: None,
+            key_ops: vec!["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+            tags: BTreeMap::new(),
+            managed: false,
+            enabled: true,
+            age_days: 0,
+            expires_in_days: None,
+        }
+    }
+
+    pub fn ec(name: &'static str) -> Self {
+        Self {
+            kty: "EC",
+            key_size: None,
+            crv: Some("P-256"),
+            key_ops: vec!["sign", "verify"],
+            ..Self::rsa(name)
+        }
+    }
+
+    pub fn tag(mut self, k: &str, v: &str) -> Self {
+        self.tags.insert(k.to_owned(), v.to_owned());
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Version {
+    id: String,
+    kty: String,
+    key_size: Option<u64>,
+    crv: Option<String>,
+    key_ops: Vec<String>,
+    enabled: bool,
+    created: i64,
+    updated: i64,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    n: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Key {
+    versions: Vec<Version>,
+    tags: BTreeMap<String, String>,
+    managed: bool,
+    policy: Option<Value>,
+}
+
+#[derive(Default)]
+struct Vault {
+    keys: BTreeMap<String, Key>,
+}
+
+struct Shared {
+    spec: Swagger,
+    violations: Violations,
+    tokens: Mutex<HashMap<String, Instant>>,
+    token_requests: AtomicUsize,
+    token_lifetime: Mutex<Duration>,
+    vaults: Mutex<Vec<Vault>>,
+    /// `operationId` of every vault call that passed the checks, in order.
+    calls: Mutex<Vec<String>>,
+    authority: Mutex<String>,
+}
+
+/// The fake: one Entra ID authority and `n` vaults, each on its own loopback port.
+pub struct FakeAzure {
+    /// `http://127.0.0.1:PORT` of the token endpoint's host.
+    pub authority: String,
+    /// `http://127.0.0.1:PORT` of each vault.
+    pub vaults: Vec<String>,
+    shared: Arc<Shared>,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+impl FakeAzure {
+    pub async fn start(vaults: usize) -> Self {
+        let shared = Arc::new(Shared {
+            spec: Swagger::new(&spec("azure-keyvault-keys-7.6.json")),
+            violations: Violations::default(),
+            tokens: Mutex::new(HashMap::new()),
+            token_requests: AtomicUsize::new(0),
+            token_lifetime: Mutex::new(Duration::from_secs(3599)),
+            vaults: Mutex::new((0..vaults).map(|_| Vault::default()).collect()),
+            calls: Mutex::new(Vec::new()),
+            authority: Mutex::new(String::new()),
+        });
+        let authority = listen(
+            Router::new()
+                .fallback(token_endpoint)
+                .with_state(shared.clone()),
+        )
+        .await;
+        let authority = format!("http://{authority}");
+        *shared.authority.lock().unwrap() = authority.clone();
+        let mut urls = Vec::new();
+        for index in 0..vaults {
+            let addr = listen(
+                Router::new()
+                    .fallback(vault_endpoint)
+                    .with_state((shared.clone(), index)),
+            )
+            .await;
+            urls.push(format!("http://{addr}"));
+        }
+        Self {
+            authority,
+            vaults: urls,
+            shared,
+        }
+    }
+
+    pub fn violations(&self) -> &Violations {
+        &self.shared.violations
+    }
+
+    /// How many tokens the endpoint issued.
+    pub fn token_requests(&self) -> usize {
+        self.shared.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// Lifetime of the tokens issued from now on.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        *self.shared.token_lifetime.lock().unwrap() = lifetime;
+    }
+
+    /// The vault operations called so far, by `operationId`.
+    pub fn calls(&self) -> Vec<String> {
+        self.shared.calls.lock().unwrap().clone()
+    }
+
+    pub fn add_key(&self, vault: usize, spec: KeySpec) {
+        let t = now() - spec.age_days * 86_400;
+        let mut version = new_version(
+            spec.kty,
+            spec.key_size,
+            spec.crv.map(str::to_owned),
+            spec.key_ops.iter().map(|s| s.to_string()).collect(),
+            t,
+        );
+        version.enabled = spec.enabled;
+        version.exp = spec.expires_in_days.map(|d| now() + d * 86_400);
+        self.shared.vaults.lock().unwrap()[vault].keys.insert(
+            spec.name.to_owned(),
+            Key {
+                versions: vec![version],
+                tags: spec.tags,
+                managed: spec.managed,
+                policy: None,
+            },
+        );
+    }
+
+    /// A key as the tests inspect it: its versions (oldest first) with `id`, `enabled`,
+    /// `exp`, `created`, `kty`, `key_size`, `crv`, `key_ops`; its `tags` and `policy`.
+    pub fn key(&self, vault: usize, name: &str) -> Value {
+        let vaults = self.shared.vaults.lock().unwrap();
+        let key = vaults[vault]
+            .keys
+            .get(name)
+            .unwrap_or_else(|| panic!("no key {name} in vault {vault}"));
+        json!({
+            "versions": key.versions.iter().map(|v| json!({
+                "id": v.id, "enabled": v.enabled, "exp": v.exp, "created": v.created,
+                "kty": v.kty, "key_size": v.key_size, "crv": v.crv, "key_ops": v.key_ops,
+            })).collect::<Vec<_>>(),
+            "tags": key.tags,
+            "policy": key.policy,
+        })
+    }
+}
+
+fn new_version(
+    kty: &str,
+    key_size: Option<u64>,
+    crv: Option<String>,
+    key_ops: Vec<String>,
+    created: i64,
+) -> Version {
+    let b64 = |len: usize| {
+        let mut bytes = random_bytes(len);
+        bytes[0] |= 0x80;
+        URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let rsa = kty.starts_with("RSA");
+    let ec = kty.starts_with("EC");
+    let coord = match crv.as_deref() {
+        Some("P-384") => 48,
+        Some("P-521") => 66,
+        _ => 32,
+    };
+    Version {
+        id: hex_id(),
+        kty: kty.to_owned(),
+        key_size: if rsa {
+            Some(key_size.unwrap_or(2048))
+        } else {
+            key_size
+        },
+        crv: if ec {
+            Some(crv.unwrap_or_else(|| "P-256".into()))
+        } else {
+            None
+        },
+        key_ops,
+        enabled: true,
+        created,
+        updated: created,
+        exp: None,
+        nbf: None,
+        n: rsa.then(|| b64(key_size.unwrap_or(2048) as usize / 8)),
+        x: ec.then(|| b64(coord)),
+        y: ec.then(|| b64(coord)),
+    }
+}
+
+fn attributes(v: &Version) -> Value {
+    let mut a = json!({
+        "enabled": v.enabled, "created": v.created, "updated": v.updated,
+        "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90,
+    });
+    if let Some(exp) = v.exp {
+        a["exp"] = json!(exp);
+    }
+    if let Some(nbf) = v.nbf {
+        a["nbf"] = json!(nbf);
+    }
+    a
+}
+
+fn bundle(base: &str, name: &str, key: &Key, v: &Version) -> Value {
+    let mut jwk =
+        json!({"kid": format!("{base}/keys/{name}/{}", v.id), "kty": v.kty, "key_ops": v.key_ops});
+    if let Some(n) = &v.n {
+        jwk["n"] = json!(n);
+        jwk["e"] = json!("AQAB");
+    }
+    if let (Some(crv), Some(x), Some(y)) = (&v.crv, &v.x, &v.y) {
+        jwk["crv"] = json!(crv);
+        jwk["x"] = json!(x);
+        jwk["y"] = json!(y);
+    }
+    let mut b = json!({"key": jwk, "attributes": attributes(v), "tags": key.tags});
+    if key.managed {
+        b["managed"] = json!(true);
+    }
+    b
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> (StatusCode, Value) {
+    (status, json!({"error": {"code": code, "message": message}}))
+}
+
+async fn token_endpoint(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let entra_error = |status: StatusCode, code: &str, description: &str| {
+        (
+            status,
+            axum::Json(json!({"error": code, "error_description": description, "error_codes": [], "timestamp": "", "trace_id": hex_id()})),
+        )
+            .into_response()
+    };
+    let expected_path = format!("/{TENANT}/oauth2/v2.0/token");
+    if method != Method::POST || uri.path() != expected_path {
+        shared.violations.record(format!(
+            "token endpoint: {method} {} is not {expected_path}",
+            uri.path()
+        ));
+        return entra_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            "AADSTS900561: The endpoint only accepts POST requests.",
+        );
+    }
+    let form_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        shared
+            .violations
+            .record("token endpoint: the body must be application/x-www-form-urlencoded".into());
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "AADSTS900144: The request body must contain the following parameter: 'grant_type'.",
+        );
+    }
+    let form: BTreeMap<String, String> = form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    for field in form.keys() {
+        if !["grant_type", "client_id", "client_secret", "scope"].contains(&field.as_str()) {
+            shared
+                .violations
+                .record(format!("token endpoint: unexpected form field {field:?}"));
+        }
+    }
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        shared.violations.record(format!(
+            "token endpoint: grant_type {:?} is not client_credentials",
+            form.get("grant_type")
+        ));
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "AADSTS70003: The app requested an unsupported grant type.",
+        );
+    }
+    if form.get("scope").map(String::as_str) != Some(VAULT_SCOPE) {
+        shared.violations.record(format!(
+            "token endpoint: scope {:?} is not {VAULT_SCOPE}",
+            form.get("scope")
+        ));
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
+        );
+    }
+    if form.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "AADSTS700016: Application with identifier was not found in the directory.",
+        );
+    }
+    if form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
+        return entra_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        );
+    }
+    shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    let lifetime = *shared.token_lifetime.lock().unwrap();
+    let token = format!("{}{}", hex_id(), hex_id());
+    shared
+        .tokens
+        .lock()
+        .unwrap()
+        .insert(token.clone(), Instant::now() + lifetime);
+    axum::Json(json!({
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "ext_expires_in": lifetime.as_secs(),
+        "access_token": token,
+    }))
+    .into_response()
+}
+
+async fn vault_endpoint(
+    State((shared, index)): State<(Arc<Shared>, usize)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+    let matched = match shared.spec.check_request(
+        method.as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        content_type,
+        &body,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            shared.violations.record(e.clone());
+            let (s, b) = error(StatusCode::BAD_REQUEST, "BadParameter", &e);
+            return (s, axum::Json(b)).into_response();
+        }
+    };
+    // Only tokens this fake's Entra ID issued, unexpired.
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let valid = bearer.is_some_and(|t| {
+        shared
+            .tokens
+            .lock()
+            .unwrap()
+            .get(t)
+            .is_some_and(|until| Instant::now() < *until)
+    });
+    if !valid {
+        let authority = shared.authority.lock().unwrap().clone();
+        let (s, b) = error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "AKV10000: Request is missing a Bearer or PoP token.",
+        );
+        return (
+            s,
+            [(
+                "www-authenticate",
+                format!("Bearer authorization=\"{authority}/{TENANT}\", resource=\"https://vault.azure.net\""),
+            )],
+            axum::Json(b),
+        )
+            .into_response();
+    }
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let base = format!("http://{host}");
+    let (status, answer) = {
+        let mut vaults = shared.vaults.lock().unwrap();
+        handle(&mut vaults[index], &base, &matched)
+    };
+    let (status, answer) = match (status, answer) {
+        (StatusCode::NOT_IMPLEMENTED, _) => {
+            let what = format!("the fake does not implement {}", matched.operation);
+            shared.violations.record(what.clone());
+            error(StatusCode::NOT_IMPLEMENTED, "NotImplemented", &what)
+        }
+        other => other,
+    };
+    if let Err(e) = shared
+        .spec
+        .check_response(&matched.operation, status.as_u16(), &answer)
+    {
+        shared
+            .violations
+            .record(format!("the fake's own answer: {e}"));
+    }
+    shared.calls.lock().unwrap().push(matched.operation.clone());
+    (status, axum::Json(answer)).into_response()
+}
+
+/// One allowed call against the vault's state.
+fn handle(vault: &mut Vault, base: &str, m: &super::openapi::Matched) -> (StatusCode, Value) {
+    let name = m.path_params.get("key-name").cloned().unwrap_or_default();
+    let not_found = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "KeyNotFound",
+            &format!("A key with (name/id) {name} was not found in this key vault."),
+        )
+    };
+    let t = now();
+    match m.operation.as_str() {
+        "GetKeys" => {
+            let page: usize = m
+                .query
+                .get("maxresults")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(25);
+            let skip: usize = m
+                .query
+                .get("$skiptoken")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let all: Vec<_> = vault.keys.iter().collect();
+            let items: Vec<Value> = all
+                .iter()
+                .skip(skip)
+                .take(page)
+                .map(|(name, key)| {
+                    let current = key.versions.last().unwrap();
+                    let mut item = json!({"kid": format!("{base}/keys/{name}"), "attributes": attributes(current), "tags": key.tags});
+                    if key.managed {
+                        item["managed"] = json!(true);
+                    }
+                    item
+                })
+                .collect();
+            let mut answer = json!({"value": items});
+            if skip + page < all.len() {
+                answer["nextLink"] = json!(format!(
+                    "{base}/keys?api-version=7.6&$skiptoken={}&maxresults={page}",
+                    skip + page
+                ));
+            }
+            (StatusCode::OK, answer)
+        }
+        "GetKey" => {
+            let Some(key) = vault.keys.get(&name) else {
+                return not_found();
+            };
+            let wanted = m
+                .path_params
+                .get("key-version")
+                .map(String::as_str)
+                .unwrap_or("");
+            let v = if wanted.is_empty() {
+                key.versions.last()
+            } else {
+                key.versions.iter().find(|v| v.id == wanted)
+            };
+            match v {
+                Some(v) => (StatusCode::OK, bundle(base, &name, key, v)),
+                None => not_found(),
+            }
+        }
+        "GetKeyVersions" => {
+            let Some(key) = vault.keys.get(&name) else {
+                return not_found();
+            };
+            let items: Vec<Value> = key
+                .versions
+                .iter()
+                .map(|v| json!({"kid": format!("{base}/keys/{name}/{}", v.id), "attributes": attributes(v), "tags": key.tags}))
+                .collect();
+            (StatusCode::OK, json!({"value": items}))
+        }
+        "RotateKey" => {
+            let Some(key) = vault.keys.get_mut(&name) else {
+                return not_found();
+            };
+            if key.managed {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "Forbidden",
+                    "Operation rotate is not allowed on a key that backs a certificate.",
+                );
+            }
+            let cur = key.versions.last().unwrap().clone();
+            let mut v = new_version(
+                &cur.kty,
+                cur.key_size,
+                cur.crv.clone(),
+                cur.key_ops.clone(),
+                t,
+            );
+            // The policy's expiryTime (PnD) sets the new version's expiry.
+            v.exp = key
+                .policy
+                .as_ref()
+                .and_then(|p| p["attributes"]["expiryTime"].as_str())
+                .and_then(|d| d.strip_prefix('P')?.strip_suffix('D')?.parse::<i64>().ok())
+                .map(|days| t + days * 86_400);
+            key.versions.push(v.clone());
+            (StatusCode::OK, bundle(base, &name, key, &v))
+        }
+        "CreateKey" => {
+            let body = m.body.clone().unwrap_or(Value::Null);
+            let kty = body["kty"].as_str().unwrap_or("RSA").to_owned();
+            let ops: Vec<String> = body["key_ops"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|o| o.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_else(|| vec!["encrypt".into(), "decrypt".into()]);
+            let mut v = new_version(
+                &kty,
+                body["key_size"].as_u64(),
+                body["crv"].as_str().map(str::to_owned),
+                ops,
+                t,
+            );
+            v.exp = body["attributes"]["exp"].as_i64();
+            v.nbf = body["attributes"]["nbf"].as_i64();
+            if let Some(false) = body["attributes"]["enabled"].as_bool() {
+                v.enabled = false;
+            }
+            let tags: BTreeMap<String, String> = body["tags"]
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let key = vault.keys.entry(name.clone()).or_insert_with(|| Key {
+                versions: Vec::new(),
+                tags: BTreeMap::new(),
+                managed: false,
+                policy: None,
+            });
+            key.tags = tags;
+            key.versions.push(v.clone());
+            let key = key.clone();
+            (StatusCode::OK, bundle(base, &name, &key, &v))
+        }
+        "UpdateKey" => {
+            let Some(key) = vault.keys.get_mut(&name) else {
+                return not_found();
+            };
+            let wanted = m
+                .path_params
+                .get("key-version")
+                .cloned()
+                .unwrap_or_default();
+            let body = m.body.clone().unwrap_or(Value::Null);
+            let index = if wanted.is_empty() {
+                Some(key.versions.len() - 1)
+            } else {
+                key.versions.iter().position(|v| v.id == wanted)
+            };
+            let Some(index) = index else {
+                return not_found();
+            };
+            if let Some(tags) = body["tags"].as_object() {
+                key.tags = tags
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect();
+            }
+            let v = &mut key.versions[index];
+            if let Some(e) = body["attributes"]["enabled"].as_bool() {
+                v.enabled = e;
+            }
+            if let Some(exp) = body["attributes"]["exp"].as_i64() {
+                v.exp = Some(exp);
+            }
+            if let Some(ops) = body["key_ops"].as_array() {
+                v.key_ops = ops
+                    .iter()
+                    .filter_map(|o| o.as_str().map(str::to_owned))
+                    .collect();
+            }
+            v.updated = t;
+            let v = v.clone();
+            (StatusCode::OK, bundle(base, &name, key, &v))
+        }
+        "GetKeyRotationPolicy" => {
+            let Some(key) = vault.keys.get(&name) else {
+                return not_found();
+            };
+            let mut policy = key.policy.clone().unwrap_or_else(|| {
+                json!({"lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}],
+                       "attributes": {}})
+            });
+            policy["id"] = json!(format!("{base}/keys/{name}/rotationpolicy"));
+            (StatusCode::OK, policy)
+        }
+        "UpdateKeyRotationPolicy" => {
+            let Some(key) = vault.keys.get_mut(&name) else {
+                return not_found();
+            };
+            let mut policy = m.body.clone().unwrap_or(json!({}));
+            policy["id"] = json!(format!("{base}/keys/{name}/rotationpolicy"));
+            let attrs = policy["attributes"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let mut attrs = Value::Object(attrs);
+            attrs["created"] = json!(t);
+            attrs["updated"] = json!(t);
+            policy["attributes"] = attrs;
+            key.policy = Some(policy.clone());
+            (StatusCode::OK, policy)
+        }
+        _ => (StatusCode::NOT_IMPLEMENTED, Value::Null),
+    }
+}
+
+/// Operator config (TOML) granting the `azure-keyvault` plugin the fake's authority and
+/// vaults and the client secret (`secret` as its value); `extra` goes into the plugin's
+/// table.
+pub fn plugin_grants(fake: &FakeAzure, secret: &str, extra: &str) -> String {
+    let hosts: Vec<String> = std::iter::once(&fake.authority)
+        .chain(&fake.vaults)
+        .map(|h| format!("{h:?}"))
+        .collect();
+    format!(
+        r#"
+[secrets]
+azure-client-secret = {{ value = "{secret}" }}
+
+[plugins.azure-keyvault]
+outbound_hosts = [{hosts}]
+secrets = ["azure-client-secret"]
+settings = {{ tenant_id = "{TENANT}", client_id = "{CLIENT_ID}", authority_host = "{authority}", vault_urls = "{vault}" }}
+{extra}
+"#,
+        hosts = hosts.join(", "),
+        authority = fake.authority,
+        vault = fake.vaults[0],
+    )
+}
