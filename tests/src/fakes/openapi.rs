@@ -13,11 +13,45 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
 
-/// One path segment of an operation's template.
+/// One path segment of an operation's template: `keys`, `{key-name}`, or a parameter
+/// with a custom-method suffix (`{cryptoKeysId}:updatePrimaryVersion`, Google's form).
 #[derive(Debug, Clone)]
 enum Segment {
     Literal(String),
-    Param(String),
+    Param { name: String, suffix: String },
+}
+
+impl Segment {
+    fn parse(text: &str) -> Self {
+        match text.strip_prefix('{').and_then(|rest| rest.split_once('}')) {
+            Some((name, suffix)) => Segment::Param {
+                name: name.to_owned(),
+                suffix: suffix.to_owned(),
+            },
+            None => Segment::Literal(text.to_owned()),
+        }
+    }
+
+    /// The parameter's value when `text` fits this segment.
+    fn fit<'t>(&self, text: &'t str) -> Option<Option<&'t str>> {
+        match self {
+            Segment::Literal(l) => (l == text).then_some(None),
+            Segment::Param { suffix, .. } if suffix.is_empty() => Some(Some(text)),
+            Segment::Param { suffix, .. } => text
+                .strip_suffix(suffix.as_str())
+                .filter(|v| !v.is_empty())
+                .map(Some),
+        }
+    }
+
+    /// How specific a fit is: a literal beats a suffixed parameter beats a bare one.
+    fn weight(&self) -> usize {
+        match self {
+            Segment::Literal(_) => 2,
+            Segment::Param { suffix, .. } if !suffix.is_empty() => 1,
+            Segment::Param { .. } => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -112,12 +146,7 @@ impl Swagger {
                     segments: template
                         .trim_start_matches('/')
                         .split('/')
-                        .map(
-                            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                                Some(name) => Segment::Param(name.to_owned()),
-                                None => Segment::Literal(s.to_owned()),
-                            },
-                        )
+                        .map(Segment::parse)
                         .collect(),
                     params,
                     pageable: op.get("x-ms-pageable").is_some(),
@@ -156,10 +185,11 @@ impl Swagger {
             if op.segments.len() != segments.len() {
                 continue;
             }
-            let fits = op.segments.iter().zip(&segments).all(|(t, s)| match t {
-                Segment::Literal(l) => l == s,
-                Segment::Param(_) => true,
-            });
+            let fits = op
+                .segments
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| t.fit(s).is_some());
             if !fits {
                 continue;
             }
@@ -167,11 +197,7 @@ impl Swagger {
             if op.method != method {
                 continue;
             }
-            let literals = op
-                .segments
-                .iter()
-                .filter(|s| matches!(s, Segment::Literal(_)))
-                .count();
+            let literals: usize = op.segments.iter().map(Segment::weight).sum();
             if best.is_none_or(|(_, l)| literals > l) {
                 best = Some((op, literals));
             }
@@ -186,8 +212,22 @@ impl Swagger {
         let mut problems = Vec::new();
         let mut path_params = BTreeMap::new();
         for (t, s) in op.segments.iter().zip(&segments) {
-            if let Segment::Param(name) = t {
-                path_params.insert(name.clone(), (*s).to_owned());
+            if let (Segment::Param { name, .. }, Some(Some(value))) = (t, t.fit(s)) {
+                path_params.insert(name.clone(), value.to_owned());
+            }
+        }
+        for (name, value) in &path_params {
+            let declared = op
+                .params
+                .iter()
+                .find(|p| p.location == "path" && &p.name == name);
+            match declared {
+                None => problems.push(format!("path parameter {name:?} is not declared")),
+                Some(p) => {
+                    if let Err(e) = self.check_simple(&p.schema, value) {
+                        problems.push(format!("path parameter {name}={value:?}: {e}"));
+                    }
+                }
             }
         }
         let query: BTreeMap<String, String> = url_pairs(query);
@@ -307,11 +347,14 @@ impl Swagger {
                     if !root.is_object() {
                         root = json!({});
                     }
-                    let defs = if request {
+                    let all = if request {
                         &self.request_defs
                     } else {
                         &self.response_defs
                     };
+                    // Only what the schema reaches: compiling a large document's every
+                    // definition for each schema is slow.
+                    let defs = reachable(all, &root);
                     let mut wrapped = json!({"allOf": [root], "definitions": defs});
                     // Closing the top-level object too, when it is written inline.
                     wrapped["allOf"][0] = rewrite_one(&wrapped["allOf"][0], request);
@@ -335,6 +378,36 @@ impl Swagger {
             Err(errors.join("; "))
         }
     }
+}
+
+/// The definitions `schema` refers to, directly or through other definitions.
+fn reachable(defs: &Value, schema: &Value) -> Value {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(r) = o.get("$ref").and_then(Value::as_str)
+                    && let Some(name) = r.strip_prefix("#/definitions/")
+                {
+                    out.push(name.to_owned());
+                }
+                o.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Map::new();
+    let mut todo = Vec::new();
+    refs(schema, &mut todo);
+    while let Some(name) = todo.pop() {
+        if found.contains_key(&name) {
+            continue;
+        }
+        let def = defs[&name].clone();
+        refs(&def, &mut todo);
+        found.insert(name, def);
+    }
+    Value::Object(found)
 }
 
 /// Every definition rewritten by [`rewrite_one`].
@@ -481,5 +554,77 @@ mod tests {
         )
         .unwrap();
         assert!(s.check_response("GetKey", 201, &json!({})).is_err());
+    }
+
+    fn gcp() -> Swagger {
+        Swagger::new(&crate::fakes::discovery::to_swagger(&crate::fakes::spec(
+            "gcp-cloudkms-v1-discovery.json",
+        )))
+    }
+
+    #[test]
+    fn discovery_custom_methods_globals_and_bodies() {
+        let s = gcp();
+        let key = "/v1/projects/p/locations/us-east1/keyRings/r/cryptoKeys/k";
+        let json = Some("application/json");
+        let m = s
+            .check_request(
+                "POST",
+                &format!("{key}:updatePrimaryVersion"),
+                "prettyPrint=false",
+                json,
+                br#"{"cryptoKeyVersionId":"2"}"#,
+            )
+            .unwrap();
+        assert_eq!(
+            m.operation,
+            "cloudkms.projects.locations.keyRings.cryptoKeys.updatePrimaryVersion"
+        );
+        let m = s.check_request("GET", key, "", None, b"").unwrap();
+        assert_eq!(
+            m.operation,
+            "cloudkms.projects.locations.keyRings.cryptoKeys.get"
+        );
+        let e = s
+            .check_request(
+                "POST",
+                &format!("{key}:updatePrimaryVersion"),
+                "",
+                json,
+                br#"{"versionId":"2"}"#,
+            )
+            .unwrap_err();
+        assert!(e.contains("versionId"), "{e}");
+        let e = s
+            .check_request(
+                "GET",
+                &format!("{key}/cryptoKeyVersions"),
+                "limit=5",
+                None,
+                b"",
+            )
+            .unwrap_err();
+        assert!(e.contains("\"limit\" is not declared"), "{e}");
+        // Output-only fields are refused in requests.
+        let e = s
+            .check_request(
+                "PATCH",
+                key,
+                "updateMask=rotationPeriod",
+                json,
+                br#"{"rotationPeriod":"86400s","createTime":"2026-01-01T00:00:00Z"}"#,
+            )
+            .unwrap_err();
+        assert!(e.contains("createTime"), "{e}");
+        let e = s
+            .check_request(
+                "GET",
+                "/v1/projects/p/locations/us east/keyRings",
+                "",
+                None,
+                b"",
+            )
+            .unwrap_err();
+        assert!(e.contains("locationsId"), "{e}");
     }
 }

@@ -1,0 +1,70 @@
+//! `cckm_synchronization`: the key rings' keys, as the host stores and lists them. One
+//! kept key per CryptoKey; its version in use is the resource name.
+
+use cloud_common::rfc3339;
+use keywarden_sdk::prelude::*;
+use keywarden_sdk::{log, progress};
+use serde_json::json;
+
+use crate::auth::Auth;
+use crate::keys::{self, time};
+use crate::kms::Kms;
+use crate::params::SyncParams;
+
+pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
+    let params: SyncParams = ctx.params()?;
+    let scope = &params.gcp_param;
+    let kms = Kms::new(Auth::from_secret()?);
+    kms.auth.token()?;
+    let rings = keys::rings(&kms, scope)?;
+    let mut out = Vec::new();
+    for (n, ring) in rings.iter().enumerate() {
+        progress::report(n as u64, rings.len() as u64);
+        log::info_with("synchronizing keys", &[("key_ring", ring)]);
+        for key in keys::keys(&kms, ring)? {
+            let labels = key.labels();
+            if !(scope.keys.is_empty() || scope.keys.iter().any(|k| k == key.id()))
+                || !scope.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            {
+                continue;
+            }
+            let versions = keys::versions(&kms, key.name())?;
+            let current = keys::current(&key, &versions);
+            let state = current
+                .as_ref()
+                .and_then(|c| c["state"].as_str())
+                .unwrap_or("NO_ENABLED_VERSION");
+            let mut cloud = CloudKey::new(
+                key.name(),
+                state,
+                key.created().map(rfc3339).unwrap_or_default(),
+            );
+            cloud.resource_name = current
+                .as_ref()
+                .and_then(|c| c["name"].as_str())
+                .map(str::to_owned);
+            cloud.aliases = vec![key.id().to_owned()];
+            cloud.rotated_at = current
+                .as_ref()
+                .and_then(|c| time(&c["createTime"]))
+                .filter(|_| versions.len() > 1)
+                .map(rfc3339);
+            cloud.attributes = json!({
+                "key_ring": ring,
+                "purpose": key.purpose(),
+                "algorithm": key.0["versionTemplate"]["algorithm"],
+                "protection_level": key.protection(),
+                "labels": labels,
+                "rotation_period": key.0["rotationPeriod"],
+                "next_rotation_time": key.0["nextRotationTime"],
+                "import_only": key.import_only(),
+                "versions": versions.len(),
+            });
+            out.push(cloud);
+        }
+    }
+    progress::report(rings.len() as u64, rings.len() as u64);
+    let outcome = Outcome::success(format!("{} keys synchronized", out.len()))
+        .with_details(json!({"total_keys": out.len(), "key_rings": rings}));
+    Ok(Synchronized { outcome, keys: out })
+}
