@@ -61,12 +61,7 @@ impl Kms {
         }
         let response = request.send()?;
         if response.is_success() {
-            if response.body.is_empty() {
-                return Ok(json!({}));
-            }
-            return response
-                .json()
-                .map_err(|e| KmsError(format!("KMS {action}: {e}")));
+            return cloud_common::rest::success_json(&response, &format!("KMS {action}"));
         }
         let err: Value = response.json().unwrap_or(Value::Null);
         let kind = err

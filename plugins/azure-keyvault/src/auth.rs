@@ -2,9 +2,7 @@
 //! exchanged at the tenant's token endpoint for a bearer token the vaults accept.
 
 use cloud_common::{BearerCache, CloudError};
-use keywarden_sdk::http::Request;
 use keywarden_sdk::{JobError, config, secrets};
-use serde_json::Value;
 
 /// Default name of the client secret; the operator may rename it (`client_secret_secret`).
 pub const CLIENT_SECRET: &str = "azure-client-secret";
@@ -66,40 +64,27 @@ impl Auth {
     }
 
     fn fetch(&self) -> Result<(String, i64), CloudError> {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "client_credentials")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("client_secret", &self.client_secret)
-            .append_pair("scope", &self.scope)
-            .finish();
-        let response = Request::post(&self.token_url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(form)
-            .send()?;
-        let answer: Value = response.json().unwrap_or(Value::Null);
-        if !response.is_success() {
-            let code = answer["error"].as_str().unwrap_or("unknown_error");
-            let description = answer["error_description"]
-                .as_str()
-                .map(|d| d.lines().next().unwrap_or(d).to_owned())
-                .unwrap_or_else(|| format!("HTTP {}", response.status));
-            return Err(CloudError(format!(
-                "Microsoft Entra ID refused the client credentials of client {}: {code}: {description}",
+        cloud_common::oauth::request_token(
+            &self.token_url,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &self.client_id),
+                ("client_secret", &self.client_secret),
+                ("scope", &self.scope),
+            ],
+            &format!(
+                "Microsoft Entra ID refused the client credentials of client {}",
                 self.client_id
-            )));
-        }
-        let token = answer["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| CloudError("the token endpoint answered no access_token".into()))?;
-        // expires_in is a number in v2.0 answers and a string in some older ones.
-        let lifetime = match &answer["expires_in"] {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-        .unwrap_or(300);
-        Ok((token.to_owned(), lifetime))
+            ),
+        )
+    }
+}
+
+impl cloud_common::rest::Bearer for Auth {
+    fn token(&self) -> Result<String, CloudError> {
+        Auth::token(self)
+    }
+    fn refused(&self) {
+        Auth::refused(self)
     }
 }

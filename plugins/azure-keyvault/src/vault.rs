@@ -5,12 +5,20 @@
 use std::rc::Rc;
 
 use cloud_common::CloudError;
-use keywarden_sdk::http::{Method, Request};
-use serde_json::{Value, json};
+use cloud_common::rest::{self, Service};
+use keywarden_sdk::http::Method;
+use serde_json::Value;
 
 use crate::auth::Auth;
 
 pub const API_VERSION: &str = "7.6";
+
+/// Key Vault's error object: `{"error": {"code", "message"}}`.
+const KEY_VAULT: Service = Service {
+    name: "Key Vault",
+    code: "/error/code",
+    message: "/error/message",
+};
 
 pub struct Vault {
     /// `https://NAME.vault.azure.net`, no trailing slash.
@@ -42,46 +50,7 @@ impl Vault {
     }
 
     fn send(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Value, CloudError> {
-        let what = format!("{method} {}", url.split('?').next().unwrap_or(url));
-        let mut retried = false;
-        loop {
-            let token = self.auth.token()?;
-            let mut request = Request::new(method.clone(), url)
-                .header("authorization", format!("Bearer {token}"))
-                .header("accept", "application/json");
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send()?;
-            if response.is_success() {
-                if response.body.is_empty() {
-                    return Ok(json!({}));
-                }
-                return response
-                    .json()
-                    .map_err(|e| CloudError(format!("Key Vault {what}: {e}")));
-            }
-            // A token the vault no longer accepts: one more try with a fresh one.
-            if response.status == 401 && !retried {
-                retried = true;
-                self.auth.refused();
-                continue;
-            }
-            let err: Value = response.json().unwrap_or(Value::Null);
-            let code = err
-                .pointer("/error/code")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("HTTP {}", response.status));
-            let message = err
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| response.text().chars().take(200).collect());
-            return Err(CloudError(format!(
-                "Key Vault {what} failed: {code}: {message}"
-            )));
-        }
+        rest::call(&KEY_VAULT, &*self.auth, method, url, body)
     }
 
     /// Every item of a paged list (`value`, `nextLink`). A `nextLink` outside this vault

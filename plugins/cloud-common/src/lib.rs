@@ -9,7 +9,9 @@
 pub mod due;
 pub mod duration;
 pub mod error;
+pub mod oauth;
 pub mod report;
+pub mod rest;
 pub mod time;
 pub mod token;
 

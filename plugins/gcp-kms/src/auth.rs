@@ -5,14 +5,13 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cloud_common::{BearerCache, CloudError, now};
-use keywarden_sdk::http::Request;
 use keywarden_sdk::{JobError, config, secrets};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::Sha256;
 use zeroize::Zeroize;
 
@@ -110,34 +109,25 @@ impl Auth {
     }
 
     fn fetch(&self) -> Result<(String, i64), CloudError> {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
-            .append_pair("assertion", &self.assertion())
-            .finish();
-        let response = Request::post(&self.token_uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(form)
-            .send()?;
-        let answer: Value = response.json().unwrap_or(Value::Null);
-        if !response.is_success() {
-            let code = answer["error"].as_str().unwrap_or("unknown_error");
-            let description = answer["error_description"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("HTTP {}", response.status));
-            return Err(CloudError(format!(
-                "Google refused the service account {}'s assertion: {code}: {description}",
+        cloud_common::oauth::request_token(
+            &self.token_uri,
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", &self.assertion()),
+            ],
+            &format!(
+                "Google refused the service account {}'s assertion",
                 self.email
-            )));
-        }
-        let token = answer["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| CloudError("the token endpoint answered no access_token".into()))?;
-        Ok((
-            token.to_owned(),
-            answer["expires_in"].as_i64().unwrap_or(300),
-        ))
+            ),
+        )
+    }
+}
+
+impl cloud_common::rest::Bearer for Auth {
+    fn token(&self) -> Result<String, CloudError> {
+        Auth::token(self)
+    }
+    fn refused(&self) {
+        Auth::refused(self)
     }
 }

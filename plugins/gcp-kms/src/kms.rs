@@ -3,12 +3,20 @@
 //! call.
 
 use cloud_common::CloudError;
-use keywarden_sdk::http::{Method, Request};
-use serde_json::{Value, json};
+use cloud_common::rest::{self, Service};
+use keywarden_sdk::http::Method;
+use serde_json::Value;
 
 use crate::auth::Auth;
 
 const ENDPOINT: &str = "https://cloudkms.googleapis.com";
+
+/// Google's error object: `{"error": {"code", "message", "status"}}`.
+const CLOUD_KMS: Service = Service {
+    name: "Cloud KMS",
+    code: "/error/status",
+    message: "/error/message",
+};
 
 pub struct Kms {
     /// `https://cloudkms.googleapis.com` or the operator's `endpoint`.
@@ -33,45 +41,7 @@ impl Kms {
         body: Option<&Value>,
     ) -> Result<Value, CloudError> {
         let url = format!("{}/v1/{path}", self.endpoint);
-        let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
-        let mut retried = false;
-        loop {
-            let token = self.auth.token()?;
-            let mut request = Request::new(method.clone(), &url)
-                .header("authorization", format!("Bearer {token}"))
-                .header("accept", "application/json");
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send()?;
-            if response.is_success() {
-                if response.body.is_empty() {
-                    return Ok(json!({}));
-                }
-                return response
-                    .json()
-                    .map_err(|e| CloudError(format!("Cloud KMS {what}: {e}")));
-            }
-            if response.status == 401 && !retried {
-                retried = true;
-                self.auth.refused();
-                continue;
-            }
-            let err: Value = response.json().unwrap_or(Value::Null);
-            let status = err
-                .pointer("/error/status")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("HTTP {}", response.status));
-            let message = err
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| response.text().chars().take(200).collect());
-            return Err(CloudError(format!(
-                "Cloud KMS {what} failed: {status}: {message}"
-            )));
-        }
+        rest::call(&CLOUD_KMS, &self.auth, method, &url, body)
     }
 
     /// Every item of a paged list (`field`, `nextPageToken`).

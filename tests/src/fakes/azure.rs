@@ -8,10 +8,9 @@
 //! `scope=https://vault.azure.net/.default`, errors as `{error, error_description}` with
 //! Entra's AADSTS codes. A vault accepts only tokens this endpoint issued, unexpired.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,6 +21,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use super::api::{Api, Tokens};
 use super::openapi::Swagger;
 use super::{Violations, hex_id, listen, random_bytes, spec};
 
@@ -113,14 +113,11 @@ struct Vault {
 }
 
 struct Shared {
-    spec: Swagger,
-    violations: Violations,
-    tokens: Mutex<HashMap<String, Instant>>,
-    token_requests: AtomicUsize,
+    /// Calls are remembered by `operationId`.
+    api: Api,
+    tokens: Tokens,
     token_lifetime: Mutex<Duration>,
     vaults: Mutex<Vec<Vault>>,
-    /// `operationId` of every vault call that passed the checks, in order.
-    calls: Mutex<Vec<String>>,
     authority: Mutex<String>,
 }
 
@@ -143,13 +140,10 @@ fn now() -> i64 {
 impl FakeAzure {
     pub async fn start(vaults: usize) -> Self {
         let shared = Arc::new(Shared {
-            spec: Swagger::new(&spec("azure-keyvault-keys-7.6.json")),
-            violations: Violations::default(),
-            tokens: Mutex::new(HashMap::new()),
-            token_requests: AtomicUsize::new(0),
+            api: Api::new(Swagger::new(&spec("azure-keyvault-keys-7.6.json"))),
+            tokens: Tokens::default(),
             token_lifetime: Mutex::new(Duration::from_secs(3599)),
             vaults: Mutex::new((0..vaults).map(|_| Vault::default()).collect()),
-            calls: Mutex::new(Vec::new()),
             authority: Mutex::new(String::new()),
         });
         let authority = listen(
@@ -178,12 +172,12 @@ impl FakeAzure {
     }
 
     pub fn violations(&self) -> &Violations {
-        &self.shared.violations
+        &self.shared.api.violations
     }
 
     /// How many tokens the endpoint issued.
     pub fn token_requests(&self) -> usize {
-        self.shared.token_requests.load(Ordering::SeqCst)
+        self.shared.tokens.issued()
     }
 
     /// Lifetime of the tokens issued from now on.
@@ -193,7 +187,7 @@ impl FakeAzure {
 
     /// The vault operations called so far, by `operationId`.
     pub fn calls(&self) -> Vec<String> {
-        self.shared.calls.lock().unwrap().clone()
+        self.shared.api.calls()
     }
 
     pub fn add_key(&self, vault: usize, spec: KeySpec) {
@@ -334,7 +328,7 @@ async fn token_endpoint(
     };
     let expected_path = format!("/{TENANT}/oauth2/v2.0/token");
     if method != Method::POST || uri.path() != expected_path {
-        shared.violations.record(format!(
+        shared.api.violations.record(format!(
             "token endpoint: {method} {} is not {expected_path}",
             uri.path()
         ));
@@ -350,6 +344,7 @@ async fn token_endpoint(
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if !form_type {
         shared
+            .api
             .violations
             .record("token endpoint: the body must be application/x-www-form-urlencoded".into());
         return entra_error(
@@ -364,12 +359,13 @@ async fn token_endpoint(
     for field in form.keys() {
         if !["grant_type", "client_id", "client_secret", "scope"].contains(&field.as_str()) {
             shared
+                .api
                 .violations
                 .record(format!("token endpoint: unexpected form field {field:?}"));
         }
     }
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        shared.violations.record(format!(
+        shared.api.violations.record(format!(
             "token endpoint: grant_type {:?} is not client_credentials",
             form.get("grant_type")
         ));
@@ -380,7 +376,7 @@ async fn token_endpoint(
         );
     }
     if form.get("scope").map(String::as_str) != Some(VAULT_SCOPE) {
-        shared.violations.record(format!(
+        shared.api.violations.record(format!(
             "token endpoint: scope {:?} is not {VAULT_SCOPE}",
             form.get("scope")
         ));
@@ -404,14 +400,8 @@ async fn token_endpoint(
             "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
         );
     }
-    shared.token_requests.fetch_add(1, Ordering::SeqCst);
     let lifetime = *shared.token_lifetime.lock().unwrap();
-    let token = format!("{}{}", hex_id(), hex_id());
-    shared
-        .tokens
-        .lock()
-        .unwrap()
-        .insert(token.clone(), Instant::now() + lifetime);
+    let token = shared.tokens.issue("", lifetime);
     axum::Json(json!({
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),
@@ -428,35 +418,15 @@ async fn vault_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
-    let matched = match shared.spec.check_request(
-        method.as_str(),
-        uri.path(),
-        uri.query().unwrap_or(""),
-        content_type,
-        &body,
-    ) {
+    let matched = match shared.api.check(&method, &uri, &headers, &body) {
         Ok(m) => m,
         Err(e) => {
-            shared.violations.record(e.clone());
             let (s, b) = error(StatusCode::BAD_REQUEST, "BadParameter", &e);
             return (s, axum::Json(b)).into_response();
         }
     };
     // Only tokens this fake's Entra ID issued, unexpired.
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let valid = bearer.is_some_and(|t| {
-        shared
-            .tokens
-            .lock()
-            .unwrap()
-            .get(t)
-            .is_some_and(|until| Instant::now() < *until)
-    });
-    if !valid {
+    if !shared.tokens.accepts(&headers) {
         let authority = shared.authority.lock().unwrap().clone();
         let (s, b) = error(
             StatusCode::UNAUTHORIZED,
@@ -482,24 +452,12 @@ async fn vault_endpoint(
         let mut vaults = shared.vaults.lock().unwrap();
         handle(&mut vaults[index], &base, &matched)
     };
-    let (status, answer) = match (status, answer) {
-        (StatusCode::NOT_IMPLEMENTED, _) => {
-            let what = format!("the fake does not implement {}", matched.operation);
-            shared.violations.record(what.clone());
-            error(StatusCode::NOT_IMPLEMENTED, "NotImplemented", &what)
-        }
-        other => other,
-    };
-    if let Err(e) = shared
-        .spec
-        .check_response(&matched.operation, status.as_u16(), &answer)
-    {
-        shared
-            .violations
-            .record(format!("the fake's own answer: {e}"));
-    }
-    shared.calls.lock().unwrap().push(matched.operation.clone());
-    (status, axum::Json(answer)).into_response()
+    let op = matched.operation.clone();
+    shared
+        .api
+        .answer(&op, op.clone(), (status, answer), |what| {
+            error(StatusCode::NOT_IMPLEMENTED, "NotImplemented", what)
+        })
 }
 
 /// One allowed call against the vault's state.

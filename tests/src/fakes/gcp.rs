@@ -10,9 +10,8 @@
 //! Cloud KMS accepts only unexpired tokens this endpoint issued.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -29,6 +28,7 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use super::api::{Api, Tokens};
 use super::openapi::{Matched, Swagger};
 use super::{Violations, discovery, hex_id, listen, spec};
 
@@ -130,15 +130,13 @@ struct Data {
 }
 
 struct Shared {
-    spec: Swagger,
-    violations: Violations,
+    /// Calls are remembered by the method id's end (`cryptoKeys.list`).
+    api: Api,
     public_key: RsaPublicKey,
     key_id: String,
     token_uri: Mutex<String>,
-    tokens: Mutex<BTreeMap<String, Instant>>,
-    token_requests: AtomicUsize,
+    tokens: Tokens,
     data: Mutex<Data>,
-    calls: Mutex<Vec<String>>,
 }
 
 /// The fake: a token endpoint and a Cloud KMS endpoint on loopback ports, and the
@@ -165,17 +163,14 @@ impl FakeGcp {
             .expect("openssl's key parses")
             .to_public_key();
         let shared = Arc::new(Shared {
-            spec: Swagger::new(&discovery::to_swagger(&spec(
+            api: Api::new(Swagger::new(&discovery::to_swagger(&spec(
                 "gcp-cloudkms-v1-discovery.json",
-            ))),
-            violations: Violations::default(),
+            )))),
             public_key,
             key_id: hex_id(),
             token_uri: Mutex::new(String::new()),
-            tokens: Mutex::new(BTreeMap::new()),
-            token_requests: AtomicUsize::new(0),
+            tokens: Tokens::default(),
             data: Mutex::new(Data::default()),
-            calls: Mutex::new(Vec::new()),
         });
         let auth = listen(
             Router::new()
@@ -222,16 +217,16 @@ impl FakeGcp {
     }
 
     pub fn violations(&self) -> &Violations {
-        &self.shared.violations
+        &self.shared.api.violations
     }
 
     pub fn token_requests(&self) -> usize {
-        self.shared.token_requests.load(Ordering::SeqCst)
+        self.shared.tokens.issued()
     }
 
     /// The Cloud KMS methods called so far (Discovery method ids, short: `cryptoKeys.list`).
     pub fn calls(&self) -> Vec<String> {
-        self.shared.calls.lock().unwrap().clone()
+        self.shared.api.calls()
     }
 
     pub fn add_key(&self, location: &str, ring: &str, spec: KeySpec) {
@@ -307,7 +302,7 @@ async fn token_endpoint(
             .into_response()
     };
     if method != Method::POST || uri.path() != "/token" {
-        shared.violations.record(format!(
+        shared.api.violations.record(format!(
             "token endpoint: {method} {} is not POST /token",
             uri.path()
         ));
@@ -322,7 +317,7 @@ async fn token_endpoint(
         .collect();
     let grant = form.get("grant_type").map(String::as_str);
     if !is_form || grant != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") || form.len() != 2 {
-        shared.violations.record(format!(
+        shared.api.violations.record(format!(
             "token endpoint: expected a form with grant_type=jwt-bearer and assertion, got {:?} (form: {is_form})",
             form.keys().collect::<Vec<_>>()
         ));
@@ -345,6 +340,7 @@ async fn token_endpoint(
         parts.get(2).and_then(|p| decode(p)),
     ) else {
         shared
+            .api
             .violations
             .record("token endpoint: the assertion is not a JWT".into());
         return oauth_error(
@@ -353,7 +349,7 @@ async fn token_endpoint(
         );
     };
     if parts.len() != 3 || header["alg"] != "RS256" || header["typ"] != "JWT" {
-        shared.violations.record(format!(
+        shared.api.violations.record(format!(
             "token endpoint: JWT header {header} is not RS256/JWT"
         ));
         return oauth_error("invalid_grant", "Invalid JWT header");
@@ -391,23 +387,18 @@ async fn token_endpoint(
     };
     if let Some(problem) = problem {
         shared
+            .api
             .violations
             .record(format!("token endpoint: {problem} ({claims})"));
         return oauth_error("invalid_grant", problem);
     }
     if header["kid"] != shared.key_id.as_str() {
-        shared.violations.record(format!(
+        shared.api.violations.record(format!(
             "token endpoint: kid {} is not the key's id",
             header["kid"]
         ));
     }
-    shared.token_requests.fetch_add(1, Ordering::SeqCst);
-    let token = format!("ya29.{}{}", hex_id(), hex_id());
-    shared
-        .tokens
-        .lock()
-        .unwrap()
-        .insert(token.clone(), Instant::now() + Duration::from_secs(3599));
+    let token = shared.tokens.issue("ya29.", Duration::from_secs(3599));
     axum::Json(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))
         .into_response()
 }
@@ -419,34 +410,14 @@ async fn kms_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
-    let matched = match shared.spec.check_request(
-        method.as_str(),
-        uri.path(),
-        uri.query().unwrap_or(""),
-        content_type,
-        &body,
-    ) {
+    let matched = match shared.api.check(&method, &uri, &headers, &body) {
         Ok(m) => m,
         Err(e) => {
-            shared.violations.record(e.clone());
             let (s, b) = google_error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", &e);
             return (s, axum::Json(b)).into_response();
         }
     };
-    let valid = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| {
-            shared
-                .tokens
-                .lock()
-                .unwrap()
-                .get(t)
-                .is_some_and(|until| Instant::now() < *until)
-        });
-    if !valid {
+    if !shared.tokens.accepts(&headers) {
         let (s, b) = google_error(
             StatusCode::UNAUTHORIZED,
             "UNAUTHENTICATED",
@@ -465,35 +436,26 @@ async fn kms_endpoint(
         let mut data = shared.data.lock().unwrap();
         handle(&mut data, &short, &resource, &matched)
     };
-    let (status, answer) = match status {
-        StatusCode::NOT_IMPLEMENTED => {
-            let what = format!("the fake does not implement {}", matched.operation);
-            shared.violations.record(what.clone());
-            google_error(StatusCode::NOT_IMPLEMENTED, "UNIMPLEMENTED", &what)
-        }
-        StatusCode::UNPROCESSABLE_ENTITY => {
-            // A request the API refuses as malformed (an updateMask naming nothing sent).
-            let message = answer["error"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            shared
-                .violations
-                .record(format!("{}: {message}", matched.operation));
-            google_error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", &message)
-        }
-        _ => (status, answer),
-    };
-    if let Err(e) = shared
-        .spec
-        .check_response(&matched.operation, status.as_u16(), &answer)
-    {
+    // A request the API refuses as malformed (an updateMask naming nothing sent) is
+    // the plugin's fault: a violation, answered as Cloud KMS would.
+    let (status, answer) = if status == StatusCode::UNPROCESSABLE_ENTITY {
+        let message = answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         shared
+            .api
             .violations
-            .record(format!("the fake's own answer: {e}"));
-    }
-    shared.calls.lock().unwrap().push(short);
-    (status, axum::Json(answer)).into_response()
+            .record(format!("{}: {message}", matched.operation));
+        google_error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", &message)
+    } else {
+        (status, answer)
+    };
+    shared
+        .api
+        .answer(&matched.operation, short, (status, answer), |what| {
+            google_error(StatusCode::NOT_IMPLEMENTED, "UNIMPLEMENTED", what)
+        })
 }
 
 fn version_json(key_name: &str, key: &Key, v: &Version) -> Value {

@@ -4,6 +4,7 @@
 //! violation and answered 400; tests end with [`Violations::assert_none`], so a plugin
 //! that drifts from the real API fails its test. Test names using them say `fake_<cloud>`.
 
+pub mod api;
 pub mod azure;
 pub mod discovery;
 pub mod gcp;
