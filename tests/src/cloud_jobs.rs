@@ -47,14 +47,22 @@ pub async fn run(s: &TestServer, config_id: &str, secrets: &[&str]) -> Value {
             Duration::from_secs(120),
         )
         .await;
+    assert_no_secret(&job, secrets);
+    job
+}
+
+/// Panics when any of `secrets` shows in `job` (its details, message and logs), raw or
+/// as JSON would escape it.
+pub fn assert_no_secret(job: &Value, secrets: &[&str]) {
     let text = job.to_string();
     for secret in secrets {
+        let escaped = Value::String((*secret).to_owned()).to_string();
+        let escaped = escaped.trim_matches('"');
         assert!(
-            !text.contains(secret),
+            !text.contains(secret) && !text.contains(escaped),
             "a secret leaked into the job: {job}"
         );
     }
-    job
 }
 
 /// The plugin's details of a finished job.

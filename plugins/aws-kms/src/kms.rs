@@ -115,6 +115,7 @@ impl Kms {
     pub fn list_all(&self, action: &str, body: Value, field: &str) -> Result<Vec<Value>, KmsError> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
+        let mut guard = cloud_common::PageGuard::new();
         loop {
             let mut request = body.clone();
             if let Some(m) = &marker {
@@ -129,8 +130,9 @@ impl Kms {
                 .get("NextMarker")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            if !truncated || marker.is_none() {
-                return Ok(out);
+            match &marker {
+                Some(m) if truncated => guard.next(&format!("KMS {action}"), m)?,
+                _ => return Ok(out),
             }
         }
     }

@@ -262,6 +262,8 @@ fn new_key(
         }
     };
     record_rotation(&new_id, now)?;
+    // The old key is archived: its entry would only grow the state.
+    cloud_common::forget_rotation(&key.id);
     Ok(json!({
         "key_id": key.id,
         "new_key_id": new_id,

@@ -64,7 +64,14 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     let mut report = Report::new();
     for vault in &vaults {
         log::info_with("listing keys", &[("vault", &vault.url)]);
-        let listed = keys::list(vault)?;
+        // One vault that cannot be listed is a failure of the run, not of the job.
+        let listed = match keys::list(vault) {
+            Ok(l) => l,
+            Err(e) => {
+                report.failed(json!({"vault": vault.url, "error": e.0}));
+                continue;
+            }
+        };
         let total = listed.len() as u64;
         for (n, key) in listed.iter().enumerate() {
             progress::report(n as u64, total);
@@ -74,6 +81,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
             let current = match keys::current(vault, &key.name) {
                 Ok(b) => b,
                 Err(e) => {
+                    report.in_scope += 1;
                     report.failed(failure(vault, key, &e));
                     continue;
                 }
@@ -122,6 +130,9 @@ fn rotate_verb() -> Method {
     }
 }
 
+/// A new current version of `key`, then what the plan adds to it. Once the version
+/// exists the rotation is recorded, and a later step that fails says the version it
+/// left behind.
 fn rotate_one(
     vault: &Vault,
     key: &Listed,
@@ -132,21 +143,12 @@ fn rotate_one(
     let expires = plan.expiration.map(|validity| now + validity);
     let made = match plan.mode {
         Mode::Rotate => {
-            let made =
-                Bundle(vault.call(rotate_verb(), &format!("/keys/{}/rotate", key.name), None)?);
-            match expires {
-                Some(exp) => Bundle(vault.call(
-                    Method::Patch,
-                    &format!("/keys/{}/{}", key.name, made.version()),
-                    Some(&json!({"attributes": {"exp": exp.timestamp()}})),
-                )?),
-                None => made,
-            }
+            Bundle(vault.call(rotate_verb(), &format!("/keys/{}/rotate", key.name), None)?)
         }
         Mode::NewVersion => {
-            let mut request = current.like_this();
+            let mut request = current.like_this()?;
             if let Some(exp) = expires {
-                request["attributes"] = json!({"exp": exp.timestamp()});
+                request["attributes"]["exp"] = json!(exp.timestamp());
             }
             Bundle(vault.call(
                 Method::Post,
@@ -155,42 +157,61 @@ fn rotate_one(
             )?)
         }
     };
-    if made.version().is_empty() || made.version() == current.version() {
+    let version = made.version().to_owned();
+    if version.is_empty() || version == current.version() {
         return Err(CloudError(format!(
             "Key Vault answered no new version for {}",
             key.name
         )));
     }
-    if let Some(policy) = &plan.rotation_policy {
-        vault.call(
-            Method::Put,
-            &format!("/keys/{}/rotationpolicy", key.name),
-            Some(policy),
-        )?;
-    }
-    let mut disabled = Vec::new();
-    if plan.disable_old_versions {
-        for old in keys::versions(vault, &key.name)? {
-            let version = keys::version_of(&old.kid);
-            if old.enabled && version != made.version() {
-                vault.call(
-                    Method::Patch,
-                    &format!("/keys/{}/{version}", key.name),
-                    Some(&json!({"attributes": {"enabled": false}})),
-                )?;
-                disabled.push(version.to_owned());
+    record_rotation(&key.kid, now)?;
+    let finish = || -> Result<Value, CloudError> {
+        let mut made = made.clone();
+        // The new version keeps the key's tags (its scope) and gets the asked expiry.
+        let mut update = json!({});
+        if made.0["tags"] != current.0["tags"] && current.0["tags"].is_object() {
+            update["tags"] = current.0["tags"].clone();
+        }
+        if let Some(exp) = expires.filter(|_| plan.mode == Mode::Rotate) {
+            update["attributes"] = json!({"exp": exp.timestamp()});
+        }
+        if update.as_object().is_some_and(|u| !u.is_empty()) {
+            made = Bundle(vault.call(
+                Method::Patch,
+                &format!("/keys/{}/{version}", key.name),
+                Some(&update),
+            )?);
+        }
+        if let Some(policy) = &plan.rotation_policy {
+            vault.call(
+                Method::Put,
+                &format!("/keys/{}/rotationpolicy", key.name),
+                Some(policy),
+            )?;
+        }
+        let mut disabled = Vec::new();
+        if plan.disable_old_versions {
+            for old in keys::versions(vault, &key.name)? {
+                if old.enabled && old.version != version {
+                    vault.call(
+                        Method::Patch,
+                        &format!("/keys/{}/{}", key.name, old.version),
+                        Some(&json!({"attributes": {"enabled": false}})),
+                    )?;
+                    disabled.push(old.version);
+                }
             }
         }
-    }
-    record_rotation(&key.kid, now)?;
-    Ok(json!({
-        "vault": vault.url,
-        "name": key.name,
-        "key_id": key.kid,
-        "old_version": current.version(),
-        "new_version": made.version(),
-        "mode": match plan.mode { Mode::Rotate => "rotate", Mode::NewVersion => "new_version" },
-        "expires": made.expires().map(rfc3339),
-        "disabled_versions": disabled,
-    }))
+        Ok(json!({
+            "vault": vault.url,
+            "name": key.name,
+            "key_id": key.kid,
+            "old_version": current.version(),
+            "new_version": version,
+            "mode": match plan.mode { Mode::Rotate => "rotate", Mode::NewVersion => "new_version" },
+            "expires": made.expires().map(rfc3339),
+            "disabled_versions": disabled,
+        }))
+    };
+    finish().map_err(|e| CloudError(format!("new version {version} made, then: {e}")))
 }

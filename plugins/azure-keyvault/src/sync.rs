@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use cloud_common::rfc3339;
+use cloud_common::{rfc3339, synchronized};
 use keywarden_sdk::http::Method;
 use keywarden_sdk::prelude::*;
 use keywarden_sdk::{log, progress};
@@ -22,9 +22,16 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
     let vaults = vaults(&scope.vaults, &auth)?;
     auth.token()?;
     let mut out = Vec::new();
+    let mut failed = Vec::new();
     for vault in &vaults {
         log::info_with("synchronizing keys", &[("vault", &vault.url)]);
-        let listed = keys::list(vault)?;
+        let listed = match keys::list(vault) {
+            Ok(l) => l,
+            Err(e) => {
+                failed.push(json!({"vault": vault.url, "error": e.0}));
+                continue;
+            }
+        };
         let total = listed.len() as u64;
         for (n, key) in listed.iter().enumerate() {
             progress::report(n as u64, total);
@@ -33,8 +40,15 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
             {
                 continue;
             }
-            let current = keys::current(vault, &key.name)?;
-            let versions = keys::versions(vault, &key.name)?;
+            let read = keys::current(vault, &key.name)
+                .and_then(|c| Ok((c, keys::versions(vault, &key.name)?)));
+            let (current, versions) = match read {
+                Ok(r) => r,
+                Err(e) => {
+                    failed.push(json!({"vault": vault.url, "name": key.name, "error": e.0}));
+                    continue;
+                }
+            };
             let created = versions.iter().filter_map(|v| v.created).min();
             let policy = vault
                 .call(
@@ -79,8 +93,10 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
         }
         progress::report(total, total);
     }
-    let outcome = Outcome::success(format!("{} keys synchronized", out.len())).with_details(
-        json!({"total_keys": out.len(), "vaults": vaults.iter().map(|v| &v.url).collect::<Vec<_>>()}),
+    let outcome = synchronized(
+        out.len(),
+        failed,
+        json!({"vaults": vaults.iter().map(|v| &v.url).collect::<Vec<_>>()}),
     );
     Ok(Synchronized { outcome, keys: out })
 }

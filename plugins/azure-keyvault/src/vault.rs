@@ -4,9 +4,10 @@
 
 use std::rc::Rc;
 
-use cloud_common::CloudError;
 use cloud_common::rest::{self, Service};
+use cloud_common::{CloudError, PageGuard, origin};
 use keywarden_sdk::http::Method;
+use keywarden_sdk::{JobError, config};
 use serde_json::Value;
 
 use crate::auth::Auth;
@@ -54,9 +55,11 @@ impl Vault {
     }
 
     /// Every item of a paged list (`value`, `nextLink`). A `nextLink` outside this vault
-    /// is refused rather than followed.
+    /// (compared by origin: Key Vault writes `:443` into it) or one already followed is
+    /// refused rather than followed.
     pub fn list(&self, path: &str) -> Result<Vec<Value>, CloudError> {
         let mut out = Vec::new();
+        let mut guard = PageGuard::new();
         let mut page = self.call(Method::Get, path, None)?;
         loop {
             if let Some(items) = page["value"].as_array() {
@@ -65,37 +68,71 @@ impl Vault {
             let Some(next) = page["nextLink"].as_str().filter(|n| !n.is_empty()) else {
                 return Ok(out);
             };
-            if !next.starts_with(&format!("{}/", self.url)) {
+            if !self.holds(next) {
                 return Err(CloudError(format!(
                     "Key Vault answered a next page outside the vault: {next}"
                 )));
             }
+            guard.next(&format!("Key Vault GET {path}"), next)?;
             page = self.send(Method::Get, next, None)?;
         }
+    }
+
+    /// Whether `url` is on this vault, below `/keys`.
+    pub fn holds(&self, url: &str) -> bool {
+        let Some(origin) = origin(url) else {
+            return false;
+        };
+        let path = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("");
+        Some(origin) == cloud_common::origin(&self.url)
+            && (path == "/keys" || path.starts_with("/keys/") || path.starts_with("/keys?"))
     }
 }
 
 /// The vaults a job works on: `azure_param.vaults`, else the operator's `vault_urls`.
-pub fn vaults(
-    from_params: &[String],
-    auth: &Rc<Auth>,
-) -> Result<Vec<Vault>, keywarden_sdk::JobError> {
-    let urls: Vec<String> = if from_params.is_empty() {
-        keywarden_sdk::config::get("vault_urls")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned)
-            .collect()
+/// Each is a bare origin (`https://NAME.vault.azure.net`); when the operator set
+/// `vault_urls`, a job may only narrow it.
+pub fn vaults(from_params: &[String], auth: &Rc<Auth>) -> Result<Vec<Vault>, JobError> {
+    let configured: Vec<String> = config::get("vault_urls")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let urls = if from_params.is_empty() {
+        configured.clone()
     } else {
         from_params.to_vec()
     };
     if urls.is_empty() {
-        return Err(keywarden_sdk::JobError::invalid_param(
+        return Err(JobError::invalid_param(
             "azure_param.vaults",
             "no vault: name vault URLs here or have the operator set `vault_urls`",
         ));
     }
-    Ok(urls.iter().map(|u| Vault::new(u, auth.clone())).collect())
+    let allowed: Vec<Option<String>> = configured.iter().map(|u| origin(u)).collect();
+    let mut out = Vec::new();
+    for url in urls {
+        let bare = url.trim_end_matches('/');
+        let Some(o) =
+            origin(bare).filter(|_| bare.matches('/').count() == 2 && !bare.contains(['?', '#']))
+        else {
+            return Err(JobError::invalid_param(
+                "azure_param.vaults",
+                format!("{url:?} is not a vault URL like https://NAME.vault.azure.net"),
+            ));
+        };
+        if !configured.is_empty() && !allowed.contains(&Some(o)) {
+            return Err(JobError::invalid_param(
+                "azure_param.vaults",
+                format!("{url:?} is not among the operator's vault_urls"),
+            ));
+        }
+        out.push(Vault::new(bare, auth.clone()));
+    }
+    Ok(out)
 }

@@ -35,6 +35,12 @@ pub fn record_rotation(key_id: &str, now: DateTime<Utc>) -> Result<(), CloudErro
     state::set(&state_key(key_id), &rfc3339(now)).map_err(|e| CloudError(e.to_string()))
 }
 
+/// Drops the record of `key_id` (a key a rotation replaced), so the state does not grow
+/// with every rotation. Best effort: a stale entry only wastes room.
+pub fn forget_rotation(key_id: &str) {
+    let _ = state::remove(&state_key(key_id));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,14 +10,16 @@ pub mod due;
 pub mod duration;
 pub mod error;
 pub mod oauth;
+pub mod paging;
 pub mod report;
 pub mod rest;
 pub mod time;
 pub mod token;
 
-pub use due::{due, last_rotation, record_rotation};
+pub use due::{due, forget_rotation, last_rotation, record_rotation};
 pub use duration::{duration, duration_secs};
 pub use error::CloudError;
-pub use report::Report;
+pub use paging::{PageGuard, origin};
+pub use report::{Report, synchronized};
 pub use time::{now, parse_rfc3339, rfc3339};
 pub use token::BearerCache;

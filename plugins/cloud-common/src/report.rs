@@ -15,6 +15,7 @@ struct Group {
     field: &'static str,
     what: &'static str,
     entries: Vec<Value>,
+    count: usize,
 }
 
 #[derive(Default)]
@@ -41,6 +42,7 @@ impl Report {
             field,
             what,
             entries: Vec::new(),
+            count: 0,
         });
         self
     }
@@ -61,8 +63,13 @@ impl Report {
 
     /// Adds `entry` to the declared group `field`.
     pub fn note(&mut self, field: &str, entry: Value) {
-        if let Some(g) = self.groups.iter_mut().find(|g| g.field == field) {
-            g.entries.push(entry);
+        let group = self.groups.iter_mut().find(|g| g.field == field);
+        debug_assert!(group.is_some(), "undeclared report group {field}");
+        if let Some(g) = group {
+            g.count += 1;
+            if g.entries.len() < MAX_LISTED {
+                g.entries.push(entry);
+            }
         }
     }
 
@@ -78,9 +85,9 @@ impl Report {
         );
         let mut unusable = false;
         for g in &self.groups {
-            if !g.entries.is_empty() {
+            if g.count > 0 {
                 unusable = true;
-                message.push_str(&format!("; {} keys in scope {}", g.entries.len(), g.what));
+                message.push_str(&format!("; {} keys in scope {}", g.count, g.what));
             }
         }
         let outcome = if self.num_failed == 0 && !unusable {
@@ -95,8 +102,7 @@ impl Report {
         details.insert("not_due".into(), json!(self.not_due));
         details.insert("num_failed".into(), json!(self.num_failed));
         details.insert("failed".into(), json!(self.failed));
-        for mut g in self.groups {
-            g.entries.truncate(MAX_LISTED);
+        for g in self.groups {
             details.insert(g.field.into(), Value::Array(g.entries));
         }
         if let Value::Object(extra) = extra {
@@ -104,4 +110,23 @@ impl Report {
         }
         outcome.with_details(Value::Object(details))
     }
+}
+
+/// What a synchronization answers: how many keys it kept and, as a Warning, what it could
+/// not read (capped at [`MAX_LISTED`]); `extra` fields (an object) join the details.
+pub fn synchronized(kept: usize, mut failed: Vec<Value>, extra: Value) -> Outcome {
+    let num_failed = failed.len();
+    failed.truncate(MAX_LISTED);
+    let mut details = json!({"total_keys": kept, "num_failed": num_failed, "failed": failed});
+    if let (Some(d), Value::Object(extra)) = (details.as_object_mut(), extra) {
+        d.extend(extra);
+    }
+    if num_failed == 0 {
+        Outcome::success(format!("{kept} keys synchronized"))
+    } else {
+        Outcome::warning(format!(
+            "{kept} keys synchronized; {num_failed} could not be read"
+        ))
+    }
+    .with_details(details)
 }

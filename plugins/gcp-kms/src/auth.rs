@@ -63,6 +63,7 @@ impl Auth {
             ))
         })?;
         if key.kind != "service_account" {
+            key.private_key.zeroize();
             return Err(JobError::failed(format!(
                 "secret {name:?} holds a {:?} credential, not a service_account key",
                 key.kind

@@ -10,13 +10,40 @@ use serde_json::Value;
 use crate::kms::Kms;
 use crate::params::GcpParam;
 
-/// The key rings a job works on: `key_rings` when given (ids are looked up in each
-/// location), else every ring of each location.
+/// Cloud resource ids as Cloud KMS allows them in names (projects, locations, rings,
+/// keys): letters, digits, `-` and `_`, never `.` or a path character.
+pub fn is_id(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `name` is `{parent}/{collection}/{id}` with a well-formed id.
+pub fn is_child(name: &str, parent: &str, collection: &str) -> bool {
+    name.strip_prefix(parent)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_prefix(collection))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(is_id)
+}
+
+/// The key rings a job works on, all inside one project: `key_rings` when given (ids
+/// are looked up in each location; full names must be in the project and, when
+/// locations are named, in one of them), else every ring of each location.
 pub fn rings(kms: &Kms, scope: &GcpParam) -> Result<Vec<String>, JobError> {
+    let configured = keywarden_sdk::config::get("project_id").filter(|p| !p.is_empty());
+    if let (Some(asked), Some(set)) = (&scope.project, &configured)
+        && asked != set
+    {
+        return Err(JobError::invalid_param(
+            "gcp_param.project",
+            format!("the operator set project_id {set:?}; a job cannot name another project"),
+        ));
+    }
     let project = scope
         .project
         .clone()
-        .or_else(|| keywarden_sdk::config::get("project_id"))
+        .or(configured)
         .or_else(|| kms.auth.project.clone())
         .ok_or_else(|| {
             JobError::invalid_param(
@@ -35,28 +62,70 @@ pub fn rings(kms: &Kms, scope: &GcpParam) -> Result<Vec<String>, JobError> {
     } else {
         scope.locations.clone()
     };
-    let full: Vec<String> = scope
-        .key_rings
-        .iter()
-        .filter(|r| r.starts_with("projects/"))
-        .cloned()
-        .collect();
-    if locations.is_empty() && full.is_empty() {
+    for (field, id) in std::iter::once(("gcp_param.project", &project))
+        .chain(locations.iter().map(|l| ("gcp_param.locations", l)))
+    {
+        if !is_id(id) {
+            return Err(JobError::invalid_param(
+                field,
+                format!("{id:?} is not a resource id"),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for ring in scope.key_rings.iter().filter(|r| r.contains('/')) {
+        let inside = locations.iter().any(|l| {
+            is_child(
+                ring,
+                &format!("projects/{project}/locations/{l}"),
+                "keyRings",
+            )
+        }) || (locations.is_empty()
+            && ring
+                .strip_prefix(&format!("projects/{project}/locations/"))
+                .and_then(|rest| rest.split_once('/'))
+                .is_some_and(|(l, _)| {
+                    is_id(l)
+                        && is_child(
+                            ring,
+                            &format!("projects/{project}/locations/{l}"),
+                            "keyRings",
+                        )
+                }));
+        if !inside {
+            return Err(JobError::invalid_param(
+                "gcp_param.key_rings",
+                format!(
+                    "{ring:?} is not a key ring of project {project:?} in the locations in scope"
+                ),
+            ));
+        }
+        out.push(ring.clone());
+    }
+    if locations.is_empty() && out.is_empty() {
         return Err(JobError::invalid_param(
             "gcp_param.locations",
             "no location: name locations or full key ring names here, or have the operator set `locations`",
         ));
     }
-    let mut out = full;
+    let ids: Vec<&String> = scope
+        .key_rings
+        .iter()
+        .filter(|r| !r.contains('/'))
+        .collect();
+    if !scope.key_rings.is_empty() && ids.is_empty() {
+        return Ok(out);
+    }
     for location in &locations {
         let parent = format!("projects/{project}/locations/{location}");
         for ring in kms.list(&format!("{parent}/keyRings"), "keyRings")? {
-            let Some(name) = ring["name"].as_str() else {
+            let Some(name) = ring["name"]
+                .as_str()
+                .filter(|n| is_child(n, &parent, "keyRings"))
+            else {
                 continue;
             };
-            let id = last(name);
-            let wanted =
-                scope.key_rings.is_empty() || scope.key_rings.iter().any(|r| r == id || r == name);
+            let wanted = ids.is_empty() || ids.iter().any(|r| *r == last(name));
             if wanted && !out.iter().any(|o| o == name) {
                 out.push(name.to_owned());
             }
@@ -116,24 +185,39 @@ impl Key {
     }
 }
 
-/// The keys of one ring.
+/// The keys of one ring (names from the answer that are not in the ring are dropped,
+/// so they never reach a request path).
 pub fn keys(kms: &Kms, ring: &str) -> Result<Vec<Key>, CloudError> {
     Ok(kms
         .list(&format!("{ring}/cryptoKeys"), "cryptoKeys")?
         .into_iter()
         .map(Key)
+        .filter(|k| is_child(k.name(), ring, "cryptoKeys"))
         .collect())
 }
 
-/// Every version of a key, oldest first as Cloud KMS lists them.
+/// Every version of a key, oldest first as Cloud KMS lists them (only names under it).
 pub fn versions(kms: &Kms, key: &str) -> Result<Vec<Value>, CloudError> {
-    kms.list(&format!("{key}/cryptoKeyVersions"), "cryptoKeyVersions")
+    Ok(kms
+        .list(&format!("{key}/cryptoKeyVersions"), "cryptoKeyVersions")?
+        .into_iter()
+        .filter(|v| {
+            v["name"]
+                .as_str()
+                .is_some_and(|n| is_child(n, key, "cryptoKeyVersions"))
+        })
+        .collect())
 }
 
 /// The version in use: the primary for symmetric keys, else the newest enabled one.
+/// `None` when it is not enabled: a key someone retired is not brought back.
 pub fn current(key: &Key, versions: &[Value]) -> Option<Value> {
     if key.symmetric() {
-        return key.0.get("primary").filter(|p| p.is_object()).cloned();
+        return key
+            .0
+            .get("primary")
+            .filter(|p| p["state"] == "ENABLED")
+            .cloned();
     }
     versions
         .iter()

@@ -2,8 +2,8 @@
 //! lists follow `nextPageToken`, and Google's error object becomes a message naming the
 //! call.
 
-use cloud_common::CloudError;
 use cloud_common::rest::{self, Service};
+use cloud_common::{CloudError, PageGuard};
 use keywarden_sdk::http::Method;
 use serde_json::Value;
 
@@ -48,6 +48,7 @@ impl Kms {
     pub fn list(&self, path: &str, field: &str) -> Result<Vec<Value>, CloudError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut guard = PageGuard::new();
         loop {
             let mut page_path = format!("{path}?pageSize=100");
             if let Some(t) = &token {
@@ -62,8 +63,9 @@ impl Kms {
                 .as_str()
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned);
-            if token.is_none() {
-                return Ok(out);
+            match &token {
+                None => return Ok(out),
+                Some(t) => guard.next(&format!("Cloud KMS list {path}"), t)?,
             }
         }
     }

@@ -44,6 +44,12 @@ fn plan(p: &RotationParams) -> Result<Plan, JobError> {
             })
         })
         .transpose()?;
+    if next.is_some_and(|t| t <= now()) {
+        return Err(JobError::invalid_param(
+            "gcp_param.next_rotation_time",
+            "must be in the future",
+        ));
+    }
     if next.is_some() && period.is_none() {
         return Err(JobError::invalid_param(
             "gcp_param.next_rotation_time",
@@ -77,35 +83,51 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     kms.auth.token()?;
     let rings = keys::rings(&kms, &params.gcp_param)?;
     let now = now();
-    let mut report = Report::new();
+    let mut report = Report::new().group(
+        NOT_ROTATABLE,
+        "cannot get versions from Cloud KMS (import-only or external key manager)",
+    );
     for (n, ring) in rings.iter().enumerate() {
         progress::report(n as u64, rings.len() as u64);
         log::info_with("listing keys", &[("key_ring", ring)]);
-        for key in keys::keys(&kms, ring)? {
+        // One ring that cannot be listed is a failure of the run, not of the job.
+        let listed = match keys::keys(&kms, ring) {
+            Ok(k) => k,
+            Err(e) => {
+                report.failed(json!({"key_ring": ring, "error": e.0}));
+                continue;
+            }
+        };
+        for key in listed {
             if !plan.scopes(&key) {
                 continue;
             }
-            report.in_scope += 1;
+            if let Some(why) = not_rotatable(&key) {
+                report.note(NOT_ROTATABLE, json!({"key": key.name(), "reason": why}));
+                continue;
+            }
             let versions = match keys::versions(&kms, key.name()) {
                 Ok(v) => v,
                 Err(e) => {
+                    report.in_scope += 1;
                     report.failed(failure(&key, &e));
                     continue;
                 }
             };
-            let current = keys::current(&key, &versions);
+            // A key whose version in use is not enabled was retired on purpose.
+            let Some(current) = keys::current(&key, &versions) else {
+                continue;
+            };
+            report.in_scope += 1;
             if let Some(every) = plan.rotation_after {
-                let made = current
-                    .as_ref()
-                    .and_then(|c| time(&c["createTime"]))
-                    .or(key.created());
+                let made = time(&current["createTime"]).or(key.created());
                 let since = last_rotation(key.name()).max(made);
                 if !due(now, every, key.created(), since) {
                     report.not_due += 1;
                     continue;
                 }
             }
-            match rotate_one(&kms, &key, current.as_ref(), &versions, &plan, now) {
+            match rotate_one(&kms, &key, &current, &versions, &plan, now) {
                 Ok(entry) => {
                     log::info(format!("rotated: {entry}"));
                     report.rotated(entry);
@@ -121,6 +143,22 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     Ok(report.finish(json!({"key_rings": rings})))
 }
 
+const NOT_ROTATABLE: &str = "not_rotatable";
+
+/// Why Cloud KMS cannot make this key a version, if it cannot.
+fn not_rotatable(key: &Key) -> Option<String> {
+    if key.import_only() {
+        return Some("import-only: new versions must be imported".into());
+    }
+    if key.protection().starts_with("EXTERNAL") {
+        return Some(format!(
+            "{}: new versions come from the external key manager",
+            key.protection()
+        ));
+    }
+    None
+}
+
 fn failure(key: &Key, e: &CloudError) -> Value {
     json!({"key": key.name(), "id": key.id(), "error": e.0})
 }
@@ -134,25 +172,43 @@ fn primary_request(version_id: &str) -> Value {
     }
 }
 
+/// How long a new version may stay `PENDING_GENERATION` (asymmetric and HSM keys are
+/// generated asynchronously) before the rotation gives up on it.
+const GENERATION_WAIT_SECS: u64 = 60;
+
+/// Waits until `version` is `ENABLED`; its last state otherwise.
+fn until_enabled(kms: &Kms, mut version: Value) -> Result<Value, CloudError> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(250);
+    while version["state"] == "PENDING_GENERATION"
+        && started.elapsed().as_secs() < GENERATION_WAIT_SECS
+    {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+        let name = version["name"].as_str().unwrap_or_default().to_owned();
+        version = kms.call(Method::Get, &name, None)?;
+    }
+    if version["state"] == "ENABLED" {
+        Ok(version)
+    } else {
+        Err(CloudError(format!(
+            "the new version is {} after {GENERATION_WAIT_SECS} s; nothing else was changed",
+            version["state"].as_str().unwrap_or("in an unknown state")
+        )))
+    }
+}
+
+/// A new version of `key` (primary, for symmetric keys), then what the plan adds. Once
+/// the version exists the rotation is recorded; a later step that fails says the version
+/// it left behind. Old versions are retired only once the new one is enabled.
 fn rotate_one(
     kms: &Kms,
     key: &Key,
-    current: Option<&Value>,
+    current: &Value,
     versions: &[Value],
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> Result<Value, CloudError> {
-    if key.import_only() {
-        return Err(CloudError(
-            "an import-only key takes imported versions only; this plugin does not import key material".into(),
-        ));
-    }
-    if key.protection().starts_with("EXTERNAL") {
-        return Err(CloudError(format!(
-            "{} keys get new versions from the external key manager, not from Cloud KMS",
-            key.protection()
-        )));
-    }
     let made = kms.call(
         Method::Post,
         &format!("{}/cryptoKeyVersions", key.name()),
@@ -160,66 +216,73 @@ fn rotate_one(
     )?;
     let new_name = made["name"]
         .as_str()
-        .ok_or_else(|| CloudError("Cloud KMS answered a version without a name".into()))?
+        .filter(|n| keys::is_child(n, key.name(), "cryptoKeyVersions"))
+        .ok_or_else(|| {
+            CloudError("Cloud KMS answered a version without a name of this key".into())
+        })?
         .to_owned();
-    if key.symmetric() {
-        kms.call(
-            Method::Post,
-            &format!("{}:updatePrimaryVersion", key.name()),
-            Some(&primary_request(last(&new_name))),
-        )?;
-    }
-    let mut schedule = Value::Null;
-    if let Some((period, next)) = plan.schedule
-        && key.symmetric()
-    {
-        let next = next.unwrap_or(now + Duration::seconds(period));
-        let body =
-            json!({"rotationPeriod": format!("{period}s"), "nextRotationTime": rfc3339(next)});
-        kms.call(
-            Method::Patch,
-            &format!("{}?updateMask=rotationPeriod,nextRotationTime", key.name()),
-            Some(&body),
-        )?;
-        schedule = body;
-    }
-    let mut retired = Vec::new();
-    for v in versions {
-        let Some(name) = v["name"].as_str() else {
-            continue;
-        };
-        let state = v["state"].as_str().unwrap_or_default();
-        match plan.old_versions {
-            OldVersions::Keep => {}
-            OldVersions::Disable if state == "ENABLED" => {
-                kms.call(
-                    Method::Patch,
-                    &format!("{name}?updateMask=state"),
-                    Some(&json!({"state": "DISABLED"})),
-                )?;
-                retired.push(name.to_owned());
-            }
-            OldVersions::Destroy if state == "ENABLED" || state == "DISABLED" => {
-                kms.call(Method::Post, &format!("{name}:destroy"), Some(&json!({})))?;
-                retired.push(name.to_owned());
-            }
-            _ => {}
-        }
-    }
     record_rotation(key.name(), now)?;
-    Ok(json!({
-        "key": key.name(),
-        "id": key.id(),
-        "purpose": key.purpose(),
-        "old_version": current.and_then(|c| c["name"].as_str()),
-        "new_version": new_name,
-        "primary": key.symmetric(),
-        "rotation_schedule": schedule,
-        "old_versions": match plan.old_versions {
-            OldVersions::Keep => "kept",
-            OldVersions::Disable => "disabled",
-            OldVersions::Destroy => "destroy_scheduled",
-        },
-        "retired_versions": retired,
-    }))
+    let finish = || -> Result<Value, CloudError> {
+        until_enabled(kms, made.clone())?;
+        if key.symmetric() {
+            kms.call(
+                Method::Post,
+                &format!("{}:updatePrimaryVersion", key.name()),
+                Some(&primary_request(last(&new_name))),
+            )?;
+        }
+        let mut schedule = Value::Null;
+        if let Some((period, next)) = plan.schedule
+            && key.symmetric()
+        {
+            let next = next.unwrap_or(now + Duration::seconds(period));
+            let body =
+                json!({"rotationPeriod": format!("{period}s"), "nextRotationTime": rfc3339(next)});
+            kms.call(
+                Method::Patch,
+                &format!("{}?updateMask=rotationPeriod,nextRotationTime", key.name()),
+                Some(&body),
+            )?;
+            schedule = body;
+        }
+        let mut retired = Vec::new();
+        for v in versions {
+            let Some(name) = v["name"].as_str().filter(|n| *n != new_name) else {
+                continue;
+            };
+            let state = v["state"].as_str().unwrap_or_default();
+            match plan.old_versions {
+                OldVersions::Keep => {}
+                OldVersions::Disable if state == "ENABLED" => {
+                    kms.call(
+                        Method::Patch,
+                        &format!("{name}?updateMask=state"),
+                        Some(&json!({"state": "DISABLED"})),
+                    )?;
+                    retired.push(name.to_owned());
+                }
+                OldVersions::Destroy if state == "ENABLED" || state == "DISABLED" => {
+                    kms.call(Method::Post, &format!("{name}:destroy"), Some(&json!({})))?;
+                    retired.push(name.to_owned());
+                }
+                _ => {}
+            }
+        }
+        Ok(json!({
+            "key": key.name(),
+            "id": key.id(),
+            "purpose": key.purpose(),
+            "old_version": current["name"],
+            "new_version": new_name,
+            "primary": key.symmetric(),
+            "rotation_schedule": schedule,
+            "old_versions": match plan.old_versions {
+                OldVersions::Keep => "kept",
+                OldVersions::Disable => "disabled",
+                OldVersions::Destroy => "destroy_scheduled",
+            },
+            "retired_versions": retired,
+        }))
+    };
+    finish().map_err(|e| CloudError(format!("new version {new_name} made, then: {e}")))
 }

@@ -1,7 +1,7 @@
 //! `cckm_synchronization`: the key rings' keys, as the host stores and lists them. One
 //! kept key per CryptoKey; its version in use is the resource name.
 
-use cloud_common::rfc3339;
+use cloud_common::{rfc3339, synchronized};
 use keywarden_sdk::prelude::*;
 use keywarden_sdk::{log, progress};
 use serde_json::json;
@@ -18,21 +18,37 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
     kms.auth.token()?;
     let rings = keys::rings(&kms, scope)?;
     let mut out = Vec::new();
+    let mut failed = Vec::new();
     for (n, ring) in rings.iter().enumerate() {
         progress::report(n as u64, rings.len() as u64);
         log::info_with("synchronizing keys", &[("key_ring", ring)]);
-        for key in keys::keys(&kms, ring)? {
+        let listed = match keys::keys(&kms, ring) {
+            Ok(k) => k,
+            Err(e) => {
+                failed.push(json!({"key_ring": ring, "error": e.0}));
+                continue;
+            }
+        };
+        for key in listed {
             let labels = key.labels();
             if !(scope.keys.is_empty() || scope.keys.iter().any(|k| k == key.id()))
                 || !scope.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             {
                 continue;
             }
-            let versions = keys::versions(&kms, key.name())?;
+            let versions = match keys::versions(&kms, key.name()) {
+                Ok(v) => v,
+                Err(e) => {
+                    failed.push(json!({"key": key.name(), "error": e.0}));
+                    continue;
+                }
+            };
             let current = keys::current(&key, &versions);
+            // A retired symmetric key shows its primary's state (DISABLED, ...).
             let state = current
                 .as_ref()
                 .and_then(|c| c["state"].as_str())
+                .or(key.0["primary"]["state"].as_str())
                 .unwrap_or("NO_ENABLED_VERSION");
             let mut cloud = CloudKey::new(
                 key.name(),
@@ -64,7 +80,6 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
         }
     }
     progress::report(rings.len() as u64, rings.len() as u64);
-    let outcome = Outcome::success(format!("{} keys synchronized", out.len()))
-        .with_details(json!({"total_keys": out.len(), "key_rings": rings}));
+    let outcome = synchronized(out.len(), failed, json!({"key_rings": rings}));
     Ok(Synchronized { outcome, keys: out })
 }

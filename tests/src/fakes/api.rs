@@ -116,4 +116,9 @@ impl Tokens {
     pub fn issued(&self) -> usize {
         self.issued.load(Ordering::SeqCst)
     }
+
+    /// Every token issued, for tests that check none leaked.
+    pub fn all(&self) -> Vec<String> {
+        self.live.lock().unwrap().keys().cloned().collect()
+    }
 }

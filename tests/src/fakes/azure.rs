@@ -48,6 +48,8 @@ pub struct KeySpec {
     pub age_days: i64,
     /// It expires this many days from now.
     pub expires_in_days: Option<i64>,
+    /// How many versions it has (1 or more), the last one current.
+    pub versions: usize,
 }
 
 impl KeySpec {
@@ -63,6 +65,7 @@ impl KeySpec {
             enabled: true,
             age_days: 0,
             expires_in_days: None,
+            versions: 1,
         }
     }
 
@@ -97,12 +100,13 @@ struct Version {
     n: Option<String>,
     x: Option<String>,
     y: Option<String>,
+    /// Key Vault keeps tags per version.
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
 struct Key {
     versions: Vec<Version>,
-    tags: BTreeMap<String, String>,
     managed: bool,
     policy: Option<Value>,
 }
@@ -117,6 +121,8 @@ struct Shared {
     api: Api,
     tokens: Tokens,
     token_lifetime: Mutex<Duration>,
+    /// Answer every list with a `nextLink` to the same page (a broken service).
+    repeat_next_link: std::sync::atomic::AtomicBool,
     vaults: Mutex<Vec<Vault>>,
     authority: Mutex<String>,
 }
@@ -143,6 +149,7 @@ impl FakeAzure {
             api: Api::new(Swagger::new(&spec("azure-keyvault-keys-7.6.json"))),
             tokens: Tokens::default(),
             token_lifetime: Mutex::new(Duration::from_secs(3599)),
+            repeat_next_link: Default::default(),
             vaults: Mutex::new((0..vaults).map(|_| Vault::default()).collect()),
             authority: Mutex::new(String::new()),
         });
@@ -180,9 +187,21 @@ impl FakeAzure {
         self.shared.tokens.issued()
     }
 
+    /// The bearer tokens issued so far (none may show in a job).
+    pub fn tokens(&self) -> Vec<String> {
+        self.shared.tokens.all()
+    }
+
     /// Lifetime of the tokens issued from now on.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         *self.shared.token_lifetime.lock().unwrap() = lifetime;
+    }
+
+    /// From now on, lists answer a `nextLink` to the page just given.
+    pub fn repeat_next_link(&self) {
+        self.shared
+            .repeat_next_link
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The vault operations called so far, by `operationId`.
@@ -192,20 +211,25 @@ impl FakeAzure {
 
     pub fn add_key(&self, vault: usize, spec: KeySpec) {
         let t = now() - spec.age_days * 86_400;
-        let mut version = new_version(
-            spec.kty,
-            spec.key_size,
-            spec.crv.map(str::to_owned),
-            spec.key_ops.iter().map(|s| s.to_string()).collect(),
-            t,
-        );
-        version.enabled = spec.enabled;
-        version.exp = spec.expires_in_days.map(|d| now() + d * 86_400);
+        let versions = (0..spec.versions.max(1))
+            .map(|_| {
+                let mut v = new_version(
+                    spec.kty,
+                    spec.key_size,
+                    spec.crv.map(str::to_owned),
+                    spec.key_ops.iter().map(|s| s.to_string()).collect(),
+                    t,
+                );
+                v.enabled = spec.enabled;
+                v.exp = spec.expires_in_days.map(|d| now() + d * 86_400);
+                v.tags = spec.tags.clone();
+                v
+            })
+            .collect();
         self.shared.vaults.lock().unwrap()[vault].keys.insert(
             spec.name.to_owned(),
             Key {
-                versions: vec![version],
-                tags: spec.tags,
+                versions,
                 managed: spec.managed,
                 policy: None,
             },
@@ -224,8 +248,9 @@ impl FakeAzure {
             "versions": key.versions.iter().map(|v| json!({
                 "id": v.id, "enabled": v.enabled, "exp": v.exp, "created": v.created,
                 "kty": v.kty, "key_size": v.key_size, "crv": v.crv, "key_ops": v.key_ops,
+                "tags": v.tags,
             })).collect::<Vec<_>>(),
-            "tags": key.tags,
+            "tags": key.versions.last().map(|v| &v.tags),
             "policy": key.policy,
         })
     }
@@ -272,6 +297,7 @@ fn new_version(
         n: rsa.then(|| b64(key_size.unwrap_or(2048) as usize / 8)),
         x: ec.then(|| b64(coord)),
         y: ec.then(|| b64(coord)),
+        tags: BTreeMap::new(),
     }
 }
 
@@ -301,7 +327,7 @@ fn bundle(base: &str, name: &str, key: &Key, v: &Version) -> Value {
         jwk["x"] = json!(x);
         jwk["y"] = json!(y);
     }
-    let mut b = json!({"key": jwk, "attributes": attributes(v), "tags": key.tags});
+    let mut b = json!({"key": jwk, "attributes": attributes(v), "tags": v.tags});
     if key.managed {
         b["managed"] = json!(true);
     }
@@ -450,7 +476,10 @@ async fn vault_endpoint(
     let base = format!("http://{host}");
     let (status, answer) = {
         let mut vaults = shared.vaults.lock().unwrap();
-        handle(&mut vaults[index], &base, &matched)
+        let repeat = shared
+            .repeat_next_link
+            .load(std::sync::atomic::Ordering::SeqCst);
+        handle(&mut vaults[index], &base, &matched, repeat)
     };
     let op = matched.operation.clone();
     shared
@@ -461,7 +490,40 @@ async fn vault_endpoint(
 }
 
 /// One allowed call against the vault's state.
-fn handle(vault: &mut Vault, base: &str, m: &super::openapi::Matched) -> (StatusCode, Value) {
+/// A page of `items` by `maxresults` (25 when absent, as Key Vault does) and an offset
+/// `$skiptoken`, with the `nextLink` to the next one (to this one, when `repeat`).
+fn paged(items: Vec<Value>, m: &super::openapi::Matched, path: &str, repeat: bool) -> Value {
+    let page: usize = m
+        .query
+        .get("maxresults")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25);
+    let skip: usize = m
+        .query
+        .get("$skiptoken")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let total = items.len();
+    let mut answer = json!({"value": items.into_iter().skip(skip).take(page).collect::<Vec<_>>()});
+    let next = if repeat {
+        Some(skip)
+    } else {
+        (skip + page < total).then_some(skip + page)
+    };
+    if let Some(next) = next {
+        answer["nextLink"] = json!(format!(
+            "{path}?api-version=7.6&$skiptoken={next}&maxresults={page}"
+        ));
+    }
+    answer
+}
+
+fn handle(
+    vault: &mut Vault,
+    base: &str,
+    m: &super::openapi::Matched,
+    repeat: bool,
+) -> (StatusCode, Value) {
     let name = m.path_params.get("key-name").cloned().unwrap_or_default();
     let not_found = || {
         error(
@@ -473,38 +535,22 @@ fn handle(vault: &mut Vault, base: &str, m: &super::openapi::Matched) -> (Status
     let t = now();
     match m.operation.as_str() {
         "GetKeys" => {
-            let page: usize = m
-                .query
-                .get("maxresults")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(25);
-            let skip: usize = m
-                .query
-                .get("$skiptoken")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let all: Vec<_> = vault.keys.iter().collect();
-            let items: Vec<Value> = all
+            let items = vault
+                .keys
                 .iter()
-                .skip(skip)
-                .take(page)
                 .map(|(name, key)| {
                     let current = key.versions.last().unwrap();
-                    let mut item = json!({"kid": format!("{base}/keys/{name}"), "attributes": attributes(current), "tags": key.tags});
+                    let mut item = json!({"kid": format!("{base}/keys/{name}"), "attributes": attributes(current), "tags": current.tags});
                     if key.managed {
                         item["managed"] = json!(true);
                     }
                     item
                 })
                 .collect();
-            let mut answer = json!({"value": items});
-            if skip + page < all.len() {
-                answer["nextLink"] = json!(format!(
-                    "{base}/keys?api-version=7.6&$skiptoken={}&maxresults={page}",
-                    skip + page
-                ));
-            }
-            (StatusCode::OK, answer)
+            (
+                StatusCode::OK,
+                paged(items, m, &format!("{base}/keys"), repeat),
+            )
         }
         "GetKey" => {
             let Some(key) = vault.keys.get(&name) else {
@@ -529,12 +575,13 @@ fn handle(vault: &mut Vault, base: &str, m: &super::openapi::Matched) -> (Status
             let Some(key) = vault.keys.get(&name) else {
                 return not_found();
             };
-            let items: Vec<Value> = key
+            let items = key
                 .versions
                 .iter()
-                .map(|v| json!({"kid": format!("{base}/keys/{name}/{}", v.id), "attributes": attributes(v), "tags": key.tags}))
+                .map(|v| json!({"kid": format!("{base}/keys/{name}/{}", v.id), "attributes": attributes(v), "tags": v.tags}))
                 .collect();
-            (StatusCode::OK, json!({"value": items}))
+            let path = format!("{base}/keys/{name}/versions");
+            (StatusCode::OK, paged(items, m, &path, repeat))
         }
         "RotateKey" => {
             let Some(key) = vault.keys.get_mut(&name) else {
@@ -548,6 +595,8 @@ fn handle(vault: &mut Vault, base: &str, m: &super::openapi::Matched) -> (Status
                 );
             }
             let cur = key.versions.last().unwrap().clone();
+            // Whether rotate carries a version's tags forward is not in the API document;
+            // this fake does not, so a client that needs them kept must set them.
             let mut v = new_version(
                 &cur.kty,
                 cur.key_size,
@@ -598,11 +647,10 @@ fn handle(vault: &mut Vault, base: &str, m: &super::openapi::Matched) -> (Status
                 .unwrap_or_default();
             let key = vault.keys.entry(name.clone()).or_insert_with(|| Key {
                 versions: Vec::new(),
-                tags: BTreeMap::new(),
                 managed: false,
                 policy: None,
             });
-            key.tags = tags;
+            v.tags = tags;
             key.versions.push(v.clone());
             let key = key.clone();
             (StatusCode::OK, bundle(base, &name, &key, &v))
@@ -625,13 +673,13 @@ fn handle(vault: &mut Vault, base: &str, m: &super::openapi::Matched) -> (Status
             let Some(index) = index else {
                 return not_found();
             };
+            let v = &mut key.versions[index];
             if let Some(tags) = body["tags"].as_object() {
-                key.tags = tags
+                v.tags = tags
                     .iter()
                     .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
                     .collect();
             }
-            let v = &mut key.versions[index];
             if let Some(e) = body["attributes"]["enabled"].as_bool() {
                 v.enabled = e;
             }
@@ -681,7 +729,7 @@ fn handle(vault: &mut Vault, base: &str, m: &super::openapi::Matched) -> (Status
 }
 
 /// Operator config (TOML) granting the `azure-keyvault` plugin the fake's authority and
-/// vaults and the client secret (`secret` as its value); `extra` goes into the plugin's
+/// vaults (all of them its `vault_urls`) and the client secret (`secret` as its value); `extra` goes into the plugin's
 /// table.
 pub fn plugin_grants(fake: &FakeAzure, secret: &str, extra: &str) -> String {
     let hosts: Vec<String> = std::iter::once(&fake.authority)
@@ -701,6 +749,6 @@ settings = {{ tenant_id = "{TENANT}", client_id = "{CLIENT_ID}", authority_host 
 "#,
         hosts = hosts.join(", "),
         authority = fake.authority,
-        vault = fake.vaults[0],
+        vault = fake.vaults.join(","),
     )
 }

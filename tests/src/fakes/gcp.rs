@@ -70,6 +70,8 @@ pub struct KeySpec {
     pub protection: &'static str,
     pub labels: BTreeMap<String, String>,
     pub import_only: bool,
+    /// Its (only) version was disabled: someone retired the key.
+    pub retired: bool,
     /// The first version was made this many days ago.
     pub age_days: i64,
 }
@@ -83,6 +85,7 @@ impl KeySpec {
             protection: "SOFTWARE",
             labels: BTreeMap::new(),
             import_only: false,
+            retired: false,
             age_days: 0,
         }
     }
@@ -224,6 +227,11 @@ impl FakeGcp {
         self.shared.tokens.issued()
     }
 
+    /// The bearer tokens issued so far (none may show in a job).
+    pub fn tokens(&self) -> Vec<String> {
+        self.shared.tokens.all()
+    }
+
     /// The Cloud KMS methods called so far (Discovery method ids, short: `cryptoKeys.list`).
     pub fn calls(&self) -> Vec<String> {
         self.shared.api.calls()
@@ -249,7 +257,7 @@ impl FakeGcp {
                 } else {
                     vec![Version {
                         id: 1,
-                        state: "ENABLED".into(),
+                        state: if spec.retired { "DISABLED" } else { "ENABLED" }.into(),
                         created,
                         destroy_time: None,
                     }]
@@ -459,11 +467,15 @@ async fn kms_endpoint(
 }
 
 fn version_json(key_name: &str, key: &Key, v: &Version) -> Value {
+    version_json_parts(key_name, &key.protection, &key.algorithm, v)
+}
+
+fn version_json_parts(key_name: &str, protection: &str, algorithm: &str, v: &Version) -> Value {
     let mut out = json!({
         "name": format!("{key_name}/cryptoKeyVersions/{}", v.id),
         "state": v.state,
-        "protectionLevel": key.protection,
-        "algorithm": key.algorithm,
+        "protectionLevel": protection,
+        "algorithm": algorithm,
         "createTime": rfc3339(v.created),
         "generateTime": rfc3339(v.created),
     });
@@ -587,6 +599,22 @@ fn handle(data: &mut Data, op: &str, resource: &str, m: &Matched) -> (StatusCode
                 .collect();
             (StatusCode::OK, page(keys, "cryptoKeys", m))
         }
+        "cryptoKeys.cryptoKeyVersions.get" => {
+            let Some((name, id)) = resource.rsplit_once("/cryptoKeyVersions/") else {
+                return not_found();
+            };
+            let Some(key) = data.keys.get_mut(name) else {
+                return not_found();
+            };
+            let Some(v) = key.versions.iter_mut().find(|v| v.id.to_string() == id) else {
+                return not_found();
+            };
+            let answer = version_json_parts(name, &key.protection, &key.algorithm, v);
+            if v.state == "PENDING_GENERATION" {
+                v.state = "ENABLED".into();
+            }
+            (StatusCode::OK, answer)
+        }
         "cryptoKeys.get" => match data.keys.get(resource) {
             Some(key) => (StatusCode::OK, key_json(resource, key)),
             None => not_found(),
@@ -616,9 +644,17 @@ fn handle(data: &mut Data, op: &str, resource: &str, m: &Matched) -> (StatusCode
                 );
             }
             let id = key.versions.iter().map(|v| v.id).max().unwrap_or(0) + 1;
+            // Asymmetric and HSM versions are generated asynchronously: they are enabled
+            // once someone reads them again.
+            let pending = key.purpose != "ENCRYPT_DECRYPT" || key.protection == "HSM";
             let v = Version {
                 id,
-                state: "ENABLED".into(),
+                state: if pending {
+                    "PENDING_GENERATION"
+                } else {
+                    "ENABLED"
+                }
+                .into(),
                 created: now,
                 destroy_time: None,
             };
@@ -683,7 +719,15 @@ fn handle(data: &mut Data, op: &str, resource: &str, m: &Matched) -> (StatusCode
                     .as_str()
                     .and_then(|p| p.strip_suffix('s'))
                     .and_then(|p| p.parse::<u64>().ok());
-                if secs.is_none_or(|s| s < 86_400) || !mask.contains("nextRotationTime") {
+                let next_in_future = body["nextRotationTime"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t > now);
+                // Cloud KMS: at least a day, at most 876,000 hours, the next time ahead.
+                if secs.is_none_or(|s| !(86_400..=876_000 * 3_600).contains(&s))
+                    || !mask.contains("nextRotationTime")
+                    || !next_in_future
+                {
                     return google_error(
                         StatusCode::BAD_REQUEST,
                         "INVALID_ARGUMENT",

@@ -177,6 +177,9 @@ impl Swagger {
         body: &[u8],
     ) -> Result<Matched, String> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if segments.iter().any(|s| *s == "." || *s == "..") {
+            return Err(format!("{path}: a path with a dot segment"));
+        }
         // A literal segment beats a parameter (`/keys/{name}/versions` over
         // `/keys/{name}/{version}`), as OpenAPI tools resolve the overlap.
         let mut best: Option<(&Operation, usize)> = None;

@@ -31,7 +31,13 @@ fn now() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_azure_rotation_and_synchronization() {
     let fake = FakeAzure::start(2).await;
-    fake.add_key(0, KeySpec::rsa("app").tag("team", "pay"));
+    fake.add_key(
+        0,
+        KeySpec {
+            versions: 27,
+            ..KeySpec::rsa("app").tag("team", "pay")
+        },
+    );
     fake.add_key(0, KeySpec::ec("signer").tag("team", "pay"));
     fake.add_key(0, KeySpec::rsa("db").tag("team", "data"));
     fake.add_key(
@@ -70,14 +76,23 @@ async fn fake_azure_rotation_and_synchronization() {
     assert_eq!(details(&job)["total_keys"], 2, "{job}");
     assert_eq!(details(&job)["num_rotated"], 2, "{job}");
     assert_eq!(fake.token_requests(), 1, "one token for the whole job");
-    for name in ["app", "signer"] {
+    for (name, old) in [("app", 27), ("signer", 1)] {
         let v = versions(&fake, 0, name);
-        assert_eq!(v.len(), 2, "{name}: {v:#?}");
-        assert_eq!(v[0]["enabled"], false, "{name}: the old version disabled");
-        assert_eq!(v[1]["enabled"], true);
+        assert_eq!(v.len(), old + 1, "{name}: {v:#?}");
+        let (new, olds) = v.split_last().unwrap();
+        assert!(
+            olds.iter().all(|o| o["enabled"] == false),
+            "{name}: old versions disabled (over two pages)"
+        );
+        assert_eq!(new["enabled"], true);
         for field in ["kty", "key_size", "crv", "key_ops"] {
-            assert_eq!(v[1][field], v[0][field], "{name}: {field} kept");
+            assert_eq!(new[field], olds[0][field], "{name}: {field} kept");
         }
+        assert_eq!(
+            new["tags"],
+            json!({"team": "pay"}),
+            "{name}: the new version keeps the tags"
+        );
         let entry = details(&job)["rotated"]
             .as_array()
             .unwrap()
@@ -85,9 +100,9 @@ async fn fake_azure_rotation_and_synchronization() {
             .find(|e| e["name"] == name)
             .unwrap_or_else(|| panic!("{name} not in {job}"))
             .clone();
-        assert_eq!(entry["old_version"], v[0]["id"]);
-        assert_eq!(entry["new_version"], v[1]["id"]);
-        assert_eq!(entry["disabled_versions"], json!([v[0]["id"]]));
+        assert_eq!(entry["old_version"], olds[old - 1]["id"]);
+        assert_eq!(entry["new_version"], new["id"]);
+        assert_eq!(entry["disabled_versions"].as_array().unwrap().len(), old);
         assert_eq!(
             fake.key(0, name)["policy"]["attributes"]["expiryTime"],
             "P120D"
@@ -155,6 +170,24 @@ async fn fake_azure_rotation_and_synchronization() {
     let job = run(&s, &id, &[CLIENT_SECRET]).await;
     assert_eq!(job["result"], "success", "{job}");
     assert_eq!(details(&job)["total_keys"], 36, "{job}");
+    // A job may narrow the operator's vaults, not add one.
+    let other = create(
+        &s,
+        "elsewhere",
+        "cckm_synchronization",
+        CLOUD,
+        json!({"azure_param": {"vaults": [fake.authority]}}),
+    )
+    .await;
+    let refused = run(&s, &other, &[CLIENT_SECRET]).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("not among the operator's vault_urls"),
+        "{refused}"
+    );
     let (status, listed) = s
         .get(
             &s.admin,
@@ -175,12 +208,12 @@ async fn fake_azure_rotation_and_synchronization() {
         format!(
             "{}/keys/app/{}",
             fake.vaults[0],
-            app_versions[1]["id"].as_str().unwrap()
+            app_versions[27]["id"].as_str().unwrap()
         )
     );
     assert_eq!(app["state"], "Enabled");
     assert!(app["rotated_at"].is_string(), "{app}");
-    assert_eq!(app["attributes"]["versions"], 2);
+    assert_eq!(app["attributes"]["versions"], 28);
     assert_eq!(
         app["attributes"]["rotation_policy"]["attributes"]["expiryTime"],
         "P120D"
@@ -191,6 +224,17 @@ async fn fake_azure_rotation_and_synchronization() {
         .unwrap();
     assert_eq!(retired["state"], "Disabled");
 
+    let tokens = fake.tokens();
+    let (_, jobs) = s
+        .get(
+            &s.admin,
+            "/api/v1/scheduler/jobs?include=params,logs&limit=100",
+        )
+        .await;
+    keywarden_tests::cloud_jobs::assert_no_secret(
+        &jobs,
+        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     fake.violations().assert_none();
     let calls = fake.calls();
     for op in [
@@ -272,4 +316,24 @@ async fn fake_azure_catches_a_request_outside_the_api() {
         "{violations:?}"
     );
     assert_eq!(versions(&fake, 0, "app").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_azure_refuses_a_next_page_it_already_followed() {
+    let fake = FakeAzure::start(1).await;
+    for i in 0..30 {
+        fake.add_key(
+            0,
+            KeySpec::rsa(Box::leak(format!("k{i:02}").into_boxed_str())),
+        );
+    }
+    fake.repeat_next_link();
+    let s = TestServer::sqlite_with_toml(&plugin_grants(&fake, CLIENT_SECRET, "")).await;
+    let job = rotate(&s, "looping", json!({})).await;
+    assert_eq!(job["result"], "warning", "{job}");
+    assert_eq!(details(&job)["num_rotated"], 0, "{job}");
+    let error = details(&job)["failed"][0]["error"].as_str().unwrap();
+    assert!(error.contains("page token it already gave"), "{job}");
+    assert_eq!(fake.calls().len(), 2, "the repeated page is not read again");
+    fake.violations().assert_none();
 }

@@ -7,9 +7,15 @@ use serde_json::{Value, json};
 
 const CLOUD: &str = "gcp";
 
-async fn rotate(s: &TestServer, name: &str, params: Value, secret: &str) -> Value {
+async fn rotate(s: &TestServer, name: &str, params: Value, key_json: &str) -> Value {
     let id = create(s, name, "cckm_key_rotation", CLOUD, params).await;
-    run(s, &id, &[secret, "PRIVATE KEY"]).await
+    run(s, &id, &secrets_of(key_json)).await
+}
+
+/// What must never show in a job: the key file, its private key's PEM lines.
+fn secrets_of(key_json: &str) -> Vec<&str> {
+    let pem = key_json.split("\\n").filter(|l| l.len() > 40);
+    std::iter::once(key_json).chain(pem).collect()
 }
 
 fn states(fake: &FakeGcp, location: &str, ring: &str, id: &str) -> Vec<String> {
@@ -47,11 +53,21 @@ async fn fake_gcp_rotation_and_synchronization() {
             ..KeySpec::symmetric("byok").label("team", "pay")
         },
     );
+    fake.add_key(
+        "global",
+        "ops",
+        KeySpec {
+            retired: true,
+            ..KeySpec::symmetric("retired").label("team", "pay")
+        },
+    );
     let key = fake.key_json();
     let s = TestServer::sqlite_with_toml(&plugin_grants(&fake, &key, "")).await;
 
     // 1. team=pay in both locations: new versions, old ones disabled, Cloud KMS's own
-    //    schedule set on the symmetric key; the import-only key fails with the reason.
+    //    schedule set on the symmetric key (the signing key's version is generated
+    //    asynchronously: the plugin waits for it); the import-only key is named as one
+    //    Cloud KMS cannot rotate; the retired key (its primary disabled) stays retired.
     let job = rotate(
         &s,
         "pay",
@@ -60,15 +76,22 @@ async fn fake_gcp_rotation_and_synchronization() {
     )
     .await;
     assert_eq!(job["result"], "warning", "{job}");
-    assert_eq!(details(&job)["total_keys"], 3, "{job}");
+    assert_eq!(details(&job)["total_keys"], 2, "{job}");
     assert_eq!(details(&job)["num_rotated"], 2, "{job}");
-    assert_eq!(details(&job)["num_failed"], 1, "{job}");
+    assert_eq!(details(&job)["num_failed"], 0, "{job}");
+    let unrotatable = details(&job)["not_rotatable"].as_array().unwrap();
+    assert_eq!(unrotatable.len(), 1, "{job}");
     assert!(
-        details(&job)["failed"][0]["error"]
+        unrotatable[0]["reason"]
             .as_str()
             .unwrap()
             .contains("import-only"),
         "{job}"
+    );
+    assert_eq!(
+        states(&fake, "global", "ops", "retired"),
+        ["DISABLED"],
+        "not brought back"
     );
     assert_eq!(fake.token_requests(), 1, "one token for the whole job");
     let app = fake.key("us-east1", "pay", "app");
@@ -148,15 +171,32 @@ async fn fake_gcp_rotation_and_synchronization() {
         assert!(body.to_string().contains(field), "{body}");
     }
 
-    // 5. Synchronization lists every key with its version in use.
+    // 5. A job stays in its project: a full ring name elsewhere is refused.
+    let job = rotate(
+        &s,
+        "elsewhere",
+        json!({"gcp_param": {"key_rings": ["projects/someone-else/locations/us-east1/keyRings/pay"]}}),
+        &key,
+    )
+    .await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        job["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not a key ring of project \"keywarden-test\""),
+        "{job}"
+    );
+
+    // 6. Synchronization lists every key with its version in use.
     let id = create(&s, "sync", "cckm_synchronization", CLOUD, json!({})).await;
-    let job = run(&s, &id, &[&key]).await;
+    let job = run(&s, &id, &secrets_of(&key)).await;
     assert_eq!(job["result"], "success", "{job}");
-    assert_eq!(details(&job)["total_keys"], 4, "{job}");
+    assert_eq!(details(&job)["total_keys"], 5, "{job}");
     let (status, listed) = s.get(&s.admin, "/api/v1/cckm/keys?cloud_name=gcp").await;
     assert_eq!(status, 200, "{listed}");
     let keys = listed["resources"].as_array().unwrap();
-    assert_eq!(keys.len(), 4, "{listed}");
+    assert_eq!(keys.len(), 5, "{listed}");
     let app = keys
         .iter()
         .find(|k| k["aliases"] == json!(["app"]))
@@ -180,7 +220,23 @@ async fn fake_gcp_rotation_and_synchronization() {
         .find(|k| k["aliases"] == json!(["byok"]))
         .unwrap();
     assert_eq!(byok["state"], "NO_ENABLED_VERSION");
+    let retired = keys
+        .iter()
+        .find(|k| k["aliases"] == json!(["retired"]))
+        .unwrap();
+    assert_eq!(retired["state"], "DISABLED");
 
+    let tokens = fake.tokens();
+    let (_, jobs) = s
+        .get(
+            &s.admin,
+            "/api/v1/scheduler/jobs?include=params,logs&limit=100",
+        )
+        .await;
+    keywarden_tests::cloud_jobs::assert_no_secret(
+        &jobs,
+        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     fake.violations().assert_none();
     let calls = fake.calls();
     for op in [
@@ -188,6 +244,7 @@ async fn fake_gcp_rotation_and_synchronization() {
         "cryptoKeys.list",
         "cryptoKeys.cryptoKeyVersions.list",
         "cryptoKeys.cryptoKeyVersions.create",
+        "cryptoKeys.cryptoKeyVersions.get",
         "cryptoKeys.updatePrimaryVersion",
         "cryptoKeys.patch",
         "cryptoKeys.cryptoKeyVersions.patch",
@@ -207,6 +264,7 @@ async fn fake_gcp_wrong_key_fails_the_job_with_googles_reason() {
     let wrong = fake.key_json_with(&new_private_key());
     let s = TestServer::sqlite_with_toml(&plugin_grants(&fake, &wrong, "")).await;
     let job = rotate(&s, "wrong", json!({}), &wrong).await;
+    assert!(!job.to_string().contains("BEGIN PRIVATE KEY"), "{job}");
     assert_eq!(job["status"], "failed", "{job}");
     assert!(
         job["message"]
