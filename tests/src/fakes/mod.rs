@@ -5,6 +5,7 @@
 //! that drifts from the real API fails its test. Test names using them say `fake_<cloud>`.
 
 pub mod azure;
+pub mod oci;
 pub mod openapi;
 
 use std::net::SocketAddr;
