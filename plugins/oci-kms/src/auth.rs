@@ -50,9 +50,8 @@ impl Account {
                 "OCI API private key unavailable: {e} (the plugin reads secret {secret_name:?}, set by config `private_key_secret`)"
             ))
         })?;
-        let signer = Signer::new(&tenancy, &user, &fingerprint, &pem).map_err(|e| {
-            JobError::failed(format!("secret {secret_name:?}: {e}"))
-        })?;
+        let signer = Signer::new(&tenancy, &user, &fingerprint, &pem)
+            .map_err(|e| JobError::failed(format!("secret {secret_name:?}: {e}")))?;
         let compartments = config::get("compartment_ids")
             .unwrap_or_default()
             .split(',')

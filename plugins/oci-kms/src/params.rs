@@ -81,13 +81,17 @@ pub fn refuse_expiry_params(p: &RotationParams) -> Result<(), JobError> {
     if p.expire_in.is_some() {
         return Err(JobError::invalid_param(
             "expire_in",
-            format!("not valid for oci: {why}, so no key can be selected by it; use rotation_after"),
+            format!(
+                "not valid for oci: {why}, so no key can be selected by it; use rotation_after"
+            ),
         ));
     }
     if p.expiration.is_some() {
         return Err(JobError::invalid_param(
             "expiration",
-            format!("not valid for oci: {why}, so the new version cannot be given one; use old_versions = schedule_deletion to retire the old ones"),
+            format!(
+                "not valid for oci: {why}, so the new version cannot be given one; use old_versions = schedule_deletion to retire the old ones"
+            ),
         ));
     }
     Ok(())
@@ -111,15 +115,14 @@ pub fn schema(rotation: bool) -> Value {
             "description": "keep (default) the replaced versions, or schedule their deletion deletion_days out"});
         oci["deletion_days"] = json!({"type": "integer", "minimum": DELETION_DAYS.start(), "maximum": DELETION_DAYS.end(),
             "description": "Days until a scheduled version deletion (7-30, default 30)"});
-        let refused = |what: &str| {
-            json!({"type": "string", "description": format!("Not valid for oci ({what}): OCI key versions have no expiry")})
-        };
+        let refused = |what: &str| json!({"type": "string", "description": format!("Not valid for oci ({what}): OCI key versions have no expiry")});
         props["expire_in"] = refused("refused");
         props["expiration"] = refused("refused");
         props["rotation_after"] = json!({"type": "string", "pattern": "^[0-9]+d$",
             "description": "Rotate X days after the current version was made, then X days after the last rotation: Xd"});
     }
-    props["oci_param"] = json!({"type": "object", "additionalProperties": false, "properties": oci});
+    props["oci_param"] =
+        json!({"type": "object", "additionalProperties": false, "properties": oci});
     json!({
         "type": "object",
         "properties": props,

@@ -117,7 +117,10 @@ fn rotate_one(
             oci.call(
                 Method::Post,
                 &vault.management,
-                &format!("/keys/{}/keyVersions/{}/actions/scheduleDeletion", key.id, v.id),
+                &format!(
+                    "/keys/{}/keyVersions/{}/actions/scheduleDeletion",
+                    key.id, v.id
+                ),
                 Some(&json!({"timeOfDeletion": when})),
             )
             .map_err(|e| CloudError(format!("rotated to {}, but {e}", made.id)))?;

@@ -10,11 +10,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use keywarden_sdk::http::Method;
+use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{SignatureEncoding, Signer as _};
-use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
 
 pub struct Signer {
@@ -28,9 +28,7 @@ impl Signer {
     /// older OCI consoles download it). The error never quotes the key.
     pub fn new(tenancy: &str, user: &str, fingerprint: &str, pem: &str) -> Result<Self, String> {
         if pem.contains("ENCRYPTED") {
-            return Err(
-                "the API private key is encrypted; store it without a passphrase".into(),
-            );
+            return Err("the API private key is encrypted; store it without a passphrase".into());
         }
         let key = RsaPrivateKey::from_pkcs8_pem(pem.trim())
             .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem.trim()))

@@ -39,7 +39,10 @@ pub fn in_scope(account: &Account, scope: &OciParam) -> Result<Vec<Vault>, JobEr
                 continue;
             };
             let named = scope.vaults.is_empty()
-                || scope.vaults.iter().any(|s| *s == vault.id || *s == vault.name);
+                || scope
+                    .vaults
+                    .iter()
+                    .any(|s| *s == vault.id || *s == vault.name);
             if named && v["lifecycleState"] == "ACTIVE" {
                 out.push(vault);
             }

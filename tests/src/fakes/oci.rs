@@ -254,8 +254,12 @@ async fn endpoint(
 ) -> Response {
     let request_id = hex_id();
     let reply = |(status, answer): (StatusCode, Value), next: Option<String>| {
-        let mut response =
-            (status, [("opc-request-id", request_id.clone())], axum::Json(answer)).into_response();
+        let mut response = (
+            status,
+            [("opc-request-id", request_id.clone())],
+            axum::Json(answer),
+        )
+            .into_response();
         if let Some(next) = next {
             response
                 .headers_mut()
@@ -289,7 +293,10 @@ async fn endpoint(
             }
         );
         shared.violations.record(what.clone());
-        return reply(error(StatusCode::NOT_FOUND, "NotAuthorizedOrNotFound", &what), None);
+        return reply(
+            error(StatusCode::NOT_FOUND, "NotAuthorizedOrNotFound", &what),
+            None,
+        );
     }
     match signature::verify(
         &shared.key_id,
@@ -305,7 +312,11 @@ async fn endpoint(
                 shared.violations.record(format!("signature: {why}"));
             }
             return reply(
-                error(StatusCode::UNAUTHORIZED, "NotAuthenticated", NOT_AUTHENTICATED),
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "NotAuthenticated",
+                    NOT_AUTHENTICATED,
+                ),
                 None,
             );
         }
@@ -350,7 +361,8 @@ fn page(items: Vec<Value>, m: &Matched, page_size: usize) -> Answer {
         .and_then(|p| String::from_utf8(p).ok())
         .and_then(|p| p.strip_prefix("from=")?.parse().ok())
         .unwrap_or(0);
-    let next = (start + limit < items.len()).then(|| STANDARD.encode(format!("from={}", start + limit)));
+    let next =
+        (start + limit < items.len()).then(|| STANDARD.encode(format!("from={}", start + limit)));
     let shown = items.into_iter().skip(start).take(limit).collect();
     ((StatusCode::OK, Value::Array(shown)), next)
 }
@@ -431,7 +443,11 @@ fn version_json(vault: &Vault, k: &Key, v: &Version) -> Value {
 
 fn management(vault: &mut Vault, m: &Matched, page_size: usize) -> Answer {
     let key_id = m.path_params.get("keyId").cloned().unwrap_or_default();
-    let version_id = m.path_params.get("keyVersionId").cloned().unwrap_or_default();
+    let version_id = m
+        .path_params
+        .get("keyVersionId")
+        .cloned()
+        .unwrap_or_default();
     if m.operation == "ListKeys" {
         let compartment = &m.query["compartmentId"];
         let listed = vault
@@ -457,7 +473,11 @@ fn management(vault: &mut Vault, m: &Matched, page_size: usize) -> Answer {
         "GetKey" => (StatusCode::OK, key_json(vault, &vault.keys[index])),
         "ListKeyVersions" => {
             let k = &vault.keys[index];
-            let listed = k.versions.iter().map(|v| version_json(vault, k, v)).collect();
+            let listed = k
+                .versions
+                .iter()
+                .map(|v| version_json(vault, k, v))
+                .collect();
             return page(listed, m, page_size);
         }
         "GetKeyVersion" => {
@@ -497,7 +517,12 @@ fn management(vault: &mut Vault, m: &Matched, page_size: usize) -> Answer {
 }
 
 /// OCI keeps a version 7 to 30 days before deleting it, and never deletes the current one.
-fn schedule_deletion(vault: &mut Vault, index: usize, version_id: &str, m: &Matched) -> (StatusCode, Value) {
+fn schedule_deletion(
+    vault: &mut Vault,
+    index: usize,
+    version_id: &str,
+    m: &Matched,
+) -> (StatusCode, Value) {
     let when = m
         .body
         .as_ref()
@@ -507,7 +532,11 @@ fn schedule_deletion(vault: &mut Vault, index: usize, version_id: &str, m: &Matc
         None => Utc::now() + Duration::days(30),
         Some(Ok(t)) => t,
         Some(Err(e)) => {
-            return error(StatusCode::BAD_REQUEST, "InvalidParameter", &format!("timeOfDeletion: {e}"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                &format!("timeOfDeletion: {e}"),
+            );
         }
     };
     let days = (when - Utc::now()).num_hours() as f64 / 24.0;

@@ -4,3 +4,4 @@
 //! (`keywarden_tests::fakes`), then the fake's state read back.
 
 mod azure;
+mod oci;

@@ -56,7 +56,13 @@ impl ApiKey {
     /// A fresh 2048-bit key.
     pub fn generate() -> Self {
         let pem = openssl(
-            &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ],
             b"",
         );
         let der = openssl(&["pkey", "-pubout", "-outform", "DER"], &pem);
@@ -193,7 +199,9 @@ mod tests {
     /// A POST signed the way OCI's SDKs sign it.
     fn signed_post(key: &ApiKey, key_id: &str, body: &[u8]) -> (Method, Uri, HeaderMap) {
         let uri: Uri = "/20180608/keys/k1/keyVersions".parse().unwrap();
-        let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
         let hash = STANDARD.encode(Sha256::digest(body));
         let lines = [
             format!("date: {date}"),
@@ -212,10 +220,13 @@ mod tests {
             ("content-length", body.len().to_string()),
             ("content-type", "application/json".to_owned()),
             ("x-content-sha256", hash),
-            ("authorization", format!(
-                r#"Signature version="1",keyId="{key_id}",algorithm="rsa-sha256",headers="date (request-target) host content-length content-type x-content-sha256",signature="{}""#,
-                STANDARD.encode(signature.to_bytes())
-            )),
+            (
+                "authorization",
+                format!(
+                    r#"Signature version="1",keyId="{key_id}",algorithm="rsa-sha256",headers="date (request-target) host content-length content-type x-content-sha256",signature="{}""#,
+                    STANDARD.encode(signature.to_bytes())
+                ),
+            ),
         ] {
             headers.insert(name, value.parse().unwrap());
         }
@@ -232,16 +243,25 @@ mod tests {
         verify(&id, &key.public, &m, &u, &h, b"{}").unwrap();
         // The body changed in flight: the hash no longer matches (a scheme violation).
         let e = verify(&id, &key.public, &m, &u, &h, b"{\"a\":1}").unwrap_err();
-        assert!(matches!(&e, Refusal::Malformed(w) if w.contains("x-content-sha256")), "{e:?}");
+        assert!(
+            matches!(&e, Refusal::Malformed(w) if w.contains("x-content-sha256")),
+            "{e:?}"
+        );
         // Another key under the same keyId: a wrong credential, not a violation.
         let other = ApiKey::generate();
         let (m, u, h) = signed_post(&other, &id, b"{}");
         let e = verify(&id, &key.public, &m, &u, &h, b"{}").unwrap_err();
-        assert!(matches!(&e, Refusal::WrongKey(w) if w.contains("does not verify")), "{e:?}");
+        assert!(
+            matches!(&e, Refusal::WrongKey(w) if w.contains("does not verify")),
+            "{e:?}"
+        );
         // A GET that leaves the date out of what it signs.
         let mut h = HeaderMap::new();
         h.insert("authorization", r#"Signature version="1",keyId="t/u/f",algorithm="rsa-sha256",headers="(request-target) host",signature="AA==""#.parse().unwrap());
         let e = verify(&id, &key.public, &Method::GET, &u, &h, b"").unwrap_err();
-        assert!(matches!(&e, Refusal::Malformed(w) if w.contains("does not cover date")), "{e:?}");
+        assert!(
+            matches!(&e, Refusal::Malformed(w) if w.contains("does not cover date")),
+            "{e:?}"
+        );
     }
 }
