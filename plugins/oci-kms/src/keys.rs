@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use cloud_common::{CloudError, parse_rfc3339};
 use keywarden_sdk::http::Method;
+use keywarden_sdk::{JobError, log, progress};
 use serde_json::Value;
 
 use crate::client::Oci;
@@ -47,6 +48,30 @@ pub fn list(oci: &Oci, vault: &Vault) -> Result<Vec<Listed>, CloudError> {
             })
         })
         .collect())
+}
+
+/// Calls `visit` with each key of each vault that the name/id and tag filters take,
+/// logging `what` per vault and reporting progress over its keys.
+pub fn each(
+    oci: &Oci,
+    vaults: &[Vault],
+    scope: &OciParam,
+    what: &str,
+    mut visit: impl FnMut(&Vault, &Listed) -> Result<(), JobError>,
+) -> Result<(), JobError> {
+    for vault in vaults {
+        log::info_with(what, &[("vault", &vault.id)]);
+        let listed = list(oci, vault)?;
+        let total = listed.len() as u64;
+        for (n, key) in listed.iter().enumerate() {
+            progress::report(n as u64, total);
+            if scope.takes(key) {
+                visit(vault, key)?;
+            }
+        }
+        progress::report(total, total);
+    }
+    Ok(())
 }
 
 impl OciParam {

@@ -22,47 +22,38 @@ use keywarden_sdk::prelude::*;
 
 struct OciKms;
 
+const DESCRIPTION: &str = "Rotates and synchronizes OCI Vault keys. Config: tenancy_ocid, \
+    user_ocid, fingerprint (of the API key), region or endpoint (the KMS control plane, default \
+    https://kms.<region>.oraclecloud.com), compartment_ids (comma-separated default scope), \
+    private_key_secret (default oci-api-key). Grant the control-plane host and the vaults' \
+    management hosts in outbound_hosts, and the API key secret.";
+
 impl Plugin for OciKms {
     fn describe() -> Manifest {
-        Manifest::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-            .describe(
-                "Rotates and synchronizes OCI Vault keys. Config: tenancy_ocid, user_ocid, \
-                 fingerprint (of the API key), region or endpoint (the KMS control plane, \
-                 default https://kms.<region>.oraclecloud.com), compartment_ids \
-                 (comma-separated default scope), private_key_secret (default oci-api-key). \
-                 Grant the control-plane host and the vaults' management hosts in \
-                 outbound_hosts, and the API key secret.",
-            )
-            .operation(
-                Operation::key_management("cckm_key_rotation", "oci")
-                    .describe("Rotate keys: a new key version, made current; optionally schedule the old versions' deletion")
-                    .params_schema(params::schema(true)),
-            )
-            .operation(
-                Operation::key_management("cckm_synchronization", "oci")
-                    .describe("Pull the vaults' keys (current version, state, shape, versions, tags) into Keywarden")
-                    .params_schema(params::schema(false)),
-            )
+        let manifest = Manifest::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+            .describe(DESCRIPTION)
             .capabilities(
                 Capabilities::new()
                     .outbound_host("kms.<region>.oraclecloud.com")
                     .outbound_host("<vault>-management.kms.<region>.oraclecloud.com")
                     .secret(auth::PRIVATE_KEY),
-            )
+            );
+        cloud_common::key_operations(
+            manifest,
+            "oci",
+            "Rotate keys: a new key version, made current; optionally schedule the old \
+             versions' deletion",
+            "Pull the vaults' keys (current version, state, shape, versions, tags) into Keywarden",
+            params::schema,
+        )
     }
 
     fn rotate_keys(ctx: JobContext) -> Result<Outcome, JobError> {
-        match ctx.operation.as_str() {
-            "cckm_key_rotation" => rotation::rotate(&ctx),
-            _ => Err(ctx.unsupported()),
-        }
+        cloud_common::route(&ctx, "cckm_key_rotation", rotation::rotate)
     }
 
     fn synchronize_keys(ctx: JobContext) -> Result<Synchronized, JobError> {
-        match ctx.operation.as_str() {
-            "cckm_synchronization" => sync::synchronize(&ctx),
-            _ => Err(ctx.unsupported()),
-        }
+        cloud_common::route(&ctx, "cckm_synchronization", sync::synchronize)
     }
 }
 

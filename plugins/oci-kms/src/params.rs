@@ -7,34 +7,9 @@ use keywarden_sdk::JobError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// `cckm_key_rotation` params.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RotationParams {
-    #[allow(dead_code)] // routed on by the host; always "oci" here
-    pub cloud_name: String,
-    /// Declared so the job can say why it is refused (see [`refuse_expiry_params`]).
-    #[serde(default)]
-    pub expiration: Option<String>,
-    #[serde(default)]
-    pub expire_in: Option<String>,
-    /// Rotate X days after the current version was made, or after this job's last
-    /// rotation (`Xd`).
-    #[serde(default)]
-    pub rotation_after: Option<String>,
-    #[serde(default)]
-    pub oci_param: OciParam,
-}
-
-/// `cckm_synchronization` params.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyncParams {
-    #[allow(dead_code)]
-    pub cloud_name: String,
-    #[serde(default)]
-    pub oci_param: OciParam,
-}
+// `expire_in` and `expiration` are declared there too, so a job can be told why they
+// are refused (see [`refuse_expiry_params`]) instead of "unknown field".
+cloud_common::job_params!(oci_param: OciParam);
 
 /// What happens to the versions a rotation replaced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -6,8 +6,8 @@ use cloud_common::{
     CloudError, Report, due, duration, last_rotation, now, record_rotation, rfc3339,
 };
 use keywarden_sdk::http::Method;
+use keywarden_sdk::log;
 use keywarden_sdk::prelude::*;
-use keywarden_sdk::{log, progress};
 use serde_json::{Value, json};
 
 use crate::auth::Account;
@@ -35,32 +35,28 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     let oci = &account.oci;
     let now = now();
     let mut report = Report::new();
-    for vault in &vaults {
-        log::info_with("listing keys", &[("vault", &vault.id)]);
-        let listed = keys::list(oci, vault)?;
-        let total = listed.len() as u64;
-        for (n, key) in listed.iter().enumerate() {
-            progress::report(n as u64, total);
-            // Only enabled keys take a new version; external keys get theirs from the
-            // external key manager.
-            if !scope.takes(key) || key.state != "ENABLED" || key.protection == "EXTERNAL" {
-                continue;
+    keys::each(oci, &vaults, scope, "listing keys", |vault, key| {
+        // Only enabled keys take a new version; external keys get theirs from the
+        // external key manager.
+        if key.state != "ENABLED" || key.protection == "EXTERNAL" {
+            return Ok(());
+        }
+        report.in_scope += 1;
+        match rotate_one(oci, vault, key, rotation_after, retire, now) {
+            Ok(Some(entry)) => {
+                log::info(format!("rotated: {entry}"));
+                report.rotated(entry);
             }
-            report.in_scope += 1;
-            match rotate_one(oci, vault, key, rotation_after, retire, now) {
-                Ok(Some(entry)) => {
-                    log::info(format!("rotated: {entry}"));
-                    report.rotated(entry);
-                }
-                Ok(None) => report.not_due += 1,
-                Err(e) => {
-                    log::warn_with("rotation failed", &[("key", &key.id), ("error", &e.0)]);
-                    report.failed(json!({"vault": vault.id, "name": key.name, "key_id": key.id, "error": e.0}));
-                }
+            Ok(None) => report.not_due += 1,
+            Err(e) => {
+                log::warn_with("rotation failed", &[("key", &key.id), ("error", &e.0)]);
+                report.failed(
+                    json!({"vault": vault.id, "name": key.name, "key_id": key.id, "error": e.0}),
+                );
             }
         }
-        progress::report(total, total);
-    }
+        Ok(())
+    })?;
     Ok(report.finish(json!({"vaults": vaults.iter().map(|v| &v.id).collect::<Vec<_>>()})))
 }
 

@@ -3,7 +3,6 @@
 
 use cloud_common::rfc3339;
 use keywarden_sdk::prelude::*;
-use keywarden_sdk::{log, progress};
 use serde_json::json;
 
 use crate::auth::Account;
@@ -18,48 +17,39 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
     let vaults = in_scope(&account, scope)?;
     let oci = &account.oci;
     let mut out = Vec::new();
-    for vault in &vaults {
-        log::info_with("synchronizing keys", &[("vault", &vault.id)]);
-        let listed = keys::list(oci, vault)?;
-        let total = listed.len() as u64;
-        for (n, key) in listed.iter().enumerate() {
-            progress::report(n as u64, total);
-            if !scope.takes(key) {
-                continue;
-            }
-            // The list has no current version or shape: read the key itself.
-            let full = keys::get(oci, vault, &key.id)?;
-            let versions = keys::versions(oci, vault, &key.id)?;
-            let current = versions.iter().find(|v| v.id == full.current_version());
-            let k = &full.0;
-            let mut cloud = CloudKey::new(
-                &key.id,
-                &key.state,
-                full.created().map(rfc3339).unwrap_or_default(),
-            );
-            cloud.resource_name = Some(full.current_version().to_owned());
-            cloud.aliases = vec![key.name.clone()];
-            cloud.rotated_at = current
-                .and_then(|v| v.created)
-                .filter(|_| versions.len() > 1)
-                .map(rfc3339);
-            cloud.attributes = json!({
-                "vault": vault.id,
-                "vault_name": vault.name,
-                "compartment": k["compartmentId"],
-                "algorithm": k["keyShape"]["algorithm"],
-                "length": k["keyShape"]["length"],
-                "curve": k["keyShape"]["curveId"],
-                "protection_mode": k["protectionMode"],
-                "versions": versions.len(),
-                "current_version": full.current_version(),
-                "auto_rotation": k["isAutoRotationEnabled"],
-                "tags": key.tags,
-            });
-            out.push(cloud);
-        }
-        progress::report(total, total);
-    }
+    keys::each(oci, &vaults, scope, "synchronizing keys", |vault, key| {
+        // The list has no current version or shape: read the key itself.
+        let full = keys::get(oci, vault, &key.id)?;
+        let versions = keys::versions(oci, vault, &key.id)?;
+        let current = versions.iter().find(|v| v.id == full.current_version());
+        let k = &full.0;
+        let mut cloud = CloudKey::new(
+            &key.id,
+            &key.state,
+            full.created().map(rfc3339).unwrap_or_default(),
+        );
+        cloud.resource_name = Some(full.current_version().to_owned());
+        cloud.aliases = vec![key.name.clone()];
+        cloud.rotated_at = current
+            .and_then(|v| v.created)
+            .filter(|_| versions.len() > 1)
+            .map(rfc3339);
+        cloud.attributes = json!({
+            "vault": vault.id,
+            "vault_name": vault.name,
+            "compartment": k["compartmentId"],
+            "algorithm": k["keyShape"]["algorithm"],
+            "length": k["keyShape"]["length"],
+            "curve": k["keyShape"]["curveId"],
+            "protection_mode": k["protectionMode"],
+            "versions": versions.len(),
+            "current_version": full.current_version(),
+            "auto_rotation": k["isAutoRotationEnabled"],
+            "tags": key.tags,
+        });
+        out.push(cloud);
+        Ok(())
+    })?;
     let outcome = Outcome::success(format!("{} keys synchronized", out.len())).with_details(
         json!({"total_keys": out.len(), "vaults": vaults.iter().map(|v| &v.id).collect::<Vec<_>>()}),
     );

@@ -37,6 +37,16 @@ impl Violations {
     }
 }
 
+/// Panics naming every one of `operations` missing from `calls` (a fake's answered
+/// `operationId`s): a test that means to cover them shows it did.
+pub fn assert_called(calls: &[String], operations: &[&str]) {
+    let missing: Vec<&&str> = operations
+        .iter()
+        .filter(|op| !calls.iter().any(|c| c == *op))
+        .collect();
+    assert!(missing.is_empty(), "never called: {missing:?} in {calls:?}");
+}
+
 /// Serves `router` on a fresh loopback port.
 pub async fn listen(router: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

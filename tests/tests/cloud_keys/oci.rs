@@ -1,9 +1,10 @@
 //! `oci-kms` against `fake_oci` (OCI Key Management `/20180608`: control plane and
 //! per-vault management endpoints, every request's HTTP Signature verified).
 
-use keywarden_tests::cloud_jobs::{create, details, run};
+use keywarden_tests::cloud_jobs::{create, details, run, variant_server};
+use keywarden_tests::fakes::assert_called;
 use keywarden_tests::fakes::oci::{ApiKey, COMPARTMENT, FakeOci, KeySpec, plugin_grants};
-use keywarden_tests::server::{TestServer, parse_config};
+use keywarden_tests::server::TestServer;
 use serde_json::{Value, json};
 
 const CLOUD: &str = "oci";
@@ -127,20 +128,17 @@ async fn fake_oci_rotation_by_scope_with_old_versions_scheduled_for_deletion() {
     assert_eq!(versions(&fake, 2, "far").len(), 2);
 
     fake.violations().assert_none();
-    let calls = fake.calls();
-    for op in [
-        "ListVaults",
-        "ListKeys",
-        "GetKey",
-        "CreateKeyVersion",
-        "ListKeyVersions",
-        "ScheduleKeyVersionDeletion",
-    ] {
-        assert!(
-            calls.iter().any(|c| c == op),
-            "{op} never called: {calls:?}"
-        );
-    }
+    assert_called(
+        &fake.calls(),
+        &[
+            "ListVaults",
+            "ListKeys",
+            "GetKey",
+            "CreateKeyVersion",
+            "ListKeyVersions",
+            "ScheduleKeyVersionDeletion",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +180,7 @@ async fn fake_oci_rotation_after_is_not_due_on_the_second_run() {
     assert_eq!(details(&job)["num_rotated"], 0, "{job}");
     assert_eq!(details(&job)["not_due"], 2, "{job}");
     assert_eq!(versions(&fake, 0, "old").len(), 2, "rotated once only");
-    assert!(fake.calls().iter().any(|c| c == "GetKeyVersion"));
+    assert_called(&fake.calls(), &["GetKeyVersion"]);
     fake.violations().assert_none();
 }
 
@@ -318,13 +316,10 @@ async fn fake_oci_wrong_api_key_fails_the_job_clearly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_oci_catches_a_request_outside_the_api() {
     // A test build of the plugin that makes key versions with PUT, which OCI does not have.
-    let plugins = keywarden_tests::plugin_variant("oci-kms", "spec-break");
     let fake = FakeOci::start(&[COMPARTMENT]).await;
     fake.add_key(0, KeySpec::aes("app"));
-    let config = parse_config(&plugin_grants(&fake, &fake.api_key().private_pem, ""));
-    let s = TestServer::with_plugins(false, config, plugins)
-        .await
-        .expect("sqlite");
+    let toml = plugin_grants(&fake, &fake.api_key().private_pem, "");
+    let s = variant_server("oci-kms", "spec-break", &toml).await;
     let job = rotate(&s, &fake, "broken", json!({})).await;
     assert_eq!(job["result"], "warning", "{job}");
     assert_eq!(details(&job)["num_failed"], 1, "{job}");
