@@ -94,10 +94,9 @@ impl Oci {
         loop {
             match page.0 {
                 Value::Array(items) => out.extend(items),
-                other => {
+                _ => {
                     return Err(CloudError(format!(
-                        "OCI GET {API}{path} answered {} instead of a list",
-                        kind(&other)
+                        "OCI GET {API}{path} did not answer a list"
                     )));
                 }
             }
@@ -112,13 +111,5 @@ impl Oci {
                 None,
             )?;
         }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Object(_) => "an object",
-        Value::Null => "nothing",
-        _ => "a value",
     }
 }
