@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use crate::server::{TestServer, parse_config};
 
 pub const CONFIGS: &str = "/api/v1/scheduler/job-configs";
 
@@ -68,4 +68,13 @@ pub fn assert_no_secret(job: &Value, secrets: &[&str]) {
 /// The plugin's details of a finished job.
 pub fn details(job: &Value) -> &Value {
     &job["details"]["details"]
+}
+
+/// A server (SQLite) configured by `toml` whose only plugin is `package` built with the
+/// test-only cargo `features`, e.g. a `spec-break` build its fake must catch.
+pub async fn variant_server(package: &str, features: &str, toml: &str) -> TestServer {
+    let plugins = crate::plugin_variant(package, features);
+    TestServer::with_plugins(false, parse_config(toml), plugins)
+        .await
+        .expect("sqlite")
 }

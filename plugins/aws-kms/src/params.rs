@@ -5,34 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// `cckm_key_rotation` params.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RotationParams {
-    #[allow(dead_code)] // routed on by the host; always "aws" here
-    pub cloud_name: String,
-    /// Validity of the new key material (`Xd`/`Yh`); imported material only.
-    #[serde(default)]
-    pub expiration: Option<String>,
-    /// Only keys whose material expires within this window (`Xd`/`Yh`).
-    #[serde(default)]
-    pub expire_in: Option<String>,
-    /// Rotate X days after creation, then X days after the last rotation (`Xd`).
-    #[serde(default)]
-    pub rotation_after: Option<String>,
-    #[serde(default)]
-    pub aws_param: AwsParam,
-}
-
-/// `cckm_synchronization` params.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyncParams {
-    #[allow(dead_code)]
-    pub cloud_name: String,
-    #[serde(default)]
-    pub aws_param: AwsParam,
-}
+cloud_common::job_params!(aws_param: AwsParam);
 
 /// How a key is rotated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -20,7 +20,7 @@ struct AzureKeyVault;
 
 impl Plugin for AzureKeyVault {
     fn describe() -> Manifest {
-        Manifest::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+        let manifest = Manifest::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             .describe(
                 "Rotates and synchronizes Azure Key Vault keys. Config: tenant_id, client_id, \
                  vault_urls (comma-separated), authority_host (default \
@@ -28,36 +28,27 @@ impl Plugin for AzureKeyVault {
                  azure-client-secret). Grant the vault hosts and the authority host in \
                  outbound_hosts, and the client secret.",
             )
-            .operation(
-                Operation::key_management("cckm_key_rotation", "AzureCloud")
-                    .describe("Rotate keys: a new version by the vault's rotate call or by create with the same type, size and operations")
-                    .params_schema(params::schema(true)),
-            )
-            .operation(
-                Operation::key_management("cckm_synchronization", "AzureCloud")
-                    .describe("Pull the vaults' keys (current version, state, dates, rotation policy) into Keywarden")
-                    .params_schema(params::schema(false)),
-            )
             .capabilities(
                 Capabilities::new()
                     .outbound_host("<vault>.vault.azure.net")
                     .outbound_host("login.microsoftonline.com")
                     .secret(auth::CLIENT_SECRET),
-            )
+            );
+        cloud_common::key_operations(
+            manifest,
+            "AzureCloud",
+            "Rotate keys: a new version by the vault's rotate call or by create with the same type, size and operations",
+            "Pull the vaults' keys (current version, state, dates, rotation policy) into Keywarden",
+            params::schema,
+        )
     }
 
     fn rotate_keys(ctx: JobContext) -> Result<Outcome, JobError> {
-        match ctx.operation.as_str() {
-            "cckm_key_rotation" => rotation::rotate(&ctx),
-            _ => Err(ctx.unsupported()),
-        }
+        cloud_common::route(&ctx, "cckm_key_rotation", rotation::rotate)
     }
 
     fn synchronize_keys(ctx: JobContext) -> Result<Synchronized, JobError> {
-        match ctx.operation.as_str() {
-            "cckm_synchronization" => sync::synchronize(&ctx),
-            _ => Err(ctx.unsupported()),
-        }
+        cloud_common::route(&ctx, "cckm_synchronization", sync::synchronize)
     }
 }
 

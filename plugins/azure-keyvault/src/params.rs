@@ -6,35 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// `cckm_key_rotation` params.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RotationParams {
-    #[allow(dead_code)] // routed on by the host; always "AzureCloud" here
-    pub cloud_name: String,
-    /// The new version expires this long after the rotation (`Xd`/`Yh`).
-    #[serde(default)]
-    pub expiration: Option<String>,
-    /// Only keys whose current version expires within this window (`Xd`/`Yh`).
-    #[serde(default)]
-    pub expire_in: Option<String>,
-    /// Rotate X days after the current version was made, or after this job's last
-    /// rotation (`Xd`).
-    #[serde(default)]
-    pub rotation_after: Option<String>,
-    #[serde(default)]
-    pub azure_param: AzureParam,
-}
-
-/// `cckm_synchronization` params.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyncParams {
-    #[allow(dead_code)]
-    pub cloud_name: String,
-    #[serde(default)]
-    pub azure_param: AzureParam,
-}
+cloud_common::job_params!(azure_param: AzureParam);
 
 /// How a new version is made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

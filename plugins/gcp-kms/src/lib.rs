@@ -20,43 +20,34 @@ struct GcpKms;
 
 impl Plugin for GcpKms {
     fn describe() -> Manifest {
-        Manifest::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+        let manifest = Manifest::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             .describe(
                 "Rotates and synchronizes Google Cloud KMS keys. Grant cloudkms.googleapis.com \
                  and oauth2.googleapis.com in outbound_hosts and the secret gcp-service-account \
                  (a service-account JSON key; name configurable: service_account_secret). \
                  Config: locations (comma-separated), project_id (default: the key's), endpoint.",
             )
-            .operation(
-                Operation::key_management("cckm_key_rotation", "gcp")
-                    .describe("Rotate keys: a new key version, made primary for symmetric keys")
-                    .params_schema(params::schema(true)),
-            )
-            .operation(
-                Operation::key_management("cckm_synchronization", "gcp")
-                    .describe("Pull the key rings' keys (primary version, purpose, labels, rotation schedule) into Keywarden")
-                    .params_schema(params::schema(false)),
-            )
             .capabilities(
                 Capabilities::new()
                     .outbound_host("cloudkms.googleapis.com")
                     .outbound_host("oauth2.googleapis.com")
                     .secret(auth::SERVICE_ACCOUNT_SECRET),
-            )
+            );
+        cloud_common::key_operations(
+            manifest,
+            "gcp",
+            "Rotate keys: a new key version, made primary for symmetric keys",
+            "Pull the key rings' keys (version in use, purpose, labels, rotation schedule) into Keywarden",
+            params::schema,
+        )
     }
 
     fn rotate_keys(ctx: JobContext) -> Result<Outcome, JobError> {
-        match ctx.operation.as_str() {
-            "cckm_key_rotation" => rotation::rotate(&ctx),
-            _ => Err(ctx.unsupported()),
-        }
+        cloud_common::route(&ctx, "cckm_key_rotation", rotation::rotate)
     }
 
     fn synchronize_keys(ctx: JobContext) -> Result<Synchronized, JobError> {
-        match ctx.operation.as_str() {
-            "cckm_synchronization" => sync::synchronize(&ctx),
-            _ => Err(ctx.unsupported()),
-        }
+        cloud_common::route(&ctx, "cckm_synchronization", sync::synchronize)
     }
 }
 

@@ -8,29 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// `cckm_key_rotation` params.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RotationParams {
-    #[allow(dead_code)] // routed on by the host; always "gcp" here
-    pub cloud_name: String,
-    /// Rotate X days after the primary version was made, or after this job's last
-    /// rotation (`Xd`).
-    #[serde(default)]
-    pub rotation_after: Option<String>,
-    #[serde(default)]
-    pub gcp_param: GcpParam,
-}
-
-/// `cckm_synchronization` params.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyncParams {
-    #[allow(dead_code)]
-    pub cloud_name: String,
-    #[serde(default)]
-    pub gcp_param: GcpParam,
-}
+cloud_common::job_params!(gcp_param: GcpParam);
 
 /// What happens to the versions a rotation replaced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -29,6 +29,15 @@ struct Plan {
 }
 
 fn plan(p: &RotationParams) -> Result<Plan, JobError> {
+    // The schema already leaves them out; a job that carries them anyway is refused.
+    for (field, value) in [("expire_in", &p.expire_in), ("expiration", &p.expiration)] {
+        if value.is_some() {
+            return Err(JobError::invalid_param(
+                field,
+                "not valid for gcp: Cloud KMS key versions do not expire",
+            ));
+        }
+    }
     let g = &p.gcp_param;
     let period = g
         .rotation_period

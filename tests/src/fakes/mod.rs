@@ -8,6 +8,7 @@ pub mod api;
 pub mod azure;
 pub mod discovery;
 pub mod gcp;
+pub mod oci;
 pub mod openapi;
 
 use std::net::SocketAddr;
@@ -37,6 +38,16 @@ impl Violations {
             "requests outside the vendor's API: {all:#?}"
         );
     }
+}
+
+/// Panics naming every one of `operations` missing from `calls` (a fake's answered
+/// `operationId`s): a test that means to cover them shows it did.
+pub fn assert_called(calls: &[String], operations: &[&str]) {
+    let missing: Vec<&&str> = operations
+        .iter()
+        .filter(|op| !calls.iter().any(|c| c == *op))
+        .collect();
+    assert!(missing.is_empty(), "never called: {missing:?} in {calls:?}");
 }
 
 /// Serves `router` on a fresh loopback port.

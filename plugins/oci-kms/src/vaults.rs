@@ -1,0 +1,68 @@
+//! The vaults a job covers: each compartment's vaults from the regional control plane
+//! (`GET /vaults?compartmentId=`), narrowed to the ones named, each with the
+//! management endpoint its keys are called on.
+
+use cloud_common::CloudError;
+use keywarden_sdk::JobError;
+use serde_json::Value;
+
+use crate::auth::Account;
+use crate::params::OciParam;
+
+pub struct Vault {
+    pub id: String,
+    pub name: String,
+    /// The compartment listed (its keys are listed in the same one).
+    pub compartment: String,
+    /// `https://…-management.kms.{region}.oraclecloud.com`.
+    pub management: String,
+}
+
+/// Active vaults of the compartments in scope (`oci_param.compartments`, else the
+/// operator's `compartment_ids`, else the tenancy's root compartment).
+pub fn in_scope(account: &Account, scope: &OciParam) -> Result<Vec<Vault>, JobError> {
+    let compartments = if !scope.compartments.is_empty() {
+        scope.compartments.clone()
+    } else if !account.compartments.is_empty() {
+        account.compartments.clone()
+    } else {
+        vec![account.tenancy.clone()]
+    };
+    let mut out = Vec::new();
+    for compartment in compartments {
+        let listed = account.oci.list(
+            &account.control_plane,
+            &format!("/vaults?compartmentId={compartment}"),
+        )?;
+        for v in listed {
+            let Some(vault) = vault(&v, &compartment) else {
+                continue;
+            };
+            let named = scope.vaults.is_empty()
+                || scope
+                    .vaults
+                    .iter()
+                    .any(|s| *s == vault.id || *s == vault.name);
+            if named && v["lifecycleState"] == "ACTIVE" {
+                out.push(vault);
+            }
+        }
+    }
+    if out.is_empty() && !scope.vaults.is_empty() {
+        return Err(CloudError(format!(
+            "no active vault named {} in the compartments in scope",
+            scope.vaults.join(", ")
+        ))
+        .into());
+    }
+    Ok(out)
+}
+
+fn vault(v: &Value, compartment: &str) -> Option<Vault> {
+    Some(Vault {
+        id: v["id"].as_str()?.to_owned(),
+        name: v["displayName"].as_str().unwrap_or_default().to_owned(),
+        compartment: compartment.to_owned(),
+        management: v["managementEndpoint"].as_str()?.to_owned(),
+    })
+}
