@@ -3,9 +3,9 @@
 //! Lists follow the `opc-next-page` header; OCI's error object `{code, message}` becomes
 //! a message naming the call.
 
-use cloud_common::{CloudError, now};
+use cloud_common::{CloudError, PageGuard, now};
 use keywarden_sdk::http::{Method, Request};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::auth::HINT;
 use crate::signer::Signer;
@@ -52,17 +52,11 @@ impl Oci {
         }
         let response = request.body(body).send()?;
         if response.is_success() {
+            let answer = cloud_common::rest::success_json(&response, &format!("OCI {what}"))?;
             let next = response
                 .header("opc-next-page")
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned);
-            let answer = if response.body.is_empty() {
-                json!({})
-            } else {
-                response
-                    .json()
-                    .map_err(|e| CloudError(format!("OCI {what}: {e}")))?
-            };
             return Ok((answer, next));
         }
         let err: Value = response.json().unwrap_or(Value::Null);
@@ -90,6 +84,7 @@ impl Oci {
         let sep = if path.contains('?') { '&' } else { '?' };
         let first = format!("{path}{sep}limit={PAGE}");
         let mut out = Vec::new();
+        let mut guard = PageGuard::new();
         let mut page = self.call(Method::Get, endpoint, &first, None)?;
         loop {
             match page.0 {
@@ -103,6 +98,7 @@ impl Oci {
             let Some(token) = page.1 else {
                 return Ok(out);
             };
+            guard.next(&format!("OCI GET {API}{path}"), &token)?;
             let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
             page = self.call(
                 Method::Get,

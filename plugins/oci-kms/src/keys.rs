@@ -13,6 +13,17 @@ use crate::client::Oci;
 use crate::params::OciParam;
 use crate::vaults::Vault;
 
+/// Whether `s` has the form of an OCID (`ocid1.<type>.<realm>.[region].<id>`): what comes
+/// from an answer reaches a request path only in this form.
+pub fn is_ocid(s: &str) -> bool {
+    s.starts_with("ocid1.")
+        && s.len() <= 255
+        && s.split('.').count() >= 5
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'_'
+        })
+}
+
 /// One key as the list shows it (`KeySummary`).
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -35,7 +46,7 @@ pub fn list(oci: &Oci, vault: &Vault) -> Result<Vec<Listed>, CloudError> {
         .iter()
         .filter_map(|k| {
             Some(Listed {
-                id: k["id"].as_str()?.to_owned(),
+                id: k["id"].as_str().filter(|id| is_ocid(id))?.to_owned(),
                 name: k["displayName"].as_str().unwrap_or_default().to_owned(),
                 state: k["lifecycleState"].as_str().unwrap_or_default().to_owned(),
                 protection: k["protectionMode"].as_str().unwrap_or_default().to_owned(),
@@ -51,17 +62,26 @@ pub fn list(oci: &Oci, vault: &Vault) -> Result<Vec<Listed>, CloudError> {
 }
 
 /// Calls `visit` with each key of each vault that the name/id and tag filters take,
-/// logging `what` per vault and reporting progress over its keys.
+/// logging `what` per vault and reporting progress over its keys. A vault whose keys
+/// cannot be listed is answered as `{vault, error}` among the returned failures; the
+/// others are still visited.
 pub fn each(
     oci: &Oci,
     vaults: &[Vault],
     scope: &OciParam,
     what: &str,
     mut visit: impl FnMut(&Vault, &Listed) -> Result<(), JobError>,
-) -> Result<(), JobError> {
+) -> Result<Vec<Value>, JobError> {
+    let mut failed = Vec::new();
     for vault in vaults {
         log::info_with(what, &[("vault", &vault.id)]);
-        let listed = list(oci, vault)?;
+        let listed = match list(oci, vault) {
+            Ok(l) => l,
+            Err(e) => {
+                failed.push(serde_json::json!({"vault": vault.id, "error": e.0}));
+                continue;
+            }
+        };
         let total = listed.len() as u64;
         for (n, key) in listed.iter().enumerate() {
             progress::report(n as u64, total);
@@ -71,7 +91,7 @@ pub fn each(
         }
         progress::report(total, total);
     }
-    Ok(())
+    Ok(failed)
 }
 
 impl OciParam {
@@ -86,8 +106,12 @@ impl OciParam {
 pub struct Key(pub Value);
 
 impl Key {
+    /// The current version's OCID (empty when the answer has none in OCID form).
     pub fn current_version(&self) -> &str {
-        self.0["currentKeyVersion"].as_str().unwrap_or_default()
+        self.0["currentKeyVersion"]
+            .as_str()
+            .filter(|id| is_ocid(id))
+            .unwrap_or_default()
     }
     pub fn created(&self) -> Option<DateTime<Utc>> {
         time(&self.0["timeCreated"])
@@ -110,7 +134,7 @@ pub struct Version {
 impl Version {
     pub fn from(v: &Value) -> Option<Self> {
         Some(Self {
-            id: v["id"].as_str()?.to_owned(),
+            id: v["id"].as_str().filter(|id| is_ocid(id))?.to_owned(),
             state: v["lifecycleState"].as_str().unwrap_or_default().to_owned(),
             created: time(&v["timeCreated"]),
         })

@@ -35,7 +35,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
     let oci = &account.oci;
     let now = now();
     let mut report = Report::new();
-    keys::each(oci, &vaults, scope, "listing keys", |vault, key| {
+    let unlisted = keys::each(oci, &vaults, scope, "listing keys", |vault, key| {
         // Only enabled keys take a new version; external keys get theirs from the
         // external key manager.
         if key.state != "ENABLED" || key.protection == "EXTERNAL" {
@@ -57,6 +57,9 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
         }
         Ok(())
     })?;
+    for failure in unlisted {
+        report.failed(failure);
+    }
     Ok(report.finish(json!({"vaults": vaults.iter().map(|v| &v.id).collect::<Vec<_>>()})))
 }
 
@@ -119,7 +122,7 @@ fn rotate_one(
                 ),
                 Some(&json!({"timeOfDeletion": when})),
             )
-            .map_err(|e| CloudError(format!("rotated to {}, but {e}", made.id)))?;
+            .map_err(|e| CloudError(format!("new version {} made, then: {e}", made.id)))?;
             scheduled.push(v.id);
         }
         time_of_deletion = Some(when);

@@ -1,7 +1,7 @@
 //! `cckm_synchronization`: the vaults' keys, as the host stores and lists them. One kept
 //! key per OCI key (its OCID); the current key version's OCID is its resource name.
 
-use cloud_common::rfc3339;
+use cloud_common::{rfc3339, synchronized};
 use keywarden_sdk::prelude::*;
 use serde_json::json;
 
@@ -17,10 +17,18 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
     let vaults = in_scope(&account, scope)?;
     let oci = &account.oci;
     let mut out = Vec::new();
-    keys::each(oci, &vaults, scope, "synchronizing keys", |vault, key| {
+    let mut failed = Vec::new();
+    let unlisted = keys::each(oci, &vaults, scope, "synchronizing keys", |vault, key| {
         // The list has no current version or shape: read the key itself.
-        let full = keys::get(oci, vault, &key.id)?;
-        let versions = keys::versions(oci, vault, &key.id)?;
+        let read = keys::get(oci, vault, &key.id)
+            .and_then(|full| Ok((full, keys::versions(oci, vault, &key.id)?)));
+        let (full, versions) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                failed.push(json!({"vault": vault.id, "key_id": key.id, "error": e.0}));
+                return Ok(());
+            }
+        };
         let current = versions.iter().find(|v| v.id == full.current_version());
         let k = &full.0;
         let mut cloud = CloudKey::new(
@@ -50,8 +58,11 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
         out.push(cloud);
         Ok(())
     })?;
-    let outcome = Outcome::success(format!("{} keys synchronized", out.len())).with_details(
-        json!({"total_keys": out.len(), "vaults": vaults.iter().map(|v| &v.id).collect::<Vec<_>>()}),
+    failed.extend(unlisted);
+    let outcome = synchronized(
+        out.len(),
+        failed,
+        json!({"vaults": vaults.iter().map(|v| &v.id).collect::<Vec<_>>()}),
     );
     Ok(Synchronized { outcome, keys: out })
 }

@@ -28,6 +28,12 @@ pub fn in_scope(account: &Account, scope: &OciParam) -> Result<Vec<Vault>, JobEr
     } else {
         vec![account.tenancy.clone()]
     };
+    if let Some(bad) = compartments.iter().find(|c| !crate::keys::is_ocid(c)) {
+        return Err(JobError::invalid_param(
+            "oci_param.compartments",
+            format!("{bad:?} is not an OCID"),
+        ));
+    }
     let mut out = Vec::new();
     for compartment in compartments {
         let listed = account.oci.list(
@@ -58,11 +64,20 @@ pub fn in_scope(account: &Account, scope: &OciParam) -> Result<Vec<Vault>, JobEr
     Ok(out)
 }
 
+/// A vault from the listing, when its id is an OCID and its management endpoint a bare
+/// `https://host` (signed requests go there; the outbound grant still decides whether
+/// they may).
 fn vault(v: &Value, compartment: &str) -> Option<Vault> {
+    let management = v["managementEndpoint"].as_str()?.trim_end_matches('/');
+    let bare = management.matches('/').count() == 2 && !management.contains(['?', '#', '@']);
+    cloud_common::origin(management).filter(|_| bare)?;
     Some(Vault {
-        id: v["id"].as_str()?.to_owned(),
+        id: v["id"]
+            .as_str()
+            .filter(|id| crate::keys::is_ocid(id))?
+            .to_owned(),
         name: v["displayName"].as_str().unwrap_or_default().to_owned(),
         compartment: compartment.to_owned(),
-        management: v["managementEndpoint"].as_str()?.to_owned(),
+        management: management.to_owned(),
     })
 }
