@@ -65,6 +65,21 @@ pub fn assert_no_secret(job: &Value, secrets: &[&str]) {
     }
 }
 
+/// Panics when any of `tokens` (a fake's issued bearer tokens) shows in any job the
+/// server lists, with params and logs.
+pub async fn assert_no_token_in_jobs(s: &TestServer, tokens: &[String]) {
+    let (_, jobs) = s
+        .get(
+            &s.admin,
+            "/api/v1/scheduler/jobs?include=params,logs&limit=100",
+        )
+        .await;
+    assert_no_secret(
+        &jobs,
+        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+}
+
 /// The plugin's details of a finished job.
 pub fn details(job: &Value) -> &Value {
     &job["details"]["details"]

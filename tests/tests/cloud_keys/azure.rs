@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
-use keywarden_tests::cloud_jobs::{create, details, run};
+use keywarden_tests::cloud_jobs::{assert_no_token_in_jobs, create, details, run, variant_server};
+use keywarden_tests::fakes::assert_called;
 use keywarden_tests::fakes::azure::{CLIENT_SECRET, FakeAzure, KeySpec, plugin_grants};
-use keywarden_tests::server::{TestServer, parse_config};
+use keywarden_tests::server::TestServer;
 use serde_json::{Value, json};
 
+const PLUGIN: &str = "azure-keyvault";
 const CLOUD: &str = "AzureCloud";
 
 async fn rotate(s: &TestServer, name: &str, params: Value) -> Value {
@@ -224,34 +226,21 @@ async fn fake_azure_rotation_and_synchronization() {
         .unwrap();
     assert_eq!(retired["state"], "Disabled");
 
-    let tokens = fake.tokens();
-    let (_, jobs) = s
-        .get(
-            &s.admin,
-            "/api/v1/scheduler/jobs?include=params,logs&limit=100",
-        )
-        .await;
-    keywarden_tests::cloud_jobs::assert_no_secret(
-        &jobs,
-        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    assert_no_token_in_jobs(&s, &fake.tokens()).await;
     fake.violations().assert_none();
-    let calls = fake.calls();
-    for op in [
-        "GetKeys",
-        "GetKey",
-        "GetKeyVersions",
-        "RotateKey",
-        "CreateKey",
-        "UpdateKey",
-        "UpdateKeyRotationPolicy",
-        "GetKeyRotationPolicy",
-    ] {
-        assert!(
-            calls.iter().any(|c| c == op),
-            "{op} never called: {calls:?}"
-        );
-    }
+    assert_called(
+        &fake.calls(),
+        &[
+            "GetKeys",
+            "GetKey",
+            "GetKeyVersions",
+            "RotateKey",
+            "CreateKey",
+            "UpdateKey",
+            "UpdateKeyRotationPolicy",
+            "GetKeyRotationPolicy",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,13 +288,14 @@ async fn fake_azure_token_is_fetched_again_when_it_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_azure_catches_a_request_outside_the_api() {
     // A test build of the plugin that rotates with PUT, which Key Vault does not have.
-    let plugins = keywarden_tests::plugin_variant("azure-keyvault", "spec-break");
     let fake = FakeAzure::start(1).await;
     fake.add_key(0, KeySpec::rsa("app"));
-    let config = parse_config(&plugin_grants(&fake, CLIENT_SECRET, ""));
-    let s = TestServer::with_plugins(false, config, plugins)
-        .await
-        .expect("sqlite");
+    let s = variant_server(
+        PLUGIN,
+        "spec-break",
+        &plugin_grants(&fake, CLIENT_SECRET, ""),
+    )
+    .await;
     let job = rotate(&s, "broken", json!({})).await;
     assert_eq!(job["result"], "warning", "{job}");
     assert_eq!(details(&job)["num_failed"], 1, "{job}");

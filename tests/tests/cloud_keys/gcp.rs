@@ -1,10 +1,14 @@
 //! `gcp-kms` against `fake_gcp` (JWT-bearer token endpoint + Cloud KMS v1).
 
-use keywarden_tests::cloud_jobs::{CONFIGS, create, details, run};
+use keywarden_tests::cloud_jobs::{
+    CONFIGS, assert_no_token_in_jobs, create, details, run, variant_server,
+};
+use keywarden_tests::fakes::assert_called;
 use keywarden_tests::fakes::gcp::{FakeGcp, KeySpec, new_private_key, plugin_grants};
-use keywarden_tests::server::{TestServer, parse_config};
+use keywarden_tests::server::TestServer;
 use serde_json::{Value, json};
 
+const PLUGIN: &str = "gcp-kms";
 const CLOUD: &str = "gcp";
 
 async fn rotate(s: &TestServer, name: &str, params: Value, key_json: &str) -> Value {
@@ -226,35 +230,22 @@ async fn fake_gcp_rotation_and_synchronization() {
         .unwrap();
     assert_eq!(retired["state"], "DISABLED");
 
-    let tokens = fake.tokens();
-    let (_, jobs) = s
-        .get(
-            &s.admin,
-            "/api/v1/scheduler/jobs?include=params,logs&limit=100",
-        )
-        .await;
-    keywarden_tests::cloud_jobs::assert_no_secret(
-        &jobs,
-        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    assert_no_token_in_jobs(&s, &fake.tokens()).await;
     fake.violations().assert_none();
-    let calls = fake.calls();
-    for op in [
-        "list",
-        "cryptoKeys.list",
-        "cryptoKeys.cryptoKeyVersions.list",
-        "cryptoKeys.cryptoKeyVersions.create",
-        "cryptoKeys.cryptoKeyVersions.get",
-        "cryptoKeys.updatePrimaryVersion",
-        "cryptoKeys.patch",
-        "cryptoKeys.cryptoKeyVersions.patch",
-        "cryptoKeys.cryptoKeyVersions.destroy",
-    ] {
-        assert!(
-            calls.iter().any(|c| c == op),
-            "{op} never called: {calls:?}"
-        );
-    }
+    assert_called(
+        &fake.calls(),
+        &[
+            "list",
+            "cryptoKeys.list",
+            "cryptoKeys.cryptoKeyVersions.list",
+            "cryptoKeys.cryptoKeyVersions.create",
+            "cryptoKeys.cryptoKeyVersions.get",
+            "cryptoKeys.updatePrimaryVersion",
+            "cryptoKeys.patch",
+            "cryptoKeys.cryptoKeyVersions.patch",
+            "cryptoKeys.cryptoKeyVersions.destroy",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,14 +272,10 @@ async fn fake_gcp_wrong_key_fails_the_job_with_googles_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_gcp_catches_a_request_outside_the_api() {
     // A test build that names the primary version in a field the API does not have.
-    let plugins = keywarden_tests::plugin_variant("gcp-kms", "spec-break");
     let fake = FakeGcp::start().await;
     fake.add_key("us-east1", "pay", KeySpec::symmetric("app"));
     let key = fake.key_json();
-    let config = parse_config(&plugin_grants(&fake, &key, ""));
-    let s = TestServer::with_plugins(false, config, plugins)
-        .await
-        .expect("sqlite");
+    let s = variant_server(PLUGIN, "spec-break", &plugin_grants(&fake, &key, "")).await;
     let job = rotate(&s, "broken", json!({}), &key).await;
     assert_eq!(job["result"], "warning", "{job}");
     let violations = fake.violations().list();
