@@ -30,6 +30,7 @@ mod kinds;
 mod model;
 mod postgres;
 mod recurrence;
+pub mod snapshot;
 mod sql;
 mod sqlite;
 mod ssl;
@@ -64,6 +65,7 @@ pub use model::{
 };
 pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;
+pub use snapshot::{Cell, ColumnType, SnapshotItem, SnapshotSummary, TableSchema};
 pub use sql::SqlDatabase;
 pub use sqlite::SqliteDatabase;
 pub use ssl::{
@@ -71,6 +73,12 @@ pub use ssl::{
     SslEndpointField, SslEndpointFilter, SslEndpointFlag, SslHistoryEntry, SslNetwork,
     SslNetworkCondition, SslNetworkField, SslNetworkFilter, SslObservation, SslScanPart,
 };
+
+/// The newest migration this build applies: the schema version its backups carry and
+/// the newest it can restore.
+pub fn newest_migration() -> i64 {
+    sql::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
 
 /// Opens the store named by `url` and brings its schema up to date.
 ///

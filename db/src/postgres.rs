@@ -45,6 +45,11 @@ impl Backend for Postgres {
     // locks apply exactly once.
     const CLAIM_OPEN: &'static str = "id = ANY(ARRAY(";
     const CLAIM_CLOSE: &'static str = " FOR UPDATE SKIP LOCKED))";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const TABLES: &'static str = "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'";
+    const FOREIGN_KEYS: &'static str = "SELECT c.relname::text AS child, r.relname::text AS parent FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname = current_schema()";
+    const COLUMNS_OPEN: &'static str = "SELECT column_name::text AS column_name, data_type::text AS column_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name::text = ";
+    const COLUMNS_CLOSE: &'static str = " ORDER BY ordinal_position";
     const STRPOS: &'static str = "strpos";
 
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val) {
@@ -52,6 +57,7 @@ impl Backend for Postgres {
             Val::Text(s) => qb.push_bind(s),
             Val::Int(i) => qb.push_bind(i),
             Val::Bool(b) => qb.push_bind(b),
+            Val::OptBool(b) => qb.push_bind(b),
         };
     }
 
@@ -60,6 +66,13 @@ impl Backend for Postgres {
         mut qb: QueryBuilder<'static, Self>,
     ) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
+    }
+
+    fn fetch_stream<'c>(
+        conn: &'c mut PgConnection,
+        qb: &'c mut QueryBuilder<'static, Self>,
+    ) -> futures_core::stream::BoxStream<'c, Result<PgRow, sqlx::Error>> {
+        qb.build().fetch(conn)
     }
 
     async fn fetch_all(

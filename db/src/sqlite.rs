@@ -67,6 +67,12 @@ impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const CLAIM_OPEN: &'static str = "id IN (";
     const CLAIM_CLOSE: &'static str = ")";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN";
+    const TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'";
+    const FOREIGN_KEYS: &'static str = "SELECT m.name AS child, f.\"table\" AS parent FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'";
+    const COLUMNS_OPEN: &'static str =
+        "SELECT name AS column_name, type AS column_type FROM pragma_table_info(";
+    const COLUMNS_CLOSE: &'static str = ") ORDER BY cid";
     const STRPOS: &'static str = "instr";
 
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val) {
@@ -74,6 +80,7 @@ impl Backend for Sqlite {
             Val::Text(s) => qb.push_bind(s),
             Val::Int(i) => qb.push_bind(i),
             Val::Bool(b) => qb.push_bind(b),
+            Val::OptBool(b) => qb.push_bind(b),
         };
     }
 
@@ -82,6 +89,13 @@ impl Backend for Sqlite {
         mut qb: QueryBuilder<'static, Self>,
     ) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
+    }
+
+    fn fetch_stream<'c>(
+        conn: &'c mut SqliteConnection,
+        qb: &'c mut QueryBuilder<'static, Self>,
+    ) -> futures_core::stream::BoxStream<'c, Result<SqliteRow, sqlx::Error>> {
+        qb.build().fetch(conn)
     }
 
     async fn fetch_all(

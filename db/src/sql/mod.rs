@@ -19,6 +19,7 @@ mod page;
 mod record;
 mod retention;
 mod rows;
+mod snapshot;
 mod ssl;
 mod ssl_scans;
 
@@ -46,10 +47,12 @@ use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
+use crate::snapshot::{SnapshotItem, SnapshotSummary};
 use crate::ssl::{
     ScanProgress, ScanStats, SslEndpoint, SslEndpointFilter, SslHistoryEntry, SslNetwork,
     SslNetworkFilter, SslObservation, SslScanPart,
 };
+use tokio::sync::mpsc::{Receiver, Sender};
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
 /// identical by construction. Applied on connect.
@@ -94,6 +97,25 @@ pub(crate) fn micros(d: Duration) -> i64 {
 impl<DB: Backend> Database for SqlDatabase<DB> {
     fn backend(&self) -> &'static str {
         DB::BACKEND
+    }
+
+    async fn schema_version(&self) -> Result<i64> {
+        snapshot::schema_version::<DB>(&mut *self.conn().await?).await
+    }
+    async fn non_empty_tables(&self) -> Result<Vec<String>> {
+        let mut conn = self.conn().await?;
+        let tables = snapshot::tables::<DB>(&mut conn).await?;
+        snapshot::non_empty_tables::<DB>(&mut conn, &tables).await
+    }
+    async fn snapshot(&self, out: Sender<SnapshotItem>) -> Result<SnapshotSummary> {
+        snapshot::snapshot(self, out).await
+    }
+    async fn restore(
+        &self,
+        schema_version: i64,
+        input: Receiver<SnapshotItem>,
+    ) -> Result<SnapshotSummary> {
+        snapshot::restore(self, schema_version, input).await
     }
 
     async fn ensure_account(&self, id: &str) -> Result<Account> {
