@@ -155,6 +155,25 @@ impl TestServer {
         }
     }
 
+    /// A server on a database something else filled (`keywarden restore`): SQLite in
+    /// `data_dir` when `pg` is `None`, else that PostgreSQL schema (dropped by
+    /// [`stop`](Self::stop)). `data_dir` must hold an `admin-token` file whose token the
+    /// database knows, as an operator moving a server would carry it over.
+    pub async fn on_existing(
+        data_dir: tempfile::TempDir,
+        pg: Option<PgTestSchema>,
+        config: OperatorConfig,
+    ) -> TestServer {
+        let backend = if pg.is_some() { "postgres" } else { "sqlite" };
+        let url = pg.as_ref().map(|p| p.url.clone());
+        let mut server = Self::start_in(data_dir, url, backend, config, None, None).await;
+        if let Some(pg) = pg {
+            server.database_url = pg.url.clone();
+            server.pg = Some(pg);
+        }
+        server
+    }
+
     /// [`postgres`](Self::postgres) with an operator config (grants, secrets).
     pub async fn postgres_with(config: OperatorConfig) -> Option<TestServer> {
         Self::on_postgres(config, None).await
@@ -495,6 +514,6 @@ pub async fn on_each_backend(scenario: impl AsyncFn(&TestServer)) {
 }
 
 /// An operator config from TOML text; a test's config must parse.
-fn parse_config(toml: &str) -> OperatorConfig {
+pub fn parse_config(toml: &str) -> OperatorConfig {
     toml::from_str(toml).expect("test operator config parses")
 }

@@ -58,9 +58,8 @@ impl BackupConfig {
     /// names a configured secret for its key.
     pub fn check(&self, secrets: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
         for (name, c) in &self.connections {
-            super::sftp::parse_host_key(&c.host_key).map_err(|e| {
-                anyhow::anyhow!("[backup.connections.{name}] host_key: {e}")
-            })?;
+            super::sftp::parse_host_key(&c.host_key)
+                .map_err(|e| anyhow::anyhow!("[backup.connections.{name}] host_key: {e}"))?;
             if !secrets(&c.key_secret) {
                 anyhow::bail!(
                     "[backup.connections.{name}] key_secret {:?} is not in [secrets]",

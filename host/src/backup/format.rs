@@ -39,6 +39,9 @@ pub struct Header {
     pub source_backend: String,
     #[serde(default)]
     pub description: String,
+    /// The job that took it (running while its own row was read).
+    #[serde(default)]
+    pub job_id: Option<uuid::Uuid>,
 }
 
 /// A table's line, before its rows.
@@ -165,10 +168,7 @@ pub struct Reader<R: Read> {
 impl<R: Read> Reader<R> {
     pub fn new(input: R) -> std::io::Result<Self> {
         Ok(Reader {
-            input: BufReader::with_capacity(
-                1 << 16,
-                zstd::stream::read::Decoder::new(input)?,
-            ),
+            input: BufReader::with_capacity(1 << 16, zstd::stream::read::Decoder::new(input)?),
             hash: Sha256::new(),
             buf: Vec::with_capacity(4096),
             header: None,
@@ -198,8 +198,8 @@ impl<R: Read> Reader<R> {
             }
             self.rows_left -= 1;
             self.hash.update(&self.buf);
-            let row: Vec<Cell> =
-                serde_json::from_slice(&self.buf).map_err(|e| format!("a row does not parse: {e}"))?;
+            let row: Vec<Cell> = serde_json::from_slice(&self.buf)
+                .map_err(|e| format!("a row does not parse: {e}"))?;
             return Ok(Some(Line::Row(row)));
         }
         let record: Record = serde_json::from_slice(&self.buf)
@@ -221,7 +221,10 @@ impl<R: Read> Reader<R> {
             }
             Record::Table(t) => {
                 if self.header.is_none() || self.rows_left != 0 {
-                    return Err(format!("table {} starts before the rows before it ended", t.name));
+                    return Err(format!(
+                        "table {} starts before the rows before it ended",
+                        t.name
+                    ));
                 }
                 self.hash.update(&self.buf);
                 self.rows_left = t.rows;

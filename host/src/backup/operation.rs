@@ -115,6 +115,7 @@ pub async fn run(
         &dir,
         &name,
         params.description.as_deref().unwrap_or_default(),
+        Some(job.id),
     )
     .await?;
     let rows: u64 = taken.manifest.tables.iter().map(|t| t.rows).sum();

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keywarden_db::{Database, SnapshotItem, TableSchema};
+use keywarden_db::{Database, JobFinish, JobResult, JobStatus, SnapshotItem, TableSchema};
 use tokio::sync::mpsc;
 
 use super::format::{Header, Line, Manifest, Reader};
@@ -89,7 +89,42 @@ pub async fn restore(
         });
     }
     fed?;
+    if let Some(id) = header.job_id {
+        settle_backup_job(db, id).await;
+    }
     Ok(Restored { header, manifest })
+}
+
+/// The job that took the backup was running when its row was read; left so, the
+/// restored server's lease recovery would fail it (or run it again). It did complete:
+/// record that, on the node and attempt the row names.
+async fn settle_backup_job(db: &dyn Database, id: uuid::Uuid) {
+    let Ok(Some(job)) = db.get_job(None, id).await else {
+        return;
+    };
+    let Some(node) = job
+        .processing_node
+        .clone()
+        .filter(|_| job.status == JobStatus::Running)
+    else {
+        return;
+    };
+    let finish = JobFinish {
+        id,
+        node_id: node,
+        attempt: Some(job.attempt),
+        status: JobStatus::Completed,
+        result: Some(JobResult::Success),
+        message: Some(
+            "completed: this database was restored from the backup this job took".to_owned(),
+        ),
+        details: None,
+        logs: Vec::new(),
+        progress: None,
+    };
+    if let Err(e) = db.finish_jobs(&[finish]).await {
+        tracing::warn!(job = %id, "recording the backup job as completed failed: {e}");
+    }
 }
 
 fn open(path: &Path, key: &BackupKey) -> Result<Reader<impl std::io::Read>, String> {
@@ -124,10 +159,7 @@ fn verify(path: &Path, key: &BackupKey) -> Result<Manifest, String> {
 fn feed(path: &Path, key: &BackupKey, tx: mpsc::Sender<SnapshotItem>) -> Result<(), String> {
     let mut reader = open(path, key)?;
     let mut batch = Vec::new();
-    let send = |item: SnapshotItem| {
-        tx.blocking_send(item)
-            .map_err(|_| STOPPED.to_owned())
-    };
+    let send = |item: SnapshotItem| tx.blocking_send(item).map_err(|_| STOPPED.to_owned());
     loop {
         match reader.next_line()? {
             Some(Line::Header(_)) => {}

@@ -77,8 +77,10 @@ pub async fn upload(
     file: &Path,
 ) -> Result<String, String> {
     let expected = parse_host_key(&connection.host_key)?;
-    let key = russh::keys::decode_secret_key(private_key, None)
-        .map_err(|_| "the connection's key secret is not an OpenSSH private key (without a passphrase)".to_owned())?;
+    let key = russh::keys::decode_secret_key(private_key, None).map_err(|_| {
+        "the connection's key secret is not an OpenSSH private key (without a passphrase)"
+            .to_owned()
+    })?;
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -95,7 +97,12 @@ pub async fn upload(
     let address = (connection.host.as_str(), connection.port);
     let connecting = russh::client::connect(config, address, handler);
     let mut session = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Err(_) => return Err(format!("connecting to {}:{} timed out", connection.host, connection.port)),
+        Err(_) => {
+            return Err(format!(
+                "connecting to {}:{} timed out",
+                connection.host, connection.port
+            ));
+        }
         Ok(Err(e)) => {
             if let Some(why) = mismatch.lock().expect("mismatch lock").take() {
                 return Err(why);

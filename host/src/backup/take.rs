@@ -41,6 +41,7 @@ pub async fn take(
     dir: &Path,
     name: &str,
     description: &str,
+    job_id: Option<uuid::Uuid>,
 ) -> Result<Taken, String> {
     create_private_dir(dir)?;
     let path = dir.join(name);
@@ -55,6 +56,7 @@ pub async fn take(
         created_at: Utc::now(),
         source_backend: db.backend().to_owned(),
         description: description.to_owned(),
+        job_id,
     };
     let version = header.schema_version;
     let (tx, rx) = mpsc::channel::<SnapshotItem>(8);
@@ -106,11 +108,15 @@ fn write_file(
     mut rx: mpsc::Receiver<SnapshotItem>,
 ) -> Result<(Manifest, u64, String), String> {
     let io = |e: std::io::Error| format!("writing {}: {e}", path.display());
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // Owner-only whatever the process's umask (the server sets 077; embedders may not).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path).map_err(io)?;
     let hashed = Hashing {
         inner: std::io::BufWriter::with_capacity(1 << 16, file),
         hash: Sha256::new(),

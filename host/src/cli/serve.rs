@@ -20,7 +20,11 @@ pub(crate) fn load_config(config: Option<&Path>) -> anyhow::Result<OperatorConfi
     }
 }
 
-pub(crate) fn database_url(flag: Option<String>, config: &OperatorConfig, data_dir: &Path) -> String {
+pub(crate) fn database_url(
+    flag: Option<String>,
+    config: &OperatorConfig,
+    data_dir: &Path,
+) -> String {
     flag.or_else(|| config.server.database_url.clone())
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("keywarden.db").display()))
 }

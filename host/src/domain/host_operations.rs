@@ -89,18 +89,30 @@ impl Service {
         {
             return Err(DomainError::unprocessable(
                 key_field(),
-                format!("secret {name:?} is not configured ([secrets]); configured: {}", secrets.join(", ")),
+                format!(
+                    "secret {name:?} is not configured ([secrets]); configured: {}",
+                    secrets.join(", ")
+                ),
             ));
         }
         if let Some(name) = params.get("connection").and_then(Value::as_str)
             && !config.backup.connections.contains_key(name)
         {
-            let known: Vec<&str> = config.backup.connections.keys().map(String::as_str).collect();
+            let known: Vec<&str> = config
+                .backup
+                .connections
+                .keys()
+                .map(String::as_str)
+                .collect();
             return Err(DomainError::unprocessable(
                 Field::param(&["connection"]),
                 format!(
                     "connection {name:?} is not configured ([backup.connections]); configured: {}",
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             ));
         }
@@ -127,8 +139,9 @@ impl Service {
                     format!("secret {:?} has no value on this server", params.backup_key),
                 )
             })?;
-        BackupKey::parse(&value)
-            .map_err(|e| DomainError::unprocessable(key_field(), format!("secret {:?}: {e}", params.backup_key)))?;
+        BackupKey::parse(&value).map_err(|e| {
+            DomainError::unprocessable(key_field(), format!("secret {:?}: {e}", params.backup_key))
+        })?;
         Ok(())
     }
 }

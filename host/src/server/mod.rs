@@ -148,11 +148,7 @@ pub async fn serve(
         .backup
         .dir
         .get_or_insert_with(|| options.data_dir.join("backups"));
-    let runtime = Runtime::new(
-        config,
-        Some(options.data_dir.join("cache")),
-        services,
-    )?;
+    let runtime = Runtime::new(config, Some(options.data_dir.join("cache")), services)?;
     let registry = PluginRegistry::new(runtime, options.plugins_dir.clone());
     let summary = registry.scan().await;
     tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, "plugins loaded");
