@@ -48,6 +48,7 @@ pub mod cagent;
 pub mod localstack;
 pub mod moto;
 pub mod server;
+pub mod sshd;
 mod support;
 pub mod tls_fleet;
 pub mod webhook;

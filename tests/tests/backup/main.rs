@@ -4,4 +4,5 @@
 mod access;
 mod moves;
 mod refusals;
+mod sftp;
 mod support;
