@@ -24,11 +24,24 @@ pub struct Sshd {
 /// Makes an ed25519 key pair at `path` (`path.pub` holds the public half).
 pub fn ssh_keygen(path: &Path) -> String {
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "keywarden-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "keywarden-test",
+            "-f",
+        ])
         .arg(path)
         .output()
         .expect("ssh-keygen runs (Debian package openssh-client)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::read_to_string(path.with_extension("pub"))
         .expect("public key")
         .trim()
@@ -96,7 +109,11 @@ impl Sshd {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("sshd exited ({status}): {}", server.log());
             }
-            assert!(Instant::now() < deadline, "sshd did not listen: {}", server.log());
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not listen: {}",
+                server.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server

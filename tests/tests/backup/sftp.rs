@@ -65,7 +65,10 @@ async fn uploads_to_the_configured_server_only() {
     )
     .await;
     assert_eq!(job["status"], "failed", "{job}");
-    let message = job["details"]["message"].as_str().unwrap_or_default().to_owned();
+    let message = job["details"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let message = if message.is_empty() {
         job["message"].as_str().unwrap_or_default().to_owned()
     } else {
@@ -79,7 +82,10 @@ async fn uploads_to_the_configured_server_only() {
 
     // The private key is in no response and not in the database.
     let (_, jobs) = s
-        .get(&s.admin, "/api/v1/scheduler/jobs?limit=100&include=params,logs")
+        .get(
+            &s.admin,
+            "/api/v1/scheduler/jobs?limit=100&include=params,logs",
+        )
         .await;
     assert!(!jobs.to_string().contains(&private_line));
     let db = std::path::Path::new(s.database_url());
