@@ -45,17 +45,18 @@ pub struct TestServer {
 /// `alice` and `bob` may run the plugins that need no grants (`noop`, `hello`), as the
 /// `admin` account may; every other account may run nothing.
 fn test_accounts() -> OperatorConfig {
-    parse_config(
-        r#"
-        [plugins.noop]
-        [plugins.hello]
-        [accounts.alice.plugins.noop]
-        [accounts.alice.plugins.hello]
-        [accounts.bob.plugins.noop]
-        [accounts.bob.plugins.hello]
-        "#,
-    )
+    parse_config(TEST_ACCOUNTS)
 }
+
+/// The TOML of [`TestServer::sqlite`]'s operator config, for tests that add to it.
+pub const TEST_ACCOUNTS: &str = r#"
+[plugins.noop]
+[plugins.hello]
+[accounts.alice.plugins.noop]
+[accounts.alice.plugins.hello]
+[accounts.bob.plugins.noop]
+[accounts.bob.plugins.hello]
+"#;
 
 /// The plugins folder (built once per process, off the async runtime).
 async fn plugins() -> PathBuf {

@@ -76,6 +76,16 @@ async fn restore(
     db.restore(version, rx).await
 }
 
+/// Asserts a refusal of `kind` ("conflict" or "invalid") whose reason says `says`.
+fn refused(result: Result<SnapshotSummary, DbError>, kind: &str, says: &str) {
+    match (kind, result) {
+        ("conflict", Err(DbError::Conflict(why))) | ("invalid", Err(DbError::Invalid(why))) => {
+            assert!(why.contains(says), "{why}")
+        }
+        (_, other) => panic!("expected a {kind} refusal saying {says:?}, got {other:?}"),
+    }
+}
+
 async fn fill(db: &dyn Database) -> uuid::Uuid {
     db.create_token(&NewToken {
         account_id: "admin",
@@ -166,24 +176,27 @@ pub async fn snapshot_and_restore(db: Arc<dyn Database>) {
     assert!(target.find_token_by_hash("h1").await.unwrap().is_some());
 
     // Not into a database holding rows (the target now does), nothing written.
-    match restore(target.as_ref(), version, items.clone()).await {
-        Err(DbError::Conflict(why)) => assert!(why.contains("not empty"), "{why}"),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    refused(
+        restore(target.as_ref(), version, items.clone()).await,
+        "conflict",
+        "not empty",
+    );
 
     let (fresh, _keep2) = empty_like(db.as_ref()).await;
     // Another schema version.
-    match restore(fresh.as_ref(), version + 1, items.clone()).await {
-        Err(DbError::Invalid(why)) => assert!(why.contains("schema version"), "{why}"),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    refused(
+        restore(fresh.as_ref(), version + 1, items.clone()).await,
+        "invalid",
+        "schema version",
+    );
     // A sequence that stops before its end writes nothing.
     let mut cut = items.clone();
     cut.truncate(items.len() - 1);
-    match restore(fresh.as_ref(), version, cut).await {
-        Err(DbError::Invalid(why)) => assert!(why.contains("ended"), "{why}"),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    refused(
+        restore(fresh.as_ref(), version, cut).await,
+        "invalid",
+        "ended",
+    );
     assert!(
         fresh.non_empty_tables().await.unwrap().is_empty(),
         "nothing written"
@@ -198,10 +211,11 @@ pub async fn snapshot_and_restore(db: Arc<dyn Database>) {
     if let SnapshotItem::Rows(rows) = &mut short[jobs_rows] {
         rows.pop();
     }
-    match restore(fresh.as_ref(), version, short).await {
-        Err(DbError::Invalid(why)) => assert!(why.contains("announced"), "{why}"),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    refused(
+        restore(fresh.as_ref(), version, short).await,
+        "invalid",
+        "announced",
+    );
     assert!(
         fresh.non_empty_tables().await.unwrap().is_empty(),
         "nothing written"

@@ -263,3 +263,99 @@ impl<R: Read> Reader<R> {
 fn damaged(e: std::io::Error) -> String {
     format!("the backup is damaged or was altered (authentication failed): {e}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            format: FORMAT.to_owned(),
+            format_version: FORMAT_VERSION,
+            schema_version: 7,
+            created_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            source_backend: "sqlite".to_owned(),
+            description: String::new(),
+            job_id: None,
+        }
+    }
+
+    fn written(rows: &[Vec<Cell>]) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new(), header()).unwrap();
+        let table = TableSchema {
+            name: "t".to_owned(),
+            columns: vec![
+                ("id".to_owned(), ColumnType::Text),
+                ("n".to_owned(), ColumnType::Bigint),
+            ],
+        };
+        w.table(&table, rows.len() as u64).unwrap();
+        for r in rows {
+            w.row(r).unwrap();
+        }
+        w.finish().unwrap().1
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<Line>, String> {
+        let mut r = Reader::new(bytes).unwrap();
+        let mut out = Vec::new();
+        while let Some(line) = r.next_line()? {
+            out.push(line);
+        }
+        Ok(out)
+    }
+
+    fn plain(bytes: &[u8]) -> String {
+        String::from_utf8(zstd::decode_all(bytes).unwrap()).unwrap()
+    }
+
+    fn packed(text: &str) -> Vec<u8> {
+        zstd::encode_all(text.as_bytes(), 1).unwrap()
+    }
+
+    #[test]
+    fn lines_round_trip_and_the_manifest_checks_them() {
+        let rows = vec![
+            vec![Cell::Text("a\n\"b\"".to_owned()), Cell::Int(-1)],
+            vec![Cell::Text("c".to_owned()), Cell::Null],
+        ];
+        let bytes = written(&rows);
+        let lines = read_all(&bytes).unwrap();
+        assert!(matches!(&lines[0], Line::Header(h) if h.schema_version == 7));
+        assert_eq!(lines[2], Line::Row(rows[0].clone()));
+        let Some(Line::Manifest(m)) = lines.last() else {
+            panic!("manifest last: {lines:?}")
+        };
+        assert_eq!(
+            m.tables,
+            vec![TableCount {
+                name: "t".to_owned(),
+                rows: 2
+            }]
+        );
+
+        // A changed value: the checksum says so.
+        let text = plain(&bytes).replace("\"c\"", "\"d\"");
+        let err = read_all(&packed(&text)).unwrap_err();
+        assert!(err.contains("checksum"), "{err}");
+        // A row dropped: the counts say so.
+        let text: String = plain(&bytes)
+            .lines()
+            .filter(|l| !l.contains("\"c\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let err = read_all(&packed(&text)).unwrap_err();
+        assert!(err.contains("before the last table's rows ended"), "{err}");
+        // No manifest.
+        let text: String = plain(&bytes)
+            .lines()
+            .filter(|l| !l.starts_with("{\"manifest\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let err = read_all(&packed(&text)).unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+        // Something after it.
+        let err = read_all(&packed(&format!("{}[1]\n", plain(&bytes)))).unwrap_err();
+        assert!(err.contains("after its manifest"), "{err}");
+    }
+}

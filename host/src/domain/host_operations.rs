@@ -35,11 +35,35 @@ impl Service {
             .collect()
     }
 
+    /// Whether secret `name`'s value can serve as a backup key: `Err` says why not
+    /// (never quoting the value).
+    fn usable_backup_key(&self, name: &str) -> Result<(), String> {
+        let value = self
+            .registry
+            .runtime()
+            .services()
+            .secrets
+            .resolve(name)
+            .ok_or_else(|| format!("secret {name:?} has no value on this server"))?;
+        BackupKey::parse(&value)
+            .map(drop)
+            .map_err(|e| format!("secret {name:?}: {e}"))
+    }
+
+    /// The configured secrets whose values are usable backup keys: what the offer lists
+    /// for `backupKey`, so a request the contract calls valid is one the server takes.
+    fn backup_key_secrets(&self) -> Vec<String> {
+        self.configured_secrets()
+            .into_iter()
+            .filter(|s| self.usable_backup_key(s).is_ok())
+            .collect()
+    }
+
     /// The host operations as the API offers them (for admins; `offer_for` leaves
     /// them out for anyone else).
     pub(crate) fn host_offer(&self) -> Vec<OfferedOperation> {
         let config = self.registry.runtime().config();
-        operation::params_schema(&self.configured_secrets(), &config.backup)
+        operation::params_schema(&self.backup_key_secrets(), &config.backup)
             .map(|params_schema| OfferedOperation {
                 name: DATABASE_BACKUP.to_owned(),
                 family: Family::Custom,
@@ -77,24 +101,32 @@ impl Service {
         let config = self.registry.runtime().config();
         let secrets = self.configured_secrets();
         let key_field = || Field::param(&["backupKey"]);
-        let Some(schema) = operation::params_schema(&secrets, &config.backup) else {
+        // Clearer words for the mistakes a schema would only call "not in the enum".
+        if let Some(name) = params.get("backupKey").and_then(Value::as_str) {
+            if !secrets.iter().any(|s| s == name) {
+                let configured = if secrets.is_empty() {
+                    "none".to_owned()
+                } else {
+                    secrets.join(", ")
+                };
+                return Err(DomainError::unprocessable(
+                    key_field(),
+                    format!(
+                        "secret {name:?} is not configured ([secrets]); configured: {configured}"
+                    ),
+                ));
+            }
+            self.usable_backup_key(name)
+                .map_err(|why| DomainError::unprocessable(key_field(), why))?;
+        }
+        let Some(schema) = operation::params_schema(&self.backup_key_secrets(), &config.backup)
+        else {
             return Err(DomainError::unprocessable(
                 key_field(),
-                "no secret is configured on this server ([secrets]); add one holding the backup key",
+                "no secret on this server holds a usable backup key ([secrets]: an age \
+                 identity, or a passphrase of 16 or more characters)",
             ));
         };
-        // Clearer words for the two mistakes a schema would only call "not in the enum".
-        if let Some(name) = params.get("backupKey").and_then(Value::as_str)
-            && !secrets.iter().any(|s| s == name)
-        {
-            return Err(DomainError::unprocessable(
-                key_field(),
-                format!(
-                    "secret {name:?} is not configured ([secrets]); configured: {}",
-                    secrets.join(", ")
-                ),
-            ));
-        }
         if let Some(name) = params.get("connection").and_then(Value::as_str)
             && !config.backup.connections.contains_key(name)
         {
@@ -125,23 +157,9 @@ impl Service {
             ));
         }
         check_schema(&schema, params, Field::Params)?;
-        let params: BackupParams = serde_json::from_value(params.clone())
+        // The schema fits the params; they deserialize.
+        serde_json::from_value::<BackupParams>(params.clone())
             .map_err(|e| DomainError::unprocessable(Field::Params(Vec::new()), e))?;
-        let value = self
-            .registry
-            .runtime()
-            .services()
-            .secrets
-            .resolve(&params.backup_key)
-            .ok_or_else(|| {
-                DomainError::unprocessable(
-                    key_field(),
-                    format!("secret {:?} has no value on this server", params.backup_key),
-                )
-            })?;
-        BackupKey::parse(&value).map_err(|e| {
-            DomainError::unprocessable(key_field(), format!("secret {:?}: {e}", params.backup_key))
-        })?;
         Ok(())
     }
 }

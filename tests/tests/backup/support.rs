@@ -56,18 +56,13 @@ pub fn age_keygen() -> Key {
 /// servers' own config), the secret `backup_key` holds `key`, and any `extra` TOML.
 pub fn config(key: &Key, extra: &str) -> keywarden::operator_config::OperatorConfig {
     keywarden_tests::server::parse_config(&format!(
-        r#"
-        [plugins.noop]
-        [plugins.hello]
-        [accounts.alice.plugins.noop]
-        [accounts.alice.plugins.hello]
-        [accounts.bob.plugins.noop]
-        [accounts.bob.plugins.hello]
+        r#"{}
         [secrets]
         backup_key = {{ file = {:?} }}
         short_key = {{ value = "tooshort" }}
         {extra}
         "#,
+        keywarden_tests::server::TEST_ACCOUNTS,
         key.file.display().to_string()
     ))
 }
