@@ -71,6 +71,10 @@ pub trait Backend: Database + sealed::Sealed {
 
     /// Appends `v` as a bind parameter.
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val);
+    /// Applies every migration the pool's database lacks.
+    fn migrate(
+        pool: &sqlx::Pool<Self>,
+    ) -> impl Future<Output = Result<(), sqlx::migrate::MigrateError>> + Send;
     /// Runs a statement; rows affected.
     fn execute(
         conn: &mut Self::Connection,

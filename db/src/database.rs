@@ -38,6 +38,8 @@ pub trait Database: Send + Sync {
 
     // ----- backups (see `crate::snapshot`) -----
 
+    /// Applies every migration this build knows that the database lacks.
+    async fn migrate(&self) -> Result<()>;
     /// The newest migration applied (its version, e.g. `20250113000000`).
     async fn schema_version(&self) -> Result<i64>;
     /// The tables holding rows beyond what migrations seed; empty for a new database.

@@ -80,6 +80,25 @@ pub fn newest_migration() -> i64 {
     sql::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// Opens the store named by `url` with its schema brought only up to migration `version`
+/// (a restore of a backup that old; [`Database::migrate`] then brings it up to date).
+/// Fails when the database already has a newer migration.
+pub async fn connect_at(url: &str, version: i64) -> Result<Arc<dyn Database>> {
+    let migrator = sql::migrator_upto(version);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            PgDatabase::open_migrated(url.parse()?, &migrator).await?,
+        ))
+    } else if url.starts_with("sqlite:") || (!url.contains("://") && !url.is_empty()) {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        Ok(Arc::new(
+            SqliteDatabase::open_migrated(SqliteDatabase::options(url)?, memory, &migrator).await?,
+        ))
+    } else {
+        Err(DbError::InvalidUrl(url.to_owned()))
+    }
+}
+
 /// Opens the store named by `url` and brings its schema up to date.
 ///
 /// * `postgres://...` or `postgresql://...` → [`PgDatabase`]

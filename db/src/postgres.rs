@@ -11,6 +11,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use crate::backend::{Backend, Val};
 use crate::error::Result;
+use sqlx::migrate::Migrator;
+
 use crate::sql::{MIGRATOR, SqlDatabase};
 
 /// The PostgreSQL store.
@@ -28,12 +30,20 @@ impl SqlDatabase<Postgres> {
 
     /// Connects with explicit options and migrates.
     pub async fn open_with(options: PgConnectOptions) -> Result<Self> {
+        Self::open_migrated(options, &MIGRATOR).await
+    }
+
+    /// Connects and applies `migrator`'s migrations.
+    pub(crate) async fn open_migrated(
+        options: PgConnectOptions,
+        migrator: &Migrator,
+    ) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        migrator.run(&pool).await?;
         Ok(SqlDatabase { pool })
     }
 }
@@ -66,6 +76,10 @@ impl Backend for Postgres {
         mut qb: QueryBuilder<'static, Self>,
     ) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
+    }
+
+    async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+        MIGRATOR.run(pool).await
     }
 
     fn fetch_stream<'c>(

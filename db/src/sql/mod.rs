@@ -58,6 +58,24 @@ use tokio::sync::mpsc::{Receiver, Sender};
 /// identical by construction. Applied on connect.
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// The migrations up to `version` only: a database restored from an older backup is
+/// built at the backup's schema, then migrated on like any database of that age. (The
+/// fields are sqlx's `migrate!` internals, pinned with the sqlx version.)
+pub(crate) fn migrator_upto(version: i64) -> Migrator {
+    Migrator {
+        migrations: MIGRATOR
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ignore_missing: MIGRATOR.ignore_missing,
+        locking: MIGRATOR.locking,
+        no_tx: MIGRATOR.no_tx,
+    }
+}
+
 /// A [`Database`] on a SQL database. Use the aliases [`crate::SqliteDatabase`] and
 /// [`crate::PgDatabase`], or [`crate::connect`] to choose by URL.
 pub struct SqlDatabase<DB: Backend> {
@@ -99,6 +117,9 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         DB::BACKEND
     }
 
+    async fn migrate(&self) -> Result<()> {
+        Ok(DB::migrate(&self.pool).await?)
+    }
     async fn schema_version(&self) -> Result<i64> {
         snapshot::schema_version::<DB>(&mut *self.conn().await?).await
     }

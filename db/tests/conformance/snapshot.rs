@@ -110,6 +110,10 @@ async fn fill(db: &dyn Database) -> uuid::Uuid {
 pub async fn snapshot_and_restore(db: Arc<dyn Database>) {
     let version = db.schema_version().await.unwrap();
     assert_eq!(version, keywarden_db::newest_migration());
+    db.migrate()
+        .await
+        .expect("migrating an up-to-date database does nothing");
+    assert_eq!(db.schema_version().await.unwrap(), version);
     assert!(
         db.non_empty_tables().await.unwrap().is_empty(),
         "new is empty"

@@ -36,11 +36,7 @@ pub async fn restore(
     file: &Path,
     key: Arc<BackupKey>,
 ) -> Result<Restored, String> {
-    let path = file.to_owned();
-    let k = key.clone();
-    let header = tokio::task::spawn_blocking(move || read_header(&path, &k))
-        .await
-        .map_err(|e| e.to_string())??;
+    let header = header_of(file, key.clone()).await?;
     let newest = keywarden_db::newest_migration();
     let own = db
         .schema_version()
@@ -55,8 +51,8 @@ pub async fn restore(
     }
     if header.schema_version != own {
         return Err(format!(
-            "the backup's schema version is {}, the target database's is {own}: restore it with the \
-             Keywarden version that wrote it, then upgrade",
+            "the backup's schema version is {}, the target database's is {own}: restore into a new, \
+             empty database (it is then built at the backup's version and migrated)",
             header.schema_version
         ));
     }
@@ -132,6 +128,15 @@ fn open(path: &Path, key: &BackupKey) -> Result<Reader<impl std::io::Read>, Stri
         .map_err(|e| format!("cannot open the backup {}: {e}", path.display()))?;
     let plain = key.decrypt(std::io::BufReader::with_capacity(1 << 16, file))?;
     Reader::new(plain).map_err(|e| format!("the backup cannot be read: {e}"))
+}
+
+/// The header of `file` (opened with `key`, which is checked here): what to prepare the
+/// target database for.
+pub async fn header_of(file: &Path, key: Arc<BackupKey>) -> Result<Header, String> {
+    let path = file.to_owned();
+    tokio::task::spawn_blocking(move || read_header(&path, &key))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 /// Opens the file and reads its header (the key is checked here).

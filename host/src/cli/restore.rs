@@ -54,12 +54,40 @@ pub async fn restore(
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let url = database_url(database_url_flag, &operator, &data_dir);
-    let db = keywarden_db::connect(&url)
+    let failed = |why: String| anyhow::anyhow!("{}: {why}", backup.display());
+    let header = crate::backup::restore::header_of(&backup, key.clone())
         .await
-        .context("cannot open the target database")?;
+        .map_err(failed)?;
+    // A backup from an older Keywarden: the target is built at its schema, then migrated.
+    let older = header.schema_version < keywarden_db::newest_migration();
+    let db = if older {
+        keywarden_db::connect_at(&url, header.schema_version)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot set the target database up at the backup's schema version {} \
+                     (restore into a new, empty database)",
+                    header.schema_version
+                )
+            })?
+    } else {
+        keywarden_db::connect(&url)
+            .await
+            .context("cannot open the target database")?
+    };
     let restored = crate::backup::restore::restore(db.as_ref(), &backup, key)
         .await
-        .map_err(|why| anyhow::anyhow!("{}: {why}", backup.display()))?;
+        .map_err(failed)?;
+    if older {
+        db.migrate()
+            .await
+            .context("the backup was restored, but migrating it to this version failed")?;
+        println!(
+            "migrated from schema {} to {}",
+            header.schema_version,
+            keywarden_db::newest_migration()
+        );
+    }
     let rows: u64 = restored.manifest.tables.iter().map(|t| t.rows).sum();
     println!(
         "restored {} tables, {rows} rows (schema {}, taken {} on {}) into the {} database",

@@ -3,6 +3,7 @@
 
 mod access;
 mod moves;
+mod older;
 mod refusals;
 mod sftp;
 mod support;
