@@ -10,6 +10,10 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v keytool >/dev/null || missing+=(default-jdk-headless)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v make >/dev/null || missing+=(make)
+[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v age-keygen >/dev/null || missing+=(age)
+command -v zstd >/dev/null || missing+=(zstd)
 # C libraries: the Debian package installed, or pkg-config knowing the library
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 installed libssl-dev || pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)

@@ -37,6 +37,8 @@ pub enum Val {
     Int(Option<i64>),
     /// BOOLEAN.
     Bool(bool),
+    /// BOOLEAN or NULL.
+    OptBool(Option<bool>),
 }
 
 /// A SQL dialect Keywarden can store into. Sealed: implemented for `sqlx::Sqlite` and
@@ -53,14 +55,37 @@ pub trait Backend: Database + sealed::Sealed {
     const CLAIM_OPEN: &'static str;
     /// See [`Self::CLAIM_OPEN`].
     const CLAIM_CLOSE: &'static str;
+    /// Statement opening a read-only transaction that sees one snapshot of every table
+    /// (backups): SQLite's deferred `BEGIN` (WAL keeps the snapshot of the first read),
+    /// PostgreSQL's `REPEATABLE READ`.
+    const BEGIN_SNAPSHOT: &'static str;
+    /// Query listing Keywarden's tables (column `name`), without the migrations' own.
+    const TABLES: &'static str;
+    /// Query listing the foreign keys among them (columns `child`, `parent`).
+    const FOREIGN_KEYS: &'static str;
+    /// Opens the query listing a table's columns in order (`column_name`, `column_type`),
+    /// closed by binding the table name and [`Self::COLUMNS_CLOSE`].
+    const COLUMNS_OPEN: &'static str;
+    /// See [`Self::COLUMNS_OPEN`].
+    const COLUMNS_CLOSE: &'static str;
 
     /// Appends `v` as a bind parameter.
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val);
+    /// Applies every migration the pool's database lacks.
+    fn migrate(
+        pool: &sqlx::Pool<Self>,
+    ) -> impl Future<Output = Result<(), sqlx::migrate::MigrateError>> + Send;
     /// Runs a statement; rows affected.
     fn execute(
         conn: &mut Self::Connection,
         qb: QueryBuilder<'static, Self>,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+    /// Runs a query; its rows one by one, as the database sends them (a whole table is
+    /// never held in memory).
+    fn fetch_stream<'c>(
+        conn: &'c mut Self::Connection,
+        qb: &'c mut QueryBuilder<'static, Self>,
+    ) -> futures_core::stream::BoxStream<'c, Result<Self::Row, sqlx::Error>>;
     /// Runs a query; all rows.
     fn fetch_all(
         conn: &mut Self::Connection,
@@ -93,6 +118,11 @@ pub(crate) struct Sql<DB: Backend>(QueryBuilder<'static, DB>);
 impl<DB: Backend> Sql<DB> {
     pub fn new(sql: impl Display) -> Self {
         Sql(QueryBuilder::new(sql.to_string()))
+    }
+
+    /// The query builder, to run through [`Backend::fetch_stream`].
+    pub fn into_inner(self) -> QueryBuilder<'static, DB> {
+        self.0
     }
 
     /// Appends SQL text. Never pass user input here; bind it.

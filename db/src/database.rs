@@ -23,16 +23,39 @@ use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
+use crate::snapshot::{SnapshotItem, SnapshotSummary};
 use crate::ssl::{
     ScanProgress, SslEndpoint, SslEndpointFilter, SslHistoryEntry, SslNetwork, SslNetworkFilter,
     SslObservation, SslScanPart,
 };
+use tokio::sync::mpsc::{Receiver, Sender};
 
 /// Durable state of a Keywarden deployment. See the crate docs for the job life cycle.
 #[async_trait]
 pub trait Database: Send + Sync {
     /// `"sqlite"` or `"postgres"`, for logs and diagnostics.
     fn backend(&self) -> &'static str;
+
+    // ----- backups (see `crate::snapshot`) -----
+
+    /// Applies every migration this build knows that the database lacks.
+    async fn migrate(&self) -> Result<()>;
+    /// The newest migration applied (its version, e.g. `20250113000000`).
+    async fn schema_version(&self) -> Result<i64>;
+    /// The tables holding rows beyond what migrations seed; empty for a new database.
+    async fn non_empty_tables(&self) -> Result<Vec<String>>;
+    /// Sends every table, in one consistent snapshot, parents first, into `out`
+    /// (ending with `End`); returns the schema version and the rows sent per table.
+    async fn snapshot(&self, out: Sender<SnapshotItem>) -> Result<SnapshotSummary>;
+    /// Writes what `input` sends (a snapshot of schema `schema_version`) into this
+    /// database in one transaction, committed when `End` arrives. Refuses a database of
+    /// another schema version or holding rows (`Conflict`), and a sequence that does not
+    /// fit the schema or stops early (`Invalid`), writing nothing.
+    async fn restore(
+        &self,
+        schema_version: i64,
+        input: Receiver<SnapshotItem>,
+    ) -> Result<SnapshotSummary>;
 
     // ----- accounts and tokens -----
 

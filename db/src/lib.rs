@@ -30,6 +30,7 @@ mod kinds;
 mod model;
 mod postgres;
 mod recurrence;
+pub mod snapshot;
 mod sql;
 mod sqlite;
 mod ssl;
@@ -64,6 +65,7 @@ pub use model::{
 };
 pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;
+pub use snapshot::{Cell, ColumnType, SnapshotItem, SnapshotSummary, TableSchema};
 pub use sql::SqlDatabase;
 pub use sqlite::SqliteDatabase;
 pub use ssl::{
@@ -71,6 +73,31 @@ pub use ssl::{
     SslEndpointField, SslEndpointFilter, SslEndpointFlag, SslHistoryEntry, SslNetwork,
     SslNetworkCondition, SslNetworkField, SslNetworkFilter, SslObservation, SslScanPart,
 };
+
+/// The newest migration this build applies: the schema version its backups carry and
+/// the newest it can restore.
+pub fn newest_migration() -> i64 {
+    sql::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Opens the store named by `url` with its schema brought only up to migration `version`
+/// (a restore of a backup that old; [`Database::migrate`] then brings it up to date).
+/// Fails when the database already has a newer migration.
+pub async fn connect_at(url: &str, version: i64) -> Result<Arc<dyn Database>> {
+    let migrator = sql::migrator_upto(version);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            PgDatabase::open_migrated(url.parse()?, &migrator).await?,
+        ))
+    } else if url.starts_with("sqlite:") || (!url.contains("://") && !url.is_empty()) {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        Ok(Arc::new(
+            SqliteDatabase::open_migrated(SqliteDatabase::options(url)?, memory, &migrator).await?,
+        ))
+    } else {
+        Err(DbError::InvalidUrl(url.to_owned()))
+    }
+}
 
 /// Opens the store named by `url` and brings its schema up to date.
 ///

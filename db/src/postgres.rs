@@ -11,6 +11,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use crate::backend::{Backend, Val};
 use crate::error::Result;
+use sqlx::migrate::Migrator;
+
 use crate::sql::{MIGRATOR, SqlDatabase};
 
 /// The PostgreSQL store.
@@ -28,12 +30,20 @@ impl SqlDatabase<Postgres> {
 
     /// Connects with explicit options and migrates.
     pub async fn open_with(options: PgConnectOptions) -> Result<Self> {
+        Self::open_migrated(options, &MIGRATOR).await
+    }
+
+    /// Connects and applies `migrator`'s migrations.
+    pub(crate) async fn open_migrated(
+        options: PgConnectOptions,
+        migrator: &Migrator,
+    ) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        migrator.run(&pool).await?;
         Ok(SqlDatabase { pool })
     }
 }
@@ -45,6 +55,11 @@ impl Backend for Postgres {
     // locks apply exactly once.
     const CLAIM_OPEN: &'static str = "id = ANY(ARRAY(";
     const CLAIM_CLOSE: &'static str = " FOR UPDATE SKIP LOCKED))";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const TABLES: &'static str = "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'";
+    const FOREIGN_KEYS: &'static str = "SELECT c.relname::text AS child, r.relname::text AS parent FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname = current_schema()";
+    const COLUMNS_OPEN: &'static str = "SELECT column_name::text AS column_name, data_type::text AS column_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name::text = ";
+    const COLUMNS_CLOSE: &'static str = " ORDER BY ordinal_position";
     const STRPOS: &'static str = "strpos";
 
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val) {
@@ -52,6 +67,7 @@ impl Backend for Postgres {
             Val::Text(s) => qb.push_bind(s),
             Val::Int(i) => qb.push_bind(i),
             Val::Bool(b) => qb.push_bind(b),
+            Val::OptBool(b) => qb.push_bind(b),
         };
     }
 
@@ -60,6 +76,17 @@ impl Backend for Postgres {
         mut qb: QueryBuilder<'static, Self>,
     ) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
+    }
+
+    async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+        MIGRATOR.run(pool).await
+    }
+
+    fn fetch_stream<'c>(
+        conn: &'c mut PgConnection,
+        qb: &'c mut QueryBuilder<'static, Self>,
+    ) -> futures_core::stream::BoxStream<'c, Result<PgRow, sqlx::Error>> {
+        qb.build().fetch(conn)
     }
 
     async fn fetch_all(

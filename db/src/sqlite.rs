@@ -14,6 +14,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::backend::{Backend, Val};
 use crate::error::Result;
+use sqlx::migrate::Migrator;
+
 use crate::sql::{MIGRATOR, SqlDatabase};
 
 /// The SQLite store.
@@ -30,17 +32,30 @@ impl SqlDatabase<Sqlite> {
     /// `sqlite://<path>`, `sqlite::memory:` or a plain file path.
     pub async fn open(url: &str) -> Result<Self> {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = if url.starts_with("sqlite:") {
+        Self::open_with(Self::options(url)?, memory).await
+    }
+
+    /// What `url` names: `sqlite:...` or a plain file path.
+    pub(crate) fn options(url: &str) -> Result<SqliteConnectOptions> {
+        Ok(if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url)?
         } else {
             SqliteConnectOptions::new().filename(url)
-        };
-        Self::open_with(options, memory).await
+        })
     }
 
     /// Opens with explicit options. An in-memory database exists only while a connection
     /// to it is open, so `in_memory` makes the pool keep exactly one connection forever.
     pub async fn open_with(options: SqliteConnectOptions, in_memory: bool) -> Result<Self> {
+        Self::open_migrated(options, in_memory, &MIGRATOR).await
+    }
+
+    /// Opens and applies `migrator`'s migrations.
+    pub(crate) async fn open_migrated(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+        migrator: &Migrator,
+    ) -> Result<Self> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -57,7 +72,7 @@ impl SqlDatabase<Sqlite> {
             SqlitePoolOptions::new().max_connections(FILE_CONNECTIONS)
         };
         let pool = pool.connect_with(options).await?;
-        MIGRATOR.run(&pool).await?;
+        migrator.run(&pool).await?;
         Ok(SqlDatabase { pool })
     }
 }
@@ -67,6 +82,12 @@ impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const CLAIM_OPEN: &'static str = "id IN (";
     const CLAIM_CLOSE: &'static str = ")";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN";
+    const TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'";
+    const FOREIGN_KEYS: &'static str = "SELECT m.name AS child, f.\"table\" AS parent FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'";
+    const COLUMNS_OPEN: &'static str =
+        "SELECT name AS column_name, type AS column_type FROM pragma_table_info(";
+    const COLUMNS_CLOSE: &'static str = ") ORDER BY cid";
     const STRPOS: &'static str = "instr";
 
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val) {
@@ -74,6 +95,7 @@ impl Backend for Sqlite {
             Val::Text(s) => qb.push_bind(s),
             Val::Int(i) => qb.push_bind(i),
             Val::Bool(b) => qb.push_bind(b),
+            Val::OptBool(b) => qb.push_bind(b),
         };
     }
 
@@ -82,6 +104,17 @@ impl Backend for Sqlite {
         mut qb: QueryBuilder<'static, Self>,
     ) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
+    }
+
+    async fn migrate(pool: &sqlx::SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+        MIGRATOR.run(pool).await
+    }
+
+    fn fetch_stream<'c>(
+        conn: &'c mut SqliteConnection,
+        qb: &'c mut QueryBuilder<'static, Self>,
+    ) -> futures_core::stream::BoxStream<'c, Result<SqliteRow, sqlx::Error>> {
+        qb.build().fetch(conn)
     }
 
     async fn fetch_all(

@@ -56,6 +56,16 @@ impl PgTarget {
 }
 
 impl PgTestSchema {
+    /// The schema's name (for tools such as `pg_dump --schema`).
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The server's URL without the schema selection.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// Creates the schema, or returns `None` after a visible `SKIPPED` line when
     /// [`PG_ENV`] is not a PostgreSQL URL (the caller's test then passes vacuously).
     /// Under CI a missing server panics instead: the variant must not pass unrun.

@@ -26,6 +26,8 @@ mod records;
 mod recovery;
 #[path = "conformance/retention.rs"]
 mod retention;
+#[path = "conformance/snapshot.rs"]
+mod snapshot;
 #[path = "conformance/ssl.rs"]
 mod ssl;
 #[path = "conformance/ssl_scans.rs"]
@@ -116,6 +118,7 @@ conformance!(
     retention::concurrent_purges_count_each_job_once,
     retention::unreferenced_payloads_are_purged,
     retention::listings_leave_out_params_and_logs,
+    snapshot::snapshot_and_restore,
     ssl::ssl_networks,
     ssl::ssl_schedules,
     alerts::alerts_are_raised_once_and_delivered_once,

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod api;
 pub mod authority;
+pub mod backup;
 pub mod certificates;
 pub mod cli;
 pub mod discovery;

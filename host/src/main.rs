@@ -2,7 +2,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use keywarden::cli::{
-    Cli, Command, PluginsCommand, ServeArgs, TokensCommand, agent, plugins, serve,
+    Cli, Command, PluginsCommand, RestoreArgs, ServeArgs, TokensCommand, agent, plugins, restore,
+    serve,
 };
 
 #[tokio::main]
@@ -32,6 +33,22 @@ async fn main() -> ExitCode {
             params,
             config,
         }) => plugins::run(&file, &operation, &params, config.as_deref()).await,
+        Command::Restore(RestoreArgs {
+            backup,
+            backup_key,
+            backup_key_file,
+            backup_key_env,
+            data_dir,
+            config,
+            database_url,
+        }) => {
+            let key = restore::KeySources {
+                value: backup_key,
+                file: backup_key_file,
+                env: backup_key_env,
+            };
+            restore::restore(backup, key, data_dir, config, database_url).await
+        }
         Command::Serve(ServeArgs {
             listen,
             data_dir,

@@ -51,6 +51,9 @@ pub struct OperatorConfig {
     /// Where alerts go.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Where `database_backup` writes backups and the SFTP servers it may upload to.
+    #[serde(default)]
+    pub backup: crate::backup::config::BackupConfig,
 }
 
 /// Alert delivery (`[alerts]`): a webhook that receives each alert once as JSON, signed

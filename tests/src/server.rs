@@ -45,17 +45,18 @@ pub struct TestServer {
 /// `alice` and `bob` may run the plugins that need no grants (`noop`, `hello`), as the
 /// `admin` account may; every other account may run nothing.
 fn test_accounts() -> OperatorConfig {
-    parse_config(
-        r#"
-        [plugins.noop]
-        [plugins.hello]
-        [accounts.alice.plugins.noop]
-        [accounts.alice.plugins.hello]
-        [accounts.bob.plugins.noop]
-        [accounts.bob.plugins.hello]
-        "#,
-    )
+    parse_config(TEST_ACCOUNTS)
 }
+
+/// The TOML of [`TestServer::sqlite`]'s operator config, for tests that add to it.
+pub const TEST_ACCOUNTS: &str = r#"
+[plugins.noop]
+[plugins.hello]
+[accounts.alice.plugins.noop]
+[accounts.alice.plugins.hello]
+[accounts.bob.plugins.noop]
+[accounts.bob.plugins.hello]
+"#;
 
 /// The plugins folder (built once per process, off the async runtime).
 async fn plugins() -> PathBuf {
@@ -153,6 +154,25 @@ impl TestServer {
         } else {
             Some(Self::start(None, "sqlite", config, Some(plugins_dir)).await)
         }
+    }
+
+    /// A server on a database something else filled (`keywarden restore`): SQLite in
+    /// `data_dir` when `pg` is `None`, else that PostgreSQL schema (dropped by
+    /// [`stop`](Self::stop)). `data_dir` must hold an `admin-token` file whose token the
+    /// database knows, as an operator moving a server would carry it over.
+    pub async fn on_existing(
+        data_dir: tempfile::TempDir,
+        pg: Option<PgTestSchema>,
+        config: OperatorConfig,
+    ) -> TestServer {
+        let backend = if pg.is_some() { "postgres" } else { "sqlite" };
+        let url = pg.as_ref().map(|p| p.url.clone());
+        let mut server = Self::start_in(data_dir, url, backend, config, None, None).await;
+        if let Some(pg) = pg {
+            server.database_url = pg.url.clone();
+            server.pg = Some(pg);
+        }
+        server
     }
 
     /// [`postgres`](Self::postgres) with an operator config (grants, secrets).

@@ -19,6 +19,7 @@ mod page;
 mod record;
 mod retention;
 mod rows;
+mod snapshot;
 mod ssl;
 mod ssl_scans;
 
@@ -46,14 +47,34 @@ use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
 };
+use crate::snapshot::{SnapshotItem, SnapshotSummary};
 use crate::ssl::{
     ScanProgress, ScanStats, SslEndpoint, SslEndpointFilter, SslHistoryEntry, SslNetwork,
     SslNetworkFilter, SslObservation, SslScanPart,
 };
+use tokio::sync::mpsc::{Receiver, Sender};
 
 /// The schema, one portable set of migrations for both backends, so the logical schema is
 /// identical by construction. Applied on connect.
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The migrations up to `version` only: a database restored from an older backup is
+/// built at the backup's schema, then migrated on like any database of that age. (The
+/// fields are sqlx's `migrate!` internals, pinned with the sqlx version.)
+pub(crate) fn migrator_upto(version: i64) -> Migrator {
+    Migrator {
+        migrations: MIGRATOR
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ignore_missing: MIGRATOR.ignore_missing,
+        locking: MIGRATOR.locking,
+        no_tx: MIGRATOR.no_tx,
+    }
+}
 
 /// A [`Database`] on a SQL database. Use the aliases [`crate::SqliteDatabase`] and
 /// [`crate::PgDatabase`], or [`crate::connect`] to choose by URL.
@@ -94,6 +115,28 @@ pub(crate) fn micros(d: Duration) -> i64 {
 impl<DB: Backend> Database for SqlDatabase<DB> {
     fn backend(&self) -> &'static str {
         DB::BACKEND
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        Ok(DB::migrate(&self.pool).await?)
+    }
+    async fn schema_version(&self) -> Result<i64> {
+        snapshot::schema_version::<DB>(&mut *self.conn().await?).await
+    }
+    async fn non_empty_tables(&self) -> Result<Vec<String>> {
+        let mut conn = self.conn().await?;
+        let tables = snapshot::tables::<DB>(&mut conn).await?;
+        snapshot::non_empty_tables::<DB>(&mut conn, &tables).await
+    }
+    async fn snapshot(&self, out: Sender<SnapshotItem>) -> Result<SnapshotSummary> {
+        snapshot::snapshot(self, out).await
+    }
+    async fn restore(
+        &self,
+        schema_version: i64,
+        input: Receiver<SnapshotItem>,
+    ) -> Result<SnapshotSummary> {
+        snapshot::restore(self, schema_version, input).await
     }
 
     async fn ensure_account(&self, id: &str) -> Result<Account> {

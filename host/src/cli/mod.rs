@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod plugins;
+pub mod restore;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -25,6 +26,8 @@ pub enum Command {
     /// Inspect and try plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Restore a backup (from `database_backup`) into an empty database.
+    Restore(RestoreArgs),
     /// Run a Keywarden node: HTTP API, scheduler and executor.
     Serve(ServeArgs),
     /// Manage API tokens directly in the database.
@@ -78,6 +81,32 @@ pub struct TlsArgs {
     /// 127.0.0.1 and ::1; repeatable [default: `[server] tls_names`].
     #[arg(long = "tls-name", env = "KEYWARDEN_TLS_NAMES", value_delimiter = ',')]
     pub tls_names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup file (`keywarden-backup-*.age`).
+    pub backup: PathBuf,
+    /// The backup key (an age identity or the passphrase). Other users see it in process
+    /// lists: prefer --backup-key-file or the KEYWARDEN_BACKUP_KEY variable.
+    #[arg(long, conflicts_with = "backup_key_file")]
+    pub backup_key: Option<String>,
+    /// A file holding the backup key (e.g. from `age-keygen -o`).
+    #[arg(long)]
+    pub backup_key_file: Option<PathBuf>,
+    /// The backup key from the environment, when neither flag gives it.
+    #[arg(skip = std::env::var("KEYWARDEN_BACKUP_KEY").ok())]
+    pub backup_key_env: Option<String>,
+    /// The new node's data dir (its SQLite database by default).
+    #[arg(long, env = "KEYWARDEN_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Operator config (for `[server] database_url`).
+    #[arg(long, env = "KEYWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The empty database to restore into: `postgres://...` or `sqlite://...`
+    /// [default: `sqlite://<data-dir>/keywarden.db`].
+    #[arg(long, env = "KEYWARDEN_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -13,14 +13,18 @@ use crate::server::{ServeOptions, TlsOptions, serve};
 /// Listen address when neither flag, environment nor config file names one.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-fn load_config(config: Option<&Path>) -> anyhow::Result<OperatorConfig> {
+pub(crate) fn load_config(config: Option<&Path>) -> anyhow::Result<OperatorConfig> {
     match config {
         Some(path) => OperatorConfig::load(path),
         None => Ok(OperatorConfig::default()),
     }
 }
 
-fn database_url(flag: Option<String>, config: &OperatorConfig, data_dir: &Path) -> String {
+pub(crate) fn database_url(
+    flag: Option<String>,
+    config: &OperatorConfig,
+    data_dir: &Path,
+) -> String {
     flag.or_else(|| config.server.database_url.clone())
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("keywarden.db").display()))
 }

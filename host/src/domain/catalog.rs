@@ -77,6 +77,9 @@ pub struct OfferedOperation {
     pub params_schema: serde_json::Value,
     /// Whether it serves requests of its name that name no target.
     pub default_for_name: bool,
+    /// Built into the server (`host_operations.rs`), not a plugin's: only the CipherTrust
+    /// job configs offer it.
+    pub host: bool,
 }
 
 /// A store type and what the plugins serving it are granted.
@@ -121,8 +124,10 @@ impl Service {
                     .registry
                     .resolve(&o.name, None)
                     .is_ok_and(|(_, d)| d.target == o.target),
+                host: false,
             })
             .collect();
+        operations.extend(self.host_offer());
         operations.sort_by(|a, b| (&a.name, &a.target).cmp(&(&b.name, &b.target)));
         operations.dedup_by(|a, b| a.name == b.name && a.target == b.target);
         let granted = |plugin: Option<std::sync::Arc<crate::plugins::LoadedPlugin>>| {
@@ -192,6 +197,11 @@ impl Service {
     pub async fn offer_for(&self, caller: &Caller) -> DomainResult<Offer> {
         let mut offer = self.offer().await?;
         if caller.admin {
+            // Host operations are the admin account's alone, whoever else holds an admin
+            // token (`host_operations.rs`).
+            if caller.account != access::ADMIN_ACCOUNT {
+                offer.operations.retain(|o| !o.host);
+            }
             return Ok(offer);
         }
         let account = caller.account.as_str();
@@ -207,7 +217,7 @@ impl Service {
         };
         offer
             .operations
-            .retain(|o| granted(&o.name, o.target.as_deref()).is_some());
+            .retain(|o| !o.host && granted(&o.name, o.target.as_deref()).is_some());
         let mut secrets = std::collections::BTreeSet::new();
         offer.store_types.retain_mut(|t| {
             use crate::certificates::job_params::operation as op;

@@ -381,6 +381,9 @@ impl Service {
         target: Option<&str>,
         params: &mut Value,
     ) -> DomainResult<()> {
+        if super::host_operations::is_host_operation(operation) {
+            return self.check_host_operation(account, operation, params);
+        }
         let (plugin, op) = self
             .registry
             .resolve(operation, target)

@@ -206,6 +206,11 @@ impl Service {
     ) -> DomainResult<()> {
         let many = itemised && jobs.len() > 1;
         for (i, job) in jobs.iter_mut().enumerate() {
+            if super::host_operations::is_host_operation(&job.operation) {
+                self.check_host_account(account, &job.operation)
+                    .map_err(|e| if many { e.in_item(i) } else { e })?;
+                continue;
+            }
             let Ok((plugin, _)) = self.registry.resolve(&job.operation, job.target.as_deref())
             else {
                 continue;

@@ -18,6 +18,7 @@ pub mod certificate_stores;
 pub mod configs;
 pub mod error;
 pub mod history;
+pub mod host_operations;
 pub mod jobs;
 pub mod kind;
 pub mod legacy;

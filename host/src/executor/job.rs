@@ -59,6 +59,9 @@ pub(crate) async fn run(
     job: &Job,
     observer: Arc<dyn JobObserver>,
 ) -> Done {
+    if super::host_job::is_host_job(job) {
+        return super::host_job::run(db, registry, node_id, job).await;
+    }
     let store_job = if store_job::is_store_job(job) {
         match store_job::load(db, job).await {
             Ok(loaded) => Some(loaded),
@@ -401,7 +404,7 @@ pub(crate) fn retry_at(now: DateTime<Utc>, backoff_secs: i64, attempt: i32) -> D
     now + chrono::Duration::seconds(delay)
 }
 
-fn failed(
+pub(crate) fn failed(
     job: &Job,
     node_id: &str,
     message: String,

@@ -21,6 +21,7 @@ mod fair_share;
 pub(crate) mod family_data;
 mod file_modes;
 mod finisher;
+mod host_job;
 pub(crate) mod job;
 mod state;
 pub(crate) mod store_job;

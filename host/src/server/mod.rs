@@ -104,6 +104,11 @@ pub async fn serve(
         .context("invalid TLS probe grants in the operator config")?;
     crate::tenancy::access::check_accounts(&options.config)
         .context("invalid [accounts] in the operator config")?;
+    options
+        .config
+        .backup
+        .check(&|s| options.config.secrets.contains_key(s))
+        .context("invalid [backup] in the operator config")?;
     let webhook = crate::alerts::webhook::Webhook::from_config(&options.config)
         .context("invalid [alerts] in the operator config")?;
     // Before anything else: a certificate that cannot be served should stop the start
@@ -137,11 +142,13 @@ pub async fn serve(
         authority: authority.clone(),
         tls_prober: Some(crate::discovery::probing(&options.config)?),
     };
-    let runtime = Runtime::new(
-        options.config.clone(),
-        Some(options.data_dir.join("cache")),
-        services,
-    )?;
+    // Backups go to the data dir unless the operator chose a directory.
+    let mut config = options.config.clone();
+    config
+        .backup
+        .dir
+        .get_or_insert_with(|| options.data_dir.join("backups"));
+    let runtime = Runtime::new(config, Some(options.data_dir.join("cache")), services)?;
     let registry = PluginRegistry::new(runtime, options.plugins_dir.clone());
     let summary = registry.scan().await;
     tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, "plugins loaded");

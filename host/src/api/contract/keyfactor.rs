@@ -815,7 +815,7 @@ fn custom(offer: &Offer) -> Value {
     for o in offer
         .operations
         .iter()
-        .filter(|o| o.family == Family::Custom)
+        .filter(|o| o.family == Family::Custom && !o.host)
     {
         let Some(fields) = super::schema::embedded(&o.params_schema) else {
             continue;

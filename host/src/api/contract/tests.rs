@@ -15,6 +15,7 @@ fn offer() -> Offer {
                     "properties": {"name": {"type": "string", "minLength": 1}},
                     "required": ["name"]}),
                 default_for_name: true,
+                host: false,
             },
             OfferedOperation {
                 name: "cckm_key_rotation".into(),
@@ -23,6 +24,7 @@ fn offer() -> Offer {
                 params_schema: json!({"type": "object", "properties": {
                     "cloud_name": {"const": "aws"}, "expire_in": {"type": "string"}}}),
                 default_for_name: true,
+                host: false,
             },
         ],
         store_types: vec![OfferedStoreType {
