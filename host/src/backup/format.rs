@@ -165,10 +165,20 @@ pub struct Reader<R: Read> {
     done: bool,
 }
 
+/// The longest line a reader takes (a row of a large certificate chain is far below):
+/// a hostile file cannot make one line take all memory.
+const MAX_LINE: u64 = 64 << 20;
+
+/// zstd's window, as a power of two (8 MiB, what the writer's level uses); a file asking
+/// for more is refused rather than given the memory.
+const WINDOW_LOG_MAX: u32 = 23;
+
 impl<R: Read> Reader<R> {
     pub fn new(input: R) -> std::io::Result<Self> {
+        let mut decoder = zstd::stream::read::Decoder::new(input)?;
+        decoder.window_log_max(WINDOW_LOG_MAX)?;
         Ok(Reader {
-            input: BufReader::with_capacity(1 << 16, zstd::stream::read::Decoder::new(input)?),
+            input: BufReader::with_capacity(1 << 16, decoder),
             hash: Sha256::new(),
             buf: Vec::with_capacity(4096),
             header: None,
@@ -185,12 +195,18 @@ impl<R: Read> Reader<R> {
             return Ok(None);
         }
         self.buf.clear();
-        let n = self
-            .input
+        let n = (&mut self.input)
+            .take(MAX_LINE + 1)
             .read_until(b'\n', &mut self.buf)
             .map_err(damaged)?;
         if n == 0 {
             return Err("the backup ends before its manifest (truncated)".to_owned());
+        }
+        if n as u64 > MAX_LINE {
+            return Err(format!(
+                "the backup has a line longer than {} MiB",
+                MAX_LINE >> 20
+            ));
         }
         if self.buf.first() == Some(&b'[') {
             if self.header.is_none() || self.tables.is_empty() || self.rows_left == 0 {
@@ -220,6 +236,9 @@ impl<R: Read> Reader<R> {
                 Ok(Some(Line::Header(h)))
             }
             Record::Table(t) => {
+                if self.tables.iter().any(|seen| seen.name == t.name) {
+                    return Err(format!("the backup holds table {} twice", t.name));
+                }
                 if self.header.is_none() || self.rows_left != 0 {
                     return Err(format!(
                         "table {} starts before the rows before it ended",
@@ -247,6 +266,11 @@ impl<R: Read> Reader<R> {
                 }
                 if m.tables != self.tables {
                     return Err("the manifest's row counts differ from the tables read".to_owned());
+                }
+                if let Some(h) = &self.header
+                    && (m.schema_version != h.schema_version || m.created_at != h.created_at)
+                {
+                    return Err("the manifest and the header disagree".to_owned());
                 }
                 let mut rest = [0_u8; 1];
                 if self.input.read(&mut rest).map_err(damaged)? != 0 {

@@ -46,8 +46,9 @@ pub enum KeyError {
         "the backup key looks like an age identity (AGE-SECRET-KEY-1...) but does not parse as one"
     )]
     BadIdentity,
+    /// The length is kept for tests but never shown: it would tell something of a secret.
     #[error(
-        "the backup key is a passphrase of {0} characters; use at least {MIN_PASSPHRASE_CHARS}, or an age identity from age-keygen"
+        "the backup key is a passphrase shorter than {MIN_PASSPHRASE_CHARS} characters; use a longer one, or an age identity from age-keygen"
     )]
     ShortPassphrase(usize),
 }

@@ -149,32 +149,41 @@ pub async fn upload(
     let mut local = tokio::fs::File::open(file)
         .await
         .map_err(|e| format!("reading {}: {e}", file.display()))?;
+    // EXCLUDE: a name already there (a link someone planted) is not followed or reused.
     let mut out = sftp
         .open_with_flags(
             &partial,
-            OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE,
+            OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE,
         )
         .await
         .map_err(|e| format!("creating {partial} on the server: {e}"))?;
-    let mut buf = vec![0_u8; 1 << 16];
-    loop {
-        let n = local
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("reading {}: {e}", file.display()))?;
-        if n == 0 {
-            break;
+    let copied = async {
+        let mut buf = vec![0_u8; 1 << 16];
+        loop {
+            let n = local
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("reading {}: {e}", file.display()))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .await
+                .map_err(|e| format!("writing {partial}: {e}"))?;
         }
-        out.write_all(&buf[..n])
+        out.shutdown()
             .await
-            .map_err(|e| format!("writing {partial}: {e}"))?;
+            .map_err(|e| format!("closing {partial}: {e}"))?;
+        sftp.rename(&partial, &remote)
+            .await
+            .map_err(|e| format!("renaming {partial} to {remote}: {e}"))
     }
-    out.shutdown()
-        .await
-        .map_err(|e| format!("closing {partial}: {e}"))?;
-    sftp.rename(&partial, &remote)
-        .await
-        .map_err(|e| format!("renaming {partial} to {remote}: {e}"))?;
+    .await;
+    if let Err(e) = copied {
+        // Nothing half-written is left behind under the backup's name.
+        let _ = sftp.remove_file(&partial).await;
+        return Err(e);
+    }
     let _ = sftp.close().await;
     let _ = session
         .disconnect(russh::Disconnect::ByApplication, "", "en")

@@ -58,6 +58,15 @@ pub async fn restore(
     let header = crate::backup::restore::header_of(&backup, key.clone())
         .await
         .map_err(failed)?;
+    // A newer backup is refused before the target is opened (opening migrates it).
+    if header.schema_version > keywarden_db::newest_migration() {
+        return Err(failed(format!(
+            "the backup is from a newer schema (version {}) than this Keywarden knows (newest {}); \
+             restore it with the Keywarden version that wrote it, or a newer one",
+            header.schema_version,
+            keywarden_db::newest_migration()
+        )));
+    }
     // A backup from an older Keywarden: the target is built at its schema, then migrated.
     let older = header.schema_version < keywarden_db::newest_migration();
     let db = if older {

@@ -172,6 +172,8 @@ impl Service {
         params: ParamsEdit,
     ) -> DomainResult<JobConfig> {
         let before = self.config(caller, id).await?;
+        self.check_host_caller(caller, &before.operation)?;
+        self.check_host_caller(caller, &spec.operation)?;
         let merged = matches!(params, ParamsEdit::Merge(_));
         spec.params = match params {
             ParamsEdit::Keep => before.params.clone(),
@@ -221,6 +223,8 @@ impl Service {
 
     /// Deletes a config of the caller's; its past jobs stay.
     pub async fn delete_config(&self, caller: &Caller, id: Uuid) -> DomainResult<()> {
+        let config = self.config(caller, id).await?;
+        self.check_host_caller(caller, &config.operation)?;
         if self.db.delete_config(caller.scope(), id).await? {
             Ok(())
         } else {
@@ -233,6 +237,7 @@ impl Service {
     /// Enqueues one job of a config, due now, whatever its schedule or `disabled` flag.
     pub async fn run_now(&self, caller: &Caller, id: Uuid) -> DomainResult<(Uuid, JobConfig)> {
         let config = self.config(caller, id).await?;
+        self.check_host_caller(caller, &config.operation)?;
         let job = JobSpec::from_config(&config, Utc::now());
         let ids = self.enqueue(&config.account_id, vec![job]).await?;
         Ok((ids[0], config))

@@ -320,6 +320,7 @@ impl Service {
         // every queued job passes, grants and queue quota, before any is written.
         let mut by_account: BTreeMap<&str, Vec<(Uuid, JobSpec)>> = BTreeMap::new();
         for e in &selected.entries {
+            self.check_host_caller(caller, &e.job.operation)?;
             match reschedulable(e, self.kind_of_entry(e)) {
                 Ok(()) => by_account
                     .entry(&e.job.account_id)

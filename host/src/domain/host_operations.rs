@@ -4,13 +4,15 @@
 //! operation's are checked:
 //!
 //! - **Admin only.** A backup reads every account's data, so only the `admin` account
-//!   (the operator's) may hold configs or jobs of it; `[accounts.*]` tables cannot grant
-//!   it. A team gets 403 naming the rule, whatever its token's role.
+//!   (the operator's) may hold configs or jobs of it, and only its callers may create,
+//!   change, delete, run or rerun them (`check_host_caller`); `[accounts.*]` tables
+//!   cannot grant it. A team gets 403 naming the rule, whatever its token's role.
 //! - **Params that can run.** The schema (with the configured secrets and connections),
 //!   then what a schema cannot say: the key secret's value is a usable backup key.
 
 use serde_json::Value;
 
+use super::caller::Caller;
 use super::catalog::OfferedOperation;
 use super::configs::check_schema;
 use super::{DomainError, DomainResult, Field, Service};
@@ -88,6 +90,17 @@ impl Service {
                  account's data, and no [accounts.{account}] table can grant it"
             ),
         ))
+    }
+
+    /// The caller may touch a config or job of `operation` (create, change, delete, run,
+    /// rerun): for a host operation, only callers of the admin account, whatever their
+    /// role. An admin-role token of a team sees every account but is still the team's.
+    pub(crate) fn check_host_caller(&self, caller: &Caller, operation: &str) -> DomainResult<()> {
+        if is_host_operation(operation) {
+            self.check_host_account(&caller.account, operation)
+        } else {
+            Ok(())
+        }
     }
 
     /// Checks a config or job of host operation `operation` for `account`.

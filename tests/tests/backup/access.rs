@@ -53,7 +53,7 @@ async fn scenario(s: &TestServer, key: &crate::support::Key) {
         (
             json!({"backupKey": "short_key"}),
             "database_backup_params.backupKey",
-            "at least 16",
+            "shorter than 16 characters",
         ),
         (json!({}), "database_backup_params.backupKey", "required"),
         (
@@ -127,12 +127,56 @@ async fn scenario(s: &TestServer, key: &crate::support::Key) {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{}", file.display());
-    // A team cannot run the admin's backup config either.
+    // A team cannot run the admin's backup config either: its operator token does not
+    // see it, and its admin-role token (which sees every account) is still the team's.
     let id = job["job_config_id"].as_str().unwrap();
     let (status, _) = s
         .post(&alice, &format!("{CONFIGS}/{id}/run-now"), &json!({}))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let reserved = |status: StatusCode, body: &Value| {
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(
+            body.to_string().contains("reserved to the admin account"),
+            "{body}"
+        );
+    };
+    let (status, body) = s
+        .post(&alice_admin, &format!("{CONFIGS}/{id}/run-now"), &json!({}))
+        .await;
+    reserved(status, &body);
+    let (status, body) = s
+        .patch(
+            &alice_admin,
+            &format!("{CONFIGS}/{id}"),
+            &json!({"database_backup_params": {"backupKey": "backup_key", "do_scp": false}}),
+        )
+        .await;
+    reserved(status, &body);
+    let (status, body) = s.delete(&alice_admin, &format!("{CONFIGS}/{id}")).await;
+    reserved(status, &body);
+    let history = format!(
+        "/KeyfactorAPI/OrchestratorJobs/JobHistory?QueryString=JobId%20-eq%20{}",
+        job["id"].as_str().unwrap()
+    );
+    let (status, entries) = s.get(&s.admin, &history).await;
+    assert_eq!(status, StatusCode::OK, "{entries}");
+    let audit_id = entries[0]["JobAuditId"].clone();
+    let (status, body) = s
+        .post(
+            &alice_admin,
+            "/KeyfactorAPI/OrchestratorJobs/Reschedule",
+            &json!({"JobAuditIds": [audit_id]}),
+        )
+        .await;
+    reserved(status, &body);
+    // The config is as it was, and still the admin's to run.
+    let (status, kept) = s.get(&s.admin, &format!("{CONFIGS}/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    let (status, body) = s
+        .post(&s.admin, &format!("{CONFIGS}/{id}/run-now"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
