@@ -169,7 +169,7 @@ pub struct Reader<R: Read> {
 /// a hostile file cannot make one line take all memory.
 const MAX_LINE: u64 = 64 << 20;
 
-/// zstd's window, as a power of two (8 MiB, what the writer's level uses); a file asking
+/// zstd's window, as a power of two (8 MiB, above what the writer's level 3 uses); a file asking
 /// for more is refused rather than given the memory.
 const WINDOW_LOG_MAX: u32 = 23;
 
