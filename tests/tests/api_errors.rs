@@ -188,9 +188,9 @@ async fn bad_input(s: &TestServer) {
             "params.rotation_after",
         ),
         (
-            // aws-kms serves cloud_name "aws"; no plugin serves "gcp".
+            // The bundled plugins serve aws, AzureCloud, gcp and oci; none serves "sfdc".
             json!({"name": "n", "operation": "cckm_key_rotation", "run_at": "@daily",
-                "cckm_key_rotation_params": {"cloud_name": "gcp"}}),
+                "cckm_key_rotation_params": {"cloud_name": "sfdc"}}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "operation",
         ),
