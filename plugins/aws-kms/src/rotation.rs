@@ -110,7 +110,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
                 }
             }
         };
-        if !plan.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) {
+        if !cloud_common::carries_all(&plan.tags, &tags) {
             continue;
         }
         if awaiting_material {

@@ -22,7 +22,7 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
         // Only keys carrying every wanted tag (an account's scope may pin some).
         if !wanted.is_empty() {
             let tags = inventory::tags(&kms, id)?;
-            if !wanted.iter().all(|(k, v)| tags.get(k) == Some(v)) {
+            if !cloud_common::carries_all(wanted, &tags) {
                 continue;
             }
         }

@@ -58,6 +58,14 @@ pub struct Listed {
     pub tags: BTreeMap<String, String>,
 }
 
+impl crate::params::AzureParam {
+    /// Whether the name and tag filters take `key` (rotation and synchronization alike).
+    pub fn takes(&self, key: &Listed) -> bool {
+        (self.keys.is_empty() || self.keys.contains(&key.name))
+            && cloud_common::carries_all(&self.tags, &key.tags)
+    }
+}
+
 /// Every key of the vault.
 pub fn list(vault: &Vault) -> Result<Vec<Listed>, CloudError> {
     let mut out = Vec::new();

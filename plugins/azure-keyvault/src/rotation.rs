@@ -1,7 +1,6 @@
 //! `cckm_key_rotation`: pick the keys in scope, decide which are due, make each a new
 //! current version.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -21,8 +20,6 @@ use crate::vault::{Vault, vaults};
 /// The validated knobs of one run.
 struct Plan {
     mode: Mode,
-    keys: Vec<String>,
-    tags: BTreeMap<String, String>,
     expire_in: Option<Duration>,
     rotation_after: Option<Duration>,
     expiration: Option<Duration>,
@@ -34,23 +31,12 @@ fn plan(p: &RotationParams) -> Result<Plan, JobError> {
     let a = &p.azure_param;
     Ok(Plan {
         mode: a.mode,
-        keys: a.keys.clone(),
-        tags: a.tags.clone(),
         expire_in: duration("expire_in", p.expire_in.as_deref(), true)?,
         rotation_after: duration("rotation_after", p.rotation_after.as_deref(), false)?,
         expiration: duration("expiration", p.expiration.as_deref(), true)?,
         disable_old_versions: a.disable_old_versions,
         rotation_policy: a.rotation_policy.clone(),
     })
-}
-
-impl Plan {
-    fn scopes(&self, key: &Listed) -> bool {
-        !key.managed
-            && key.enabled
-            && (self.keys.is_empty() || self.keys.contains(&key.name))
-            && self.tags.iter().all(|(k, v)| key.tags.get(k) == Some(v))
-    }
 }
 
 pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
@@ -75,7 +61,8 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
         let total = listed.len() as u64;
         for (n, key) in listed.iter().enumerate() {
             progress::report(n as u64, total);
-            if !plan.scopes(key) {
+            // Keys backing a certificate and disabled keys are never rotated.
+            if key.managed || !key.enabled || !params.azure_param.takes(key) {
                 continue;
             }
             let current = match keys::current(vault, &key.name) {

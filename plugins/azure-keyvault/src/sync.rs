@@ -35,9 +35,7 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
         let total = listed.len() as u64;
         for (n, key) in listed.iter().enumerate() {
             progress::report(n as u64, total);
-            if !(scope.keys.is_empty() || scope.keys.contains(&key.name))
-                || !scope.tags.iter().all(|(k, v)| key.tags.get(k) == Some(v))
-            {
+            if !scope.takes(key) {
                 continue;
             }
             let read = keys::current(vault, &key.name)

@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use cloud_common::rest::{self, Service};
 use cloud_common::{CloudError, PageGuard, origin};
+use keywarden_sdk::JobError;
 use keywarden_sdk::http::Method;
-use keywarden_sdk::{JobError, config};
 use serde_json::Value;
 
 use crate::auth::Auth;
@@ -96,13 +96,7 @@ impl Vault {
 /// Each is a bare origin (`https://NAME.vault.azure.net`); when the operator set
 /// `vault_urls`, a job may only narrow it.
 pub fn vaults(from_params: &[String], auth: &Rc<Auth>) -> Result<Vec<Vault>, JobError> {
-    let configured: Vec<String> = config::get("vault_urls")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let configured = cloud_common::config_list("vault_urls");
     let urls = if from_params.is_empty() {
         configured.clone()
     } else {

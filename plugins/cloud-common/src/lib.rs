@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod paging;
 pub mod report;
 pub mod rest;
+pub mod scope;
 pub mod time;
 pub mod token;
 
@@ -24,6 +25,7 @@ pub use error::CloudError;
 pub use jobs::{key_operations, route};
 pub use paging::{PageGuard, origin};
 pub use report::{Report, synchronized};
+pub use scope::{carries_all, config_list};
 /// For [`job_params!`]: the plugin's structs derive with this crate's serde.
 pub use serde;
 pub use time::{now, parse_rfc3339, rfc3339};

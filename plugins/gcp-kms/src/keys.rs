@@ -52,13 +52,7 @@ pub fn rings(kms: &Kms, scope: &GcpParam) -> Result<Vec<String>, JobError> {
             )
         })?;
     let locations: Vec<String> = if scope.locations.is_empty() {
-        keywarden_sdk::config::get("locations")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect()
+        cloud_common::config_list("locations")
     } else {
         scope.locations.clone()
     };
@@ -182,6 +176,14 @@ impl Key {
     }
     pub fn created(&self) -> Option<DateTime<Utc>> {
         time(&self.0["createTime"])
+    }
+}
+
+impl GcpParam {
+    /// Whether the id and label filters take `key` (rotation and synchronization alike).
+    pub fn takes(&self, key: &Key) -> bool {
+        (self.keys.is_empty() || self.keys.iter().any(|k| k == key.id()))
+            && cloud_common::carries_all(&self.labels, &key.labels())
     }
 }
 

@@ -1,8 +1,6 @@
 //! `cckm_key_rotation`: pick the keys in scope, decide which are due, give each a new
 //! version (primary, for symmetric keys).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, Utc};
 use cloud_common::{
     CloudError, Report, due, duration, duration_secs, last_rotation, now, parse_rfc3339,
@@ -20,8 +18,6 @@ use crate::params::{OldVersions, RotationParams};
 
 /// The validated knobs of one run.
 struct Plan {
-    keys: Vec<String>,
-    labels: BTreeMap<String, String>,
     rotation_after: Option<Duration>,
     old_versions: OldVersions,
     /// Cloud KMS's own schedule to set: the period in seconds and the next time.
@@ -66,22 +62,10 @@ fn plan(p: &RotationParams) -> Result<Plan, JobError> {
         ));
     }
     Ok(Plan {
-        keys: g.keys.clone(),
-        labels: g.labels.clone(),
         rotation_after: duration("rotation_after", p.rotation_after.as_deref(), false)?,
         old_versions: g.old_versions,
         schedule: period.map(|p| (p, next)),
     })
-}
-
-impl Plan {
-    fn scopes(&self, key: &Key) -> bool {
-        (self.keys.is_empty() || self.keys.iter().any(|k| k == key.id()))
-            && self
-                .labels
-                .iter()
-                .all(|(k, v)| key.labels().get(k) == Some(v))
-    }
 }
 
 pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
@@ -108,7 +92,7 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
             }
         };
         for key in listed {
-            if !plan.scopes(&key) {
+            if !params.gcp_param.takes(&key) {
                 continue;
             }
             if let Some(why) = not_rotatable(&key) {

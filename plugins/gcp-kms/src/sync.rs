@@ -30,12 +30,10 @@ pub fn synchronize(ctx: &JobContext) -> Result<Synchronized, JobError> {
             }
         };
         for key in listed {
-            let labels = key.labels();
-            if !(scope.keys.is_empty() || scope.keys.iter().any(|k| k == key.id()))
-                || !scope.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-            {
+            if !scope.takes(&key) {
                 continue;
             }
+            let labels = key.labels();
             let versions = match keys::versions(&kms, key.name()) {
                 Ok(v) => v,
                 Err(e) => {

@@ -52,13 +52,7 @@ impl Account {
         })?;
         let signer = Signer::new(&tenancy, &user, &fingerprint, &pem)
             .map_err(|e| JobError::failed(format!("secret {secret_name:?}: {e}")))?;
-        let compartments = config::get("compartment_ids")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let compartments = cloud_common::config_list("compartment_ids");
         Ok(Self {
             oci: Oci::new(signer),
             control_plane,

@@ -98,7 +98,7 @@ impl OciParam {
     /// Whether the name/id and tag filters take `key`.
     pub fn takes(&self, key: &Listed) -> bool {
         (self.keys.is_empty() || self.keys.iter().any(|k| *k == key.id || *k == key.name))
-            && self.tags.iter().all(|(k, v)| key.tags.get(k) == Some(v))
+            && cloud_common::carries_all(&self.tags, &key.tags)
     }
 }
 
