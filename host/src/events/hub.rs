@@ -266,7 +266,10 @@ mod tests {
             .map(|_| hub.open_stream("team-a").unwrap())
             .collect();
         assert!(hub.open_stream("team-a").is_none());
-        assert!(hub.open_stream("team-b").is_some(), "another account's own cap");
+        assert!(
+            hub.open_stream("team-b").is_some(),
+            "another account's own cap"
+        );
         drop(held);
         assert!(hub.open_stream("team-a").is_some());
     }

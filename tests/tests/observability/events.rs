@@ -164,7 +164,10 @@ async fn streams_are_private(s: &TestServer) {
             Ok(_) => break,
             Err((status, body)) => {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-                assert!(std::time::Instant::now() < deadline, "the place was not freed");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the place was not freed"
+                );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
