@@ -10,7 +10,7 @@ use keywarden::cli::{
 async fn main() -> ExitCode {
     keywarden::cli::owner_only_new_files();
     let cli = Cli::parse();
-    cli.log_format.install();
+    let _log = cli.log_format.install();
     let result = match cli.command {
         Command::Agent(args) => agent::agent(args).await,
         Command::Plugins(PluginsCommand::List {

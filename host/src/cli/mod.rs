@@ -30,8 +30,12 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// Installs the process's log subscriber: levels from `KEYWARDEN_LOG` (default:
-    /// warnings, and the line per job start and end), lines on stderr.
-    pub fn install(self) {
+    /// warnings, and the line per job start and end), lines on stderr. They are written
+    /// by a thread of their own, dropping lines rather than waiting when the reader of
+    /// stderr stalls: a stuck log pipeline must not stop jobs from being recorded.
+    /// Keep the guard until the end of `main`; dropping it flushes what is queued.
+    pub fn install(self) -> tracing_appender::non_blocking::WorkerGuard {
+        let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
         let filter =
             tracing_subscriber::EnvFilter::try_from_env("KEYWARDEN_LOG").unwrap_or_else(|_| {
                 tracing_subscriber::EnvFilter::new(format!(
@@ -42,7 +46,7 @@ impl LogFormat {
             });
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr);
+            .with_writer(writer);
         match self {
             LogFormat::Text => builder.init(),
             LogFormat::Json => builder
@@ -51,6 +55,7 @@ impl LogFormat {
                 .with_current_span(false)
                 .init(),
         }
+        guard
     }
 }
 

@@ -27,6 +27,11 @@ const BUFFER: usize = 256;
 /// How far back each look at changed jobs reaches beyond the last change it saw: rows
 /// written by other nodes (other clocks) or committed late are still seen.
 const OVERLAP: chrono::Duration = chrono::Duration::seconds(2);
+/// How long the account stream waits after a change on this node before it looks, so
+/// a burst of changes costs one look.
+const SOON: Duration = Duration::from_millis(250);
+/// How often a stream checks that its token still works (revoked, expired).
+const TOKEN_CHECK: Duration = Duration::from_secs(30);
 /// Changed jobs read per query...
 const PAGE: i64 = 500;
 /// ...and per look at most (the rest comes at the next look).
@@ -77,6 +82,7 @@ impl Service {
             events: self.events.clone(),
             scope: caller.scope().map(str::to_owned),
             tx,
+            token: TokenCheck::of(caller),
             _place: place,
         };
         tokio::spawn(follower.run(job, hub));
@@ -91,9 +97,15 @@ impl Service {
         caller: &Caller,
         mut filter: JobFilter,
     ) -> DomainResult<impl Stream<Item = Job> + Send + use<>> {
+        if !caller.narrow(&mut filter.account_id) {
+            return Err(DomainError::Forbidden(format!(
+                "a token of account {} follows its own account's jobs only",
+                caller.account
+            )));
+        }
         let place = self.stream_place(caller)?;
         let (tx, rx) = mpsc::channel(BUFFER);
-        if caller.narrow(&mut filter.account_id) {
+        {
             filter.omit_params = true;
             filter.omit_logs = true;
             let watcher = ChangeWatcher {
@@ -102,7 +114,8 @@ impl Service {
                 filter,
                 tx,
                 seen: HashMap::new(),
-                since: Utc::now() - OVERLAP,
+                since: Utc::now(),
+                token: TokenCheck::of(caller),
                 _place: place,
             };
             tokio::spawn(watcher.run(self.events.subscribe()));
@@ -135,12 +148,13 @@ struct JobFollower {
     events: JobEvents,
     scope: Option<String>,
     tx: mpsc::Sender<JobUpdate>,
+    token: TokenCheck,
     /// Held while the stream is open.
     _place: StreamGuard,
 }
 
 impl JobFollower {
-    async fn run(self, job: Job, mut hub: broadcast::Receiver<crate::events::JobEvent>) {
+    async fn run(mut self, job: Job, mut hub: broadcast::Receiver<crate::events::JobEvent>) {
         let id = job.id;
         let mut last = light(&job);
         if !self.send(JobUpdate::Job(last.clone())).await {
@@ -157,7 +171,10 @@ impl JobFollower {
             return;
         }
         let mut progress = (job.progress_done, job.progress_total);
+        // Events up to the snapshot's number are in it; the channel may hold them too.
+        let mut replayed = 0;
         if let Some(recent) = self.events.recent(id) {
+            replayed = recent.seq;
             for line in recent.lines {
                 if !self.send(JobUpdate::Log(line)).await {
                     return;
@@ -178,6 +195,7 @@ impl JobFollower {
                 () = self.tx.closed() => return,
                 event = hub.recv() => match event {
                     Ok(e) if e.job_id != id => false,
+                    Ok(e) if e.seq != 0 && e.seq <= replayed => false,
                     Ok(e) => match e.kind {
                         JobEventKind::Progress { done, total } => {
                             progress = (to_i64(done), to_i64(total));
@@ -198,7 +216,12 @@ impl JobFollower {
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = tick.tick() => true,
+                _ = tick.tick() => {
+                    if !self.token.alive(self.db.as_ref()).await {
+                        return;
+                    }
+                    true
+                }
             };
             if !reread {
                 continue;
@@ -253,9 +276,13 @@ impl JobFollower {
         Ok(rows.pop())
     }
 
-    /// False once the client is gone.
+    /// False once the client is gone or the server stops (a client that stopped
+    /// reading must not hold the shutdown up).
     async fn send(&self, update: JobUpdate) -> bool {
-        self.tx.send(update).await.is_ok()
+        tokio::select! {
+            sent = self.tx.send(update) => sent.is_ok(),
+            () = self.events.closed() => false,
+        }
     }
 }
 
@@ -268,6 +295,7 @@ struct ChangeWatcher {
     /// The change time of each job sent lately, so the overlap sends nothing twice.
     seen: HashMap<Uuid, DateTime<Utc>>,
     since: DateTime<Utc>,
+    token: TokenCheck,
     /// Held while the stream is open.
     _place: StreamGuard,
 }
@@ -281,18 +309,32 @@ impl ChangeWatcher {
                 () = self.events.closed() => return,
                 () = self.tx.closed() => return,
                 event = hub.recv() => match event {
-                    // A job changed on this node: look now rather than at the next tick.
-                    Ok(e) if matches!(e.kind, JobEventKind::Changed) => {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    // A job this stream shows changed on this node: look soon rather
+                    // than at the next tick, once for however many changed meanwhile.
+                    Ok(e) if matches!(e.kind, JobEventKind::Changed) && self.shows(&e) => {
+                        tokio::time::sleep(SOON).await;
+                        while hub.try_recv().is_ok() {}
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = tick.tick() => {}
+                _ = tick.tick() => {
+                    if !self.token.alive(self.db.as_ref()).await {
+                        return;
+                    }
+                }
             }
             if !self.look().await {
                 return;
             }
+        }
+    }
+
+    /// Whether the event is about a job of the accounts this stream shows.
+    fn shows(&self, event: &crate::events::JobEvent) -> bool {
+        match (&self.filter.account_id, &event.account) {
+            (Some(wanted), Some(account)) => wanted.as_str() == &**account,
+            _ => true,
         }
     }
 
@@ -318,7 +360,11 @@ impl ChangeWatcher {
                     continue;
                 }
                 self.seen.insert(job.id, job.updated_at);
-                if self.tx.send(job).await.is_err() {
+                let sent = tokio::select! {
+                    sent = self.tx.send(job) => sent.is_ok(),
+                    () = self.events.closed() => false,
+                };
+                if !sent {
                     return false;
                 }
             }
@@ -331,6 +377,44 @@ impl ChangeWatcher {
         let horizon = self.since - OVERLAP - OVERLAP;
         self.seen.retain(|_, at| *at >= horizon);
         true
+    }
+}
+
+/// Whether the token a stream was opened with still works: a revoked or expired token
+/// loses its streams within [`TOKEN_CHECK`].
+struct TokenCheck {
+    account: String,
+    /// Empty for callers that are not tokens (nothing to check).
+    token_id: String,
+    checked: std::time::Instant,
+}
+
+impl TokenCheck {
+    fn of(caller: &Caller) -> Self {
+        Self {
+            account: caller.account.clone(),
+            token_id: caller.token_id.clone(),
+            checked: std::time::Instant::now(),
+        }
+    }
+
+    async fn alive(&mut self, db: &dyn Database) -> bool {
+        if self.token_id.is_empty() || self.checked.elapsed() < TOKEN_CHECK {
+            return true;
+        }
+        self.checked = std::time::Instant::now();
+        match db.list_tokens(Some(&self.account)).await {
+            Ok(tokens) => tokens.iter().any(|t| {
+                t.id == self.token_id
+                    && t.revoked_at.is_none()
+                    && t.expires_at.is_none_or(|at| at > Utc::now())
+            }),
+            // Not known to be gone: keep the stream; the next check decides.
+            Err(e) => {
+                tracing::debug!("checking a stream's token failed: {e}");
+                true
+            }
+        }
     }
 }
 

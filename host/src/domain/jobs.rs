@@ -180,28 +180,46 @@ impl Service {
         }
     }
 
-    /// Runs an ended job again as a new job (same operation, params, target, node and
-    /// config) in the job's account, after the checks every queued job passes. A job
-    /// still queued or running is refused: it has not had its chance yet.
+    /// Runs a failed job again as a new job (same operation, params, target, node and
+    /// config) in the job's account, after the checks every queued job passes, and marks
+    /// the failed job as rescheduled as the new one (as the JobHistory's Reschedule
+    /// does), so each failure is retried once. A job that succeeded or still runs is
+    /// refused: running a store change that worked again is not a retry (run its config
+    /// instead).
     pub async fn retry_job(&self, caller: &Caller, id: Uuid) -> DomainResult<Job> {
         let job = self.job(caller, id).await?;
         self.check_host_caller(caller, &job.operation)?;
-        if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
+        if job.status != JobStatus::Failed {
             return Err(DomainError::conflict(
                 Field::Job,
                 format!(
-                    "job {id} is {}: only an ended job can be retried",
+                    "job {id} is {}: only a failed job can be retried",
                     job.status
                 ),
             ));
         }
-        let ids = self
-            .enqueue(&job.account_id, vec![JobSpec::rerun(&job, Utc::now())])
-            .await?;
-        let new = ids.first().copied().ok_or_else(|| {
-            DomainError::internal("retrying a job", "the new job was not enqueued")
-        })?;
-        self.job(caller, new).await
+        let now = Utc::now();
+        let mut specs = vec![JobSpec::rerun(&job, now)];
+        self.admit(&job.account_id, &mut specs, false).await?;
+        let new: Vec<(Uuid, NewJob)> = specs
+            .into_iter()
+            .map(|spec| (id, spec.build(&job.account_id, now)))
+            .collect();
+        let new_id = new.first().map(|(_, j)| j.id);
+        self.db
+            .reschedule_jobs(caller.scope(), &new)
+            .await
+            .map_err(|e| match e {
+                keywarden_db::DbError::Conflict(_) => DomainError::conflict(
+                    Field::Job,
+                    format!("job {id} was already retried (or rescheduled)"),
+                ),
+                other => other.into(),
+            })?;
+        match new_id {
+            Some(new_id) => self.job(caller, new_id).await,
+            None => Err(DomainError::internal("retrying a job", "no job was built")),
+        }
     }
 
     /// Enqueues `jobs` in the caller's account, all or none; returns their ids.

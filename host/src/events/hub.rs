@@ -17,6 +17,8 @@ const CHANNEL_CAPACITY: usize = 4096;
 const RECENT_LINES: usize = 1000;
 /// ...and at most this many bytes of them (a job's whole log is capped by its limits too).
 const RECENT_BYTES: usize = 256 * 1024;
+/// Progress events of one job are at most this frequent (the last one always goes).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Most streams one account may hold open on a node: each costs a task and a database
 /// read a second, so a runaway client cannot load the database without bound.
@@ -52,6 +54,10 @@ impl Drop for StreamGuard {
 #[derive(Debug, Clone)]
 pub struct JobEvent {
     pub job_id: Uuid,
+    /// The job's account, so a stream can ignore other accounts' jobs.
+    pub account: Option<Arc<str>>,
+    /// Per job, increasing with each progress or log event (0 for `Changed`).
+    pub seq: u64,
     pub kind: JobEventKind,
 }
 
@@ -70,13 +76,18 @@ pub enum JobEventKind {
 pub struct Recent {
     pub lines: Vec<LogLine>,
     pub progress: Option<(u64, u64)>,
+    /// The last event's sequence number in this snapshot.
+    pub seq: u64,
 }
 
 #[derive(Default)]
 struct Buffer {
+    account: Arc<str>,
     lines: VecDeque<Arc<LogLine>>,
     bytes: usize,
     progress: Option<(u64, u64)>,
+    progress_sent: Option<std::time::Instant>,
+    seq: u64,
 }
 
 struct Inner {
@@ -122,38 +133,79 @@ impl JobEvents {
         }
     }
 
-    /// A job started on this node: its lines and progress are kept until it ends.
-    pub fn started(&self, id: Uuid) {
-        self.buffers().insert(id, Buffer::default());
-        self.send(id, JobEventKind::Changed);
+    /// A job of `account` started on this node: its lines and progress are kept until
+    /// it leaves the executor ([`JobEvents::discard`]).
+    pub fn started(&self, id: Uuid, account: &str) {
+        let account: Arc<str> = Arc::from(account);
+        let mut buffers = self.buffers();
+        buffers.insert(
+            id,
+            Buffer {
+                account: account.clone(),
+                ..Buffer::default()
+            },
+        );
+        self.send(id, Some(account), 0, JobEventKind::Changed);
     }
 
+    /// At most one progress event per job every [`PROGRESS_EVERY`]: a plugin reporting
+    /// in a tight loop must not crowd other jobs' events out of the channel. The latest
+    /// value is kept either way (late streams, the job's end carry it).
     pub fn progress(&self, id: Uuid, done: u64, total: u64) {
-        if let Some(buffer) = self.buffers().get_mut(&id) {
-            buffer.progress = Some((done, total));
+        let mut buffers = self.buffers();
+        let Some(buffer) = buffers.get_mut(&id) else {
+            return;
+        };
+        buffer.progress = Some((done, total));
+        let now = std::time::Instant::now();
+        let finished = total > 0 && done >= total;
+        if !finished
+            && buffer
+                .progress_sent
+                .is_some_and(|at| now.duration_since(at) < PROGRESS_EVERY)
+        {
+            return;
         }
-        self.send(id, JobEventKind::Progress { done, total });
+        buffer.progress_sent = Some(now);
+        buffer.seq += 1;
+        let (seq, account) = (buffer.seq, buffer.account.clone());
+        // Sent under the lock, so sequence numbers reach subscribers in order.
+        self.send(
+            id,
+            Some(account),
+            seq,
+            JobEventKind::Progress { done, total },
+        );
     }
 
     pub fn log(&self, id: Uuid, line: &LogLine) {
+        let mut buffers = self.buffers();
+        let Some(buffer) = buffers.get_mut(&id) else {
+            return;
+        };
         let line = Arc::new(line.clone());
-        if let Some(buffer) = self.buffers().get_mut(&id) {
-            buffer.bytes += line_size(&line);
-            buffer.lines.push_back(line.clone());
-            while buffer.lines.len() > RECENT_LINES || buffer.bytes > RECENT_BYTES {
-                match buffer.lines.pop_front() {
-                    Some(old) => buffer.bytes -= line_size(&old),
-                    None => break,
-                }
+        buffer.bytes += line_size(&line);
+        buffer.lines.push_back(line.clone());
+        while buffer.lines.len() > RECENT_LINES || buffer.bytes > RECENT_BYTES {
+            match buffer.lines.pop_front() {
+                Some(old) => buffer.bytes -= line_size(&old),
+                None => break,
             }
         }
-        self.send(id, JobEventKind::Log(line));
+        buffer.seq += 1;
+        let (seq, account) = (buffer.seq, buffer.account.clone());
+        self.send(id, Some(account), seq, JobEventKind::Log(line));
     }
 
-    /// The job's row changed (its outcome or a retry was written): forget its buffer.
-    pub fn ended(&self, id: Uuid) {
+    /// The job's row changed (its outcome or a retry was written): streams read it.
+    pub fn ended(&self, id: Uuid, account: &str) {
+        self.send(id, Some(Arc::from(account)), 0, JobEventKind::Changed);
+    }
+
+    /// The job left this node's executor (written, given up to lease recovery, or
+    /// crashed): its buffer goes.
+    pub fn discard(&self, id: Uuid) {
         self.buffers().remove(&id);
-        self.send(id, JobEventKind::Changed);
     }
 
     /// Every event from now on. Subscribe before reading the database, so nothing
@@ -162,11 +214,13 @@ impl JobEvents {
         self.inner.tx.subscribe()
     }
 
-    /// What the job reported so far, if it runs on this node.
+    /// What the job reported so far, if it runs on this node. Events with a `seq` up to
+    /// the snapshot's are in it; a subscriber skips them.
     pub fn recent(&self, id: Uuid) -> Option<Recent> {
         self.buffers().get(&id).map(|b| Recent {
             lines: b.lines.iter().map(|l| (**l).clone()).collect(),
             progress: b.progress,
+            seq: b.seq,
         })
     }
 
@@ -199,9 +253,14 @@ impl JobEvents {
         self.inner.closing.is_cancelled()
     }
 
-    fn send(&self, job_id: Uuid, kind: JobEventKind) {
+    fn send(&self, job_id: Uuid, account: Option<Arc<str>>, seq: u64, kind: JobEventKind) {
         // An error only means nobody listens right now.
-        let _ = self.inner.tx.send(JobEvent { job_id, kind });
+        let _ = self.inner.tx.send(JobEvent {
+            job_id,
+            account,
+            seq,
+            kind,
+        });
     }
 
     fn buffers(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Buffer>> {
@@ -235,7 +294,7 @@ mod tests {
     async fn late_subscribers_get_recent_lines_and_progress_of_running_jobs_only() {
         let hub = JobEvents::new();
         let (id, other) = (Uuid::now_v7(), Uuid::now_v7());
-        hub.started(id);
+        hub.started(id, "team-a");
         hub.log(id, &line("first"));
         hub.progress(id, 1, 3);
         hub.log(other, &line("not running here")); // not started: nothing kept
@@ -243,20 +302,26 @@ mod tests {
         assert_eq!(recent.lines.len(), 1);
         assert_eq!(recent.lines[0].message, "first");
         assert_eq!(recent.progress, Some((1, 3)));
+        assert_eq!(recent.seq, 2);
         assert!(hub.recent(other).is_none());
 
         let mut rx = hub.subscribe();
-        hub.progress(id, 2, 3);
-        hub.ended(id);
+        hub.progress(id, 2, 3); // within 100 ms of the last: kept, not sent
+        hub.progress(id, 3, 3); // the last always goes
+        hub.ended(id, "team-a");
+        hub.discard(id);
+        let event = rx.recv().await.unwrap();
         assert!(matches!(
-            rx.recv().await.unwrap().kind,
-            JobEventKind::Progress { done: 2, total: 3 }
+            event.kind,
+            JobEventKind::Progress { done: 3, total: 3 }
         ));
+        assert_eq!(event.seq, 3);
+        assert_eq!(event.account.as_deref(), Some("team-a"));
         assert!(matches!(
             rx.recv().await.unwrap().kind,
             JobEventKind::Changed
         ));
-        assert!(hub.recent(id).is_none(), "forgotten once ended");
+        assert!(hub.recent(id).is_none(), "forgotten once discarded");
     }
 
     #[test]
@@ -278,7 +343,7 @@ mod tests {
     fn the_recent_buffer_keeps_the_newest_lines_within_its_caps() {
         let hub = JobEvents::new();
         let id = Uuid::now_v7();
-        hub.started(id);
+        hub.started(id, "team-a");
         for i in 0..(RECENT_LINES + 10) {
             hub.log(id, &line(&format!("line {i}")));
         }

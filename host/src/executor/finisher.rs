@@ -65,11 +65,11 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
                     });
                 }
                 let written = shared.db.retry_job(&retry).await;
-                if matches!(written, Ok(true)) {
-                    shared.events.ended(id);
-                    if !retry.not_run
-                        && let Some(job) = shared.running_job(&id)
-                    {
+                if matches!(written, Ok(true))
+                    && let Some(job) = shared.running_job(&id)
+                {
+                    shared.events.ended(id, &job.account_id);
+                    if !retry.not_run {
                         shared.metrics.job_retried(&job.operation);
                     }
                 }
@@ -112,10 +112,10 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
 /// the live event that ends its streams.
 fn announce(shared: &Shared, finishes: &[JobFinish]) {
     for f in finishes {
-        shared.events.ended(f.id);
         let Some(job) = shared.running_job(&f.id) else {
             continue;
         };
+        shared.events.ended(f.id, &job.account_id);
         let ran = job.started.elapsed();
         let result = f.result.map(|r| r.to_string()).unwrap_or_default();
         tracing::info!(

@@ -162,6 +162,7 @@ impl Shared {
         for id in ids {
             running.remove(id);
             progress.remove(id);
+            self.events.discard(*id);
         }
     }
 
@@ -394,7 +395,7 @@ fn start(
         node = %shared.node_id,
         "job started"
     );
-    shared.events.started(id);
+    shared.events.started(id, &job.account_id);
     let (shared_c, registry, tx) = (shared.clone(), registry.clone(), tx.clone());
     let handle = tasks.spawn(async move {
         let observer = Arc::new(upkeep::ProgressObserver {

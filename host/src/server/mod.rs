@@ -196,6 +196,11 @@ pub async fn serve(
             "recorded target and schedule kind of older job configs"
         );
     }
+    // Bound before anything starts, so a taken address stops the start cleanly.
+    let metrics_socket = match &options.config.server.metrics_listen {
+        Some(addr) => Some(bind_metrics(addr).await?),
+        None => None,
+    };
     // Before this process recovers "its" running jobs: they may be another's.
     node_id::refuse_duplicate(&*db, &executor.node_id, executor.heartbeat_interval).await?;
     let mut tasks = background::start(&db, &registry, options.tick, executor, &stop);
@@ -217,8 +222,8 @@ pub async fn serve(
     ));
 
     let state = AppState { service };
-    if let Some(addr) = &options.config.server.metrics_listen {
-        tasks.push(metrics_listener(addr, state.clone(), stop.clone()).await?);
+    if let Some(listener) = metrics_socket {
+        tasks.push(metrics_listener(listener, state.clone(), stop.clone()));
     }
     let addr = listener.local_addr()?;
     match &tls {
@@ -292,26 +297,37 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves `/metrics` without tokens on the operator's `[server] metrics_listen`.
-async fn metrics_listener(
-    addr: &str,
-    state: AppState,
-    stop: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+/// Binds `[server] metrics_listen`.
+async fn bind_metrics(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on [server] metrics_listen = {addr:?}"))?;
     let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(
+            %bound,
+            "[server] metrics_listen is not a loopback address: anyone who reaches it reads every account's job counts without a token"
+        );
+    }
     println!("metrics on http://{bound}/metrics");
-    Ok(tokio::spawn(async move {
+    Ok(listener)
+}
+
+/// Serves `/metrics` without tokens on the operator's `[server] metrics_listen`.
+fn metrics_listener(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let app = api::metrics_app(state);
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await
         {
-            tracing::error!(%bound, "the metrics listener failed: {e}");
+            tracing::error!("the metrics listener failed: {e}");
         }
-    }))
+    })
 }
 
 /// How long a request may take unless `[server] request_timeout_secs` says otherwise.

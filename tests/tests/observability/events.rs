@@ -144,6 +144,18 @@ async fn streams_are_private(s: &TestServer) {
     .unwrap();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
+    // Another account's changes are refused outright (a client would reconnect to an
+    // empty stream in a loop).
+    let (status, body) = SseStream::open(
+        s.client(),
+        &format!("{}/api/v1/scheduler/events?account=bob", s.base),
+        &alice,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
     // An account holds at most 32 streams open; closing one frees its place.
     let bob = s.token("bob", false).await;
     let mut open_streams = Vec::new();

@@ -6,9 +6,10 @@ use keywarden_tests::server::{TestServer, on_each_backend};
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// A failed job (hello asked for a secret it was not granted) is retried: a new job with
-/// the same config and params, which fails the same way; a running job, another
-/// account's job and a read-only token are refused.
+/// A failed job (hello asked for a secret it was not granted) is retried once: a new
+/// job with the same config and params, which fails the same way; a second retry of the
+/// same failure, a job that succeeded, another account's job and a read-only token are
+/// refused.
 async fn an_ended_job_is_retried(s: &TestServer) {
     let alice = s.token("alice", false).await;
     let config = s
@@ -48,24 +49,50 @@ async fn an_ended_job_is_retried(s: &TestServer) {
         ["queued", "running"].contains(&retried["status"].as_str().unwrap()),
         "{retried}"
     );
-    // Not ended yet: refused, naming the job.
+    // A failure is retried once.
     let (status, body) = s
         .post(
             &alice,
-            &format!("/api/v1/scheduler/jobs/{new_id}/retry"),
+            &format!("/api/v1/scheduler/jobs/{job_id}/retry"),
             &json!({}),
         )
         .await;
-    if status != StatusCode::CREATED {
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
-        assert!(
-            body.to_string()
-                .contains("only an ended job can be retried"),
-            "{body}"
-        );
-    }
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("already retried"), "{body}");
     let second = s.wait_job(&alice, new_id, Duration::from_secs(60)).await;
     assert_eq!(second["status"], "failed", "{second}");
+
+    // A job that worked is not retried: its config runs it again.
+    let fine = s
+        .create_config(
+            &alice,
+            &json!({"name": "fine", "operation": "hello", "run_at": "0 0 1 1 *",
+                    "params": {"name": "Ada"}}),
+        )
+        .await;
+    let fine_id = fine["id"].as_str().unwrap();
+    let (_, run) = s
+        .post(
+            &alice,
+            &format!("/api/v1/scheduler/job-configs/{fine_id}/run-now"),
+            &json!({}),
+        )
+        .await;
+    let done = run["job_id"].as_str().unwrap();
+    s.wait_job(&alice, done, Duration::from_secs(60)).await;
+    let (status, body) = s
+        .post(
+            &alice,
+            &format!("/api/v1/scheduler/jobs/{done}/retry"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body.to_string()
+            .contains("only a failed job can be retried"),
+        "{body}"
+    );
 
     let bob = s.token("bob", false).await;
     let (status, body) = s
