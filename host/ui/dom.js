@@ -61,10 +61,8 @@ export function status(word) {
 }
 
 /** A table with a header row and one row per item. */
-export function table(headers, rows, widths = []) {
-  const cols = h("colgroup", {}, headers.map((_, i) => h("col", widths[i] ? { class: `w-${widths[i]}` } : {})));
+export function table(headers, rows) {
   return h("table", {},
-    cols,
     h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows));
 }

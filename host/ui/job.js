@@ -33,6 +33,8 @@ export async function render(view, route, ctx) {
     progressBox.dataset.source = source;
     progressBox.dataset.done = p?.done ?? 0;
     progressBox.dataset.total = p?.total ?? 0;
+    // Where a figure short of the end came from: proof that progress was seen live.
+    if (p?.total && p.done < p.total) progressBox.dataset.partialSource = source;
   }
 
   function showLogs() {
@@ -40,7 +42,7 @@ export async function render(view, route, ctx) {
       ? table(["Level", "Message", "Fields"], logs.map((l) => h("tr", {},
           h("td", {}, status(l.level ?? "")),
           h("td", {}, l.message ?? ""),
-          h("td", { class: "mono" }, l.fields && Object.keys(l.fields).length ? JSON.stringify(l.fields) : ""))), [])
+          h("td", { class: "mono" }, l.fields && Object.keys(l.fields).length ? JSON.stringify(l.fields) : ""))))
       : h("p", { class: "muted" }, "No log lines."));
   }
 

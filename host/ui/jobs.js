@@ -49,7 +49,8 @@ export async function render(view, route, ctx) {
       h("div", {}, h("button", { type: "submit", id: "apply-filters" }, "Apply"))),
     body);
 
-  const base = `#/jobs${[...new URLSearchParams(Object.entries(filters).filter(([, v]) => v))].length ? `?${new URLSearchParams(Object.entries(filters).filter(([, v]) => v))}` : ""}`;
+  const kept = new URLSearchParams(Object.entries(filters).filter(([, v]) => v)).toString();
+  const base = kept ? `#/jobs?${kept}` : "#/jobs";
   const rowsById = new Map();
   const load = async () => {
     const { data } = await get(API, { ...filters, skip, limit: LIMIT, sort: "-createdAt" }, ctx.signal);
@@ -80,9 +81,10 @@ export async function render(view, route, ctx) {
       reloading = load().finally(() => (reloading = null));
     }
   };
+  // Without a stream: reload while the page is empty or shows an unfinished job.
   const onPoll = async () => {
-    const anyLive = [...rowsById.keys()].length === 0 || [...body.querySelectorAll("tr[data-status]")].some((tr) => !isFinal({ status: tr.dataset.status }));
-    if (anyLive) await load();
+    const rows = [...body.querySelectorAll("tr[data-status]")];
+    if (!rows.length || rows.some((tr) => !isFinal({ status: tr.dataset.status }))) await load();
   };
   const query = filters.job_config_id ? { job_config_id: filters.job_config_id } : {};
   watchJobs(query, onJob, onPoll, ctx.signal).catch(ctx.showError);

@@ -23,7 +23,9 @@ const PAGE_QUERY: &str = "/api/v1/scheduler/jobs?skip=0&limit=50&sort=-createdAt
 /// 100,000 finished hello jobs of the admin account. They are inserted due in a year (so
 /// the executor leaves them alone) and then marked completed behind the server's back.
 async fn seed(s: &TestServer) {
-    let db = connect(s.database_url()).await.expect("the server's database");
+    let db = connect(s.database_url())
+        .await
+        .expect("the server's database");
     let now = chrono::Utc::now();
     let later = now + chrono::Duration::days(365);
     for chunk in (0..JOBS).collect::<Vec<_>>().chunks(2_000) {
@@ -67,7 +69,10 @@ async fn main() {
     let s = TestServer::sqlite().await;
     let started = Instant::now();
     seed(&s).await;
-    println!("seeded {JOBS} jobs in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "seeded {JOBS} jobs in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let mut api = Vec::with_capacity(API_RUNS);
     for _ in 0..API_RUNS {
@@ -86,7 +91,11 @@ async fn main() {
             ("KEYWARDEN_LOADS", PAGE_LOADS.to_string()),
         ],
     );
-    assert!(out.status.success(), "the browser script failed ({})", out.status);
+    assert!(
+        out.status.success(),
+        "the browser script failed ({})",
+        out.status
+    );
     let loads: Vec<f64> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("load_ms "))

@@ -104,7 +104,7 @@ def create_and_run(page):
     page.fill("#f-name", "dash-hello")
     page.fill("#f-operation", "hello")
     page.fill("#f-run_at", "0 3 * * *")
-    page.fill("#f-params", json.dumps({"name": "Ada", "repeat": 10, "delay_ms": 1500}))
+    page.fill("#f-params", json.dumps({"name": "Ada", "repeat": 10, "delay_ms": 4000}))
     check_layout(page, "config-form")
     page.click("#save-config")
     row = page.wait_for_selector("tr[data-name='dash-hello']")
@@ -130,6 +130,8 @@ def create_and_run(page):
     source = page.get_attribute("#job-progress", "data-source")
     if LIVE:
         assert source == "stream", f"progress came by {source}, not the event stream"
+        partial = page.get_attribute("#job-progress", "data-partial-source")
+        assert partial == "stream", f"no progress short of 10/10 came by the stream ({partial})"
     else:
         assert source == "poll", source
     assert page.inner_text("#job-progress .progress-text") == "10 / 10"
@@ -241,6 +243,50 @@ def keys_and_plugins(page):
     expect_in_order(names, ["Job configs", "Plugins", "Sign out", "Manifest"], "plugins page")
 
 
+def stream_client(browser, job_id):
+    """The page's event-stream reader against the documented contract of
+    GET /api/v1/scheduler/jobs/{id}/events, whatever this server has: the stream is
+    played by the browser's request interception (a keep-alive comment, `job` with the
+    stored log line, that line replayed as `log`, `progress`, a new `log`, `end` with
+    every line), built from the real job. The page must say the figures came by stream
+    and show each log line once."""
+    context = browser.new_context(viewport=VIEWPORT)
+    watch_requests(context)
+    token = ENV["KEYWARDEN_ADMIN_TOKEN"]
+    job = context.request.get(f"{BASE}/api/v1/scheduler/jobs/{job_id}",
+                              headers={"Authorization": f"Bearer {token}"}).json()
+    stored = {"level": "info", "message": "stored line", "fields": {"n": "1"}}
+    fresh = {"level": "warn", "message": "streamed line", "fields": {}}
+    running = dict(job, status="running", result=None, finished_at=None,
+                   progress={"done": 3, "total": 10}, logs=[stored])
+    final = dict(job, progress={"done": 10, "total": 10}, logs=[stored, fresh])
+    events = [
+        ": keep-alive\n\n",
+        f"event: job\ndata: {json.dumps(running)}\n\n",
+        f"event: log\ndata: {json.dumps(stored)}\n\n",
+        "event: progress\r\ndata: {\"done\":7,\"total\":10}\r\n\r\n",
+        f"event: log\ndata: {json.dumps(fresh)}\n\n",
+        f"event: end\ndata: {json.dumps(final)}\n\n",
+    ]
+    seen = []
+
+    def play(route):
+        seen.append(route.request.headers.get("authorization"))
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body="".join(events))
+
+    context.route(f"**/api/v1/scheduler/jobs/{job_id}/events", play)
+    page = context.new_page()
+    sign_in(page, BASE, token)
+    goto(page, f"#/jobs/{job_id}", "job")
+    page.wait_for_selector("main[data-status=completed]")
+    assert seen == [f"Bearer {token}"], f"the stream was asked for with {seen}"
+    assert page.get_attribute("#job-progress", "data-source") == "stream"
+    assert page.inner_text("#job-progress .progress-text") == "10 / 10"
+    lines = [td.inner_text() for td in page.query_selector_all("#job-logs tbody td:nth-child(2)")]
+    assert lines == ["stored line", "streamed line"], lines
+    context.close()
+
+
 requests = []
 
 
@@ -267,6 +313,7 @@ def main():
             stores_highlight(page)
             keys_and_plugins(page)
             read_only_refused(browser)
+            stream_client(browser, finished)
         except BaseException:
             # What the user saw when it went wrong.
             path = os.path.join(ARTIFACTS, "failure.png")

@@ -44,7 +44,14 @@ fn plugins_folder(dir: &Path) -> std::path::PathBuf {
 /// A self-signed certificate valid for `days`, with its key, as a PEM store file.
 fn pem_store_file(stores: &Path, name: &str, days: u32) {
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
         .args(["-nodes", "-keyout", &format!("{name}.key"), "-out"])
         .arg(format!("{name}.crt"))
         .args(["-days", &days.to_string(), "-subj"])
@@ -52,11 +59,19 @@ fn pem_store_file(stores: &Path, name: &str, days: u32) {
         .current_dir(stores)
         .output()
         .expect("openssl runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let read = |f: String| std::fs::read_to_string(stores.join(f)).unwrap();
     std::fs::write(
         stores.join(format!("{name}.pem")),
-        format!("{}{}", read(format!("{name}.crt")), read(format!("{name}.key"))),
+        format!(
+            "{}{}",
+            read(format!("{name}.crt")),
+            read(format!("{name}.key"))
+        ),
     )
     .unwrap();
 }
@@ -183,7 +198,11 @@ async fn a_user_works_through_every_page_in_chromium() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{fault}");
 
-    let expect = |v: &Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+    let expect = |v: &Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string())
+    };
     let out = browser.run(
         "dashboard_test.py",
         &[
@@ -198,13 +217,14 @@ async fn a_user_works_through_every_page_in_chromium() {
             ("KEYWARDEN_BAD_QUERY_FIELD", expect(&fault["field"])),
             ("KEYWARDEN_BAD_QUERY_POSITION", expect(&fault["position"])),
             ("KEYWARDEN_LIVE", if live { "1" } else { "0" }.to_owned()),
-            (
-                "KEYWARDEN_ARTIFACTS",
-                artifacts_dir().display().to_string(),
-            ),
+            ("KEYWARDEN_ARTIFACTS", artifacts_dir().display().to_string()),
         ],
     );
     print!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.status.success(), "the browser script failed ({})", out.status);
+    assert!(
+        out.status.success(),
+        "the browser script failed ({})",
+        out.status
+    );
     s.stop().await;
 }

@@ -60,7 +60,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(|| async { serve("index.html") }))
-        .route("/ui/{asset}", get(|Path(name): Path<String>| async move { serve(&name) }))
+        .route(
+            "/ui/{asset}",
+            get(|Path(name): Path<String>| async move { serve(&name) }),
+        )
 }
 
 /// The asset named `name` with the dashboard's headers, or 404 (with the same headers).
@@ -68,7 +71,10 @@ fn serve(name: &str) -> Response {
     let found = ASSETS.iter().find(|a| a.name == name);
     let mut response = match found {
         Some(asset) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            )],
             asset.body,
         )
             .into_response(),
@@ -134,7 +140,11 @@ mod tests {
         assert!(!page.body.contains("style="), "inline style");
         assert!(!page.body.contains("<style"), "inline style");
         for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
-            assert!(!asset.body.contains("innerHTML"), "{} uses innerHTML", asset.name);
+            assert!(
+                !asset.body.contains("innerHTML"),
+                "{} uses innerHTML",
+                asset.name
+            );
             assert!(!asset.body.contains("eval("), "{} uses eval", asset.name);
         }
     }
