@@ -115,6 +115,18 @@ def create_and_run(page):
     page.click("tr[data-name='dash-hello'] button.toggle")
     page.wait_for_selector("tr[data-name='dash-hello'] button.toggle:text-is('Pause')")
     check_layout(page, "configs")
+    # Edit: a bad schedule is refused naming run_at, a good one is saved.
+    click_to(page, "tr[data-name='dash-hello'] a:text-is('Edit')", "configs")
+    page.fill("#f-run_at", "not a cron")
+    page.click("#save-config")
+    page.wait_for_selector("#error:not([hidden])")
+    error = page.inner_text("#error")
+    assert "400" in error and "field: run_at" in error, error
+    assert page.evaluate("document.activeElement.id") == "f-run_at", "focus goes to the field at fault"
+    check_layout(page, "config-edit-refused")
+    page.fill("#f-run_at", "0 4 * * *")
+    page.click("#save-config")
+    page.wait_for_selector("tr[data-name='dash-hello'] td:text-is('0 4 * * *')")
     names = tab_order(page, 14)
     expect_in_order(names, ["Job configs", "Jobs", "Job history", "Certificate stores",
                             "Cloud keys", "Plugins", "Sign out", "New job config", "Run now"],

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use crate::repo_root;
 
@@ -15,9 +16,15 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Finds (or, through `.ci/playwright.sh`, installs) Playwright and chromium; panics
+    /// Finds (or, through `.ci/playwright.sh`, installs) Playwright and chromium, once per
+    /// process (tests running at once would race on the script's output file); panics
     /// with the reason when that fails.
-    pub fn find() -> Browser {
+    pub fn find() -> &'static Browser {
+        static FOUND: OnceLock<Browser> = OnceLock::new();
+        FOUND.get_or_init(Self::locate)
+    }
+
+    fn locate() -> Browser {
         let given = (
             std::env::var_os("KEYWARDEN_PLAYWRIGHT_VENV"),
             std::env::var_os("KEYWARDEN_CHROMIUM"),

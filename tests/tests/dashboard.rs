@@ -1,6 +1,7 @@
 //! The dashboard (`/ui`) in a real browser against a real server: headless Chromium
 //! driven by Playwright for Python (`tests/dashboard/dashboard_test.py`, venv from
-//! `.ci/playwright.sh`) plays a user on a server with the real plugins on SQLite.
+//! `.ci/playwright.sh`) plays a user on a server with the real plugins, on SQLite and
+//! (when `KEYWARDEN_TEST_DATABASE_URL` is set) PostgreSQL.
 //!
 //! The server is prepared through the API the way an operator would: a hello job config
 //! whose job fails on purpose (it asks for a secret its account does not have), two PEM
@@ -9,7 +10,7 @@
 //! not WebAssembly. The script then asserts what the user sees; the refusals it expects
 //! (the read-only run-now, the query fault) are asked of the API here first, so the page
 //! is checked against the server's own words. Screenshots of every page go to
-//! `target/test-artifacts/dashboard/`.
+//! `target/test-artifacts/dashboard/<backend>/`.
 
 use std::path::Path;
 use std::process::Command;
@@ -145,7 +146,16 @@ async fn has_streams(s: &TestServer, job: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_works_through_every_page_in_chromium() {
+async fn a_user_works_through_every_page_in_chromium_on_sqlite() {
+    a_user_works_through_every_page(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_works_through_every_page_in_chromium_on_postgres() {
+    a_user_works_through_every_page(true).await;
+}
+
+async fn a_user_works_through_every_page(postgres: bool) {
     let browser = Browser::find();
     let dir = tempfile::tempdir().unwrap();
     let stores = dir.path().join("stores");
@@ -157,9 +167,10 @@ async fn a_user_works_through_every_page_in_chromium() {
         keywarden_tests::server::TEST_ACCOUNTS,
         stores.display().to_string()
     ));
-    let s = TestServer::with_plugins(false, config, plugins_folder(dir.path()))
-        .await
-        .expect("a SQLite server");
+    let Some(s) = TestServer::with_plugins(postgres, config, plugins_folder(dir.path())).await
+    else {
+        return; // PostgreSQL not configured (outside CI; under CI this fails instead).
+    };
 
     let soon = inventoried_store(&s, "soon.pem").await;
     let later = inventoried_store(&s, "later.pem").await;
