@@ -144,6 +144,11 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
             "the OpenAPI contract test will try it again",
         ),
         (
+            "prometheus.sh",
+            "KEYWARDEN_PROMETHEUS_VENV",
+            "the metrics test will try it again",
+        ),
+        (
             "playwright.sh",
             "KEYWARDEN_PLAYWRIGHT_VENV",
             "the dashboard's browser test will try it again",
