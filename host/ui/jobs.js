@@ -71,10 +71,11 @@ export async function render(view, route, ctx) {
 
   // Live updates: replace a listed job's row; a new job on the first page reloads it.
   let reloading = null;
-  const onJob = (job) => {
+  const onJob = (job, source) => {
     const tr = rowsById.get(job.id);
     if (tr) {
       const fresh = row(job);
+      fresh.dataset.source = source;
       tr.replaceWith(fresh);
       rowsById.set(job.id, fresh);
     } else if (skip === 0 && matches(job, filters) && !reloading) {
