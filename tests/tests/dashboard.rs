@@ -228,7 +228,10 @@ async fn a_user_works_through_every_page(postgres: bool) {
             ("KEYWARDEN_BAD_QUERY_FIELD", expect(&fault["field"])),
             ("KEYWARDEN_BAD_QUERY_POSITION", expect(&fault["position"])),
             ("KEYWARDEN_LIVE", if live { "1" } else { "0" }.to_owned()),
-            ("KEYWARDEN_ARTIFACTS", artifacts_dir().display().to_string()),
+            (
+                "KEYWARDEN_ARTIFACTS",
+                artifacts_dir().join(s.backend).display().to_string(),
+            ),
         ],
     );
     print!("{}", String::from_utf8_lossy(&out.stdout));
