@@ -44,6 +44,7 @@ pub fn ci_venv(script: &str, env_var: &str) -> PathBuf {
 }
 
 pub mod aws;
+pub mod browser;
 pub mod cagent;
 pub mod cloud_jobs;
 pub mod fakes;

@@ -6,8 +6,9 @@
 //! * `test [ARGS]`: build the plugins, start a throwaway PostgreSQL when none is
 //!   configured (`.ci/postgres.sh`), a pebble ACME server (`.ci/pebble.sh`) and moto's
 //!   and LocalStack's venvs for the AWS KMS tests (`.ci/moto.sh`, `.ci/localstack.sh`),
-//!   schemathesis's for the OpenAPI contract test (`.ci/schemathesis.sh`), and run the
-//!   whole workspace's tests.
+//!   schemathesis's for the OpenAPI contract test (`.ci/schemathesis.sh`), Playwright's
+//!   and Debian's chromium for the dashboard's browser test (`.ci/playwright.sh`), and
+//!   run the whole workspace's tests.
 //! * `demo [ARGS]`: build the plugins and run the server on SQLite in `target/demo`.
 
 use std::path::{Path, PathBuf};
@@ -26,8 +27,9 @@ commands:
              or .ci/pebble.sh), moto and LocalStack for the AWS tests
              (KEYWARDEN_MOTO_VENV, KEYWARDEN_LOCALSTACK_VENV, or .ci/moto.sh and
              .ci/localstack.sh), schemathesis for the OpenAPI contract test
-             (KEYWARDEN_SCHEMATHESIS_VENV, or .ci/schemathesis.sh), run
-             `cargo test --workspace`
+             (KEYWARDEN_SCHEMATHESIS_VENV, or .ci/schemathesis.sh), Playwright and
+             chromium for the dashboard test (KEYWARDEN_PLAYWRIGHT_VENV and
+             KEYWARDEN_CHROMIUM, or .ci/playwright.sh), run `cargo test --workspace`
   demo       build the plugins and run `keywarden serve` on SQLite in target/demo,
              listening on 127.0.0.1:8080";
 
@@ -145,6 +147,11 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
             "prometheus.sh",
             "KEYWARDEN_PROMETHEUS_VENV",
             "the metrics test will try it again",
+        ),
+        (
+            "playwright.sh",
+            "KEYWARDEN_PLAYWRIGHT_VENV",
+            "the dashboard's browser test will try it again",
         ),
     ];
     for (script, provided, without) in services {

@@ -6,7 +6,8 @@
 //!
 //! Handlers parse a request, call [`crate::domain::Service`] and render the answer in
 //! their dialect; they never reach the database. `/healthz` is open, every other route
-//! (`/openapi.json` too) needs a bearer token (checked in [`auth`]).
+//! (`/openapi.json` too) needs a bearer token (checked in [`auth`]), except the
+//! dashboard's static files under `/ui` ([`ui`]), which hold no data.
 
 pub mod agent_protocol;
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod ciphertrust;
 pub mod contract;
 pub mod json;
 pub mod keyfactor;
+pub mod ui;
 
 use axum::Json;
 use axum::Router;
@@ -140,6 +142,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", ciphertrust)
         .nest("/KeyfactorAPI", keyfactor)
         .nest("/KeyfactorAgents", agent_protocol::routes())
+        .merge(ui::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             counted,
