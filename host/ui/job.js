@@ -65,8 +65,10 @@ export async function render(view, route, ctx) {
       fact("Finished", when(job.finished_at)));
     view.dataset.status = job.status;
     view.dataset.source = source;
-    retry.disabled = !isFinal(job);
-    retry.title = isFinal(job) ? "Queue this job again" : "A job can be retried once it has ended";
+    // The server retries failed jobs, each failure once (a job that worked runs again
+    // through its config's Run now).
+    retry.disabled = job.status !== "failed";
+    retry.title = job.status === "failed" ? "Queue this job again" : "Only a failed job can be retried";
     if (job.progress) showProgress(job.progress, source);
     // Polled jobs and the stream's `end` carry every log line; on the stream the lines
     // otherwise arrive as `log` events (stored ones replayed first), so a `job` event's
