@@ -113,7 +113,7 @@ impl StoreFields {
         let properties = self
             .properties
             .as_deref()
-            .map(|p| parse_json("--properties", p).map(|v| Value::String(v.to_string())))
+            .map(|p| parse_json("--properties", p))
             .transpose()?;
         let fields = Fields::default()
             .set("Id", id)
