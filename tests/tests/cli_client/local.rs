@@ -14,7 +14,10 @@ async fn completions_are_scripts_the_shells_accept() {
     let out = keywarden(&["completions", "bash"]).await;
     assert!(out.status.success(), "{out:?}");
     let bash = String::from_utf8(out.stdout).unwrap();
-    assert!(bash.contains("keywarden__subcmd__jobs__subcmd__run"), "{bash}");
+    assert!(
+        bash.contains("keywarden__subcmd__jobs__subcmd__run"),
+        "{bash}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keywarden.bash");
     std::fs::write(&file, &bash).unwrap();
@@ -24,9 +27,16 @@ async fn completions_are_scripts_the_shells_accept() {
         .output()
         .await
         .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     for shell in ["zsh", "fish", "powershell", "elvish"] {
         let out = keywarden(&["completions", shell]).await;
-        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}: {out:?}");
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "{shell}: {out:?}"
+        );
     }
 }

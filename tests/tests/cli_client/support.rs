@@ -88,7 +88,8 @@ impl Kw {
         let mut args = args.to_vec();
         args.extend(["-o", "json"]);
         let text = self.ok(&args).await;
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {text}"))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {text}"))
     }
 
     /// Runs a command that must exit with `code`; its standard error.

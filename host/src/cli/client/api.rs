@@ -6,9 +6,9 @@ use reqwest::Method;
 
 use super::args::Paging;
 use super::body::FileArg;
-use super::error::ClientResult;
+use super::error::{ClientResult, exit};
 use super::http::{Call, Client};
-use super::render::{View, show};
+use super::render::{View, pretty, show};
 
 #[derive(Debug, Subcommand)]
 pub enum ApiCommand {
@@ -46,8 +46,8 @@ pub async fn run(client: &Client, command: ApiCommand) -> ClientResult {
         ApiCommand::Openapi => {
             // A document too big for a table: always JSON.
             let value = client.json(&Call::get("/openapi.json")).await?;
-            println!("{}", super::render::pretty(&value));
-            return Ok(super::error::exit::OK);
+            println!("{}", pretty(&value));
+            return Ok(exit::OK);
         }
     };
     let mut call = args.paging.apply(Call::new(method, args.path));

@@ -2,9 +2,9 @@
 
 use clap::Subcommand;
 
-use super::error::ClientResult;
+use super::error::{ClientResult, exit};
 use super::http::{Call, Client};
-use super::render::{Column, View};
+use super::render::{Column, Output, View, cell, print};
 
 const COLUMNS: &[Column] = &[
     ("SEQ", "/seq"),
@@ -57,12 +57,9 @@ pub async fn run(client: &Client, command: AuditCommand) -> ClientResult {
         .query("after_seq", after_seq)
         .query("limit", limit);
     let value = client.json(&call).await?;
-    super::render::print(&value, client.output, View::List(COLUMNS));
-    if client.output == super::render::Output::Table {
-        println!(
-            "chain intact: {}",
-            super::render::cell(value.get("chain_intact"))
-        );
+    print(&value, client.output, View::List(COLUMNS));
+    if client.output == Output::Table {
+        println!("chain intact: {}", cell(value.get("chain_intact")));
     }
-    Ok(super::error::exit::OK)
+    Ok(exit::OK)
 }

@@ -130,12 +130,24 @@ impl Client {
 
     /// Sends the call and returns its JSON answer (`Null` for an empty one, e.g. 204).
     pub async fn json(&self, call: &Call) -> Result<Value, ClientError> {
+        Ok(self.counted(call).await?.0)
+    }
+
+    /// [`json`](Self::json), with the `x-total-count` header the Keyfactor lists carry.
+    pub async fn counted(&self, call: &Call) -> Result<(Value, Option<i64>), ClientError> {
         let response = self.send(call).await?;
+        let total = response
+            .headers()
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
         if bytes.is_empty() {
-            return Ok(Value::Null);
+            return Ok((Value::Null, total));
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+        let value =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok((value, total))
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> ClientError {

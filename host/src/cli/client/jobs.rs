@@ -14,7 +14,7 @@ use super::configs;
 use super::error::{ClientError, ClientResult, exit};
 use super::follow::{JobEvent, follow, is_final, job_exit, log_line};
 use super::http::{Call, Client};
-use super::render::{Column, Output, View, cell, pretty, show};
+use super::render::{Column, Output, View, cell, pretty, print, show};
 
 const PATH: &str = "/api/v1/scheduler/jobs";
 
@@ -162,7 +162,7 @@ pub async fn run(client: &Client, command: JobsCommand) -> ClientResult {
             match (wait, job["id"].as_str()) {
                 (true, Some(new)) => wait_for(client, new).await,
                 _ => {
-                    super::render::print(&job, client.output, View::Object);
+                    print(&job, client.output, View::Object);
                     Ok(exit::OK)
                 }
             }
@@ -187,7 +187,7 @@ pub async fn run(client: &Client, command: JobsCommand) -> ClientResult {
 pub async fn run_config(client: &Client, args: RunArgs) -> ClientResult {
     let started = configs::run_now(client, &args.config).await?;
     if !args.wait {
-        super::render::print(&started, client.output, View::Object);
+        print(&started, client.output, View::Object);
         return Ok(exit::OK);
     }
     let job_id = started["job_id"]

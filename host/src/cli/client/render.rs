@@ -33,12 +33,18 @@ pub enum View {
 
 /// Calls the server and prints the answer as `view` says (or as JSON).
 pub async fn show(client: &Client, call: Call, view: View) -> ClientResult {
-    let value = client.json(&call).await?;
-    print(&value, client.output, view);
+    let (value, total) = client.counted(&call).await?;
+    print_counted(&value, total, client.output, view);
     Ok(exit::OK)
 }
 
-pub fn print(value: &Value, output: super::render::Output, view: View) {
+/// Prints an answer: JSON unchanged (nothing for an empty answer), or as `view` says.
+pub fn print(value: &Value, output: Output, view: View) {
+    print_counted(value, None, output, view);
+}
+
+/// [`print`], with the list's total when the server sent it as a header.
+fn print_counted(value: &Value, total: Option<i64>, output: Output, view: View) {
     match output {
         Output::Json => {
             if !value.is_null() {
@@ -46,8 +52,8 @@ pub fn print(value: &Value, output: super::render::Output, view: View) {
             }
         }
         Output::Table => match view {
-            View::List(columns) => print_list(value, columns),
-            View::Rows => print_rows(value),
+            View::List(columns) => print_list(value, total, columns),
+            View::Rows => print_rows(value, total),
             View::Object => println!("{}", object_table(value)),
             View::Done(sentence) => match value {
                 Value::Null => println!("{sentence}"),
@@ -72,7 +78,7 @@ fn rows_of(value: &Value) -> Option<&[Value]> {
     }
 }
 
-fn print_rows(value: &Value) {
+fn print_rows(value: &Value, total: Option<i64>) {
     let keys: Vec<String> = rows_of(value)
         .and_then(|rows| rows.first())
         .and_then(Value::as_object)
@@ -87,18 +93,18 @@ fn print_rows(value: &Value) {
         .unwrap_or_default();
     let columns: Vec<(String, String)> =
         keys.iter().map(|k| (k.clone(), format!("/{k}"))).collect();
-    print_table(value, &columns);
+    print_table(value, total, &columns);
 }
 
-fn print_list(value: &Value, columns: &[Column]) {
+fn print_list(value: &Value, total: Option<i64>, columns: &[Column]) {
     let columns: Vec<(String, String)> = columns
         .iter()
         .map(|(h, p)| ((*h).to_owned(), (*p).to_owned()))
         .collect();
-    print_table(value, &columns);
+    print_table(value, total, &columns);
 }
 
-fn print_table(value: &Value, columns: &[(String, String)]) {
+fn print_table(value: &Value, total: Option<i64>, columns: &[(String, String)]) {
     let Some(rows) = rows_of(value) else {
         println!("{}", object_table(value));
         return;
@@ -113,7 +119,7 @@ fn print_table(value: &Value, columns: &[(String, String)]) {
         );
     }
     println!("{table}");
-    match value.get("total").and_then(Value::as_i64) {
+    match total.or_else(|| value.get("total").and_then(Value::as_i64)) {
         Some(total) => println!("{} of {total}", rows.len()),
         None => println!("{} rows", rows.len()),
     }

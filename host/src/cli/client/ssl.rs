@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::args::KeyfactorPaging;
 use super::body::{Fields, FileArg};
-use super::error::ClientResult;
+use super::error::{ClientError, ClientResult};
 use super::http::{Call, Client};
 use super::render::{Column, View, show};
 
@@ -130,7 +130,7 @@ pub struct RangeFields {
 }
 
 impl RangeFields {
-    fn call(&self, method: reqwest::Method, path: &str) -> Result<Call, super::error::ClientError> {
+    fn call(&self, method: reqwest::Method, path: &str) -> Result<Call, ClientError> {
         let ranges = (!self.ranges.is_empty()).then(|| json!(self.ranges));
         let fields = Fields::default()
             .set("NetworkId", self.network.clone())

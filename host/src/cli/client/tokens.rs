@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::body::Fields;
 use super::error::{ClientError, ClientResult, exit};
 use super::http::{Call, Client};
-use super::render::{Column, View, show};
+use super::render::{Column, Output, View, cell, pretty, show};
 use crate::cli::TokensCommand;
 
 const COLUMNS: &[Column] = &[
@@ -53,18 +53,18 @@ pub async fn run(client: &Client, command: TokensCommand) -> ClientResult {
             let call = Call::post("/api/v1/tokens", Value::Object(body));
             let created = client.json(&call).await?;
             match client.output {
-                super::render::Output::Json => println!("{}", super::render::pretty(&created)),
+                Output::Json => println!("{}", pretty(&created)),
                 // The secret alone on stdout, like the local `tokens create`, so
                 // `T=$(keywarden tokens create ...)` works; the rest on stderr.
-                super::render::Output::Table => {
+                Output::Table => {
                     let token = created["token"]
                         .as_str()
                         .ok_or_else(|| ClientError::Protocol("the answer holds no token".into()))?;
                     eprintln!(
                         "token {} for account {} ({}); shown once",
-                        super::render::cell(created.get("id")),
-                        super::render::cell(created.get("account")),
-                        super::render::cell(created.get("role"))
+                        cell(created.get("id")),
+                        cell(created.get("account")),
+                        cell(created.get("role"))
                     );
                     println!("{token}");
                 }
