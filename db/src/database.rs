@@ -394,6 +394,8 @@ pub trait Database: Send + Sync {
     async fn recover_node(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<Job>>;
     /// Whether the config has a queued or running job (the `overlap = skip` policy).
     async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool>;
+    /// How many jobs wait (and are due at `now`) and run, and the oldest due one's time.
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<crate::QueueStats>;
 
     // ----- scheduler -----
 

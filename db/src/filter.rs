@@ -53,6 +53,8 @@ pub struct JobFilter {
     pub created_before: Option<DateTime<Utc>>,
     /// Created at or after (inclusive).
     pub created_after: Option<DateTime<Utc>>,
+    /// Changed (created, claimed, progressed, finished...) at or after (inclusive).
+    pub updated_after: Option<DateTime<Utc>>,
     /// Ran (or runs) on this node.
     pub processing_node: Option<String>,
     /// Leave each job's params out (read back as `{}`): listings do not carry them unless

@@ -415,6 +415,19 @@ impl NewJob {
     }
 }
 
+/// The job queue at one moment, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    /// Jobs waiting, due or not.
+    pub queued: i64,
+    /// Queued jobs whose time has come.
+    pub due: i64,
+    /// Jobs some node runs.
+    pub running: i64,
+    /// When the longest-waiting due job became due.
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
 /// Progress counters reported by a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {

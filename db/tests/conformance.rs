@@ -133,6 +133,8 @@ conformance!(
     config_listing::config_sort_and_page,
     job_listing::job_filters,
     job_listing::job_sort_and_page,
+    job_listing::jobs_changed_since,
+    job_listing::queue_stats_count_the_queue,
     executor::claim_semantics,
     executor::concurrent_claimers,
     executor::finish_only_if_still_running_on_node,

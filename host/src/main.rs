@@ -10,14 +10,8 @@ use keywarden::cli::{
 #[tokio::main]
 async fn main() -> ExitCode {
     keywarden::cli::owner_only_new_files();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYWARDEN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    cli.log_format.install();
     let (args, resource) = match cli.command {
         Command::Agents(r) => remote(r, Resource::Agents),
         Command::Alerts(r) => remote(r, Resource::Alerts),

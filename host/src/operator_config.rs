@@ -432,6 +432,10 @@ pub struct ServerConfig {
     /// The share of this node's job slots one account may hold while other accounts'
     /// jobs wait (default 0.5; 1 turns fair claiming off).
     pub account_share: Option<f64>,
+    /// Also serve `GET /metrics` here, without a token, for a Prometheus that cannot
+    /// send one (e.g. `127.0.0.1:9464`). On the main address `/metrics` always needs a
+    /// token of the admin account.
+    pub metrics_listen: Option<String>,
 }
 
 /// The limits one job runs under, after applying a plugin's overrides.

@@ -44,7 +44,9 @@ impl Node {
             .open(data.join("server.log"))
             .expect("server log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keywarden"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        // JSON lines at the default levels: what a log pipeline reads (checked below).
+        cmd.args(["--log-format", "json"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .arg("--plugins-dir")
             .arg(plugins())
@@ -57,11 +59,12 @@ impl Node {
             "KEYWARDEN_CONFIG",
             "KEYWARDEN_DATABASE_URL",
             "KEYWARDEN_NODE_ID",
+            "KEYWARDEN_LOG",
+            "KEYWARDEN_LOG_FORMAT",
         ] {
             cmd.env_remove(var);
         }
         let mut child = cmd
-            .env("KEYWARDEN_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -446,5 +449,45 @@ async fn postgres_sigterm_lets_running_jobs_finish() {
     if let Some(db) = Db::postgres("sigterm_lets_running_jobs_finish").await {
         sigterm_lets_running_jobs_finish(&db).await;
         db.drop_schema().await;
+    }
+}
+
+/// `--log-format json`: every line on stderr is one JSON object, and each job has a
+/// line when it starts and one when it ends, with its id, so a log pipeline can follow
+/// it (shown at the default level).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_have_a_line_per_job_start_and_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), None);
+    let config = node.config("logged", 0, json!({})).await;
+    let jobs = vec![node.run_now(&config).await, node.run_now(&config).await];
+    node.wait_status(&jobs, "completed", Duration::from_secs(60))
+        .await;
+    assert!(node.terminate(Duration::from_secs(30)));
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for job in &jobs {
+        let of = |message: &str| {
+            lines
+                .iter()
+                .filter(|l| l["message"] == message && l["job"] == job.as_str())
+                .collect::<Vec<_>>()
+        };
+        let started = of("job started");
+        assert_eq!(started.len(), 1, "{log}");
+        assert_eq!(started[0]["operation"], "hello");
+        assert_eq!(started[0]["account"], "admin");
+        assert_eq!(started[0]["node"], NODE);
+        assert_eq!(started[0]["level"], "INFO");
+        let ended = of("job ended");
+        assert_eq!(ended.len(), 1, "{log}");
+        assert_eq!(ended[0]["status"], "completed");
+        assert_eq!(ended[0]["result"], "success");
+        assert!(ended[0]["duration_ms"].is_u64(), "{}", ended[0]);
+        assert!(ended[0]["timestamp"].is_string(), "{}", ended[0]);
     }
 }

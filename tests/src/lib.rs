@@ -50,6 +50,7 @@ pub mod fakes;
 pub mod localstack;
 pub mod moto;
 pub mod server;
+pub mod sse;
 pub mod sshd;
 mod support;
 pub mod tls_fleet;

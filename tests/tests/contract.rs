@@ -59,11 +59,13 @@ fn operator_config(stores: &Path) -> keywarden::operator_config::OperatorConfig 
 async fn operations(server: &TestServer) -> usize {
     let (status, document) = server.get(&server.admin, "/openapi.json").await;
     assert!(status.is_success(), "{document}");
+    // The event streams are left to their own tests (see schemathesis.toml).
     document["paths"]
         .as_object()
         .unwrap()
-        .values()
-        .map(|item| item.as_object().unwrap().len())
+        .iter()
+        .filter(|(path, _)| !path.ends_with("/events"))
+        .map(|(_, item)| item.as_object().unwrap().len())
         .sum()
 }
 

@@ -141,6 +141,11 @@ fn test(root: &Path, extra: Vec<String>) -> Result<()> {
             "KEYWARDEN_SCHEMATHESIS_VENV",
             "the OpenAPI contract test will try it again",
         ),
+        (
+            "prometheus.sh",
+            "KEYWARDEN_PROMETHEUS_VENV",
+            "the metrics test will try it again",
+        ),
     ];
     for (script, provided, without) in services {
         if std::env::var_os(provided).is_some() {

@@ -147,6 +147,9 @@ fn push_filter<DB: Backend>(q: &mut Sql<DB>, f: &JobFilter) {
     if let Some(v) = f.created_after {
         q.push(" AND created_at >= ").bind(v);
     }
+    if let Some(v) = f.updated_after {
+        q.push(" AND updated_at >= ").bind(v);
+    }
     if let Some(v) = &f.processing_node {
         q.push(" AND processing_node = ").bind(v);
     }
@@ -217,4 +220,30 @@ pub(crate) async fn has_unfinished<DB: Backend>(
     );
     q.bind(config_id).push(" LIMIT 1");
     Ok(q.fetch_optional(&mut *s.conn().await?).await?.is_some())
+}
+
+/// One pass over the queued and running jobs (the partial indexes keep it to those).
+pub(crate) async fn queue_stats<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::QueueStats> {
+    let mut q = Sql::<DB>::new(
+        "SELECT COUNT(CASE WHEN status = 'queued' THEN 1 END) AS queued, \
+         COUNT(CASE WHEN status = 'running' THEN 1 END) AS running, \
+         COUNT(CASE WHEN status = 'queued' AND scheduled_for <= ",
+    );
+    q.bind(now)
+        .push(" THEN 1 END) AS due, MIN(CASE WHEN status = 'queued' AND scheduled_for <= ")
+        .bind(now)
+        .push(" THEN scheduled_for END) AS oldest_due FROM jobs WHERE status IN ('queued', 'running')");
+    let Some(row) = q.fetch_optional(&mut *s.conn().await?).await? else {
+        return Ok(crate::QueueStats::default());
+    };
+    let cols = crate::backend::Cols::<DB>(&row);
+    Ok(crate::QueueStats {
+        queued: cols.opt_int("queued")?.unwrap_or(0),
+        due: cols.opt_int("due")?.unwrap_or(0),
+        running: cols.opt_int("running")?.unwrap_or(0),
+        oldest_due: cols.opt_time("oldest_due")?,
+    })
 }

@@ -470,6 +470,9 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool> {
         jobs::has_unfinished(self, config_id).await
     }
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<crate::QueueStats> {
+        jobs::queue_stats(self, now).await
+    }
 
     async fn due_configs(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<JobConfig>> {
         configs::due(self, now, limit).await

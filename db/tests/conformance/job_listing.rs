@@ -269,3 +269,68 @@ pub async fn job_sort_and_page(db: Arc<dyn Database>) {
         Err(DbError::InvalidSort(_))
     ));
 }
+
+/// `updated_after` finds the jobs that changed since a moment, whatever changed them:
+/// what the live streams of `GET /api/v1/scheduler/events` ask every second.
+pub async fn jobs_changed_since(db: Arc<dyn Database>) {
+    let a = new_job("kylo", "a", t(10), t(10));
+    let b = new_job("kylo", "b", t(20), t(20));
+    let other = new_job("acme", "c", t(20), t(20));
+    db.insert_jobs(&[a.clone(), b.clone(), other.clone()])
+        .await
+        .unwrap();
+    let since = |at, account: Option<&str>| JobFilter {
+        updated_after: Some(at),
+        account_id: account.map(str::to_owned),
+        ..Default::default()
+    };
+    let sort = Sort::by("updated_at", false);
+    let (_, found) = job_ids(&db, &since(t(15), Some("kylo")), &sort).await;
+    assert_eq!(
+        found,
+        vec![b.id],
+        "inserted after the moment, in the account"
+    );
+    let (_, found) = job_ids(&db, &since(t(20), None), &sort).await;
+    assert_eq!(found.len(), 2, "inclusive bound: {found:?}");
+
+    let claimed = db
+        .claim_jobs("n1", t(30), 1, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].id, a.id);
+    let before_progress = chrono::Utc::now() - chrono::Duration::seconds(1);
+    assert!(db.update_progress(a.id, 1, 4).await.unwrap());
+    let (_, found) = job_ids(&db, &since(before_progress, Some("kylo")), &sort).await;
+    assert_eq!(found, vec![a.id], "progress is a change");
+}
+
+/// `queue_stats`: waiting, due and running jobs, and how long the oldest due one waits
+/// (the metrics' queue depth and age).
+pub async fn queue_stats_count_the_queue(db: Arc<dyn Database>) {
+    assert_eq!(
+        db.queue_stats(t(0)).await.unwrap(),
+        keywarden_db::QueueStats::default()
+    );
+    let first = new_job("kylo", "a", t(10), t(10));
+    let second = new_job("acme", "b", t(20), t(10));
+    let later = new_job("kylo", "c", t(1_000), t(10));
+    db.insert_jobs(&[first.clone(), second.clone(), later])
+        .await
+        .unwrap();
+    let claimed = db
+        .claim_jobs("n1", t(30), 1, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].id, first.id);
+    let stats = db.queue_stats(t(30)).await.unwrap();
+    assert_eq!(
+        stats,
+        keywarden_db::QueueStats {
+            queued: 2,
+            due: 1,
+            running: 1,
+            oldest_due: Some(t(20)),
+        }
+    );
+}

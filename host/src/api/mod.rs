@@ -72,6 +72,39 @@ async fn openapi_json(
     Ok(Json(contract::document(&state.service, &caller).await?))
 }
 
+/// The node's metrics (Prometheus text format), for tokens of the admin account.
+async fn metrics(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::domain::Caller>,
+) -> ApiResult<axum::response::Response> {
+    Ok(metrics_text(state.service.metrics_for(&caller).await?))
+}
+
+/// The same without a token, for the operator's separate metrics address.
+async fn open_metrics(State(state): State<AppState>) -> axum::response::Response {
+    metrics_text(state.service.metrics_unchecked().await)
+}
+
+fn metrics_text(body: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// What `[server] metrics_listen` serves: `/metrics` only, without tokens.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(open_metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
@@ -87,8 +120,16 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::require::<keyfactor::kit::KeyfactorError>,
         ));
+    let counted = state.service.metrics().clone();
     Router::new()
         .route("/healthz", get(ciphertrust::misc::healthz))
+        .route(
+            "/metrics",
+            get(metrics).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require::<ApiError>,
+            )),
+        )
         .route(
             "/openapi.json",
             get(openapi_json).route_layer(axum::middleware::from_fn_with_state(
@@ -100,5 +141,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/KeyfactorAPI", keyfactor)
         .nest("/KeyfactorAgents", agent_protocol::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            counted,
+            crate::metrics::track_requests,
+        ))
         .with_state(state)
 }

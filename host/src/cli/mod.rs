@@ -15,8 +15,44 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "keywarden", version, about)]
 pub struct Cli {
+    /// How log lines on stderr look: `text` for people, `json` (one object per line,
+    /// fields at the top level) for a log pipeline.
+    #[arg(long, global = true, env = "KEYWARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// Installs the process's log subscriber: levels from `KEYWARDEN_LOG` (default:
+    /// warnings, and the line per job start and end), lines on stderr.
+    pub fn install(self) {
+        let filter =
+            tracing_subscriber::EnvFilter::try_from_env("KEYWARDEN_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(format!(
+                    "warn,{}=info,{}=info",
+                    crate::executor::JOB_LOG_TARGET,
+                    crate::executor::LIFECYCLE_LOG_TARGET
+                ))
+            });
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match self {
+            LogFormat::Text => builder.init(),
+            LogFormat::Json => builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .init(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -92,7 +92,10 @@ pub(crate) async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-    eprintln!("shutdown requested; finishing running jobs");
+    tracing::info!(
+        target: crate::executor::LIFECYCLE_LOG_TARGET,
+        "shutdown requested; finishing running jobs"
+    );
 }
 
 /// `keywarden serve`: runs until SIGINT/SIGTERM, then drains and returns.

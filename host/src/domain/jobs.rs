@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use keywarden_db::{
-    Job, JobConfig, JobCount, JobCountFilter, JobFilter, NewJob, Recurrence, RunOn, ScheduleKind,
-    Sort,
+    Job, JobConfig, JobCount, JobCountFilter, JobFilter, JobStatus, NewJob, Recurrence, RunOn,
+    ScheduleKind, Sort,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -178,6 +178,30 @@ impl Service {
         } else {
             Err(DomainError::not_found(format!("no job with id {id}")))
         }
+    }
+
+    /// Runs an ended job again as a new job (same operation, params, target, node and
+    /// config) in the job's account, after the checks every queued job passes. A job
+    /// still queued or running is refused: it has not had its chance yet.
+    pub async fn retry_job(&self, caller: &Caller, id: Uuid) -> DomainResult<Job> {
+        let job = self.job(caller, id).await?;
+        self.check_host_caller(caller, &job.operation)?;
+        if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
+            return Err(DomainError::conflict(
+                Field::Job,
+                format!(
+                    "job {id} is {}: only an ended job can be retried",
+                    job.status
+                ),
+            ));
+        }
+        let ids = self
+            .enqueue(&job.account_id, vec![JobSpec::rerun(&job, Utc::now())])
+            .await?;
+        let new = ids.first().copied().ok_or_else(|| {
+            DomainError::internal("retrying a job", "the new job was not enqueued")
+        })?;
+        self.job(caller, new).await
     }
 
     /// Enqueues `jobs` in the caller's account, all or none; returns their ids.

@@ -19,9 +19,11 @@ pub mod configs;
 pub mod error;
 pub mod history;
 pub mod host_operations;
+pub mod job_events;
 pub mod jobs;
 pub mod kind;
 pub mod legacy;
+pub mod metrics;
 pub mod quotas;
 pub mod schedule;
 pub mod ssl_networks;
@@ -47,6 +49,10 @@ pub struct Service {
     node_id: String,
     /// Serving remote agents (their CA, settings); `None` in tools that do not.
     agents: Option<Arc<agents::AgentsContext>>,
+    /// What running jobs report live (the executor of this node publishes into it).
+    events: crate::events::JobEvents,
+    /// This node's metrics, for `GET /metrics`.
+    metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for Service {
@@ -65,7 +71,20 @@ impl Service {
             registry,
             node_id,
             agents: None,
+            events: crate::events::JobEvents::default(),
+            metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// The service following this node's executor's live events and serving its metrics.
+    pub fn with_observability(
+        mut self,
+        events: crate::events::JobEvents,
+        metrics: crate::metrics::Metrics,
+    ) -> Self {
+        self.events = events;
+        self.metrics = metrics;
+        self
     }
 
     /// The service serving remote agents too.
@@ -82,6 +101,11 @@ impl Service {
     /// The plugins folder's registry (what is loaded, for listings and the API contract).
     pub fn registry(&self) -> &Arc<PluginRegistry> {
         &self.registry
+    }
+
+    /// This node's metrics (the HTTP layer counts requests into them).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// Which database backend is underneath (`sqlite` or `postgres`).

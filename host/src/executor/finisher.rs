@@ -64,7 +64,16 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
                         last: false,
                     });
                 }
-                match shared.db.retry_job(&retry).await {
+                let written = shared.db.retry_job(&retry).await;
+                if matches!(written, Ok(true)) {
+                    shared.events.ended(id);
+                    if !retry.not_run
+                        && let Some(job) = shared.running_job(&id)
+                    {
+                        shared.metrics.job_retried(&job.operation);
+                    }
+                }
+                match written {
                     // Waiting (for a store's lock) is routine; a failed attempt is not.
                     Ok(true) if retry.not_run => tracing::debug!(job = %id, %at, "{message}"),
                     Ok(true) => tracing::info!(job = %id, %at, "{message}"),
@@ -79,6 +88,7 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
         }
     }
     if !finishes.is_empty() && write_finishes(shared, &finishes).await {
+        announce(shared, &finishes);
         audit(shared, &finishes).await;
         failures.extend(
             finishes
@@ -95,6 +105,39 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
     shared.forget(&ids);
     if !failures.is_empty() {
         crate::alerts::jobs::failed(&*shared.db, &failures).await;
+    }
+}
+
+/// One log line per ended job (what a log pipeline follows a job by), its metrics, and
+/// the live event that ends its streams.
+fn announce(shared: &Shared, finishes: &[JobFinish]) {
+    for f in finishes {
+        shared.events.ended(f.id);
+        let Some(job) = shared.running_job(&f.id) else {
+            continue;
+        };
+        let ran = job.started.elapsed();
+        let result = f.result.map(|r| r.to_string()).unwrap_or_default();
+        tracing::info!(
+            target: super::JOB_LOG_TARGET,
+            job = %f.id,
+            account = %job.account_id,
+            operation = %job.operation,
+            attempt = job.attempt,
+            status = %f.status,
+            result = %result,
+            duration_ms = u64::try_from(ran.as_millis()).unwrap_or(u64::MAX),
+            node = %shared.node_id,
+            "job ended"
+        );
+        shared.metrics.job_finished(
+            crate::metrics::JobLabels {
+                operation: job.operation,
+                status: f.status.to_string(),
+                result,
+            },
+            ran,
+        );
     }
 }
 

@@ -70,7 +70,18 @@ pub struct ExecutorConfig {
     /// jobs wait (0 to 1; 1 turns fair claiming off). Beyond it an account only gets
     /// slots nobody else asks for, and a few slots stay free for others' next jobs.
     pub account_share: f64,
+    /// Where running jobs' progress, log lines and state changes are published.
+    pub events: crate::events::JobEvents,
+    /// What the executor counts (jobs finished, durations, plugin failures).
+    pub metrics: crate::metrics::Metrics,
 }
+
+/// The log target of the one line per job start and end (shown by default, so a log
+/// pipeline can follow every job by its id).
+pub const JOB_LOG_TARGET: &str = "keywarden::jobs";
+
+/// The log target of the node's start and stop lines (shown by default too).
+pub const LIFECYCLE_LOG_TARGET: &str = "keywarden::lifecycle";
 
 /// One account's share of a node's slots by default.
 pub const DEFAULT_ACCOUNT_SHARE: f64 = 0.5;
@@ -90,6 +101,8 @@ impl ExecutorConfig {
             finish_batch: 1000,
             finish_window: Duration::from_millis(2),
             account_share: DEFAULT_ACCOUNT_SHARE,
+            events: crate::events::JobEvents::default(),
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 }
@@ -102,6 +115,8 @@ pub(crate) struct Shared {
     running: Mutex<HashMap<Uuid, RunningJob>>,
     /// Latest unsaved progress per job.
     progress: Mutex<HashMap<Uuid, (u64, u64)>>,
+    pub(crate) events: crate::events::JobEvents,
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 /// What the audit log records of a running job's outcome besides the outcome itself.
@@ -111,6 +126,8 @@ pub(crate) struct RunningJob {
     pub operation: String,
     /// The attempt this node runs: its lease renewals and outcome name it.
     pub attempt: i32,
+    /// When this node started it (for its duration).
+    pub started: Instant,
 }
 
 impl Shared {
@@ -182,6 +199,8 @@ async fn run(
         node_id: cfg.node_id.clone(),
         running: Mutex::default(),
         progress: Mutex::default(),
+        events: cfg.events.clone(),
+        metrics: cfg.metrics.clone(),
     });
     recover_orphans(&shared).await;
     let stop_upkeep = CancellationToken::new();
@@ -362,8 +381,20 @@ fn start(
             account_id: job.account_id.clone(),
             operation: job.operation.clone(),
             attempt: job.attempt,
+            started: Instant::now(),
         },
     );
+    tracing::info!(
+        target: JOB_LOG_TARGET,
+        job = %id,
+        account = %job.account_id,
+        operation = %job.operation,
+        config = ?job.job_config_id,
+        attempt = job.attempt,
+        node = %shared.node_id,
+        "job started"
+    );
+    shared.events.started(id);
     let (shared_c, registry, tx) = (shared.clone(), registry.clone(), tx.clone());
     let handle = tasks.spawn(async move {
         let observer = Arc::new(upkeep::ProgressObserver {

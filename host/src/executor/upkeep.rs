@@ -86,7 +86,9 @@ async fn save_progress(shared: &Shared) {
     }
 }
 
-/// Remembers the latest progress of one job; never blocks on the store.
+/// Remembers the latest progress of one job (saved by the upkeep task), publishes its
+/// progress and log lines as they come and counts what the metrics want; never blocks
+/// on the store.
 pub(crate) struct ProgressObserver {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: uuid::Uuid,
@@ -95,5 +97,18 @@ pub(crate) struct ProgressObserver {
 impl JobObserver for ProgressObserver {
     fn progress(&self, done: u64, total: u64) {
         self.shared.note_progress(self.id, done, total);
+        self.shared.events.progress(self.id, done, total);
+    }
+
+    fn log(&self, line: &crate::runtime::capabilities::log::LogLine) {
+        self.shared.events.log(self.id, line);
+    }
+
+    fn instantiated(&self, plugin: &str, took: std::time::Duration) {
+        self.shared.metrics.instantiated(plugin, took);
+    }
+
+    fn failed(&self, plugin: &str, failure: &crate::runtime::invoke::JobFailure) {
+        self.shared.metrics.plugin_failed(plugin, failure);
     }
 }

@@ -34,6 +34,14 @@ impl Drop for FolderWatch {
 
 /// Starts watching `registry`'s folder. Call after the initial scan.
 pub fn watch(registry: Arc<PluginRegistry>) -> anyhow::Result<FolderWatch> {
+    watch_measured(registry, crate::metrics::Metrics::default())
+}
+
+/// [`watch`], counting each plugin loaded, failed or removed by a rescan into `metrics`.
+pub fn watch_measured(
+    registry: Arc<PluginRegistry>,
+    metrics: crate::metrics::Metrics,
+) -> anyhow::Result<FolderWatch> {
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
@@ -50,6 +58,15 @@ pub fn watch(registry: Arc<PluginRegistry>) -> anyhow::Result<FolderWatch> {
             let summary = registry.scan().await;
             if summary != Default::default() {
                 tracing::info!(?summary, "plugins folder rescanned");
+            }
+            for (outcome, names) in [
+                ("loaded", &summary.loaded),
+                ("failed", &summary.failed),
+                ("removed", &summary.removed),
+            ] {
+                for _ in names {
+                    metrics.reloaded(outcome);
+                }
             }
         }
     });

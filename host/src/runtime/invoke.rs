@@ -130,9 +130,14 @@ pub async fn run_job(
 ) -> JobReport {
     let started = Instant::now();
     let limits = grants.limits;
+    let watcher = observer.clone();
     let sandbox = match Sandbox::new(plugin, &input.scope, grants, services, observer) {
         Ok(s) => s,
-        Err(e) => return early_failure(JobFailure::Instantiate(e.to_string()), started),
+        Err(e) => {
+            let failure = JobFailure::Instantiate(e.to_string());
+            watcher.failed(plugin, &failure);
+            return early_failure(failure, started);
+        }
     };
     let mut store = Store::new(pre.engine(), sandbox);
     arm_limits(&mut store, limits.fuel);
@@ -146,7 +151,9 @@ pub async fn run_job(
     // Host-side waits (HTTP, state) are not covered by epochs; bound them here too.
     let call_result = tokio::time::timeout(
         limits.timeout + Duration::from_millis(250),
-        instantiate_and_call(pre, &mut store, &ctx, call),
+        instantiate_and_call(pre, &mut store, &ctx, call, |took| {
+            watcher.instantiated(plugin, took)
+        }),
     )
     .await;
 
@@ -163,6 +170,9 @@ pub async fn run_job(
         )),
         Ok(Ok(Ok(returned))) => finish(returned, &data.redactions, limits.max_output_bytes),
     };
+    if let Err(failure) = &outcome {
+        watcher.failed(plugin, failure);
+    }
     let data = store.into_data();
     let peak_memory = data.limiter.peak_memory;
     let progress = data.progress.latest;
@@ -216,11 +226,14 @@ async fn instantiate_and_call(
     store: &mut Store<Sandbox>,
     ctx: &JobContext,
     call: JobCall,
+    instantiated: impl FnOnce(Duration),
 ) -> Result<Result<Returned, JobError>, Stage> {
+    let started = Instant::now();
     let plugin: Plugin = pre
         .instantiate_async(&mut *store)
         .await
         .map_err(Stage::Instantiate)?;
+    instantiated(started.elapsed());
     call_plugin(&plugin, store, ctx, call)
         .await
         .map_err(Stage::Call)

@@ -8,6 +8,10 @@ use super::capabilities::log::LogLine;
 pub trait JobObserver: Send + Sync {
     fn progress(&self, _done: u64, _total: u64) {}
     fn log(&self, _line: &LogLine) {}
+    /// `plugin`'s component was instantiated for the job in `took`.
+    fn instantiated(&self, _plugin: &str, _took: std::time::Duration) {}
+    /// The run ended without an outcome (the failure says why).
+    fn failed(&self, _plugin: &str, _failure: &super::invoke::JobFailure) {}
 }
 
 /// Ignores everything.

@@ -16,6 +16,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::fire_times::{Schedule, Window, plan_fires};
+use crate::metrics::Metrics;
 
 /// Default tick: short enough that per-second crons fire on time.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(200);
@@ -44,6 +45,17 @@ impl SchedulerLoop {
         tick: Duration,
         shutdown: CancellationToken,
     ) -> JoinHandle<()> {
+        Self::spawn_measured(db, node_id, tick, shutdown, Metrics::default())
+    }
+
+    /// [`SchedulerLoop::spawn`], observing each fire's lag into `metrics`.
+    pub fn spawn_measured(
+        db: Arc<dyn Database>,
+        node_id: String,
+        tick: Duration,
+        shutdown: CancellationToken,
+        metrics: Metrics,
+    ) -> JoinHandle<()> {
         let tick = tick.max(Duration::from_millis(10));
         tokio::spawn(async move {
             tracing::info!(node = %node_id, ?tick, "scheduler started");
@@ -54,7 +66,7 @@ impl SchedulerLoop {
                     _ = shutdown.cancelled() => break,
                     _ = interval.tick() => {}
                 }
-                match tick_once(db.as_ref(), Utc::now(), grace_for(tick)).await {
+                match tick_with(db.as_ref(), Utc::now(), grace_for(tick), Some(&metrics)).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(node = %node_id, jobs = n, "scheduler enqueued jobs"),
                     Err(e) => tracing::warn!(node = %node_id, "scheduler tick failed: {e}"),
@@ -80,11 +92,20 @@ pub async fn tick_once(
     now: DateTime<Utc>,
     grace: Duration,
 ) -> keywarden_db::Result<usize> {
+    tick_with(db, now, grace, None).await
+}
+
+async fn tick_with(
+    db: &dyn Database,
+    now: DateTime<Utc>,
+    grace: Duration,
+    metrics: Option<&Metrics>,
+) -> keywarden_db::Result<usize> {
     let mut inserted = 0;
     for _ in 0..MAX_PAGES_PER_TICK {
         let due = db.due_configs(now, DUE_PAGE).await?;
         for config in &due {
-            match fire_one(db, config, now, grace).await {
+            match fire_one(db, config, now, grace, metrics).await {
                 Ok(n) => inserted += n,
                 Err(e) => {
                     tracing::warn!(config = %config.id, name = %config.name, "firing the config failed: {e}")
@@ -104,6 +125,7 @@ async fn fire_one(
     config: &JobConfig,
     now: DateTime<Utc>,
     grace: Duration,
+    metrics: Option<&Metrics>,
 ) -> keywarden_db::Result<usize> {
     let Some(expected) = config.next_fire_at else {
         return Ok(0);
@@ -158,6 +180,12 @@ async fn fire_one(
         .fire_config(config.id, Some(expected), plan.next_fire, &jobs)
         .await?
     {
+        if let Some(metrics) = metrics {
+            let enqueued = Utc::now();
+            for job in &jobs {
+                metrics.fired((enqueued - job.scheduled_for).to_std().unwrap_or_default());
+            }
+        }
         if let Some(why) = missed_because {
             crate::alerts::jobs::missed(db, config, expected, why).await;
         }

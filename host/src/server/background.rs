@@ -30,7 +30,13 @@ pub fn start(
     config: ExecutorConfig,
     stop: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let scheduler = SchedulerLoop::spawn(db.clone(), config.node_id.clone(), tick, stop.clone());
+    let scheduler = SchedulerLoop::spawn_measured(
+        db.clone(),
+        config.node_id.clone(),
+        tick,
+        stop.clone(),
+        config.metrics.clone(),
+    );
     let executor = executor::spawn(db.clone(), registry.clone(), config, stop.clone());
     vec![scheduler, executor]
 }

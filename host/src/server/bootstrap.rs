@@ -33,7 +33,6 @@ pub async fn ensure_admin_token(
         expires_at: None,
     })
     .await?;
-    tracing::info!(file = %path.display(), "created the bootstrap admin token");
     Ok(Some(path))
 }
 

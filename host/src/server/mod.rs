@@ -131,7 +131,11 @@ pub async fn serve(
     let node_id = options.node_id();
 
     if let Some(path) = bootstrap::ensure_admin_token(db.as_ref(), &options.data_dir).await? {
-        eprintln!("created the bootstrap admin token in {}", path.display());
+        tracing::info!(
+            target: crate::executor::LIFECYCLE_LOG_TARGET,
+            file = %path.display(),
+            "created the bootstrap admin token"
+        );
     }
 
     let authority = crate::authority::from_config(&options.config, &options.data_dir)?
@@ -152,7 +156,9 @@ pub async fn serve(
     let registry = PluginRegistry::new(runtime, options.plugins_dir.clone());
     let summary = registry.scan().await;
     tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, "plugins loaded");
-    let _watch = match watcher::watch(registry.clone()) {
+    let events = crate::events::JobEvents::new();
+    let metrics = crate::metrics::Metrics::new();
+    let _watch = match watcher::watch_measured(registry.clone(), metrics.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!(error = %e, "cannot watch the plugins folder; restart to pick up changes");
@@ -175,8 +181,11 @@ pub async fn serve(
     if let Some(secs) = options.config.server.lease_secs {
         executor.lease = Duration::from_secs(secs.max(1));
     }
+    executor.events = events.clone();
+    executor.metrics = metrics.clone();
     let service = Service::new(db.clone(), registry.clone(), node_id)
-        .with_agents(agents_context(&options, authority.clone())?);
+        .with_agents(agents_context(&options, authority.clone())?)
+        .with_observability(events.clone(), metrics);
     let recorded = service
         .record_legacy_config_facts()
         .await
@@ -208,6 +217,9 @@ pub async fn serve(
     ));
 
     let state = AppState { service };
+    if let Some(addr) = &options.config.server.metrics_listen {
+        tasks.push(metrics_listener(addr, state.clone(), stop.clone()).await?);
+    }
     let addr = listener.local_addr()?;
     match &tls {
         Some(tls) => {
@@ -252,6 +264,8 @@ pub async fn serve(
         }
         http_stop.cancel();
         on_signal.cancel();
+        // Live streams never end on their own: end them so the server can stop.
+        events.close();
     });
     tokio::select! {
         served = server => served?,
@@ -276,6 +290,28 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// Serves `/metrics` without tokens on the operator's `[server] metrics_listen`.
+async fn metrics_listener(
+    addr: &str,
+    state: AppState,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on [server] metrics_listen = {addr:?}"))?;
+    let bound = listener.local_addr()?;
+    println!("metrics on http://{bound}/metrics");
+    Ok(tokio::spawn(async move {
+        let app = api::metrics_app(state);
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+        {
+            tracing::error!(%bound, "the metrics listener failed: {e}");
+        }
+    }))
 }
 
 /// How long a request may take unless `[server] request_timeout_secs` says otherwise.

@@ -45,7 +45,7 @@ impl Plugin for Hello {
                             "secret": {"type": "string", "minLength": 1,
                                        "description": "Name of a secret to reveal; only its length is reported"},
                             "delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                                         "description": "Wait this long before answering"},
+                                         "description": "Wait this long before answering, spread over the greetings"},
                             "count": {"type": "boolean",
                                       "description": "Count this run in the plugin's state and report the count"}
                         },
@@ -78,11 +78,16 @@ fn hello(ctx: &JobContext) -> Result<Outcome, JobError> {
         "saying hello",
         &[("name", &params.name), ("repeat", &params.repeat)],
     );
-    if params.delay_ms > 0 {
-        std::thread::sleep(std::time::Duration::from_millis(params.delay_ms));
-    }
+    // The wait is spread over the greetings, so a long job shows its progress.
     let total = u64::from(params.repeat);
+    let pause = std::time::Duration::from_millis(params.delay_ms / total);
     for done in 1..=total {
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+        if total > 1 {
+            log::info_with("greeted", &[("greeting", &done), ("of", &total)]);
+        }
         progress::report(done, total);
     }
 

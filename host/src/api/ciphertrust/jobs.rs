@@ -33,6 +33,10 @@ pub struct JobListQuery {
     pub created_before: Option<String>,
     #[serde(rename = "createdAfter", alias = "created_after")]
     pub created_after: Option<String>,
+    /// Jobs that changed (were created, claimed, progressed or finished) at or after
+    /// this time.
+    #[serde(rename = "updatedAfter", alias = "updated_after")]
+    pub updated_after: Option<String>,
     pub processing_node: Option<String>,
     /// `params`, `logs` or both (comma-separated): listings leave each job's params and
     /// logs out unless asked; `GET /jobs/{id}` always has them.
@@ -89,6 +93,7 @@ pub async fn list(
         status: wanted_status,
         created_before: extract::timestamp("createdBefore", q.created_before.as_deref())?,
         created_after: extract::timestamp("createdAfter", q.created_after.as_deref())?,
+        updated_after: extract::timestamp("updatedAfter", q.updated_after.as_deref())?,
         processing_node: text(q.processing_node),
         omit_params: !include.params,
         omit_logs: !include.logs,
@@ -186,4 +191,22 @@ pub async fn delete(
         .delete_job(&caller, extract::path_id(&id, "job")?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs an ended job again: a new job with the same operation, params, target and
+/// config, in the job's account. 409 while the job is queued or running.
+#[utoipa::path(post, path = "/api/v1/scheduler/jobs/{id}/retry", tag = "jobs",
+    responses((status = 201, body = JobView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn retry(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<JobView>)> {
+    let job = state
+        .service
+        .retry_job(&caller, extract::path_id(&id, "job")?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(JobView::from(&job))))
 }

@@ -7,6 +7,7 @@ pub mod alerts;
 pub(crate) mod config_input;
 pub mod configs;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod jobs;
 pub mod keys;
@@ -33,6 +34,9 @@ use super::AppState;
     jobs::counts,
     jobs::get,
     jobs::delete,
+    jobs::retry,
+    events::job,
+    events::jobs,
     keys::list,
     misc::healthz,
     misc::plugins,
@@ -66,6 +70,9 @@ pub fn routes() -> Router<AppState> {
         .route("/scheduler/jobs", get(jobs::list))
         .route("/scheduler/jobs/counts", get(jobs::counts))
         .route("/scheduler/jobs/{id}", get(jobs::get).delete(jobs::delete))
+        .route("/scheduler/jobs/{id}/retry", post(jobs::retry))
+        .route("/scheduler/jobs/{id}/events", get(events::job))
+        .route("/scheduler/events", get(events::jobs))
         .route("/cckm/keys", get(keys::list))
         .route("/plugins", get(misc::plugins))
         .route("/tokens", post(tokens::create).get(tokens::list))
