@@ -170,8 +170,9 @@ async fn stores_history_and_custom_jobs() {
         &json!({"ClientMachine": "local", "Type": "PEM", "Dirs": "/stores", "Extensions": "pem"}),
     );
     kw.ok(&["stores", "discover", "--file", &discover]).await;
-    let (_, api) = s.get(&s.admin, &format!("{base}/DiscoveredPaths")).await;
-    assert_eq!(kw.json(&["stores", "discovered-paths"]).await, api);
+    let found = rows(&s, &format!("{base}/DiscoveredPaths"), |_| true).await;
+    assert_eq!(kw.json(&["stores", "discovered-paths"]).await, Value::Array(found));
+    shows(&kw.ok(&["stores", "discovered-paths"]).await, &["Storepath", "/stores/cli.pem"]);
 
     // a custom job at once, followed to its end
     let custom = kw

@@ -6,4 +6,5 @@
 mod ciphertrust;
 mod keyfactor;
 mod local;
+mod streams;
 mod support;

@@ -45,9 +45,9 @@ impl Kw {
         }
     }
 
-    /// Runs `keywarden ARGS --server URL` with a clean environment (no `KEYWARDEN_*`
-    /// of the caller's leaks in) and the token as [`Token`] says.
-    pub async fn run(&self, args: &[&str]) -> Out {
+    /// `keywarden ARGS --server URL` with a clean environment (no `KEYWARDEN_*` of the
+    /// caller's leaks in) and the token as [`Token`] says.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(keywarden_tests::keywarden_binary());
         command
             .env_clear()
@@ -55,7 +55,8 @@ impl Kw {
             .args(args)
             .arg("--server")
             .arg(&self.server)
-            .stdin(std::process::Stdio::null());
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
         if let Some(ca) = &self.ca_file {
             command.arg("--ca-file").arg(ca);
         }
@@ -68,7 +69,12 @@ impl Kw {
             }
             Token::None => {}
         }
-        let out = command.output().await.expect("keywarden runs");
+        command
+    }
+
+    /// Runs a command to its end.
+    pub async fn run(&self, args: &[&str]) -> Out {
+        let out = self.command(args).output().await.expect("keywarden runs");
         Out {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
