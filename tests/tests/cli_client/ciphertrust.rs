@@ -369,5 +369,25 @@ async fn tokens_plugins_keys_alerts_audit_and_raw_calls() {
     let doc = kw.json(&["api", "openapi"]).await;
     assert!(doc["paths"]["/api/v1/scheduler/job-configs"].is_object());
     kw.fails(&["api", "get", "/api/v1/nothing-here"], 3).await;
+    // an answer that is not JSON prints as it is
+    shows(&kw.ok(&["api", "get", "/metrics"]).await, &["# TYPE"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn https_with_the_servers_internal_ca() {
+    let s = TestServer::sqlite_tls(keywarden::operator_config::OperatorConfig::default()).await;
+    // Kw passes the server's CA certificate as --ca-file
+    let kw = Kw::new(&s, &s.admin);
+    assert!(kw.server.starts_with("https://"), "{}", kw.server);
+    let (_, api) = s.get(&s.admin, "/api/v1/scheduler/job-configs").await;
+    assert_eq!(kw.json(&["configs", "list"]).await, api);
+    // without it the server's certificate is not trusted: unreachable, 6
+    let untrusting = Kw {
+        ca_file: None,
+        ..kw.clone()
+    };
+    let err = untrusting.fails(&["configs", "list"], 6).await;
+    assert!(err.contains("certificate"), "{err}");
     s.stop().await;
 }

@@ -171,8 +171,14 @@ async fn stores_history_and_custom_jobs() {
     );
     kw.ok(&["stores", "discover", "--file", &discover]).await;
     let found = rows(&s, &format!("{base}/DiscoveredPaths"), |_| true).await;
-    assert_eq!(kw.json(&["stores", "discovered-paths"]).await, Value::Array(found));
-    shows(&kw.ok(&["stores", "discovered-paths"]).await, &["Storepath", "/stores/cli.pem"]);
+    assert_eq!(
+        kw.json(&["stores", "discovered-paths"]).await,
+        Value::Array(found)
+    );
+    shows(
+        &kw.ok(&["stores", "discovered-paths"]).await,
+        &["Storepath", "/stores/cli.pem"],
+    );
 
     // a custom job at once, followed to its end
     let custom = kw

@@ -3,12 +3,13 @@
 
 use clap::Subcommand;
 use reqwest::Method;
+use serde_json::Value;
 
 use super::args::Paging;
 use super::body::FileArg;
-use super::error::{ClientResult, exit};
+use super::error::{ClientError, ClientResult, exit};
 use super::http::{Call, Client};
-use super::render::{View, pretty, show};
+use super::render::{View, pretty, print, show};
 
 #[derive(Debug, Subcommand)]
 pub enum ApiCommand {
@@ -52,5 +53,16 @@ pub async fn run(client: &Client, command: ApiCommand) -> ClientResult {
     };
     let mut call = args.paging.apply(Call::new(method, args.path));
     call.body = args.file.read()?;
-    show(client, call, View::Done("done")).await
+    // Not every path answers JSON (`/metrics` is text): such answers print as they are.
+    let response = client.send(&call).await?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(value) => print(&value, client.output, View::Done("done")),
+        Err(_) if text.is_empty() => print(&Value::Null, client.output, View::Done("done")),
+        Err(_) => print!("{text}"),
+    }
+    Ok(exit::OK)
 }
