@@ -40,3 +40,33 @@ async fn completions_are_scripts_the_shells_accept() {
         );
     }
 }
+
+/// `--data-dir` keeps `tokens create` local (the recovery path): a token from the
+/// database, no server asked.
+#[tokio::test]
+async fn tokens_create_with_a_data_dir_writes_to_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keywarden(&[
+        "tokens",
+        "create",
+        "--account",
+        "admin",
+        "--role",
+        "admin",
+        "--label",
+        "recovery",
+        "--server",
+        "http://127.0.0.1:9",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .starts_with("kw_"),
+        "{out:?}"
+    );
+    assert!(dir.path().join("keywarden.db").exists());
+}
