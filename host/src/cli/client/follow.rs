@@ -56,8 +56,12 @@ pub async fn follow(
             }
             // The stream closed before the end (a proxy timeout, a restart): poll the rest.
         }
-        // A server without the stream; an unknown job is a 404 of the polling too.
-        Err(ClientError::Api { status: 404, .. }) => {}
+        // A server without the stream (404), or one whose streams are all taken (403,
+        // past its per-account limit): poll. An unknown or forbidden job is refused by
+        // the polling too.
+        Err(ClientError::Api {
+            status: 403 | 404, ..
+        }) => {}
         Err(e) => return Err(e),
     }
     poll(client, job_id, &mut on, seen_logs).await
