@@ -16,8 +16,8 @@ use keywarden_db::{Database, Job, JobFilter, JobStatus, Sort};
 use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
-use super::{Caller, DomainResult, Service};
-use crate::events::{JobEventKind, JobEvents};
+use super::{Caller, DomainError, DomainResult, Field, Service};
+use crate::events::{JobEventKind, JobEvents, STREAMS_PER_ACCOUNT, StreamGuard};
 use crate::runtime::capabilities::log::LogLine;
 
 /// How often a stream reads the database.
@@ -67,6 +67,7 @@ impl Service {
         caller: &Caller,
         id: Uuid,
     ) -> DomainResult<impl Stream<Item = JobUpdate> + Send + use<>> {
+        let place = self.stream_place(caller)?;
         // Subscribed before the read, so nothing falls between the two.
         let hub = self.events.subscribe();
         let job = self.job(caller, id).await?;
@@ -76,6 +77,7 @@ impl Service {
             events: self.events.clone(),
             scope: caller.scope().map(str::to_owned),
             tx,
+            _place: place,
         };
         tokio::spawn(follower.run(job, hub));
         Ok(receive(rx))
@@ -88,7 +90,8 @@ impl Service {
         &self,
         caller: &Caller,
         mut filter: JobFilter,
-    ) -> impl Stream<Item = Job> + Send + use<> {
+    ) -> DomainResult<impl Stream<Item = Job> + Send + use<>> {
+        let place = self.stream_place(caller)?;
         let (tx, rx) = mpsc::channel(BUFFER);
         if caller.narrow(&mut filter.account_id) {
             filter.omit_params = true;
@@ -100,10 +103,25 @@ impl Service {
                 tx,
                 seen: HashMap::new(),
                 since: Utc::now() - OVERLAP,
+                _place: place,
             };
             tokio::spawn(watcher.run(self.events.subscribe()));
         }
-        receive(rx)
+        Ok(receive(rx))
+    }
+
+    /// One more open stream for the caller's account, within its cap.
+    fn stream_place(&self, caller: &Caller) -> DomainResult<StreamGuard> {
+        self.events.open_stream(&caller.account).ok_or_else(|| {
+            DomainError::denied(
+                Field::Account,
+                format!(
+                    "account {} already has {STREAMS_PER_ACCOUNT} job streams open on this \
+                     node: close one first",
+                    caller.account
+                ),
+            )
+        })
     }
 }
 
@@ -117,6 +135,8 @@ struct JobFollower {
     events: JobEvents,
     scope: Option<String>,
     tx: mpsc::Sender<JobUpdate>,
+    /// Held while the stream is open.
+    _place: StreamGuard,
 }
 
 impl JobFollower {
@@ -248,6 +268,8 @@ struct ChangeWatcher {
     /// The change time of each job sent lately, so the overlap sends nothing twice.
     seen: HashMap<Uuid, DateTime<Utc>>,
     since: DateTime<Utc>,
+    /// Held while the stream is open.
+    _place: StreamGuard,
 }
 
 impl ChangeWatcher {

@@ -18,6 +18,36 @@ const RECENT_LINES: usize = 1000;
 /// ...and at most this many bytes of them (a job's whole log is capped by its limits too).
 const RECENT_BYTES: usize = 256 * 1024;
 
+/// Most streams one account may hold open on a node: each costs a task and a database
+/// read a second, so a runaway client cannot load the database without bound.
+pub const STREAMS_PER_ACCOUNT: usize = 32;
+
+/// One open stream's place (see [`JobEvents::open_stream`]).
+pub struct StreamGuard {
+    inner: Arc<Inner>,
+    account: String,
+}
+
+impl std::fmt::Debug for StreamGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamGuard")
+            .field("account", &self.account)
+            .finish()
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let mut open = self.inner.streams.lock().expect("job streams lock");
+        if let Some(count) = open.get_mut(&self.account) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.account);
+            }
+        }
+    }
+}
+
 /// One thing that happened to a job.
 #[derive(Debug, Clone)]
 pub struct JobEvent {
@@ -52,6 +82,8 @@ struct Buffer {
 struct Inner {
     tx: broadcast::Sender<JobEvent>,
     running: Mutex<HashMap<Uuid, Buffer>>,
+    /// Open streams per account (each reads the database once a second).
+    streams: Mutex<HashMap<String, usize>>,
     /// Cancelled when the server shuts down: open streams end instead of holding it up.
     closing: CancellationToken,
 }
@@ -84,6 +116,7 @@ impl JobEvents {
             inner: Arc::new(Inner {
                 tx,
                 running: Mutex::default(),
+                streams: Mutex::default(),
                 closing: CancellationToken::new(),
             }),
         }
@@ -134,6 +167,21 @@ impl JobEvents {
         self.buffers().get(&id).map(|b| Recent {
             lines: b.lines.iter().map(|l| (**l).clone()).collect(),
             progress: b.progress,
+        })
+    }
+
+    /// A place for one more open stream of `account`, or `None` when it has
+    /// [`STREAMS_PER_ACCOUNT`] already. The place is freed when the guard drops.
+    pub fn open_stream(&self, account: &str) -> Option<StreamGuard> {
+        let mut open = self.inner.streams.lock().expect("job streams lock");
+        let count = open.entry(account.to_owned()).or_default();
+        if *count >= STREAMS_PER_ACCOUNT {
+            return None;
+        }
+        *count += 1;
+        Some(StreamGuard {
+            inner: self.inner.clone(),
+            account: account.to_owned(),
         })
     }
 
@@ -209,6 +257,21 @@ mod tests {
             JobEventKind::Changed
         ));
         assert!(hub.recent(id).is_none(), "forgotten once ended");
+    }
+
+    #[test]
+    fn streams_per_account_are_capped_and_freed() {
+        let hub = JobEvents::new();
+        let held: Vec<StreamGuard> = (0..STREAMS_PER_ACCOUNT)
+            .map(|_| hub.open_stream("team-a").unwrap())
+            .collect();
+        assert!(hub.open_stream("team-a").is_none());
+        assert!(
+            hub.open_stream("team-b").is_some(),
+            "another account's own cap"
+        );
+        drop(held);
+        assert!(hub.open_stream("team-a").is_some());
     }
 
     #[test]

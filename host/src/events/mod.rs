@@ -9,4 +9,4 @@
 
 mod hub;
 
-pub use hub::{JobEvent, JobEventKind, JobEvents, Recent};
+pub use hub::{JobEvent, JobEventKind, JobEvents, Recent, STREAMS_PER_ACCOUNT, StreamGuard};

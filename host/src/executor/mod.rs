@@ -389,7 +389,7 @@ fn start(
         job = %id,
         account = %job.account_id,
         operation = %job.operation,
-        config = ?job.job_config_id,
+        config = %job.job_config_id.map(|c| c.to_string()).unwrap_or_default(),
         attempt = job.attempt,
         node = %shared.node_id,
         "job started"

@@ -143,6 +143,35 @@ async fn streams_are_private(s: &TestServer) {
     .err()
     .unwrap();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // An account holds at most 32 streams open; closing one frees its place.
+    let bob = s.token("bob", false).await;
+    let mut open_streams = Vec::new();
+    for _ in 0..32 {
+        open_streams.push(open(s, &bob, "/api/v1/scheduler/events").await);
+    }
+    let url = format!("{}/api/v1/scheduler/events", s.base);
+    let (status, body) = SseStream::open(s.client(), &url, &bob).await.err().unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("32 job streams open"), "{body}");
+    let alice_too = open(s, &alice, "/api/v1/scheduler/events").await;
+    drop(alice_too);
+    open_streams.pop();
+    // Noticed when the server next writes to it, at the latest the 15 s keep-alive.
+    let deadline = std::time::Instant::now() + Duration::from_secs(25);
+    loop {
+        match SseStream::open(s.client(), &url, &bob).await {
+            Ok(_) => break,
+            Err((status, body)) => {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the place was not freed"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
 }
 
 /// The account stream: each change of the account's jobs (queued, running, ended),

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use keywarden_tests::ci_venv;
 use keywarden_tests::server::{TEST_ACCOUNTS, TestServer, parse_config};
+use keywarden_tests::{ci_venv, plugins_dir};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -81,7 +81,14 @@ fn free_port() -> u16 {
 async fn metrics_count_the_jobs_that_ran() {
     let port = free_port();
     let toml = format!("{TEST_ACCOUNTS}\n[server]\nmetrics_listen = \"127.0.0.1:{port}\"\n");
-    let s = TestServer::sqlite_with(parse_config(&toml)).await;
+    // Its own plugins folder, so a file dropped in is a reload only this server sees.
+    let folder = tempfile::tempdir().unwrap();
+    for plugin in ["hello.wasm", "noop.wasm"] {
+        std::fs::copy(plugins_dir().join(plugin), folder.path().join(plugin)).unwrap();
+    }
+    let s = TestServer::with_plugins(false, parse_config(&toml), folder.path().to_owned())
+        .await
+        .unwrap();
     let t = s.admin.as_str();
     let make = |name: &str, params: Value| json!({"name": name, "operation": "hello", "run_at": "0 0 1 1 *", "max_retries": 0, "params": params});
     let good = s
@@ -108,6 +115,17 @@ async fn metrics_count_the_jobs_that_ran() {
     }
     for job in &jobs {
         s.wait_job(t, job, Duration::from_secs(60)).await;
+    }
+    // A broken file dropped into the folder is a reload that failed.
+    std::fs::write(folder.path().join("broken.wasm"), b"not a component").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, plugins) = s.get(t, "/api/v1/plugins").await;
+        if plugins.to_string().contains("broken") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{plugins}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // A config firing every second feeds the scheduler's lag.
     s.create_config(
@@ -173,6 +191,15 @@ async fn metrics_count_the_jobs_that_ran() {
     );
     assert!(
         value(&samples, "keywarden_scheduler_lag_seconds_count", &[]).unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "keywarden_plugin_reloads_total",
+            &[("outcome", "failed")]
+        ),
+        Some(1.0),
         "{text}"
     );
     for gauge in [

@@ -35,7 +35,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[utoipa::path(get, path = "/api/v1/scheduler/jobs/{id}/events", tag = "jobs",
     responses(
         (status = 200, description = "Server-sent events: job, progress, log, end", content_type = "text/event-stream", body = String),
-        (status = 404, body = ErrorBody)),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn job(
     State(state): State<AppState>,
@@ -75,7 +75,7 @@ pub struct EventsQuery {
 #[utoipa::path(get, path = "/api/v1/scheduler/events", tag = "jobs",
     responses(
         (status = 200, description = "Server-sent events: job", content_type = "text/event-stream", body = String),
-        (status = 400, body = ErrorBody)),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn jobs(
     State(state): State<AppState>,
@@ -88,7 +88,7 @@ pub async fn jobs(
         operation: text(q.operation),
         ..Default::default()
     };
-    let changes = state.service.watch_jobs(&caller, filter).map(|job| {
+    let changes = state.service.watch_jobs(&caller, filter)?.map(|job| {
         Ok(Event::default()
             .event("job")
             .data(json!(JobView::listed(&job, false, false)).to_string()))

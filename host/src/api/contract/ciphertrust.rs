@@ -103,6 +103,11 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
     ]);
     job_list.extend(created_window());
     job_list.push(query_doc(
+        "updatedAfter",
+        date_time(),
+        "Jobs changed (created, claimed, progressed, ended) at or after this time",
+    ));
+    job_list.push(query_doc(
         "include",
         include_list(&["params", "logs"]),
         "Comma-separated: `params`, `logs`. Listed jobs leave them out unless asked",
@@ -177,7 +182,8 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
         .params(vec![config_id()])
         .errors(&[404])
         .link("getJob", "id", "$response.body#/job_id")
-        .link("deleteJob", "id", "$response.body#/job_id"),
+        .link("deleteJob", "id", "$response.body#/job_id")
+        .link("retryJob", "id", "$response.body#/job_id"),
         Operation::new("get", "/api/v1/scheduler/jobs", "listJobs")
             .params(job_list)
             .errors(&[400]),
@@ -190,6 +196,20 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
         Operation::new("delete", "/api/v1/scheduler/jobs/{id}", "deleteJob")
             .params(vec![Operation::path_id("Job id")])
             .errors(&[404, 409]),
+        Operation::new("post", "/api/v1/scheduler/jobs/{id}/retry", "retryJob")
+            .params(vec![Operation::path_id("Job id")])
+            .errors(&[403, 404, 409])
+            .link("getJob", "id", "$response.body#/id"),
+        Operation::new("get", "/api/v1/scheduler/jobs/{id}/events", "followJob")
+            .params(vec![Operation::path_id("Job id")])
+            .errors(&[403, 404]),
+        Operation::new("get", "/api/v1/scheduler/events", "followJobs")
+            .params(vec![
+                account_filter(),
+                query("job_config_id", uuid()),
+                query("operation", plain()),
+            ])
+            .errors(&[400, 403]),
         Operation::new("get", "/api/v1/cckm/keys", "listCloudKeys")
             .params(key_list)
             .errors(&[400]),
