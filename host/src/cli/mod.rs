@@ -1,6 +1,7 @@
 //! The `keywarden` command line.
 
 pub mod agent;
+pub mod client;
 pub mod plugins;
 pub mod restore;
 pub mod serve;
@@ -64,16 +65,41 @@ pub enum Command {
     /// Run Keywarden's orchestrator: register with a server and run the jobs of the
     /// certificate stores on this machine with the local plugins.
     Agent(AgentArgs),
-    /// Inspect and try plugins.
-    #[command(subcommand)]
-    Plugins(PluginsCommand),
+    /// Orchestrators (Keyfactor agents) and their registration credentials.
+    Agents(client::Remote<client::agents::AgentsCommand>),
+    /// Alerts and their webhook delivery.
+    Alerts(client::Remote<client::alerts::AlertsCommand>),
+    /// Any request by hand, the server's health and its OpenAPI document.
+    Api(client::Remote<client::api::ApiCommand>),
+    /// The audit log (admins only).
+    Audit(client::Remote<client::audit::AuditCommand>),
+    /// Print a shell's completion script (`bash`, `zsh`, `fish`, `elvish`, `powershell`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Job configs: what runs, when and with which params.
+    Configs(client::Remote<client::configs::ConfigsCommand>),
+    /// Keyfactor custom jobs.
+    Custom(client::Remote<client::custom::CustomCommand>),
+    /// Keyfactor job history: query, reschedule, acknowledge.
+    History(client::Remote<client::history::HistoryCommand>),
+    /// Jobs: list, follow, logs, retry; run a config and wait for its result.
+    Jobs(client::Remote<client::jobs::JobsCommand>),
+    /// Synchronized cloud keys.
+    Keys(client::Remote<client::keys::KeysCommand>),
+    /// The server's plugins; `--plugins-dir`, `inspect` and `run` work on local files.
+    Plugins(client::Remote<PluginsCommand>),
     /// Restore a backup (from `database_backup`) into an empty database.
     Restore(RestoreArgs),
     /// Run a Keywarden node: HTTP API, scheduler and executor.
     Serve(ServeArgs),
-    /// Manage API tokens directly in the database.
-    #[command(subcommand)]
-    Tokens(TokensCommand),
+    /// TLS discovery: networks, ranges, scans and the endpoints found.
+    Ssl(client::Remote<client::ssl::SslCommand>),
+    /// Certificate stores (Keyfactor): CRUD, inventory, schedules, certificates, discovery.
+    Stores(client::Remote<client::stores::StoresCommand>),
+    /// API tokens; `tokens create --data-dir` works on the database, for recovery.
+    Tokens(client::Remote<TokensCommand>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -182,7 +208,9 @@ pub struct AgentArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
-    /// Issue a token and print it once (the database keeps only its hash).
+    /// Issue a token and print it once (the server keeps only its hash). With
+    /// `--data-dir` it is written directly into that node's database (for when every
+    /// admin token is lost); else the server issues it (admins only).
     Create {
         #[arg(long)]
         account: String,
@@ -195,23 +223,35 @@ pub enum TokensCommand {
         #[arg(long, default_value = "operator", value_parser = parse_role)]
         role: keywarden_db::TokenRole,
         /// The token stops working after this many days (default: never).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "expires_at")]
         expires_in_days: Option<u32>,
+        /// The token stops working at this RFC 3339 instant (server only).
+        #[arg(long, conflicts_with = "data_dir")]
+        expires_at: Option<String>,
+        /// Write the token into this node's database instead of asking the server.
         #[arg(long, env = "KEYWARDEN_DATA_DIR")]
-        data_dir: PathBuf,
+        data_dir: Option<PathBuf>,
         #[arg(long, env = "KEYWARDEN_CONFIG")]
         config: Option<PathBuf>,
         #[arg(long, env = "KEYWARDEN_DATABASE_URL")]
         database_url: Option<String>,
     },
+    /// List tokens, without their secrets.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
-    /// Load every plugin in a folder and print its manifest, or why it failed.
+    /// The server's plugins (those the caller's account may use, and files that failed
+    /// to load); with `--plugins-dir`, load every plugin of a local folder instead.
     List {
         #[arg(long, env = "KEYWARDEN_PLUGINS_DIR")]
-        plugins_dir: PathBuf,
+        plugins_dir: Option<PathBuf>,
         /// Operator config (grants, limits); optional for listing.
         #[arg(long, env = "KEYWARDEN_CONFIG")]
         config: Option<PathBuf>,
