@@ -82,17 +82,44 @@ async fn follow_reads_the_event_stream_while_the_job_runs() {
     );
     assert_eq!(waited["result"], "success");
 
-    // retry: a new job of the same config
-    let retried = kw.json(&["jobs", "retry", &job]).await;
+    // retry: a failed job runs again as a new job of the same config, once
+    let err = kw.fails(&["jobs", "retry", &job], 5).await;
+    assert!(err.contains("only a failed job can be retried"), "{err}");
+    let failing = kw
+        .json(&[
+            "configs",
+            "create",
+            "--name",
+            "secretive",
+            "--operation",
+            "hello",
+            "--run-at",
+            "@daily",
+            "--params",
+            r#"{"name": "x", "secret": "not_granted"}"#,
+        ])
+        .await;
+    let failing = failing["id"].as_str().unwrap().to_owned();
+    let out = kw
+        .run(&["jobs", "run", &failing, "--wait", "-o", "json"])
+        .await;
+    assert_eq!(out.code, 8, "{out:?}");
+    let failed: Value = serde_json::from_str(&out.stdout).unwrap();
+    let failed = failed["id"].as_str().unwrap().to_owned();
+    let retried = kw.json(&["jobs", "retry", &failed]).await;
     let again = retried["id"].as_str().unwrap().to_owned();
-    assert_ne!(again, job);
-    let line = kw.ok(&["jobs", "get", &again, "--wait"]).await;
+    assert_ne!(again, failed);
+    let out = kw.run(&["jobs", "get", &again, "--wait"]).await;
+    assert_eq!(out.code, 8, "{out:?}");
     assert!(
-        line.contains(&format!("job {again} completed (success)")),
-        "{line}"
+        out.stdout.contains(&format!("job {again} failed")),
+        "{out:?}"
     );
-    let line = kw.ok(&["jobs", "retry", &again, "--wait"]).await;
-    assert!(line.contains("completed (success): Hello, Slow!"), "{line}");
+    let err = kw.fails(&["jobs", "retry", &failed], 5).await;
+    assert!(err.contains("already retried"), "{err}");
+    let out = kw.run(&["jobs", "retry", &again, "--wait"]).await;
+    assert_eq!(out.code, 8, "{out:?}");
+    assert!(out.stdout.contains(" failed "), "{out:?}");
 
     // watch: the account's job events as JSON lines
     let mut watch = kw
