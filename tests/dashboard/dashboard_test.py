@@ -17,7 +17,6 @@ from common import VIEWPORT, launch, sign_in, sync_playwright
 ENV = os.environ
 BASE = ENV["KEYWARDEN_BASE"]
 ARTIFACTS = ENV["KEYWARDEN_ARTIFACTS"]
-LIVE = ENV.get("KEYWARDEN_LIVE") == "1"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
@@ -140,12 +139,9 @@ def create_and_run(page):
     page.wait_for_selector("#job-progress[data-done='10'][data-total='10']", timeout=30000)
     page.wait_for_selector("main[data-status=completed]", timeout=30000)
     source = page.get_attribute("#job-progress", "data-source")
-    if LIVE:
-        assert source == "stream", f"progress came by {source}, not the event stream"
-        partial = page.get_attribute("#job-progress", "data-partial-source")
-        assert partial == "stream", f"no progress short of 10/10 came by the stream ({partial})"
-    else:
-        assert source == "poll", source
+    assert source == "stream", f"progress came by {source}, not the event stream"
+    partial = page.get_attribute("#job-progress", "data-partial-source")
+    assert partial == "stream", f"no progress short of 10/10 came by the stream ({partial})"
     assert page.inner_text("#job-progress .progress-text") == "10 / 10"
     page.wait_for_selector("#job-logs >> text=saying hello")
     details = page.inner_text("#job-details")
@@ -168,9 +164,7 @@ def jobs_page(page, finished_job):
     assert run.status == 201, run.text()
     started = run.json()["job_id"]
     page.wait_for_selector(f"tr[data-job='{started}']", timeout=15000)
-    done = f"tr[data-job='{started}'][data-status=completed]"
-    if LIVE:
-        done += "[data-source=stream]"
+    done = f"tr[data-job='{started}'][data-status=completed][data-source=stream]"
     page.wait_for_selector(done, timeout=30000)
     page.select_option("#filter-status", "failed")
     click_to(page, "#apply-filters", "jobs")
@@ -190,18 +184,13 @@ def retry_failed(page):
     assert page.query_selector("#job-facts .status-failure"), page.inner_text("#job-facts")
     check_layout(page, "failed-job")
     page.click("#retry")
-    if LIVE:
-        link = page.wait_for_selector("#retried-job")
-        new_id = link.inner_text()
-        assert new_id and new_id != failed
-        click_to(page, "#retried-job", "job")
-        assert new_id in page.inner_text("main h1")
-        goto(page, "#/jobs", "jobs")
-        page.wait_for_selector(f"tr[data-job='{new_id}']")
-    else:
-        # The server has no retry endpoint yet: its own 404 words are shown.
-        page.wait_for_selector("#error:not([hidden])")
-        assert "404" in page.inner_text("#error"), page.inner_text("#error")
+    link = page.wait_for_selector("#retried-job")
+    new_id = link.inner_text()
+    assert new_id and new_id != failed
+    click_to(page, "#retried-job", "job")
+    assert new_id in page.inner_text("main h1")
+    goto(page, "#/jobs", "jobs")
+    page.wait_for_selector(f"tr[data-job='{new_id}']")
 
 
 def read_only_refused(browser):
@@ -362,7 +351,7 @@ def main():
     assert not unexpected, f"console errors: {unexpected}"
     for path in screenshots:
         print(f"screenshot: {path}")
-    print(f"{len(requests)} requests, all to 127.0.0.1; live stream: {LIVE}")
+    print(f"{len(requests)} requests, all to 127.0.0.1")
 
 
 if __name__ == "__main__":

@@ -138,21 +138,7 @@ async fn configs_and_jobs_from_create_to_delete() {
     );
 
     // a failing job: exit 8 with --wait, its message in the line
-    let failing = kw
-        .json(&[
-            "configs",
-            "create",
-            "--name",
-            "secretive",
-            "--operation",
-            "hello",
-            "--run-at",
-            "@daily",
-            "--params",
-            r#"{"name": "x", "secret": "not_granted"}"#,
-        ])
-        .await;
-    let failing = failing["id"].as_str().unwrap().to_owned();
+    let failing = kw.failing_config().await;
     let out = kw.run(&["jobs", "run", &failing, "--wait"]).await;
     assert_eq!(out.code, 8, "{out:?}");
     assert!(out.stdout.contains(" failed "), "{out:?}");

@@ -85,21 +85,7 @@ async fn follow_reads_the_event_stream_while_the_job_runs() {
     // retry: a failed job runs again as a new job of the same config, once
     let err = kw.fails(&["jobs", "retry", &job], 5).await;
     assert!(err.contains("only a failed job can be retried"), "{err}");
-    let failing = kw
-        .json(&[
-            "configs",
-            "create",
-            "--name",
-            "secretive",
-            "--operation",
-            "hello",
-            "--run-at",
-            "@daily",
-            "--params",
-            r#"{"name": "x", "secret": "not_granted"}"#,
-        ])
-        .await;
-    let failing = failing["id"].as_str().unwrap().to_owned();
+    let failing = kw.failing_config().await;
     let out = kw
         .run(&["jobs", "run", &failing, "--wait", "-o", "json"])
         .await;

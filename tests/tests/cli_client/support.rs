@@ -98,6 +98,25 @@ impl Kw {
             .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {text}"))
     }
 
+    /// A config whose jobs fail (hello asks for a secret it was not granted); its id.
+    pub async fn failing_config(&self) -> String {
+        let created = self
+            .json(&[
+                "configs",
+                "create",
+                "--name",
+                "secretive",
+                "--operation",
+                "hello",
+                "--run-at",
+                "@daily",
+                "--params",
+                r#"{"name": "x", "secret": "not_granted"}"#,
+            ])
+            .await;
+        created["id"].as_str().unwrap().to_owned()
+    }
+
     /// Runs a command that must exit with `code`; its standard error.
     pub async fn fails(&self, args: &[&str], code: i32) -> String {
         let out = self.run(args).await;
