@@ -113,7 +113,11 @@ impl Backend for Postgres {
     }
 
     fn json_member(column: &str, key: &str) -> String {
-        format!("({column}::jsonb ->> '{key}')")
+        // JSON allows the escape \u0000 (params may carry it), but it cannot become
+        // jsonb ("unsupported Unicode escape sequence") and one such row would fail the
+        // whole query: such a document has no member here instead. CASE evaluates the
+        // cast only for rows without the escape.
+        format!("(CASE WHEN strpos({column}, '\\u0000') = 0 THEN {column}::jsonb ->> '{key}' END)")
     }
 
     fn sort_text(column: &str) -> String {

@@ -131,6 +131,7 @@ conformance!(
     records::nodes,
     config_listing::config_filters,
     config_listing::config_sort_and_page,
+    config_listing::params_filters_survive_nul_in_params,
     job_listing::job_filters,
     job_listing::job_sort_and_page,
     job_listing::jobs_changed_since,
