@@ -43,40 +43,12 @@ fn plugins_folder(dir: &Path) -> std::path::PathBuf {
 
 /// A self-signed certificate valid for `days`, with its key, as a PEM store file.
 fn pem_store_file(stores: &Path, name: &str, days: u32) {
-    let (key, crt, days) = (
-        format!("{name}.key"),
-        format!("{name}.crt"),
-        days.to_string(),
-    );
-    let subject = format!("/CN={name}.example.com");
-    keywarden_tests::openssl(
-        stores,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &crt,
-            "-days",
-            &days,
-            "-subj",
-            &subject,
-        ],
-    );
-    let read = |f: String| std::fs::read_to_string(stores.join(f)).unwrap();
+    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    keywarden_tests::self_signed_ec(stores, &key, &crt, days, &format!("/CN={name}.example.com"));
+    let read = |f: &str| std::fs::read_to_string(stores.join(f)).unwrap();
     std::fs::write(
         stores.join(format!("{name}.pem")),
-        format!(
-            "{}{}",
-            read(format!("{name}.crt")),
-            read(format!("{name}.key"))
-        ),
+        format!("{}{}", read(&crt), read(&key)),
     )
     .unwrap();
 }

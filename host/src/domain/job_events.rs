@@ -276,13 +276,17 @@ impl JobFollower {
         Ok(rows.pop())
     }
 
-    /// False once the client is gone or the server stops (a client that stopped
-    /// reading must not hold the shutdown up).
     async fn send(&self, update: JobUpdate) -> bool {
-        tokio::select! {
-            sent = self.tx.send(update) => sent.is_ok(),
-            () = self.events.closed() => false,
-        }
+        deliver(&self.tx, &self.events, update).await
+    }
+}
+
+/// Hands `item` to the stream's client; false once the client is gone or the server
+/// stops (a client that stopped reading must not hold the shutdown up).
+async fn deliver<T>(tx: &mpsc::Sender<T>, events: &JobEvents, item: T) -> bool {
+    tokio::select! {
+        sent = tx.send(item) => sent.is_ok(),
+        () = events.closed() => false,
     }
 }
 
@@ -360,11 +364,7 @@ impl ChangeWatcher {
                     continue;
                 }
                 self.seen.insert(job.id, job.updated_at);
-                let sent = tokio::select! {
-                    sent = self.tx.send(job) => sent.is_ok(),
-                    () = self.events.closed() => false,
-                };
-                if !sent {
+                if !deliver(&self.tx, &self.events, job).await {
                     return false;
                 }
             }

@@ -201,13 +201,13 @@ impl Service {
         let now = Utc::now();
         let mut specs = vec![JobSpec::rerun(&job, now)];
         self.admit(&job.account_id, &mut specs, false).await?;
-        let new: Vec<(Uuid, NewJob)> = specs
-            .into_iter()
-            .map(|spec| (id, spec.build(&job.account_id, now)))
-            .collect();
-        let new_id = new.first().map(|(_, j)| j.id);
+        let Some(spec) = specs.pop() else {
+            return Err(DomainError::internal("retrying a job", "no job was built"));
+        };
+        let new = spec.build(&job.account_id, now);
+        let new_id = new.id;
         self.db
-            .reschedule_jobs(caller.scope(), &new)
+            .reschedule_jobs(caller.scope(), &[(id, new)])
             .await
             .map_err(|e| match e {
                 keywarden_db::DbError::Conflict(_) => DomainError::conflict(
@@ -216,10 +216,7 @@ impl Service {
                 ),
                 other => other.into(),
             })?;
-        match new_id {
-            Some(new_id) => self.job(caller, new_id).await,
-            None => Err(DomainError::internal("retrying a job", "no job was built")),
-        }
+        self.job(caller, new_id).await
     }
 
     /// Enqueues `jobs` in the caller's account, all or none; returns their ids.
