@@ -19,6 +19,7 @@ use crate::certificates::{
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
+use crate::kinds::JobStatus;
 use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
@@ -413,6 +414,17 @@ pub trait Database: Send + Sync {
     ) -> Result<bool>;
     /// Sets `next_fire_at` unconditionally (after create/update/enable). False if missing.
     async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool>;
+    /// The final statuses (completed or failed) of the config's latest `limit` jobs that
+    /// finished after `since`, newest first: how many runs in a row failed.
+    async fn latest_outcomes(
+        &self,
+        config_id: Uuid,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<JobStatus>>;
+    /// Pauses an enabled config (disabled, no next fire) recording `reason` and `at`.
+    /// False if it is missing or already paused: one caller wins a race.
+    async fn pause_config(&self, config_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<bool>;
     /// Up to `limit` configs written before their schedule kind was recorded: no kind and
     /// no recurrence (every config written since has one or the other).
     async fn unclassified_configs(&self, limit: i64) -> Result<Vec<JobConfig>>;

@@ -307,6 +307,8 @@ word_enum! {
         JobMissed = "job_missed",
         /// A job failed on its last attempt.
         RetriesExhausted = "retries_exhausted",
+        /// A config paused itself after too many failed runs in a row.
+        ConfigPaused = "config_paused",
     }
 }
 

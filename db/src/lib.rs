@@ -28,6 +28,7 @@ mod filter;
 mod history;
 mod kinds;
 mod model;
+mod policy;
 mod postgres;
 mod recurrence;
 pub mod snapshot;
@@ -63,6 +64,7 @@ pub use model::{
     JobConfig, JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken,
     Node, Progress, Purged, QueueStats, SyncedKey, truncate_micros,
 };
+pub use policy::{SchedulingPolicy, WindowSpec};
 pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;
 pub use snapshot::{Cell, ColumnType, SnapshotItem, SnapshotSummary, TableSchema};

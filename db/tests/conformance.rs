@@ -20,6 +20,8 @@ mod executor;
 mod history;
 #[path = "conformance/job_listing.rs"]
 mod job_listing;
+#[path = "conformance/policies.rs"]
+mod policies;
 #[path = "conformance/records.rs"]
 mod records;
 #[path = "conformance/recovery.rs"]
@@ -111,6 +113,7 @@ macro_rules! conformance {
 
 conformance!(
     records::accounts_and_tokens,
+    policies::policies_and_pauses,
     records::audit_log_chain,
     records::store_locks,
     records::payloads,
@@ -187,6 +190,7 @@ pub fn new_job(account: &str, name: &str, due: DateTime<Utc>, enqueued: DateTime
         max_attempts: 1,
         retry_backoff_secs: 30,
         scheduled_for: due,
+        start_by: None,
         enqueued_at: enqueued,
     }
 }

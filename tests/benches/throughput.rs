@@ -108,6 +108,7 @@ async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usi
             max_attempts: 1,
             retry_backoff_secs: 0,
             scheduled_for: due,
+            start_by: None,
             enqueued_at: Utc::now(),
         })
         .collect();

@@ -43,6 +43,7 @@ use crate::database::Database;
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
+use crate::kinds::JobStatus;
 use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
@@ -488,6 +489,17 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     }
     async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool> {
         configs::set_next_fire(self, config_id, next).await
+    }
+    async fn latest_outcomes(
+        &self,
+        config_id: Uuid,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<JobStatus>> {
+        configs::latest_outcomes(self, config_id, since, limit).await
+    }
+    async fn pause_config(&self, config_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<bool> {
+        configs::pause(self, config_id, reason, at).await
     }
     async fn unclassified_configs(&self, limit: i64) -> Result<Vec<JobConfig>> {
         configs::unclassified(self, limit).await

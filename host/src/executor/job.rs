@@ -59,6 +59,23 @@ pub(crate) async fn run(
     job: &Job,
     observer: Arc<dyn JobObserver>,
 ) -> Done {
+    match super::window_check::check(db, registry, job, Utc::now()).await {
+        super::window_check::Verdict::Run => {}
+        super::window_check::Verdict::Wait(at, message) => {
+            return Done::Retry(JobRetry {
+                id: job.id,
+                node_id: node_id.to_owned(),
+                attempt: Some(job.attempt),
+                at,
+                message,
+                logs: Vec::new(),
+                not_run: true,
+            });
+        }
+        super::window_check::Verdict::Never(message) => {
+            return failed(job, node_id, message, Vec::new(), None);
+        }
+    }
     if super::host_job::is_host_job(job) {
         return super::host_job::run(db, registry, node_id, job).await;
     }

@@ -26,6 +26,7 @@ pub(crate) mod job;
 mod state;
 pub(crate) mod store_job;
 mod upkeep;
+mod window_check;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
