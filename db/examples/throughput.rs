@@ -54,6 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             retry_backoff_secs: 60,
             scheduled_for: now,
             start_by: None,
+            dry_run: false,
             enqueued_at: now,
         })
         .collect();

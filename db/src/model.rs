@@ -362,6 +362,10 @@ pub struct Job {
     /// The last instant its maintenance windows let it start; past it the executor
     /// checks them again (`None`: no window gates it).
     pub start_by: Option<DateTime<Utc>>,
+    /// It only reports what it would change: the plugin is told so and the host keeps
+    /// it from writing (read-only files, no state writes, no enrollment, no family data
+    /// kept). Not counted toward the config's pause after failures, nor alerted.
+    pub dry_run: bool,
     /// Creation time (= `enqueued_at`).
     pub created_at: DateTime<Utc>,
     /// Last change of any kind.
@@ -399,6 +403,8 @@ pub struct NewJob {
     pub scheduled_for: DateTime<Utc>,
     /// The last instant its windows let it start (see [`Job::start_by`]).
     pub start_by: Option<DateTime<Utc>>,
+    /// Report what it would change without writing (see [`Job::dry_run`]).
+    pub dry_run: bool,
     /// Enqueue time; also `created_at` and `updated_at`.
     pub enqueued_at: DateTime<Utc>,
 }
@@ -425,6 +431,7 @@ impl NewJob {
             retry_backoff_secs: config.retry_backoff_secs,
             scheduled_for,
             start_by: None,
+            dry_run: false,
             enqueued_at: now,
         }
     }

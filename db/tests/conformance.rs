@@ -14,6 +14,8 @@ mod certificate_stores;
 mod cloud_keys;
 #[path = "conformance/config_listing.rs"]
 mod config_listing;
+#[path = "conformance/dry_run.rs"]
+mod dry_run;
 #[path = "conformance/executor.rs"]
 mod executor;
 #[path = "conformance/history.rs"]
@@ -114,6 +116,7 @@ macro_rules! conformance {
 conformance!(
     records::accounts_and_tokens,
     policies::policies_and_pauses,
+    dry_run::dry_run_is_kept_and_not_counted,
     records::audit_log_chain,
     records::store_locks,
     records::payloads,
@@ -191,6 +194,7 @@ pub fn new_job(account: &str, name: &str, due: DateTime<Utc>, enqueued: DateTime
         retry_backoff_secs: 30,
         scheduled_for: due,
         start_by: None,
+        dry_run: false,
         enqueued_at: enqueued,
     }
 }

@@ -59,6 +59,7 @@ async fn seed(db: &dyn Database) {
                     retry_backoff_secs: 60,
                     scheduled_for: now - chrono::Duration::seconds(i as i64),
                     start_by: None,
+                    dry_run: false,
                     enqueued_at: now - chrono::Duration::seconds(i as i64),
                 }
             })

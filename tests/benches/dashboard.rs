@@ -46,6 +46,7 @@ async fn seed(s: &TestServer) {
                 retry_backoff_secs: 60,
                 scheduled_for: later,
                 start_by: None,
+                dry_run: false,
                 enqueued_at: now,
             })
             .collect();

@@ -109,6 +109,7 @@ async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usi
             retry_backoff_secs: 0,
             scheduled_for: due,
             start_by: None,
+            dry_run: false,
             enqueued_at: Utc::now(),
         })
         .collect();

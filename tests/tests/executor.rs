@@ -37,6 +37,7 @@ fn new_job(operation: &str, params: Value, max_attempts: i32, backoff: i64) -> N
         retry_backoff_secs: backoff,
         scheduled_for: now,
         start_by: None,
+        dry_run: false,
         enqueued_at: now,
     }
 }

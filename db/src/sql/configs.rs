@@ -221,7 +221,8 @@ pub(crate) async fn latest_outcomes<DB: Backend>(
     q.bind(id)
         .push(" AND finished_at > ")
         .bind(since)
-        .push(" AND status IN ('completed', 'failed') ORDER BY finished_at DESC LIMIT ")
+        // A dry run says nothing about the config's health.
+        .push(" AND status IN ('completed', 'failed') AND dry_run = FALSE ORDER BY finished_at DESC LIMIT ")
         .bind(limit.max(0));
     let rows = q.fetch_all(&mut *s.conn().await?).await?;
     rows.iter()

@@ -107,6 +107,7 @@ pub(crate) fn job<DB: Backend>(row: &DB::Row) -> Result<Job> {
         retry_backoff_secs: c.int("retry_backoff_secs")?,
         scheduled_for: c.time("scheduled_for")?,
         start_by: c.opt_time("start_by")?,
+        dry_run: c.boolean("dry_run")?,
         enqueued_at: c.time("enqueued_at")?,
         started_at: c.opt_time("started_at")?,
         finished_at: c.opt_time("finished_at")?,

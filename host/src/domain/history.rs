@@ -512,6 +512,7 @@ pub(crate) mod tests_support {
                 processing_node: None,
                 lease_expires_at: None,
                 start_by: None,
+                dry_run: false,
                 created_at: now,
                 updated_at: now,
             },

@@ -35,6 +35,8 @@ pub struct JobSpec {
     pub due: DateTime<Utc>,
     /// The last instant its windows let it start (`None`: no window gates it).
     pub start_by: Option<DateTime<Utc>>,
+    /// Only report what it would change (see `keywarden_db::Job::dry_run`).
+    pub dry_run: bool,
     pub max_attempts: i32,
     pub retry_backoff_secs: i64,
 }
@@ -53,6 +55,7 @@ impl JobSpec {
             schedule_kind: None,
             due,
             start_by: None,
+            dry_run: false,
             max_attempts: 1,
             retry_backoff_secs: 60,
         }
@@ -72,6 +75,7 @@ impl JobSpec {
             schedule_kind: config.schedule_kind,
             due: now,
             start_by: None,
+            dry_run: false,
             max_attempts: config.max_retries.saturating_add(1).max(1),
             retry_backoff_secs: config.retry_backoff_secs,
         }
@@ -91,6 +95,8 @@ impl JobSpec {
             schedule_kind: job.schedule_kind,
             due: now,
             start_by: None,
+            // A rerun of a dry run is a dry run: retrying must never turn it into writes.
+            dry_run: job.dry_run,
             max_attempts: job.max_attempts.max(1),
             retry_backoff_secs: job.retry_backoff_secs,
         }
@@ -113,6 +119,7 @@ impl JobSpec {
             retry_backoff_secs: self.retry_backoff_secs,
             scheduled_for: self.due.max(now),
             start_by: self.start_by,
+            dry_run: self.dry_run,
             enqueued_at: now,
         }
     }
