@@ -95,6 +95,7 @@ fn context() -> JobContext {
         operation: "noop".into(),
         target: None,
         params: "{}".into(),
+        dry_run: false,
     }
 }
 
@@ -171,6 +172,7 @@ async fn keywarden_path(noop: &std::path::Path) -> Vec<Duration> {
                 target: None,
                 params: serde_json::json!({}),
                 scope: "bench".into(),
+                dry_run: false,
             };
             let report = plugin.run(runtime, input, JobCall::Custom, None).await;
             assert!(report.outcome.is_ok());

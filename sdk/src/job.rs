@@ -21,6 +21,8 @@ pub struct JobContext {
     pub target: Option<String>,
     /// The params object, parsed. An empty params string from the host becomes `{}`.
     pub params: Value,
+    /// Report what the job would do, without doing it (see [`JobContext::dry_run`]).
+    pub dry_run: bool,
 }
 
 impl JobContext {
@@ -31,7 +33,26 @@ impl JobContext {
             operation: operation.into(),
             target: None,
             params,
+            dry_run: false,
         }
+    }
+
+    /// Whether this run is a dry run: write nothing (no file, no [`state`](crate::state)
+    /// change, no write over HTTP, no CSR) and say in the outcome what a real run would
+    /// have done, in the same details shape (e.g. `would_rotate` beside `rotated`).
+    ///
+    /// Only rotation, Management and Reenrollment are ever run dry. The host narrows the
+    /// sandbox to match (granted directories read-only, `state::set` fails,
+    /// `enrollment::submit_csr` answers not-granted), but it cannot tell a read from a
+    /// write in an HTTP request to a cloud: there it relies on the plugin.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// This context as a dry run (or not), e.g. to unit-test a plugin natively.
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
     }
 
     /// Deserialize the params into the plugin's own type.
@@ -76,6 +97,7 @@ impl JobContext {
             operation: ctx.operation,
             target: ctx.target,
             params,
+            dry_run: ctx.dry_run,
         })
     }
 }

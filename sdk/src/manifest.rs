@@ -130,6 +130,9 @@ pub struct Operation {
     pub description: String,
     /// JSON Schema (draft 2020-12) for the params object.
     pub params_schema: Value,
+    /// The plugin honours [`JobContext::dry_run`](crate::JobContext::dry_run) for this
+    /// operation; the host refuses dry runs of operations that do not say so.
+    pub dry_run: bool,
 }
 
 impl Operation {
@@ -141,6 +144,7 @@ impl Operation {
             family,
             description: String::new(),
             params_schema: json!({ "type": "object" }),
+            dry_run: false,
         }
     }
 
@@ -178,6 +182,15 @@ impl Operation {
         self
     }
 
+    /// Declare that the plugin honours dry runs of this operation: with
+    /// [`JobContext::dry_run`](crate::JobContext::dry_run) set it writes nothing and says
+    /// what it would have done. Only rotation, Management and Reenrollment can be run dry.
+    #[must_use]
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+
     /// Set (or replace) the target.
     #[must_use]
     pub fn target(mut self, target: impl Into<String>) -> Self {
@@ -192,6 +205,7 @@ impl Operation {
             family: self.family.into_wit(),
             description: self.description,
             params_schema: self.params_schema.to_string(),
+            dry_run: self.dry_run,
         }
     }
 }

@@ -115,6 +115,7 @@ fn main() {
             target: None,
             params: json!({"ranges": [format!("{RANGE}:{port_list}")], "timeout_ms": 1000}),
             scope: "bench".into(),
+            dry_run: false,
         };
         let start = Instant::now();
         let report = plugin.run(&runtime, input, JobCall::Scan, None).await;

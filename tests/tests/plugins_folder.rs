@@ -41,6 +41,7 @@ fn input(op: &str, params: serde_json::Value) -> JobInput {
         target: None,
         params,
         scope: "tests".into(),
+        dry_run: false,
     }
 }
 

@@ -93,6 +93,7 @@ pub async fn run(
         target: None,
         params,
         scope: "cli".into(),
+        dry_run: false,
     };
     let report = plugin.run(&runtime, input, JobCall::Custom, None).await;
     let (ok, outcome) = match &report.outcome {

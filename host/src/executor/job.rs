@@ -138,7 +138,9 @@ pub(crate) async fn run(
         Ok(report) => report,
         Err(message) => return failed(job, node_id, message, Vec::new(), None),
     };
+    // What a dry run returned is only shown: nothing of it is kept.
     if let Ok(finished) = &report.outcome
+        && !job.dry_run
         && let Err(message) = family_data::persist(db, job, &finished.data).await
     {
         tracing::error!(job = %job.id, "keeping the job's data failed: {message}");
@@ -149,9 +151,12 @@ pub(crate) async fn run(
     judge(job, node_id, report, Utc::now())
 }
 
-/// The store a job rewrites (Management, Reenrollment), if it rewrites one.
+/// The store a job rewrites (Management, Reenrollment), if it rewrites one (a dry run
+/// only reads it).
 fn writing_store(job: &Job, store_job: Option<&StoreJob>) -> Option<Uuid> {
-    if ![operation::MANAGEMENT, operation::REENROLLMENT].contains(&job.operation.as_str()) {
+    if job.dry_run
+        || ![operation::MANAGEMENT, operation::REENROLLMENT].contains(&job.operation.as_str())
+    {
         return None;
     }
     store_job?.store.as_ref().map(|s| s.id)
@@ -273,6 +278,11 @@ pub(crate) async fn execute(
             params
         }
     };
+    if job.dry_run
+        && let Some(why) = crate::plugins::dry_run::refusal(&plugin, &op)
+    {
+        return Err(format!("the dry run was not made: {why}"));
+    }
     let call = call_for(&op, store_job, &plugin, &granted.grants, registry)?;
     let input = JobInput {
         job_id: job.id.to_string(),
@@ -280,9 +290,12 @@ pub(crate) async fn execute(
         target,
         params,
         scope: job.job_config_id.unwrap_or(job.id).to_string(),
+        dry_run: job.dry_run,
     };
-    // A job that rewrites a store must not loosen its files' permissions.
+    // A job that rewrites a store must not loosen its files' permissions (a dry run
+    // writes nothing: not even a mode is set again).
     let modes = store_job
+        .filter(|_| !job.dry_run)
         .filter(|_| [operation::MANAGEMENT, operation::REENROLLMENT].contains(&op.name.as_str()))
         .and_then(|j| j.store.as_ref())
         .map(|s| StoreFileModes::capture(s, &granted.grants.dirs));

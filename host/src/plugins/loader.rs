@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 
 use super::manifest::{ManifestView, OperationView};
 use crate::runtime::Runtime;
-use crate::runtime::bindings::PluginPre;
 use crate::runtime::cache::{CompileSource, content_hash};
 use crate::runtime::invoke::{JobCall, JobInput, JobReport};
 use crate::runtime::observer::JobObserver;
-use crate::runtime::sandbox::{PreparedGrants, Sandbox};
+use crate::runtime::sandbox::PreparedGrants;
+use crate::runtime::world::{PluginPre, WitVersion};
 
 /// A plugin ready to run jobs. Jobs hold an `Arc` to it, so replacing the file does
 /// not disturb jobs already running on this version.
@@ -25,7 +25,7 @@ pub struct LoadedPlugin {
     pub source: CompileSource,
     pub grants: PreparedGrants,
     pub loaded_at: DateTime<Utc>,
-    pre: PluginPre<Sandbox>,
+    pre: PluginPre,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -52,6 +52,11 @@ impl LoadedPlugin {
                 .or_else(|| named.find(|o| o.target.is_none())),
             None => named.next(),
         }
+    }
+
+    /// The version of the `keywarden:plugin` contract the component targets.
+    pub fn wit_version(&self) -> WitVersion {
+        self.pre.version()
     }
 
     /// Runs one job on this version of the plugin.

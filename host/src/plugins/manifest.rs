@@ -23,6 +23,8 @@ pub struct OperationView {
     pub family: Family,
     pub description: String,
     pub params_schema: serde_json::Value,
+    /// The plugin says it honours dry runs of this operation.
+    pub dry_run: bool,
 }
 
 /// What the plugin asks for (not what it was granted).
@@ -135,6 +137,7 @@ impl OperationView {
             family: op.family.into(),
             description: op.description,
             params_schema,
+            dry_run: op.dry_run,
         })
     }
 }

@@ -12,11 +12,11 @@ use super::bindings::certificate_store::{
 };
 use super::bindings::key_management::CloudKey;
 use super::bindings::types::{JobContext, JobError, JobOutcome, JobResult};
-use super::bindings::{Plugin, PluginPre};
 use super::capabilities::HostFault;
 use super::capabilities::log::LogLine;
 use super::observer::JobObserver;
 use super::sandbox::{HostServices, PreparedGrants, Sandbox};
+use super::world::{Plugin, PluginPre};
 use crate::operator_config::JobLimits;
 
 /// Which export a job calls, with the family-specific inputs.
@@ -43,6 +43,8 @@ pub struct JobInput {
     pub params: serde_json::Value,
     /// Scope of the plugin's durable state: the job config's id, or the job's own.
     pub scope: String,
+    /// Report what it would do without writing (the sandbox is narrowed to match).
+    pub dry_run: bool,
 }
 
 /// How a job that ran to the end turned out.
@@ -120,7 +122,7 @@ enum Returned {
 
 /// Runs one job of the plugin behind `pre`.
 pub async fn run_job(
-    pre: &PluginPre<Sandbox>,
+    pre: &PluginPre,
     plugin: &str,
     grants: &PreparedGrants,
     services: &HostServices,
@@ -131,7 +133,14 @@ pub async fn run_job(
     let started = Instant::now();
     let limits = grants.limits;
     let watcher = observer.clone();
-    let sandbox = match Sandbox::new(plugin, &input.scope, grants, services, observer) {
+    let sandbox = match Sandbox::new(
+        plugin,
+        &input.scope,
+        grants,
+        services,
+        observer,
+        input.dry_run,
+    ) {
         Ok(s) => s,
         Err(e) => {
             let failure = JobFailure::Instantiate(e.to_string());
@@ -147,6 +156,7 @@ pub async fn run_job(
         operation: input.operation,
         target: input.target,
         params: input.params.to_string(),
+        dry_run: input.dry_run,
     };
     // Host-side waits (HTTP, state) are not covered by epochs; bound them here too.
     let call_result = tokio::time::timeout(
@@ -222,7 +232,7 @@ enum Stage {
 }
 
 async fn instantiate_and_call(
-    pre: &PluginPre<Sandbox>,
+    pre: &PluginPre,
     store: &mut Store<Sandbox>,
     ctx: &JobContext,
     call: JobCall,
@@ -248,69 +258,43 @@ async fn call_plugin(
     let outcome =
         |r: Result<JobOutcome, JobError>| r.map(|o| Returned::Outcome(o, FamilyData::None));
     Ok(match call {
-        JobCall::Custom => outcome(
-            plugin
-                .keywarden_plugin_custom_job()
-                .call_run(&mut *store, ctx)
-                .await?,
-        ),
+        JobCall::Custom => outcome(plugin.run_custom(&mut *store, ctx).await?),
         JobCall::Scan => {
-            let returned = plugin
-                .keywarden_plugin_network_discovery()
-                .call_scan(&mut *store, ctx)
-                .await?;
+            let returned = plugin.scan(&mut *store, ctx).await?;
             let record = std::mem::take(&mut store.data_mut().tls.record);
             returned.map(|o| Returned::Outcome(o, FamilyData::Probes(record)))
         }
-        JobCall::Rotate => outcome(
-            plugin
-                .keywarden_plugin_key_management()
-                .call_rotate(&mut *store, ctx)
-                .await?,
-        ),
+        JobCall::Rotate => outcome(plugin.rotate(&mut *store, ctx).await?),
         JobCall::Synchronize => plugin
-            .keywarden_plugin_key_management()
-            .call_synchronize(&mut *store, ctx)
+            .synchronize(&mut *store, ctx)
             .await?
             .map(|s| Returned::Outcome(s.outcome, FamilyData::Keys(s.keys))),
         JobCall::Inventory(cert_store) => plugin
-            .keywarden_plugin_certificate_store()
-            .call_inventory(&mut *store, ctx, &cert_store)
+            .inventory(&mut *store, ctx, &cert_store)
             .await?
             .map(|entries| {
                 let message = format!("{} certificates found", entries.len());
                 Returned::Data(FamilyData::Inventory(entries), message)
             }),
-        JobCall::Add(cert_store, entry) => outcome(
+        JobCall::Add(cert_store, entry) => {
+            outcome(plugin.add(&mut *store, ctx, &cert_store, &entry).await?)
+        }
+        JobCall::Remove(cert_store, alias) => {
+            outcome(plugin.remove(&mut *store, ctx, &cert_store, &alias).await?)
+        }
+        JobCall::Create(cert_store) => outcome(plugin.create(&mut *store, ctx, &cert_store).await?),
+        JobCall::Discover(request) => {
             plugin
-                .keywarden_plugin_certificate_store()
-                .call_add(&mut *store, ctx, &cert_store, &entry)
-                .await?,
-        ),
-        JobCall::Remove(cert_store, alias) => outcome(
-            plugin
-                .keywarden_plugin_certificate_store()
-                .call_remove(&mut *store, ctx, &cert_store, &alias)
-                .await?,
-        ),
-        JobCall::Create(cert_store) => outcome(
-            plugin
-                .keywarden_plugin_certificate_store()
-                .call_create(&mut *store, ctx, &cert_store)
-                .await?,
-        ),
-        JobCall::Discover(request) => plugin
-            .keywarden_plugin_certificate_store()
-            .call_discover(&mut *store, ctx, &request)
-            .await?
-            .map(|paths| {
-                let message = format!("{} stores found", paths.len());
-                Returned::Data(FamilyData::Paths(paths), message)
-            }),
+                .discover(&mut *store, ctx, &request)
+                .await?
+                .map(|paths| {
+                    let message = format!("{} stores found", paths.len());
+                    Returned::Data(FamilyData::Paths(paths), message)
+                })
+        }
         JobCall::Reenroll(cert_store, request) => outcome(
             plugin
-                .keywarden_plugin_certificate_store()
-                .call_reenroll(&mut *store, ctx, &cert_store, &request)
+                .reenroll(&mut *store, ctx, &cert_store, &request)
                 .await?,
         ),
     })

@@ -2,6 +2,7 @@
 //! sandboxed store for every job.
 
 pub mod bindings;
+pub mod bindings_v1;
 pub mod cache;
 pub mod capabilities;
 pub mod engine;
@@ -9,6 +10,8 @@ pub mod invoke;
 pub mod limits;
 pub mod observer;
 pub mod sandbox;
+pub mod wit_v1;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,13 +20,13 @@ use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-use self::bindings::PluginPre;
 use self::bindings::types::Manifest;
 use self::cache::{CompileSource, ComponentCache};
 use self::engine::EpochTicker;
 use self::invoke::{JobCall, JobInput, JobReport};
 use self::observer::{JobObserver, NoObserver};
 use self::sandbox::{HostServices, PreparedGrants, Sandbox};
+use self::world::{PluginPre, WitVersion};
 use crate::operator_config::{OperatorConfig, PluginGrants};
 
 /// How long `describe` may take when a plugin is loaded.
@@ -113,14 +116,19 @@ impl Runtime {
         self.cache.load(&self.engine, bytes, sha256)
     }
 
-    /// Links a component against the host once, so each job only instantiates.
-    pub fn prepare(&self, component: &Component) -> anyhow::Result<PluginPre<Sandbox>> {
+    /// Links a component against the host once, so each job only instantiates, with
+    /// the bindings of the contract version it targets.
+    pub fn prepare(&self, component: &Component) -> anyhow::Result<PluginPre> {
+        let version = WitVersion::of(&self.engine, component)?;
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| anyhow::anyhow!("the component's imports cannot be satisfied: {e:#}"))?;
-        PluginPre::new(pre).map_err(|e| {
-            anyhow::anyhow!("the component does not implement the keywarden:plugin world: {e:#}")
+        PluginPre::new(version, pre).map_err(|e| {
+            anyhow::anyhow!(
+                "the component does not implement the {} plugin world: {e:#}",
+                version.package()
+            )
         })
     }
 
@@ -130,7 +138,7 @@ impl Runtime {
     }
 
     /// Calls `describe` in a sandbox with no grants.
-    pub async fn describe(&self, pre: &PluginPre<Sandbox>) -> anyhow::Result<Manifest> {
+    pub async fn describe(&self, pre: &PluginPre) -> anyhow::Result<Manifest> {
         let mut grants = PreparedGrants::new(&self.config.runtime, &PluginGrants::default());
         grants.limits.timeout = grants.limits.timeout.min(DESCRIBE_TIMEOUT);
         let sandbox = Sandbox::new(
@@ -139,12 +147,13 @@ impl Runtime {
             &grants,
             &self.services,
             Arc::new(NoObserver),
+            false,
         )?;
         let mut store = wasmtime::Store::new(&self.engine, sandbox);
         invoke::arm_limits(&mut store, None);
         let run = async {
             let plugin = pre.instantiate_async(&mut store).await?;
-            plugin.call_describe(&mut store).await
+            plugin.describe(&mut store).await
         };
         match tokio::time::timeout(grants.limits.timeout, run).await {
             Ok(Ok(manifest)) => Ok(manifest),
@@ -160,7 +169,7 @@ impl Runtime {
     pub async fn run(
         &self,
         plugin: &str,
-        pre: &PluginPre<Sandbox>,
+        pre: &PluginPre,
         grants: &PreparedGrants,
         input: JobInput,
         call: JobCall,

@@ -102,13 +102,16 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox for one job of `plugin`, holding exactly what `grants` allow.
+    /// A sandbox for one job of `plugin`, holding exactly what `grants` allow; for a
+    /// `dry_run`, less: the granted directories read-only, no state writes, no CSRs
+    /// (what the host can enforce of "write nothing"; outbound HTTP it cannot judge).
     pub fn new(
         plugin: &str,
         scope: &str,
         grants: &PreparedGrants,
         services: &HostServices,
         observer: Arc<dyn JobObserver>,
+        dry_run: bool,
     ) -> anyhow::Result<Self> {
         let limits = grants.limits;
         let stdout = MemoryOutputPipe::new(limits.max_log_bytes);
@@ -116,7 +119,7 @@ impl Sandbox {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
         for dir in &grants.dirs {
-            let perms = if dir.writable {
+            let perms = if dir.writable && !dry_run {
                 FsPerms::ReadWrite
             } else {
                 FsPerms::ReadOnly
@@ -146,7 +149,12 @@ impl Sandbox {
                 redactions.clone(),
             ),
             settings: PluginSettingsCtx::new(grants.settings.clone()),
-            state: StateCtx::new(services.state.clone(), plugin.to_owned(), scope.to_owned()),
+            state: StateCtx::new(
+                services.state.clone(),
+                plugin.to_owned(),
+                scope.to_owned(),
+                dry_run,
+            ),
             tls: TlsCtx::new(
                 plugin,
                 grants.tls_probe,
@@ -158,6 +166,7 @@ impl Sandbox {
                 grants.csr_enrollment,
                 services.authority.clone(),
                 grants.issuance.clone(),
+                dry_run,
             ),
             redactions,
         })
@@ -184,7 +193,7 @@ impl WasiHttpView for Sandbox {
 }
 
 /// The linker every plugin is instantiated with: WASI 0.2, wasi:http, and Keywarden's
-/// capabilities.
+/// capabilities under both contract versions (`@0.2.0` and the frozen `@0.1.0`).
 pub fn build_linker(engine: &Engine) -> anyhow::Result<Linker<Sandbox>> {
     let mut linker = Linker::new(engine);
     let wire = |linker: &mut Linker<Sandbox>| -> wasmtime::Result<()> {
@@ -198,6 +207,7 @@ pub fn build_linker(engine: &Engine) -> anyhow::Result<Linker<Sandbox>> {
         capabilities::state::add_to_linker(linker)?;
         capabilities::tls::add_to_linker(linker)?;
         capabilities::enrollment::add_to_linker(linker)?;
+        super::wit_v1::add_to_linker(linker)?;
         Ok(())
     };
     wire(&mut linker).map_err(|e| anyhow::anyhow!("cannot build the plugin linker: {e}"))?;

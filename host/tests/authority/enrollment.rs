@@ -25,7 +25,7 @@ async fn submit(
 async fn a_plugin_without_the_grant_gets_not_granted() {
     let (_t, dir) = tempdir();
     let ca: Arc<dyn CertificateAuthority> = registry(LAB, &dir);
-    let mut ctx = EnrollmentCtx::new(false, Some(ca), None);
+    let mut ctx = EnrollmentCtx::new(false, Some(ca), None, false);
     let err = submit(&mut ctx, rcgen_csr("a.test", &["a.test"]), Some("lab"))
         .await
         .unwrap_err();
@@ -36,10 +36,24 @@ async fn a_plugin_without_the_grant_gets_not_granted() {
 }
 
 #[tokio::test]
+async fn a_dry_run_has_no_certificate_issued_even_when_granted() {
+    let (_t, dir) = tempdir();
+    let ca: Arc<dyn CertificateAuthority> = registry(LAB, &dir);
+    let mut ctx = EnrollmentCtx::new(true, Some(ca), None, true);
+    let err = submit(&mut ctx, rcgen_csr("a.test", &["a.test"]), Some("lab"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EnrollmentError::NotGranted(m) if m.contains("dry run")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_granted_plugin_gets_a_chain_or_the_authoritys_reason() {
     let (_t, dir) = tempdir();
     let ca: Arc<dyn CertificateAuthority> = registry(LAB, &dir);
-    let mut ctx = EnrollmentCtx::new(true, Some(ca), None);
+    let mut ctx = EnrollmentCtx::new(true, Some(ca), None, false);
     let chain = submit(&mut ctx, rcgen_csr("a.test", &["a.test"]), None)
         .await
         .expect("signed");
@@ -60,7 +74,7 @@ async fn a_granted_plugin_gets_a_chain_or_the_authoritys_reason() {
 
 #[tokio::test]
 async fn a_host_without_authorities_answers_unavailable() {
-    let mut ctx = EnrollmentCtx::new(true, None, None);
+    let mut ctx = EnrollmentCtx::new(true, None, None, false);
     let err = submit(&mut ctx, rcgen_csr("a.test", &["a.test"]), None)
         .await
         .unwrap_err();
@@ -82,7 +96,7 @@ async fn an_authority_that_is_down_traps_as_a_host_fault() {
         "[authorities.down]\nkind = \"acme\"\ndirectory = \"https://127.0.0.1:{port}/dir\"\ntimeout_secs = 5\n"
     );
     let ca: Arc<dyn CertificateAuthority> = registry(&toml, &dir);
-    let mut ctx = EnrollmentCtx::new(true, Some(ca), None);
+    let mut ctx = EnrollmentCtx::new(true, Some(ca), None, false);
     let trap = ctx
         .submit_csr(rcgen_csr("a.test", &["a.test"]), None)
         .await
@@ -121,7 +135,7 @@ async fn an_accounts_csr_is_held_to_its_issuance_policy() {
     )
     .unwrap();
     let issuance = AccountIssuance::new("team-a", BTreeMap::from([("lab".to_owned(), policy)]));
-    let mut ctx = EnrollmentCtx::new(true, Some(ca), Some(Arc::new(issuance)));
+    let mut ctx = EnrollmentCtx::new(true, Some(ca), Some(Arc::new(issuance)), false);
     let err = submit(&mut ctx, rcgen_csr("www.b.test", &["www.b.test"]), None)
         .await
         .unwrap_err();

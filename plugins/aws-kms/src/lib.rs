@@ -30,6 +30,7 @@ impl Plugin for AwsKms {
             )
             .operation(
                 Operation::key_management("cckm_key_rotation", "aws")
+                    .dry_run()
                     .describe("Rotate customer-managed keys (new key + alias move, or RotateKeyOnDemand)")
                     .params_schema(params::schema(true)),
             )

@@ -18,6 +18,16 @@ pub enum Mode {
     OnDemand,
 }
 
+impl Mode {
+    /// As the params and the details write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::NewKey => "new_key",
+            Mode::OnDemand => "on_demand",
+        }
+    }
+}
+
 /// What happens to the key a rotation replaced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -83,6 +83,9 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
         "pending_import",
         "have no usable key material (PendingImport)",
     );
+    if ctx.dry_run() {
+        report = report.dry_run();
+    }
     for (n, id) in ids.iter().enumerate() {
         progress::report(n as u64, total_ids);
         let key = match inventory::describe(&kms, id, &alias_map) {
@@ -137,6 +140,16 @@ pub fn rotate(ctx: &JobContext) -> Result<Outcome, JobError> {
                 report.not_due += 1;
                 continue;
             }
+        }
+        if ctx.dry_run() {
+            // Everything above only read KMS; a real run would write from here on.
+            log::info_with("would rotate", &[("key_id", &key.id)]);
+            report.would_rotate(json!({
+                "key_id": key.id,
+                "aliases": key.aliases,
+                "mode": plan.mode.name(),
+            }));
+            continue;
         }
         let result = match plan.mode {
             Mode::OnDemand => on_demand(&kms, &key, now),

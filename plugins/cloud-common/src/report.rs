@@ -1,6 +1,8 @@
 //! What every rotation job answers: a line for people and CipherTrust-style details
 //! (`total_keys`, `num_rotated`, `rotated`, `not_due`, `num_failed`, `failed`, plus the
-//! cloud's own groups), a Warning when any key failed or could not be used.
+//! cloud's own groups), a Warning when any key failed or could not be used. A dry run
+//! answers the same shape, nothing rotated, with `dry_run: true` and the keys it would
+//! have rotated in `would_rotate` (`num_would_rotate`).
 
 use keywarden_sdk::Outcome;
 use serde_json::{Map, Value, json};
@@ -29,6 +31,9 @@ pub struct Report {
     failed: Vec<Value>,
     num_failed: usize,
     groups: Vec<Group>,
+    /// `Some` in a dry run: the keys that a real run would rotate.
+    would_rotate: Option<Vec<Value>>,
+    num_would_rotate: usize,
 }
 
 impl Report {
@@ -45,6 +50,26 @@ impl Report {
             count: 0,
         });
         self
+    }
+
+    /// A report for a dry run (see [`Report::would_rotate`]).
+    pub fn dry_run(mut self) -> Self {
+        self.would_rotate = Some(Vec::new());
+        self
+    }
+
+    /// A key a real run would rotate; only in a dry run.
+    pub fn would_rotate(&mut self, entry: Value) {
+        debug_assert!(
+            self.would_rotate.is_some(),
+            "would_rotate outside a dry run"
+        );
+        self.num_would_rotate += 1;
+        if let Some(list) = &mut self.would_rotate
+            && list.len() < MAX_LISTED
+        {
+            list.push(entry);
+        }
     }
 
     pub fn rotated(&mut self, entry: Value) {
@@ -79,10 +104,16 @@ impl Report {
 
     /// The outcome, with `extra` fields (an object) merged into the details.
     pub fn finish(self, extra: Value) -> Outcome {
-        let mut message = format!(
-            "{} of {} keys rotated ({} not due, {} failed)",
-            self.num_rotated, self.in_scope, self.not_due, self.num_failed
-        );
+        let mut message = match &self.would_rotate {
+            None => format!(
+                "{} of {} keys rotated ({} not due, {} failed)",
+                self.num_rotated, self.in_scope, self.not_due, self.num_failed
+            ),
+            Some(_) => format!(
+                "dry run: {} of {} keys would be rotated ({} not due, {} failed); nothing was changed",
+                self.num_would_rotate, self.in_scope, self.not_due, self.num_failed
+            ),
+        };
         let mut unusable = false;
         for g in &self.groups {
             if g.count > 0 {
@@ -104,6 +135,11 @@ impl Report {
         details.insert("failed".into(), json!(self.failed));
         for g in self.groups {
             details.insert(g.field.into(), Value::Array(g.entries));
+        }
+        if let Some(would_rotate) = self.would_rotate {
+            details.insert("dry_run".into(), json!(true));
+            details.insert("num_would_rotate".into(), json!(self.num_would_rotate));
+            details.insert("would_rotate".into(), Value::Array(would_rotate));
         }
         if let Value::Object(extra) = extra {
             details.extend(extra);

@@ -109,6 +109,12 @@ pub fn replace_files(anchor: &str, changes: &[(&str, Option<&[u8]>)]) -> Result<
     Ok(())
 }
 
+/// Whether an interrupted [`replace_files`] left its journal next to `anchor` (read
+/// only: [`recover_files`] undoes it).
+pub fn interrupted_write(anchor: &str) -> Result<bool, JobError> {
+    Ok(read_optional(&journal_path(anchor)?)?.is_some())
+}
+
 /// Puts back the files an interrupted [`replace_files`] was replacing, as they were before
 /// it (the journal next to `anchor` lists them); `true` when there was one to undo.
 pub fn recover_files(anchor: &str) -> Result<bool, JobError> {

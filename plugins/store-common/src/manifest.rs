@@ -30,12 +30,14 @@ pub fn manifest<F: StoreFormat>(name: &str, version: &str) -> Manifest {
                 .describe("List the entries of a store: alias, chain (leaf first), whether it has a private key")
                 .params_schema(params("Inventory takes no params.")),
             Operation::certificate_store("Management", ty)
+                .dry_run()
                 .describe("Add (refuses to replace an alias unless overwrite is set), Remove, or Create a store")
                 .params_schema(params("Management takes no params; the entry comes in the job's new-entry record.")),
             Operation::certificate_store("Discovery", ty)
                 .describe("Find stores under the requested directories by extension, ignored directories and name patterns")
                 .params_schema(params("Discovery takes no params; the search comes in the job's discovery request.")),
             Operation::certificate_store("Reenrollment", ty)
+                .dry_run()
                 .describe("Generate a key inside the sandbox, have the host's CA sign a CSR, install key and chain under the alias")
                 .params_schema(params("Reenrollment takes no params; subject, SANs and key type come in the job's reenrollment request.")),
         ])

@@ -33,6 +33,13 @@ impl std::fmt::Debug for OpenStore {
 impl OpenStore {
     /// Check `store` for the format `F` and reveal its password.
     pub fn open<F: StoreFormat>(store: &Store) -> Result<Self, JobError> {
+        Self::open_for::<F>(store, false)
+    }
+
+    /// [`OpenStore::open`] for a job that may be a `dry_run`: that one reads the store as
+    /// it is and undoes nothing (a real run first puts back an interrupted write, which a
+    /// dry run may not, so it refuses to guess what the store would then hold).
+    pub fn open_for<F: StoreFormat>(store: &Store, dry_run: bool) -> Result<Self, JobError> {
         if !store.store_type.eq_ignore_ascii_case(F::STORE_TYPE) {
             return Err(JobError::invalid_param(
                 "store.store-type",
@@ -46,7 +53,14 @@ impl OpenStore {
         let path = checked_path(&store.path, "store.path")?;
         // A write of this store that was interrupted (a time-out, the host killed) is
         // undone before anything reads the store.
-        crate::io::recover_files(&path)?;
+        if !dry_run {
+            crate::io::recover_files(&path)?;
+        } else if crate::io::interrupted_write(&path)? {
+            return Err(JobError::failed(format!(
+                "a write of `{path}` was interrupted; a real run puts the store back first, \
+                 which a dry run may not do, so it cannot say what would change"
+            )));
+        }
         let password = match store.password_secret.as_deref() {
             Some(name) => Some(reveal_password(name)?),
             None if F::NEEDS_PASSWORD => {

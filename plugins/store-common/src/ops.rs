@@ -61,15 +61,28 @@ pub fn validate_new_entry(entry: &NewEntry) -> Result<Entry, JobError> {
     })
 }
 
-/// Install `entry`, following the overwrite rules; the store is created first when it
-/// is missing and `create_if_missing` is set.
-pub fn add<F: StoreFormat>(
+/// Where an entry under some alias would go in a store: the entries as they are and
+/// what installing it replaces, under the overwrite rules (shared by Add and
+/// Reenrollment, and by their dry runs, so a dry run answers what a real run would do).
+pub struct Placement {
+    /// Whether the store's file exists (else installing creates it).
+    pub existed: bool,
+    /// The store's entries now.
+    pub entries: Vec<Entry>,
+    /// The index of the entry with the same alias, if there is one.
+    pub position: Option<usize>,
+    /// The aliases installing replaces.
+    pub replaced: Vec<String>,
+}
+
+/// Where `alias` would be installed, or why it may not be: it exists and `overwrite` is
+/// not set, the store is full, or the store is missing and `create_if_missing` is not set.
+pub fn place<F: StoreFormat>(
     store: &OpenStore,
-    entry: Entry,
+    alias: &str,
     overwrite: bool,
     create_if_missing: bool,
-) -> Result<Outcome, JobError> {
-    F::check_entry(store, &entry)?;
+) -> Result<Placement, JobError> {
     let existed = exists(&store.path)?;
     if !existed && !create_if_missing {
         return Err(JobError::failed(format!(
@@ -77,19 +90,19 @@ pub fn add<F: StoreFormat>(
             store.path
         )));
     }
-    let mut entries = if existed {
+    let entries = if existed {
         F::load_for_update(store)?
     } else {
         Vec::new()
     };
-    let key = F::alias_key(&entry.alias);
+    let key = F::alias_key(alias);
     let position = entries.iter().position(|e| F::alias_key(&e.alias) == key);
     let mut replaced = Vec::new();
     if let Some(i) = position {
         if !overwrite {
             return Err(JobError::failed(format!(
-                "the alias `{}` already exists in `{}`; set overwrite to replace it",
-                entry.alias, store.path
+                "the alias `{alias}` already exists in `{}`; set overwrite to replace it",
+                store.path
             )));
         }
         replaced.push(entries[i].alias.clone());
@@ -104,14 +117,60 @@ pub fn add<F: StoreFormat>(
                 held.join("`, `")
             )));
         }
-        replaced.extend(entries.drain(..).map(|e| e.alias));
+        replaced.extend(held.iter().map(|a| (*a).to_owned()));
     }
+    Ok(Placement {
+        existed,
+        entries,
+        position,
+        replaced,
+    })
+}
+
+/// Install `entry`, following the overwrite rules; the store is created first when it
+/// is missing and `create_if_missing` is set. A `dry_run` writes nothing and answers
+/// what it would have done (`dry_run: true` in the details).
+pub fn add<F: StoreFormat>(
+    store: &OpenStore,
+    entry: Entry,
+    overwrite: bool,
+    create_if_missing: bool,
+    dry_run: bool,
+) -> Result<Outcome, JobError> {
+    F::check_entry(store, &entry)?;
+    let Placement {
+        existed,
+        mut entries,
+        position,
+        replaced,
+    } = place::<F>(store, &entry.alias, overwrite, create_if_missing)?;
     let alias = entry.alias.clone();
     let subject = subject_of(&entry.chain[0]);
     let has_key = entry.key.is_some();
+    let verb = if replaced.is_empty() {
+        "add"
+    } else {
+        "replace"
+    };
+    let details = json!({
+        "alias": alias,
+        "store": store.path,
+        "subject": subject,
+        "has_private_key": has_key,
+        "replaced": replaced,
+        "store_created": !existed,
+    });
+    if dry_run {
+        return Ok(would(
+            format!("would {verb} `{alias}` in `{}`", store.path),
+            details,
+        ));
+    }
     match position {
         Some(i) => entries[i] = entry,
-        None => entries.push(entry),
+        None if replaced.is_empty() => entries.push(entry),
+        // A single-certificate store: the new entry replaces what it held.
+        None => entries = vec![entry],
     }
     F::save(store, &entries)?;
     log::info_with(
@@ -122,25 +181,25 @@ pub fn add<F: StoreFormat>(
             ("subject", &subject),
         ],
     );
-    let verb = if replaced.is_empty() {
-        "added"
-    } else {
-        "replaced"
-    };
-    Ok(
-        Outcome::success(format!("{verb} `{alias}` in `{}`", store.path)).with_details(json!({
-            "alias": alias,
-            "store": store.path,
-            "subject": subject,
-            "has_private_key": has_key,
-            "replaced": replaced,
-            "store_created": !existed,
-        })),
-    )
+    Ok(Outcome::success(format!("{verb}d `{alias}` in `{}`", store.path)).with_details(details))
 }
 
-/// Remove the entry `alias`; a missing alias is an error.
-pub fn remove<F: StoreFormat>(store: &OpenStore, alias: &str) -> Result<Outcome, JobError> {
+/// What a dry run answers: `message` prefixed with "dry run", `details` with
+/// `dry_run: true`.
+pub fn would(message: String, mut details: Value) -> Outcome {
+    log::info_with("dry run: nothing written", &[("would", &message)]);
+    if let Some(d) = details.as_object_mut() {
+        d.insert("dry_run".into(), json!(true));
+    }
+    Outcome::success(format!("dry run: {message}; nothing was changed")).with_details(details)
+}
+
+/// Remove the entry `alias`; a missing alias is an error. A `dry_run` writes nothing.
+pub fn remove<F: StoreFormat>(
+    store: &OpenStore,
+    alias: &str,
+    dry_run: bool,
+) -> Result<Outcome, JobError> {
     if !exists(&store.path)? {
         return Err(JobError::failed(format!(
             "the store file `{}` does not exist",
@@ -162,6 +221,12 @@ pub fn remove<F: StoreFormat>(store: &OpenStore, alias: &str) -> Result<Outcome,
         )));
     };
     let removed = entries.remove(i);
+    if dry_run {
+        return Ok(would(
+            format!("would remove `{}` from `{}`", removed.alias, store.path),
+            json!({"alias": removed.alias, "store": store.path, "remaining": entries.len()}),
+        ));
+    }
     F::save(store, &entries)?;
     log::info_with(
         "removed an entry",
@@ -177,8 +242,8 @@ pub fn remove<F: StoreFormat>(store: &OpenStore, alias: &str) -> Result<Outcome,
     )
 }
 
-/// Create an empty store; an existing store is left as it is.
-pub fn create<F: StoreFormat>(store: &OpenStore) -> Result<Outcome, JobError> {
+/// Create an empty store; an existing store is left as it is. A `dry_run` writes nothing.
+pub fn create<F: StoreFormat>(store: &OpenStore, dry_run: bool) -> Result<Outcome, JobError> {
     if exists(&store.path)? {
         // Reading it proves the password is right and the file is a store of this type.
         let entries = F::load(store)?;
@@ -188,6 +253,12 @@ pub fn create<F: StoreFormat>(store: &OpenStore) -> Result<Outcome, JobError> {
                     json!({"store": store.path, "created": false, "entries": entries.len()}),
                 ),
         );
+    }
+    if dry_run {
+        return Ok(would(
+            format!("would create `{}`", store.path),
+            json!({"store": store.path, "created": true}),
+        ));
     }
     F::save(store, &[])?;
     log::info_with("created a store", &[("store", &store.path)]);

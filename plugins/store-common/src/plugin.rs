@@ -31,20 +31,26 @@ impl<F: StoreFormat> Plugin for StorePlugin<F> {
         Ok(entries.iter().map(Entry::to_inventory).collect())
     }
 
-    fn add(_ctx: JobContext, store: Store, entry: NewEntry) -> Result<Outcome, JobError> {
-        let store = OpenStore::open::<F>(&store)?;
+    fn add(ctx: JobContext, store: Store, entry: NewEntry) -> Result<Outcome, JobError> {
+        let store = OpenStore::open_for::<F>(&store, ctx.dry_run())?;
         let new = ops::validate_new_entry(&entry)?;
-        ops::add::<F>(&store, new, entry.overwrite, entry.create_if_missing)
+        ops::add::<F>(
+            &store,
+            new,
+            entry.overwrite,
+            entry.create_if_missing,
+            ctx.dry_run(),
+        )
     }
 
-    fn remove(_ctx: JobContext, store: Store, alias: String) -> Result<Outcome, JobError> {
-        let store = OpenStore::open::<F>(&store)?;
-        ops::remove::<F>(&store, &alias)
+    fn remove(ctx: JobContext, store: Store, alias: String) -> Result<Outcome, JobError> {
+        let store = OpenStore::open_for::<F>(&store, ctx.dry_run())?;
+        ops::remove::<F>(&store, &alias, ctx.dry_run())
     }
 
-    fn create(_ctx: JobContext, store: Store) -> Result<Outcome, JobError> {
-        let store = OpenStore::open::<F>(&store)?;
-        ops::create::<F>(&store)
+    fn create(ctx: JobContext, store: Store) -> Result<Outcome, JobError> {
+        let store = OpenStore::open_for::<F>(&store, ctx.dry_run())?;
+        ops::create::<F>(&store, ctx.dry_run())
     }
 
     fn discover(_ctx: JobContext, request: DiscoveryRequest) -> Result<Vec<String>, JobError> {
@@ -52,21 +58,23 @@ impl<F: StoreFormat> Plugin for StorePlugin<F> {
     }
 
     fn reenroll(
-        _ctx: JobContext,
+        ctx: JobContext,
         store: Store,
         request: ReenrollmentRequest,
     ) -> Result<Outcome, JobError> {
-        let store = OpenStore::open::<F>(&store)?;
-        reenroll::<F>(&store, &request)
+        let store = OpenStore::open_for::<F>(&store, ctx.dry_run())?;
+        reenroll::<F>(&store, &request, ctx.dry_run())
     }
 }
 
 /// Reenrollment with the key generated here: check first that the alias may be
 /// written (so no certificate is issued for nothing), then key, CSR, the host's CA,
-/// and the install under the usual overwrite rules.
+/// and the install under the usual overwrite rules. A `dry_run` stops after the check
+/// and says what it would install (no key, no CSR, nothing written).
 fn reenroll<F: StoreFormat>(
     store: &OpenStore,
     request: &ReenrollmentRequest,
+    dry_run: bool,
 ) -> Result<Outcome, JobError> {
     if request.alias.trim().is_empty() {
         return Err(JobError::invalid_param(
@@ -87,22 +95,28 @@ fn reenroll<F: StoreFormat>(
         created_ms: None,
     };
     F::check_entry(store, &placeholder)?;
-    if ops::exists(&store.path)? {
-        let entries = F::load_for_update(store)?;
-        let wanted = F::alias_key(&request.alias);
-        let taken = entries.iter().any(|e| F::alias_key(&e.alias) == wanted);
-        let full = F::capacity(store).is_some_and(|c| entries.len() >= c);
-        if (taken || full) && !request.overwrite {
-            return Err(JobError::failed(format!(
-                "`{}` already holds {}; set overwrite to replace it",
-                store.path,
-                if taken {
-                    format!("the alias `{}`", request.alias)
-                } else {
-                    "a certificate".to_owned()
-                }
-            )));
-        }
+    let placement = ops::place::<F>(store, &request.alias, request.overwrite, true)?;
+    if dry_run {
+        let verb = if placement.replaced.is_empty() {
+            "enroll"
+        } else {
+            "reenroll"
+        };
+        return Ok(ops::would(
+            format!(
+                "would {verb} `{}` ({}) in `{}`",
+                request.alias, request.subject, store.path
+            ),
+            json!({
+                "alias": request.alias.trim(),
+                "store": store.path,
+                "subject": request.subject,
+                "sans": request.sans,
+                "key_type": request.key_type,
+                "replaced": placement.replaced,
+                "store_created": !placement.existed,
+            }),
+        ));
     }
     progress::report(1, 4);
     let key = generate_key(key_type)?;
@@ -132,7 +146,7 @@ fn reenroll<F: StoreFormat>(
         key: Some(KeyMaterial::Pkcs8(key)),
         created_ms: None,
     };
-    let outcome = ops::add::<F>(store, entry, request.overwrite, true)?;
+    let outcome = ops::add::<F>(store, entry, request.overwrite, true, false)?;
     progress::report(4, 4);
     Ok(Outcome {
         message: format!(

@@ -152,6 +152,7 @@ impl Prober {
             target: None,
             params,
             scope: "tests".into(),
+            dry_run: false,
         };
         self.plugin.run(&self.runtime, input, call, None).await
     }

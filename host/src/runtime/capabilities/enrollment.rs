@@ -92,6 +92,8 @@ pub struct EnrollmentCtx {
     authority: Option<Arc<dyn CertificateAuthority>>,
     /// The job's account's authorities and policies (`None`: unrestricted).
     issuance: Option<Arc<AccountIssuance>>,
+    /// A dry run has no certificate issued: `submit-csr` answers `not-granted`.
+    dry_run: bool,
 }
 
 impl EnrollmentCtx {
@@ -99,11 +101,13 @@ impl EnrollmentCtx {
         granted: bool,
         authority: Option<Arc<dyn CertificateAuthority>>,
         issuance: Option<Arc<AccountIssuance>>,
+        dry_run: bool,
     ) -> Self {
         Self {
             granted,
             authority,
             issuance,
+            dry_run,
         }
     }
 }
@@ -114,6 +118,11 @@ impl enrollment::Host for EnrollmentCtx {
         csr: Vec<u8>,
         authority: Option<String>,
     ) -> wasmtime::Result<Result<Vec<Vec<u8>>, EnrollmentError>> {
+        if self.dry_run {
+            return Ok(Err(EnrollmentError::NotGranted(
+                "this is a dry run: no certificate is issued".into(),
+            )));
+        }
         if !self.granted {
             return Ok(Err(EnrollmentError::NotGranted(
                 "CSR enrollment is not granted to this plugin".into(),

@@ -73,17 +73,29 @@ pub struct StateCtx {
     backend: Arc<dyn StateBackend>,
     plugin: String,
     scope: String,
+    /// A dry run reads state but may not change it: `set` answers the WIT error (the
+    /// plugin asked for something it may handle, not a fault of the host).
+    dry_run: bool,
 }
 
 impl StateCtx {
-    pub fn new(backend: Arc<dyn StateBackend>, plugin: String, scope: String) -> Self {
+    pub fn new(
+        backend: Arc<dyn StateBackend>,
+        plugin: String,
+        scope: String,
+        dry_run: bool,
+    ) -> Self {
         Self {
             backend,
             plugin,
             scope,
+            dry_run,
         }
     }
 }
+
+/// What `set` answers in a dry run.
+pub const DRY_RUN_REFUSAL: &str = "this is a dry run: the plugin state is read-only";
 
 impl StateCtx {
     fn fault(&self, what: &str, err: &anyhow::Error) -> wasmtime::Error {
@@ -105,6 +117,9 @@ impl state::Host for StateCtx {
         key: String,
         value: Option<String>,
     ) -> wasmtime::Result<Result<(), String>> {
+        if self.dry_run {
+            return Ok(Err(DRY_RUN_REFUSAL.to_owned()));
+        }
         if let Some(v) = &value {
             let used = self
                 .backend
