@@ -31,6 +31,11 @@ async fn failed_one(db: &dyn Database, f: &JobFailure) -> keywarden_db::Result<(
     let Some(job) = db.get_job(None, f.job_id).await? else {
         return Ok(());
     };
+    // A dry run's failure says nothing about the config's jobs: whoever asked for it
+    // sees its outcome; nobody is alerted.
+    if job.dry_run {
+        return Ok(());
+    }
     let Some(config_id) = job.job_config_id else {
         return Ok(());
     };

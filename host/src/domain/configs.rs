@@ -241,18 +241,23 @@ impl Service {
 
     /// Enqueues one job of a config, due now, whatever its schedule or `disabled` flag;
     /// with `respect_windows`, due at the first instant its (and its account's) windows
-    /// allow instead, and checked again when it starts.
+    /// allow instead, and checked again when it starts; a dry run only if the operation's
+    /// plugin can make one (see [`super::dry_run`]), refused before anything is queued.
     pub async fn run_now(
         &self,
         caller: &Caller,
         id: Uuid,
-        respect_windows: bool,
+        how: super::dry_run::RunNow,
     ) -> DomainResult<(Uuid, JobConfig)> {
         let config = self.config(caller, id).await?;
         self.check_host_caller(caller, &config.operation)?;
+        if how.dry_run {
+            self.check_dry_run(&config)?;
+        }
         let now = Utc::now();
         let mut job = JobSpec::from_config(&config, now);
-        if respect_windows {
+        job.dry_run = how.dry_run;
+        if how.respect_windows {
             let start = self
                 .gate(&config.account_id, config.id, &config.policy)?
                 .without_jitter()

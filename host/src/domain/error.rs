@@ -83,6 +83,8 @@ pub enum Field {
     /// A member of a job config's scheduling policy, by its path (`jitter_secs`,
     /// `maintenance_windows[0].start`).
     Policy(String),
+    /// The request to only report what a job would change (`run-now?dry_run=true`).
+    DryRun,
     /// Item `n` (0-based) of a request that lists several, and the field within it.
     Item(usize, Box<Field>),
 }

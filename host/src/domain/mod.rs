@@ -16,6 +16,7 @@ pub mod caller;
 pub mod catalog;
 pub mod certificate_stores;
 pub mod configs;
+pub mod dry_run;
 pub mod error;
 pub mod history;
 pub mod host_operations;

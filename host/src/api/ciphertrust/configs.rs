@@ -18,6 +18,7 @@ use super::views::{JobConfigView, Page};
 use crate::api::AppState;
 use crate::domain::Caller;
 use crate::domain::configs::{ConfigSpec, ParamsEdit, ScheduleSpec};
+use crate::domain::dry_run::RunNow;
 
 /// Query parameters of `GET /job-configs`.
 #[derive(Debug, Deserialize)]
@@ -193,13 +194,17 @@ pub async fn delete(
 pub struct RunNowQuery {
     /// `true`: wait for the config's (and its account's) maintenance windows.
     pub respect_windows: Option<String>,
+    /// `true`: only report what the job would change (422 when its plugin cannot).
+    pub dry_run: Option<String>,
 }
 
 /// Enqueues one job of the config, due now, whatever its schedule or `disabled` flag
-/// (with `respect_windows=true`, due when its windows next allow).
+/// (with `respect_windows=true`, due when its windows next allow; with `dry_run=true`, a
+/// job that only reports what it would change).
 #[utoipa::path(post, path = "/api/v1/scheduler/job-configs/{id}/run-now", tag = "job-configs",
     responses((status = 201, body = RunNowResponse), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run_now(
     State(state): State<AppState>,
@@ -207,11 +212,12 @@ pub async fn run_now(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<RunNowQuery>,
 ) -> ApiResult<(StatusCode, Json<RunNowResponse>)> {
-    let respect = extract::boolean("respect_windows", q.respect_windows.as_deref())?;
-    let (job_id, config) = state
-        .service
-        .run_now(&caller, config_id(&id)?, respect.unwrap_or(false))
-        .await?;
+    let how = RunNow {
+        respect_windows: extract::boolean("respect_windows", q.respect_windows.as_deref())?
+            .unwrap_or(false),
+        dry_run: extract::boolean("dry_run", q.dry_run.as_deref())?.unwrap_or(false),
+    };
+    let (job_id, config) = state.service.run_now(&caller, config_id(&id)?, how).await?;
     Ok((
         StatusCode::CREATED,
         Json(RunNowResponse {

@@ -183,6 +183,8 @@ pub struct JobView {
     pub attempt: i32,
     pub max_attempts: i32,
     pub progress: ProgressView,
+    /// A dry run: it only reported what it would change (`run-now?dry_run=true`).
+    pub dry_run: bool,
     /// The plugin's log lines. In listings only with `include=logs`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
@@ -236,6 +238,7 @@ impl From<&Job> for JobView {
                 done: j.progress_done,
                 total: j.progress_total,
             },
+            dry_run: j.dry_run,
             logs: Some(j.logs.clone()),
             details: JobDetailsView {
                 job_id: j.id.to_string(),

@@ -186,8 +186,13 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
                 json!({"type": "string", "enum": ["true", "false"]}),
                 "true: due when the config's (and its account's) maintenance windows next allow, not now",
             ),
+            query_doc(
+                "dry_run",
+                json!({"type": "string", "enum": ["true", "false"]}),
+                "true: the job only reports what it would change (rotation, Management, Reenrollment on a plugin that declares a dry run; else 422)",
+            ),
         ])
-        .errors(&[400, 404, 409])
+        .errors(&[400, 404, 409, 422])
         .link("getJob", "id", "$response.body#/job_id")
         .link("deleteJob", "id", "$response.body#/job_id")
         .link("retryJob", "id", "$response.body#/job_id"),

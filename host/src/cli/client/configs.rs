@@ -140,8 +140,9 @@ pub async fn run(client: &Client, command: ConfigsCommand) -> ClientResult {
     }
 }
 
-/// `POST .../{id}/run-now`: the started job's id.
-pub async fn run_now(client: &Client, config: &str) -> Result<Value, ClientError> {
-    let call = Call::new(reqwest::Method::POST, format!("{PATH}/{config}/run-now"));
+/// `POST .../{id}/run-now` (`?dry_run=true` for a dry run): the started job's id.
+pub async fn run_now(client: &Client, config: &str, dry_run: bool) -> Result<Value, ClientError> {
+    let call = Call::new(reqwest::Method::POST, format!("{PATH}/{config}/run-now"))
+        .query("dry_run", dry_run.then_some("true"));
     client.json(&call).await
 }

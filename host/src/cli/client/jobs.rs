@@ -104,6 +104,9 @@ pub struct RunArgs {
     /// Follow the job to its end (exit 0 success, 7 warning, 8 failed or cancelled).
     #[arg(long)]
     pub wait: bool,
+    /// Only report what the job would change (rotation, Management, Reenrollment).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub async fn run(client: &Client, command: JobsCommand) -> ClientResult {
@@ -185,7 +188,7 @@ pub async fn run(client: &Client, command: JobsCommand) -> ClientResult {
 
 /// `jobs run` and `configs run-now`.
 pub async fn run_config(client: &Client, args: RunArgs) -> ClientResult {
-    let started = configs::run_now(client, &args.config).await?;
+    let started = configs::run_now(client, &args.config, args.dry_run).await?;
     if !args.wait {
         print(&started, client.output, View::Object);
         return Ok(exit::OK);
