@@ -24,14 +24,26 @@ async fn run(
     op: &str,
     params: serde_json::Value,
 ) -> JobReport {
+    run_as(runtime, plugin, op, params, JobCall::Custom, false).await
+}
+
+async fn run_as(
+    runtime: &Runtime,
+    plugin: &LoadedPlugin,
+    op: &str,
+    params: serde_json::Value,
+    call: JobCall,
+    dry_run: bool,
+) -> JobReport {
     let input = JobInput {
         job_id: format!("test-{op}"),
         operation: op.into(),
         target: None,
         params,
         scope: "tests".into(),
+        dry_run,
     };
-    plugin.run(runtime, input, JobCall::Custom, None).await
+    plugin.run(runtime, input, call, None).await
 }
 
 fn failure(report: &JobReport) -> &JobFailure {
@@ -253,6 +265,65 @@ async fn writable_grants_allow_writes() {
         JobResult::Success
     );
     assert!(granted.path().join("new.txt").exists());
+}
+
+/// A dry run is held back by the host, whatever the plugin does: writable grants are
+/// read-only, `state.set` answers an error (here to a 0.1.0 plugin, which cannot even
+/// know it is a dry run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_cannot_write_files_or_state() {
+    let granted = tempfile::tempdir().unwrap();
+    let runtime = runtime_from_toml(&format!(
+        r#"
+        [[plugins.hostile.dirs]]
+        host = "{}"
+        guest = "/data"
+        writable = true
+        "#,
+        granted.path().display()
+    ));
+    let hostile = load(&runtime, "hostile").await;
+    let params = json!({"path": "/data/new.txt"});
+    let report = run_as(
+        &runtime,
+        &hostile,
+        "write-readonly",
+        params.clone(),
+        JobCall::Custom,
+        true,
+    )
+    .await;
+    plugin_failure_message(&report);
+    assert!(!granted.path().join("new.txt").exists());
+    let report = run(&runtime, &hostile, "write-readonly", params).await;
+    assert_eq!(report.outcome.expect("written").result, JobResult::Success);
+    assert!(granted.path().join("new.txt").exists());
+
+    let legacy = load(&runtime, "legacy-v1").await;
+    let dry = run_as(
+        &runtime,
+        &legacy,
+        "cckm_key_rotation",
+        json!({}),
+        JobCall::Rotate,
+        true,
+    )
+    .await;
+    assert_eq!(
+        failure(&dry).to_string(),
+        keywarden::runtime::capabilities::state::DRY_RUN_REFUSAL
+    );
+    // The refused write left nothing: the first real run counts 1.
+    let real = run_as(
+        &runtime,
+        &legacy,
+        "cckm_key_rotation",
+        json!({}),
+        JobCall::Rotate,
+        false,
+    )
+    .await;
+    assert_eq!(real.outcome.expect("rotated").details["rotations"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

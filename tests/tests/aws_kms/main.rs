@@ -5,6 +5,7 @@
 //! The server is moto's, except for imported key material (`imported`), which moto does
 //! not implement and LocalStack does.
 
+mod dry_run;
 mod helpers;
 mod imported;
 mod rotation;

@@ -144,6 +144,21 @@ impl Lab {
 
     /// Runs one job of `plugin` for the operation `op` (target = the store type).
     pub async fn run(&self, plugin: &LoadedPlugin, op: &str, call: JobCall) -> JobReport {
+        self.run_as(plugin, op, call, false).await
+    }
+
+    /// [`Lab::run`] as a dry run (the sandbox narrowed as the executor narrows it).
+    pub async fn run_dry(&self, plugin: &LoadedPlugin, op: &str, call: JobCall) -> JobReport {
+        self.run_as(plugin, op, call, true).await
+    }
+
+    async fn run_as(
+        &self,
+        plugin: &LoadedPlugin,
+        op: &str,
+        call: JobCall,
+        dry_run: bool,
+    ) -> JobReport {
         let target = plugin.manifest.operations[0].target.clone();
         let input = JobInput {
             job_id: format!("test-{op}"),
@@ -151,6 +166,7 @@ impl Lab {
             target,
             params: serde_json::json!({}),
             scope: "tests".into(),
+            dry_run,
         };
         plugin.run(&self.runtime, input, call, None).await
     }

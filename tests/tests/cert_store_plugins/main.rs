@@ -6,6 +6,7 @@
 mod bad_input;
 mod describe;
 mod discovery;
+mod dry_run;
 mod jks;
 mod lab;
 mod pem;
