@@ -9,6 +9,9 @@
 //!   and you override the method of each job family you serve (e.g.
 //!   [`Plugin::run_custom`]); the others answer [`JobError::Unsupported`];
 //! * call [`export_plugin!`] once;
+//! * for rotation, Management or Reenrollment, declare [`Operation::dry_run`] and honour
+//!   [`JobContext::dry_run`]: write nothing, report what a real run would do (see
+//!   `docs/plugins.md` for the contract's versions and the dry-run rules);
 //! * use the host's capabilities through [`log`], [`progress`], [`secrets`], [`config`],
 //!   [`state`], [`http`], [`tls`], [`enrollment`] and [`files`]. Everything beyond what the operator
 //!   granted fails with an error you can report, never silently.

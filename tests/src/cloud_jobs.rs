@@ -32,10 +32,38 @@ pub async fn create(
 /// Runs config `config_id` now and returns the finished job, after checking that no
 /// `secret` shows anywhere in it.
 pub async fn run(s: &TestServer, config_id: &str, secrets: &[&str]) -> Value {
+    run_with(s, config_id, "", secrets).await
+}
+
+/// [`run`] as a dry run (`run-now?dry_run=true`).
+pub async fn dry_run(s: &TestServer, config_id: &str, secrets: &[&str]) -> Value {
+    run_with(s, config_id, "?dry_run=true", secrets).await
+}
+
+/// Asks for a dry run of config `config_id` that must be refused: a 422 naming
+/// `dry_run`, and no job queued. The error body.
+pub async fn refused_dry_run(s: &TestServer, config_id: &str) -> Value {
+    let (_, before) = s.get(&s.admin, "/api/v1/scheduler/jobs").await;
+    let (status, body) = s
+        .post(
+            &s.admin,
+            &format!("{CONFIGS}/{config_id}/run-now?dry_run=true"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "dry_run", "{body}");
+    let (_, after) = s.get(&s.admin, "/api/v1/scheduler/jobs").await;
+    assert_eq!(after["total"], before["total"], "a job was queued");
+    body
+}
+
+/// [`run`] with `query` (`?dry_run=true`, or empty) on the run-now request.
+async fn run_with(s: &TestServer, config_id: &str, query: &str, secrets: &[&str]) -> Value {
     let (status, started) = s
         .post(
             &s.admin,
-            &format!("{CONFIGS}/{config_id}/run-now"),
+            &format!("{CONFIGS}/{config_id}/run-now{query}"),
             &json!({}),
         )
         .await;

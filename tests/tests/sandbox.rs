@@ -240,10 +240,9 @@ async fn files_outside_the_grant_are_denied_and_inside_it_work() {
     assert!(!granted.path().join("new.txt").exists());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writable_grants_allow_writes() {
-    let granted = tempfile::tempdir().unwrap();
-    let runtime = runtime_from_toml(&format!(
+/// A runtime that grants the hostile plugin `granted` as `/data`, writable.
+fn writable_data(granted: &tempfile::TempDir) -> Arc<Runtime> {
+    runtime_from_toml(&format!(
         r#"
         [[plugins.hostile.dirs]]
         host = "{}"
@@ -251,7 +250,13 @@ async fn writable_grants_allow_writes() {
         writable = true
         "#,
         granted.path().display()
-    ));
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writable_grants_allow_writes() {
+    let granted = tempfile::tempdir().unwrap();
+    let runtime = writable_data(&granted);
     let hostile = load(&runtime, "hostile").await;
     let report = run(
         &runtime,
@@ -273,15 +278,7 @@ async fn writable_grants_allow_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_cannot_write_files_or_state() {
     let granted = tempfile::tempdir().unwrap();
-    let runtime = runtime_from_toml(&format!(
-        r#"
-        [[plugins.hostile.dirs]]
-        host = "{}"
-        guest = "/data"
-        writable = true
-        "#,
-        granted.path().display()
-    ));
+    let runtime = writable_data(&granted);
     let hostile = load(&runtime, "hostile").await;
     let params = json!({"path": "/data/new.txt"});
     let report = run_as(

@@ -4,37 +4,14 @@
 //! operation that has none is refused with a 422 naming `dry_run`, before anything is
 //! queued. On SQLite and PostgreSQL.
 
-use std::time::Duration;
-
 use keywarden_tests::aws::SECRET_KEY;
-use keywarden_tests::cloud_jobs::assert_no_secret;
+use keywarden_tests::cloud_jobs;
 use keywarden_tests::moto::Moto;
 use keywarden_tests::server::TestServer;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::*;
-
-/// Starts a dry run of config `id`; the finished job.
-async fn dry_run(s: &TestServer, id: &str) -> Value {
-    let (status, started) = s
-        .post(
-            &s.admin,
-            &format!("{CONFIGS}/{id}/run-now?dry_run=true"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{started}");
-    let job = s
-        .wait_job(
-            &s.admin,
-            started["job_id"].as_str().unwrap(),
-            Duration::from_secs(120),
-        )
-        .await;
-    assert_no_secret(&job, &[SECRET_KEY]);
-    job
-}
 
 /// The plugin's durable last-rotation date of `key` in config `config`'s scope.
 async fn last_rotation(s: &TestServer, config: &str, key: &str) -> Option<String> {
@@ -66,7 +43,7 @@ async fn scenario(s: &TestServer, moto: &Moto) {
     let before = kms(moto);
 
     // 1. The dry run names the two due keys and changes nothing.
-    let job = dry_run(s, &config).await;
+    let job = cloud_jobs::dry_run(s, &config, &[SECRET_KEY]).await;
     assert_eq!(job["status"], "completed", "{job}");
     assert_eq!(job["result"], "success", "{job}");
     assert_eq!(job["dry_run"], true, "{job}");
@@ -130,27 +107,13 @@ async fn scenario(s: &TestServer, moto: &Moto) {
 
     // 3. Synchronization has no dry run: refused before anything is queued.
     let sync = create(s, "sync", "cckm_synchronization", json!({})).await;
-    let (_, jobs_before) = s.get(&s.admin, "/api/v1/scheduler/jobs").await;
-    let (status, body) = s
-        .post(
-            &s.admin,
-            &format!("{CONFIGS}/{sync}/run-now?dry_run=true"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["field"], "dry_run", "{body}");
+    let body = cloud_jobs::refused_dry_run(s, &sync).await;
     assert!(
         body["message"]
             .as_str()
             .unwrap()
             .contains("cckm_synchronization has no dry run"),
         "{body}"
-    );
-    let (_, jobs_after) = s.get(&s.admin, "/api/v1/scheduler/jobs").await;
-    assert_eq!(
-        jobs_after["total"], jobs_before["total"],
-        "a job was queued"
     );
     // A value that is not a boolean names the field too.
     let (status, body) = s
