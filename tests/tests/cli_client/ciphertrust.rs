@@ -85,6 +85,14 @@ async fn configs_and_jobs_from_create_to_delete() {
         "{line}"
     );
 
+    // --dry-run asks run-now?dry_run=true: a custom operation has none (exit 5, the
+    // server's reason and field), and no job is queued
+    let err = kw.fails(&["jobs", "run", &id, "--dry-run"], 5).await;
+    assert!(
+        err.contains("operation hello has no dry run") && err.contains("(field: dry_run)"),
+        "{err}"
+    );
+
     // without --wait: the job's id at once
     let started = kw.json(&["jobs", "run", &id]).await;
     let third = started["job_id"].as_str().unwrap().to_owned();
