@@ -365,6 +365,8 @@ pub struct Job {
     /// It only reports what it would change: the plugin is told so and the host keeps
     /// it from writing (read-only files, no state writes, no enrollment, no family data
     /// kept). Not counted toward the config's pause after failures, nor alerted.
+    /// Absent in a record from an older server (an agent reads jobs as JSON): not one.
+    #[serde(default)]
     pub dry_run: bool,
     /// Creation time (= `enqueued_at`).
     pub created_at: DateTime<Utc>,
@@ -404,6 +406,7 @@ pub struct NewJob {
     /// The last instant its windows let it start (see [`Job::start_by`]).
     pub start_by: Option<DateTime<Utc>>,
     /// Report what it would change without writing (see [`Job::dry_run`]).
+    #[serde(default)]
     pub dry_run: bool,
     /// Enqueue time; also `created_at` and `updated_at`.
     pub enqueued_at: DateTime<Utc>,
