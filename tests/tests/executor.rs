@@ -119,6 +119,44 @@ async fn unknown_operation_fails_naming_what_is_available(db: &Db) {
     );
 }
 
+/// A dry run that reached the queue without the domain's check (the plugin file replaced
+/// since, or a job written behind the API's back) is still refused by the executor when
+/// its plugin cannot make one: nothing is run, the plugin's state stays empty.
+async fn dry_runs_the_plugin_cannot_make_fail_without_running(db: &Db) {
+    let reg = registry("").await;
+    let mut legacy = new_job("cckm_key_rotation", json!({"cloud_name": "legacy"}), 3, 0);
+    legacy.target = Some("legacy".into());
+    legacy.dry_run = true;
+    let scope = legacy.id.to_string();
+    let legacy = enqueue(&*db.database, legacy).await;
+    let mut custom = new_job("hello", json!({"name": "Ada"}), 3, 0);
+    custom.dry_run = true;
+    let custom = enqueue(&*db.database, custom).await;
+    let (token, handle) = start(&db.database, &reg, cfg());
+    let legacy = wait_job(&*db.database, legacy, WAIT, is_final).await;
+    let custom = wait_job(&*db.database, custom, WAIT, is_final).await;
+    stop(token, handle).await;
+    assert_eq!(legacy.status, JobStatus::Failed);
+    assert_eq!(legacy.attempt, 1, "not retried");
+    assert_eq!(
+        legacy.message.as_deref(),
+        Some(
+            "the dry run was not made: plugin legacy-v1 implements keywarden:plugin@0.1.0, which has no dry run"
+        )
+    );
+    let state = StoreState(db.database.clone());
+    assert_eq!(state.size("legacy-v1", &scope).await.unwrap(), 0);
+    assert_eq!(custom.status, JobStatus::Failed);
+    assert!(
+        custom
+            .message
+            .unwrap_or_default()
+            .contains("operation hello has no dry run"),
+        "{:?}",
+        custom.logs
+    );
+}
+
 async fn timed_out_and_panicking_plugins_fail_with_the_reason(db: &Db) {
     let reg = registry("[plugins.hostile]\ntimeout_secs = 1\n").await;
     let spin = enqueue(&*db.database, new_job("spin", json!({}), 1, 0)).await;
@@ -278,6 +316,7 @@ async fn plugin_state_is_kept_in_the_store(db: &Db) {
 db_tests!(
     hello_job_completes_with_details_logs_and_progress,
     unknown_operation_fails_naming_what_is_available,
+    dry_runs_the_plugin_cannot_make_fail_without_running,
     timed_out_and_panicking_plugins_fail_with_the_reason,
     failures_retry_with_backoff_then_fail,
     invalid_params_are_not_retried,
