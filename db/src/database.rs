@@ -21,7 +21,8 @@ use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
-    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
+    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, NodeStart,
+    SyncedKey,
 };
 use crate::snapshot::{SnapshotItem, SnapshotSummary};
 use crate::ssl::{
@@ -423,10 +424,26 @@ pub trait Database: Send + Sync {
 
     // ----- nodes -----
 
+    /// Records a node's process start: its version, start time and heartbeat interval
+    /// (replacing those of an earlier process with the same id), and that it is alive.
+    async fn start_node(&self, start: &NodeStart<'_>) -> Result<()>;
     /// Records that `node_id` is alive at `now`.
     async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()>;
     /// All nodes ever seen, by id.
     async fn list_nodes(&self) -> Result<Vec<Node>>;
+    /// How many jobs each node runs now (status running, `processing_node` that node),
+    /// counting only `account_id`'s jobs when given; nodes running none are left out.
+    /// Agents holding jobs appear under their ids too.
+    async fn running_jobs_per_node(&self, account_id: Option<&str>) -> Result<Vec<(String, i64)>>;
+    /// Sets `message` on the queued jobs pinned to `node_id` (`run_on`) that were due by
+    /// `due_before` and do not say it already; returns those jobs as they are now. Run
+    /// by every node at once, each job is returned to one of them.
+    async fn note_jobs_waiting_for(
+        &self,
+        node_id: &str,
+        due_before: DateTime<Utc>,
+        message: &str,
+    ) -> Result<Vec<Job>>;
 
     // ----- plugin state -----
 

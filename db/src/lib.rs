@@ -61,7 +61,7 @@ pub use kinds::{
 pub use model::{
     AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobAlerts,
     JobConfig, JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken,
-    Node, Progress, Purged, QueueStats, SyncedKey, truncate_micros,
+    Node, NodeStart, Progress, Purged, QueueStats, SyncedKey, truncate_micros,
 };
 pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;

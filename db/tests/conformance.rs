@@ -20,6 +20,8 @@ mod executor;
 mod history;
 #[path = "conformance/job_listing.rs"]
 mod job_listing;
+#[path = "conformance/nodes.rs"]
+mod nodes;
 #[path = "conformance/records.rs"]
 mod records;
 #[path = "conformance/recovery.rs"]
@@ -129,6 +131,9 @@ conformance!(
     records::job_crud,
     records::plugin_state,
     records::nodes,
+    nodes::nodes_record_their_start,
+    nodes::running_jobs_are_counted_per_node,
+    nodes::jobs_waiting_for_a_node_are_told_once,
     config_listing::config_filters,
     config_listing::config_sort_and_page,
     config_listing::params_filters_survive_nul_in_params,

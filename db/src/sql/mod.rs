@@ -15,6 +15,7 @@ mod history;
 mod jobs;
 mod locks;
 mod misc;
+mod nodes;
 mod page;
 mod record;
 mod retention;
@@ -45,7 +46,8 @@ use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
-    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
+    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, NodeStart,
+    SyncedKey,
 };
 use crate::snapshot::{SnapshotItem, SnapshotSummary};
 use crate::ssl::{
@@ -496,11 +498,25 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         configs::record_facts(self, facts).await
     }
 
+    async fn start_node(&self, start: &NodeStart<'_>) -> Result<()> {
+        nodes::start_node(self, start).await
+    }
     async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()> {
-        misc::heartbeat(self, node_id, now).await
+        nodes::heartbeat(self, node_id, now).await
     }
     async fn list_nodes(&self) -> Result<Vec<Node>> {
-        misc::list_nodes(self).await
+        nodes::list_nodes(self).await
+    }
+    async fn running_jobs_per_node(&self, account_id: Option<&str>) -> Result<Vec<(String, i64)>> {
+        nodes::running_jobs_per_node(self, account_id).await
+    }
+    async fn note_jobs_waiting_for(
+        &self,
+        node_id: &str,
+        due_before: DateTime<Utc>,
+        message: &str,
+    ) -> Result<Vec<Job>> {
+        nodes::note_jobs_waiting_for(self, node_id, due_before, message).await
     }
 
     async fn claim_agent_jobs(
