@@ -307,6 +307,8 @@ word_enum! {
         JobMissed = "job_missed",
         /// A job failed on its last attempt.
         RetriesExhausted = "retries_exhausted",
+        /// A due job waits for the node it is pinned to, which is not alive.
+        NodeUnavailable = "node_unavailable",
     }
 }
 

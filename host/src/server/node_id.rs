@@ -1,11 +1,12 @@
 //! One process per node id. Two processes sharing an id would each take the other's
 //! running jobs for orphans of a crash (a node recovers its own jobs at start) and run them
-//! twice, so a start that finds the id heartbeating is refused.
+//! twice, so a start that finds the id heartbeating is refused. A start that is not
+//! refused announces itself: version, start time, heartbeat interval.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use keywarden_db::Database;
+use keywarden_db::{Database, NodeStart};
 
 /// Refuses to start as `node_id` while another process heartbeats as it. A node seen
 /// within the last two heartbeats is watched for one more: a live process heartbeats
@@ -45,4 +46,17 @@ pub async fn refuse_duplicate(
         ),
         _ => Ok(()),
     }
+}
+
+/// Records this process's start as `node_id`: the crate version, now, and how often it
+/// heartbeats (others judge whether it is alive by that interval).
+pub async fn announce(db: &dyn Database, node_id: &str, heartbeat: Duration) -> anyhow::Result<()> {
+    db.start_node(&NodeStart {
+        id: node_id,
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: Utc::now(),
+        heartbeat,
+    })
+    .await?;
+    Ok(())
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 /// Resource-name prefix of everything this server owns.
 const NS: &str = "keywarden";
 
-fn time(t: DateTime<Utc>) -> String {
+pub(crate) fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 

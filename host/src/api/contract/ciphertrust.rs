@@ -214,6 +214,9 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
             .params(key_list)
             .errors(&[400]),
         Operation::new("get", "/api/v1/plugins", "listPlugins"),
+        Operation::new("get", "/api/v1/nodes", "listNodes")
+            .params(paging())
+            .errors(&[400]),
         Operation::new("post", "/api/v1/tokens", "createToken")
             .body(token_request())
             .errors(&[400, 403])
