@@ -53,7 +53,7 @@ impl Plugin for Hello {
                             "count": {"type": "boolean",
                                       "description": "Count this run in the plugin's state and report the count"},
                             "record_dir": {"type": "string", "minLength": 1,
-                                           "description": "A granted writable directory: each run leaves a file `<job id>.<start ns>` there, `<start ns> <label>` while it runs and `<start ns> <end ns> <label>` once its work is done (the label is config key `record_label`)"}
+                                           "description": "A granted writable directory: each run leaves a file `<job id>.<start ns>.<label>` there, `<start ns> <label>` while it runs and `<start ns> <end ns> <label>` once its work is done (the label is config key `record_label`)"}
                         },
                         "required": ["name"],
                         "additionalProperties": false
@@ -138,10 +138,13 @@ struct Record {
 impl Record {
     fn begin(dir: &str, job_id: &str) -> Result<Record, JobError> {
         let start = now_ns();
+        // The name alone says whose run it is: a process killed while writing the
+        // file leaves it empty.
+        let label = config::get_or("record_label", "");
         let record = Record {
-            path: format!("{}/{job_id}.{start}", dir.trim_end_matches('/')),
+            path: format!("{}/{job_id}.{start}.{label}", dir.trim_end_matches('/')),
             start,
-            label: config::get_or("record_label", ""),
+            label,
         };
         record.write(&format!("{start} {}\n", record.label))?;
         Ok(record)

@@ -5,7 +5,7 @@
 //! tests need PostgreSQL (`KEYWARDEN_TEST_DATABASE_URL`); without it they print SKIPPED
 //! and pass, except under `CI`. See docs/cluster.md for the guarantees they check.
 
-
+mod chaos;
 mod cron_once;
 mod nodes_api;
 mod processes;
