@@ -31,6 +31,10 @@ const JOBS: usize = 5000;
 const KILLS: usize = 20;
 /// Between one kill and the next (of the next node in turn).
 const KILL_EVERY: Duration = Duration::from_secs(3);
+/// Every this many kills the node stays down for longer than a lease, so the others
+/// recover its jobs by lease expiry instead of its restart doing it.
+const LONG_OUTAGE_EVERY: usize = 7;
+const LONG_OUTAGE: Duration = Duration::from_secs(14);
 /// Ten-second leases (renewed every ~3 s): a killed node's jobs come back at its restart
 /// (it recovers its own at start) or, if it were not restarted, within a lease.
 const SERVER: &str = "heartbeat_secs = 1\nlease_secs = 10\nconcurrency = 8";
@@ -90,7 +94,8 @@ async fn queue_jobs(cluster: &Cluster, base: &str, token: &str) {
     }
 }
 
-/// Kills node `i % 3` every [`KILL_EVERY`] and restarts it in the background; returns
+/// Kills node `i % 3` every [`KILL_EVERY`] and restarts it in the background (after
+/// [`LONG_OUTAGE`] every [`LONG_OUTAGE_EVERY`] kills); returns
 /// the nodes (all up) and when each died (node id, after the process was reaped).
 fn chaos(nodes: Vec<Node>) -> (Vec<Node>, Vec<(String, u128)>) {
     // Each node lives in a thread's result: up (returned at once) or restarting.
@@ -108,7 +113,11 @@ fn chaos(nodes: Vec<Node>) -> (Vec<Node>, Vec<(String, u128)>) {
             .expect("the node restarted");
         node.kill();
         deaths.push((node.id.clone(), now_ns()));
+        let outage = (i % LONG_OUTAGE_EVERY == LONG_OUTAGE_EVERY - 1).then_some(LONG_OUTAGE);
         slots[k] = Some(std::thread::spawn(move || {
+            if let Some(outage) = outage {
+                std::thread::sleep(outage);
+            }
             node.restart();
             node
         }));
@@ -321,6 +330,33 @@ async fn three_nodes_killed_twenty_times_run_every_job_once() {
         left_at_last_kill > 0,
         "every job ended before the last kill: the kills did not hit a busy cluster; make \
          the jobs longer or the kills faster"
+    );
+    // Afterwards every node is back, alive, running nothing.
+    let listed: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/nodes", nodes[1].base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seen: Vec<_> = listed["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap(),
+                n["alive"].as_bool(),
+                n["running_jobs"].as_i64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        ["n1", "n2", "n3"].map(|id| (id, Some(true), Some(0))),
+        "{listed}"
     );
     cluster.finish(nodes).await;
 }
