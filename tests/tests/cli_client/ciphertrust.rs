@@ -1,5 +1,5 @@
 //! `/api/v1` commands: configs, jobs (with `--wait`), tokens, keys, alerts, audit,
-//! plugins, api; and the exit codes of refusals.
+//! plugins, nodes, api; and the exit codes of refusals.
 
 use keywarden_tests::server::TestServer;
 use serde_json::json;
@@ -243,7 +243,7 @@ async fn refusals_exit_with_their_codes_and_the_servers_message() {
 }
 
 #[tokio::test]
-async fn tokens_plugins_keys_alerts_audit_and_raw_calls() {
+async fn tokens_plugins_keys_alerts_nodes_audit_and_raw_calls() {
     let s = TestServer::sqlite().await;
     let kw = Kw::new(&s, &s.admin);
 
@@ -325,6 +325,30 @@ async fn tokens_plugins_keys_alerts_audit_and_raw_calls() {
     let (_, api) = s.get(&s.admin, "/api/v1/alerts").await;
     assert_eq!(kw.json(&["alerts", "list"]).await, api);
     shows(&kw.ok(&["alerts", "list"]).await, &["KIND", "0 of 0"]);
+
+    // nodes: this one, alive (the heartbeat may move last_seen_at between two reads)
+    let nodes = alice.json(&["nodes", "list"]).await;
+    assert_eq!(
+        (
+            &nodes["total"],
+            &nodes["resources"][0]["id"],
+            &nodes["resources"][0]["alive"]
+        ),
+        (&json!(1), &json!("test-node"), &json!(true)),
+        "{nodes}"
+    );
+    shows(
+        &alice.ok(&["nodes", "list"]).await,
+        &[
+            "ID",
+            "VERSION",
+            "ALIVE",
+            "RUNNING",
+            "test-node",
+            "true",
+            "1 of 1",
+        ],
+    );
 
     // audit: the token issued above is there; the chain holds
     let audit = kw
