@@ -22,10 +22,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use keywarden_db::NewJob;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::processes::{Cluster, Node, now_ns};
+use crate::processes::{Cluster, Node, call, now_ns};
 
 const JOBS: usize = 5000;
 const KILLS: usize = 20;
@@ -56,33 +56,22 @@ struct JobRow {
     finished_us: Option<i64>,
 }
 
-async fn post(base: &str, token: &str, path: &str, body: Value) -> Value {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
-}
-
 /// Ten configs of `hello`, sleeping 50, 100, ... 500 ms, recording their runs, with
 /// retries enough to outlive the kills; 500 jobs of each.
 async fn queue_jobs(cluster: &Cluster, base: &str, token: &str) {
     let db = keywarden_db::connect(&cluster.pg.url).await.unwrap();
     let now = chrono::Utc::now();
     for i in 1..=10u64 {
-        let config = post(
+        let config = call(
             base,
             token,
+            reqwest::Method::POST,
             "/api/v1/scheduler/job-configs",
-            json!({"name": format!("chaos-{i}"), "operation": "hello", "run_at": "0 0 1 1 *",
+            Some(
+                json!({"name": format!("chaos-{i}"), "operation": "hello", "run_at": "0 0 1 1 *",
                    "max_retries": 10, "retry_backoff_secs": 1,
                    "params": {"name": "chaos", "delay_ms": 50 * i, "record_dir": "/records"}}),
+            ),
         )
         .await;
         let id: Uuid = config["id"].as_str().unwrap().parse().unwrap();
@@ -160,31 +149,26 @@ fn read_runs(dir: &std::path::Path) -> HashMap<Uuid, Vec<Run>> {
 }
 
 async fn job_rows(url: &str) -> HashMap<Uuid, JobRow> {
+    use sqlx::Row;
     let pool = sqlx::PgPool::connect(url).await.unwrap();
-    let rows: Vec<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-    )> = sqlx::query_as(
+    let rows = sqlx::query(
         "SELECT id, status, message, processing_node, started_at, finished_at FROM jobs",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
     pool.close().await;
-    rows.into_iter()
-        .map(|(id, status, message, node, started_us, finished_us)| {
+    rows.iter()
+        .map(|r| {
+            let id: String = r.get("id");
             (
                 id.parse().unwrap(),
                 JobRow {
-                    status,
-                    message,
-                    node,
-                    started_us,
-                    finished_us,
+                    status: r.get("status"),
+                    message: r.get("message"),
+                    node: r.get("processing_node"),
+                    started_us: r.get("started_at"),
+                    finished_us: r.get("finished_at"),
                 },
             )
         })
@@ -208,13 +192,7 @@ async fn three_nodes_killed_twenty_times_run_every_job_once() {
         return;
     };
     let began = Instant::now();
-    let first = cluster.start("n1", SERVER);
-    let token = cluster.admin_token(&first);
-    let nodes = vec![
-        first,
-        cluster.start("n2", SERVER),
-        cluster.start("n3", SERVER),
-    ];
+    let (nodes, token) = cluster.start_all(&["n1", "n2", "n3"], SERVER);
     let base = nodes[0].base.clone();
     queue_jobs(&cluster, &base, &token).await;
     let queued = Instant::now();
@@ -332,15 +310,14 @@ async fn three_nodes_killed_twenty_times_run_every_job_once() {
          the jobs longer or the kills faster"
     );
     // Afterwards every node is back, alive, running nothing.
-    let listed: Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/nodes", nodes[1].base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = call(
+        &nodes[1].base,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/nodes",
+        None,
+    )
+    .await;
     let seen: Vec<_> = listed["resources"]
         .as_array()
         .unwrap()

@@ -4,44 +4,18 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::processes::Cluster;
+use crate::processes::{Cluster, call};
 
 const SERVER: &str = "heartbeat_secs = 1\nconcurrency = 4";
-
-async fn call(
-    base: &str,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.expect("request sent");
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_fires_once_per_fire_time_across_three_processes() {
     let Some(cluster) = Cluster::new("cron_once").await else {
         return;
     };
-    let first = cluster.start("cron-1", SERVER);
-    let token = cluster.admin_token(&first);
-    let nodes = vec![
-        first,
-        cluster.start("cron-2", SERVER),
-        cluster.start("cron-3", SERVER),
-    ];
+    let (nodes, token) = cluster.start_all(&["cron-1", "cron-2", "cron-3"], SERVER);
     let base = nodes[0].base.clone();
 
     // Every second; `all` catch-up and `allow` overlap, so no fire is ever skipped on

@@ -38,6 +38,17 @@ fn node<'a>(page: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no node {id} in {page}"))
 }
 
+/// Runs `config` now; the job's id.
+async fn run_now(s: &TestServer, token: &str, config: &Value) -> String {
+    let path = format!(
+        "/api/v1/scheduler/job-configs/{}/run-now",
+        config["id"].as_str().unwrap()
+    );
+    let (status, run) = s.post(token, &path, &json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    run["job_id"].as_str().unwrap().to_owned()
+}
+
 async fn wait_for(what: &str, mut ready: impl AsyncFnMut() -> Option<Value>) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -90,18 +101,7 @@ async fn scenario(s: &TestServer) {
                     "params": {"name": "x"}}),
         )
         .await;
-    let (status, run) = s
-        .post(
-            &alice,
-            &format!(
-                "/api/v1/scheduler/job-configs/{}/run-now",
-                config["id"].as_str().unwrap()
-            ),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{run}");
-    let job_id = run["job_id"].as_str().unwrap().to_owned();
+    let job_id = run_now(s, &alice, &config).await;
     let last_seen = chrono::DateTime::from_timestamp_micros(hour_ago)
         .unwrap()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -151,17 +151,7 @@ async fn scenario(s: &TestServer) {
                     "params": {"name": "x", "delay_ms": 5000}}),
         )
         .await;
-    let (status, run) = s
-        .post(
-            &alice,
-            &format!(
-                "/api/v1/scheduler/job-configs/{}/run-now",
-                slow["id"].as_str().unwrap()
-            ),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{run}");
+    run_now(s, &alice, &slow).await;
     wait_for("alice's job to run on test-node", async || {
         let page = nodes(s, &alice, "").await;
         (node(&page, "test-node")["running_jobs"] == 1).then_some(page)

@@ -4,12 +4,32 @@
 //! and restart. Only `hello.wasm` is in their plugins folder and they share one compile
 //! cache, so a restart does not recompile.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keywarden_db::testing::PgTestSchema;
+
+/// One API call to a node with `token`; panics with the answer unless it succeeded.
+pub async fn call(
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
 
 /// Wall-clock nanoseconds since the epoch (the plugin's records use the same clock).
 pub fn now_ns() -> u128 {
@@ -58,7 +78,7 @@ impl Cluster {
 
     /// Starts node `id` with `server` as its `[server]` settings (besides the node id)
     /// and waits until it listens.
-    pub fn start(&self, id: &str, server: &str) -> Node {
+    fn start(&self, id: &str, server: &str) -> Node {
         let data = self.root.path().join(id);
         std::fs::create_dir_all(&data).unwrap();
         let cache = self.root.path().join("cache");
@@ -89,12 +109,17 @@ impl Cluster {
         node
     }
 
-    /// The bootstrap admin token, written by the first node started.
-    pub fn admin_token(&self, first: &Node) -> String {
-        std::fs::read_to_string(first.data.join("admin-token"))
+    /// Starts a node per id, the first alone (it migrates the schema and writes the
+    /// bootstrap admin token), and returns them with that token.
+    pub fn start_all(&self, ids: &[&str], server: &str) -> (Vec<Node>, String) {
+        let first = self.start(ids[0], server);
+        let token = std::fs::read_to_string(first.data.join("admin-token"))
             .expect("the first node wrote the admin token")
             .trim()
-            .to_owned()
+            .to_owned();
+        let mut nodes = vec![first];
+        nodes.extend(ids[1..].iter().map(|id| self.start(id, server)));
+        (nodes, token)
     }
 
     pub async fn finish(self, nodes: Vec<Node>) {
@@ -153,22 +178,12 @@ impl Node {
             .stderr(log)
             .spawn()
             .expect("keywarden serve starts");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(180)) {
-            Ok(base) => self.base = base,
-            Err(e) => {
+        match keywarden_tests::announced_address(&mut child, Duration::from_secs(180)) {
+            Some(base) => self.base = base,
+            None => {
                 let _ = child.kill();
                 panic!(
-                    "node {} did not listen ({e}); its log:\n{}",
+                    "node {} did not listen; its log:\n{}",
                     self.id,
                     std::fs::read_to_string(self.log()).unwrap_or_default()
                 );
