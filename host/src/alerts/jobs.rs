@@ -1,5 +1,6 @@
-//! Job alerts, as a config asks for them (`alerts` of a job config): a failed attempt, a
-//! job that failed on its last attempt, a fire time that passed without a job, and a due
+//! Job alerts, as a config asks for them (`alerts` of a job config): a failed attempt
+//! (its plugin failed, or its node died while running it), a job that failed on its last
+//! attempt, a fire time that passed without a job, and a due
 //! job that waits for a dead node. Each is raised once (per attempt, per job, per fire
 //! time, per job and last sight of the node).
 
@@ -26,6 +27,22 @@ pub async fn failed(db: &dyn Database, failures: &[JobFailure]) {
             tracing::warn!(job = %f.job_id, "raising the job's alert failed: {e}");
         }
     }
+}
+
+/// Raises the alerts of jobs lease recovery handled (their node died or stopped
+/// renewing): each lost attempt is a failed attempt, and a job failed for it failed on
+/// its last one. Jobs still queued for another attempt raise only `on_failure`.
+pub async fn lost(db: &dyn Database, recovered: &[Job]) {
+    let failures: Vec<JobFailure> = recovered
+        .iter()
+        .map(|job| JobFailure {
+            job_id: job.id,
+            attempt: Some(job.attempt),
+            message: job.message.clone().unwrap_or_default(),
+            last: job.status == keywarden_db::JobStatus::Failed,
+        })
+        .collect();
+    failed(db, &failures).await;
 }
 
 async fn failed_one(db: &dyn Database, f: &JobFailure) -> keywarden_db::Result<()> {

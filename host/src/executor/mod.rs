@@ -263,6 +263,7 @@ async fn run(
 async fn recover_orphans(shared: &Shared) {
     match shared.db.recover_node(&shared.node_id, Utc::now()).await {
         Ok(jobs) => {
+            crate::alerts::jobs::lost(shared.db.as_ref(), &jobs).await;
             for job in jobs {
                 tracing::warn!(
                     job = %job.id,

@@ -1,5 +1,7 @@
 //! `GET /api/v1/nodes` and a job pinned to a node that is not alive: the job says what
-//! it waits for, the listing marks the node dead, the config's missed-run alert is raised.
+//! it waits for, the listing marks the node dead, the config's missed-run alert is raised;
+//! had the node died while running it, lease recovery fails it and raises the config's
+//! failure alerts.
 
 use std::time::{Duration, Instant};
 
@@ -97,7 +99,8 @@ async fn scenario(s: &TestServer) {
         .create_config(
             &alice,
             &json!({"name": "pinned", "operation": "hello", "run_at": "0 0 1 1 *",
-                    "run_on": "gone", "alerts": {"on_missed_run": true},
+                    "run_on": "gone", "alerts": {"on_missed_run": true, "on_failure": true,
+                                                "on_retries_exhausted": true},
                     "params": {"name": "x"}}),
         )
         .await;
@@ -142,6 +145,34 @@ async fn scenario(s: &TestServer) {
     );
     let (_, others) = s.get(&bob, "/api/v1/alerts?kind=node_unavailable").await;
     assert_eq!(others["total"], 0, "another team's alert: {others}");
+
+    // Had `gone` taken the job before it died, lease recovery fails it (its only
+    // attempt) naming the node, and the config's failure alerts are raised.
+    let expired = (chrono::Utc::now() - chrono::Duration::minutes(5)).timestamp_micros();
+    s.execute_sql(&format!(
+        "UPDATE jobs SET status = 'running', processing_node = 'gone', attempt = 1, \
+         started_at = {expired}, lease_expires_at = {expired} WHERE id = '{job_id}'"
+    ))
+    .await;
+    let job = wait_for("lease recovery to fail the job", async || {
+        let (_, job) = s
+            .get(&alice, &format!("/api/v1/scheduler/jobs/{job_id}"))
+            .await;
+        (job["status"] == "failed").then_some(job)
+    })
+    .await;
+    assert_eq!(
+        job["message"], "node gone stopped while running the job (lease expired)",
+        "{job}"
+    );
+    for kind in ["job_failed", "retries_exhausted"] {
+        let page = wait_for(kind, async || {
+            let (_, page) = s.get(&alice, &format!("/api/v1/alerts?kind={kind}")).await;
+            (page["total"] == 1).then_some(page)
+        })
+        .await;
+        assert_eq!(page["resources"][0]["job_id"], job_id.as_str(), "{page}");
+    }
 
     // Running jobs are counted at read, per account for teams.
     let slow = s
