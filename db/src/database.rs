@@ -82,20 +82,20 @@ pub trait Database: Send + Sync {
     /// should bootstrap one.
     async fn count_admin_tokens(&self) -> Result<i64>;
 
-    // ----- certificate-store write locks -----
+    // ----- target locks (one job per target) -----
 
-    /// Takes the write lock of certificate store `store` for job `job` until `until`:
-    /// `true` when it was free, had expired at `now`, or `job` held it already (then it
-    /// is extended); `false` while another job holds it.
-    async fn acquire_store_lock(
+    /// Takes the lock of `target` (a key the host builds, such as `store:<id>`) for job
+    /// `job` until `until`: `true` when it was free, had expired at `now`, or `job` held it
+    /// already (then it is extended); `false` while another job holds it.
+    async fn acquire_target_lock(
         &self,
-        store: Uuid,
+        target: &str,
         job: Uuid,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Gives the lock of `store` back if `job` holds it.
-    async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()>;
+    /// Gives the lock of `target` back if `job` holds it.
+    async fn release_target_lock(&self, target: &str, job: Uuid) -> Result<()>;
 
     // ----- payloads -----
 

@@ -57,7 +57,7 @@ pub use history::{
 };
 pub use kinds::{
     AlertKind, AlertState, CatchUp, JobResult, JobStatus, Overlap, ProbeStatus, RunOn, ScanKind,
-    ScheduleKind, TokenRole, UnknownWord,
+    ScheduleKind, TokenRole, UnknownWord, WhenBusy,
 };
 pub use model::{
     AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobAlerts,

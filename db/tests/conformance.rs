@@ -115,7 +115,7 @@ conformance!(
     records::accounts_and_tokens,
     policies::policies_and_pauses,
     records::audit_log_chain,
-    records::store_locks,
+    records::target_locks,
     records::payloads,
     retention::purged_jobs_stay_counted,
     retention::concurrent_purges_count_each_job_once,

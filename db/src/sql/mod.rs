@@ -163,17 +163,17 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn count_admin_tokens(&self) -> Result<i64> {
         misc::count_admin_tokens(self).await
     }
-    async fn acquire_store_lock(
+    async fn acquire_target_lock(
         &self,
-        store: Uuid,
+        target: &str,
         job: Uuid,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool> {
-        locks::acquire(self, store, job, now, until).await
+        locks::acquire(self, target, job, now, until).await
     }
-    async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()> {
-        locks::release(self, store, job).await
+    async fn release_target_lock(&self, target: &str, job: Uuid) -> Result<()> {
+        locks::release(self, target, job).await
     }
     async fn put_payload(&self, account: &str, sha256: &str, body: &str) -> Result<()> {
         locks::put_payload(self, account, sha256, body).await

@@ -25,6 +25,7 @@ mod host_job;
 pub(crate) mod job;
 mod state;
 pub(crate) mod store_job;
+mod target_lock;
 mod upkeep;
 mod window_check;
 

@@ -305,6 +305,9 @@ pub fn apply(
     if let Some(v) = fields.integer("pause_after_failures", 0, MAX_PAUSE_AFTER_FAILURES.into())? {
         spec.policy.pause_after_failures = v as i32;
     }
+    if let Some(v) = fields.word("when_target_busy")? {
+        spec.policy.when_target_busy = v;
+    }
     match fields.0.remove("alerts") {
         None | Some(Value::Null) => {}
         Some(Value::Object(mut map)) => {

@@ -436,6 +436,13 @@ fn common_fields(offer: &Offer) -> Map<String, Value> {
             "Pause the config after this many failed runs in a row (0: never)",
         ),
     );
+    fields.insert(
+        "when_target_busy".into(),
+        doc(
+            json!({"type": "string", "enum": ["wait", "skip"]}),
+            "When another job works on the same certificate store or cloud keys: wait (default) or skip this run",
+        ),
+    );
     for (key, shown) in READ_ONLY {
         let mut schema = nullable(match shown {
             Shown::Id => uuid(),

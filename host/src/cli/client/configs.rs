@@ -31,12 +31,12 @@ pub enum ConfigsCommand {
         id: String,
     },
     /// Create a job config from flags and/or `--file`.
-    Create(ConfigFields),
+    Create(Box<ConfigFields>),
     /// Change a job config: the fields given replace; params merge key by key.
     Update {
         id: String,
         #[command(flatten)]
-        fields: ConfigFields,
+        fields: Box<ConfigFields>,
     },
     Delete {
         id: String,
@@ -103,6 +103,9 @@ pub struct ConfigFields {
     /// Pause the config after this many failed runs in a row (0: never).
     #[arg(long)]
     pub pause_after_failures: Option<i64>,
+    /// wait or skip, when another job works on the same target.
+    #[arg(long)]
+    pub when_target_busy: Option<String>,
     #[command(flatten)]
     pub file: FileArg,
 }
@@ -141,7 +144,8 @@ impl ConfigFields {
                 json("--blackout-windows", &self.blackout_windows)?,
             )
             .set("jitter_secs", self.jitter_secs)
-            .set("pause_after_failures", self.pause_after_failures);
+            .set("pause_after_failures", self.pause_after_failures)
+            .set("when_target_busy", self.when_target_busy.clone());
         self.file.merged(fields.done())
     }
 }
