@@ -86,7 +86,10 @@ async fn start(data: &Path, plugins: &Path, config: &Path) -> Duration {
         .expect("keywarden serve starts");
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let base = loop {
-        let line = lines.next().expect("the server prints its address").unwrap();
+        let line = lines
+            .next()
+            .expect("the server prints its address")
+            .unwrap();
         if let Some(addr) = line.strip_prefix("listening on ") {
             break addr.to_owned();
         }
