@@ -5,7 +5,8 @@
 //! `/healthz` counts all 20 plugins loaded.
 //!
 //! The 20 plugins are the bundled ones plus copies of some of them that carry an extra
-//! custom section, so each is a different component to compile and cache.
+//! custom section, so each is a different component to compile and cache. The server is
+//! the binary built with the bench's profile.
 //!
 //! `cargo bench -p keywarden-tests --bench cold_start` (`KW_BENCH_RUNS`, default 3, runs of
 //! each kind; the median is printed).
@@ -71,7 +72,7 @@ fn plugins(dir: &Path) -> Vec<String> {
 /// Starts `serve` on `data`/`plugins` and returns the time until it is ready.
 async fn start(data: &Path, plugins: &Path, config: &Path) -> Duration {
     let started = Instant::now();
-    let mut server = Command::new(keywarden_tests::keywarden_binary())
+    let mut server = Command::new(keywarden_tests::keywarden_bench_binary())
         .args(["serve", "--listen", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(data)

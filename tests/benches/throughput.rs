@@ -232,38 +232,64 @@ async fn apalis_sqlite(n: usize, concurrency: usize) -> Row {
         Ok(())
     }));
 
-    let start = instant_of(due);
-    tokio::time::sleep_until(start.into()).await;
-    loop {
+    let (secs, latencies) = apalis_finish("apalis", due, n, &starts, stop_tx, monitor, || async {
         let (done,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM Jobs WHERE status = 'Done'")
             .fetch_one(&pool)
             .await
             .expect("count jobs");
-        if done >= n as i64 {
+        done
+    })
+    .await;
+    pool.close().await;
+    Row::new("apalis 0.7 (SQLite)", n, secs, latencies)
+}
+
+/// The part both apalis rows share once the worker runs: from `due`, polls `done` until
+/// it counts `n`, stops the monitor (`stop`) and returns the run's seconds and each job's
+/// start latency.
+async fn apalis_finish<F, Fut>(
+    name: &str,
+    due: DateTime<Utc>,
+    n: usize,
+    starts: &Starts,
+    stop: tokio::sync::oneshot::Sender<()>,
+    monitor: tokio::task::JoinHandle<std::io::Result<()>>,
+    done: F,
+) -> (f64, Vec<i64>)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = i64>,
+{
+    let start = instant_of(due);
+    tokio::time::sleep_until(start.into()).await;
+    loop {
+        let finished = done().await;
+        if finished >= n as i64 {
             break;
         }
-        assert!(start.elapsed() < TIMEOUT, "apalis: only {done} of {n} done");
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "{name}: only {finished} of {n} done"
+        );
         tokio::time::sleep(POLL).await;
     }
     let secs = start.elapsed().as_secs_f64();
-    let _ = stop_tx.send(());
+    let _ = stop.send(());
     if tokio::time::timeout(Duration::from_secs(10), monitor)
         .await
         .is_err()
     {
-        eprintln!("warning: apalis monitor did not stop within 10 s");
+        eprintln!("warning: {name} monitor did not stop within 10 s");
     }
-
     let due_us = due.timestamp_micros();
-    let latencies: Vec<i64> = starts
+    let latencies = starts
         .0
         .lock()
         .expect("starts")
         .iter()
         .map(|s| s - due_us)
         .collect();
-    pool.close().await;
-    Row::new("apalis 0.7 (SQLite)", n, secs, latencies)
+    (secs, latencies)
 }
 
 /// Apalis 0.7 + apalis-sql on the PostgreSQL the Keywarden row used (its own `apalis`
@@ -308,39 +334,23 @@ async fn apalis_postgres(url: &str, n: usize, concurrency: usize) -> Row {
         Ok(())
     }));
 
-    let start = instant_of(due);
-    tokio::time::sleep_until(start.into()).await;
-    loop {
-        let (done,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM apalis.jobs WHERE status = 'Done'")
-                .fetch_one(&pool)
-                .await
-                .expect("count jobs");
-        if done >= n as i64 {
-            break;
-        }
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "apalis (PostgreSQL): only {done} of {n} done"
-        );
-        tokio::time::sleep(POLL).await;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    let _ = stop_tx.send(());
-    if tokio::time::timeout(Duration::from_secs(10), monitor)
-        .await
-        .is_err()
-    {
-        eprintln!("warning: apalis monitor did not stop within 10 s");
-    }
-    let due_us = due.timestamp_micros();
-    let latencies: Vec<i64> = starts
-        .0
-        .lock()
-        .expect("starts")
-        .iter()
-        .map(|s| s - due_us)
-        .collect();
+    let (secs, latencies) = apalis_finish(
+        "apalis (PostgreSQL)",
+        due,
+        n,
+        &starts,
+        stop_tx,
+        monitor,
+        || async {
+            let (done,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM apalis.jobs WHERE status = 'Done'")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count jobs");
+            done
+        },
+    )
+    .await;
     let _ = sqlx::query("DROP SCHEMA IF EXISTS apalis CASCADE")
         .execute(&pool)
         .await;
