@@ -53,6 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_attempts: 1,
             retry_backoff_secs: 60,
             scheduled_for: now,
+            start_by: None,
             enqueued_at: now,
         })
         .collect();

@@ -19,6 +19,7 @@ use crate::certificates::{
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
+use crate::kinds::JobStatus;
 use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, NodeStart,
@@ -82,20 +83,20 @@ pub trait Database: Send + Sync {
     /// should bootstrap one.
     async fn count_admin_tokens(&self) -> Result<i64>;
 
-    // ----- certificate-store write locks -----
+    // ----- target locks (one job per target) -----
 
-    /// Takes the write lock of certificate store `store` for job `job` until `until`:
-    /// `true` when it was free, had expired at `now`, or `job` held it already (then it
-    /// is extended); `false` while another job holds it.
-    async fn acquire_store_lock(
+    /// Takes the lock of `target` (a key the host builds, such as `store:<id>`) for job
+    /// `job` until `until`: `true` when it was free, had expired at `now`, or `job` held it
+    /// already (then it is extended); `false` while another job holds it.
+    async fn acquire_target_lock(
         &self,
-        store: Uuid,
+        target: &str,
         job: Uuid,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Gives the lock of `store` back if `job` holds it.
-    async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()>;
+    /// Gives the lock of `target` back if `job` holds it.
+    async fn release_target_lock(&self, target: &str, job: Uuid) -> Result<()>;
 
     // ----- payloads -----
 
@@ -414,6 +415,17 @@ pub trait Database: Send + Sync {
     ) -> Result<bool>;
     /// Sets `next_fire_at` unconditionally (after create/update/enable). False if missing.
     async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool>;
+    /// The final statuses (completed or failed) of the config's latest `limit` jobs that
+    /// finished after `since`, newest first: how many runs in a row failed.
+    async fn latest_outcomes(
+        &self,
+        config_id: Uuid,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<JobStatus>>;
+    /// Pauses an enabled config (disabled, no next fire) recording `reason` and `at`.
+    /// False if it is missing or already paused: one caller wins a race.
+    async fn pause_config(&self, config_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<bool>;
     /// Up to `limit` configs written before their schedule kind was recorded: no kind and
     /// no recurrence (every config written since has one or the other).
     async fn unclassified_configs(&self, limit: i64) -> Result<Vec<JobConfig>>;

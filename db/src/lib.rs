@@ -28,6 +28,7 @@ mod filter;
 mod history;
 mod kinds;
 mod model;
+mod policy;
 mod postgres;
 mod recurrence;
 pub mod snapshot;
@@ -56,13 +57,14 @@ pub use history::{
 };
 pub use kinds::{
     AlertKind, AlertState, CatchUp, JobResult, JobStatus, Overlap, ProbeStatus, RunOn, ScanKind,
-    ScheduleKind, TokenRole, UnknownWord,
+    ScheduleKind, TokenRole, UnknownWord, WhenBusy,
 };
 pub use model::{
     AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobAlerts,
     JobConfig, JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken,
     Node, NodeStart, Progress, Purged, QueueStats, SyncedKey, truncate_micros,
 };
+pub use policy::{SchedulingPolicy, WindowSpec};
 pub use postgres::PgDatabase;
 pub use recurrence::Recurrence;
 pub use snapshot::{Cell, ColumnType, SnapshotItem, SnapshotSummary, TableSchema};

@@ -219,6 +219,12 @@ pub struct JobConfig {
     pub next_fire_at: Option<DateTime<Utc>>,
     /// Which failures of its jobs raise an alert.
     pub alerts: JobAlerts,
+    /// Windows, jitter and the pause after failures.
+    pub policy: crate::SchedulingPolicy,
+    /// Why the config paused itself (after too many failed runs); cleared on resume.
+    pub paused_reason: Option<String>,
+    /// When it paused itself.
+    pub paused_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change by a user (scheduler bookkeeping does not bump it).
@@ -272,6 +278,9 @@ impl JobConfig {
             retry_backoff_secs: 60,
             next_fire_at: None,
             alerts: JobAlerts::default(),
+            policy: Default::default(),
+            paused_reason: None,
+            paused_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -350,6 +359,9 @@ pub struct Job {
     pub processing_node: Option<String>,
     /// While running: the claim is void after this time unless renewed.
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The last instant its maintenance windows let it start; past it the executor
+    /// checks them again (`None`: no window gates it).
+    pub start_by: Option<DateTime<Utc>>,
     /// Creation time (= `enqueued_at`).
     pub created_at: DateTime<Utc>,
     /// Last change of any kind.
@@ -385,6 +397,8 @@ pub struct NewJob {
     pub retry_backoff_secs: i64,
     /// Due time.
     pub scheduled_for: DateTime<Utc>,
+    /// The last instant its windows let it start (see [`Job::start_by`]).
+    pub start_by: Option<DateTime<Utc>>,
     /// Enqueue time; also `created_at` and `updated_at`.
     pub enqueued_at: DateTime<Utc>,
 }
@@ -410,6 +424,7 @@ impl NewJob {
             max_attempts: config.max_retries.saturating_add(1).max(1),
             retry_backoff_secs: config.retry_backoff_secs,
             scheduled_for,
+            start_by: None,
             enqueued_at: now,
         }
     }

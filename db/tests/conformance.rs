@@ -22,6 +22,8 @@ mod history;
 mod job_listing;
 #[path = "conformance/nodes.rs"]
 mod nodes;
+#[path = "conformance/policies.rs"]
+mod policies;
 #[path = "conformance/records.rs"]
 mod records;
 #[path = "conformance/recovery.rs"]
@@ -113,8 +115,9 @@ macro_rules! conformance {
 
 conformance!(
     records::accounts_and_tokens,
+    policies::policies_and_pauses,
     records::audit_log_chain,
-    records::store_locks,
+    records::target_locks,
     records::payloads,
     retention::purged_jobs_stay_counted,
     retention::concurrent_purges_count_each_job_once,
@@ -192,6 +195,7 @@ pub fn new_job(account: &str, name: &str, due: DateTime<Utc>, enqueued: DateTime
         max_attempts: 1,
         retry_backoff_secs: 30,
         scheduled_for: due,
+        start_by: None,
         enqueued_at: enqueued,
     }
 }

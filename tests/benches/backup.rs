@@ -58,6 +58,7 @@ async fn seed(db: &dyn Database) {
                     max_attempts: 3,
                     retry_backoff_secs: 60,
                     scheduled_for: now - chrono::Duration::seconds(i as i64),
+                    start_by: None,
                     enqueued_at: now - chrono::Duration::seconds(i as i64),
                 }
             })

@@ -45,6 +45,7 @@ async fn seed(s: &TestServer) {
                 max_attempts: 1,
                 retry_backoff_secs: 60,
                 scheduled_for: later,
+                start_by: None,
                 enqueued_at: now,
             })
             .collect();

@@ -36,6 +36,7 @@ fn new_job(operation: &str, params: Value, max_attempts: i32, backoff: i64) -> N
         max_attempts,
         retry_backoff_secs: backoff,
         scheduled_for: now,
+        start_by: None,
         enqueued_at: now,
     }
 }

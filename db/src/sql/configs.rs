@@ -8,6 +8,7 @@ use super::{SqlDatabase, jobs, record, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
 use crate::filter::{CONFIG_SORT, ConfigFilter, Sort, resolve};
+use crate::kinds::JobStatus;
 use crate::model::{ConfigFacts, JobConfig, NewJob, truncate_micros};
 
 const DUPLICATE: &str = "a job config with this name already exists in the account";
@@ -48,6 +49,14 @@ pub(crate) fn editable(c: &JobConfig) -> Vec<(&'static str, Val)> {
                 serde_json::to_string(&c.alerts).unwrap_or_else(|_| "{}".into()),
             )),
         ),
+        (
+            "policy",
+            Val::Text(Some(
+                serde_json::to_string(&c.policy).unwrap_or_else(|_| "{}".into()),
+            )),
+        ),
+        ("paused_reason", (&c.paused_reason).into()),
+        ("paused_at", c.paused_at.into()),
     ]
 }
 
@@ -199,6 +208,45 @@ pub(crate) async fn set_next_fire<DB: Backend>(
 ) -> Result<bool> {
     let mut q = Sql::<DB>::new("UPDATE job_configs SET next_fire_at = ");
     q.bind(next).push(" WHERE id = ").bind(id);
+    Ok(q.execute(&mut *s.conn().await?).await? > 0)
+}
+
+pub(crate) async fn latest_outcomes<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    id: Uuid,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<JobStatus>> {
+    let mut q = Sql::<DB>::new("SELECT status FROM jobs WHERE job_config_id = ");
+    q.bind(id)
+        .push(" AND finished_at > ")
+        .bind(since)
+        .push(" AND status IN ('completed', 'failed') ORDER BY finished_at DESC LIMIT ")
+        .bind(limit.max(0));
+    let rows = q.fetch_all(&mut *s.conn().await?).await?;
+    rows.iter()
+        .map(|r| {
+            let word = DB::text(r, "status")?.unwrap_or_default();
+            word.parse::<JobStatus>()
+                .map_err(|e| DbError::Corrupt(format!("jobs.status: {e}")))
+        })
+        .collect()
+}
+
+pub(crate) async fn pause<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    id: Uuid,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let mut q = Sql::<DB>::new(
+        "UPDATE job_configs SET disabled = TRUE, next_fire_at = NULL, paused_reason = ",
+    );
+    q.bind(reason)
+        .push(", paused_at = ")
+        .bind(truncate_micros(at))
+        .push(" WHERE disabled = FALSE AND id = ")
+        .bind(id);
     Ok(q.execute(&mut *s.conn().await?).await? > 0)
 }
 

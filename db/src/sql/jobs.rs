@@ -40,13 +40,13 @@ pub(crate) async fn insert_on<DB: Backend>(
         let mut q = Sql::<DB>::new(
             "INSERT INTO jobs (status, logs, audit_id, id, account_id, job_config_id, name, \
              description, operation, target, params, run_on, schedule_kind, max_attempts, \
-             retry_backoff_secs, scheduled_for, enqueued_at, created_at, updated_at) VALUES ",
+             retry_backoff_secs, scheduled_for, start_by, enqueued_at, created_at, updated_at) VALUES ",
         );
         for (i, j) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
-            let vals: [Val; 17] = [
+            let vals: [Val; 18] = [
                 (first_audit_id + i as i64).into(),
                 j.id.into(),
                 (&j.account_id).into(),
@@ -61,6 +61,7 @@ pub(crate) async fn insert_on<DB: Backend>(
                 j.max_attempts.into(),
                 j.retry_backoff_secs.into(),
                 j.scheduled_for.into(),
+                j.start_by.into(),
                 j.enqueued_at.into(),
                 j.enqueued_at.into(),
                 j.enqueued_at.into(),
@@ -112,7 +113,7 @@ pub(crate) async fn get<DB: Backend>(
 macro_rules! job_columns_but {
     ($($extra:literal),*) => {
         concat!(
-            "id, account_id, job_config_id, name, description, operation, target, run_on, schedule_kind, status, result, message, details, progress_done, progress_total, attempt, max_attempts, retry_backoff_secs, scheduled_for, enqueued_at, started_at, finished_at, processing_node, lease_expires_at, created_at, updated_at"
+            "id, account_id, job_config_id, name, description, operation, target, run_on, schedule_kind, status, result, message, details, progress_done, progress_total, attempt, max_attempts, retry_backoff_secs, scheduled_for, enqueued_at, started_at, finished_at, processing_node, lease_expires_at, start_by, created_at, updated_at"
             $(, ", ", $extra)*
         )
     };

@@ -44,6 +44,7 @@ use crate::database::Database;
 use crate::error::Result;
 use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
+use crate::kinds::JobStatus;
 use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, NodeStart,
@@ -164,17 +165,17 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn count_admin_tokens(&self) -> Result<i64> {
         misc::count_admin_tokens(self).await
     }
-    async fn acquire_store_lock(
+    async fn acquire_target_lock(
         &self,
-        store: Uuid,
+        target: &str,
         job: Uuid,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool> {
-        locks::acquire(self, store, job, now, until).await
+        locks::acquire(self, target, job, now, until).await
     }
-    async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()> {
-        locks::release(self, store, job).await
+    async fn release_target_lock(&self, target: &str, job: Uuid) -> Result<()> {
+        locks::release(self, target, job).await
     }
     async fn put_payload(&self, account: &str, sha256: &str, body: &str) -> Result<()> {
         locks::put_payload(self, account, sha256, body).await
@@ -490,6 +491,17 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     }
     async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool> {
         configs::set_next_fire(self, config_id, next).await
+    }
+    async fn latest_outcomes(
+        &self,
+        config_id: Uuid,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<JobStatus>> {
+        configs::latest_outcomes(self, config_id, since, limit).await
+    }
+    async fn pause_config(&self, config_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<bool> {
+        configs::pause(self, config_id, reason, at).await
     }
     async fn unclassified_configs(&self, limit: i64) -> Result<Vec<JobConfig>> {
         configs::unclassified(self, limit).await

@@ -74,6 +74,9 @@ pub(crate) fn config<DB: Backend>(row: &DB::Row) -> Result<JobConfig> {
         retry_backoff_secs: c.int("retry_backoff_secs")?,
         next_fire_at: c.opt_time("next_fire_at")?,
         alerts: c.opt_typed("alerts")?.unwrap_or_default(),
+        policy: c.opt_typed("policy")?.unwrap_or_default(),
+        paused_reason: c.opt_text("paused_reason")?,
+        paused_at: c.opt_time("paused_at")?,
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
     })
@@ -103,6 +106,7 @@ pub(crate) fn job<DB: Backend>(row: &DB::Row) -> Result<Job> {
         max_attempts: c.int32("max_attempts")?,
         retry_backoff_secs: c.int("retry_backoff_secs")?,
         scheduled_for: c.time("scheduled_for")?,
+        start_by: c.opt_time("start_by")?,
         enqueued_at: c.time("enqueued_at")?,
         started_at: c.opt_time("started_at")?,
         finished_at: c.opt_time("finished_at")?,

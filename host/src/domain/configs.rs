@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use jsonschema::error::ValidationErrorKind;
 use keywarden_db::{
-    CatchUp, CertificateStore, ConfigFilter, JobConfig, Overlap, Recurrence, RunOn, Sort,
-    truncate_micros,
+    CatchUp, CertificateStore, ConfigFilter, JobConfig, Overlap, Recurrence, RunOn,
+    SchedulingPolicy, Sort, truncate_micros,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use super::schedule::{self, recurrence_fires};
 use super::target::target_of;
 use super::{Caller, DomainError, DomainResult, Field, Service};
 use crate::scheduler::fire_times::{self, Schedule, Window};
+use crate::scheduler::gate::{Gate, MAX_JITTER_SECS};
 
 /// Params whose values are durations (`6d`, `12h`), for every operation: the config
 /// listing filters on `expire_in`, so they must mean the same everywhere.
@@ -71,6 +72,8 @@ pub struct ConfigSpec {
     pub max_retries: i32,
     pub retry_backoff_secs: i64,
     pub alerts: keywarden_db::JobAlerts,
+    /// Maintenance and blackout windows, jitter, pause after failures.
+    pub policy: SchedulingPolicy,
 }
 
 impl ConfigSpec {
@@ -93,6 +96,7 @@ impl ConfigSpec {
             max_retries: 0,
             retry_backoff_secs: 60,
             alerts: Default::default(),
+            policy: SchedulingPolicy::default(),
         }
     }
 }
@@ -122,6 +126,7 @@ impl From<&JobConfig> for ConfigSpec {
             max_retries: c.max_retries,
             retry_backoff_secs: c.retry_backoff_secs,
             alerts: c.alerts,
+            policy: c.policy.clone(),
         }
     }
 }
@@ -234,13 +239,51 @@ impl Service {
         }
     }
 
-    /// Enqueues one job of a config, due now, whatever its schedule or `disabled` flag.
-    pub async fn run_now(&self, caller: &Caller, id: Uuid) -> DomainResult<(Uuid, JobConfig)> {
+    /// Enqueues one job of a config, due now, whatever its schedule or `disabled` flag;
+    /// with `respect_windows`, due at the first instant its (and its account's) windows
+    /// allow instead, and checked again when it starts.
+    pub async fn run_now(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        respect_windows: bool,
+    ) -> DomainResult<(Uuid, JobConfig)> {
         let config = self.config(caller, id).await?;
         self.check_host_caller(caller, &config.operation)?;
-        let job = JobSpec::from_config(&config, Utc::now());
+        let now = Utc::now();
+        let mut job = JobSpec::from_config(&config, now);
+        if respect_windows {
+            let start = self
+                .gate(&config.account_id, config.id, &config.policy)?
+                .without_jitter()
+                .start(now, true)
+                .ok_or_else(|| {
+                    DomainError::conflict(
+                        Field::Policy("maintenance_windows".into()),
+                        format!(
+                            "no maintenance window of the config (or of its account) opens within {} days",
+                            crate::scheduler::windows::HORIZON_DAYS
+                        ),
+                    )
+                })?;
+            job.due = start.at;
+            job.start_by = start.by;
+        }
         let ids = self.enqueue(&config.account_id, vec![job]).await?;
         Ok((ids[0], config))
+    }
+
+    /// The start rules of config `id` of `account` with `policy`: its windows and jitter
+    /// and the account's windows.
+    pub(crate) fn gate(
+        &self,
+        account: &str,
+        id: Uuid,
+        policy: &SchedulingPolicy,
+    ) -> DomainResult<Gate> {
+        let account_policy = self.account_table(account).map(|a| a.scheduling_policy());
+        Gate::new(id, policy, account_policy.as_ref())
+            .map_err(|e| DomainError::invalid(Field::Policy(e.path()), e.reason))
     }
 
     /// Builds and checks the inventory config of `store` (whose schedulability the
@@ -301,6 +344,7 @@ impl Service {
             Some(old) => old.clone(),
             None => JobConfig::new(account, &spec.name, &spec.operation, "", now),
         };
+        let gate = self.checked_gate(account, config.id, &spec.policy)?;
         let (run_at, timezone, window, next, kind, recurrence) = match &spec.schedule {
             ScheduleSpec::Cron { run_at, timezone } => {
                 let parsed = Schedule::parse(run_at, timezone.as_deref()).map_err(|e| {
@@ -343,6 +387,16 @@ impl Service {
                 )
             }
         };
+        if !spec.disabled && next.is_some() {
+            check_windows_reachable(
+                &gate,
+                &run_at,
+                timezone.as_deref(),
+                window,
+                spec.catch_up,
+                now,
+            )?;
+        }
         let schedule_changed = existing.is_none_or(|old| {
             old.run_at != run_at
                 || old.timezone != timezone
@@ -367,6 +421,14 @@ impl Service {
         config.max_retries = spec.max_retries;
         config.retry_backoff_secs = spec.retry_backoff_secs;
         config.alerts = spec.alerts;
+        config.policy = spec.policy;
+        if !spec.disabled {
+            // Resumed (or never paused): what paused it no longer holds.
+            config.paused_reason = None;
+            config.paused_at = None;
+        } else if existing.is_none_or(|old| !old.disabled) {
+            config.paused_at = Some(truncate_micros(now));
+        }
         config.target = target;
         config.schedule_kind = kind;
         config.recurrence = recurrence;
@@ -375,6 +437,28 @@ impl Service {
         }
         config.next_fire_at = config.next_fire_at.map(truncate_micros);
         Ok(config)
+    }
+
+    /// The gate of a config being written, its policy's numbers checked first.
+    fn checked_gate(
+        &self,
+        account: &str,
+        id: Uuid,
+        policy: &SchedulingPolicy,
+    ) -> DomainResult<Gate> {
+        if !(0..=MAX_JITTER_SECS).contains(&policy.jitter_secs) {
+            return Err(DomainError::invalid(
+                Field::Policy("jitter_secs".into()),
+                format!("must be from 0 to {MAX_JITTER_SECS} seconds (a day)"),
+            ));
+        }
+        if !(0..=MAX_PAUSE_AFTER_FAILURES).contains(&policy.pause_after_failures) {
+            return Err(DomainError::invalid(
+                Field::Policy("pause_after_failures".into()),
+                format!("must be from 0 (never) to {MAX_PAUSE_AFTER_FAILURES}"),
+            ));
+        }
+        self.gate(account, id, policy)
     }
 
     /// A loaded plugin provides `operation` for `target`, `account` may run it (its pinned
@@ -448,6 +532,51 @@ impl Service {
             ),
         ))
     }
+}
+
+/// Most failed runs in a row a config may wait for before it pauses itself.
+pub const MAX_PAUSE_AFTER_FAILURES: i32 = 1000;
+
+/// Refuses windows under which the schedule's jobs could never start: none opens (or
+/// blackouts cover every opening) within the search horizon, or, under `catch_up =
+/// skip` (a fire outside the windows is dropped), no fire of the schedule falls inside
+/// one. Caught when the config is written rather than found out by a rotation that
+/// never happens.
+fn check_windows_reachable(
+    gate: &Gate,
+    run_at: &str,
+    timezone: Option<&str>,
+    window: Window,
+    catch_up: CatchUp,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    if gate.windows().is_empty() {
+        return Ok(());
+    }
+    let Ok(schedule) = Schedule::parse(run_at, timezone) else {
+        return Ok(());
+    };
+    if gate
+        .first_runnable(&schedule, window, catch_up, now)
+        .is_some()
+    {
+        return Ok(());
+    }
+    let days = crate::scheduler::windows::HORIZON_DAYS;
+    let reason = if Gate::defers(catch_up) || gate.windows().next_allowed(now).is_none() {
+        format!(
+            "the maintenance windows (with the blackout windows and the account's windows) leave no instant to start a job in the next {days} days"
+        )
+    } else {
+        format!(
+            "no fire of {run_at:?} in the next {days} days falls inside the maintenance windows (with the blackout windows and the account's windows), and with catch_up = skip a fire outside them is dropped; \
+             move the windows or the schedule, or set catch_up to one so a fire waits for the next window"
+        )
+    };
+    Err(DomainError::unprocessable(
+        Field::Policy("maintenance_windows".into()),
+        reason,
+    ))
 }
 
 /// Validates `value` against `schema`; the first error names its field as `field(path)`

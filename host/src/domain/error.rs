@@ -80,6 +80,9 @@ pub enum Field {
     AlertRecipients,
     /// Which scans a scan request asks for (discovery, monitoring).
     ScanKinds,
+    /// A member of a job config's scheduling policy, by its path (`jitter_secs`,
+    /// `maintenance_windows[0].start`).
+    Policy(String),
     /// Item `n` (0-based) of a request that lists several, and the field within it.
     Item(usize, Box<Field>),
 }

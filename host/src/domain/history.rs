@@ -511,6 +511,7 @@ pub(crate) mod tests_support {
                 finished_at: None,
                 processing_node: None,
                 lease_expires_at: None,
+                start_by: None,
                 created_at: now,
                 updated_at: now,
             },

@@ -33,6 +33,8 @@ pub struct JobSpec {
     pub schedule_kind: Option<ScheduleKind>,
     /// Not before this instant.
     pub due: DateTime<Utc>,
+    /// The last instant its windows let it start (`None`: no window gates it).
+    pub start_by: Option<DateTime<Utc>>,
     pub max_attempts: i32,
     pub retry_backoff_secs: i64,
 }
@@ -50,6 +52,7 @@ impl JobSpec {
             config_id: None,
             schedule_kind: None,
             due,
+            start_by: None,
             max_attempts: 1,
             retry_backoff_secs: 60,
         }
@@ -68,6 +71,7 @@ impl JobSpec {
             config_id: Some(config.id),
             schedule_kind: config.schedule_kind,
             due: now,
+            start_by: None,
             max_attempts: config.max_retries.saturating_add(1).max(1),
             retry_backoff_secs: config.retry_backoff_secs,
         }
@@ -86,6 +90,7 @@ impl JobSpec {
             config_id: job.job_config_id,
             schedule_kind: job.schedule_kind,
             due: now,
+            start_by: None,
             max_attempts: job.max_attempts.max(1),
             retry_backoff_secs: job.retry_backoff_secs,
         }
@@ -107,6 +112,7 @@ impl JobSpec {
             max_attempts: self.max_attempts.max(1),
             retry_backoff_secs: self.retry_backoff_secs,
             scheduled_for: self.due.max(now),
+            start_by: self.start_by,
             enqueued_at: now,
         }
     }

@@ -15,7 +15,7 @@ use crate::tenancy::config::AccountConfig;
 const FIRES_SAMPLED: usize = 500;
 
 impl Service {
-    fn account_table(&self, account: &str) -> Option<&AccountConfig> {
+    pub(crate) fn account_table(&self, account: &str) -> Option<&AccountConfig> {
         access::account(self.registry.runtime().config(), account)
     }
 

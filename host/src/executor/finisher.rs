@@ -105,6 +105,12 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
     shared.forget(&ids);
     if !failures.is_empty() {
         crate::alerts::jobs::failed(&*shared.db, &failures).await;
+        let last: Vec<(uuid::Uuid, String)> = failures
+            .iter()
+            .filter(|f| f.last)
+            .map(|f| (f.job_id, f.message.clone()))
+            .collect();
+        crate::scheduler::auto_pause::after_failures(&*shared.db, &last).await;
     }
 }
 

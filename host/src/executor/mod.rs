@@ -25,7 +25,9 @@ mod host_job;
 pub(crate) mod job;
 mod state;
 pub(crate) mod store_job;
+mod target_lock;
 mod upkeep;
+mod window_check;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -16,6 +16,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::fire_times::{Schedule, Window, plan_fires};
+use super::gate::{AccountPolicies, Gate};
 use crate::metrics::Metrics;
 
 /// Default tick: short enough that per-second crons fire on time.
@@ -45,16 +46,25 @@ impl SchedulerLoop {
         tick: Duration,
         shutdown: CancellationToken,
     ) -> JoinHandle<()> {
-        Self::spawn_measured(db, node_id, tick, shutdown, Metrics::default())
+        Self::spawn_measured(
+            db,
+            node_id,
+            tick,
+            shutdown,
+            Metrics::default(),
+            AccountPolicies::default(),
+        )
     }
 
-    /// [`SchedulerLoop::spawn`], observing each fire's lag into `metrics`.
+    /// [`SchedulerLoop::spawn`], observing each fire's lag into `metrics` and applying the
+    /// accounts' windows of `policies`.
     pub fn spawn_measured(
         db: Arc<dyn Database>,
         node_id: String,
         tick: Duration,
         shutdown: CancellationToken,
         metrics: Metrics,
+        policies: AccountPolicies,
     ) -> JoinHandle<()> {
         let tick = tick.max(Duration::from_millis(10));
         tokio::spawn(async move {
@@ -66,7 +76,12 @@ impl SchedulerLoop {
                     _ = shutdown.cancelled() => break,
                     _ = interval.tick() => {}
                 }
-                match tick_with(db.as_ref(), Utc::now(), grace_for(tick), Some(&metrics)).await {
+                let firing = Firing {
+                    db: db.as_ref(),
+                    policies: &policies,
+                    metrics: Some(&metrics),
+                };
+                match firing.tick(Utc::now(), grace_for(tick)).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(node = %node_id, jobs = n, "scheduler enqueued jobs"),
                     Err(e) => tracing::warn!(node = %node_id, "scheduler tick failed: {e}"),
@@ -86,112 +101,156 @@ pub fn grace_for(tick: Duration) -> Duration {
 /// One scheduler round at `now`: fires every due config and returns how many jobs it
 /// enqueued. `grace` is the on-time allowance of `catch_up = skip` (see [`grace_for`]).
 /// Errors on single configs are logged and skipped; only failing to list due configs
-/// is an error.
+/// is an error. No account windows apply (see [`tick_with_policies`]).
 pub async fn tick_once(
     db: &dyn Database,
     now: DateTime<Utc>,
     grace: Duration,
 ) -> keywarden_db::Result<usize> {
-    tick_with(db, now, grace, None).await
+    tick_with_policies(db, &AccountPolicies::default(), now, grace).await
 }
 
-async fn tick_with(
+/// [`tick_once`] with the accounts' windows of `policies`.
+pub async fn tick_with_policies(
     db: &dyn Database,
+    policies: &AccountPolicies,
     now: DateTime<Utc>,
     grace: Duration,
-    metrics: Option<&Metrics>,
 ) -> keywarden_db::Result<usize> {
-    let mut inserted = 0;
-    for _ in 0..MAX_PAGES_PER_TICK {
-        let due = db.due_configs(now, DUE_PAGE).await?;
-        for config in &due {
-            match fire_one(db, config, now, grace, metrics).await {
-                Ok(n) => inserted += n,
-                Err(e) => {
-                    tracing::warn!(config = %config.id, name = %config.name, "firing the config failed: {e}")
+    let firing = Firing {
+        db,
+        policies,
+        metrics: None,
+    };
+    firing.tick(now, grace).await
+}
+
+/// What one round of firing works with.
+struct Firing<'a> {
+    db: &'a dyn Database,
+    policies: &'a AccountPolicies,
+    metrics: Option<&'a Metrics>,
+}
+
+impl Firing<'_> {
+    async fn tick(&self, now: DateTime<Utc>, grace: Duration) -> keywarden_db::Result<usize> {
+        let db = self.db;
+        let mut inserted = 0;
+        for _ in 0..MAX_PAGES_PER_TICK {
+            let due = db.due_configs(now, DUE_PAGE).await?;
+            for config in &due {
+                match self.fire_one(config, now, grace).await {
+                    Ok(n) => inserted += n,
+                    Err(e) => {
+                        tracing::warn!(config = %config.id, name = %config.name, "firing the config failed: {e}")
+                    }
+                }
+            }
+            if due.len() < DUE_PAGE as usize {
+                break;
+            }
+        }
+        Ok(inserted)
+    }
+
+    /// Fires one due config; returns the jobs enqueued (0 if another scheduler won the race).
+    async fn fire_one(
+        &self,
+        config: &JobConfig,
+        now: DateTime<Utc>,
+        grace: Duration,
+    ) -> keywarden_db::Result<usize> {
+        let db = self.db;
+        let Some(expected) = config.next_fire_at else {
+            return Ok(0);
+        };
+        let schedule =
+            Schedule::parse(&config.run_at, config.timezone.as_deref()).map_err(|e| e.to_string());
+        let gate = Gate::of(config, self.policies.get(&config.account_id))
+            .map_err(|e| format!("{}: {}", e.path(), e.reason));
+        let (schedule, gate) = match (schedule, gate) {
+            (Ok(s), Ok(g)) => (s, g),
+            (Err(e), _) | (_, Err(e)) => {
+                // Validated on create, so this means a stored config predates a rule change
+                // (or its account's windows changed). Stop it rather than fail every tick;
+                // an edit re-arms it.
+                tracing::error!(config = %config.id, name = %config.name, "schedule no longer valid, config will not fire: {e}");
+                db.set_next_fire(config.id, None).await?;
+                return Ok(0);
+            }
+        };
+        let window = Window {
+            start: config.start_date,
+            end: config.end_date,
+        };
+        let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::seconds(1));
+        let plan = plan_fires(
+            &schedule,
+            window,
+            expected,
+            now,
+            config.catch_up,
+            grace,
+            MAX_FIRES_PER_TICK,
+        );
+        let mut fires = plan.fires;
+        // A fire time inside the window that yields no job was missed (too late to count
+        // as on time under `catch_up = skip`).
+        let mut missed_because = (fires.is_empty()
+            && config.catch_up == keywarden_db::CatchUp::Skip
+            && window.contains(expected))
+        .then_some("it came while no scheduler ran, and catch_up = skip");
+        let mut missed_at = expected;
+        // Overlap is judged against jobs of earlier rounds; the fires of one catch-up round
+        // are enqueued together as the catch-up policy asked.
+        if !fires.is_empty()
+            && config.overlap == Overlap::Skip
+            && db.has_unfinished_job(config.id).await?
+        {
+            tracing::info!(config = %config.id, name = %config.name, skipped = fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
+            fires.clear();
+            missed_because =
+                Some("the previous job was still running or waiting to start (overlap = skip)");
+        }
+        // Each fire starts at its jitter, inside the windows: deferred to the next opening,
+        // or dropped under `catch_up = skip`. Target and schedule kind come from the config,
+        // where they were computed once.
+        let defer = Gate::defers(config.catch_up);
+        let mut jobs: Vec<NewJob> = Vec::with_capacity(fires.len());
+        for &fire in &fires {
+            match gate.start(fire, defer) {
+                Some(start) => {
+                    let mut job = NewJob::from_config(config, start.at, now);
+                    job.start_by = start.by;
+                    jobs.push(job);
+                }
+                None => {
+                    missed_at = fire;
+                    missed_because = Some(if defer {
+                        "no maintenance window opens within 400 days"
+                    } else {
+                        "it fell outside the maintenance windows (or inside a blackout), and catch_up = skip"
+                    });
                 }
             }
         }
-        if due.len() < DUE_PAGE as usize {
-            break;
-        }
-    }
-    Ok(inserted)
-}
-
-/// Fires one due config; returns the jobs enqueued (0 if another scheduler won the race).
-async fn fire_one(
-    db: &dyn Database,
-    config: &JobConfig,
-    now: DateTime<Utc>,
-    grace: Duration,
-    metrics: Option<&Metrics>,
-) -> keywarden_db::Result<usize> {
-    let Some(expected) = config.next_fire_at else {
-        return Ok(0);
-    };
-    let schedule = match Schedule::parse(&config.run_at, config.timezone.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            // Validated on create, so this means a stored config predates a rule change.
-            // Stop it rather than fail every tick; an edit re-arms it.
-            tracing::error!(config = %config.id, name = %config.name, "schedule no longer valid, config will not fire: {e}");
-            db.set_next_fire(config.id, None).await?;
-            return Ok(0);
-        }
-    };
-    let window = Window {
-        start: config.start_date,
-        end: config.end_date,
-    };
-    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::seconds(1));
-    let plan = plan_fires(
-        &schedule,
-        window,
-        expected,
-        now,
-        config.catch_up,
-        grace,
-        MAX_FIRES_PER_TICK,
-    );
-    let mut fires = plan.fires;
-    // A fire time inside the window that yields no job was missed (too late to count
-    // as on time under `catch_up = skip`).
-    let mut missed_because = (fires.is_empty()
-        && config.catch_up == keywarden_db::CatchUp::Skip
-        && window.contains(expected))
-    .then_some("it came while no scheduler ran, and catch_up = skip");
-    // Overlap is judged against jobs of earlier rounds; the fires of one catch-up round
-    // are enqueued together as the catch-up policy asked.
-    if !fires.is_empty()
-        && config.overlap == Overlap::Skip
-        && db.has_unfinished_job(config.id).await?
-    {
-        tracing::info!(config = %config.id, name = %config.name, skipped = fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
-        fires.clear();
-        missed_because = Some("the previous job was still running (overlap = skip)");
-    }
-    // Target and schedule kind come from the config, where they were computed once.
-    let jobs: Vec<NewJob> = fires
-        .into_iter()
-        .map(|at| NewJob::from_config(config, at, now))
-        .collect();
-    if db
-        .fire_config(config.id, Some(expected), plan.next_fire, &jobs)
-        .await?
-    {
-        if let Some(metrics) = metrics {
-            let enqueued = Utc::now();
-            for job in &jobs {
-                metrics.fired((enqueued - job.scheduled_for).to_std().unwrap_or_default());
+        if db
+            .fire_config(config.id, Some(expected), plan.next_fire, &jobs)
+            .await?
+        {
+            if let Some(metrics) = self.metrics {
+                let enqueued = Utc::now();
+                for fire in fires.iter().take(jobs.len()) {
+                    metrics.fired((enqueued - *fire).to_std().unwrap_or_default());
+                }
             }
+            if let Some(why) = missed_because {
+                crate::alerts::jobs::missed(db, config, missed_at, why).await;
+            }
+            Ok(jobs.len())
+        } else {
+            tracing::debug!(config = %config.id, "config already fired by another scheduler");
+            Ok(0)
         }
-        if let Some(why) = missed_because {
-            crate::alerts::jobs::missed(db, config, expected, why).await;
-        }
-        Ok(jobs.len())
-    } else {
-        tracing::debug!(config = %config.id, "config already fired by another scheduler");
-        Ok(0)
     }
 }

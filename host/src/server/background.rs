@@ -36,6 +36,7 @@ pub fn start(
         tick,
         stop.clone(),
         config.metrics.clone(),
+        crate::tenancy::config::account_policies(&registry.runtime().config().accounts),
     );
     let executor = executor::spawn(db.clone(), registry.clone(), config, stop.clone());
     vec![scheduler, executor]

@@ -226,6 +226,8 @@ pub fn check_accounts(config: &OperatorConfig) -> anyhow::Result<()> {
                 "[accounts.{ADMIN_ACCOUNT}]: the admin account always has the plugins' own grants; it takes no table"
             );
         }
+        crate::scheduler::windows::Windows::of([&account.scheduling_policy()])
+            .map_err(|e| anyhow::anyhow!("[accounts.{name}] {}: {}", e.path(), e.reason))?;
         for (plugin, grant) in &account.plugins {
             let here = format!("[accounts.{name}.plugins.{plugin}]");
             let Some(granted) = config.plugins.get(plugin) else {

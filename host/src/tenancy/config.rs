@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use ipnet::IpNet;
+use keywarden_db::{SchedulingPolicy, WindowSpec};
 use serde::Deserialize;
 
 /// What one account may use and how much of the server it may take.
@@ -27,6 +28,37 @@ pub struct AccountConfig {
     pub max_queued_jobs: Option<u64>,
     /// The shortest time between two fires of one of the account's schedules.
     pub min_schedule_interval_secs: Option<u64>,
+    /// The account's change windows: its jobs start only inside one of them (and inside
+    /// their config's own windows, if it has any). None: any time.
+    #[serde(default)]
+    pub maintenance_windows: Vec<WindowSpec>,
+    /// Windows in which no job of the account starts.
+    #[serde(default)]
+    pub blackout_windows: Vec<WindowSpec>,
+}
+
+impl AccountConfig {
+    /// The account's windows as a scheduling policy (no jitter, no pause).
+    pub fn scheduling_policy(&self) -> SchedulingPolicy {
+        SchedulingPolicy {
+            maintenance_windows: self.maintenance_windows.clone(),
+            blackout_windows: self.blackout_windows.clone(),
+            ..SchedulingPolicy::default()
+        }
+    }
+}
+
+/// The windows of every account that has some, for the scheduler and the executor.
+pub fn account_policies(
+    accounts: &BTreeMap<String, AccountConfig>,
+) -> crate::scheduler::gate::AccountPolicies {
+    std::sync::Arc::new(
+        accounts
+            .iter()
+            .map(|(name, a)| (name.clone(), a.scheduling_policy()))
+            .filter(|(_, p)| p.has_windows())
+            .collect(),
+    )
 }
 
 /// One account's part of one plugin's grants.

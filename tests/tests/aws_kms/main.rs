@@ -9,4 +9,5 @@ mod helpers;
 mod imported;
 mod rotation;
 mod synchronization;
+mod target_lock;
 mod validation;

@@ -72,6 +72,60 @@ async fn configs_and_jobs_from_create_to_delete() {
     assert_eq!(updated["description"], "changed");
     assert_eq!(updated["job_config_params"]["repeat"], 3);
 
+    // scheduling policy flags, pause and resume
+    let windows =
+        r#"[{"start": "0 22 * * sat", "timezone": "Europe/Berlin", "duration_secs": 21600}]"#;
+    let policy = kw
+        .json(&[
+            "configs",
+            "update",
+            &id,
+            "--maintenance-windows",
+            windows,
+            "--jitter-secs",
+            "600",
+            "--pause-after-failures",
+            "2",
+        ])
+        .await;
+    assert_eq!(
+        policy["maintenance_windows"],
+        serde_json::from_str::<serde_json::Value>(windows).unwrap()
+    );
+    assert_eq!(
+        (
+            policy["jitter_secs"].as_i64(),
+            policy["pause_after_failures"].as_i64()
+        ),
+        (Some(600), Some(2))
+    );
+    let refused = kw
+        .fails(
+            &[
+                "configs",
+                "update",
+                &id,
+                "--blackout-windows",
+                r#"[{"start": "0 1 * * *", "duration_secs": 0}]"#,
+            ],
+            5,
+        )
+        .await;
+    assert!(
+        refused.contains("blackout_windows[0].duration_secs"),
+        "{refused}"
+    );
+    let paused = kw.json(&["configs", "pause", &id]).await;
+    assert_eq!(paused["disabled"], true);
+    assert!(paused["paused_at"].is_string(), "{paused}");
+    let resumed = kw.json(&["configs", "resume", &id]).await;
+    assert_eq!(resumed["disabled"], false);
+    assert_eq!(resumed["paused_at"], serde_json::Value::Null);
+    let cleared = kw
+        .json(&["configs", "update", &id, "--maintenance-windows", "null"])
+        .await;
+    assert_eq!(cleared["maintenance_windows"], serde_json::json!([]));
+
     // run and wait: the final job as JSON, exit 0; the table ends with the result
     let job = kw.json(&["jobs", "run", &id, "--wait"]).await;
     assert_eq!(

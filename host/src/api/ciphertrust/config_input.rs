@@ -7,14 +7,16 @@
 //! (the schedule, the operation, the params schema) the domain service checks.
 
 use chrono::{DateTime, Utc};
-use keywarden_db::RunOn;
+use keywarden_db::{RunOn, WindowSpec};
 use serde_json::{Map, Value};
 
 use axum::http::StatusCode;
 
 use super::error::{ApiError, ApiResult};
 use super::extract;
-use crate::domain::configs::{ConfigSpec, ScheduleSpec};
+use crate::domain::configs::{ConfigSpec, MAX_PAUSE_AFTER_FAILURES, ScheduleSpec};
+use crate::scheduler::gate::MAX_JITTER_SECS;
+use crate::scheduler::windows::MAX_WINDOWS;
 
 /// Fields of the response a client may send back unchanged (GET → edit → PATCH): ignored,
 /// but only in the shape the response shows them (or `null`), so that a value meant for
@@ -29,6 +31,8 @@ pub const READ_ONLY: &[(&str, Shown)] = &[
     ("updatedAt", Shown::Time),
     ("next_run_at", Shown::Time),
     ("params_key", Shown::Text),
+    ("paused_reason", Shown::Text),
+    ("paused_at", Shown::Time),
 ];
 
 /// The shape a response shows a read-only field in.
@@ -156,6 +160,47 @@ impl Fields {
         }
     }
 
+    /// A list of windows: `None` if absent, empty if `null`.
+    fn windows(&mut self, key: &str) -> ApiResult<Option<Vec<WindowSpec>>> {
+        let items = match self.0.remove(key) {
+            None => return Ok(None),
+            Some(Value::Null) => return Ok(Some(Vec::new())),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    key,
+                    format!(
+                        "expected a list of windows ({{\"start\": cron, \"timezone\": zone, \"duration_secs\": n}}), got {other}"
+                    ),
+                ));
+            }
+        };
+        if items.len() > MAX_WINDOWS {
+            return Err(ApiError::invalid(
+                key,
+                format!("at most {MAX_WINDOWS} windows, got {}", items.len()),
+            ));
+        }
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let here = format!("{key}[{i}]");
+                if let Some(text) = item
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|o| o.values())
+                    .find_map(|v| v.as_str().filter(|s| s.contains('\0')))
+                {
+                    crate::api::json::refuse_nul(&here, text)?;
+                }
+                serde_json::from_value::<WindowSpec>(item)
+                    .map_err(|e| ApiError::invalid(&here, e.to_string()))
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some)
+    }
+
     /// One of a word enum's words (any case).
     fn word<T>(&mut self, key: &str) -> ApiResult<Option<T>>
     where
@@ -247,6 +292,21 @@ pub fn apply(
     }
     if let Some(v) = fields.integer("retry_backoff_secs", 0, 7 * 86_400)? {
         spec.retry_backoff_secs = v;
+    }
+    if let Some(v) = fields.windows("maintenance_windows")? {
+        spec.policy.maintenance_windows = v;
+    }
+    if let Some(v) = fields.windows("blackout_windows")? {
+        spec.policy.blackout_windows = v;
+    }
+    if let Some(v) = fields.integer("jitter_secs", 0, MAX_JITTER_SECS)? {
+        spec.policy.jitter_secs = v;
+    }
+    if let Some(v) = fields.integer("pause_after_failures", 0, MAX_PAUSE_AFTER_FAILURES.into())? {
+        spec.policy.pause_after_failures = v as i32;
+    }
+    if let Some(v) = fields.word("when_target_busy")? {
+        spec.policy.when_target_busy = v;
     }
     match fields.0.remove("alerts") {
         None | Some(Value::Null) => {}

@@ -187,16 +187,31 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Enqueues one job of the config, due now, whatever its schedule or `disabled` flag.
+/// Query parameters of run-now.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunNowQuery {
+    /// `true`: wait for the config's (and its account's) maintenance windows.
+    pub respect_windows: Option<String>,
+}
+
+/// Enqueues one job of the config, due now, whatever its schedule or `disabled` flag
+/// (with `respect_windows=true`, due when its windows next allow).
 #[utoipa::path(post, path = "/api/v1/scheduler/job-configs/{id}/run-now", tag = "job-configs",
-    responses((status = 201, body = RunNowResponse), (status = 404, body = ErrorBody)),
+    responses((status = 201, body = RunNowResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run_now(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<RunNowQuery>,
 ) -> ApiResult<(StatusCode, Json<RunNowResponse>)> {
-    let (job_id, config) = state.service.run_now(&caller, config_id(&id)?).await?;
+    let respect = extract::boolean("respect_windows", q.respect_windows.as_deref())?;
+    let (job_id, config) = state
+        .service
+        .run_now(&caller, config_id(&id)?, respect.unwrap_or(false))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(RunNowResponse {

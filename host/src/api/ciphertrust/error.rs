@@ -139,6 +139,7 @@ pub fn field_name(field: &Field, params_key: &str) -> String {
         Field::QuietHours(i) => format!("quiet_hours[{i}]"),
         Field::AlertRecipients => "alert_recipients".to_owned(),
         Field::ScanKinds => "scan".to_owned(),
+        Field::Policy(path) => path.clone(),
         Field::Item(i, inner) => format!("[{i}].{}", field_name(inner, params_key)),
     }
 }

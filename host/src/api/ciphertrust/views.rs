@@ -65,6 +65,22 @@ pub struct JobConfigView {
     pub alerts: keywarden_db::JobAlerts,
     /// When the scheduler fires next; null when it never will (disabled, past end_date).
     pub next_run_at: Option<String>,
+    /// Jobs start only inside one of these (and the account's); empty: any time.
+    #[schema(value_type = Vec<Object>)]
+    pub maintenance_windows: Vec<keywarden_db::WindowSpec>,
+    /// Jobs never start inside these.
+    #[schema(value_type = Vec<Object>)]
+    pub blackout_windows: Vec<keywarden_db::WindowSpec>,
+    /// Each fire starts up to this many seconds late, by an offset fixed per config.
+    pub jitter_secs: i64,
+    /// The config pauses itself after this many failed runs in a row (0: never).
+    pub pause_after_failures: i32,
+    /// When another job works on the same target: `wait` (default) or `skip`.
+    pub when_target_busy: String,
+    /// Why the config paused itself; null unless it did.
+    pub paused_reason: Option<String>,
+    /// When it was paused (by request or by itself); null while enabled.
+    pub paused_at: Option<String>,
     /// The request field that carried the params (`cckm_key_rotation_params`, `params`, ...).
     pub params_key: String,
     /// The operation's params object.
@@ -97,6 +113,13 @@ impl From<&JobConfig> for JobConfigView {
             retry_backoff_secs: c.retry_backoff_secs,
             alerts: c.alerts,
             next_run_at: opt_time(c.next_fire_at),
+            maintenance_windows: c.policy.maintenance_windows.clone(),
+            blackout_windows: c.policy.blackout_windows.clone(),
+            jitter_secs: c.policy.jitter_secs,
+            pause_after_failures: c.policy.pause_after_failures,
+            when_target_busy: c.policy.when_target_busy.to_string(),
+            paused_reason: c.paused_reason.clone(),
+            paused_at: opt_time(c.paused_at),
             params_key: c.params_key.clone(),
             job_config_params: c.params.clone(),
         }

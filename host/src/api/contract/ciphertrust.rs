@@ -179,8 +179,15 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
             "/api/v1/scheduler/job-configs/{id}/run-now",
             "runJobConfigNow",
         )
-        .params(vec![config_id()])
-        .errors(&[404])
+        .params(vec![
+            config_id(),
+            query_doc(
+                "respect_windows",
+                json!({"type": "string", "enum": ["true", "false"]}),
+                "true: due when the config's (and its account's) maintenance windows next allow, not now",
+            ),
+        ])
+        .errors(&[400, 404, 409])
         .link("getJob", "id", "$response.body#/job_id")
         .link("deleteJob", "id", "$response.body#/job_id")
         .link("retryJob", "id", "$response.body#/job_id"),
@@ -379,6 +386,65 @@ fn common_fields(offer: &Offer) -> Map<String, Value> {
     fields.insert(
         "retry_backoff_secs".into(),
         nullable(integer(0, 7 * 86_400)),
+    );
+    let window = || {
+        let mut w = Map::new();
+        w.insert(
+            "start".into(),
+            doc(super::schema::cron(), "When the window opens"),
+        );
+        w.insert(
+            "timezone".into(),
+            doc(
+                absent_or(one_of_strings(&zones)),
+                "IANA time zone `start` is read in (default UTC)",
+            ),
+        );
+        w.insert(
+            "duration_secs".into(),
+            doc(
+                integer(
+                    crate::scheduler::windows::MIN_WINDOW_SECS,
+                    crate::scheduler::windows::MAX_WINDOW_SECS,
+                ),
+                "How long it stays open",
+            ),
+        );
+        let mut list = json!({"type": "array", "items": object(w, &["start", "duration_secs"])});
+        list["maxItems"] = json!(crate::scheduler::windows::MAX_WINDOWS);
+        nullable(list)
+    };
+    fields.insert(
+        "maintenance_windows".into(),
+        doc(window(), "Jobs start only inside one of these windows (and the account's); a fire outside waits for the next opening, or is dropped with catch_up = skip"),
+    );
+    fields.insert(
+        "blackout_windows".into(),
+        doc(window(), "Jobs never start inside these windows"),
+    );
+    fields.insert(
+        "jitter_secs".into(),
+        doc(
+            nullable(integer(0, crate::scheduler::gate::MAX_JITTER_SECS)),
+            "Each fire starts up to this many seconds late, by an offset fixed per config",
+        ),
+    );
+    fields.insert(
+        "pause_after_failures".into(),
+        doc(
+            nullable(integer(
+                0,
+                crate::domain::configs::MAX_PAUSE_AFTER_FAILURES.into(),
+            )),
+            "Pause the config after this many failed runs in a row (0: never)",
+        ),
+    );
+    fields.insert(
+        "when_target_busy".into(),
+        doc(
+            json!({"type": "string", "enum": ["wait", "skip"]}),
+            "When another job works on the same certificate store or cloud keys: wait (default) or skip this run",
+        ),
     );
     for (key, shown) in READ_ONLY {
         let mut schema = nullable(match shown {

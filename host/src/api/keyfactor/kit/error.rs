@@ -204,6 +204,7 @@ impl Names {
             Field::QuietHours(i) => format!("QuietHours[{i}]"),
             Field::AlertRecipients => "SslAlertRecipients".to_owned(),
             Field::ScanKinds => "Discovery".to_owned(),
+            Field::Policy(path) => path.clone(),
             Field::Item(i, inner) if self.item_is_store && **inner == Field::Store => {
                 format!("{}[{i}]", self.items)
             }
