@@ -194,8 +194,14 @@ impl Fields {
                 {
                     crate::api::json::refuse_nul(&here, text)?;
                 }
-                serde_json::from_value::<WindowSpec>(item)
-                    .map_err(|e| ApiError::invalid(&here, e.to_string()))
+                let mut window = serde_json::from_value::<WindowSpec>(item)
+                    .map_err(|e| ApiError::invalid(&here, e.to_string()))?;
+                // Blank counts as absent, as for the config's own `timezone`.
+                window.timezone = window
+                    .timezone
+                    .map(|z| z.trim().to_owned())
+                    .filter(|z| !z.is_empty());
+                Ok(window)
             })
             .collect::<ApiResult<Vec<_>>>()
             .map(Some)
