@@ -22,7 +22,8 @@ use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::kinds::JobStatus;
 use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
-    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
+    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, NodeStart,
+    SyncedKey,
 };
 use crate::snapshot::{SnapshotItem, SnapshotSummary};
 use crate::ssl::{
@@ -82,20 +83,20 @@ pub trait Database: Send + Sync {
     /// should bootstrap one.
     async fn count_admin_tokens(&self) -> Result<i64>;
 
-    // ----- certificate-store write locks -----
+    // ----- target locks (one job per target) -----
 
-    /// Takes the write lock of certificate store `store` for job `job` until `until`:
-    /// `true` when it was free, had expired at `now`, or `job` held it already (then it
-    /// is extended); `false` while another job holds it.
-    async fn acquire_store_lock(
+    /// Takes the lock of `target` (a key the host builds, such as `store:<id>`) for job
+    /// `job` until `until`: `true` when it was free, had expired at `now`, or `job` held it
+    /// already (then it is extended); `false` while another job holds it.
+    async fn acquire_target_lock(
         &self,
-        store: Uuid,
+        target: &str,
         job: Uuid,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Gives the lock of `store` back if `job` holds it.
-    async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()>;
+    /// Gives the lock of `target` back if `job` holds it.
+    async fn release_target_lock(&self, target: &str, job: Uuid) -> Result<()>;
 
     // ----- payloads -----
 
@@ -435,10 +436,26 @@ pub trait Database: Send + Sync {
 
     // ----- nodes -----
 
+    /// Records a node's process start: its version, start time and heartbeat interval
+    /// (replacing those of an earlier process with the same id), and that it is alive.
+    async fn start_node(&self, start: &NodeStart<'_>) -> Result<()>;
     /// Records that `node_id` is alive at `now`.
     async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()>;
     /// All nodes ever seen, by id.
     async fn list_nodes(&self) -> Result<Vec<Node>>;
+    /// How many jobs each node runs now (status running, `processing_node` that node),
+    /// counting only `account_id`'s jobs when given; nodes running none are left out.
+    /// Agents holding jobs appear under their ids too.
+    async fn running_jobs_per_node(&self, account_id: Option<&str>) -> Result<Vec<(String, i64)>>;
+    /// Sets `message` on the queued jobs pinned to `node_id` (`run_on`) that were due by
+    /// `due_before` and do not say it already; returns those jobs as they are now. Run
+    /// by every node at once, each job is returned to one of them.
+    async fn note_jobs_waiting_for(
+        &self,
+        node_id: &str,
+        due_before: DateTime<Utc>,
+        message: &str,
+    ) -> Result<Vec<Job>>;
 
     // ----- plugin state -----
 

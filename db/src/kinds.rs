@@ -136,6 +136,19 @@ word_enum! {
 }
 
 word_enum! {
+    /// What a job does when another job is working on its target (the same certificate
+    /// store, the same account's keys in the same cloud).
+    #[derive(Default)]
+    pub enum WhenBusy {
+        /// Wait in the queue until the target is free. The default.
+        #[default]
+        Wait = "wait",
+        /// Give up: the job ends `cancelled`, saying why.
+        Skip = "skip",
+    }
+}
+
+word_enum! {
     /// The kind of schedule of a job config: Keyfactor's ScheduleType, recorded on each
     /// job of the config when it is enqueued (so editing or deleting the config does not
     /// rewrite history). A job of no config, or of one that only records an immediate
@@ -307,6 +320,8 @@ word_enum! {
         JobMissed = "job_missed",
         /// A job failed on its last attempt.
         RetriesExhausted = "retries_exhausted",
+        /// A due job waits for the node it is pinned to, which is not alive.
+        NodeUnavailable = "node_unavailable",
         /// A config paused itself after too many failed runs in a row.
         ConfigPaused = "config_paused",
     }

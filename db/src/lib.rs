@@ -57,12 +57,12 @@ pub use history::{
 };
 pub use kinds::{
     AlertKind, AlertState, CatchUp, JobResult, JobStatus, Overlap, ProbeStatus, RunOn, ScanKind,
-    ScheduleKind, TokenRole, UnknownWord,
+    ScheduleKind, TokenRole, UnknownWord, WhenBusy,
 };
 pub use model::{
     AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobAlerts,
     JobConfig, JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken,
-    Node, Progress, Purged, QueueStats, SyncedKey, truncate_micros,
+    Node, NodeStart, Progress, Purged, QueueStats, SyncedKey, truncate_micros,
 };
 pub use policy::{SchedulingPolicy, WindowSpec};
 pub use postgres::PgDatabase;

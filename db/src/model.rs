@@ -518,6 +518,25 @@ pub struct Node {
     pub first_seen_at: DateTime<Utc>,
     /// Latest heartbeat.
     pub last_seen_at: DateTime<Utc>,
+    /// The Keywarden version its latest process runs (empty if that process never said).
+    pub version: String,
+    /// When its latest process started.
+    pub started_at: DateTime<Utc>,
+    /// How often its latest process heartbeats: whether it is alive is judged by its
+    /// own interval.
+    pub heartbeat_interval: std::time::Duration,
+}
+
+/// What a node records of itself when its process starts
+/// ([`crate::Database::start_node`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeStart<'a> {
+    pub id: &'a str,
+    /// The crate version of the process.
+    pub version: &'a str,
+    pub started_at: DateTime<Utc>,
+    /// How often it will heartbeat.
+    pub heartbeat: std::time::Duration,
 }
 
 /// A cloud key as the last synchronization of its `source` saw it (see

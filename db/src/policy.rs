@@ -24,6 +24,13 @@ pub struct SchedulingPolicy {
     /// The config pauses itself after this many failed runs in a row (0: never).
     #[serde(skip_serializing_if = "is_zero_i32")]
     pub pause_after_failures: i32,
+    /// What its jobs do when another job works on their target.
+    #[serde(skip_serializing_if = "is_wait")]
+    pub when_target_busy: crate::WhenBusy,
+}
+
+fn is_wait(v: &crate::WhenBusy) -> bool {
+    *v == crate::WhenBusy::Wait
 }
 
 fn is_zero(v: &i64) -> bool {

@@ -22,6 +22,8 @@ mod executor;
 mod history;
 #[path = "conformance/job_listing.rs"]
 mod job_listing;
+#[path = "conformance/nodes.rs"]
+mod nodes;
 #[path = "conformance/policies.rs"]
 mod policies;
 #[path = "conformance/records.rs"]
@@ -118,7 +120,7 @@ conformance!(
     policies::policies_and_pauses,
     dry_run::dry_run_is_kept_and_not_counted,
     records::audit_log_chain,
-    records::store_locks,
+    records::target_locks,
     records::payloads,
     retention::purged_jobs_stay_counted,
     retention::concurrent_purges_count_each_job_once,
@@ -135,6 +137,9 @@ conformance!(
     records::job_crud,
     records::plugin_state,
     records::nodes,
+    nodes::nodes_record_their_start,
+    nodes::running_jobs_are_counted_per_node,
+    nodes::jobs_waiting_for_a_node_are_told_once,
     config_listing::config_filters,
     config_listing::config_sort_and_page,
     config_listing::params_filters_survive_nul_in_params,

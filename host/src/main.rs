@@ -22,6 +22,7 @@ async fn main() -> ExitCode {
         Command::History(r) => remote(r, Resource::History),
         Command::Jobs(r) => remote(r, Resource::Jobs),
         Command::Keys(r) => remote(r, Resource::Keys),
+        Command::Nodes(r) => remote(r, Resource::Nodes),
         Command::Ssl(r) => remote(r, Resource::Ssl),
         Command::Stores(r) => remote(r, Resource::Stores),
         Command::Plugins(Remote {

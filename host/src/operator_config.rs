@@ -415,6 +415,10 @@ pub struct ServerConfig {
     /// How long a job claim holds without renewal (renewed every third of it); a job
     /// of a node that died is picked up again after this. Default 30.
     pub lease_secs: Option<u64>,
+    /// How often this node records that it is alive (default 10). Other nodes count it
+    /// dead after three missed heartbeats (`GET /api/v1/nodes`), and a restart on the
+    /// same node id waits about one heartbeat to tell a crash from a running process.
+    pub heartbeat_secs: Option<u64>,
     /// Serve HTTPS with this PEM certificate (leaf, then its chain) and `tls_key`.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
@@ -515,6 +519,7 @@ mod tests {
             [server]
             concurrency = 4
             lease_secs = 10
+            heartbeat_secs = 2
             "#,
         )
         .unwrap();
@@ -529,8 +534,12 @@ mod tests {
         assert_eq!(limits.memory_bytes, 1024 << 20);
         assert!(cfg.grants_for("unknown").secrets.is_empty());
         assert_eq!(
-            (cfg.server.concurrency, cfg.server.lease_secs),
-            (Some(4), Some(10))
+            (
+                cfg.server.concurrency,
+                cfg.server.lease_secs,
+                cfg.server.heartbeat_secs
+            ),
+            (Some(4), Some(10), Some(2))
         );
     }
 

@@ -1,6 +1,6 @@
 //! End-to-end throughput of no-op jobs: Keywarden on SQLite (and PostgreSQL when
-//! `KEYWARDEN_TEST_DATABASE_URL` is set) against a peer queue, apalis 0.7 on SQLite, in the
-//! same process on the same machine.
+//! `KEYWARDEN_TEST_DATABASE_URL` is set) against a peer queue, apalis 0.7 on SQLite (and on
+//! the same PostgreSQL), in the same process on the same machine.
 //!
 //! ```sh
 //! cargo bench -p keywarden-tests --bench throughput
@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use apalis::prelude::*;
+use apalis_sql::postgres::PostgresStorage;
 use apalis_sql::sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
 use keywarden::executor::{self, ExecutorConfig};
@@ -232,38 +233,130 @@ async fn apalis_sqlite(n: usize, concurrency: usize) -> Row {
         Ok(())
     }));
 
-    let start = instant_of(due);
-    tokio::time::sleep_until(start.into()).await;
-    loop {
+    let (secs, latencies) = apalis_finish("apalis", due, n, &starts, stop_tx, monitor, || async {
         let (done,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM Jobs WHERE status = 'Done'")
             .fetch_one(&pool)
             .await
             .expect("count jobs");
-        if done >= n as i64 {
+        done
+    })
+    .await;
+    pool.close().await;
+    Row::new("apalis 0.7 (SQLite)", n, secs, latencies)
+}
+
+/// The part both apalis rows share once the worker runs: from `due`, polls `done` until
+/// it counts `n`, stops the monitor (`stop`) and returns the run's seconds and each job's
+/// start latency.
+async fn apalis_finish<F, Fut>(
+    name: &str,
+    due: DateTime<Utc>,
+    n: usize,
+    starts: &Starts,
+    stop: tokio::sync::oneshot::Sender<()>,
+    monitor: tokio::task::JoinHandle<std::io::Result<()>>,
+    done: F,
+) -> (f64, Vec<i64>)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = i64>,
+{
+    let start = instant_of(due);
+    tokio::time::sleep_until(start.into()).await;
+    loop {
+        let finished = done().await;
+        if finished >= n as i64 {
             break;
         }
-        assert!(start.elapsed() < TIMEOUT, "apalis: only {done} of {n} done");
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "{name}: only {finished} of {n} done"
+        );
         tokio::time::sleep(POLL).await;
     }
     let secs = start.elapsed().as_secs_f64();
-    let _ = stop_tx.send(());
+    let _ = stop.send(());
     if tokio::time::timeout(Duration::from_secs(10), monitor)
         .await
         .is_err()
     {
-        eprintln!("warning: apalis monitor did not stop within 10 s");
+        eprintln!("warning: {name} monitor did not stop within 10 s");
     }
-
     let due_us = due.timestamp_micros();
-    let latencies: Vec<i64> = starts
+    let latencies = starts
         .0
         .lock()
         .expect("starts")
         .iter()
         .map(|s| s - due_us)
         .collect();
+    (secs, latencies)
+}
+
+/// Apalis 0.7 + apalis-sql on the PostgreSQL the Keywarden row used (its own `apalis`
+/// schema, dropped before and after), run like [`apalis_sqlite`].
+async fn apalis_postgres(url: &str, n: usize, concurrency: usize) -> Row {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect(url)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query("DROP SCHEMA IF EXISTS apalis CASCADE")
+        .execute(&pool)
+        .await
+        .expect("drop the apalis schema");
+    PostgresStorage::setup(&pool)
+        .await
+        .expect("apalis migrations");
+    let config = apalis_sql::Config::new("bench::Noop")
+        .set_buffer_size(concurrency)
+        .set_poll_interval(Duration::from_millis(50));
+    let mut storage: PostgresStorage<Noop> = PostgresStorage::new_with_config(pool.clone(), config);
+    for i in 0..n as u64 {
+        storage.push(Noop { i }).await.expect("push");
+    }
+    let due_secs = Utc::now().timestamp() + 2;
+    sqlx::query("UPDATE apalis.jobs SET run_at = to_timestamp($1)")
+        .bind(due_secs as f64)
+        .execute(&pool)
+        .await
+        .expect("set run_at");
+    let due = DateTime::from_timestamp(due_secs, 0).expect("due time");
+
+    let starts = Starts::default();
+    let worker = WorkerBuilder::new("bench-worker-pg")
+        .concurrency(concurrency)
+        .data(starts.clone())
+        .backend(storage)
+        .build_fn(noop_handler);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let monitor = tokio::spawn(Monitor::new().register(worker).run_with_signal(async {
+        let _ = stop_rx.await;
+        Ok(())
+    }));
+
+    let (secs, latencies) = apalis_finish(
+        "apalis (PostgreSQL)",
+        due,
+        n,
+        &starts,
+        stop_tx,
+        monitor,
+        || async {
+            let (done,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM apalis.jobs WHERE status = 'Done'")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count jobs");
+            done
+        },
+    )
+    .await;
+    let _ = sqlx::query("DROP SCHEMA IF EXISTS apalis CASCADE")
+        .execute(&pool)
+        .await;
     pool.close().await;
-    Row::new("apalis 0.7 (SQLite)", n, secs, latencies)
+    Row::new("apalis 0.7 (PostgreSQL)", n, secs, latencies)
 }
 
 #[tokio::main]
@@ -304,6 +397,9 @@ async fn main() {
     }
 
     rows.push(apalis_sqlite(n, concurrency).await);
+    if let Ok(url) = std::env::var("KEYWARDEN_TEST_DATABASE_URL") {
+        rows.push(apalis_postgres(&url, n, concurrency).await);
+    }
 
     println!();
     println!(
@@ -332,6 +428,17 @@ async fn main() {
             "NOT met"
         }
     );
+    if let Some(pg) = rows.iter().find(|r| r.name == "keywarden (PostgreSQL)") {
+        println!(
+            "target: >= 10,000 jobs/s on PostgreSQL: {:.0} jobs/s, {}",
+            pg.rate(),
+            if pg.rate() >= TARGET {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+    }
     println!(
         "(latency = due time -> job start; jobs/s = N / (due time -> all stored as finished))"
     );

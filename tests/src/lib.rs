@@ -81,6 +81,38 @@ pub fn keywarden_binary() -> PathBuf {
     .clone()
 }
 
+/// The `keywarden` binary built with the profile of the code calling it: release for
+/// `cargo bench`, debug otherwise, so a benchmark measures the server it was built as.
+pub fn keywarden_bench_binary() -> PathBuf {
+    if cfg!(debug_assertions) {
+        return keywarden_binary();
+    }
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = repo_root();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = std::process::Command::new(cargo)
+            .current_dir(root)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "keywarden",
+                "--bin",
+                "keywarden",
+            ])
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "building keywarden (release) failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        root.join("target").join("release").join("keywarden")
+    })
+    .clone()
+}
+
 /// A plugins folder holding only `package` built with the test-only cargo `features`
 /// (e.g. a build that sends a request its cloud's API forbids), built once per process
 /// and variant. Panics with the build error if the build fails.

@@ -150,3 +150,24 @@ pub fn openssl(dir: &std::path::Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Reads the `listening on <address>` line a `keywarden serve` child prints on stdout
+/// (which must be piped) and keeps draining its stdout on a thread so the pipe never
+/// fills. `None` if the line does not come within `within` (the process died or hung).
+pub fn announced_address(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+) -> Option<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(within).ok()
+}

@@ -159,6 +159,18 @@ async fn refusals(s: &TestServer, a: &str) {
         body["message"].as_str().unwrap().contains("catch_up"),
         "the refusal says what to change: {body}"
     );
+    // A blank time zone counts as absent (UTC), as for the config's own.
+    let blank = s
+        .create_config(
+            a,
+            &with(json!({"name": "blank-zone", "catch_up": "one",
+                         "maintenance_windows": [{"start": "0 0 * * sun", "timezone": " ", "duration_secs": 3600}]})),
+        )
+        .await;
+    assert_eq!(
+        blank["maintenance_windows"],
+        json!([{"start": "0 0 * * sun", "duration_secs": 3600}])
+    );
     // With catch-up, the Monday fire waits for Sunday: accepted, and shown back.
     let windows =
         json!([{"start": "0 0 * * sun", "timezone": "Europe/Berlin", "duration_secs": 86_400}]);

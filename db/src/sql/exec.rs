@@ -45,7 +45,11 @@ pub(crate) async fn claim<DB: Backend>(
     let until = now_us.saturating_add(micros(lease));
     // One statement: on SQLite a write statement takes the write lock before it reads, so
     // the pick-and-update is atomic; on PostgreSQL the subquery locks the picked rows with
-    // SKIP LOCKED so a concurrent claimer takes the next ones instead.
+    // SKIP LOCKED so a concurrent claimer takes the next ones instead. The picked rows are
+    // queued and locked, so the update names them by id alone: restating `status =
+    // 'queued'` there let PostgreSQL's planner walk the whole partial queue index once per
+    // claim (checking each entry against the picked ids) instead of fetching them by
+    // primary key, about 100 ms a claim with 20,000 jobs waiting.
     let mut q = Sql::<DB>::new("UPDATE jobs SET status = 'running', started_at = ");
     q.bind(now_us)
         .push(", processing_node = ")
@@ -54,7 +58,7 @@ pub(crate) async fn claim<DB: Backend>(
         .bind(until)
         .push(", attempt = attempt + 1, updated_at = ")
         .bind(now_us)
-        .push(" WHERE status = 'queued' AND ")
+        .push(" WHERE ")
         .push(DB::CLAIM_OPEN)
         .push("SELECT id FROM jobs WHERE status = 'queued' AND scheduled_for <= ")
         .bind(now_us)

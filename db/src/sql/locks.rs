@@ -1,4 +1,4 @@
-//! Certificate-store write locks and stored payloads (see migration 20250108).
+//! Target locks (one job per target, migration 20250118) and stored payloads (20250108).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -8,21 +8,21 @@ use crate::backend::{Backend, Sql, Val};
 use crate::error::Result;
 use crate::model::truncate_micros;
 
-/// Takes the lock of `store` for `job` until `until`, when it is free, expired, or held
+/// Takes the lock of `target` for `job` until `until`, when it is free, expired, or held
 /// by `job` already (then extended). One statement, so two takers cannot both win.
 pub(crate) async fn acquire<DB: Backend>(
     s: &SqlDatabase<DB>,
-    store: Uuid,
+    target: &str,
     job: Uuid,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<bool> {
-    let mut q = Sql::<DB>::new("INSERT INTO store_locks (store_id, job_id, expires_at) VALUES ");
-    q.bind_list::<Val>([store.into(), job.into(), truncate_micros(until).into()])
+    let mut q = Sql::<DB>::new("INSERT INTO target_locks (target, job_id, expires_at) VALUES ");
+    q.bind_list::<Val>([target.into(), job.into(), truncate_micros(until).into()])
         .push(
-            " ON CONFLICT (store_id) DO UPDATE SET job_id = excluded.job_id, \
-             expires_at = excluded.expires_at WHERE store_locks.job_id = excluded.job_id \
-             OR store_locks.expires_at <= ",
+            " ON CONFLICT (target) DO UPDATE SET job_id = excluded.job_id, \
+             expires_at = excluded.expires_at WHERE target_locks.job_id = excluded.job_id \
+             OR target_locks.expires_at <= ",
         )
         .bind(truncate_micros(now))
         .push(" RETURNING job_id");
@@ -30,14 +30,14 @@ pub(crate) async fn acquire<DB: Backend>(
     Ok(taken.is_some())
 }
 
-/// Gives the lock of `store` back, if `job` holds it.
+/// Gives the lock of `target` back, if `job` holds it.
 pub(crate) async fn release<DB: Backend>(
     s: &SqlDatabase<DB>,
-    store: Uuid,
+    target: &str,
     job: Uuid,
 ) -> Result<()> {
-    let mut q = Sql::<DB>::new("DELETE FROM store_locks WHERE store_id = ");
-    q.bind(store).push(" AND job_id = ").bind(job);
+    let mut q = Sql::<DB>::new("DELETE FROM target_locks WHERE target = ");
+    q.bind(target).push(" AND job_id = ").bind(job);
     q.execute(&mut *s.conn().await?).await?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Accounts, tokens, node heartbeats and plugin key/value state.
+//! Accounts, tokens and plugin key/value state.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -7,7 +7,7 @@ use super::{SqlDatabase, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
 use crate::kinds::TokenRole;
-use crate::model::{Account, ApiToken, NewToken, Node, truncate_micros};
+use crate::model::{Account, ApiToken, NewToken, truncate_micros};
 
 fn insert_account_sql<DB: Backend>(id: &str) -> Sql<DB> {
     let mut q = Sql::<DB>::new("INSERT INTO accounts (id, created_at) VALUES (");
@@ -116,25 +116,6 @@ pub(crate) async fn count_admin_tokens<DB: Backend>(s: &SqlDatabase<DB>) -> Resu
     );
     q.bind(Utc::now()).push(")");
     q.fetch_int(&mut *s.conn().await?, "n").await
-}
-
-pub(crate) async fn heartbeat<DB: Backend>(
-    s: &SqlDatabase<DB>,
-    node: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let mut q = Sql::<DB>::new("INSERT INTO nodes (id, first_seen_at, last_seen_at) VALUES ");
-    q.bind_list::<Val>([node.into(), now.into(), now.into()])
-        .push(" ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at");
-    q.execute(&mut *s.conn().await?).await?;
-    Ok(())
-}
-
-pub(crate) async fn list_nodes<DB: Backend>(s: &SqlDatabase<DB>) -> Result<Vec<Node>> {
-    let rows = Sql::<DB>::new("SELECT * FROM nodes ORDER BY id")
-        .fetch_all(&mut *s.conn().await?)
-        .await?;
-    rows::all::<DB, _>(&rows, rows::node::<DB>)
 }
 
 pub(crate) async fn state_get<DB: Backend>(

@@ -15,6 +15,7 @@ mod history;
 mod jobs;
 mod locks;
 mod misc;
+mod nodes;
 mod page;
 mod record;
 mod retention;
@@ -46,7 +47,8 @@ use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::kinds::JobStatus;
 use crate::model::{
     Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
-    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, SyncedKey,
+    JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, NodeStart,
+    SyncedKey,
 };
 use crate::snapshot::{SnapshotItem, SnapshotSummary};
 use crate::ssl::{
@@ -163,17 +165,17 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn count_admin_tokens(&self) -> Result<i64> {
         misc::count_admin_tokens(self).await
     }
-    async fn acquire_store_lock(
+    async fn acquire_target_lock(
         &self,
-        store: Uuid,
+        target: &str,
         job: Uuid,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool> {
-        locks::acquire(self, store, job, now, until).await
+        locks::acquire(self, target, job, now, until).await
     }
-    async fn release_store_lock(&self, store: Uuid, job: Uuid) -> Result<()> {
-        locks::release(self, store, job).await
+    async fn release_target_lock(&self, target: &str, job: Uuid) -> Result<()> {
+        locks::release(self, target, job).await
     }
     async fn put_payload(&self, account: &str, sha256: &str, body: &str) -> Result<()> {
         locks::put_payload(self, account, sha256, body).await
@@ -508,11 +510,25 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         configs::record_facts(self, facts).await
     }
 
+    async fn start_node(&self, start: &NodeStart<'_>) -> Result<()> {
+        nodes::start_node(self, start).await
+    }
     async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()> {
-        misc::heartbeat(self, node_id, now).await
+        nodes::heartbeat(self, node_id, now).await
     }
     async fn list_nodes(&self) -> Result<Vec<Node>> {
-        misc::list_nodes(self).await
+        nodes::list_nodes(self).await
+    }
+    async fn running_jobs_per_node(&self, account_id: Option<&str>) -> Result<Vec<(String, i64)>> {
+        nodes::running_jobs_per_node(self, account_id).await
+    }
+    async fn note_jobs_waiting_for(
+        &self,
+        node_id: &str,
+        due_before: DateTime<Utc>,
+        message: &str,
+    ) -> Result<Vec<Job>> {
+        nodes::note_jobs_waiting_for(self, node_id, due_before, message).await
     }
 
     async fn claim_agent_jobs(

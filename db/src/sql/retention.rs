@@ -29,14 +29,19 @@ pub(crate) async fn purge_jobs<DB: Backend>(
     limit: i64,
 ) -> Result<u64> {
     let mut tx = s.write_tx().await?;
-    let mut q = Sql::<DB>::new(format_args!(
-        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN {FINISHED} \
-         AND finished_at < "
-    ));
-    q.bind(truncate_micros(before))
+    // The picked rows are locked as they are read, skipping rows another purger holds
+    // (PostgreSQL): two purgers never wait on each other's rows in opposite orders, which
+    // deadlocked under load when the delete joined a plain subquery.
+    let mut q = Sql::<DB>::new("DELETE FROM jobs WHERE ");
+    q.push(DB::CLAIM_OPEN)
+        .push(format_args!(
+            "SELECT id FROM jobs WHERE status IN {FINISHED} AND finished_at < "
+        ))
+        .bind(truncate_micros(before))
         .push(" ORDER BY finished_at LIMIT ")
         .bind(limit.max(1))
-        .push(") RETURNING account_id, job_config_id, operation, status, result, finished_at");
+        .push(DB::CLAIM_CLOSE)
+        .push(" RETURNING account_id, job_config_id, operation, status, result, finished_at");
     let rows = q.fetch_all(&mut tx).await?;
     let mut by_day: BTreeMap<(i64, [String; 5]), i64> = BTreeMap::new();
     for row in &rows {

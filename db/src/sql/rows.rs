@@ -150,6 +150,11 @@ pub(crate) fn node<DB: Backend>(row: &DB::Row) -> Result<Node> {
         id: c.text("id")?,
         first_seen_at: c.time("first_seen_at")?,
         last_seen_at: c.time("last_seen_at")?,
+        version: c.text("version")?,
+        started_at: c.time("started_at")?,
+        heartbeat_interval: std::time::Duration::from_millis(
+            u64::try_from(c.int("heartbeat_ms")?).unwrap_or(0),
+        ),
     })
 }
 

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use keywarden_db::{Database, JobConfig, JobStatus, SchedulingPolicy, WindowSpec, truncate_micros};
+use keywarden_db::{
+    Database, JobConfig, JobStatus, SchedulingPolicy, WhenBusy, WindowSpec, truncate_micros,
+};
 
 use super::executor::{LEASE, finish};
 use super::{new_job, t};
@@ -25,6 +27,7 @@ pub async fn policies_and_pauses(db: Arc<dyn Database>) {
         }],
         jitter_secs: 900,
         pause_after_failures: 3,
+        when_target_busy: WhenBusy::Skip,
     };
     config.next_fire_at = Some(t(3600));
     let stored = db.insert_config(&config).await.unwrap();

@@ -427,60 +427,63 @@ pub async fn nodes(db: Arc<dyn Database>) {
     assert_eq!(got, vec![("node-a", t(1), t(1)), ("node-b", t(0), t(9))]);
 }
 
-/// A store's write lock: one job at a time, the holder may extend it, an expired one is
+/// A target's lock: one job at a time, the holder may extend it, an expired one is
 /// taken over, release only by the holder; two takers racing, one wins.
-pub async fn store_locks(db: Arc<dyn Database>) {
-    let store = Uuid::now_v7();
+pub async fn target_locks(db: Arc<dyn Database>) {
+    let store = format!("store:{}", Uuid::now_v7());
+    let store = store.as_str();
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-    assert!(db.acquire_store_lock(store, a, t(0), t(60)).await.unwrap());
+    assert!(db.acquire_target_lock(store, a, t(0), t(60)).await.unwrap());
     assert!(
-        !db.acquire_store_lock(store, b, t(10), t(70)).await.unwrap(),
+        !db.acquire_target_lock(store, b, t(10), t(70))
+            .await
+            .unwrap(),
         "held by a"
     );
     assert!(
-        db.acquire_store_lock(store, a, t(10), t(120))
+        db.acquire_target_lock(store, a, t(10), t(120))
             .await
             .unwrap(),
         "a extends it"
     );
     assert!(
-        !db.acquire_store_lock(store, b, t(100), t(160))
+        !db.acquire_target_lock(store, b, t(100), t(160))
             .await
             .unwrap(),
         "extended to 120"
     );
-    db.release_store_lock(store, b).await.unwrap();
+    db.release_target_lock(store, b).await.unwrap();
     assert!(
-        !db.acquire_store_lock(store, b, t(110), t(170))
+        !db.acquire_target_lock(store, b, t(110), t(170))
             .await
             .unwrap(),
         "b cannot release a's"
     );
     assert!(
-        db.acquire_store_lock(store, b, t(120), t(180))
+        db.acquire_target_lock(store, b, t(120), t(180))
             .await
             .unwrap(),
         "expired: taken over"
     );
-    db.release_store_lock(store, b).await.unwrap();
+    db.release_target_lock(store, b).await.unwrap();
     assert!(
-        db.acquire_store_lock(store, a, t(130), t(190))
+        db.acquire_target_lock(store, a, t(130), t(190))
             .await
             .unwrap(),
         "released"
     );
     assert!(
-        db.acquire_store_lock(Uuid::now_v7(), b, t(130), t(190))
+        db.acquire_target_lock("cloud:kylo:aws", b, t(130), t(190))
             .await
             .unwrap(),
-        "another store"
+        "another target"
     );
 
-    let contested = Uuid::now_v7();
+    let contested = "cloud:kylo:gcp";
     let takers = (0..8).map(|_| {
         let db = db.clone();
         tokio::spawn(async move {
-            db.acquire_store_lock(contested, Uuid::now_v7(), t(0), t(60))
+            db.acquire_target_lock(contested, Uuid::now_v7(), t(0), t(60))
                 .await
                 .unwrap()
         })

@@ -1,9 +1,11 @@
-//! Job alerts, as a config asks for them (`alerts` of a job config): a failed attempt, a
-//! job that failed on its last attempt, and a fire time that passed without a job. Each
-//! is raised once (per attempt, per job, per fire time).
+//! Job alerts, as a config asks for them (`alerts` of a job config): a failed attempt
+//! (its plugin failed, or its node died while running it), a job that failed on its last
+//! attempt, a fire time that passed without a job, and a due
+//! job that waits for a dead node. Each is raised once (per attempt, per job, per fire
+//! time, per job and last sight of the node).
 
 use chrono::{DateTime, Utc};
-use keywarden_db::{AlertKind, Database, JobConfig, NewAlert};
+use keywarden_db::{AlertKind, Database, Job, JobConfig, NewAlert, Node};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -25,6 +27,22 @@ pub async fn failed(db: &dyn Database, failures: &[JobFailure]) {
             tracing::warn!(job = %f.job_id, "raising the job's alert failed: {e}");
         }
     }
+}
+
+/// Raises the alerts of jobs lease recovery handled (their node died or stopped
+/// renewing): each lost attempt is a failed attempt, and a job failed for it failed on
+/// its last one. Jobs still queued for another attempt raise only `on_failure`.
+pub async fn lost(db: &dyn Database, recovered: &[Job]) {
+    let failures: Vec<JobFailure> = recovered
+        .iter()
+        .map(|job| JobFailure {
+            job_id: job.id,
+            attempt: Some(job.attempt),
+            message: job.message.clone().unwrap_or_default(),
+            last: job.status == keywarden_db::JobStatus::Failed,
+        })
+        .collect();
+    failed(db, &failures).await;
 }
 
 async fn failed_one(db: &dyn Database, f: &JobFailure) -> keywarden_db::Result<()> {
@@ -108,5 +126,56 @@ pub async fn missed(db: &dyn Database, config: &JobConfig, due: DateTime<Utc>, w
     };
     if let Err(e) = db.raise_alerts(&[alert]).await {
         tracing::warn!(config = %config.id, "raising the missed-run alert failed: {e}");
+    }
+}
+
+/// Raises the alert of a due job that waits for `node`, which is not alive, when its
+/// config asks for missed runs: the run it was fired for is not happening. Raised once
+/// per job and last sight of the node (a node that comes back and dies again is news).
+pub async fn waiting_for_node(db: &dyn Database, job: &Job, node: &Node) {
+    let config = match job.job_config_id {
+        Some(id) => db.get_config(None, id).await,
+        None => return,
+    };
+    let config = match config {
+        Ok(Some(c)) if c.alerts.on_missed_run => c,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(job = %job.id, "raising the waiting-for-node alert failed: {e}");
+            return;
+        }
+    };
+    let alert = NewAlert {
+        id: Uuid::now_v7(),
+        account_id: job.account_id.clone(),
+        kind: AlertKind::NodeUnavailable,
+        dedupe_key: format!(
+            "node_unavailable:{}:{}",
+            job.id,
+            node.last_seen_at.timestamp_micros()
+        ),
+        subject: config.name.clone(),
+        message: format!(
+            "a job of {:?} due at {} {}",
+            config.name,
+            job.scheduled_for,
+            job.message
+                .as_deref()
+                .unwrap_or("waits for a node that is not alive")
+        ),
+        details: json!({
+            "config": config.name,
+            "operation": job.operation,
+            "due": job.scheduled_for,
+            "node": node.id,
+            "node_last_seen_at": node.last_seen_at,
+        }),
+        network_id: None,
+        job_config_id: Some(config.id),
+        job_id: Some(job.id),
+        created_at: Utc::now(),
+    };
+    if let Err(e) = db.raise_alerts(&[alert]).await {
+        tracing::warn!(job = %job.id, "raising the waiting-for-node alert failed: {e}");
     }
 }

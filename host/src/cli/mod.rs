@@ -88,6 +88,8 @@ pub enum Command {
     Jobs(client::Remote<client::jobs::JobsCommand>),
     /// Synchronized cloud keys.
     Keys(client::Remote<client::keys::KeysCommand>),
+    /// The nodes (processes) that run jobs: version, last heartbeat, running jobs, alive.
+    Nodes(client::Remote<client::nodes::NodesCommand>),
     /// The server's plugins; `--plugins-dir`, `inspect` and `run` work on local files.
     Plugins(client::Remote<PluginsCommand>),
     /// Restore a backup (from `database_backup`) into an empty database.

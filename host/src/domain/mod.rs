@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod kind;
 pub mod legacy;
 pub mod metrics;
+pub mod nodes;
 pub mod quotas;
 pub mod schedule;
 pub mod ssl_networks;

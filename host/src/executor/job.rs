@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use keywarden_db::{Database, Job, JobFinish, JobResult, JobRetry, JobStatus, Progress};
+use keywarden_db::{Database, Job, JobFinish, JobResult, JobRetry, JobStatus, Progress, WhenBusy};
 use uuid::Uuid;
 
 use super::family_data;
 use super::file_modes::StoreFileModes;
 use super::store_job::{self, StoreJob};
+use super::target_lock::{self, Target};
 use crate::certificates::job_params::operation;
 use crate::plugins::{Family, LoadedPlugin, OperationView, PluginRegistry};
 use crate::runtime::invoke::{JobCall, JobFailure, JobInput, JobReport, job_result};
@@ -87,25 +88,15 @@ pub(crate) async fn run(
     } else {
         None
     };
-    // Jobs writing one store take turns, on this node and across nodes.
-    let lock = match writing_store(job, store_job.as_ref()) {
-        Some(store) => match lock_store(db, registry, job, store).await {
-            Ok(true) => Some(store),
-            // Another job writes the store: give the slot back instead of holding it
-            // idle, and come back later without spending an attempt.
-            Ok(false) => {
-                return Done::Retry(JobRetry {
-                    id: job.id,
-                    node_id: node_id.to_owned(),
-                    attempt: Some(job.attempt),
-                    at: Utc::now() + snooze(job),
-                    message: format!(
-                        "waiting for certificate store {store}: another job is writing it"
-                    ),
-                    logs: Vec::new(),
-                    not_run: true,
-                });
-            }
+    // Jobs acting on one target take turns, on this node and across nodes.
+    let target = Target::of(registry, job, store_job.as_ref());
+    if let Some(target) = &target {
+        match target_lock::lock(db, registry, job, target).await {
+            Ok(true) => {}
+            // Another job works on it: give the slot back instead of holding it idle, and
+            // come back later without spending an attempt, or end here if the config
+            // would rather skip.
+            Ok(false) => return busy(db, job, node_id, target).await,
             // The database failing is the host's fault: retried like one.
             Err(message) => {
                 let report = JobReport {
@@ -117,9 +108,8 @@ pub(crate) async fn run(
                 };
                 return judge(job, node_id, report, Utc::now());
             }
-        },
-        None => None,
-    };
+        }
+    }
     let executed = execute(
         registry,
         job,
@@ -128,11 +118,8 @@ pub(crate) async fn run(
         Accounts::Enforced,
     )
     .await;
-    if let Some(store) = lock
-        && let Err(e) = db.release_store_lock(store, job.id).await
-    {
-        // It expires on its own.
-        tracing::warn!(job = %job.id, %store, "releasing the store's write lock failed: {e}");
+    if let Some(target) = &target {
+        target_lock::release(db, job, target).await;
     }
     let mut report = match executed {
         Ok(report) => report,
@@ -151,63 +138,31 @@ pub(crate) async fn run(
     judge(job, node_id, report, Utc::now())
 }
 
-/// The store a job rewrites (Management, Reenrollment), if it rewrites one (a dry run
-/// only reads it).
-fn writing_store(job: &Job, store_job: Option<&StoreJob>) -> Option<Uuid> {
-    if job.dry_run
-        || ![operation::MANAGEMENT, operation::REENROLLMENT].contains(&job.operation.as_str())
-    {
-        return None;
-    }
-    store_job?.store.as_ref().map(|s| s.id)
-}
-
-/// How long a job waits in its slot for a store's write lock before it gives the slot
-/// back: short writes of one store take turns without a trip through the queue.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// When a job that gave its slot back for a store's lock is due again: 3 s, plus up to
-/// 2 s more spread by job id, so jobs waiting for one store do not all come back at once.
-fn snooze(job: &Job) -> chrono::Duration {
-    let spread = i64::try_from(job.id.as_u128() % 2000).unwrap_or(0);
-    chrono::Duration::seconds(3) + chrono::Duration::milliseconds(spread)
-}
-
-/// Takes `store`'s write lock for the job: `true` once held, `false` when another job
-/// still held it after [`LOCK_WAIT`]. The lock outlasts the longest job a plugin may run,
-/// so a node that dies holding it frees the store in time.
-async fn lock_store(
-    db: &dyn Database,
-    registry: &PluginRegistry,
-    job: &Job,
-    store: Uuid,
-) -> Result<bool, String> {
-    let config = registry.runtime().config();
-    let longest = config
-        .plugins
-        .values()
-        .filter_map(|g| g.timeout_secs)
-        .chain([config.runtime.timeout_secs])
-        .max()
-        .unwrap_or(300);
-    let hold = chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 2) + 60);
-    let mut pause = std::time::Duration::from_millis(50);
-    let give_up = tokio::time::Instant::now() + LOCK_WAIT;
-    loop {
-        let now = Utc::now();
-        match db.acquire_store_lock(store, job.id, now, now + hold).await {
-            Ok(true) => return Ok(true),
-            Ok(false) if tokio::time::Instant::now() >= give_up => return Ok(false),
-            Ok(false) => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_millis(500));
-            }
-            Err(e) => {
-                return Err(format!(
-                    "could not take the write lock of certificate store {store}: {e}"
-                ));
-            }
-        }
+/// What a job whose target is busy records: back to the queue, or cancelled.
+async fn busy(db: &dyn Database, job: &Job, node_id: &str, target: &Target) -> Done {
+    match target_lock::when_busy(db, job).await {
+        WhenBusy::Wait => Done::Retry(JobRetry {
+            id: job.id,
+            node_id: node_id.to_owned(),
+            attempt: Some(job.attempt),
+            at: Utc::now() + target_lock::snooze(job),
+            message: format!("waiting for {target}: another job is working on it"),
+            logs: Vec::new(),
+            not_run: true,
+        }),
+        WhenBusy::Skip => Done::Finish(JobFinish {
+            id: job.id,
+            node_id: node_id.to_owned(),
+            attempt: Some(job.attempt),
+            status: JobStatus::Cancelled,
+            result: None,
+            message: Some(format!(
+                "skipped: another job was working on {target} (when_target_busy = skip)"
+            )),
+            details: None,
+            logs: Vec::new(),
+            progress: None,
+        }),
     }
 }
 

@@ -25,6 +25,7 @@ mod host_job;
 pub(crate) mod job;
 mod state;
 pub(crate) mod store_job;
+mod target_lock;
 mod upkeep;
 mod window_check;
 
@@ -264,6 +265,7 @@ async fn run(
 async fn recover_orphans(shared: &Shared) {
     match shared.db.recover_node(&shared.node_id, Utc::now()).await {
         Ok(jobs) => {
+            crate::alerts::jobs::lost(shared.db.as_ref(), &jobs).await;
             for job in jobs {
                 tracing::warn!(
                     job = %job.id,

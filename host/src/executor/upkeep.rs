@@ -56,10 +56,12 @@ async fn renew_leases(shared: &Shared, lease: Duration) {
     }
 }
 
-/// Any node may recover any node's expired leases; the store makes it idempotent.
+/// Any node may recover any node's expired leases; the store makes it idempotent (each
+/// job is returned to one node, which raises its alerts).
 async fn recover_leases(shared: &Shared) {
     match shared.db.recover_expired_leases(Utc::now()).await {
         Ok(jobs) => {
+            crate::alerts::jobs::lost(shared.db.as_ref(), &jobs).await;
             for job in jobs {
                 tracing::warn!(
                     job = %job.id,

@@ -5,6 +5,7 @@
 pub(crate) mod background;
 pub mod bootstrap;
 pub mod node_id;
+pub mod node_watch;
 pub mod retention;
 pub mod ssl_schedules;
 pub mod tls;
@@ -181,6 +182,9 @@ pub async fn serve(
     if let Some(secs) = options.config.server.lease_secs {
         executor.lease = Duration::from_secs(secs.max(1));
     }
+    if let Some(secs) = options.config.server.heartbeat_secs {
+        executor.heartbeat_interval = Duration::from_secs(secs.max(1));
+    }
     executor.events = events.clone();
     executor.metrics = metrics.clone();
     let service = Service::new(db.clone(), registry.clone(), node_id)
@@ -203,6 +207,8 @@ pub async fn serve(
     };
     // Before this process recovers "its" running jobs: they may be another's.
     node_id::refuse_duplicate(&*db, &executor.node_id, executor.heartbeat_interval).await?;
+    node_id::announce(&*db, &executor.node_id, executor.heartbeat_interval).await?;
+    let executor_heartbeat = executor.heartbeat_interval;
     let mut tasks = background::start(&db, &registry, options.tick, executor, &stop);
     tasks.extend(retention::spawn(
         db.clone(),
@@ -212,6 +218,11 @@ pub async fn serve(
     tasks.push(ssl_schedules::spawn(
         service.clone(),
         options.tick,
+        stop.clone(),
+    ));
+    tasks.push(node_watch::spawn(
+        service.clone(),
+        executor_heartbeat,
         stop.clone(),
     ));
     tasks.extend(crate::alerts::delivery::spawn(

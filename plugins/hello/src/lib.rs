@@ -1,6 +1,7 @@
 //! `hello`: the smallest useful plugin. Shows params, config, logging, progress, secrets
 //! (it reveals one on request and reports only its length) and durable state (it counts
-//! its runs on request).
+//! its runs on request). On request it also leaves a file per run in a granted directory
+//! (`record_dir`), which the cluster tests read to count executions.
 
 use keywarden_sdk::prelude::*;
 use keywarden_sdk::{config, log, progress, secrets, state};
@@ -23,6 +24,9 @@ struct HelloParams {
     /// Count this run in the plugin's state and report the count.
     #[serde(default)]
     count: bool,
+    /// A granted, writable directory to leave a record of this run in.
+    #[serde(default)]
+    record_dir: Option<String>,
 }
 
 fn one() -> u32 {
@@ -47,7 +51,9 @@ impl Plugin for Hello {
                             "delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
                                          "description": "Wait this long before answering, spread over the greetings"},
                             "count": {"type": "boolean",
-                                      "description": "Count this run in the plugin's state and report the count"}
+                                      "description": "Count this run in the plugin's state and report the count"},
+                            "record_dir": {"type": "string", "minLength": 1,
+                                           "description": "A granted writable directory: each run leaves a file `<job id>.<start ns>.<label>` there, `<start ns> <label>` while it runs and `<start ns> <end ns> <label>` once its work is done (the label is config key `record_label`)"}
                         },
                         "required": ["name"],
                         "additionalProperties": false
@@ -71,6 +77,11 @@ fn hello(ctx: &JobContext) -> Result<Outcome, JobError> {
             "must be between 1 and 10",
         ));
     }
+    let record = params
+        .record_dir
+        .as_deref()
+        .map(|dir| Record::begin(dir, &ctx.job_id))
+        .transpose()?;
     let greeting = config::get_or("greeting", "Hello");
     let line = format!("{greeting}, {}!", params.name);
 
@@ -110,7 +121,50 @@ fn hello(ctx: &JobContext) -> Result<Outcome, JobError> {
         let value = secrets::reveal(name)?;
         outcome = outcome.with_detail("secret_length", value.len());
     }
+    if let Some(record) = record {
+        record.end()?;
+    }
     Ok(outcome)
+}
+
+/// One run's file in the record directory: written when the run starts and again, with
+/// the end time, when its work is done. A run whose file has no end was cut short.
+struct Record {
+    path: String,
+    start: u128,
+    label: String,
+}
+
+impl Record {
+    fn begin(dir: &str, job_id: &str) -> Result<Record, JobError> {
+        let start = now_ns();
+        // The name alone says whose run it is: a process killed while writing the
+        // file leaves it empty.
+        let label = config::get_or("record_label", "");
+        let record = Record {
+            path: format!("{}/{job_id}.{start}.{label}", dir.trim_end_matches('/')),
+            start,
+            label,
+        };
+        record.write(&format!("{start} {}\n", record.label))?;
+        Ok(record)
+    }
+
+    fn end(&self) -> Result<(), JobError> {
+        self.write(&format!("{} {} {}\n", self.start, now_ns(), self.label))
+    }
+
+    fn write(&self, line: &str) -> Result<(), JobError> {
+        std::fs::write(&self.path, line)
+            .map_err(|e| JobError::failed(format!("cannot write {}: {e}", self.path)))
+    }
+}
+
+/// Wall-clock nanoseconds since the Unix epoch (comparable across processes).
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 keywarden_sdk::export_plugin!(Hello);

@@ -149,7 +149,7 @@ async fn a_job_waiting_for_a_store_gives_its_slot_back(s: &TestServer, fx: &Fixt
     let id = store["Id"].as_str().unwrap();
     let far = (chrono::Utc::now() + chrono::Duration::hours(1)).timestamp_micros();
     s.execute_sql(&format!(
-        "INSERT INTO store_locks (store_id, job_id, expires_at) VALUES ('{id}', '{}', {far})",
+        "INSERT INTO target_locks (target, job_id, expires_at) VALUES ('store:{id}', '{}', {far})",
         uuid::Uuid::now_v7()
     ))
     .await;
@@ -192,7 +192,7 @@ async fn a_job_waiting_for_a_store_gives_its_slot_back(s: &TestServer, fx: &Fixt
     );
     assert_eq!(waiting["max_attempts"], 1, "{waiting}");
 
-    s.execute_sql("DELETE FROM store_locks").await;
+    s.execute_sql("DELETE FROM target_locks").await;
     let done = s.wait_job(t, job_id, WAIT).await;
     assert_eq!(done["result"], "success", "{done}");
     assert_eq!(done["attempt"], 1, "{done}");

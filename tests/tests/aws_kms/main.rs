@@ -10,4 +10,5 @@ mod helpers;
 mod imported;
 mod rotation;
 mod synchronization;
+mod target_lock;
 mod validation;

@@ -1,5 +1,5 @@
 //! `/api/v1` commands: configs, jobs (with `--wait`), tokens, keys, alerts, audit,
-//! plugins, api; and the exit codes of refusals.
+//! plugins, nodes, api; and the exit codes of refusals.
 
 use keywarden_tests::server::TestServer;
 use serde_json::json;
@@ -71,6 +71,60 @@ async fn configs_and_jobs_from_create_to_delete() {
         .await;
     assert_eq!(updated["description"], "changed");
     assert_eq!(updated["job_config_params"]["repeat"], 3);
+
+    // scheduling policy flags, pause and resume
+    let windows =
+        r#"[{"start": "0 22 * * sat", "timezone": "Europe/Berlin", "duration_secs": 21600}]"#;
+    let policy = kw
+        .json(&[
+            "configs",
+            "update",
+            &id,
+            "--maintenance-windows",
+            windows,
+            "--jitter-secs",
+            "600",
+            "--pause-after-failures",
+            "2",
+        ])
+        .await;
+    assert_eq!(
+        policy["maintenance_windows"],
+        serde_json::from_str::<serde_json::Value>(windows).unwrap()
+    );
+    assert_eq!(
+        (
+            policy["jitter_secs"].as_i64(),
+            policy["pause_after_failures"].as_i64()
+        ),
+        (Some(600), Some(2))
+    );
+    let refused = kw
+        .fails(
+            &[
+                "configs",
+                "update",
+                &id,
+                "--blackout-windows",
+                r#"[{"start": "0 1 * * *", "duration_secs": 0}]"#,
+            ],
+            5,
+        )
+        .await;
+    assert!(
+        refused.contains("blackout_windows[0].duration_secs"),
+        "{refused}"
+    );
+    let paused = kw.json(&["configs", "pause", &id]).await;
+    assert_eq!(paused["disabled"], true);
+    assert!(paused["paused_at"].is_string(), "{paused}");
+    let resumed = kw.json(&["configs", "resume", &id]).await;
+    assert_eq!(resumed["disabled"], false);
+    assert_eq!(resumed["paused_at"], serde_json::Value::Null);
+    let cleared = kw
+        .json(&["configs", "update", &id, "--maintenance-windows", "null"])
+        .await;
+    assert_eq!(cleared["maintenance_windows"], serde_json::json!([]));
 
     // run and wait: the final job as JSON, exit 0; the table ends with the result
     let job = kw.json(&["jobs", "run", &id, "--wait"]).await;
@@ -251,7 +305,7 @@ async fn refusals_exit_with_their_codes_and_the_servers_message() {
 }
 
 #[tokio::test]
-async fn tokens_plugins_keys_alerts_audit_and_raw_calls() {
+async fn tokens_plugins_keys_alerts_nodes_audit_and_raw_calls() {
     let s = TestServer::sqlite().await;
     let kw = Kw::new(&s, &s.admin);
 
@@ -333,6 +387,30 @@ async fn tokens_plugins_keys_alerts_audit_and_raw_calls() {
     let (_, api) = s.get(&s.admin, "/api/v1/alerts").await;
     assert_eq!(kw.json(&["alerts", "list"]).await, api);
     shows(&kw.ok(&["alerts", "list"]).await, &["KIND", "0 of 0"]);
+
+    // nodes: this one, alive (the heartbeat may move last_seen_at between two reads)
+    let nodes = alice.json(&["nodes", "list"]).await;
+    assert_eq!(
+        (
+            &nodes["total"],
+            &nodes["resources"][0]["id"],
+            &nodes["resources"][0]["alive"]
+        ),
+        (&json!(1), &json!("test-node"), &json!(true)),
+        "{nodes}"
+    );
+    shows(
+        &alice.ok(&["nodes", "list"]).await,
+        &[
+            "ID",
+            "VERSION",
+            "ALIVE",
+            "RUNNING",
+            "test-node",
+            "true",
+            "1 of 1",
+        ],
+    );
 
     // audit: the token issued above is there; the chain holds
     let audit = kw

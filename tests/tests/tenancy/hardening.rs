@@ -81,7 +81,9 @@ async fn shutdown_stops_claiming_at_once_while_a_request_is_open() {
 }
 
 /// A second process started with a node id another process is running as is refused
-/// before it touches that node's jobs (it would take them for a crash's orphans).
+/// before it touches that node's jobs (it would take them for a crash's orphans), also
+/// when its own heartbeat is faster than the running one's (10 s): it waits for the
+/// running process's next heartbeat, not for its own interval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_with_a_running_node_id_is_refused() {
     let s = TestServer::sqlite().await;
@@ -91,23 +93,27 @@ async fn a_second_process_with_a_running_node_id_is_refused() {
         assert!(Instant::now() < deadline, "the server never heartbeat");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let other = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    let mut options = keywarden::server::ServeOptions::new(other.path(), plugins.path());
-    options.database_url = Some(s.database_url().to_owned());
-    options.node_id = Some("test-node".to_owned());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let started = tokio::time::timeout(
-        Duration::from_secs(60),
-        keywarden::serve(listener, options, std::future::pending()),
-    )
-    .await
-    .expect("refused within a heartbeat or two");
-    let err = started.expect_err("a second process as test-node is refused");
-    assert!(
-        format!("{err:#}").contains("another keywarden process is running as node \"test-node\""),
-        "{err:#}"
-    );
+    for heartbeat_secs in [None, Some(1)] {
+        let other = tempfile::tempdir().unwrap();
+        let plugins = tempfile::tempdir().unwrap();
+        let mut options = keywarden::server::ServeOptions::new(other.path(), plugins.path());
+        options.database_url = Some(s.database_url().to_owned());
+        options.node_id = Some("test-node".to_owned());
+        options.config.server.heartbeat_secs = heartbeat_secs;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let started = tokio::time::timeout(
+            Duration::from_secs(60),
+            keywarden::serve(listener, options, std::future::pending()),
+        )
+        .await
+        .expect("refused within a heartbeat or two");
+        let err = started.expect_err("a second process as test-node is refused");
+        assert!(
+            format!("{err:#}")
+                .contains("another keywarden process is running as node \"test-node\""),
+            "heartbeat {heartbeat_secs:?}: {err:#}"
+        );
+    }
     s.stop().await;
 }
 

@@ -31,7 +31,8 @@ pub struct AlertView {
     pub id: String,
     pub account: String,
     /// `certificate_expiring`, `certificate_changed`, `certificate_untrusted`,
-    /// `name_mismatch`, `job_failed`, `job_missed` or `retries_exhausted`.
+    /// `name_mismatch`, `job_failed`, `job_missed`, `retries_exhausted` or
+    /// `node_unavailable`.
     pub kind: String,
     pub subject: String,
     pub message: String,

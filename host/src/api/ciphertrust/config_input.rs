@@ -194,8 +194,14 @@ impl Fields {
                 {
                     crate::api::json::refuse_nul(&here, text)?;
                 }
-                serde_json::from_value::<WindowSpec>(item)
-                    .map_err(|e| ApiError::invalid(&here, e.to_string()))
+                let mut window = serde_json::from_value::<WindowSpec>(item)
+                    .map_err(|e| ApiError::invalid(&here, e.to_string()))?;
+                // Blank counts as absent, as for the config's own `timezone`.
+                window.timezone = window
+                    .timezone
+                    .map(|z| z.trim().to_owned())
+                    .filter(|z| !z.is_empty());
+                Ok(window)
             })
             .collect::<ApiResult<Vec<_>>>()
             .map(Some)
@@ -304,6 +310,9 @@ pub fn apply(
     }
     if let Some(v) = fields.integer("pause_after_failures", 0, MAX_PAUSE_AFTER_FAILURES.into())? {
         spec.policy.pause_after_failures = v as i32;
+    }
+    if let Some(v) = fields.word("when_target_busy")? {
+        spec.policy.when_target_busy = v;
     }
     match fields.0.remove("alerts") {
         None | Some(Value::Null) => {}

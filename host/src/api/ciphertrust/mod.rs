@@ -12,6 +12,7 @@ pub mod extract;
 pub mod jobs;
 pub mod keys;
 pub mod misc;
+pub mod nodes;
 pub mod tokens;
 pub mod views;
 
@@ -40,6 +41,7 @@ use super::AppState;
     keys::list,
     misc::healthz,
     misc::plugins,
+    nodes::list,
     tokens::create,
     tokens::list,
     tokens::revoke,
@@ -75,6 +77,7 @@ pub fn routes() -> Router<AppState> {
         .route("/scheduler/events", get(events::jobs))
         .route("/cckm/keys", get(keys::list))
         .route("/plugins", get(misc::plugins))
+        .route("/nodes", get(nodes::list))
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/audit", get(tokens::audit))

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 /// Resource-name prefix of everything this server owns.
 const NS: &str = "keywarden";
 
-fn time(t: DateTime<Utc>) -> String {
+pub(crate) fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -75,6 +75,8 @@ pub struct JobConfigView {
     pub jitter_secs: i64,
     /// The config pauses itself after this many failed runs in a row (0: never).
     pub pause_after_failures: i32,
+    /// When another job works on the same target: `wait` (default) or `skip`.
+    pub when_target_busy: String,
     /// Why the config paused itself; null unless it did.
     pub paused_reason: Option<String>,
     /// When it was paused (by request or by itself); null while enabled.
@@ -115,6 +117,7 @@ impl From<&JobConfig> for JobConfigView {
             blackout_windows: c.policy.blackout_windows.clone(),
             jitter_secs: c.policy.jitter_secs,
             pause_after_failures: c.policy.pause_after_failures,
+            when_target_busy: c.policy.when_target_busy.to_string(),
             paused_reason: c.paused_reason.clone(),
             paused_at: opt_time(c.paused_at),
             params_key: c.params_key.clone(),

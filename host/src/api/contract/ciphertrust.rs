@@ -226,6 +226,9 @@ pub fn operations(offer: &Offer) -> Vec<Operation> {
             .params(key_list)
             .errors(&[400]),
         Operation::new("get", "/api/v1/plugins", "listPlugins"),
+        Operation::new("get", "/api/v1/nodes", "listNodes")
+            .params(paging())
+            .errors(&[400]),
         Operation::new("post", "/api/v1/tokens", "createToken")
             .body(token_request())
             .errors(&[400, 403])
@@ -439,6 +442,13 @@ fn common_fields(offer: &Offer) -> Map<String, Value> {
                 crate::domain::configs::MAX_PAUSE_AFTER_FAILURES.into(),
             )),
             "Pause the config after this many failed runs in a row (0: never)",
+        ),
+    );
+    fields.insert(
+        "when_target_busy".into(),
+        doc(
+            json!({"type": "string", "enum": ["wait", "skip"]}),
+            "When another job works on the same certificate store or cloud keys: wait (default) or skip this run",
         ),
     );
     for (key, shown) in READ_ONLY {

@@ -103,7 +103,7 @@ fn every_operation_is_described_once_with_its_errors() {
             }
         }
     }
-    assert_eq!(ids.len(), 68, "{ids:?}");
+    assert_eq!(ids.len(), 69, "{ids:?}");
     let links = &doc["paths"]["/api/v1/scheduler/job-configs"]["post"]["responses"]["201"]["links"];
     assert_eq!(
         links["getJobConfig"]["parameters"]["id"],

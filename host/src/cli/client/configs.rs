@@ -31,14 +31,22 @@ pub enum ConfigsCommand {
         id: String,
     },
     /// Create a job config from flags and/or `--file`.
-    Create(ConfigFields),
+    Create(Box<ConfigFields>),
     /// Change a job config: the fields given replace; params merge key by key.
     Update {
         id: String,
         #[command(flatten)]
-        fields: ConfigFields,
+        fields: Box<ConfigFields>,
     },
     Delete {
+        id: String,
+    },
+    /// Stop a config firing (`disabled: true`).
+    Pause {
+        id: String,
+    },
+    /// Let a paused config fire again, from now (clears an automatic pause's reason).
+    Resume {
         id: String,
     },
     /// Start a job of the config now; `--wait` follows it (see `jobs run`).
@@ -82,6 +90,22 @@ pub struct ConfigFields {
     pub max_retries: Option<i64>,
     #[arg(long)]
     pub retry_backoff_secs: Option<i64>,
+    /// Windows jobs may start in, as a JSON list of
+    /// `{"start": CRON, "timezone": ZONE, "duration_secs": N}` (`null` clears them).
+    #[arg(long, value_name = "JSON")]
+    pub maintenance_windows: Option<String>,
+    /// Windows no job starts in, in the same form.
+    #[arg(long, value_name = "JSON")]
+    pub blackout_windows: Option<String>,
+    /// Start each fire up to this many seconds late (an offset fixed per config).
+    #[arg(long)]
+    pub jitter_secs: Option<i64>,
+    /// Pause the config after this many failed runs in a row (0: never).
+    #[arg(long)]
+    pub pause_after_failures: Option<i64>,
+    /// wait or skip, when another job works on the same target.
+    #[arg(long)]
+    pub when_target_busy: Option<String>,
     #[command(flatten)]
     pub file: FileArg,
 }
@@ -93,6 +117,9 @@ impl ConfigFields {
             .as_deref()
             .map(|p| parse_json("--params", p))
             .transpose()?;
+        let json = |flag: &str, value: &Option<String>| {
+            value.as_deref().map(|v| parse_json(flag, v)).transpose()
+        };
         let fields = Fields::default()
             .set("name", self.name.clone())
             .set("operation", self.operation.clone())
@@ -107,7 +134,18 @@ impl ConfigFields {
             .set("catch_up", self.catch_up.clone())
             .set("overlap", self.overlap.clone())
             .set("max_retries", self.max_retries)
-            .set("retry_backoff_secs", self.retry_backoff_secs);
+            .set("retry_backoff_secs", self.retry_backoff_secs)
+            .set(
+                "maintenance_windows",
+                json("--maintenance-windows", &self.maintenance_windows)?,
+            )
+            .set(
+                "blackout_windows",
+                json("--blackout-windows", &self.blackout_windows)?,
+            )
+            .set("jitter_secs", self.jitter_secs)
+            .set("pause_after_failures", self.pause_after_failures)
+            .set("when_target_busy", self.when_target_busy.clone());
         self.file.merged(fields.done())
     }
 }
@@ -136,6 +174,8 @@ pub async fn run(client: &Client, command: ConfigsCommand) -> ClientResult {
             )
             .await
         }
+        ConfigsCommand::Pause { id } => set_disabled(client, &id, true).await,
+        ConfigsCommand::Resume { id } => set_disabled(client, &id, false).await,
         ConfigsCommand::RunNow(args) => jobs::run_config(client, args).await,
     }
 }
@@ -145,4 +185,11 @@ pub async fn run_now(client: &Client, config: &str, dry_run: bool) -> Result<Val
     let call = Call::new(reqwest::Method::POST, format!("{PATH}/{config}/run-now"))
         .query("dry_run", dry_run.then_some("true"));
     client.json(&call).await
+}
+
+/// Pause and resume are a PATCH of `disabled`, as in the API.
+async fn set_disabled(client: &Client, id: &str, disabled: bool) -> ClientResult {
+    let call = Call::new(reqwest::Method::PATCH, format!("{PATH}/{id}"))
+        .body(serde_json::json!({ "disabled": disabled }));
+    show(client, call, View::Object).await
 }

@@ -5,7 +5,8 @@ use super::args::ClientArgs;
 use super::error::ClientResult;
 use super::http::Client;
 use super::{
-    agents, alerts, api, audit, configs, custom, history, jobs, keys, plugins, ssl, stores, tokens,
+    agents, alerts, api, audit, configs, custom, history, jobs, keys, nodes, plugins, ssl, stores,
+    tokens,
 };
 
 /// A command that talks to a server.
@@ -16,6 +17,7 @@ pub enum Resource {
     Stores(stores::StoresCommand),
     History(history::HistoryCommand),
     Keys(keys::KeysCommand),
+    Nodes(nodes::NodesCommand),
     Plugins,
     Tokens(crate::cli::TokensCommand),
     Audit(audit::AuditCommand),
@@ -48,6 +50,7 @@ async fn run(client: &Client, resource: Resource) -> ClientResult {
         Resource::Stores(c) => stores::run(client, c).await,
         Resource::History(c) => history::run(client, c).await,
         Resource::Keys(c) => keys::run(client, c).await,
+        Resource::Nodes(c) => nodes::run(client, c).await,
         Resource::Plugins => plugins::list(client).await,
         Resource::Tokens(c) => tokens::run(client, c).await,
         Resource::Audit(c) => audit::run(client, c).await,

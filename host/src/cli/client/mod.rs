@@ -1,5 +1,5 @@
-//! The CLI client: `keywarden configs|jobs|stores|history|keys|plugins|tokens|audit|
-//! alerts|ssl|agents|custom|api ...` against a running server (`--server`, the token from
+//! The CLI client: `keywarden configs|jobs|stores|history|keys|nodes|plugins|tokens|
+//! audit|alerts|ssl|agents|custom|api ...` against a running server (`--server`, the token from
 //! `--token-file` or `KEYWARDEN_TOKEN`), tables for people and `--output json` for
 //! scripts, exit codes in [`error::exit`]. `docs/cli.md` is the user's guide.
 //!
@@ -22,6 +22,7 @@ pub mod history;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod nodes;
 pub mod plugins;
 pub mod render;
 pub mod ssl;
