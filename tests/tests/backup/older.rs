@@ -21,11 +21,22 @@ async fn older_backups_restore_and_migrate() {
     let old_path = work.path().join("old.db");
     let old = connect_at(old_path.to_str().unwrap(), OLDER).await.unwrap();
     assert_eq!(old.schema_version().await.unwrap(), OLDER);
+    // Written as that version wrote it: today's code writes columns the old schema lacks.
     let now = chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap();
-    let config = old
-        .insert_config(&JobConfig::new("admin", "kept", "hello", "0 3 * * *", now))
+    let config = JobConfig::new("admin", "kept", "hello", "0 3 * * *", now);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", old_path.display()))
         .await
         .unwrap();
+    sqlx::query(
+        "INSERT INTO job_configs (id, account_id, name, operation, run_at, params_key, \
+         created_at, updated_at) VALUES (?1, 'admin', 'kept', 'hello', '0 3 * * *', 'params', ?2, ?2)",
+    )
+    .bind(config.id.to_string())
+    .bind(now.timestamp_micros())
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
     let backups = work.path().join("backups");
     let parsed = Arc::new(BackupKey::parse(&key.value).unwrap());
     let taken = take::take(old.as_ref(), parsed, &backups, "old.age", "older", None)
