@@ -159,12 +159,13 @@ async fn refusals(s: &TestServer, a: &str) {
         body["message"].as_str().unwrap().contains("catch_up"),
         "the refusal says what to change: {body}"
     );
-    // A blank time zone counts as absent (UTC), as for the config's own.
+    // A blank time zone counts as absent (UTC), as for the config's own; whole numbers
+    // may come as 3600.0.
     let blank = s
         .create_config(
             a,
             &with(json!({"name": "blank-zone", "catch_up": "one",
-                         "maintenance_windows": [{"start": "0 0 * * sun", "timezone": " ", "duration_secs": 3600}]})),
+                         "maintenance_windows": [{"start": "0 0 * * sun", "timezone": " ", "duration_secs": 3600.0}]})),
         )
         .await;
     assert_eq!(

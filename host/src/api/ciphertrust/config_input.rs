@@ -194,6 +194,14 @@ impl Fields {
                 {
                     crate::api::json::refuse_nul(&here, text)?;
                 }
+                let mut item = item;
+                // Whole numbers may come as `3600.0`, as everywhere else in the API.
+                if let Some(secs) = item
+                    .get("duration_secs")
+                    .and_then(crate::api::json::whole_number)
+                {
+                    item["duration_secs"] = Value::from(secs);
+                }
                 let mut window = serde_json::from_value::<WindowSpec>(item)
                     .map_err(|e| ApiError::invalid(&here, e.to_string()))?;
                 // Blank counts as absent, as for the config's own `timezone`.
