@@ -63,22 +63,7 @@ pub use support::*;
 /// output when the build fails.
 pub fn keywarden_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = repo_root();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = std::process::Command::new(cargo)
-            .current_dir(root)
-            .args(["build", "-p", "keywarden", "--bin", "keywarden"])
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building keywarden failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        root.join("target").join("debug").join("keywarden")
-    })
-    .clone()
+    BIN.get_or_init(|| build_keywarden("debug")).clone()
 }
 
 /// The `keywarden` binary built with the profile of the code calling it: release for
@@ -88,29 +73,29 @@ pub fn keywarden_bench_binary() -> PathBuf {
         return keywarden_binary();
     }
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = repo_root();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = std::process::Command::new(cargo)
-            .current_dir(root)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "keywarden",
-                "--bin",
-                "keywarden",
-            ])
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building keywarden (release) failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        root.join("target").join("release").join("keywarden")
-    })
-    .clone()
+    BIN.get_or_init(|| build_keywarden("release")).clone()
+}
+
+/// Builds the `keywarden` binary with cargo's `profile` (`debug` or `release`) and
+/// returns its path; panics with cargo's output when the build fails.
+fn build_keywarden(profile: &str) -> PathBuf {
+    let root = repo_root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut args = vec!["build", "-p", "keywarden", "--bin", "keywarden"];
+    if profile == "release" {
+        args.push("--release");
+    }
+    let out = std::process::Command::new(cargo)
+        .current_dir(root)
+        .args(&args)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "building keywarden ({profile}) failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root.join("target").join(profile).join("keywarden")
 }
 
 /// A plugins folder holding only `package` built with the test-only cargo `features`
