@@ -68,6 +68,9 @@ pub trait Backend: Database + sealed::Sealed {
     const COLUMNS_OPEN: &'static str;
     /// See [`Self::COLUMNS_OPEN`].
     const COLUMNS_CLOSE: &'static str;
+    /// Appended to an index column so it orders NULLs first ascending, as the listings
+    /// sort (PostgreSQL's default is last; SQLite's is first and it takes no clause).
+    const INDEX_NULLS_FIRST: &'static str;
 
     /// Appends `v` as a bind parameter.
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val);

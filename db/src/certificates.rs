@@ -158,6 +158,9 @@ pub struct InventoryFilter {
     /// listing covers stores and endpoints. Ignored with `store_id`.
     #[serde(default)]
     pub include_ssl_endpoints: bool,
+    /// Stop counting matches past this many (see [`crate::Total`]); `None` counts them all.
+    #[serde(default)]
+    pub count_bound: Option<i64>,
 }
 
 /// A store file a discovery job found.

@@ -396,6 +396,8 @@ pub trait Database: Send + Sync {
     async fn recover_node(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<Job>>;
     /// Whether the config has a queued or running job (the `overlap = skip` policy).
     async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool>;
+    /// Which of `config_ids` have a queued or running job, in one query.
+    async fn unfinished_configs(&self, config_ids: &[Uuid]) -> Result<Vec<Uuid>>;
     /// How many jobs wait (and are due at `now`) and run, and the oldest due one's time.
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<crate::QueueStats>;
 
@@ -413,6 +415,11 @@ pub trait Database: Send + Sync {
         new_next_fire: Option<DateTime<Utc>>,
         jobs: &[NewJob],
     ) -> Result<bool>;
+    /// [`Database::fire_config`] for many configs in one transaction (a compare-and-set
+    /// statement per 500 configs, one insert of the jobs), as the scheduler fires a page of
+    /// due configs. A config another scheduler fired first, or is firing right now (its
+    /// row locked), is left out: neither moved nor enqueued. Returns the configs fired.
+    async fn fire_configs(&self, fires: &[ConfigFire]) -> Result<Vec<Uuid>>;
     /// Sets `next_fire_at` unconditionally (after create/update/enable). False if missing.
     async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool>;
     /// The final statuses (completed or failed) of the config's latest `limit` jobs that

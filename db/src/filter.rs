@@ -32,6 +32,9 @@ pub struct ConfigFilter {
     pub created_before: Option<DateTime<Utc>>,
     /// Created at or after (inclusive).
     pub created_after: Option<DateTime<Utc>>,
+    /// Stop counting matches past this many (see [`Total`]); `None` counts them all.
+    #[serde(default)]
+    pub count_bound: Option<i64>,
 }
 
 /// Filters of [`crate::Database::list_jobs`]; `None` fields do not filter.
@@ -57,6 +60,9 @@ pub struct JobFilter {
     pub updated_after: Option<DateTime<Utc>>,
     /// Ran (or runs) on this node.
     pub processing_node: Option<String>,
+    /// Stop counting matches past this many (see [`Total`]); `None` counts them all.
+    #[serde(default)]
+    pub count_bound: Option<i64>,
     /// Leave each job's params out (read back as `{}`): listings do not carry them unless
     /// asked, so a page of jobs costs what its columns do, not what plugins were given.
     pub omit_params: bool,
@@ -133,6 +139,58 @@ impl Sort {
             descending,
         });
         self
+    }
+}
+
+/// How many rows a listing matched.
+///
+/// Counting every match costs a scan of every match: a million jobs take PostgreSQL
+/// about 80 ms to count, longer than the page itself by a thousand times. A listing asked
+/// for with a `count_bound` stops counting one past the bound, and the total says whether
+/// it is the exact number or only a lower bound ("more than 10,000"), as GitLab and
+/// Elasticsearch answer large counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Total {
+    /// The number of matches, or the bound when there are more.
+    pub count: i64,
+    /// Whether `count` is every match.
+    pub exact: bool,
+}
+
+impl Total {
+    /// An exact count.
+    pub fn exact(count: i64) -> Total {
+        Total { count, exact: true }
+    }
+
+    /// Reads what a list operation returned for a filter with `count_bound`: the count
+    /// query stops at `bound + 1`, so reaching that means "more than `bound`".
+    pub fn of(counted: i64, bound: Option<i64>) -> Total {
+        match bound {
+            Some(bound) if counted > bound => Total {
+                count: bound,
+                exact: false,
+            },
+            _ => Total::exact(counted),
+        }
+    }
+}
+
+/// A count made without a bound.
+impl From<i64> for Total {
+    fn from(count: i64) -> Total {
+        Total::exact(count)
+    }
+}
+
+/// "10000", or "more than 10000" when counting stopped at the bound.
+impl std::fmt::Display for Total {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.exact {
+            write!(f, "{}", self.count)
+        } else {
+            write!(f, "more than {}", self.count)
+        }
     }
 }
 

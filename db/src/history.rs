@@ -246,6 +246,8 @@ pub struct JobQuery {
     /// Sort keys, most significant first, `true` = descending. The audit id is always the
     /// final key (ascending unless the first key is descending), so pages are stable.
     pub order: Vec<(JobOrder, bool)>,
+    /// Stop counting matches past this many (see [`crate::Total`]); `None` counts them all.
+    pub count_bound: Option<i64>,
 }
 
 /// A job with its history bookkeeping.

@@ -50,7 +50,7 @@ pub use certificates::{
 };
 pub use database::Database;
 pub use error::{DbError, Result};
-pub use filter::{ConfigFilter, JobFilter, KeyFilter, Sort, SortKey};
+pub use filter::{ConfigFilter, JobFilter, KeyFilter, Sort, SortKey, Total};
 pub use history::{
     ColumnKind, Compare, Condition, Field, FieldValue, JobCondition, JobField, JobFlag,
     JobHistoryEntry, JobOrder, JobQuery, JobValue, NoFlag,
@@ -60,9 +60,9 @@ pub use kinds::{
     ScheduleKind, TokenRole, UnknownWord, WhenBusy,
 };
 pub use model::{
-    AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobAlerts,
-    JobConfig, JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken,
-    Node, NodeStart, Progress, Purged, QueueStats, SyncedKey, truncate_micros,
+    AUDIT_GENESIS, Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, ConfigFire, Job,
+    JobAlerts, JobConfig, JobCount, JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob,
+    NewToken, Node, NodeStart, Progress, Purged, QueueStats, SyncedKey, truncate_micros,
 };
 pub use policy::{SchedulingPolicy, WindowSpec};
 pub use postgres::PgDatabase;

@@ -374,6 +374,16 @@ pub struct Job {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One config's fire for [`crate::Database::fire_configs`]: move `next_fire_at` from
+/// `expected` to `next` and enqueue `jobs`, unless another scheduler fired it first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigFire {
+    pub config_id: Uuid,
+    pub expected: DateTime<Utc>,
+    pub next: Option<DateTime<Utc>>,
+    pub jobs: Vec<NewJob>,
+}
+
 /// What a caller supplies to enqueue a job; the store fills in status, attempts and times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {

@@ -30,7 +30,9 @@ impl SqlDatabase<Postgres> {
 
     /// Connects with explicit options and migrates.
     pub async fn open_with(options: PgConnectOptions) -> Result<Self> {
-        Self::open_migrated(options, &MIGRATOR).await
+        let db = Self::open_migrated(options, &MIGRATOR).await?;
+        db.create_listing_indexes().await?;
+        Ok(db)
     }
 
     /// Connects and applies `migrator`'s migrations.
@@ -61,6 +63,7 @@ impl Backend for Postgres {
     const COLUMNS_OPEN: &'static str = "SELECT column_name::text AS column_name, data_type::text AS column_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name::text = ";
     const COLUMNS_CLOSE: &'static str = " ORDER BY ordinal_position";
     const STRPOS: &'static str = "strpos";
+    const INDEX_NULLS_FIRST: &'static str = " NULLS FIRST";
 
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val) {
         match v {

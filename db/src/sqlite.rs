@@ -47,7 +47,9 @@ impl SqlDatabase<Sqlite> {
     /// Opens with explicit options. An in-memory database exists only while a connection
     /// to it is open, so `in_memory` makes the pool keep exactly one connection forever.
     pub async fn open_with(options: SqliteConnectOptions, in_memory: bool) -> Result<Self> {
-        Self::open_migrated(options, in_memory, &MIGRATOR).await
+        let db = Self::open_migrated(options, in_memory, &MIGRATOR).await?;
+        db.create_listing_indexes().await?;
+        Ok(db)
     }
 
     /// Opens and applies `migrator`'s migrations.
@@ -89,6 +91,7 @@ impl Backend for Sqlite {
         "SELECT name AS column_name, type AS column_type FROM pragma_table_info(";
     const COLUMNS_CLOSE: &'static str = ") ORDER BY cid";
     const STRPOS: &'static str = "instr";
+    const INDEX_NULLS_FIRST: &'static str = "";
 
     fn bind(qb: &mut QueryBuilder<'static, Self>, v: Val) {
         match v {

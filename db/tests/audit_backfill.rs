@@ -36,6 +36,7 @@ async fn check(url: &str) {
         account_id: None,
         condition: JobCondition::True,
         order: vec![(JobOrder::Field(JobField::AuditId), false)],
+        count_bound: None,
     };
     let (_, page) = store.query_job_history(&query, 0, 10).await.unwrap();
     let got: Vec<(i64, &str)> = page

@@ -28,7 +28,7 @@ async function list(view, route, ctx) {
     rows.length
       ? table(["Name", "Id", "Operation", "Schedule", "Next run", "State", "Actions"], rows)
       : h("p", { class: "muted" }, "No job configs yet."),
-    pager(skip, limit, data.total, "#/configs"));
+    pager(skip, limit, data.total, "#/configs", data.total_exact !== false));
 }
 
 function row(c, view, route, ctx) {
@@ -64,13 +64,17 @@ function row(c, view, route, ctx) {
       h("a", { class: "button", href: `#/configs/${c.id}` }, "Edit")));
 }
 
-export function pager(skip, limit, total, base) {
+/** Previous/next links and "1–50 of N"; a list that stopped counting (`exact` false) has
+ * more than `total` entries, so it always offers the next page. */
+export function pager(skip, limit, total, base, exact = true) {
   const sep = base.includes("?") ? "&" : "?";
   const prev = Math.max(0, skip - limit);
+  const of = exact ? `${total}` : `more than ${total}`;
+  const last = exact ? Math.min(skip + limit, total) : skip + limit;
   return h("nav", { class: "pager", "aria-label": "Pages" },
-    h("span", {}, `${total === 0 ? 0 : skip + 1}–${Math.min(skip + limit, total)} of ${total}`),
+    h("span", {}, `${total === 0 ? 0 : skip + 1}–${last} of ${of}`),
     skip > 0 ? h("a", { class: "button", href: `${base}${sep}skip=${prev}` }, "Previous") : null,
-    skip + limit < total ? h("a", { class: "button", href: `${base}${sep}skip=${skip + limit}` }, "Next") : null);
+    !exact || skip + limit < total ? h("a", { class: "button", href: `${base}${sep}skip=${skip + limit}` }, "Next") : null);
 }
 
 function field(id, label, input, hint) {

@@ -64,7 +64,7 @@ export async function render(view, route, ctx) {
       rows.length
         ? table(["Id", "Name", "Operation", "Status", "Result", "Progress", "Created", "Finished"], rows)
         : h("p", { class: "muted" }, "No jobs match."),
-      pager(skip, LIMIT, data.total, base));
+      pager(skip, LIMIT, data.total, base, data.total_exact !== false));
     return data.resources;
   };
   await load();

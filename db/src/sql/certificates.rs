@@ -4,7 +4,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::page::page;
+use super::page::{page, page_bounded};
 use super::{SqlDatabase, configs, jobs, record, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::certificates::{
@@ -372,9 +372,10 @@ pub(crate) async fn list_inventory<DB: Backend>(
     } else {
         STORES_ONLY
     };
+    let bound = filter.count_bound;
     let filter = |q: &mut Sql<DB>| push_inventory_filter(q, filter);
     let decode = rows::inventory_entry::<DB>;
-    page(s, table, filter, &order, skip, limit, decode).await
+    page_bounded(s, "*", table, filter, &order, skip, limit, bound, decode).await
 }
 
 /// Records discovered paths; a path found again gets the newer job and time.

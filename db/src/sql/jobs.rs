@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::page::page_of;
+use super::page::page_bounded;
 use super::{SqlDatabase, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
@@ -171,8 +171,9 @@ pub(crate) async fn list<DB: Backend>(
         (false, true) => JOB_COLUMNS_NO_LOGS,
         (true, true) => JOB_COLUMNS_LIGHT,
     };
+    let bound = filter.count_bound;
     let filter = |q: &mut Sql<DB>| push_filter(q, filter);
-    page_of(
+    page_bounded(
         s,
         columns,
         "jobs",
@@ -180,6 +181,7 @@ pub(crate) async fn list<DB: Backend>(
         &order,
         skip,
         limit,
+        bound,
         rows::job::<DB>,
     )
     .await
@@ -222,6 +224,28 @@ pub(crate) async fn has_unfinished<DB: Backend>(
     );
     q.bind(config_id).push(" LIMIT 1");
     Ok(q.fetch_optional(&mut *s.conn().await?).await?.is_some())
+}
+
+/// Ids per statement of [`unfinished_configs`].
+const UNFINISHED_CHUNK: usize = 500;
+
+pub(crate) async fn unfinished_configs<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    config_ids: &[Uuid],
+) -> Result<Vec<Uuid>> {
+    let mut found = Vec::new();
+    let mut conn = s.conn().await?;
+    for chunk in config_ids.chunks(UNFINISHED_CHUNK) {
+        let mut q = Sql::<DB>::new(
+            "SELECT DISTINCT job_config_id FROM jobs WHERE status IN ('queued', 'running') \
+             AND job_config_id IN ",
+        );
+        q.bind_list(chunk.iter().copied());
+        for row in q.fetch_all(&mut conn).await? {
+            found.push(crate::backend::Cols::<DB>(&row).uuid("job_config_id")?);
+        }
+    }
+    Ok(found)
 }
 
 /// One pass over the queued and running jobs (the partial indexes keep it to those).

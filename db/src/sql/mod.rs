@@ -12,6 +12,7 @@ mod condition;
 mod configs;
 mod exec;
 mod history;
+mod indexes;
 mod jobs;
 mod locks;
 mod misc;
@@ -46,7 +47,7 @@ use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::kinds::JobStatus;
 use crate::model::{
-    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
+    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, ConfigFire, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, NodeStart,
     SyncedKey,
 };
@@ -107,6 +108,12 @@ impl<DB: Backend> SqlDatabase<DB> {
     pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, DB>> {
         Ok(self.pool.begin_with(DB::BEGIN_WRITE).await?)
     }
+
+    /// Creates the listings' indexes the database lacks (see [`indexes`]); for a database
+    /// at the newest schema.
+    pub(crate) async fn create_listing_indexes(&self) -> Result<()> {
+        indexes::create::<DB>(&mut *self.conn().await?).await
+    }
 }
 
 /// Microseconds in `d`, saturating.
@@ -121,7 +128,8 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     }
 
     async fn migrate(&self) -> Result<()> {
-        Ok(DB::migrate(&self.pool).await?)
+        DB::migrate(&self.pool).await?;
+        self.create_listing_indexes().await
     }
     async fn schema_version(&self) -> Result<i64> {
         snapshot::schema_version::<DB>(&mut *self.conn().await?).await
@@ -473,6 +481,9 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn has_unfinished_job(&self, config_id: Uuid) -> Result<bool> {
         jobs::has_unfinished(self, config_id).await
     }
+    async fn unfinished_configs(&self, config_ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        jobs::unfinished_configs(self, config_ids).await
+    }
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<crate::QueueStats> {
         jobs::queue_stats(self, now).await
     }
@@ -488,6 +499,9 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         new_jobs: &[NewJob],
     ) -> Result<bool> {
         configs::fire(self, config_id, expected_next_fire, new_next_fire, new_jobs).await
+    }
+    async fn fire_configs(&self, fires: &[ConfigFire]) -> Result<Vec<Uuid>> {
+        configs::fire_many(self, fires).await
     }
     async fn set_next_fire(&self, config_id: Uuid, next: Option<DateTime<Utc>>) -> Result<bool> {
         configs::set_next_fire(self, config_id, next).await

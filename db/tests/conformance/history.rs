@@ -27,6 +27,7 @@ fn all(condition: JobCondition) -> JobQuery {
         account_id: None,
         condition,
         order: vec![],
+        count_bound: None,
     }
 }
 
@@ -57,6 +58,7 @@ pub async fn audit_ids_are_assigned_on_insert(db: Arc<dyn Database>) {
                 account_id: None,
                 condition: JobCondition::True,
                 order,
+                count_bound: None,
             },
             0,
             10,
@@ -220,6 +222,7 @@ pub async fn history_conditions(db: Arc<dyn Database>) {
         account_id: Some("acme".into()),
         condition: JobCondition::True,
         order: vec![],
+        count_bound: None,
     };
     assert_eq!(ids(&db, &scoped).await, pick(&[3]));
     // A type mismatch is refused, not rendered.
@@ -247,6 +250,7 @@ pub async fn history_conditions(db: Arc<dyn Database>) {
         account_id: None,
         condition: JobCondition::True,
         order,
+        count_bound: None,
     };
     assert_eq!(
         ids(&db, &by(vec![(JobOrder::Field(JobField::Name), false)])).await,
@@ -416,6 +420,7 @@ pub async fn schedule_kinds_are_recorded(db: Arc<dyn Database>) {
         account_id: Some("kylo".into()),
         condition: JobCondition::is(JobField::ScheduleKind, kind.as_str()),
         order: vec![],
+        count_bound: None,
     };
     assert_eq!(ids(&db, &by_kind(ScheduleKind::Weekly)).await, [fired.id]);
     assert!(ids(&db, &by_kind(ScheduleKind::Daily)).await.is_empty());
@@ -423,6 +428,7 @@ pub async fn schedule_kinds_are_recorded(db: Arc<dyn Database>) {
         account_id: Some("kylo".into()),
         condition: JobCondition::IsNull(JobField::ScheduleKind),
         order: vec![],
+        count_bound: None,
     };
     assert_eq!(ids(&db, &none).await, [immediate.id]);
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_db::{Database, DbError, JobFilter, JobFinish, JobStatus, Sort};
+use keywarden_db::{Database, DbError, JobFilter, JobFinish, JobStatus, Sort, Total};
 use uuid::Uuid;
 
 use crate::{new_job, t};
@@ -333,4 +333,90 @@ pub async fn queue_stats_count_the_queue(db: Arc<dyn Database>) {
             oldest_due: Some(t(20)),
         }
     );
+}
+
+/// A listing with a `count_bound` counts one match past it and no further, so
+/// `Total::of` can say "more than the bound"; below the bound the count is exact. The page
+/// itself is the same either way. Job history and job configs count the same way.
+pub async fn counts_stop_past_the_bound(db: Arc<dyn Database>) {
+    seed_jobs(&db).await;
+    let bounded = |bound: i64| JobFilter {
+        count_bound: Some(bound),
+        ..JobFilter::default()
+    };
+    let (exact, all) = db
+        .list_jobs(&JobFilter::default(), &Sort::default(), 0, 2)
+        .await
+        .unwrap();
+    assert_eq!(exact, 5);
+    let (counted, page) = db
+        .list_jobs(&bounded(3), &Sort::default(), 0, 2)
+        .await
+        .unwrap();
+    assert_eq!(counted, 4, "one past the bound");
+    assert_eq!(page, all);
+    assert_eq!(
+        Total::of(counted, Some(3)),
+        Total {
+            count: 3,
+            exact: false
+        }
+    );
+    assert_eq!(Total::of(counted, Some(3)).to_string(), "more than 3");
+    let (counted, _) = db
+        .list_jobs(&bounded(5), &Sort::default(), 0, 2)
+        .await
+        .unwrap();
+    assert_eq!(Total::of(counted, Some(5)), Total::exact(5), "all five fit");
+    let (counted, _) = db
+        .list_jobs(&bounded(4), &Sort::default(), 0, 2)
+        .await
+        .unwrap();
+    assert!(!Total::of(counted, Some(4)).exact, "five is more than four");
+    // With a filter: one failed job, within the bound.
+    let failed = JobFilter {
+        status: Some(JobStatus::Failed),
+        count_bound: Some(1),
+        ..JobFilter::default()
+    };
+    let (counted, _) = db
+        .list_jobs(&failed, &Sort::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(Total::of(counted, Some(1)), Total::exact(1));
+
+    let history = |bound| keywarden_db::JobQuery {
+        account_id: None,
+        condition: keywarden_db::JobCondition::True,
+        order: vec![],
+        count_bound: bound,
+    };
+    let (counted, entries) = db
+        .query_job_history(&history(Some(2)), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!((counted, entries.len()), (3, 5));
+    let (counted, _) = db.query_job_history(&history(None), 0, 10).await.unwrap();
+    assert_eq!(counted, 5);
+
+    for i in 0..3 {
+        db.insert_config(&keywarden_db::JobConfig::new(
+            "kylo",
+            &format!("c{i}"),
+            "cckm_key_rotation",
+            "0 * * * *",
+            t(0),
+        ))
+        .await
+        .unwrap();
+    }
+    let configs = keywarden_db::ConfigFilter {
+        count_bound: Some(1),
+        ..Default::default()
+    };
+    let (counted, page) = db
+        .list_configs(&configs, &Sort::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!((counted, page.len()), (2, 3));
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use keywarden_db::{Database, JobConfig, JobResult, JobRetry, JobStatus, NewJob};
+use keywarden_db::{ConfigFire, Database, JobConfig, JobResult, JobRetry, JobStatus, NewJob};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -397,4 +397,72 @@ pub async fn finishes_are_fenced_by_attempt(db: Arc<dyn Database>) {
     assert_eq!(db.finish_jobs(&[current]).await.unwrap(), 1);
     let stored = db.get_job(None, job.id).await.unwrap().unwrap();
     assert_eq!(stored.status, JobStatus::Completed);
+}
+
+/// The scheduler's page-at-once fire: every config whose `next_fire_at` still holds the
+/// expected time moves on and gets its jobs, in one transaction; a config fired already
+/// (another scheduler won) is left out and none of its jobs are written; the unfinished
+/// query finds exactly the configs with a queued or running job.
+pub async fn fire_configs_compare_and_set_per_config(db: Arc<dyn Database>) {
+    let mut configs = Vec::new();
+    for i in 0..3 {
+        let mut c = JobConfig::new(
+            "kylo",
+            &format!("c{i}"),
+            "cckm_key_rotation",
+            "0 * * * *",
+            t(0),
+        );
+        c.next_fire_at = Some(t(3600));
+        configs.push(db.insert_config(&c).await.unwrap());
+    }
+    // Another scheduler fired the second config first.
+    assert!(
+        db.fire_config(configs[1].id, Some(t(3600)), Some(t(7200)), &[])
+            .await
+            .unwrap()
+    );
+    let fires: Vec<ConfigFire> = configs
+        .iter()
+        .map(|c| ConfigFire {
+            config_id: c.id,
+            expected: t(3600),
+            next: Some(t(7200)),
+            jobs: vec![NewJob::from_config(c, t(3600), t(3601))],
+        })
+        .collect();
+    let fired = db.fire_configs(&fires).await.unwrap();
+    assert_eq!(
+        fired,
+        [configs[0].id, configs[2].id],
+        "the lost race is left out"
+    );
+    for (i, f) in fires.iter().enumerate() {
+        let job = db.get_job(None, f.jobs[0].id).await.unwrap();
+        assert_eq!(job.is_some(), i != 1, "config {i}'s job");
+        assert_eq!(
+            db.get_config(None, f.config_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .next_fire_at,
+            Some(t(7200))
+        );
+    }
+    // Firing the same page again changes nothing: every compare fails.
+    assert!(db.fire_configs(&fires).await.unwrap().is_empty());
+    assert!(db.fire_configs(&[]).await.unwrap().is_empty());
+
+    let ids: Vec<Uuid> = configs.iter().map(|c| c.id).collect();
+    let mut busy = db.unfinished_configs(&ids).await.unwrap();
+    busy.sort();
+    let mut expected = vec![configs[0].id, configs[2].id];
+    expected.sort();
+    assert_eq!(busy, expected);
+    db.claim_jobs("node-a", t(3601), 10, LEASE).await.unwrap();
+    db.finish_jobs(&[finish(fires[0].jobs[0].id, "node-a", JobStatus::Completed)])
+        .await
+        .unwrap();
+    assert_eq!(db.unfinished_configs(&ids).await.unwrap(), [configs[2].id]);
+    assert!(db.unfinished_configs(&[]).await.unwrap().is_empty());
 }

@@ -17,7 +17,7 @@
 use chrono::{DateTime, Utc};
 use keywarden_db::{
     Agent, CertificateStore, CertificateStoreFilter, DiscoveredFilter, DiscoveredPath,
-    InventoryEntry, InventoryFilter, Recurrence, RunOn, Sort,
+    InventoryEntry, InventoryFilter, Recurrence, RunOn, Sort, Total,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -467,13 +467,15 @@ impl Service {
         sort: &Sort,
         skip: i64,
         limit: i64,
-    ) -> DomainResult<(i64, Vec<InventoryEntry>)> {
+    ) -> DomainResult<(Total, Vec<InventoryEntry>)> {
         if let Some(id) = store {
             self.certificate_store(caller, id).await?;
         }
         filter.account_id = caller.scope().map(str::to_owned);
         filter.store_id = store;
-        Ok(self.db.list_inventory(&filter, sort, skip, limit).await?)
+        filter.count_bound = Some(super::LIST_COUNT_BOUND);
+        let (counted, entries) = self.db.list_inventory(&filter, sort, skip, limit).await?;
+        Ok((Total::of(counted, filter.count_bound), entries))
     }
 
     /// A page of the store files the caller's discovery jobs found.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use jsonschema::error::ValidationErrorKind;
 use keywarden_db::{
     CatchUp, CertificateStore, ConfigFilter, JobConfig, Overlap, Recurrence, RunOn,
-    SchedulingPolicy, Sort, truncate_micros,
+    SchedulingPolicy, Sort, Total, truncate_micros,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -148,9 +148,11 @@ impl Service {
         sort: &Sort,
         skip: i64,
         limit: i64,
-    ) -> DomainResult<(i64, Vec<JobConfig>)> {
+    ) -> DomainResult<(Total, Vec<JobConfig>)> {
         filter.account_id = caller.scope().map(str::to_owned);
-        Ok(self.db.list_configs(&filter, sort, skip, limit).await?)
+        filter.count_bound = Some(super::LIST_COUNT_BOUND);
+        let (counted, configs) = self.db.list_configs(&filter, sort, skip, limit).await?;
+        Ok((Total::of(counted, filter.count_bound), configs))
     }
 
     /// Creates a config in the caller's account.

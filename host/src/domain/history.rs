@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use keywarden_db::{
     Compare, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery, JobResult, JobStatus,
-    JobValue, ScheduleKind,
+    JobValue, ScheduleKind, Total,
 };
 use uuid::Uuid;
 
@@ -211,13 +211,15 @@ impl Service {
         order: Vec<(JobOrder, bool)>,
         skip: i64,
         limit: i64,
-    ) -> DomainResult<(i64, Vec<JobHistoryEntry>)> {
+    ) -> DomainResult<(Total, Vec<JobHistoryEntry>)> {
         let query = JobQuery {
             account_id: caller.scope().map(str::to_owned),
             condition,
             order,
+            count_bound: Some(super::LIST_COUNT_BOUND),
         };
-        Ok(self.db.query_job_history(&query, skip, limit).await?)
+        let (counted, entries) = self.db.query_job_history(&query, skip, limit).await?;
+        Ok((Total::of(counted, query.count_bound), entries))
     }
 
     /// The kind of job `e` is, per the loaded plugins.
@@ -254,7 +256,7 @@ impl Service {
         let (total, entries) = self
             .history(caller, condition.clone(), order, 0, MAX_BATCH)
             .await?;
-        if total > MAX_BATCH {
+        if total.count > MAX_BATCH {
             // What the query matches depends on the jobs there are: a conflict.
             return Err(DomainError::conflict(
                 Field::Selection,

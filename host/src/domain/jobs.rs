@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use keywarden_db::{
     Job, JobConfig, JobCount, JobCountFilter, JobFilter, JobStatus, NewJob, Recurrence, RunOn,
-    ScheduleKind, Sort,
+    ScheduleKind, Sort, Total,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -161,11 +161,13 @@ impl Service {
         sort: &Sort,
         skip: i64,
         limit: i64,
-    ) -> DomainResult<(i64, Vec<Job>)> {
+    ) -> DomainResult<(Total, Vec<Job>)> {
         if !caller.narrow(&mut filter.account_id) {
-            return Ok((0, Vec::new()));
+            return Ok((Total::exact(0), Vec::new()));
         }
-        Ok(self.db.list_jobs(&filter, sort, skip, limit).await?)
+        filter.count_bound = Some(super::LIST_COUNT_BOUND);
+        let (counted, jobs) = self.db.list_jobs(&filter, sort, skip, limit).await?;
+        Ok((Total::of(counted, filter.count_bound), jobs))
     }
 
     /// Finished jobs counted per day (stored and purged alike), for the caller's account

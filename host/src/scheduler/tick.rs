@@ -1,19 +1,21 @@
 //! The scheduler loop: every tick, turn due job configs into queued jobs.
 //!
 //! The loop only *enqueues*; executors claim and run. Correctness across nodes and
-//! restarts rests on [`Store::fire_config`], a compare-and-set of `next_fire_at` in the
-//! same transaction as the insert: a fire is enqueued exactly once, whichever node or
+//! restarts rests on [`Database::fire_configs`], a compare-and-set of `next_fire_at` in
+//! the same transaction as the insert: a fire is enqueued exactly once, whichever node or
 //! tick gets there first, and a crash between computing and storing loses nothing
 //! (the next tick sees the same `next_fire_at` and plans the same fires).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use keywarden_db::{Database, JobConfig, NewJob, Overlap};
+use keywarden_db::{ConfigFire, Database, JobConfig, NewJob, Overlap};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use super::fire_times::{Schedule, Window, plan_fires};
 use super::gate::{AccountPolicies, Gate};
@@ -138,14 +140,7 @@ impl Firing<'_> {
         let mut inserted = 0;
         for _ in 0..MAX_PAGES_PER_TICK {
             let due = db.due_configs(now, DUE_PAGE).await?;
-            for config in &due {
-                match self.fire_one(config, now, grace).await {
-                    Ok(n) => inserted += n,
-                    Err(e) => {
-                        tracing::warn!(config = %config.id, name = %config.name, "firing the config failed: {e}")
-                    }
-                }
-            }
+            inserted += self.fire_page(&due, now, grace).await;
             if due.len() < DUE_PAGE as usize {
                 break;
             }
@@ -153,16 +148,113 @@ impl Firing<'_> {
         Ok(inserted)
     }
 
-    /// Fires one due config; returns the jobs enqueued (0 if another scheduler won the race).
-    async fn fire_one(
+    /// Fires a page of due configs in one transaction ([`Database::fire_configs`]): ten
+    /// thousand configs firing in one minute are enqueued in a few statements, not ten
+    /// thousand transactions. If the page's write fails, each config is fired alone, so
+    /// one config that cannot be fired does not hold back the others. Returns the jobs
+    /// enqueued.
+    async fn fire_page(&self, due: &[JobConfig], now: DateTime<Utc>, grace: Duration) -> usize {
+        let mut plans = Vec::with_capacity(due.len());
+        for config in due {
+            match self.plan(config, now, grace).await {
+                Ok(Some(plan)) => plans.push(plan),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(config = %config.id, name = %config.name, "firing the config failed: {e}")
+                }
+            }
+        }
+        // Overlap is judged against jobs of earlier rounds, for the page in one query; the
+        // fires of one catch-up round are enqueued together as the catch-up policy asked.
+        let ask: Vec<Uuid> = plans
+            .iter()
+            .filter(|p| !p.fires.is_empty() && p.config.overlap == Overlap::Skip)
+            .map(|p| p.config.id)
+            .collect();
+        let busy: HashSet<Uuid> = if ask.is_empty() {
+            HashSet::new()
+        } else {
+            match self.db.unfinished_configs(&ask).await {
+                Ok(ids) => ids.into_iter().collect(),
+                Err(e) => {
+                    tracing::warn!(
+                        "firing due configs failed (reading their unfinished jobs): {e}"
+                    );
+                    return 0;
+                }
+            }
+        };
+        let fires: Vec<(Plan, ConfigFire)> = plans
+            .into_iter()
+            .map(|mut plan| {
+                if busy.contains(&plan.config.id) {
+                    tracing::info!(config = %plan.config.id, name = %plan.config.name, skipped = plan.fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
+                    plan.fires.clear();
+                    plan.missed_because = Some(
+                        "the previous job was still running or waiting to start (overlap = skip)",
+                    );
+                }
+                let fire = plan.jobs(now);
+                (plan, fire)
+            })
+            .collect();
+        let batch: Vec<ConfigFire> = fires.iter().map(|(_, f)| f.clone()).collect();
+        let fired: HashSet<Uuid> = match self.db.fire_configs(&batch).await {
+            Ok(ids) => ids.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(
+                    configs = batch.len(),
+                    "firing a page of due configs failed, firing them one by one: {e}"
+                );
+                let mut fired = HashSet::new();
+                for f in &batch {
+                    match self
+                        .db
+                        .fire_config(f.config_id, Some(f.expected), f.next, &f.jobs)
+                        .await
+                    {
+                        Ok(true) => {
+                            fired.insert(f.config_id);
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(config = %f.config_id, "firing the config failed: {e}")
+                        }
+                    }
+                }
+                fired
+            }
+        };
+        let enqueued_at = Utc::now();
+        let mut inserted = 0;
+        for (plan, fire) in &fires {
+            if !fired.contains(&fire.config_id) {
+                tracing::debug!(config = %fire.config_id, "config already fired by another scheduler");
+                continue;
+            }
+            inserted += fire.jobs.len();
+            if let Some(metrics) = self.metrics {
+                for at in plan.fires.iter().take(fire.jobs.len()) {
+                    metrics.fired((enqueued_at - *at).to_std().unwrap_or_default());
+                }
+            }
+            if let Some(why) = plan.missed_because {
+                crate::alerts::jobs::missed(self.db, plan.config, plan.missed_at, why).await;
+            }
+        }
+        inserted
+    }
+
+    /// What firing one due config means at `now`: its fire times and next fire, or
+    /// `None` when it will not fire (its stored schedule no longer parses: it is stopped).
+    async fn plan<'c>(
         &self,
-        config: &JobConfig,
+        config: &'c JobConfig,
         now: DateTime<Utc>,
         grace: Duration,
-    ) -> keywarden_db::Result<usize> {
-        let db = self.db;
+    ) -> keywarden_db::Result<Option<Plan<'c>>> {
         let Some(expected) = config.next_fire_at else {
-            return Ok(0);
+            return Ok(None);
         };
         let schedule =
             Schedule::parse(&config.run_at, config.timezone.as_deref()).map_err(|e| e.to_string());
@@ -175,8 +267,8 @@ impl Firing<'_> {
                 // (or its account's windows changed). Stop it rather than fail every tick;
                 // an edit re-arms it.
                 tracing::error!(config = %config.id, name = %config.name, "schedule no longer valid, config will not fire: {e}");
-                db.set_next_fire(config.id, None).await?;
-                return Ok(0);
+                self.db.set_next_fire(config.id, None).await?;
+                return Ok(None);
             }
         };
         let window = Window {
@@ -193,40 +285,54 @@ impl Firing<'_> {
             grace,
             MAX_FIRES_PER_TICK,
         );
-        let mut fires = plan.fires;
         // A fire time inside the window that yields no job was missed (too late to count
         // as on time under `catch_up = skip`).
-        let mut missed_because = (fires.is_empty()
+        let missed_because = (plan.fires.is_empty()
             && config.catch_up == keywarden_db::CatchUp::Skip
             && window.contains(expected))
         .then_some("it came while no scheduler ran, and catch_up = skip");
-        let mut missed_at = expected;
-        // Overlap is judged against jobs of earlier rounds; the fires of one catch-up round
-        // are enqueued together as the catch-up policy asked.
-        if !fires.is_empty()
-            && config.overlap == Overlap::Skip
-            && db.has_unfinished_job(config.id).await?
-        {
-            tracing::info!(config = %config.id, name = %config.name, skipped = fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
-            fires.clear();
-            missed_because =
-                Some("the previous job was still running or waiting to start (overlap = skip)");
-        }
-        // Each fire starts at its jitter, inside the windows: deferred to the next opening,
-        // or dropped under `catch_up = skip`. Target and schedule kind come from the config,
-        // where they were computed once.
-        let defer = Gate::defers(config.catch_up);
-        let mut jobs: Vec<NewJob> = Vec::with_capacity(fires.len());
-        for &fire in &fires {
-            match gate.start(fire, defer) {
+        Ok(Some(Plan {
+            config,
+            expected,
+            next: plan.next_fire,
+            fires: plan.fires,
+            gate,
+            missed_because,
+            missed_at: expected,
+        }))
+    }
+}
+
+/// One due config's fires, planned.
+struct Plan<'c> {
+    config: &'c JobConfig,
+    /// The `next_fire_at` the plan was made from (the compare of the compare-and-set).
+    expected: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+    fires: Vec<DateTime<Utc>>,
+    gate: Gate,
+    /// Why a fire yields no job (a `job_missed` alert once the fire is stored), and when.
+    missed_because: Option<&'static str>,
+    missed_at: DateTime<Utc>,
+}
+
+impl Plan<'_> {
+    /// The jobs of the fires: each starts at its jitter, inside the windows, deferred to
+    /// the next opening or dropped under `catch_up = skip`. Target and schedule kind come
+    /// from the config, where they were computed once.
+    fn jobs(&mut self, now: DateTime<Utc>) -> ConfigFire {
+        let defer = Gate::defers(self.config.catch_up);
+        let mut jobs: Vec<NewJob> = Vec::with_capacity(self.fires.len());
+        for &fire in &self.fires {
+            match self.gate.start(fire, defer) {
                 Some(start) => {
-                    let mut job = NewJob::from_config(config, start.at, now);
+                    let mut job = NewJob::from_config(self.config, start.at, now);
                     job.start_by = start.by;
                     jobs.push(job);
                 }
                 None => {
-                    missed_at = fire;
-                    missed_because = Some(if defer {
+                    self.missed_at = fire;
+                    self.missed_because = Some(if defer {
                         "no maintenance window opens within 400 days"
                     } else {
                         "it fell outside the maintenance windows (or inside a blackout), and catch_up = skip"
@@ -234,23 +340,11 @@ impl Firing<'_> {
                 }
             }
         }
-        if db
-            .fire_config(config.id, Some(expected), plan.next_fire, &jobs)
-            .await?
-        {
-            if let Some(metrics) = self.metrics {
-                let enqueued = Utc::now();
-                for fire in fires.iter().take(jobs.len()) {
-                    metrics.fired((enqueued - *fire).to_std().unwrap_or_default());
-                }
-            }
-            if let Some(why) = missed_because {
-                crate::alerts::jobs::missed(db, config, missed_at, why).await;
-            }
-            Ok(jobs.len())
-        } else {
-            tracing::debug!(config = %config.id, "config already fired by another scheduler");
-            Ok(0)
+        ConfigFire {
+            config_id: self.config.id,
+            expected: self.expected,
+            next: self.next,
+            jobs,
         }
     }
 }

@@ -112,12 +112,12 @@ pub async fn list(
         .service
         .configs(&caller, filter, &sort, skip, limit)
         .await?;
-    Ok(Json(Page {
+    Ok(Json(Page::new(
         skip,
         limit,
         total,
-        resources: rows.iter().map(JobConfigView::from).collect(),
-    }))
+        rows.iter().map(JobConfigView::from).collect(),
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/scheduler/job-configs/{id}", tag = "job-configs",

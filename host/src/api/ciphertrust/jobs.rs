@@ -103,15 +103,14 @@ pub async fn list(
         .service
         .jobs(&caller, filter, &sort, skip, limit)
         .await?;
-    Ok(Json(Page {
+    Ok(Json(Page::new(
         skip,
         limit,
         total,
-        resources: rows
-            .iter()
+        rows.iter()
             .map(|j| JobView::listed(j, include.params, include.logs))
             .collect(),
-    }))
+    )))
 }
 
 /// Query parameters of `GET /jobs/counts`.
@@ -153,12 +152,12 @@ pub async fn counts(
         .service
         .job_counts(&caller, filter, skip, limit)
         .await?;
-    Ok(Json(Page {
+    Ok(Json(Page::new(
         skip,
         limit,
         total,
-        resources: rows.iter().map(JobCountView::from).collect(),
-    }))
+        rows.iter().map(JobCountView::from).collect(),
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/scheduler/jobs/{id}", tag = "jobs",

@@ -116,10 +116,10 @@ pub async fn list(
         .service
         .cloud_keys(&caller, filter, &sort, skip, limit)
         .await?;
-    Ok(Json(Page {
+    Ok(Json(Page::new(
         skip,
         limit,
         total,
-        resources: rows.iter().map(CloudKeyView::from).collect(),
-    }))
+        rows.iter().map(CloudKeyView::from).collect(),
+    )))
 }

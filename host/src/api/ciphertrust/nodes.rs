@@ -62,10 +62,10 @@ pub async fn list(
 ) -> ApiResult<Json<Page<NodeView>>> {
     let (skip, limit) = extract::paging(q.skip.as_deref(), q.limit.as_deref())?;
     let (total, nodes) = state.service.nodes(&caller, skip, limit).await?;
-    Ok(Json(Page {
+    Ok(Json(Page::new(
         skip,
         limit,
         total,
-        resources: nodes.iter().map(NodeView::from).collect(),
-    }))
+        nodes.iter().map(NodeView::from).collect(),
+    )))
 }

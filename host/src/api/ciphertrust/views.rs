@@ -3,7 +3,7 @@
 //! only place that knows these names.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use keywarden_db::{Job, JobConfig, JobCount};
+use keywarden_db::{Job, JobConfig, JobCount, Total};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -295,7 +295,25 @@ impl From<&JobCount> for JobCountView {
 pub struct Page<T: ToSchema> {
     pub skip: i64,
     pub limit: i64,
-    /// Matching resources in total, regardless of paging.
+    /// Matching resources in total, regardless of paging; when `total_exact` is false,
+    /// there are more than this (jobs, job configs and inventories stop counting at
+    /// 10,000: page on until a page comes back short).
     pub total: i64,
+    /// Whether `total` is every match.
+    pub total_exact: bool,
     pub resources: Vec<T>,
+}
+
+impl<T: ToSchema> Page<T> {
+    /// A page of `resources` out of `total`.
+    pub fn new(skip: i64, limit: i64, total: impl Into<Total>, resources: Vec<T>) -> Page<T> {
+        let total = total.into();
+        Page {
+            skip,
+            limit,
+            total: total.count,
+            total_exact: total.exact,
+            resources,
+        }
+    }
 }

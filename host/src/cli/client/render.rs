@@ -119,7 +119,9 @@ fn print_table(value: &Value, total: Option<i64>, columns: &[(String, String)]) 
         );
     }
     println!("{table}");
+    let exact = value.get("total_exact").and_then(Value::as_bool) != Some(false);
     match total.or_else(|| value.get("total").and_then(Value::as_i64)) {
+        Some(total) if !exact => println!("{} of more than {total}", rows.len()),
         Some(total) => println!("{} of {total}", rows.len()),
         None => println!("{} rows", rows.len()),
     }

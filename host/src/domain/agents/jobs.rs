@@ -210,6 +210,7 @@ impl Service {
             account_id: Some(job.account_id.clone()),
             condition: JobCondition::is(JobField::Id, &job.id.to_string()),
             order: Vec::new(),
+            count_bound: None,
         };
         let (_, entries) = self.db.query_job_history(&query, 0, 1).await?;
         Ok(entries.first().map_or(0, |e| e.audit_id))

@@ -12,7 +12,9 @@ use utoipa::ToSchema;
 
 use super::{codes, fields};
 use crate::api::AppState;
-use crate::api::keyfactor::kit::{KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Params};
+use crate::api::keyfactor::kit::{
+    self, KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Params,
+};
 use crate::api::keyfactor::query;
 use crate::domain::history::{outcome, phase};
 use crate::domain::{Caller, Service};
@@ -130,7 +132,5 @@ pub async fn job_history(
         )
         .await?;
     let views = entries.iter().map(|e| view(e, &state.service)).collect();
-    let mut headers = HeaderMap::new();
-    headers.insert("X-Total-Count", total.into());
-    Ok((headers, Json(views)))
+    Ok((kit::total_headers(total), Json(views)))
 }

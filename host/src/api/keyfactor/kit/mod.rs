@@ -10,6 +10,7 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use keywarden_db::Total;
 use serde::Serialize;
 
 pub use body::Body;
@@ -17,10 +18,19 @@ pub use error::{KeyfactorError, KeyfactorErrorBody, KeyfactorResult, Names};
 pub use params::{Paging, Params};
 
 /// A JSON array with the total count in `x-total-count`, as Keyfactor lists answer.
-pub fn counted<T: Serialize>(total: i64, items: Vec<T>) -> Response {
+pub fn counted<T: Serialize>(total: impl Into<Total>, items: Vec<T>) -> Response {
+    (total_headers(total.into()), Json(items)).into_response()
+}
+
+/// `x-total-count: N`; when counting stopped at its bound, N is that bound and
+/// `x-total-count-exact: false` says there are more (see [`Total`]).
+pub fn total_headers(total: Total) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert("x-total-count", HeaderValue::from(total));
-    (headers, Json(items)).into_response()
+    headers.insert("x-total-count", HeaderValue::from(total.count));
+    if !total.exact {
+        headers.insert("x-total-count-exact", HeaderValue::from_static("false"));
+    }
+    headers
 }
 
 /// RFC 3339 with seconds, as Keyfactor shows times.

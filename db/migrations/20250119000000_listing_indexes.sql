@@ -1,0 +1,6 @@
+-- Listing at scale: the indexes the API's sorted listings read a page from are declared in
+-- the code (db/src/sql/indexes.rs), rendered per backend because PostgreSQL needs their
+-- collation and NULLs order spelled out, and created after the migrations. These two are
+-- replaced there by indexes that also end in the listings' tie-breaker (the id).
+DROP INDEX IF EXISTS jobs_account_created;
+DROP INDEX IF EXISTS job_configs_account_created;
