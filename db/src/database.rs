@@ -21,7 +21,7 @@ use crate::filter::{ConfigFilter, JobFilter, KeyFilter, Sort};
 use crate::history::{JobCondition, JobHistoryEntry, JobQuery};
 use crate::kinds::JobStatus;
 use crate::model::{
-    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, Job, JobConfig, JobCount,
+    Account, ApiToken, AuditEntry, AuditFilter, ConfigFacts, ConfigFire, Job, JobConfig, JobCount,
     JobCountFilter, JobFinish, JobRetry, NewAuditEntry, NewJob, NewToken, Node, NodeStart,
     SyncedKey,
 };

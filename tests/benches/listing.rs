@@ -211,6 +211,15 @@ async fn bench(s: &TestServer, configs: usize, jobs: usize, inventory: usize) {
                 q("Result -eq \"Failure\"")
             ),
         ),
+        (
+            "inventories, expiring first",
+            "/KeyfactorAPI/CertificateStores/Inventory?pq.pageReturned=1&pq.returnLimit=50".into(),
+        ),
+        (
+            "inventories, next 30 days",
+            "/KeyfactorAPI/CertificateStores/Inventory?pq.pageReturned=1&pq.returnLimit=50&ExpiringWithinDays=30"
+                .into(),
+        ),
     ];
     println!();
     println!(

@@ -128,6 +128,8 @@ async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usi
 
     let mut cfg = ExecutorConfig::new("bench-node");
     cfg.concurrency = concurrency;
+    // Claims as large as apalis's fetches (its buffer size is the concurrency).
+    cfg.batch = concurrency;
     let token = CancellationToken::new();
     let handle = executor::spawn(db.clone(), registry, cfg, token.clone());
 

@@ -8,7 +8,9 @@ use super::condition::push_condition;
 use super::{SqlDatabase, jobs, rows};
 use crate::backend::{Backend, Cols, Sql};
 use crate::error::{DbError, Result};
-use crate::history::{ColumnKind, Field, JobCondition, JobHistoryEntry, JobOrder, JobQuery};
+use crate::history::{
+    ColumnKind, Field, JobCondition, JobField, JobHistoryEntry, JobOrder, JobQuery,
+};
 use crate::model::{NewJob, truncate_micros};
 
 fn push_where<DB: Backend>(
@@ -43,10 +45,14 @@ fn push_order<DB: Backend>(q: &mut Sql<DB>, order: &[(JobOrder, bool)]) -> Resul
                 q.push(format!(" ELSE {} END)", conds.len()));
             }
         }
-        q.push(if *descending {
-            " DESC NULLS LAST, "
-        } else {
-            " ASC NULLS FIRST, "
+        // The audit id is never NULL: no NULLs clause, so PostgreSQL reads the order
+        // off its index (the clause would differ from the index's NULLs order).
+        let audit_id = matches!(key, JobOrder::Field(JobField::AuditId));
+        q.push(match (*descending, audit_id) {
+            (true, false) => " DESC NULLS LAST, ",
+            (false, false) => " ASC NULLS FIRST, ",
+            (true, true) => " DESC, ",
+            (false, true) => " ASC, ",
         });
     }
     let last_descending = order.first().is_some_and(|(_, d)| *d);

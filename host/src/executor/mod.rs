@@ -297,6 +297,9 @@ async fn claim_loop(
     let threshold = (concurrency.min(cfg.batch.max(1)) / 4).max(1);
     let lease = cfg.lease.max(Duration::from_secs(1));
     let mut next_claim = Instant::now();
+    // Until when the accounts below their share are known to have no due jobs (see
+    // `claim_fairly`).
+    let mut others_idle_until = Instant::now();
     let mut failures = 0u32;
     let fair = FairShare::of(concurrency, cfg.account_share);
     while !shutdown.is_cancelled() {
@@ -307,13 +310,22 @@ async fn claim_loop(
         let now = Instant::now();
         if now >= next_claim && free > 0 && (free >= threshold || tasks.is_empty()) {
             let plan = fair.plan(&shared.running_per_account(), free, cfg.batch);
-            let want = plan.want;
-            let claimed = claim_fairly(shared, cfg, &fair, &plan, free, lease).await;
+            let ask_others = now >= others_idle_until;
+            let claimed = claim_fairly(shared, cfg, &fair, &plan, free, lease, ask_others).await;
             match claimed {
-                Ok(jobs) => {
+                Ok(Claimed {
+                    jobs,
+                    drained,
+                    others_idle,
+                }) => {
                     failures = 0;
-                    if jobs.len() < want {
-                        next_claim = Instant::now() + cfg.poll; // queue drained
+                    if others_idle {
+                        others_idle_until = Instant::now() + cfg.poll;
+                    }
+                    // Poll again only once the queue ran dry (or nothing could be taken);
+                    // an account held back at its share claims again as its jobs end.
+                    if drained || jobs.is_empty() {
+                        next_claim = Instant::now() + cfg.poll;
                     }
                     for job in jobs {
                         start(job, shared, registry, tx, tasks, task_jobs);
@@ -339,9 +351,25 @@ async fn claim_loop(
     }
 }
 
+/// What one round of claiming took.
+struct Claimed {
+    jobs: Vec<Job>,
+    /// The last claim found fewer due jobs than it asked for: the queue ran dry. Not the
+    /// same as taking fewer than the plan wanted, which an account held at its share
+    /// does every round while its backlog waits.
+    drained: bool,
+    /// Accounts were at their share and no other account had a due job.
+    others_idle: bool,
+}
+
 /// Claims up to `want` jobs, first of the accounts below their share; then, if slots
 /// are left that nobody else asked for, of the others too, keeping `reserve` slots free
 /// so a job of another account never waits for a long job to end.
+///
+/// Looking for the other accounts' jobs walks past every due job of the accounts at
+/// their share (a long backlog of one account makes that walk long), so once it found
+/// none it is skipped until `ask_others` says a poll interval passed: another account's
+/// new job waits at most that long for its slot.
 async fn claim_fairly(
     shared: &Shared,
     cfg: &ExecutorConfig,
@@ -349,25 +377,36 @@ async fn claim_fairly(
     plan: &ClaimPlan,
     free: usize,
     lease: Duration,
-) -> keywarden_db::Result<Vec<Job>> {
+    ask_others: bool,
+) -> keywarden_db::Result<Claimed> {
     let (at_cap, want) = (&plan.at_cap, plan.want);
-    let mut jobs = shared
-        .db
-        .claim_jobs_except(&cfg.node_id, Utc::now(), want as i64, lease, at_cap)
-        .await?;
+    let mut jobs = if at_cap.is_empty() || ask_others {
+        shared
+            .db
+            .claim_jobs_except(&cfg.node_id, Utc::now(), want as i64, lease, at_cap)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let others_idle = !at_cap.is_empty() && ask_others && jobs.is_empty();
+    let mut drained = jobs.len() < want;
     let spare = free
         .saturating_sub(jobs.len())
         .saturating_sub(fair.reserve)
         .min(want - jobs.len());
     if !at_cap.is_empty() && jobs.len() < want && spare > 0 {
-        jobs.extend(
-            shared
-                .db
-                .claim_jobs(&cfg.node_id, Utc::now(), spare as i64, lease)
-                .await?,
-        );
+        let more = shared
+            .db
+            .claim_jobs(&cfg.node_id, Utc::now(), spare as i64, lease)
+            .await?;
+        drained = more.len() < spare;
+        jobs.extend(more);
     }
-    Ok(jobs)
+    Ok(Claimed {
+        jobs,
+        drained,
+        others_idle,
+    })
 }
 
 fn start(

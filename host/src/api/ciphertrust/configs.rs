@@ -106,6 +106,7 @@ pub async fn list(
         expire_in: text(q.expire_in),
         created_before: extract::timestamp("createdBefore", q.created_before.as_deref())?,
         created_after: extract::timestamp("createdAfter", q.created_after.as_deref())?,
+        count_bound: None, // the domain service sets its bound
     };
     let sort = Sort::parse(q.sort.as_deref().unwrap_or(""));
     let (total, rows) = state

@@ -97,6 +97,7 @@ pub async fn list(
         processing_node: text(q.processing_node),
         omit_params: !include.params,
         omit_logs: !include.logs,
+        count_bound: None, // the domain service sets its bound
     };
     let sort = Sort::parse(q.sort.as_deref().unwrap_or(""));
     let (total, rows) = state

@@ -135,6 +135,7 @@ async fn listing(
         alias: q.take("Alias"),
         thumbprint: q.take("Thumbprint").map(|t| t.to_ascii_uppercase()),
         include_ssl_endpoints: include_ssl,
+        count_bound: None, // the domain service sets its bound
     };
     q.finish()?;
     let sort = paging
