@@ -413,6 +413,27 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A GET with the response's headers: status, headers and JSON body.
+    pub async fn get_with_headers(
+        &self,
+        token: &str,
+        path: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let (status, headers) = (response.status(), response.headers().clone());
+        (
+            status,
+            headers,
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
     /// A GET of a Keyfactor-style list: status, JSON body and the `x-total-count` header.
     pub async fn get_counted(&self, token: &str, path: &str) -> (StatusCode, Value, Option<i64>) {
         let response = self

@@ -186,6 +186,97 @@ async fn jobs_are_private_to_their_account() {
     on_each_backend(private_jobs).await;
 }
 
+/// 10,005 finished jobs of alice's, 3 of them failed, written behind the server's back
+/// (ten thousand runs would take minutes).
+async fn seed_many_jobs(s: &TestServer) {
+    let pg = s.backend == "postgres";
+    let series = if pg {
+        "SELECT i FROM generate_series(0, 10004) AS s(i)".to_owned()
+    } else {
+        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 10004) SELECT i FROM s".to_owned()
+    };
+    let id = if pg {
+        "lpad(to_hex(i), 8, '0') || '-0000-7000-8000-' || lpad(to_hex(i), 12, '0')"
+    } else {
+        "printf('%08x-0000-7000-8000-%012x', i, i)"
+    };
+    let now = chrono::Utc::now().timestamp_micros();
+    s.execute_sql(&format!(
+        "INSERT INTO jobs (id, account_id, name, operation, status, result, audit_id, \
+         scheduled_for, enqueued_at, created_at, updated_at, finished_at, attempt) \
+         SELECT {id}, 'alice', 'bulk-' || i, 'noop', \
+         CASE WHEN i < 3 THEN 'failed' ELSE 'completed' END, \
+         CASE WHEN i < 3 THEN 'failure' ELSE 'success' END, 5000000 + i, \
+         {now}, {now}, {now} + i, {now} + i, {now} + i, 1 FROM ({series}) AS n"
+    ))
+    .await;
+    s.execute_sql("UPDATE counters SET value = 5010005 WHERE name = 'job_audit_id'")
+        .await;
+}
+
+async fn large_totals(s: &TestServer) {
+    seed_many_jobs(s).await;
+    let alice = s.token("alice", false).await;
+    let bob = s.token("bob", false).await;
+
+    // More than 10,000 matches: counting stops there and the page says so.
+    let (status, page) = s.get(&alice, &format!("{JOBS}?limit=5")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        (&page["total"], &page["total_exact"]),
+        (&json!(10_000), &json!(false)),
+        "{page}"
+    );
+    assert_eq!(page["resources"].as_array().map(Vec::len), Some(5));
+    // Paging goes on past the bound.
+    let (_, page) = s.get(&alice, &format!("{JOBS}?limit=5&skip=10000")).await;
+    assert_eq!(
+        page["resources"].as_array().map(Vec::len),
+        Some(5),
+        "{page}"
+    );
+    assert_eq!(page["total_exact"], false);
+    // Fewer matches are counted exactly.
+    let (_, page) = s.get(&alice, &format!("{JOBS}?status=failed")).await;
+    assert_eq!(
+        (&page["total"], &page["total_exact"]),
+        (&json!(3), &json!(true)),
+        "{page}"
+    );
+    let (_, page) = s.get(&bob, JOBS).await;
+    assert_eq!(
+        (&page["total"], &page["total_exact"]),
+        (&json!(0), &json!(true))
+    );
+
+    // Keyfactor's JobHistory: the header says 10000 and that there are more.
+    let (status, headers, body) = s
+        .get_with_headers(
+            &alice,
+            "/KeyfactorAPI/OrchestratorJobs/JobHistory?pq.returnLimit=2",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["x-total-count"], "10000");
+    assert_eq!(headers["x-total-count-exact"], "false");
+    let (_, headers, _) = s
+        .get_with_headers(
+            &alice,
+            "/KeyfactorAPI/OrchestratorJobs/JobHistory?pq.queryString=Result%20-eq%20%22Failure%22",
+        )
+        .await;
+    assert_eq!(headers["x-total-count"], "3");
+    assert!(
+        headers.get("x-total-count-exact").is_none(),
+        "an exact count"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_lists_count_up_to_ten_thousand() {
+    on_each_backend(large_totals).await;
+}
+
 async fn schedule_fires(s: &TestServer) {
     // Every second: the scheduler fires it and the executor runs it without run-now.
     let t = s.admin.as_str();
