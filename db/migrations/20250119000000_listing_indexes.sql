@@ -5,6 +5,10 @@
 DROP INDEX IF EXISTS jobs_account_created;
 DROP INDEX IF EXISTS job_configs_account_created;
 
+-- A node that stopped cleanly says so, so its next start need not wait a heartbeat to
+-- tell a crash from a process still running (NULL while its process runs).
+ALTER TABLE nodes ADD COLUMN stopped_at BIGINT;
+
 -- A config's latest outcomes (pause after N failures) only read finished jobs: indexing
 -- only those spares every enqueue and claim an index write.
 DROP INDEX IF EXISTS jobs_config_finished;

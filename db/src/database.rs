@@ -448,6 +448,8 @@ pub trait Database: Send + Sync {
     async fn start_node(&self, start: &NodeStart<'_>) -> Result<()>;
     /// Records that `node_id` is alive at `now`.
     async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Records that `node_id`'s process stopped cleanly at `at` (until its next start).
+    async fn stop_node(&self, node_id: &str, at: DateTime<Utc>) -> Result<()>;
     /// All nodes ever seen, by id.
     async fn list_nodes(&self) -> Result<Vec<Node>>;
     /// How many jobs each node runs now (status running, `processing_node` that node),

@@ -535,6 +535,8 @@ pub struct Node {
     /// How often its latest process heartbeats: whether it is alive is judged by its
     /// own interval.
     pub heartbeat_interval: std::time::Duration,
+    /// When its latest process stopped cleanly (`None` while it runs, or after a crash).
+    pub stopped_at: Option<DateTime<Utc>>,
 }
 
 /// What a node records of itself when its process starts

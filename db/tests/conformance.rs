@@ -138,6 +138,7 @@ conformance!(
     records::plugin_state,
     records::nodes,
     nodes::nodes_record_their_start,
+    nodes::a_clean_stop_is_recorded_until_the_next_start,
     nodes::running_jobs_are_counted_per_node,
     nodes::jobs_waiting_for_a_node_are_told_once,
     config_listing::config_filters,

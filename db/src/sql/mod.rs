@@ -530,6 +530,9 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
     async fn heartbeat(&self, node_id: &str, now: DateTime<Utc>) -> Result<()> {
         nodes::heartbeat(self, node_id, now).await
     }
+    async fn stop_node(&self, node_id: &str, at: DateTime<Utc>) -> Result<()> {
+        nodes::stop_node(self, node_id, at).await
+    }
     async fn list_nodes(&self) -> Result<Vec<Node>> {
         nodes::list_nodes(self).await
     }

@@ -24,8 +24,21 @@ pub(crate) async fn start_node<DB: Backend>(s: &SqlDatabase<DB>, n: &NodeStart<'
     .push(
         " ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, \
          version = excluded.version, started_at = excluded.started_at, \
-         heartbeat_ms = excluded.heartbeat_ms",
+         heartbeat_ms = excluded.heartbeat_ms, stopped_at = NULL",
     );
+    q.execute(&mut *s.conn().await?).await?;
+    Ok(())
+}
+
+pub(crate) async fn stop_node<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    node_id: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let mut q = Sql::<DB>::new("UPDATE nodes SET stopped_at = ");
+    q.bind(truncate_micros(at))
+        .push(" WHERE id = ")
+        .bind(node_id);
     q.execute(&mut *s.conn().await?).await?;
     Ok(())
 }

@@ -155,6 +155,7 @@ pub(crate) fn node<DB: Backend>(row: &DB::Row) -> Result<Node> {
         heartbeat_interval: std::time::Duration::from_millis(
             u64::try_from(c.int("heartbeat_ms")?).unwrap_or(0),
         ),
+        stopped_at: c.opt_time("stopped_at")?,
     })
 }
 

@@ -149,3 +149,35 @@ pub async fn jobs_waiting_for_a_node_are_told_once(db: Arc<dyn Database>) {
         assert_eq!(j.message, None, "{} was not due or not pinned", j.name);
     }
 }
+
+/// A clean stop is recorded until the node's next start, which clears it.
+pub async fn a_clean_stop_is_recorded_until_the_next_start(db: Arc<dyn Database>) {
+    let stopped = |db: Arc<dyn Database>| async move {
+        db.list_nodes()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|n| n.id == "node-a")
+            .unwrap()
+            .stopped_at
+    };
+    db.start_node(&start("node-a", "0.1.0", 10, 10))
+        .await
+        .unwrap();
+    assert_eq!(stopped(db.clone()).await, None);
+    db.stop_node("node-a", t(50)).await.unwrap();
+    assert_eq!(stopped(db.clone()).await, Some(t(50)));
+    db.start_node(&start("node-a", "0.1.0", 60, 10))
+        .await
+        .unwrap();
+    assert_eq!(stopped(db.clone()).await, None, "the next start clears it");
+    // Stopping a node never seen changes nothing.
+    db.stop_node("node-z", t(70)).await.unwrap();
+    assert!(
+        db.list_nodes()
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| n.id != "node-z")
+    );
+}

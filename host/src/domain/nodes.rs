@@ -23,6 +23,9 @@ const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10
 /// rates, and the reader's rate says nothing about another's). The one rule for
 /// "alive": the API, the dead-node report and the docs use it.
 pub fn is_alive(node: &Node, now: DateTime<Utc>) -> bool {
+    if node.stopped_at.is_some() {
+        return false;
+    }
     let every = if node.heartbeat_interval.is_zero() {
         DEFAULT_HEARTBEAT
     } else {
@@ -130,6 +133,7 @@ mod tests {
             version: "0.1.0".into(),
             started_at: last_seen,
             heartbeat_interval: heartbeat,
+            stopped_at: None,
         }
     }
 

@@ -209,6 +209,7 @@ pub async fn serve(
     node_id::refuse_duplicate(&*db, &executor.node_id, executor.heartbeat_interval).await?;
     node_id::announce(&*db, &executor.node_id, executor.heartbeat_interval).await?;
     let executor_heartbeat = executor.heartbeat_interval;
+    let (db_for_stop, node_for_stop) = (db.clone(), executor.node_id.clone());
     let mut tasks = background::start(&db, &registry, options.tick, executor, &stop);
     tasks.extend(retention::spawn(
         db.clone(),
@@ -304,6 +305,12 @@ pub async fn serve(
             timeout = ?options.drain_timeout,
             "running jobs did not finish in time; their leases will expire and another node (or the next start) retries them"
         );
+    } else if let Err(e) = db_for_stop
+        .stop_node(&node_for_stop, chrono::Utc::now())
+        .await
+    {
+        // The next start then waits a heartbeat, as after a crash.
+        tracing::warn!("recording this node's stop failed: {e}");
     }
     Ok(())
 }

@@ -23,6 +23,10 @@ pub async fn refuse_duplicate(
     let Some(node) = find(db.list_nodes().await?) else {
         return Ok(());
     };
+    // Its last process said it stopped, and nothing heartbeat since.
+    if node.stopped_at.is_some() {
+        return Ok(());
+    }
     let seen = node.last_seen_at;
     let every = node.heartbeat_interval.max(heartbeat);
     let recent = chrono::Duration::from_std(every * 2).unwrap_or(chrono::Duration::MAX);
