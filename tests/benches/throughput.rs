@@ -302,15 +302,24 @@ where
 /// Apalis 0.7 + apalis-sql on the PostgreSQL the Keywarden row used (its own `apalis`
 /// schema, dropped before and after), run like [`apalis_sqlite`].
 async fn apalis_postgres(url: &str, n: usize, concurrency: usize) -> Row {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
-        .connect(url)
+    // apalis keeps its tables in schema `apalis` and records its migrations in the first
+    // schema of the search path: `apalis_bench`, so dropping both starts afresh.
+    let admin = sqlx::PgPool::connect(url)
         .await
         .expect("connect to PostgreSQL");
-    sqlx::query("DROP SCHEMA IF EXISTS apalis CASCADE")
-        .execute(&pool)
+    for sql in [
+        "DROP SCHEMA IF EXISTS apalis CASCADE",
+        "DROP SCHEMA IF EXISTS apalis_bench CASCADE",
+        "CREATE SCHEMA apalis_bench",
+    ] {
+        sqlx::query(sql).execute(&admin).await.expect(sql);
+    }
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options.options([("search_path", "apalis_bench")]))
         .await
-        .expect("drop the apalis schema");
+        .expect("connect to PostgreSQL");
     PostgresStorage::setup(&pool)
         .await
         .expect("apalis migrations");
@@ -358,10 +367,14 @@ async fn apalis_postgres(url: &str, n: usize, concurrency: usize) -> Row {
         },
     )
     .await;
-    let _ = sqlx::query("DROP SCHEMA IF EXISTS apalis CASCADE")
-        .execute(&pool)
-        .await;
     pool.close().await;
+    for sql in [
+        "DROP SCHEMA IF EXISTS apalis CASCADE",
+        "DROP SCHEMA IF EXISTS apalis_bench CASCADE",
+    ] {
+        let _ = sqlx::query(sql).execute(&admin).await;
+    }
+    admin.close().await;
     Row::new("apalis 0.7 (PostgreSQL)", n, secs, latencies)
 }
 
