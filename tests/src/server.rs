@@ -436,20 +436,12 @@ impl TestServer {
 
     /// A GET of a Keyfactor-style list: status, JSON body and the `x-total-count` header.
     pub async fn get_counted(&self, token: &str, path: &str) -> (StatusCode, Value, Option<i64>) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status();
-        let total = response
-            .headers()
+        let (status, headers, body) = self.get_with_headers(token, path).await;
+        let total = headers
             .get("x-total-count")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        (status, response.json().await.unwrap_or(Value::Null), total)
+        (status, body, total)
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
