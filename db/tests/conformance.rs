@@ -131,6 +131,7 @@ conformance!(
     ssl::ssl_schedules,
     alerts::alerts_are_raised_once_and_delivered_once,
     ssl_scans::ssl_scans,
+    ssl_scans::inventory_merges_stores_and_ssl_endpoints,
     recovery::finishes_are_fenced_by_attempt,
     executor::claims_leave_out_accounts,
     records::config_crud,

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::page::{page, page_bounded};
+use super::page::{count_query, page, page_bounded};
 use super::{SqlDatabase, configs, jobs, record, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::certificates::{
@@ -12,7 +12,9 @@ use crate::certificates::{
     InventoryFilter,
 };
 use crate::error::{DbError, Result};
-use crate::filter::{CERTIFICATE_STORE_SORT, DISCOVERED_ORDER, INVENTORY_SORT, Sort, resolve};
+use crate::filter::{
+    CERTIFICATE_STORE_SORT, Column, DISCOVERED_ORDER, INVENTORY_SORT, Sort, resolve,
+};
 use crate::model::{JobConfig, NewJob, truncate_micros};
 
 const DUPLICATE: &str =
@@ -312,18 +314,17 @@ pub(crate) async fn replace_inventory<DB: Backend>(
 }
 
 /// Store inventories, as rows of the combined listing.
-const STORES_ONLY: &str = "(SELECT store_id, CAST(NULL AS TEXT) AS endpoint_id, account_id, alias, thumbprint, \
-     serial_number, subject, issuer, sans, not_before, not_after, has_private_key, chain_length, \
-     certificate, job_id, inventoried_at FROM certificate_store_inventory) inv";
-
-/// Store inventories and the certificates SSL endpoints last served: an endpoint is
-/// listed under its network (`store_id`), aliased `host:port`.
-const WITH_SSL_ENDPOINTS: &str = "(SELECT store_id, CAST(NULL AS TEXT) AS endpoint_id, account_id, alias, \
+const STORE_ROWS: &str = "SELECT store_id, CAST(NULL AS TEXT) AS endpoint_id, account_id, alias, \
      thumbprint, serial_number, subject, issuer, sans, not_before, not_after, has_private_key, \
-     chain_length, certificate, job_id, inventoried_at FROM certificate_store_inventory \
-     UNION ALL SELECT network_id, id, account_id, host || ':' || CAST(port AS TEXT), thumbprint, \
-     serial_number, subject, issuer, '[]', not_before, not_after, FALSE, 1, certificate, NULL, \
-     last_seen FROM ssl_endpoints WHERE thumbprint IS NOT NULL) inv";
+     chain_length, certificate, job_id, inventoried_at FROM certificate_store_inventory";
+
+/// The certificates SSL endpoints last served, as rows of the combined listing: an endpoint
+/// is listed under its network (`store_id`), aliased `host:port`.
+const SSL_ENDPOINT_ROWS: &str = "SELECT network_id AS store_id, id AS endpoint_id, account_id, \
+     host || ':' || CAST(port AS TEXT) AS alias, thumbprint, serial_number, subject, issuer, \
+     '[]' AS sans, not_before, not_after, FALSE AS has_private_key, 1 AS chain_length, \
+     certificate, NULL AS job_id, last_seen AS inventoried_at FROM ssl_endpoints \
+     WHERE thumbprint IS NOT NULL";
 
 fn push_inventory_filter<DB: Backend>(q: &mut Sql<DB>, f: &InventoryFilter) {
     q.push(" WHERE 1 = 1");
@@ -367,15 +368,51 @@ pub(crate) async fn list_inventory<DB: Backend>(
             .filter(|c| c.name == "store_id" || c.name == "alias")
             .map(|c| (*c, descending)),
     );
-    let table = if filter.include_ssl_endpoints && filter.store_id.is_none() {
-        WITH_SSL_ENDPOINTS
-    } else {
-        STORES_ONLY
-    };
-    let bound = filter.count_bound;
-    let filter = |q: &mut Sql<DB>| push_inventory_filter(q, filter);
     let decode = rows::inventory_entry::<DB>;
-    page_bounded(s, "*", table, filter, &order, skip, limit, bound, decode).await
+    let bound = filter.count_bound;
+    if !(filter.include_ssl_endpoints && filter.store_id.is_none()) {
+        let table = format!("({STORE_ROWS}) inv");
+        let filter = |q: &mut Sql<DB>| push_inventory_filter(q, filter);
+        return page_bounded(s, "*", &table, filter, &order, skip, limit, bound, decode).await;
+    }
+    merged_inventory_page(s, filter, &order, skip, limit, decode).await
+}
+
+/// The page of stores' and SSL endpoints' certificates together. Each source gives its
+/// first `skip + limit` matches in the page's order (an index walk on the inventory)
+/// and only those are merged and sorted, so the page costs what its depth does, not what
+/// both tables hold; the total is the two sources' (bounded) counts added.
+async fn merged_inventory_page<DB: Backend>(
+    s: &SqlDatabase<DB>,
+    filter: &InventoryFilter,
+    order: &[(Column, bool)],
+    skip: i64,
+    limit: i64,
+    decode: fn(&DB::Row) -> Result<InventoryEntry>,
+) -> Result<(i64, Vec<InventoryEntry>)> {
+    let push_filter = |q: &mut Sql<DB>| push_inventory_filter(q, filter);
+    let mut conn = s.conn().await?;
+    let mut total = 0;
+    for rows in [STORE_ROWS, SSL_ENDPOINT_ROWS] {
+        let table = format!("({rows}) inv");
+        let count = count_query(&table, push_filter, filter.count_bound);
+        total += count.fetch_int(&mut conn, "n").await?;
+    }
+    let depth = skip.max(0).saturating_add(limit.max(0));
+    let mut q = Sql::<DB>::new("SELECT * FROM (");
+    for (i, rows) in [STORE_ROWS, SSL_ENDPOINT_ROWS].into_iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(format_args!("SELECT * FROM (SELECT * FROM ({rows}) src"));
+        push_filter(&mut q);
+        q.order_by(order).push(" LIMIT ").bind(depth);
+        q.push(format_args!(") first{i}"));
+    }
+    q.push(") inv");
+    q.order_by(order).page(skip, limit);
+    let found = q.fetch_all(&mut conn).await?;
+    Ok((total, rows::all::<DB, _>(&found, decode)?))
 }
 
 /// Records discovered paths; a path found again gets the newer job and time.

@@ -77,6 +77,12 @@ const LISTING_INDEXES: &[(&str, &str, &[Part])] = &[
         "certificate_store_inventory",
         &[Key("not_after"), TextKey("store_id"), TextKey("alias")],
     ),
+    // The SSL endpoints' side of the same listing (its alias, `host:port`, is computed).
+    (
+        "ssl_endpoints_list_expiry",
+        "ssl_endpoints",
+        &[Key("not_after")],
+    ),
 ];
 
 /// The `CREATE INDEX IF NOT EXISTS` statement of one listing index on `DB`.

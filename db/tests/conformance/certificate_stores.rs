@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{assert_conflict, new_job, t};
 
-fn pem_store(account: &str, path: &str) -> CertificateStore {
+pub fn pem_store(account: &str, path: &str) -> CertificateStore {
     let mut s = CertificateStore::new(account, "web01", path, "PEM", t(0));
     s.properties = json!({"separate_key": false});
     s.password_secret = Some("pem_password".into());
@@ -22,7 +22,7 @@ fn pem_store(account: &str, path: &str) -> CertificateStore {
     s
 }
 
-fn entry(store: &CertificateStore, alias: &str, not_after: DateTime<Utc>) -> InventoryEntry {
+pub fn entry(store: &CertificateStore, alias: &str, not_after: DateTime<Utc>) -> InventoryEntry {
     InventoryEntry {
         store_id: store.id,
         source: keywarden_db::CertificateSource::Store,

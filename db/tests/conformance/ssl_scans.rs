@@ -392,3 +392,169 @@ pub async fn ssl_scans(db: Arc<dyn Database>) {
     assert_eq!(db.list_ssl_history(None, e.id, 0, 10).await.unwrap().0, 0);
     assert!(db.get_ssl_part(None, parts[0].id).await.unwrap().is_none());
 }
+
+/// The inventory listing across stores and SSL endpoints: one order over both sources
+/// (pages cut across them), filters and the bounded total apply to both, a store's own
+/// listing has no endpoints, and another account's rows are not in it.
+pub async fn inventory_merges_stores_and_ssl_endpoints(db: Arc<dyn Database>) {
+    use crate::certificate_stores::{entry, pem_store};
+    use keywarden_db::{CertificateSource, InventoryFilter, Total};
+
+    let days = |d: i64| truncate_micros(Utc::now() + Duration::days(d));
+    let store = db
+        .insert_certificate_store(&pem_store("kylo", "/merged/web.pem"))
+        .await
+        .unwrap();
+    let entries = [
+        entry(&store, "s05", days(5)),
+        entry(&store, "s12", days(12)),
+        entry(&store, "s30", days(30)),
+    ];
+    db.replace_inventory("kylo", store.id, &entries)
+        .await
+        .unwrap();
+    let theirs = db
+        .insert_certificate_store(&pem_store("rey", "/merged/other.pem"))
+        .await
+        .unwrap();
+    db.replace_inventory("rey", theirs.id, &[entry(&theirs, "r01", days(1))])
+        .await
+        .unwrap();
+
+    let mut n = super::ssl::network("kylo", "merged");
+    n.ranges = vec!["127.0.0.1/32:443".into()];
+    let network = db.insert_ssl_network(&n).await.unwrap();
+    let job = new_job("kylo", "merged part", Utc::now(), Utc::now());
+    let scan = part(&network, Uuid::now_v7(), 0, job.id);
+    db.insert_ssl_scan(std::slice::from_ref(&scan), &[job])
+        .await
+        .unwrap();
+    let observed: Vec<SslObservation> = [("127.0.0.1", 3), ("127.0.0.2", 10), ("127.0.0.3", 20)]
+        .into_iter()
+        .map(|(host, d)| {
+            let mut o = seen(host, Some(&format!("E{d}")));
+            o.certificate.as_mut().unwrap().not_after = days(d);
+            o
+        })
+        .chain([seen("127.0.0.4", None)])
+        .collect();
+    let mut stats = ScanStats::default();
+    stats.count(ProbeStatus::CertificateFound);
+    db.keep_ssl_results(&scan, &observed, &stats, true, truncate_micros(Utc::now()))
+        .await
+        .unwrap();
+
+    let kylo = InventoryFilter {
+        account_id: Some("kylo".into()),
+        include_ssl_endpoints: true,
+        ..Default::default()
+    };
+    let aliases = |rows: &[keywarden_db::InventoryEntry]| -> Vec<String> {
+        rows.iter().map(|r| r.alias.clone()).collect()
+    };
+    let mut soonest = Vec::new();
+    for skip in [0, 2, 4, 6] {
+        let (total, rows) = db
+            .list_inventory(&kylo, &Sort::default(), skip, 2)
+            .await
+            .unwrap();
+        assert_eq!(total, 6, "an endpoint without a certificate is not listed");
+        soonest.extend(aliases(&rows));
+    }
+    assert_eq!(
+        soonest,
+        [
+            "127.0.0.1:443",
+            "s05",
+            "127.0.0.2:443",
+            "s12",
+            "127.0.0.3:443",
+            "s30"
+        ],
+        "soonest expiry first, pages cut across stores and endpoints"
+    );
+    let (_, latest) = db
+        .list_inventory(&kylo, &Sort::by("not_after", true), 1, 3)
+        .await
+        .unwrap();
+    assert_eq!(aliases(&latest), ["127.0.0.3:443", "s12", "127.0.0.2:443"]);
+    let (_, first) = db
+        .list_inventory(&kylo, &Sort::default(), 0, 1)
+        .await
+        .unwrap();
+    assert!(
+        matches!(first[0].source, CertificateSource::SslEndpoint { .. }),
+        "{first:?}"
+    );
+    assert_eq!(first[0].store_id, network.id, "listed under its network");
+    assert_eq!(first[0].thumbprint, "E3");
+
+    let within_eleven_days = InventoryFilter {
+        not_after_before: Some(days(11)),
+        ..kylo.clone()
+    };
+    let (total, rows) = db
+        .list_inventory(&within_eleven_days, &Sort::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(aliases(&rows), ["127.0.0.1:443", "s05", "127.0.0.2:443"]);
+    let one_endpoint = InventoryFilter {
+        alias: Some("127.0.0.2:443".into()),
+        ..kylo.clone()
+    };
+    let (total, rows) = db
+        .list_inventory(&one_endpoint, &Sort::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (total, aliases(&rows)),
+        (1, vec!["127.0.0.2:443".to_owned()])
+    );
+    let bounded = InventoryFilter {
+        count_bound: Some(4),
+        ..kylo.clone()
+    };
+    let (counted, rows) = db
+        .list_inventory(&bounded, &Sort::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 6, "the bound limits the count, not the page");
+    assert_eq!(
+        Total::of(counted, Some(4)),
+        Total {
+            count: 4,
+            exact: false
+        }
+    );
+    let (total, rows) = db
+        .list_inventory(
+            &InventoryFilter {
+                store_id: Some(store.id),
+                ..kylo.clone()
+            },
+            &Sort::default(),
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (total, aliases(&rows)),
+        (3, vec!["s05".into(), "s12".into(), "s30".into()])
+    );
+    let (total, rows) = db
+        .list_inventory(
+            &InventoryFilter {
+                account_id: Some("rey".into()),
+                include_ssl_endpoints: true,
+                ..Default::default()
+            },
+            &Sort::default(),
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!((total, aliases(&rows)), (1, vec!["r01".to_owned()]));
+}
