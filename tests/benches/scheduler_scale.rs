@@ -5,11 +5,18 @@
 //! under 150 MB, under 1% idle CPU, p99 lateness under 1 s.
 //!
 //! The configs are written with one SQL statement (a generated series) while the server
-//! runs; 90,000 fire daily at 03:00, 10,000 daily at one minute a little ahead, all on
-//! the `noop` plugin. The server is the binary built with the bench's profile.
+//! runs, all on the `noop` plugin: 10,000 fire daily at one minute a little ahead, all in
+//! its first second (no jitter: the worst case); 10,000 more fire the minute after with a
+//! 59 s jitter, which spreads them over that minute as the scheduling docs recommend; the
+//! rest fire daily at 03:00. Lateness is measured from each job's fire time (with its
+//! jitter). The server is the binary built with the bench's profile.
+//!
+//! Lateness is printed whole and split: fire time to the job queued (the scheduler's
+//! part) and to the job started (the executor's too).
 //!
 //! `cargo bench -p keywarden-tests --bench scheduler_scale` (`KW_BENCH_CONFIGS`,
-//! `KW_BENCH_FIRING` change the sizes).
+//! `KW_BENCH_FIRING` change the sizes, `KW_BENCH_CONCURRENCY` the server's job slots,
+//! `[server] concurrency`, 16 unless set).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -57,13 +64,15 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(data: &Path, plugins: &Path, database_url: Option<&str>) -> Serve {
+    fn start(data: &Path, plugins: &Path, database_url: Option<&str>, config: &Path) -> Serve {
         let mut cmd = Command::new(keywarden_tests::keywarden_bench_binary());
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data)
             .arg("--plugins-dir")
             .arg(plugins)
+            .arg("--config")
+            .arg(config)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -118,22 +127,30 @@ impl Store {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
-    async fn latencies_ms(&self, since: i64) -> (i64, Vec<f64>) {
+    /// Of the completed jobs fired in `[since, until)`: how late each was queued and
+    /// started (ms after its fire time), each list sorted.
+    async fn latencies_ms(&self, since: i64, until: i64) -> (Vec<f64>, Vec<f64>) {
         let sql = format!(
-            "SELECT started_at - scheduled_for AS late FROM jobs WHERE status = 'completed' AND scheduled_for >= {since}"
+            "SELECT enqueued_at - scheduled_for AS queued, started_at - scheduled_for AS started \
+             FROM jobs WHERE status = 'completed' AND scheduled_for >= {since} \
+             AND scheduled_for < {until}"
         );
-        let rows: Vec<(Option<i64>,)> = match self {
+        let rows: Vec<(Option<i64>, Option<i64>)> = match self {
             Store::Sqlite(p) => sqlx::query_as(&sql).fetch_all(p).await,
             Store::Postgres(p) => sqlx::query_as(&sql).fetch_all(p).await,
         }
         .unwrap();
-        let mut ms: Vec<f64> = rows
-            .into_iter()
-            .filter_map(|(l,)| l)
-            .map(|us| us as f64 / 1000.0)
-            .collect();
-        ms.sort_by(f64::total_cmp);
-        (ms.len() as i64, ms)
+        let sorted_ms = |v: Vec<Option<i64>>| {
+            let mut ms: Vec<f64> = v
+                .into_iter()
+                .flatten()
+                .map(|us| us as f64 / 1000.0)
+                .collect();
+            ms.sort_by(f64::total_cmp);
+            ms
+        };
+        let (queued, started): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+        (sorted_ms(queued), sorted_ms(started))
     }
 
     fn postgres(&self) -> bool {
@@ -165,14 +182,21 @@ async fn seed(store: &Store, configs: usize, firing: usize, at: chrono::DateTime
         .timestamp_micros();
     let firing_cron = format!("{} {} * * *", at.minute(), at.hour());
     let at_us = at.timestamp_micros();
+    let spread = at + chrono::Duration::minutes(1);
+    let spread_cron = format!("{} {} * * *", spread.minute(), spread.hour());
+    let spread_us = spread.timestamp_micros();
+    let two = 2 * firing;
     store
         .execute(&format!(
             "INSERT INTO job_configs (id, account_id, name, operation, run_at, params, params_key, \
-             schedule_kind, next_fire_at, created_at, updated_at) \
+             schedule_kind, next_fire_at, policy, created_at, updated_at) \
              SELECT {id}, 'admin', 'config-' || i, 'noop', \
-             CASE WHEN i < {firing} THEN '{firing_cron}' ELSE '0 3 * * *' END, '{{}}', 'params', \
-             'daily', CASE WHEN i < {firing} THEN {at_us} ELSE {tomorrow_3am} END, {now}, {now} \
-             FROM ({series}) AS n"
+             CASE WHEN i < {firing} THEN '{firing_cron}' WHEN i < {two} THEN '{spread_cron}' \
+             ELSE '0 3 * * *' END, '{{}}', 'params', 'daily', \
+             CASE WHEN i < {firing} THEN {at_us} WHEN i < {two} THEN {spread_us} \
+             ELSE {tomorrow_3am} END, \
+             CASE WHEN i >= {firing} AND i < {two} THEN '{{\"jitter_secs\": 59}}' ELSE '{{}}' END, \
+             {now}, {now} FROM ({series}) AS n"
         ))
         .await;
     store.execute("ANALYZE").await;
@@ -185,8 +209,44 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn bench(name: &str, url: Option<&str>, configs: usize, firing: usize) {
+/// Waits until the `firing` jobs fired in `[from, until)` completed; their lateness.
+async fn completed(
+    store: &Store,
+    name: &str,
+    from: chrono::DateTime<Utc>,
+    until: chrono::DateTime<Utc>,
+    firing: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let (queued, late) = store
+            .latencies_ms(from.timestamp_micros(), until.timestamp_micros())
+            .await;
+        if late.len() >= firing {
+            return (queued, late);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: only {} of {firing} jobs fired from {from} completed",
+            late.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn spread(sorted: &[f64]) -> String {
+    format!(
+        "{:.0}/{:.0}/{:.0}",
+        pct(sorted, 0.5),
+        pct(sorted, 0.99),
+        sorted.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
+async fn bench(name: &str, url: Option<&str>, configs: usize, firing: usize, slots: usize) {
     let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("keywarden.toml");
+    std::fs::write(&config, format!("[server]\nconcurrency = {slots}\n")).unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(
@@ -195,7 +255,7 @@ async fn bench(name: &str, url: Option<&str>, configs: usize, firing: usize) {
     )
     .unwrap();
     let data = root.path().join("data");
-    let server = Serve::start(&data, &plugins, url);
+    let server = Serve::start(&data, &plugins, url, &config);
     let store = match url {
         Some(url) => Store::Postgres(sqlx::PgPool::connect(url).await.unwrap()),
         None => Store::Sqlite(
@@ -223,55 +283,64 @@ async fn bench(name: &str, url: Option<&str>, configs: usize, firing: usize) {
 
     let wait = (at - Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait).await;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let (done, late) = loop {
-        let (done, late) = store.latencies_ms(at.timestamp_micros()).await;
-        if done >= firing as i64 {
-            break (done, late);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name}: only {done} of {firing} fired jobs completed"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let minute = chrono::Duration::minutes(1);
+    let (queued, late) = completed(&store, name, at, at + minute, firing).await;
+    let (_, spread_late) = completed(&store, name, at + minute, at + minute * 2, firing).await;
     println!(
-        "\n{name}: {configs} configs seeded in {:.1} s; {done} fired in the minute {at}",
-        seeding.as_secs_f64()
+        "\n{name}: {configs} configs seeded in {:.1} s; {} fired in the first second of {at}, \
+         {} over the next minute; {slots} job slots",
+        seeding.as_secs_f64(),
+        late.len(),
+        spread_late.len()
     );
     println!(
-        "{:<34} {:>12} {:>12} {:>10}",
+        "{:<40} {:>12} {:>14} {:>8}",
         "",
         "no configs",
         format!("{configs}"),
         "goal"
     );
     println!(
-        "{:<34} {:>12.1} {:>12.1} {:>10}",
+        "{:<40} {:>12.1} {:>14.1} {:>8}",
         "idle RSS (MiB)",
         base_rss,
         rss,
         if rss < 150.0 { "met" } else { "NOT met" }
     );
     println!(
-        "{:<34} {:>12.2} {:>12.2} {:>10}",
+        "{:<40} {:>12.2} {:>14.2} {:>8}",
         "idle CPU (% of a core)",
         base_cpu,
         cpu,
         if cpu < 1.0 { "met" } else { "NOT met" }
     );
-    let p99 = pct(&late, 0.99);
+    let goal = |sorted: &[f64]| {
+        if pct(sorted, 0.99) < 1000.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    };
     println!(
-        "{:<34} {:>12} {:>12} {:>10}",
-        "fire -> start, ms (p50 / p99 / max)",
+        "{:<40} {:>12} {:>14} {:>8}",
+        "one second: fire -> queued (p50/p99/max)",
         "",
-        format!(
-            "{:.0}/{:.0}/{:.0}",
-            pct(&late, 0.5),
-            p99,
-            late.last().copied().unwrap_or(f64::NAN)
-        ),
-        if p99 < 1000.0 { "met" } else { "NOT met" }
+        spread(&queued),
+        ""
+    );
+    println!(
+        "{:<40} {:>12} {:>14} {:>8}",
+        "one second: fire -> started, ms",
+        "",
+        spread(&late),
+        goal(&late)
+    );
+    println!(
+        "{:<40} {:>12} {:>14} {:>8}",
+        "jitter 59 s: fire -> started, ms",
+        "",
+        spread(&spread_late),
+        goal(&spread_late)
     );
     drop(server);
 }
@@ -279,7 +348,8 @@ async fn bench(name: &str, url: Option<&str>, configs: usize, firing: usize) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let configs = env_usize("KW_BENCH_CONFIGS", 100_000);
-    let firing = env_usize("KW_BENCH_FIRING", 10_000).min(configs);
+    let firing = env_usize("KW_BENCH_FIRING", 10_000).min(configs / 2);
+    let slots = env_usize("KW_BENCH_CONCURRENCY", 16).max(1);
     println!(
         "scheduler scale: {configs} cron configs, {firing} firing in one minute, {} CPUs, {} build",
         std::thread::available_parallelism().map_or(0, |p| p.get()),
@@ -289,9 +359,9 @@ async fn main() {
             "release"
         }
     );
-    bench("SQLite", None, configs, firing).await;
+    bench("SQLite", None, configs, firing, slots).await;
     if let Some(pg) = PgTestSchema::create("scheduler_scale").await {
-        bench("PostgreSQL", Some(&pg.url), configs, firing).await;
+        bench("PostgreSQL", Some(&pg.url), configs, firing, slots).await;
         pg.drop_schema().await;
     }
 }

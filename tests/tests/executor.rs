@@ -225,6 +225,42 @@ async fn failures_retry_with_backoff_then_fail(db: &Db) {
     );
 }
 
+/// An executor whose poll is a minute still starts what is queued in its process at once
+/// (the domain and the scheduler tell it through the events hub) and retries a failed
+/// attempt when its backoff ends; a job written behind its back waits for the poll.
+async fn an_idle_executor_wakes_for_jobs_queued_in_its_process(db: &Db) {
+    let reg = registry("").await;
+    let mut cfg = cfg();
+    cfg.poll = Duration::from_secs(60);
+    cfg.idle_poll = Duration::from_secs(60);
+    let events = cfg.events.clone();
+    let (token, handle) = start(&db.database, &reg, cfg);
+    // The first claim finds nothing; the next is a minute away.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let unannounced = enqueue(&*db.database, new_job("noop", json!({}), 1, 0)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let waiting = wait_job(&*db.database, unannounced, Duration::ZERO, |_| true).await;
+    assert_eq!(
+        waiting.status,
+        JobStatus::Queued,
+        "nothing woke the executor: the job waits for its poll"
+    );
+
+    let retried = enqueue(&*db.database, new_job("panic", json!({}), 2, 1)).await;
+    events.queued();
+    for id in [unannounced, retried] {
+        let job = wait_job(&*db.database, id, Duration::from_secs(20), is_final).await;
+        assert!(job.status.is_final(), "not woken: {job:?}");
+    }
+    let job = wait_job(&*db.database, retried, Duration::ZERO, |_| true).await;
+    assert_eq!(
+        (job.status, job.attempt),
+        (JobStatus::Failed, 2),
+        "the retry ran when its backoff ended, not at the next poll"
+    );
+    stop(token, handle).await;
+}
+
 async fn invalid_params_are_not_retried(db: &Db) {
     let reg = registry("").await;
     let id = enqueue(&*db.database, new_job("hello", json!({}), 3, 0)).await;
@@ -319,6 +355,7 @@ db_tests!(
     dry_runs_the_plugin_cannot_make_fail_without_running,
     timed_out_and_panicking_plugins_fail_with_the_reason,
     failures_retry_with_backoff_then_fail,
+    an_idle_executor_wakes_for_jobs_queued_in_its_process,
     invalid_params_are_not_retried,
     lease_recovery_handles_jobs_of_a_vanished_node,
     shutdown_lets_running_jobs_finish,

@@ -10,7 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use db::{Db, jobs, registry};
 use keywarden::executor::{self, ExecutorConfig};
+use keywarden::metrics::Metrics;
 use keywarden::plugins::PluginRegistry;
+use keywarden::scheduler::gate::AccountPolicies;
 use keywarden::scheduler::tick::{SchedulerLoop, tick_once};
 use keywarden_db::{CatchUp, Database, JobConfig, JobStatus, Overlap};
 use serde_json::json;
@@ -44,7 +46,9 @@ async fn create(db: &dyn Database, run_at: &str, edit: impl FnOnce(&mut JobConfi
     db.insert_config(&config).await.expect("insert config")
 }
 
-/// A scheduler and an executor, as `serve` runs them.
+/// A scheduler and an executor, linked as `serve` links them. The executor's poll is a
+/// minute, so the jobs of these tests run within their waits only because the scheduler
+/// wakes it as it queues them.
 struct Node {
     db: Arc<dyn Database>,
     scheduler: (CancellationToken, JoinHandle<()>),
@@ -56,7 +60,17 @@ impl Node {
         let (s, e) = (CancellationToken::new(), CancellationToken::new());
         let mut cfg = ExecutorConfig::new(name);
         cfg.concurrency = 8;
-        let scheduler = SchedulerLoop::spawn(db.clone(), name.into(), TICK, s.clone());
+        cfg.poll = Duration::from_secs(60);
+        cfg.idle_poll = Duration::from_secs(60);
+        let scheduler = SchedulerLoop::spawn_measured(
+            db.clone(),
+            name.into(),
+            TICK,
+            s.clone(),
+            Metrics::default(),
+            AccountPolicies::default(),
+            cfg.events.clone(),
+        );
         let executor = executor::spawn(db.clone(), registry.clone(), cfg, e.clone());
         Node {
             db: db.clone(),

@@ -346,6 +346,9 @@ impl Service {
             );
         }
         self.db.reschedule_jobs(caller.scope(), &reruns).await?;
+        for (_, job) in &reruns {
+            self.events.queued_for(job.scheduled_for);
+        }
         Ok(())
     }
 }

@@ -220,7 +220,7 @@ impl Service {
             return Err(DomainError::internal("retrying a job", "no job was built"));
         };
         let new = spec.build(&job.account_id, now);
-        let new_id = new.id;
+        let (new_id, due) = (new.id, new.scheduled_for);
         self.db
             .reschedule_jobs(caller.scope(), &[(id, new)])
             .await
@@ -231,6 +231,7 @@ impl Service {
                 ),
                 other => other.into(),
             })?;
+        self.events.queued_for(due);
         self.job(caller, new_id).await
     }
 
@@ -244,6 +245,9 @@ impl Service {
         let now = Utc::now();
         let rows: Vec<NewJob> = jobs.into_iter().map(|j| j.build(account, now)).collect();
         self.db.insert_jobs(&rows).await?;
+        for job in &rows {
+            self.events.queued_for(job.scheduled_for);
+        }
         Ok(rows.iter().map(|j| j.id).collect())
     }
 

@@ -134,6 +134,7 @@ impl Service {
         let mut out = Vec::new();
         for (kind, parts, jobs) in started {
             self.db.insert_ssl_scan(&parts, &jobs).await?;
+            self.events.queued();
             out.push(StartedScan {
                 kind,
                 scan_id: parts.first().map(|p| p.scan_id).unwrap_or_default(),

@@ -1,7 +1,10 @@
 //! The in-process hub: a broadcast channel plus, per running job, its recent log lines
 //! and latest progress, so a stream opened mid-job starts with what came before.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
@@ -97,7 +100,20 @@ struct Inner {
     streams: Mutex<HashMap<String, usize>>,
     /// Cancelled when the server shuts down: open streams end instead of holding it up.
     closing: CancellationToken,
+    /// Jobs were queued in this process since the executor last looked.
+    queued: tokio::sync::Notify,
+    /// When jobs queued here for later (a jitter, a retry's backoff) come due, as
+    /// [`WAKE_GRAIN`] steps since `started`: the executor claims then.
+    wakes: Mutex<BTreeSet<u64>>,
+    started: tokio::time::Instant,
 }
+
+/// Jobs coming due within one step are claimed together.
+const WAKE_GRAIN: Duration = Duration::from_millis(10);
+
+/// Jobs coming due further out than this are left to the executor's idle poll, whose
+/// delay is small beside theirs.
+const WAKE_HORIZON: Duration = Duration::from_secs(120);
 
 /// The hub. Cheap to clone; publishing never blocks and costs little when nobody
 /// listens.
@@ -129,6 +145,9 @@ impl JobEvents {
                 running: Mutex::default(),
                 streams: Mutex::default(),
                 closing: CancellationToken::new(),
+                queued: tokio::sync::Notify::new(),
+                wakes: Mutex::default(),
+                started: tokio::time::Instant::now(),
             }),
         }
     }
@@ -200,6 +219,70 @@ impl JobEvents {
     /// The job's row changed (its outcome or a retry was written): streams read it.
     pub fn ended(&self, id: Uuid, account: &str) {
         self.send(id, Some(Arc::from(account)), 0, JobEventKind::Changed);
+    }
+
+    /// Jobs were queued in this process (enqueued, fired, recovered), due now: this
+    /// node's executor claims now instead of at its next poll, which grows long while the
+    /// queue is idle. Other nodes find them at their own poll.
+    pub fn queued(&self) {
+        self.inner.queued.notify_one();
+    }
+
+    /// A job was queued in this process to start at `at` (a fire's jitter, a retry's
+    /// backoff, a maintenance window): this node's executor claims when it comes due.
+    pub fn queued_for(&self, at: DateTime<Utc>) {
+        let Ok(delay) = (at - Utc::now()).to_std() else {
+            return self.queued();
+        };
+        if delay.is_zero() {
+            return self.queued();
+        }
+        if delay > WAKE_HORIZON {
+            return;
+        }
+        // The first step boundary at or after the job is due.
+        let slot = self
+            .step(tokio::time::Instant::now() + delay)
+            .saturating_add(1);
+        let mut wakes = self.wakes();
+        let earliest = wakes.first().copied();
+        wakes.insert(slot);
+        drop(wakes);
+        // The executor sleeps until the earliest wake it knew of; a sooner one needs it up.
+        if earliest.is_none_or(|e| e > slot) {
+            self.inner.queued.notify_one();
+        }
+    }
+
+    /// Resolves once jobs were queued since the last call resolved (a wake-up given while
+    /// nobody waited is kept, so none is lost between two waits).
+    pub async fn wait_queued(&self) {
+        self.inner.queued.notified().await
+    }
+
+    /// Whether jobs queued for later came due (each is reported once), and when the next
+    /// ones will.
+    pub fn due_wakes(&self) -> (bool, Option<tokio::time::Instant>) {
+        let now = self.step(tokio::time::Instant::now());
+        let mut wakes = self.wakes();
+        let later = wakes.split_off(&now.saturating_add(1));
+        let came_due = !wakes.is_empty();
+        *wakes = later;
+        let next = wakes.first().map(|s| {
+            let millis = s.saturating_mul(WAKE_GRAIN.as_millis() as u64);
+            self.inner.started + Duration::from_millis(millis)
+        });
+        (came_due, next)
+    }
+
+    /// Whole [`WAKE_GRAIN`] steps from the hub's start to `at`.
+    fn step(&self, at: tokio::time::Instant) -> u64 {
+        let steps = at.duration_since(self.inner.started).as_millis() / WAKE_GRAIN.as_millis();
+        u64::try_from(steps).unwrap_or(u64::MAX)
+    }
+
+    fn wakes(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
+        self.inner.wakes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The job left this node's executor (written, given up to lease recovery, or
@@ -288,6 +371,43 @@ mod tests {
             message: message.into(),
             fields: Default::default(),
         }
+    }
+
+    #[tokio::test]
+    async fn jobs_queued_for_later_wake_the_executor_when_due_once() {
+        let hub = JobEvents::new();
+        assert_eq!(hub.due_wakes(), (false, None));
+        let t0 = tokio::time::Instant::now();
+        hub.queued_for(Utc::now() + chrono::Duration::milliseconds(300));
+        hub.queued_for(Utc::now() + chrono::Duration::milliseconds(303));
+        hub.queued_for(Utc::now() + chrono::Duration::milliseconds(900));
+        // Past the horizon: the idle poll finds it.
+        hub.queued_for(Utc::now() + chrono::Duration::minutes(10));
+        // A sooner wake than any known one wakes the waiting executor to sleep shorter.
+        tokio::time::timeout(Duration::from_millis(50), hub.wait_queued())
+            .await
+            .expect("woken");
+        let (due, next) = hub.due_wakes();
+        assert!(!due);
+        let first = next.expect("a wake is pending");
+        assert!(
+            first - t0 >= Duration::from_millis(300) && first - t0 <= Duration::from_millis(330),
+            "{:?}",
+            first - t0
+        );
+        tokio::time::sleep_until(first).await;
+        let (due, next) = hub.due_wakes();
+        assert!(due, "the 300 ms jobs are due, both in one wake");
+        let second = next.expect("the 900 ms job");
+        assert!(second - t0 >= Duration::from_millis(900));
+        assert!(!hub.due_wakes().0, "reported once");
+        tokio::time::sleep_until(second).await;
+        assert_eq!(hub.due_wakes(), (true, None), "the far one is not kept");
+        // Due already: a plain wake-up.
+        hub.queued_for(Utc::now() - chrono::Duration::seconds(1));
+        tokio::time::timeout(Duration::from_millis(50), hub.wait_queued())
+            .await
+            .expect("woken");
     }
 
     #[tokio::test]

@@ -54,8 +54,14 @@ pub struct ExecutorConfig {
     pub concurrency: usize,
     /// How long a claim holds without renewal; renewed every third of it.
     pub lease: Duration,
-    /// Wait between claims while the queue is empty.
+    /// Wait between claims once the queue ran dry.
     pub poll: Duration,
+    /// Longest wait between claims while the queue stays empty: the wait doubles from
+    /// `poll` up to this. Jobs queued in this process wake the executor at once (see
+    /// [`crate::events::JobEvents::queued`]); this bounds how late it finds jobs queued
+    /// by other nodes, retries coming due and recovered jobs, and sets what an idle node
+    /// costs.
+    pub idle_poll: Duration,
     /// Most jobs claimed in one database call.
     pub batch: usize,
     /// How long running jobs may take to finish after shutdown was requested.
@@ -89,13 +95,15 @@ pub const LIFECYCLE_LOG_TARGET: &str = "keywarden::lifecycle";
 pub const DEFAULT_ACCOUNT_SHARE: f64 = 0.5;
 
 impl ExecutorConfig {
-    /// Defaults for a node: 16 jobs at once, 30 s leases, 50 ms polling.
+    /// Defaults for a node: 16 jobs at once, 30 s leases, 50 ms polling that slows to
+    /// once a second while idle.
     pub fn new(node_id: impl Into<String>) -> Self {
         Self {
             node_id: node_id.into(),
             concurrency: 16,
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(50),
+            idle_poll: Duration::from_secs(1),
             batch: 256,
             drain_timeout: Duration::from_secs(30),
             recovery_interval: Duration::from_secs(5),
@@ -301,10 +309,18 @@ async fn claim_loop(
     // `claim_fairly`).
     let mut others_idle_until = Instant::now();
     let mut failures = 0u32;
+    // Claims in a row that found the queue empty.
+    let mut idle_claims = 0u32;
     let fair = FairShare::of(concurrency, cfg.account_share);
     while !shutdown.is_cancelled() {
         while let Some(ended) = tasks.try_join_next_with_id() {
             reap(ended, shared, tx, task_jobs);
+        }
+        // Jobs queued here for later that came due are claimed now.
+        let (came_due, next_due) = cfg.events.due_wakes();
+        if came_due {
+            idle_claims = 0;
+            next_claim = next_claim.min(Instant::now());
         }
         let free = concurrency.saturating_sub(tasks.len());
         let now = Instant::now();
@@ -324,8 +340,14 @@ async fn claim_loop(
                     }
                     // Poll again only once the queue ran dry (or nothing could be taken);
                     // an account held back at its share claims again as its jobs end.
+                    // An empty queue is polled less and less often.
+                    idle_claims = if drained && jobs.is_empty() {
+                        idle_claims.saturating_add(1)
+                    } else {
+                        0
+                    };
                     if drained || jobs.is_empty() {
-                        next_claim = Instant::now() + cfg.poll;
+                        next_claim = Instant::now() + idle_wait(cfg, idle_claims);
                     }
                     for job in jobs {
                         start(job, shared, registry, tx, tasks, task_jobs);
@@ -341,14 +363,28 @@ async fn claim_loop(
             }
         }
         let wake = next_claim.max(Instant::now() + cfg.poll.min(Duration::from_millis(5)));
+        let wake = next_due.map_or(wake, |due| wake.min(due));
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(ended) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                 reap(ended, shared, tx, task_jobs);
             }
             _ = tokio::time::sleep_until(wake) => {}
+            _ = cfg.events.wait_queued() => {
+                idle_claims = 0;
+                next_claim = next_claim.min(Instant::now());
+            }
         }
     }
+}
+
+/// The wait before the next claim after `idle_claims` empty ones in a row: `poll`, then
+/// doubling up to `idle_poll`.
+fn idle_wait(cfg: &ExecutorConfig, idle_claims: u32) -> Duration {
+    let doubled = cfg
+        .poll
+        .saturating_mul(1 << idle_claims.saturating_sub(1).min(16));
+    doubled.min(cfg.idle_poll.max(cfg.poll))
 }
 
 /// What one round of claiming took.

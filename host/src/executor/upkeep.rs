@@ -61,6 +61,9 @@ async fn renew_leases(shared: &Shared, lease: Duration) {
 async fn recover_leases(shared: &Shared) {
     match shared.db.recover_expired_leases(Utc::now()).await {
         Ok(jobs) => {
+            if !jobs.is_empty() {
+                shared.events.queued();
+            }
             crate::alerts::jobs::lost(shared.db.as_ref(), &jobs).await;
             for job in jobs {
                 tracing::warn!(

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -53,9 +54,53 @@ pub fn build_engine(cfg: &RuntimeConfig, meter_fuel: bool) -> anyhow::Result<Eng
     Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e}"))
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own, until
-/// dropped. A thread (not a tokio task) keeps ticking even when every tokio worker is
-/// busy running guest code.
+/// How many guests run now (stores armed by `arm_limits` and not yet dropped): the epoch
+/// threads sleep while there are none, so an idle node does not wake 200 times a second.
+static GUESTS: Guests = Guests {
+    running: Mutex::new(0),
+    started: Condvar::new(),
+};
+
+struct Guests {
+    running: Mutex<usize>,
+    started: Condvar,
+}
+
+impl Guests {
+    fn running(&self) -> std::sync::MutexGuard<'_, usize> {
+        // The count stays right even if a holder panicked: it is only ever +1/-1.
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Held by a store while its guest may run: the epoch advances only while one exists.
+/// Taken before the guest's first instruction, so its deadline always ticks.
+#[derive(Debug)]
+pub(crate) struct GuestRunning(());
+
+impl GuestRunning {
+    pub(crate) fn enter() -> Self {
+        let mut n = GUESTS.running();
+        *n += 1;
+        if *n == 1 {
+            GUESTS.started.notify_all();
+        }
+        GuestRunning(())
+    }
+}
+
+impl Drop for GuestRunning {
+    fn drop(&mut self) {
+        *GUESTS.running() -= 1;
+    }
+}
+
+/// How long a sleeping epoch thread waits before it checks whether it should stop.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own while a guest
+/// runs, until dropped. A thread (not a tokio task) keeps ticking even when every tokio
+/// worker is busy running guest code.
 #[derive(Debug)]
 pub struct EpochTicker {
     stop: Arc<AtomicBool>,
@@ -70,6 +115,14 @@ impl EpochTicker {
             .name("keywarden-epoch".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
+                    {
+                        let running = GUESTS.running();
+                        if *running == 0 {
+                            // Woken by the next guest, or after a while to check `flag`.
+                            let _ = GUESTS.started.wait_timeout(running, IDLE_CHECK);
+                            continue;
+                        }
+                    }
                     std::thread::sleep(EPOCH_TICK);
                     match weak.upgrade() {
                         Some(engine) => engine.increment_epoch(),

@@ -14,6 +14,7 @@ use super::bindings::key_management::CloudKey;
 use super::bindings::types::{JobContext, JobError, JobOutcome, JobResult};
 use super::capabilities::HostFault;
 use super::capabilities::log::LogLine;
+use super::engine::GuestRunning;
 use super::observer::JobObserver;
 use super::sandbox::{HostServices, PreparedGrants, Sandbox};
 use super::world::{Plugin, PluginPre};
@@ -214,6 +215,8 @@ pub(crate) fn arm_limits(store: &mut Store<Sandbox>, fuel: Option<u64>) {
     store.limiter(|s| &mut s.limiter);
     // Fails only when the engine does not meter fuel, in which case there is no budget.
     let _ = store.set_fuel(fuel.unwrap_or(u64::MAX));
+    // The deadline is counted in epoch ticks, which advance only while a guest holds this.
+    store.data_mut().guest_running = Some(GuestRunning::enter());
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut ctx| {
         if Instant::now() >= ctx.data().deadline {

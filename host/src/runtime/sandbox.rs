@@ -21,6 +21,7 @@ use super::capabilities::state::{StateBackend, StateCtx};
 use super::capabilities::tls::{Probing, TlsCtx};
 use super::capabilities::types::TypesCtx;
 use super::capabilities::{self, Redactions};
+use super::engine::GuestRunning;
 use super::limits::JobLimiter;
 use super::observer::JobObserver;
 use crate::discovery::limits::ProbeLimits;
@@ -99,6 +100,8 @@ pub struct Sandbox {
     pub(crate) state: StateCtx,
     pub(crate) tls: TlsCtx,
     pub(crate) enrollment: EnrollmentCtx,
+    /// Keeps the epoch ticking while this sandbox's guest may run (see `arm_limits`).
+    pub(crate) guest_running: Option<GuestRunning>,
 }
 
 impl Sandbox {
@@ -169,6 +172,7 @@ impl Sandbox {
                 dry_run,
             ),
             redactions,
+            guest_running: None,
         })
     }
 }

@@ -13,12 +13,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use keywarden_db::{ConfigFire, Database, JobConfig, NewJob, Overlap};
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::fire_times::{Schedule, Window, plan_fires};
 use super::gate::{AccountPolicies, Gate};
+use crate::events::JobEvents;
 use crate::metrics::Metrics;
 
 /// Default tick: short enough that per-second crons fire on time.
@@ -55,11 +55,13 @@ impl SchedulerLoop {
             shutdown,
             Metrics::default(),
             AccountPolicies::default(),
+            JobEvents::default(),
         )
     }
 
-    /// [`SchedulerLoop::spawn`], observing each fire's lag into `metrics` and applying the
-    /// accounts' windows of `policies`.
+    /// [`SchedulerLoop::spawn`], observing each fire's lag into `metrics`, applying the
+    /// accounts' windows of `policies`, and telling this node's executor through `events`
+    /// as soon as a page of fires is queued.
     pub fn spawn_measured(
         db: Arc<dyn Database>,
         node_id: String,
@@ -67,21 +69,21 @@ impl SchedulerLoop {
         shutdown: CancellationToken,
         metrics: Metrics,
         policies: AccountPolicies,
+        events: JobEvents,
     ) -> JoinHandle<()> {
         let tick = tick.max(Duration::from_millis(10));
         tokio::spawn(async move {
             tracing::info!(node = %node_id, ?tick, "scheduler started");
-            let mut interval = tokio::time::interval(tick);
-            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = interval.tick() => {}
+                    _ = tokio::time::sleep(until_next_tick(tick, Utc::now())) => {}
                 }
                 let firing = Firing {
                     db: db.as_ref(),
                     policies: &policies,
                     metrics: Some(&metrics),
+                    events: Some(&events),
                 };
                 match firing.tick(Utc::now(), grace_for(tick)).await {
                     Ok(0) => {}
@@ -92,6 +94,15 @@ impl SchedulerLoop {
             tracing::info!(node = %node_id, "scheduler stopped");
         })
     }
+}
+
+/// The wait until the next multiple of `tick` on the wall clock (a millisecond past it).
+/// Cron fires fall on whole seconds, so ticks on the clock's grid meet them as they come
+/// due instead of up to a tick later; every node ticks on the same grid.
+fn until_next_tick(tick: Duration, now: DateTime<Utc>) -> Duration {
+    let tick_ms = i64::try_from(tick.as_millis()).unwrap_or(i64::MAX).max(1);
+    let into = now.timestamp_millis().rem_euclid(tick_ms);
+    Duration::from_millis(u64::try_from(tick_ms - into).unwrap_or(0) + 1)
 }
 
 /// How late a fire may be and still count as on time for `catch_up = skip`: two ticks,
@@ -123,6 +134,7 @@ pub async fn tick_with_policies(
         db,
         policies,
         metrics: None,
+        events: None,
     };
     firing.tick(now, grace).await
 }
@@ -132,6 +144,9 @@ struct Firing<'a> {
     db: &'a dyn Database,
     policies: &'a AccountPolicies,
     metrics: Option<&'a Metrics>,
+    /// Told of each page's jobs as the page is stored, so the executor starts the due
+    /// ones before the tick has fired every page, and the others as they come due.
+    events: Option<&'a JobEvents>,
 }
 
 impl Firing<'_> {
@@ -233,6 +248,11 @@ impl Firing<'_> {
                 continue;
             }
             inserted += fire.jobs.len();
+            if let Some(events) = self.events {
+                for job in &fire.jobs {
+                    events.queued_for(job.scheduled_for);
+                }
+            }
             if let Some(metrics) = self.metrics {
                 for at in plan.fires.iter().take(fire.jobs.len()) {
                     metrics.fired((enqueued_at - *at).to_std().unwrap_or_default());
@@ -346,5 +366,24 @@ impl Plan<'_> {
             next: self.next,
             jobs,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn ticks_fall_on_the_clock_grid() {
+        let tick = Duration::from_millis(200);
+        let at = |ms: i64| Utc.timestamp_millis_opt(1_700_000_000_000 + ms).unwrap();
+        assert_eq!(until_next_tick(tick, at(0)), Duration::from_millis(201));
+        assert_eq!(until_next_tick(tick, at(1)), Duration::from_millis(200));
+        assert_eq!(until_next_tick(tick, at(199)), Duration::from_millis(2));
+        assert_eq!(
+            until_next_tick(Duration::from_secs(1), at(999)),
+            Duration::from_millis(2)
+        );
     }
 }

@@ -37,6 +37,7 @@ pub fn start(
         stop.clone(),
         config.metrics.clone(),
         crate::tenancy::config::account_policies(&registry.runtime().config().accounts),
+        config.events.clone(),
     );
     let executor = executor::spawn(db.clone(), registry.clone(), config, stop.clone());
     vec![scheduler, executor]
