@@ -82,7 +82,17 @@ pub(crate) async fn claim<DB: Backend>(
         .bind(limit)
         .push(DB::CLAIM_CLOSE)
         .push(" RETURNING *");
-    let rows = q.fetch_all(&mut *s.conn().await?).await?;
+    let rows = if DB::CLAIM_PLAN.is_empty() {
+        q.fetch_all(&mut *s.conn().await?).await?
+    } else {
+        let mut tx = s.write_tx().await?;
+        for setting in DB::CLAIM_PLAN {
+            Sql::<DB>::new(setting).execute(&mut tx).await?;
+        }
+        let rows = q.fetch_all(&mut tx).await?;
+        tx.commit().await?;
+        rows
+    };
     let mut jobs = rows::all::<DB, _>(&rows, rows::job::<DB>)?;
     // RETURNING order is unspecified.
     jobs.sort_by_key(|j| (j.scheduled_for, j.id));
