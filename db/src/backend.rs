@@ -55,9 +55,9 @@ pub trait Backend: Database + sealed::Sealed {
     const CLAIM_OPEN: &'static str;
     /// See [`Self::CLAIM_OPEN`].
     const CLAIM_CLOSE: &'static str;
-    /// Settings for the claim statement alone, set in its transaction. Empty: the claim is
-    /// one statement outside a transaction.
-    const CLAIM_PLAN: &'static [&'static str];
+    /// A statement setting the planner for a node's claim alone, run in the claim's
+    /// transaction. `None`: the claim is one statement outside a transaction.
+    const CLAIM_PLAN: Option<&'static str>;
     /// Statement opening a read-only transaction that sees one snapshot of every table
     /// (backups): SQLite's deferred `BEGIN` (WAL keeps the snapshot of the first read),
     /// PostgreSQL's `REPEATABLE READ`.

@@ -62,10 +62,11 @@ impl Backend for Postgres {
     // ANALYZE), the planner thinks a handful are queued and prefers a bitmap scan of every
     // due job and a sort: 7-14 ms a claim with 20,000 queued instead of a fraction of a
     // millisecond. Without sorts and bitmap scans the ordered index walk is the only plan.
-    const CLAIM_PLAN: &'static [&'static str] = &[
-        "SET LOCAL enable_sort = off",
-        "SET LOCAL enable_bitmapscan = off",
-    ];
+    // (An agent's claim keeps the planner's choice: it takes only jobs pinned to it, which
+    // an ordered walk would look for past every other due job.)
+    const CLAIM_PLAN: Option<&'static str> = Some(
+        "SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)",
+    );
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const TABLES: &'static str = "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'";
     const FOREIGN_KEYS: &'static str = "SELECT c.relname::text AS child, r.relname::text AS parent FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname = current_schema()";

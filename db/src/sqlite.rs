@@ -84,7 +84,7 @@ impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const CLAIM_OPEN: &'static str = "id IN (";
     const CLAIM_CLOSE: &'static str = ")";
-    const CLAIM_PLAN: &'static [&'static str] = &[];
+    const CLAIM_PLAN: Option<&'static str> = None;
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'";
     const FOREIGN_KEYS: &'static str = "SELECT m.name AS child, f.\"table\" AS parent FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'";

@@ -391,6 +391,18 @@ async fn merged_inventory_page<DB: Backend>(
     decode: fn(&DB::Row) -> Result<InventoryEntry>,
 ) -> Result<(i64, Vec<InventoryEntry>)> {
     let push_filter = |q: &mut Sql<DB>| push_inventory_filter(q, filter);
+    // One endpoint may be listed under several SNI names with the same `host:port`: its
+    // id breaks the tie, so every page cuts the same total order. Store rows are unique
+    // by (store, alias) already and keep the order their index gives.
+    let descending = order.first().is_some_and(|(_, d)| *d);
+    let mut by_endpoint = order.to_vec();
+    by_endpoint.push((
+        Column {
+            name: "endpoint_id",
+            text: true,
+        },
+        descending,
+    ));
     let mut conn = s.conn().await?;
     let mut total = 0;
     for rows in [STORE_ROWS, SSL_ENDPOINT_ROWS] {
@@ -400,17 +412,21 @@ async fn merged_inventory_page<DB: Backend>(
     }
     let depth = skip.max(0).saturating_add(limit.max(0));
     let mut q = Sql::<DB>::new("SELECT * FROM (");
-    for (i, rows) in [STORE_ROWS, SSL_ENDPOINT_ROWS].into_iter().enumerate() {
+    let sources = [
+        (STORE_ROWS, order),
+        (SSL_ENDPOINT_ROWS, by_endpoint.as_slice()),
+    ];
+    for (i, (rows, source_order)) in sources.into_iter().enumerate() {
         if i > 0 {
             q.push(" UNION ALL ");
         }
         q.push(format_args!("SELECT * FROM (SELECT * FROM ({rows}) src"));
         push_filter(&mut q);
-        q.order_by(order).push(" LIMIT ").bind(depth);
+        q.order_by(source_order).push(" LIMIT ").bind(depth);
         q.push(format_args!(") first{i}"));
     }
     q.push(") inv");
-    q.order_by(order).page(skip, limit);
+    q.order_by(&by_endpoint).page(skip, limit);
     let found = q.fetch_all(&mut conn).await?;
     Ok((total, rows::all::<DB, _>(&found, decode)?))
 }

@@ -82,16 +82,19 @@ pub(crate) async fn claim<DB: Backend>(
         .bind(limit)
         .push(DB::CLAIM_CLOSE)
         .push(" RETURNING *");
-    let rows = if DB::CLAIM_PLAN.is_empty() {
-        q.fetch_all(&mut *s.conn().await?).await?
-    } else {
-        let mut tx = s.write_tx().await?;
-        for setting in DB::CLAIM_PLAN {
+    let plan = match claimant {
+        Claimant::Node(_) => DB::CLAIM_PLAN,
+        Claimant::Agent { .. } => None,
+    };
+    let rows = match plan {
+        None => q.fetch_all(&mut *s.conn().await?).await?,
+        Some(setting) => {
+            let mut tx = s.write_tx().await?;
             Sql::<DB>::new(setting).execute(&mut tx).await?;
+            let rows = q.fetch_all(&mut tx).await?;
+            tx.commit().await?;
+            rows
         }
-        let rows = q.fetch_all(&mut tx).await?;
-        tx.commit().await?;
-        rows
     };
     let mut jobs = rows::all::<DB, _>(&rows, rows::job::<DB>)?;
     // RETURNING order is unspecified.

@@ -437,6 +437,13 @@ pub async fn inventory_merges_stores_and_ssl_endpoints(db: Arc<dyn Database>) {
             o
         })
         .chain([seen("127.0.0.4", None)])
+        // One address serving two names: two endpoints listed as the same `host:port`.
+        .chain(["a.example", "b.example"].map(|sni| {
+            let mut o = seen("127.0.0.5", Some(&format!("SNI-{sni}")));
+            o.sni_name = sni.into();
+            o.certificate.as_mut().unwrap().not_after = days(40);
+            o
+        }))
         .collect();
     let mut stats = ScanStats::default();
     stats.count(ProbeStatus::CertificateFound);
@@ -453,13 +460,15 @@ pub async fn inventory_merges_stores_and_ssl_endpoints(db: Arc<dyn Database>) {
         rows.iter().map(|r| r.alias.clone()).collect()
     };
     let mut soonest = Vec::new();
-    for skip in [0, 2, 4, 6] {
+    let mut thumbprints = Vec::new();
+    for skip in [0, 2, 4, 6, 8] {
         let (total, rows) = db
             .list_inventory(&kylo, &Sort::default(), skip, 2)
             .await
             .unwrap();
-        assert_eq!(total, 6, "an endpoint without a certificate is not listed");
+        assert_eq!(total, 8, "an endpoint without a certificate is not listed");
         soonest.extend(aliases(&rows));
+        thumbprints.extend(rows.iter().map(|r| r.thumbprint.clone()));
     }
     assert_eq!(
         soonest,
@@ -469,12 +478,25 @@ pub async fn inventory_merges_stores_and_ssl_endpoints(db: Arc<dyn Database>) {
             "127.0.0.2:443",
             "s12",
             "127.0.0.3:443",
-            "s30"
+            "s30",
+            "127.0.0.5:443",
+            "127.0.0.5:443"
         ],
         "soonest expiry first, pages cut across stores and endpoints"
     );
+    // The two names of one address, a page each: both, once.
+    let mut tied: Vec<String> = Vec::new();
+    for skip in [6, 7] {
+        let (_, rows) = db
+            .list_inventory(&kylo, &Sort::default(), skip, 1)
+            .await
+            .unwrap();
+        tied.extend(rows.iter().map(|r| r.thumbprint.clone()));
+    }
+    tied.sort();
+    assert_eq!(tied, ["SNI-a.example", "SNI-b.example"], "{thumbprints:?}");
     let (_, latest) = db
-        .list_inventory(&kylo, &Sort::by("not_after", true), 1, 3)
+        .list_inventory(&kylo, &Sort::by("not_after", true), 3, 3)
         .await
         .unwrap();
     assert_eq!(aliases(&latest), ["127.0.0.3:443", "s12", "127.0.0.2:443"]);
@@ -519,7 +541,7 @@ pub async fn inventory_merges_stores_and_ssl_endpoints(db: Arc<dyn Database>) {
         .list_inventory(&bounded, &Sort::default(), 0, 10)
         .await
         .unwrap();
-    assert_eq!(rows.len(), 6, "the bound limits the count, not the page");
+    assert_eq!(rows.len(), 8, "the bound limits the count, not the page");
     assert_eq!(
         Total::of(counted, Some(4)),
         Total {

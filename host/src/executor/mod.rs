@@ -316,9 +316,10 @@ async fn claim_loop(
         while let Some(ended) = tasks.try_join_next_with_id() {
             reap(ended, shared, tx, task_jobs);
         }
-        // Jobs queued here for later that came due are claimed now.
+        // Jobs queued here for later that came due are claimed now (unless the database
+        // is failing: its backoff stands).
         let (came_due, next_due) = cfg.events.due_wakes();
-        if came_due {
+        if came_due && failures == 0 {
             idle_claims = 0;
             next_claim = next_claim.min(Instant::now());
         }
@@ -333,6 +334,7 @@ async fn claim_loop(
                     jobs,
                     drained,
                     others_idle,
+                    queue_empty,
                 }) => {
                     failures = 0;
                     if others_idle {
@@ -340,8 +342,9 @@ async fn claim_loop(
                     }
                     // Poll again only once the queue ran dry (or nothing could be taken);
                     // an account held back at its share claims again as its jobs end.
-                    // An empty queue is polled less and less often.
-                    idle_claims = if drained && jobs.is_empty() {
+                    // An empty queue is polled less and less often; a queue that only
+                    // holds jobs of accounts at their share is not empty.
+                    idle_claims = if queue_empty && jobs.is_empty() {
                         idle_claims.saturating_add(1)
                     } else {
                         0
@@ -370,7 +373,7 @@ async fn claim_loop(
                 reap(ended, shared, tx, task_jobs);
             }
             _ = tokio::time::sleep_until(wake) => {}
-            _ = cfg.events.wait_queued() => {
+            _ = cfg.events.wait_queued(), if failures == 0 => {
                 idle_claims = 0;
                 next_claim = next_claim.min(Instant::now());
             }
@@ -396,6 +399,10 @@ struct Claimed {
     drained: bool,
     /// Accounts were at their share and no other account had a due job.
     others_idle: bool,
+    /// A claim open to every account ran and found fewer due jobs than it asked for: the
+    /// queue has nothing more for this node. (Not so when only accounts below their share
+    /// were asked, or no slot was spare for the others.)
+    queue_empty: bool,
 }
 
 /// Claims up to `want` jobs, first of the accounts below their share; then, if slots
@@ -426,6 +433,7 @@ async fn claim_fairly(
     };
     let others_idle = !at_cap.is_empty() && ask_others && jobs.is_empty();
     let mut drained = jobs.len() < want;
+    let mut queue_empty = at_cap.is_empty() && drained;
     let spare = free
         .saturating_sub(jobs.len())
         .saturating_sub(fair.reserve)
@@ -436,12 +444,14 @@ async fn claim_fairly(
             .claim_jobs(&cfg.node_id, Utc::now(), spare as i64, lease)
             .await?;
         drained = more.len() < spare;
+        queue_empty = drained;
         jobs.extend(more);
     }
     Ok(Claimed {
         jobs,
         drained,
         others_idle,
+        queue_empty,
     })
 }
 
