@@ -60,13 +60,14 @@ async fn target_lock(s: &TestServer, moto: &Moto) {
     .await;
 
     let waiting = run_now(s, &waits).await;
-    let job = job_until(s, &waiting, |j| {
-        j["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("waiting for"))
-    })
-    .await;
-    assert_eq!(job["status"], "queued", "{job}");
+    // Between its checks of the target it is queued; during one, for a moment, running.
+    let waits_queued = |j: &Value| {
+        j["status"] == "queued"
+            && j["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("waiting for"))
+    };
+    let job = job_until(s, &waiting, waits_queued).await;
     assert!(
         job["message"]
             .as_str()
@@ -88,10 +89,9 @@ async fn target_lock(s: &TestServer, moto: &Moto) {
 
     // Still waiting a few seconds on (it came back and found the target busy again).
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let (_, job) = s
-        .get(&s.admin, &format!("/api/v1/scheduler/jobs/{waiting}"))
-        .await;
-    assert_eq!(job["status"], "queued", "{job}");
+    let job = job_until(s, &waiting, waits_queued).await;
+    assert!(job["result"].is_null(), "{job}");
+    assert_eq!(job["attempt"], 0, "still no attempt spent: {job}");
 
     // The other job ends: the waiting one runs.
     s.execute_sql("DELETE FROM target_locks WHERE target = 'cloud:admin:aws'")
