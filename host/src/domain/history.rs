@@ -346,9 +346,8 @@ impl Service {
             );
         }
         self.db.reschedule_jobs(caller.scope(), &reruns).await?;
-        for (_, job) in &reruns {
-            self.events.queued_for(job.scheduled_for);
-        }
+        self.events
+            .queued_for(reruns.iter().map(|(_, job)| job.scheduled_for));
         Ok(())
     }
 }

@@ -231,7 +231,7 @@ impl Service {
                 ),
                 other => other.into(),
             })?;
-        self.events.queued_for(due);
+        self.events.queued_for([due]);
         self.job(caller, new_id).await
     }
 
@@ -245,9 +245,7 @@ impl Service {
         let now = Utc::now();
         let rows: Vec<NewJob> = jobs.into_iter().map(|j| j.build(account, now)).collect();
         self.db.insert_jobs(&rows).await?;
-        for job in &rows {
-            self.events.queued_for(job.scheduled_for);
-        }
+        self.events.queued_for(rows.iter().map(|j| j.scheduled_for));
         Ok(rows.iter().map(|j| j.id).collect())
     }
 

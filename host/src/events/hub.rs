@@ -2,10 +2,10 @@
 //! and latest progress, so a stream opened mid-job starts with what came before.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -228,28 +228,32 @@ impl JobEvents {
         self.inner.queued.notify_one();
     }
 
-    /// A job was queued in this process to start at `at` (a fire's jitter, a retry's
-    /// backoff, a maintenance window): this node's executor claims when it comes due.
-    pub fn queued_for(&self, at: DateTime<Utc>) {
-        let Ok(delay) = (at - Utc::now()).to_std() else {
-            return self.queued();
-        };
-        if delay.is_zero() {
-            return self.queued();
-        }
-        if delay > WAKE_HORIZON {
-            return;
-        }
-        // The first step boundary at or after the job is due.
-        let slot = self
-            .step(tokio::time::Instant::now() + delay)
-            .saturating_add(1);
+    /// Jobs were queued in this process to start at these times (now, or later for a
+    /// fire's jitter, a retry's backoff, a maintenance window): this node's executor
+    /// claims each when it comes due.
+    pub fn queued_for(&self, due: impl IntoIterator<Item = DateTime<Utc>>) {
+        let (now, clock) = (Utc::now(), tokio::time::Instant::now());
+        let mut due_now = false;
+        let mut soonest = None::<u64>;
         let mut wakes = self.wakes();
         let earliest = wakes.first().copied();
-        wakes.insert(slot);
+        for at in due {
+            match (at - now).to_std() {
+                Ok(delay) if !delay.is_zero() => {
+                    if delay <= WAKE_HORIZON {
+                        // The first step boundary at or after the job is due.
+                        let slot = self.step(clock + delay).saturating_add(1);
+                        wakes.insert(slot);
+                        soonest = Some(soonest.map_or(slot, |s| s.min(slot)));
+                    }
+                }
+                _ => due_now = true,
+            }
+        }
         drop(wakes);
         // The executor sleeps until the earliest wake it knew of; a sooner one needs it up.
-        if earliest.is_none_or(|e| e > slot) {
+        let sooner = soonest.is_some_and(|s| earliest.is_none_or(|e| e > s));
+        if due_now || sooner {
             self.inner.queued.notify_one();
         }
     }
@@ -378,11 +382,11 @@ mod tests {
         let hub = JobEvents::new();
         assert_eq!(hub.due_wakes(), (false, None));
         let t0 = tokio::time::Instant::now();
-        hub.queued_for(Utc::now() + chrono::Duration::milliseconds(300));
-        hub.queued_for(Utc::now() + chrono::Duration::milliseconds(303));
-        hub.queued_for(Utc::now() + chrono::Duration::milliseconds(900));
+        hub.queued_for([Utc::now() + chrono::Duration::milliseconds(300)]);
+        hub.queued_for([Utc::now() + chrono::Duration::milliseconds(303)]);
+        hub.queued_for([Utc::now() + chrono::Duration::milliseconds(900)]);
         // Past the horizon: the idle poll finds it.
-        hub.queued_for(Utc::now() + chrono::Duration::minutes(10));
+        hub.queued_for([Utc::now() + chrono::Duration::minutes(10)]);
         // A sooner wake than any known one wakes the waiting executor to sleep shorter.
         tokio::time::timeout(Duration::from_millis(50), hub.wait_queued())
             .await
@@ -404,7 +408,7 @@ mod tests {
         tokio::time::sleep_until(second).await;
         assert_eq!(hub.due_wakes(), (true, None), "the far one is not kept");
         // Due already: a plain wake-up.
-        hub.queued_for(Utc::now() - chrono::Duration::seconds(1));
+        hub.queued_for([Utc::now() - chrono::Duration::seconds(1)]);
         tokio::time::timeout(Duration::from_millis(50), hub.wait_queued())
             .await
             .expect("woken");

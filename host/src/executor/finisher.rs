@@ -72,7 +72,7 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
                     if !retry.not_run {
                         shared.metrics.job_retried(&job.operation);
                     }
-                    shared.events.queued_for(at);
+                    shared.events.queued_for([at]);
                 }
                 match written {
                     // Waiting (for a store's lock) is routine; a failed attempt is not.

@@ -249,9 +249,7 @@ impl Firing<'_> {
             }
             inserted += fire.jobs.len();
             if let Some(events) = self.events {
-                for job in &fire.jobs {
-                    events.queued_for(job.scheduled_for);
-                }
+                events.queued_for(fire.jobs.iter().map(|j| j.scheduled_for));
             }
             if let Some(metrics) = self.metrics {
                 for at in plan.fires.iter().take(fire.jobs.len()) {
