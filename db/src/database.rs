@@ -358,7 +358,8 @@ pub trait Database: Send + Sync {
         lease: Duration,
     ) -> Result<Vec<Job>>;
     /// [`claim_jobs`](Self::claim_jobs), leaving out the jobs of `exclude_accounts` (those
-    /// at their share of the node's slots).
+    /// at their share of the node's slots). Reads only the other accounts' due jobs, so it
+    /// stays cheap however long the backlog of the accounts left out.
     async fn claim_jobs_except(
         &self,
         node_id: &str,
@@ -378,6 +379,10 @@ pub trait Database: Send + Sync {
     /// Records outcomes in one statement per batch. Each applies only if its job is still
     /// running on its `node_id`; returns how many applied.
     async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64>;
+    /// [`finish_jobs`](Self::finish_jobs), and in the same transaction appends to the audit
+    /// log the entry paired with each outcome that applied: an outcome is audited exactly
+    /// when it is recorded.
+    async fn finish_jobs_audited(&self, finishes: &[(JobFinish, NewAuditEntry)]) -> Result<u64>;
     /// Puts a job running on `retry.node_id` (in `retry.attempt`) back in the queue, due
     /// at `retry.at`, with its message; the attempt's logs are appended, so the history
     /// keeps every attempt. Returns false if the job is not running on that node in that

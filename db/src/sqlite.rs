@@ -85,6 +85,8 @@ impl Backend for Sqlite {
     const CLAIM_OPEN: &'static str = "id IN (";
     const CLAIM_CLOSE: &'static str = ")";
     const CLAIM_PLAN: Option<&'static str> = None;
+    const KEYED_PLAN: Option<&'static str> = None;
+    const RANGES_AS_UNION: bool = true;
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'";
     const FOREIGN_KEYS: &'static str = "SELECT m.name AS child, f.\"table\" AS parent FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'";
@@ -150,6 +152,10 @@ impl Backend for Sqlite {
 
     fn sort_text(column: &str) -> String {
         column.to_owned()
+    }
+
+    fn indexed(table: &str, index: &str) -> String {
+        format!("{table} INDEXED BY {index}")
     }
 
     fn byte_length(expr: &str) -> String {

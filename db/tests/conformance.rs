@@ -153,6 +153,7 @@ conformance!(
     executor::claim_semantics,
     executor::concurrent_claimers,
     executor::finish_only_if_still_running_on_node,
+    executor::finish_audits_what_applied,
     executor::leases_and_progress,
     recovery::retry,
     recovery::an_attempt_that_did_not_run_is_not_counted,

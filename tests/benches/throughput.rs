@@ -10,6 +10,8 @@
 //!
 //! `KW_BENCH_ONLY` names the rows to run (`keywarden-sqlite`, `keywarden-postgres`,
 //! `apalis-sqlite`, `apalis-postgres`, comma-separated); every row runs without it.
+//! `KW_BENCH_TIMELINE=1` prints, for Keywarden's rows, how many jobs started and finished
+//! in each 100 ms after `T` (where a run stalls).
 //!
 //! Every run enqueues N jobs that all fall due at one instant `T` a little in the future,
 //! starts the workers before `T`, and measures from `T` until every job is stored as
@@ -90,7 +92,8 @@ fn instant_of(t: DateTime<Utc>) -> Instant {
     Instant::now() + ahead
 }
 
-/// Keywarden: N jobs due at `T` inserted in batches of 1000, the executor with the noop
+/// Keywarden: N jobs due at `T` inserted in batches of 1000 and announced to the executor
+/// (due at `T`, as the server's enqueue announces its jobs), the executor with the noop
 /// plugin, done when `list_jobs(status = completed)` counts N.
 async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usize) -> Row {
     let registry = db::registry("").await;
@@ -130,6 +133,9 @@ async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usi
     cfg.concurrency = concurrency;
     // Claims as large as apalis's fetches (its buffer size is the concurrency).
     cfg.batch = concurrency;
+    // Announced as the server's enqueue announces what it queues: the executor claims at
+    // `T` rather than at its next idle poll (up to `idle_poll`, 1 s, after `T`).
+    cfg.events.queued_for([due]);
     let token = CancellationToken::new();
     let handle = executor::spawn(db.clone(), registry, cfg, token.clone());
 
@@ -173,6 +179,26 @@ async fn keywarden(name: &str, db: Arc<dyn Database>, n: usize, concurrency: usi
         .max()
         .expect("finished jobs");
     let secs = (last - due).num_microseconds().expect("duration") as f64 / 1e6;
+    if std::env::var("KW_BENCH_TIMELINE").is_ok() {
+        let mut starts = std::collections::BTreeMap::<i64, (usize, usize)>::new();
+        for j in &all {
+            if let Some(s) = j.started_at {
+                starts
+                    .entry((s - due).num_milliseconds() / 100)
+                    .or_default()
+                    .0 += 1;
+            }
+            if let Some(f) = j.finished_at {
+                starts
+                    .entry((f - due).num_milliseconds() / 100)
+                    .or_default()
+                    .1 += 1;
+            }
+        }
+        for (slot, (s, f)) in starts {
+            eprintln!("  {:>5} ms: started {s:>5} finished {f:>5}", slot * 100);
+        }
+    }
     Row::new(name, n, secs, latencies)
 }
 

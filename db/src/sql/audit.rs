@@ -17,16 +17,31 @@ pub(crate) async fn append<DB: Backend>(
         return Ok(Vec::new());
     }
     let mut tx = s.write_tx().await?;
+    let appended = append_in::<DB>(&mut tx, entries).await?;
+    tx.commit().await?;
+    Ok(appended)
+}
+
+/// [`append`] inside the caller's write transaction, so what is audited and what it
+/// records commit together. Call it last in the transaction: the counter row stays locked
+/// (every other append waits) until the commit.
+pub(crate) async fn append_in<DB: Backend>(
+    tx: &mut DB::Connection,
+    entries: &[NewAuditEntry],
+) -> Result<Vec<AuditEntry>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
     let n = i64::try_from(entries.len()).unwrap_or(i64::MAX);
     let mut reserve = Sql::<DB>::new("UPDATE counters SET value = value + ");
     reserve
         .bind(n)
         .push(" WHERE name = 'audit_seq' RETURNING value");
-    let last = reserve.fetch_int(&mut tx, "value").await?;
+    let last = reserve.fetch_int(tx, "value").await?;
     let first = last - n + 1;
     let mut previous = Sql::<DB>::new("SELECT hash FROM audit_log WHERE seq = ");
     previous.bind(first - 1);
-    let mut prev_hash = match previous.fetch_optional(&mut tx).await? {
+    let mut prev_hash = match previous.fetch_optional(tx).await? {
         Some(row) => crate::backend::Cols::<DB>(&row).text("hash")?,
         None => AUDIT_GENESIS.to_owned(),
     };
@@ -65,9 +80,8 @@ pub(crate) async fn append<DB: Backend>(
                 e.hash.as_str().into(),
             ]);
         }
-        q.execute(&mut tx).await?;
+        q.execute(tx).await?;
     }
-    tx.commit().await?;
     Ok(appended)
 }
 

@@ -2,6 +2,7 @@
 //! Every operation is one statement (or one short transaction) per batch, whatever the
 //! batch size.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,11 +11,11 @@ use uuid::Uuid;
 use super::{SqlDatabase, micros, rows};
 use crate::backend::{Backend, Sql, Val};
 use crate::error::{DbError, Result};
-use crate::model::{Job, JobFinish, JobRetry, truncate_micros};
+use crate::model::{Job, JobFinish, JobRetry, NewAuditEntry, truncate_micros};
 
-/// Rows per finish statement (9 binds each).
+/// Rows per finish statement (11 binds each).
 const FINISH_CHUNK: usize = 256;
-/// Ids per lease-renewal statement.
+/// Jobs per lease-renewal statement (3 binds each).
 const RENEW_CHUNK: usize = 500;
 
 /// Which queued jobs a claim may take.
@@ -59,33 +60,52 @@ pub(crate) async fn claim<DB: Backend>(
         .push(", attempt = attempt + 1, updated_at = ")
         .bind(now_us)
         .push(" WHERE ")
-        .push(DB::CLAIM_OPEN)
-        .push("SELECT id FROM jobs WHERE status = 'queued' AND scheduled_for <= ")
-        .bind(now_us)
-        .push(" AND ");
-    match claimant {
-        Claimant::Node(_) => {
-            q.push("(run_on = 'any' OR run_on = ").bind(node).push(")");
+        .push(DB::CLAIM_OPEN);
+    // The ordered walk of the queue index suits a node's claim open to every account.
+    // One leaving accounts out reads the others' ranges of `jobs_queue_account` instead:
+    // a walk would pass every due job of the accounts left out (all of a long backlog,
+    // each time a node at its share looks for other accounts' jobs).
+    let ranges = account_ranges(exclude_accounts);
+    let node_walk = matches!(claimant, Claimant::Node(_)) && ranges.is_empty();
+    if ranges.is_empty() || !DB::RANGES_AS_UNION {
+        let from = if node_walk {
+            DB::indexed("jobs", "jobs_queue")
+        } else if ranges.is_empty() {
+            "jobs".to_owned()
+        } else {
+            DB::indexed("jobs", "jobs_queue_account")
+        };
+        q.push(format!("SELECT id FROM {from} WHERE "));
+        due(&mut q, claimant, now_us);
+        if !ranges.is_empty() {
+            q.push(" AND (");
+            for (i, range) in ranges.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                in_range(&mut q, *range);
+            }
+            q.push(")");
         }
-        Claimant::Agent { id, account } => {
-            q.push("run_on = ")
-                .bind(id)
-                .push(" AND account_id = ")
-                .bind(account);
+    } else {
+        q.push("SELECT id FROM (");
+        for (i, range) in ranges.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            let from = DB::indexed("jobs", "jobs_queue_account");
+            q.push(format!("SELECT id, scheduled_for FROM {from} WHERE "));
+            due(&mut q, claimant, now_us);
+            q.push(" AND ");
+            in_range(&mut q, *range);
         }
-    }
-    if !exclude_accounts.is_empty() {
-        q.push(" AND account_id NOT IN ")
-            .bind_list(exclude_accounts.iter().map(String::as_str));
+        q.push(")");
     }
     q.push(" ORDER BY scheduled_for, id LIMIT ")
         .bind(limit)
         .push(DB::CLAIM_CLOSE)
         .push(" RETURNING *");
-    let plan = match claimant {
-        Claimant::Node(_) => DB::CLAIM_PLAN,
-        Claimant::Agent { .. } => None,
-    };
+    let plan = if node_walk { DB::CLAIM_PLAN } else { None };
     let rows = match plan {
         None => q.fetch_all(&mut *s.conn().await?).await?,
         Some(setting) => {
@@ -102,34 +122,109 @@ pub(crate) async fn claim<DB: Backend>(
     Ok(jobs)
 }
 
+/// Appends the condition of a due job the claimant may take: queued, due at `now_us`,
+/// for any node or pinned to this one (an agent: pinned to it, in its account).
+fn due<DB: Backend>(q: &mut Sql<DB>, claimant: Claimant<'_>, now_us: i64) {
+    q.push("status = 'queued' AND scheduled_for <= ")
+        .bind(now_us)
+        .push(" AND ");
+    match claimant {
+        Claimant::Node(node) => {
+            q.push("(run_on = 'any' OR run_on = ").bind(node).push(")");
+        }
+        Claimant::Agent { id, account } => {
+            q.push("run_on = ")
+                .bind(id)
+                .push(" AND account_id = ")
+                .bind(account);
+        }
+    }
+}
+
+/// Account ids strictly between two bounds in byte order (`None`: unbounded).
+type AccountRange<'a> = (Option<&'a str>, Option<&'a str>);
+
+/// Every account but `accounts`, as the open ranges between them in byte order (none
+/// when nothing is left out): ranges an index on `account_id` answers without reading
+/// the accounts left out, where `NOT IN` is checked row by row.
+fn account_ranges(accounts: &[String]) -> Vec<AccountRange<'_>> {
+    if accounts.is_empty() {
+        return Vec::new();
+    }
+    let mut bounds: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let lows = std::iter::once(None).chain(bounds.iter().copied().map(Some));
+    let highs = bounds
+        .iter()
+        .copied()
+        .map(Some)
+        .chain(std::iter::once(None));
+    lows.zip(highs).collect()
+}
+
+/// Appends `(account_id > low AND account_id < high)`, compared bytewise.
+fn in_range<DB: Backend>(q: &mut Sql<DB>, (low, high): AccountRange<'_>) {
+    let column = DB::sort_text("account_id");
+    q.push("(");
+    if let Some(low) = low {
+        q.push(format!("{column} > ")).bind(low);
+    }
+    if let Some(high) = high {
+        if low.is_some() {
+            q.push(" AND ");
+        }
+        q.push(format!("{column} < ")).bind(high);
+    }
+    if low.is_none() && high.is_none() {
+        q.push("1 = 1");
+    }
+    q.push(")");
+}
+
 pub(crate) async fn renew_leases<DB: Backend>(
     s: &SqlDatabase<DB>,
     node: &str,
     jobs: &[(Uuid, i32)],
     until: DateTime<Utc>,
 ) -> Result<u64> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
     let mut renewed = 0;
-    let mut conn = s.conn().await?;
+    let mut jobs = jobs.to_vec();
+    jobs.sort_unstable();
+    let mut tx = s.write_tx().await?;
+    keyed_plan::<DB>(&mut tx).await?;
     for chunk in jobs.chunks(RENEW_CHUNK) {
-        let mut q = Sql::<DB>::new("UPDATE jobs SET lease_expires_at = ");
-        q.bind(until)
-            .push(" WHERE status = 'running' AND processing_node = ")
-            .bind(node)
-            .push(" AND (");
+        // The batch joined by id (see `Backend::KEYED_PLAN`); `was` is the status a job
+        // must still have.
+        let mut q = Sql::<DB>::new("WITH v (id, attempt, was) AS (VALUES ");
         for (i, (id, attempt)) in chunk.iter().enumerate() {
             if i > 0 {
-                q.push(" OR ");
+                q.push(", ");
             }
-            q.push("(id = ")
-                .bind(*id)
-                .push(" AND attempt = ")
-                .bind(i64::from(*attempt))
-                .push(")");
+            q.bind_list::<Val>([(*id).into(), i64::from(*attempt).into(), "running".into()]);
         }
-        q.push(")");
-        renewed += q.execute(&mut conn).await?;
+        q.push(") UPDATE jobs SET lease_expires_at = ")
+            .bind(until)
+            .push(
+                " FROM v WHERE jobs.id = v.id AND jobs.attempt = v.attempt \
+                 AND jobs.status = v.was AND jobs.processing_node = ",
+            )
+            .bind(node);
+        renewed += q.execute(&mut tx).await?;
     }
+    tx.commit().await?;
     Ok(renewed)
+}
+
+/// Runs the backend's [`Backend::KEYED_PLAN`] in the transaction, if it has one.
+async fn keyed_plan<DB: Backend>(conn: &mut DB::Connection) -> Result<()> {
+    if let Some(setting) = DB::KEYED_PLAN {
+        Sql::<DB>::new(setting).execute(conn).await?;
+    }
+    Ok(())
 }
 
 fn validate(f: &JobFinish) -> Result<()> {
@@ -142,27 +237,41 @@ fn validate(f: &JobFinish) -> Result<()> {
     Ok(())
 }
 
+/// Records the outcomes that still apply and, in the same transaction, appends the
+/// audit entry given with each of those (none for one that did not apply: another node
+/// recovered that job and its record stands). Returns how many applied.
+///
+/// Rows are written in id order, as [`renew_leases`] writes them: a finish and a lease
+/// renewal of the same running jobs then wait for each other instead of deadlocking
+/// (PostgreSQL lets a deadlock stand for a second before it cancels one of them).
 pub(crate) async fn finish<DB: Backend>(
     s: &SqlDatabase<DB>,
-    finishes: &[JobFinish],
+    finishes: &[(&JobFinish, Option<&NewAuditEntry>)],
 ) -> Result<u64> {
-    for f in finishes {
+    for (f, _) in finishes {
         validate(f)?;
     }
+    if finishes.is_empty() {
+        return Ok(0);
+    }
     let now = truncate_micros(Utc::now());
-    let mut applied = 0;
-    let mut conn = s.conn().await?;
-    for chunk in finishes.chunks(FINISH_CHUNK) {
-        // One UPDATE ... FROM (VALUES ...) per chunk; the join condition is the
-        // "still running on the reporting node" guard.
+    let mut applied: HashSet<Uuid> = HashSet::with_capacity(finishes.len());
+    let mut ordered = finishes.to_vec();
+    ordered.sort_unstable_by_key(|(f, _)| f.id);
+    let mut tx = s.write_tx().await?;
+    keyed_plan::<DB>(&mut tx).await?;
+    for chunk in ordered.chunks(FINISH_CHUNK) {
+        // One UPDATE ... FROM (VALUES ...) per chunk, joined by id (see
+        // `Backend::KEYED_PLAN`); the rest of the join condition is the "still running on
+        // the reporting node, in that attempt" guard (`was`: the status it must have).
         let mut q = Sql::<DB>::new(
-            "WITH v (id, node, attempt, status, result, message, details, logs, pdone, ptotal) AS (VALUES ",
+            "WITH v (id, node, attempt, status, result, message, details, logs, pdone, ptotal, was) AS (VALUES ",
         );
-        for (i, f) in chunk.iter().enumerate() {
+        for (i, (f, _)) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
-            let vals: [Val; 10] = [
+            q.bind_list::<Val>([
                 f.id.into(),
                 (&f.node_id).into(),
                 f.attempt.map(i64::from).into(),
@@ -173,8 +282,8 @@ pub(crate) async fn finish<DB: Backend>(
                 rows::encode_logs(&f.logs).into(),
                 f.progress.map(|p| p.done).into(),
                 f.progress.map(|p| p.total).into(),
-            ];
-            q.bind_list(vals);
+                "running".into(),
+            ]);
         }
         q.push(
             ") UPDATE jobs SET status = v.status, result = v.result, message = v.message, \
@@ -188,11 +297,21 @@ pub(crate) async fn finish<DB: Backend>(
         .bind(now)
         .push(
             " FROM v WHERE jobs.id = v.id AND jobs.processing_node = v.node \
-             AND jobs.status = 'running' AND (v.attempt IS NULL OR jobs.attempt = v.attempt)",
+             AND jobs.status = v.was AND (v.attempt IS NULL OR jobs.attempt = v.attempt) \
+             RETURNING jobs.id",
         );
-        applied += q.execute(&mut conn).await?;
+        for row in q.fetch_all(&mut tx).await? {
+            applied.insert(crate::backend::Cols::<DB>(&row).uuid("id")?);
+        }
     }
-    Ok(applied)
+    let entries: Vec<NewAuditEntry> = finishes
+        .iter()
+        .filter(|(f, _)| applied.contains(&f.id))
+        .filter_map(|(_, entry)| entry.cloned())
+        .collect();
+    super::audit::append_in::<DB>(&mut tx, &entries).await?;
+    tx.commit().await?;
+    Ok(applied.len() as u64)
 }
 
 pub(crate) async fn retry<DB: Backend>(s: &SqlDatabase<DB>, r: &JobRetry) -> Result<bool> {
@@ -335,4 +454,41 @@ async fn recover_lost<DB: Backend>(
     rows.extend(requeue.fetch_all(&mut tx).await?);
     tx.commit().await?;
     rows::all::<DB, _>(&rows, rows::job::<DB>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accounts_not_left_out_are_the_ranges_between_those_left_out() {
+        assert!(account_ranges(&[]).is_empty());
+        let left_out = ["b", "B", "a", "b"].map(String::from);
+        assert_eq!(
+            account_ranges(&left_out),
+            [
+                (None, Some("B")),
+                (Some("B"), Some("a")),
+                (Some("a"), Some("b")),
+                (Some("b"), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_claim_reads_the_queue_through_its_index_on_sqlite() {
+        let mut q = Sql::<sqlx::Sqlite>::new("");
+        in_range(&mut q, (Some("a"), None));
+        assert_eq!(q.into_inner().sql(), "(account_id > ?)");
+        assert_eq!(
+            <sqlx::Sqlite as Backend>::indexed("jobs", "jobs_queue"),
+            "jobs INDEXED BY jobs_queue"
+        );
+        let mut q = Sql::<sqlx::Postgres>::new("");
+        in_range(&mut q, (Some("a"), Some("b")));
+        assert_eq!(
+            q.into_inner().sql(),
+            "(account_id COLLATE \"C\" > $1 AND account_id COLLATE \"C\" < $2)"
+        );
+    }
 }

@@ -464,7 +464,12 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         exec::renew_leases(self, node_id, jobs, until).await
     }
     async fn finish_jobs(&self, finishes: &[JobFinish]) -> Result<u64> {
-        exec::finish(self, finishes).await
+        let unaudited: Vec<_> = finishes.iter().map(|f| (f, None)).collect();
+        exec::finish(self, &unaudited).await
+    }
+    async fn finish_jobs_audited(&self, finishes: &[(JobFinish, NewAuditEntry)]) -> Result<u64> {
+        let audited: Vec<_> = finishes.iter().map(|(f, e)| (f, Some(e))).collect();
+        exec::finish(self, &audited).await
     }
     async fn retry_job(&self, retry: &JobRetry) -> Result<bool> {
         exec::retry(self, retry).await

@@ -5,7 +5,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden_db::{Database, DbError, JobFinish, JobResult, JobStatus, NewJob, Progress, RunOn};
+use keywarden_db::{
+    AuditFilter, Database, DbError, JobFinish, JobResult, JobStatus, NewAuditEntry, NewJob,
+    Progress, RunOn,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -323,4 +326,139 @@ pub async fn claims_leave_out_accounts(db: Arc<dyn Database>) {
         2,
         "the busy account's jobs when nothing is left out"
     );
+
+    // Several accounts left out, and accounts before, between and after them in byte
+    // order (which differs from most locales' order: "B" < "a" < "busy" < "busy2" < "é").
+    let mut jobs = Vec::new();
+    for (i, account) in ["B", "a", "busy", "busy2", "c", "é", "zz", ""]
+        .iter()
+        .enumerate()
+    {
+        let mut j = new_job("k", &format!("{account}-{i}"), t(10 + i as i64), t(10));
+        j.account_id = (*account).into();
+        jobs.push(j);
+    }
+    let mut later = new_job("k", "later", t(100), t(10));
+    later.account_id = "c".into();
+    let mut pinned = new_job("k", "pinned", t(10), t(10));
+    pinned.account_id = "c".into();
+    pinned.run_on = RunOn::Node("node-b".into());
+    db.insert_jobs(&jobs).await.unwrap();
+    db.insert_jobs(&[later, pinned]).await.unwrap();
+    let left_out = ["busy2", "a", "é", "a"].map(String::from);
+    let claimed = db
+        .claim_jobs_except("node-a", t(50), 10, LEASE, &left_out)
+        .await
+        .unwrap();
+    let accounts: Vec<&str> = claimed.iter().map(|j| j.account_id.as_str()).collect();
+    assert_eq!(accounts, ["B", "busy", "c", "zz", ""], "in due order");
+    // A limit smaller than what is due takes the earliest.
+    let rest = db
+        .claim_jobs_except("node-a", t(50), 1, LEASE, &["a".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter()
+            .map(|j| j.account_id.as_str())
+            .collect::<Vec<_>>(),
+        ["busy2"]
+    );
+}
+
+/// An outcome and its audit entry commit together: the entries of outcomes that applied
+/// are appended in batch order, chained to what was there; an outcome that did not apply
+/// (another node's job, a finished job) leaves no entry.
+pub async fn finish_audits_what_applied(db: Arc<dyn Database>) {
+    let (j1, j2, j3) = (
+        new_job("k", "1", t(0), t(0)),
+        new_job("k", "2", t(0), t(0)),
+        new_job("k", "3", t(0), t(0)),
+    );
+    db.insert_jobs(&[j1.clone(), j2.clone(), j3.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        db.claim_jobs("node-a", t(1), 3, LEASE).await.unwrap().len(),
+        3
+    );
+    let earlier = db
+        .append_audit(&[entry("k", "config updated", "c1")])
+        .await
+        .unwrap();
+    assert_eq!(db.finish_jobs_audited(&[]).await.unwrap(), 0);
+
+    let audited = |f: JobFinish| {
+        let e = NewAuditEntry::job_outcome("k", "rotation", &f);
+        (f, e)
+    };
+    let batch = [
+        audited(finish(j1.id, "node-a", JobStatus::Completed)),
+        audited(finish(j2.id, "node-b", JobStatus::Completed)), // not node-b's job
+        audited(finish(j3.id, "node-a", JobStatus::Failed)),
+    ];
+    assert_eq!(db.finish_jobs_audited(&batch).await.unwrap(), 2);
+    assert_eq!(
+        db.get_job(None, j2.id).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
+    let (n, log) = db.list_audit(&AuditFilter::default(), 10).await.unwrap();
+    assert_eq!(n, 3, "{log:?}");
+    let targets: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e.entry.action.as_str(), e.entry.target.as_str()))
+        .collect();
+    let (t1, t3) = (j1.id.to_string(), j3.id.to_string());
+    assert_eq!(
+        targets,
+        [
+            ("config updated", "c1"),
+            ("job completed", t1.as_str()),
+            ("job failed", t3.as_str())
+        ]
+    );
+    assert_eq!(log[1].prev_hash, earlier[0].hash, "chained to the log");
+    assert_eq!(log[2].prev_hash, log[1].hash);
+    assert_eq!(log[1].entry.detail["operation"], "rotation");
+
+    // Finished already: neither recorded again nor audited again.
+    assert_eq!(
+        db.finish_jobs_audited(&[audited(finish(j1.id, "node-a", JobStatus::Cancelled))])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        db.list_audit(&AuditFilter::default(), 10).await.unwrap().0,
+        3
+    );
+    // A batch with an invalid outcome writes nothing.
+    let mut bad = finish(j2.id, "node-a", JobStatus::Completed);
+    bad.status = JobStatus::Running;
+    let err = db
+        .finish_jobs_audited(&[
+            audited(finish(j2.id, "node-a", JobStatus::Completed)),
+            audited(bad),
+        ])
+        .await;
+    assert!(matches!(err, Err(DbError::Invalid(_))), "{err:?}");
+    assert_eq!(
+        db.get_job(None, j2.id).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
+    assert_eq!(
+        db.list_audit(&AuditFilter::default(), 10).await.unwrap().0,
+        3
+    );
+}
+
+fn entry(account: &str, action: &str, target: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at: chrono::Utc::now(),
+        account_id: account.into(),
+        token_id: None,
+        action: action.into(),
+        target: target.into(),
+        result: "success".into(),
+        detail: json!({}),
+    }
 }

@@ -1,7 +1,7 @@
 //! Writing job outcomes in batches.
 //!
 //! A per-job write would cap throughput at what one SQLite writer commits per second;
-//! one `finish_jobs` statement for whatever finished in the last few milliseconds lets
+//! one `finish_jobs_audited` transaction for whatever finished in the last few milliseconds lets
 //! the executor keep up with thousands of short jobs a second.
 
 use std::sync::Arc;
@@ -88,12 +88,25 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
             }
         }
     }
+    // Each outcome with its audit entry. Every job of a batch is known here (`forget`
+    // runs after the write), so none is left out.
+    let finishes: Vec<(JobFinish, NewAuditEntry)> = finishes
+        .into_iter()
+        .filter_map(|f| {
+            let Some(job) = shared.running_job(&f.id) else {
+                tracing::error!(job = %f.id, "an outcome for a job this node does not run; left to lease recovery");
+                return None;
+            };
+            let entry = NewAuditEntry::job_outcome(&job.account_id, &job.operation, &f);
+            Some((f, entry))
+        })
+        .collect();
     if !finishes.is_empty() && write_finishes(shared, &finishes).await {
         announce(shared, &finishes);
-        audit(shared, &finishes).await;
         failures.extend(
             finishes
                 .iter()
+                .map(|(f, _)| f)
                 .filter(|f| f.status == JobStatus::Failed)
                 .map(|f| JobFailure {
                     job_id: f.id,
@@ -117,8 +130,8 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
 
 /// One log line per ended job (what a log pipeline follows a job by), its metrics, and
 /// the live event that ends its streams.
-fn announce(shared: &Shared, finishes: &[JobFinish]) {
-    for f in finishes {
+fn announce(shared: &Shared, finishes: &[(JobFinish, NewAuditEntry)]) {
+    for (f, _) in finishes {
         let Some(job) = shared.running_job(&f.id) else {
             continue;
         };
@@ -148,33 +161,16 @@ fn announce(shared: &Shared, finishes: &[JobFinish]) {
     }
 }
 
-/// Appends the batch's outcomes to the audit log (one append for the batch). An outcome
-/// that could not be recorded is not audited either: lease recovery decides it.
-async fn audit(shared: &Shared, finishes: &[JobFinish]) {
-    let entries: Vec<NewAuditEntry> = finishes
-        .iter()
-        .filter_map(|f| {
-            let job = shared.running_job(&f.id)?;
-            Some(NewAuditEntry::job_outcome(
-                &job.account_id,
-                &job.operation,
-                f,
-            ))
-        })
-        .collect();
-    if let Err(e) = shared.db.append_audit(&entries).await {
-        tracing::error!(
-            jobs = entries.len(),
-            "appending job outcomes to the audit log failed: {e}"
-        );
-    }
-}
-
-/// Whether the batch was written.
-async fn write_finishes(shared: &Shared, finishes: &[JobFinish]) -> bool {
+/// Whether the batch was written. Each outcome is written with its audit entry, in one
+/// transaction: one that does not apply (another node recovered the job) is not audited.
+async fn write_finishes(shared: &Shared, finishes: &[(JobFinish, NewAuditEntry)]) -> bool {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
-        match shared.db.finish_jobs(finishes).await {
+        let written = {
+            let _writing = shared.batch_writes.lock().await;
+            shared.db.finish_jobs_audited(finishes).await
+        };
+        match written {
             Ok(applied) => {
                 if (applied as usize) < finishes.len() {
                     // Lost leases: another node recovered those jobs; its record wins.

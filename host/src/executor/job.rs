@@ -26,7 +26,7 @@ const MAX_RETRY_DELAY_SECS: i64 = 7 * 24 * 3600;
 /// What the finisher writes for a job once its attempt ended.
 #[derive(Debug, Clone)]
 pub(crate) enum Done {
-    /// A final status (`completed` or `failed`), batched into `finish_jobs`.
+    /// A final status (`completed` or `failed`), batched into `finish_jobs_audited`.
     Finish(JobFinish),
     /// Back to the queue for another attempt (or, `not_run`, the same one) later.
     Retry(JobRetry),

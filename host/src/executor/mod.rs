@@ -70,7 +70,7 @@ pub struct ExecutorConfig {
     pub recovery_interval: Duration,
     /// How often this node records that it is alive.
     pub heartbeat_interval: Duration,
-    /// Most outcomes written in one `finish_jobs` call.
+    /// Most outcomes written in one `finish_jobs_audited` call.
     pub finish_batch: usize,
     /// How long the finisher waits for more outcomes before writing a partial batch.
     pub finish_window: Duration,
@@ -122,9 +122,14 @@ pub(crate) struct Shared {
     db: Arc<dyn Database>,
     node_id: String,
     /// Jobs claimed by this node whose outcome is not written yet: their leases renew.
-    running: Mutex<HashMap<Uuid, RunningJob>>,
+    running: Mutex<Running>,
     /// Latest unsaved progress per job.
     progress: Mutex<HashMap<Uuid, (u64, u64)>>,
+    /// Taken for each batch write of this node's running jobs (outcomes, lease renewals).
+    /// Both lock a batch of the same rows in the database; one after the other, neither
+    /// waits there for the other, and a renewal never holds a batch of outcomes back
+    /// while it waits for rows an earlier batch still holds.
+    batch_writes: tokio::sync::Mutex<()>,
     pub(crate) events: crate::events::JobEvents,
     pub(crate) metrics: crate::metrics::Metrics,
 }
@@ -140,12 +145,45 @@ pub(crate) struct RunningJob {
     pub started: Instant,
 }
 
+/// This node's running jobs, and how many of them each account has (what every claim
+/// plans by, kept as jobs come and go rather than counted each time).
+#[derive(Default)]
+struct Running {
+    jobs: HashMap<Uuid, RunningJob>,
+    per_account: HashMap<String, usize>,
+}
+
+impl Running {
+    fn insert(&mut self, id: Uuid, job: RunningJob) {
+        *self.per_account.entry(job.account_id.clone()).or_default() += 1;
+        if let Some(replaced) = self.jobs.insert(id, job) {
+            self.uncount(&replaced.account_id);
+        }
+    }
+
+    fn remove(&mut self, id: &Uuid) {
+        if let Some(job) = self.jobs.remove(id) {
+            self.uncount(&job.account_id);
+        }
+    }
+
+    fn uncount(&mut self, account: &str) {
+        if let Some(n) = self.per_account.get_mut(account) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_account.remove(account);
+            }
+        }
+    }
+}
+
 impl Shared {
     /// The jobs this node runs, with their attempts.
     fn running_attempts(&self) -> Vec<(Uuid, i32)> {
         self.running
             .lock()
             .expect("running lock")
+            .jobs
             .iter()
             .map(|(id, job)| (*id, job.attempt))
             .collect()
@@ -153,17 +191,21 @@ impl Shared {
 
     /// How many of this node's jobs each account runs.
     fn running_per_account(&self) -> HashMap<String, usize> {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        let running = self.running.lock().expect("running lock");
-        for job in running.values() {
-            *counts.entry(job.account_id.clone()).or_default() += 1;
-        }
-        counts
+        self.running
+            .lock()
+            .expect("running lock")
+            .per_account
+            .clone()
     }
 
     /// The account and operation of a job this node runs.
     pub(crate) fn running_job(&self, id: &Uuid) -> Option<RunningJob> {
-        self.running.lock().expect("running lock").get(id).cloned()
+        self.running
+            .lock()
+            .expect("running lock")
+            .jobs
+            .get(id)
+            .cloned()
     }
 
     fn forget(&self, ids: &[Uuid]) {
@@ -210,6 +252,7 @@ async fn run(
         node_id: cfg.node_id.clone(),
         running: Mutex::default(),
         progress: Mutex::default(),
+        batch_writes: tokio::sync::Mutex::new(()),
         events: cfg.events.clone(),
         metrics: cfg.metrics.clone(),
     });
@@ -305,9 +348,6 @@ async fn claim_loop(
     let threshold = (concurrency.min(cfg.batch.max(1)) / 4).max(1);
     let lease = cfg.lease.max(Duration::from_secs(1));
     let mut next_claim = Instant::now();
-    // Until when the accounts below their share are known to have no due jobs (see
-    // `claim_fairly`).
-    let mut others_idle_until = Instant::now();
     let mut failures = 0u32;
     // Claims in a row that found the queue empty.
     let mut idle_claims = 0u32;
@@ -327,19 +367,14 @@ async fn claim_loop(
         let now = Instant::now();
         if now >= next_claim && free > 0 && (free >= threshold || tasks.is_empty()) {
             let plan = fair.plan(&shared.running_per_account(), free, cfg.batch);
-            let ask_others = now >= others_idle_until;
-            let claimed = claim_fairly(shared, cfg, &fair, &plan, free, lease, ask_others).await;
+            let claimed = claim_fairly(shared, cfg, &fair, &plan, free, lease).await;
             match claimed {
                 Ok(Claimed {
                     jobs,
                     drained,
-                    others_idle,
                     queue_empty,
                 }) => {
                     failures = 0;
-                    if others_idle {
-                        others_idle_until = Instant::now() + cfg.poll;
-                    }
                     // Poll again only once the queue ran dry (or nothing could be taken);
                     // an account held back at its share claims again as its jobs end.
                     // An empty queue is polled less and less often; a queue that only
@@ -397,8 +432,6 @@ struct Claimed {
     /// same as taking fewer than the plan wanted, which an account held at its share
     /// does every round while its backlog waits.
     drained: bool,
-    /// Accounts were at their share and no other account had a due job.
-    others_idle: bool,
     /// A claim open to every account ran and found fewer due jobs than it asked for: the
     /// queue has nothing more for this node. (Not so when only accounts below their share
     /// were asked, or no slot was spare for the others.)
@@ -409,10 +442,9 @@ struct Claimed {
 /// are left that nobody else asked for, of the others too, keeping `reserve` slots free
 /// so a job of another account never waits for a long job to end.
 ///
-/// Looking for the other accounts' jobs walks past every due job of the accounts at
-/// their share (a long backlog of one account makes that walk long), so once it found
-/// none it is skipped until `ask_others` says a poll interval passed: another account's
-/// new job waits at most that long for its slot.
+/// Looking for the other accounts' jobs reads only their part of the queue (see the
+/// store's `claim_jobs_except`), however long the backlog of the accounts at their share:
+/// it is asked every round.
 async fn claim_fairly(
     shared: &Shared,
     cfg: &ExecutorConfig,
@@ -420,18 +452,12 @@ async fn claim_fairly(
     plan: &ClaimPlan,
     free: usize,
     lease: Duration,
-    ask_others: bool,
 ) -> keywarden_db::Result<Claimed> {
     let (at_cap, want) = (&plan.at_cap, plan.want);
-    let mut jobs = if at_cap.is_empty() || ask_others {
-        shared
-            .db
-            .claim_jobs_except(&cfg.node_id, Utc::now(), want as i64, lease, at_cap)
-            .await?
-    } else {
-        Vec::new()
-    };
-    let others_idle = !at_cap.is_empty() && ask_others && jobs.is_empty();
+    let mut jobs = shared
+        .db
+        .claim_jobs_except(&cfg.node_id, Utc::now(), want as i64, lease, at_cap)
+        .await?;
     let mut drained = jobs.len() < want;
     let mut queue_empty = at_cap.is_empty() && drained;
     let spare = free
@@ -450,7 +476,6 @@ async fn claim_fairly(
     Ok(Claimed {
         jobs,
         drained,
-        others_idle,
         queue_empty,
     })
 }
@@ -524,5 +549,41 @@ fn reap(
                 let _ = tx.send(job::crashed(id, &shared.node_id, attempt, &e.to_string()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(account: &str) -> RunningJob {
+        RunningJob {
+            account_id: account.into(),
+            operation: "noop".into(),
+            attempt: 1,
+            started: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn running_jobs_are_counted_per_account_as_they_come_and_go() {
+        let mut running = Running::default();
+        let (a1, a2, b1) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        running.insert(a1, job("a"));
+        running.insert(a2, job("a"));
+        running.insert(b1, job("b"));
+        assert_eq!(
+            running.per_account,
+            HashMap::from([("a".into(), 2), ("b".into(), 1)])
+        );
+        // The same job again (a retry claimed back) is counted once.
+        running.insert(a2, job("a"));
+        running.remove(&b1);
+        running.remove(&b1);
+        running.remove(&Uuid::now_v7());
+        assert_eq!(running.per_account, HashMap::from([("a".into(), 2)]));
+        running.remove(&a1);
+        running.remove(&a2);
+        assert!(running.per_account.is_empty() && running.jobs.is_empty());
     }
 }

@@ -50,6 +50,7 @@ async fn renew_leases(shared: &Shared, lease: Duration) {
     let until =
         Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
     for chunk in ids.chunks(RENEW_CHUNK) {
+        let _writing = shared.batch_writes.lock().await;
         if let Err(e) = shared.db.renew_leases(&shared.node_id, chunk, until).await {
             tracing::warn!(jobs = chunk.len(), "renewing job leases failed: {e}");
         }

@@ -19,10 +19,11 @@ impl Service {
         job: &Job,
         finish: JobFinish,
     ) -> DomainResult<()> {
-        if self.db.finish_jobs(std::slice::from_ref(&finish)).await? > 0 {
-            let entry = NewAuditEntry::job_outcome(&job.account_id, &job.operation, &finish);
-            self.append_agent_entry(caller, entry).await;
-        }
+        let entry = agent_entry(
+            caller,
+            NewAuditEntry::job_outcome(&job.account_id, &job.operation, &finish),
+        );
+        self.db.finish_jobs_audited(&[(finish, entry)]).await?;
         Ok(())
     }
 
@@ -50,13 +51,18 @@ impl Service {
 
     /// Appends `entry` with the agent and its machine in its detail. A failed append is
     /// logged, not returned: the agent's work is done either way.
-    async fn append_agent_entry(&self, caller: &AgentCaller, mut entry: NewAuditEntry) {
-        if let Some(fields) = entry.detail.as_object_mut() {
-            fields.insert("node".into(), json!(caller.agent.id.to_string()));
-            fields.insert("agent_machine".into(), json!(caller.agent.client_machine));
-        }
-        if let Err(e) = self.db.append_audit(&[entry]).await {
+    async fn append_agent_entry(&self, caller: &AgentCaller, entry: NewAuditEntry) {
+        if let Err(e) = self.db.append_audit(&[agent_entry(caller, entry)]).await {
             tracing::error!(agent = %caller.agent.id, "appending to the audit log failed: {e}");
         }
     }
+}
+
+/// `entry` with the agent and its machine named in its detail.
+fn agent_entry(caller: &AgentCaller, mut entry: NewAuditEntry) -> NewAuditEntry {
+    if let Some(fields) = entry.detail.as_object_mut() {
+        fields.insert("node".into(), json!(caller.agent.id.to_string()));
+        fields.insert("agent_machine".into(), json!(caller.agent.client_machine));
+    }
+    entry
 }
