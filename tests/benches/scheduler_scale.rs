@@ -16,7 +16,8 @@
 //!
 //! `cargo bench -p keywarden-tests --bench scheduler_scale` (`KW_BENCH_CONFIGS`,
 //! `KW_BENCH_FIRING` change the sizes, `KW_BENCH_CONCURRENCY` the server's job slots,
-//! `[server] concurrency`, 16 unless set).
+//! `[server] concurrency`, 16 unless set; `KW_BENCH_TIMELINE=1` prints how many of the
+//! one-second burst's jobs were stored, started and finished in each 100 ms).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -153,6 +154,34 @@ impl Store {
         (sorted_ms(queued), sorted_ms(started))
     }
 
+    /// With `KW_BENCH_TIMELINE` set: how many of the jobs fired in `[since, until)` were
+    /// stored, started and finished in each 100 ms after `since` (where a burst stalls).
+    async fn print_timeline(&self, since: i64, until: i64) {
+        if std::env::var("KW_BENCH_TIMELINE").is_err() {
+            return;
+        }
+        let sql = format!(
+            "SELECT created_at - {since}, started_at - {since}, finished_at - {since} \
+             FROM jobs WHERE scheduled_for >= {since} AND scheduled_for < {until}"
+        );
+        let rows: Vec<(i64, Option<i64>, Option<i64>)> = match self {
+            Store::Sqlite(p) => sqlx::query_as(&sql).fetch_all(p).await,
+            Store::Postgres(p) => sqlx::query_as(&sql).fetch_all(p).await,
+        }
+        .unwrap();
+        let mut slots = std::collections::BTreeMap::<i64, [usize; 3]>::new();
+        for (created, started, finished) in rows {
+            for (i, at) in [Some(created), started, finished].into_iter().enumerate() {
+                if let Some(us) = at {
+                    slots.entry(us / 100_000).or_default()[i] += 1;
+                }
+            }
+        }
+        for (slot, [c, s, f]) in slots {
+            println!("  {:>6} ms: stored {c:>5} started {s:>5} finished {f:>5}", slot * 100);
+        }
+    }
+
     fn postgres(&self) -> bool {
         matches!(self, Store::Postgres(_))
     }
@@ -285,6 +314,9 @@ async fn bench(name: &str, url: Option<&str>, configs: usize, firing: usize, slo
     tokio::time::sleep(wait).await;
     let minute = chrono::Duration::minutes(1);
     let (queued, late) = completed(&store, name, at, at + minute, firing).await;
+    store
+        .print_timeline(at.timestamp_micros(), (at + minute).timestamp_micros())
+        .await;
     let (_, spread_late) = completed(&store, name, at + minute, at + minute * 2, firing).await;
     println!(
         "\n{name}: {configs} configs seeded in {:.1} s; {} fired in the first second of {at}, \
