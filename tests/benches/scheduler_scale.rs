@@ -178,7 +178,10 @@ impl Store {
             }
         }
         for (slot, [c, s, f]) in slots {
-            println!("  {:>6} ms: stored {c:>5} started {s:>5} finished {f:>5}", slot * 100);
+            println!(
+                "  {:>6} ms: stored {c:>5} started {s:>5} finished {f:>5}",
+                slot * 100
+            );
         }
     }
 

@@ -363,6 +363,15 @@ pub async fn claims_leave_out_accounts(db: Arc<dyn Database>) {
             .collect::<Vec<_>>(),
         ["busy2"]
     );
+    // Many accounts at their share at once (more ranges than a compound query takes).
+    let mut many: Vec<String> = (0..600).map(|i| format!("team-{i:03}")).collect();
+    many.push("é".into());
+    let last = db
+        .claim_jobs_except("node-a", t(50), 10, LEASE, &many)
+        .await
+        .unwrap();
+    let accounts: Vec<&str> = last.iter().map(|j| j.account_id.as_str()).collect();
+    assert_eq!(accounts, ["a"]);
 }
 
 /// An outcome and its audit entry commit together: the entries of outcomes that applied
@@ -449,6 +458,13 @@ pub async fn finish_audits_what_applied(db: Arc<dyn Database>) {
         db.list_audit(&AuditFilter::default(), 10).await.unwrap().0,
         3
     );
+    // Two outcomes of one job in a batch are refused: one row could take only one.
+    let twice = [
+        audited(finish(j2.id, "node-a", JobStatus::Completed)),
+        audited(finish(j2.id, "node-a", JobStatus::Failed)),
+    ];
+    let err = db.finish_jobs_audited(&twice).await;
+    assert!(matches!(err, Err(DbError::Invalid(_))), "{err:?}");
 }
 
 fn entry(account: &str, action: &str, target: &str) -> NewAuditEntry {

@@ -51,7 +51,7 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
     let mut ids = Vec::with_capacity(batch.len());
     let mut failures: Vec<JobFailure> = Vec::new();
     for done in batch.drain(..) {
-        ids.push(done.id());
+        ids.push((done.id(), done.attempt()));
         match done {
             Done::Finish(f) => finishes.push(f),
             Done::Retry(retry) => {
@@ -88,19 +88,32 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
             }
         }
     }
-    // Each outcome with its audit entry. Every job of a batch is known here (`forget`
-    // runs after the write), so none is left out.
-    let finishes: Vec<(JobFinish, NewAuditEntry)> = finishes
-        .into_iter()
-        .filter_map(|f| {
-            let Some(job) = shared.running_job(&f.id) else {
-                tracing::error!(job = %f.id, "an outcome for a job this node does not run; left to lease recovery");
-                return None;
-            };
-            let entry = NewAuditEntry::job_outcome(&job.account_id, &job.operation, &f);
-            Some((f, entry))
-        })
-        .collect();
+    // Each outcome with its audit entry, from what this node knows of the running job
+    // (kept until after the write, see `Shared::forget`). A job it does not know of
+    // cannot have an outcome here; should one come, it is still written, unaudited.
+    let mut audited: Vec<(JobFinish, NewAuditEntry)> = Vec::with_capacity(finishes.len());
+    let mut unknown: Vec<JobFinish> = Vec::new();
+    for f in finishes {
+        match shared.running_job(&f.id) {
+            Some(job) => {
+                let entry = NewAuditEntry::job_outcome(&job.account_id, &job.operation, &f);
+                audited.push((f, entry));
+            }
+            None => unknown.push(f),
+        }
+    }
+    let finishes = audited;
+    if !unknown.is_empty() {
+        tracing::error!(
+            jobs = unknown.len(),
+            "outcomes of jobs this node has no record of; written without an audit entry"
+        );
+        if let Err(e) = shared.db.finish_jobs(&unknown).await {
+            tracing::error!(
+                "recording those outcomes failed; lease recovery will handle those jobs: {e}"
+            );
+        }
+    }
     if !finishes.is_empty() && write_finishes(shared, &finishes).await {
         announce(shared, &finishes);
         failures.extend(

@@ -39,6 +39,14 @@ impl Done {
             Done::Retry(r) => r.id,
         }
     }
+
+    /// The attempt the outcome is for (`None`: not known).
+    pub(crate) fn attempt(&self) -> Option<i32> {
+        match self {
+            Done::Finish(f) => f.attempt,
+            Done::Retry(r) => r.attempt,
+        }
+    }
 }
 
 /// What the job acts on: its stored target, else the CipherTrust-style `cloud_name` param.

@@ -161,10 +161,16 @@ impl Running {
         }
     }
 
-    fn remove(&mut self, id: &Uuid) {
+    /// Removes the job if it runs in `attempt` (any attempt for `None`); whether it did.
+    fn remove_attempt(&mut self, id: &Uuid, attempt: Option<i32>) -> bool {
+        match self.jobs.get(id) {
+            Some(job) if attempt.is_none_or(|a| a == job.attempt) => {}
+            _ => return false,
+        }
         if let Some(job) = self.jobs.remove(id) {
             self.uncount(&job.account_id);
         }
+        true
     }
 
     fn uncount(&mut self, account: &str) {
@@ -208,13 +214,17 @@ impl Shared {
             .cloned()
     }
 
-    fn forget(&self, ids: &[Uuid]) {
+    /// Forgets the jobs whose outcome was written, each in the attempt it was written for
+    /// (`None`: whichever): a job put back in the queue may already be claimed again and
+    /// running here in its next attempt, which keeps its entry, lease and streams.
+    fn forget(&self, written: &[(Uuid, Option<i32>)]) {
         let mut running = self.running.lock().expect("running lock");
         let mut progress = self.progress.lock().expect("progress lock");
-        for id in ids {
-            running.remove(id);
-            progress.remove(id);
-            self.events.discard(*id);
+        for (id, attempt) in written {
+            if running.remove_attempt(id, *attempt) {
+                progress.remove(id);
+                self.events.discard(*id);
+            }
         }
     }
 
@@ -578,12 +588,22 @@ mod tests {
         );
         // The same job again (a retry claimed back) is counted once.
         running.insert(a2, job("a"));
-        running.remove(&b1);
-        running.remove(&b1);
-        running.remove(&Uuid::now_v7());
+        assert!(running.remove_attempt(&b1, Some(1)));
+        assert!(!running.remove_attempt(&b1, None));
+        assert!(!running.remove_attempt(&Uuid::now_v7(), None));
         assert_eq!(running.per_account, HashMap::from([("a".into(), 2)]));
-        running.remove(&a1);
-        running.remove(&a2);
+        // An outcome of attempt 1 written after attempt 2 started here leaves attempt 2.
+        running.insert(
+            a1,
+            RunningJob {
+                attempt: 2,
+                ..job("a")
+            },
+        );
+        assert!(!running.remove_attempt(&a1, Some(1)));
+        assert_eq!(running.jobs[&a1].attempt, 2);
+        assert!(running.remove_attempt(&a1, Some(2)));
+        assert!(running.remove_attempt(&a2, None));
         assert!(running.per_account.is_empty() && running.jobs.is_empty());
     }
 }

@@ -12,7 +12,9 @@ use super::session::AgentCaller;
 
 impl Service {
     /// Ends a handed job and, when the record applied (the job was still the agent's),
-    /// audits its outcome in the form the executor uses for a node's.
+    /// audits its outcome in the form the executor uses for a node's, in one transaction:
+    /// if the audit entry cannot be written, neither is the outcome, and the agent's
+    /// report fails (it reports again).
     pub(super) async fn record_agent_outcome(
         &self,
         caller: &AgentCaller,
