@@ -69,45 +69,40 @@ pub(crate) async fn claim<DB: Backend>(
     // each time a node at its share looks for other accounts' jobs).
     let ranges = account_ranges(exclude_accounts);
     let node_walk = matches!(claimant, Claimant::Node(_)) && ranges.is_empty();
-    // Past `MAX_RANGES` accounts at their share (only with a tiny `account_share`), SQLite
-    // takes neither that many `UNION ALL` parts (500) nor that deep an `OR` (an
-    // expression tree of 1,000): the accounts are left out with `NOT IN`, a slower walk.
-    if ranges.len() > MAX_RANGES {
-        let from = DB::indexed("jobs", "jobs_queue");
-        q.push(format!("SELECT id FROM {from} WHERE "));
-        due(&mut q, claimant, now_us);
-        q.push(" AND account_id NOT IN ")
-            .bind_list(exclude_accounts.iter().map(String::as_str));
-    } else if ranges.is_empty() || !DB::RANGES_AS_UNION {
+    let by_account = DB::indexed("jobs", "jobs_queue_account");
+    if ranges.is_empty() {
         let from = if node_walk {
             DB::indexed("jobs", "jobs_queue")
-        } else if ranges.is_empty() {
-            "jobs".to_owned()
         } else {
-            DB::indexed("jobs", "jobs_queue_account")
+            "jobs".to_owned()
         };
-        q.push(format!("SELECT id FROM {from} WHERE "));
-        due(&mut q, claimant, now_us);
-        if !ranges.is_empty() {
-            q.push(" AND (");
-            for (i, range) in ranges.iter().enumerate() {
-                if i > 0 {
-                    q.push(" OR ");
-                }
-                in_range(&mut q, *range);
-            }
-            q.push(")");
-        }
-    } else {
+        select_due(&mut q, &from, claimant, now_us);
+    } else if ranges.len() > MAX_RANGES {
+        // Past `MAX_RANGES` accounts at their share (only with a tiny `account_share`),
+        // SQLite takes neither that many `UNION ALL` parts (500) nor that deep an `OR` (an
+        // expression tree of 1,000): the accounts are left out with `NOT IN`, a slower walk.
+        select_due(&mut q, &DB::indexed("jobs", "jobs_queue"), claimant, now_us);
+        q.push(" AND account_id NOT IN ")
+            .bind_list(exclude_accounts.iter().map(String::as_str));
+    } else if DB::RANGES_AS_UNION {
         q.push("SELECT id FROM (");
         for (i, range) in ranges.iter().enumerate() {
             if i > 0 {
                 q.push(" UNION ALL ");
             }
-            let from = DB::indexed("jobs", "jobs_queue_account");
-            q.push(format!("SELECT id, scheduled_for FROM {from} WHERE "));
+            q.push(format!("SELECT id, scheduled_for FROM {by_account} WHERE "));
             due(&mut q, claimant, now_us);
             q.push(" AND ");
+            in_range(&mut q, *range);
+        }
+        q.push(")");
+    } else {
+        select_due(&mut q, &by_account, claimant, now_us);
+        q.push(" AND (");
+        for (i, range) in ranges.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
             in_range(&mut q, *range);
         }
         q.push(")");
@@ -150,6 +145,12 @@ fn due<DB: Backend>(q: &mut Sql<DB>, claimant: Claimant<'_>, now_us: i64) {
                 .bind(account);
         }
     }
+}
+
+/// Appends `SELECT id FROM <from> WHERE` and the [`due`] condition.
+fn select_due<DB: Backend>(q: &mut Sql<DB>, from: &str, claimant: Claimant<'_>, now_us: i64) {
+    q.push(format!("SELECT id FROM {from} WHERE "));
+    due(q, claimant, now_us);
 }
 
 /// Account ids strictly between two bounds in byte order (`None`: unbounded).

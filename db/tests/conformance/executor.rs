@@ -134,15 +134,18 @@ pub async fn concurrent_claimers(db: Arc<dyn Database>) {
     eprintln!("node-a claimed {}, node-b claimed {}", a.len(), b.len());
 }
 
-pub async fn finish_only_if_still_running_on_node(db: Arc<dyn Database>) {
-    let (j1, j2, j3) = (
-        new_job("k", "1", t(0), t(0)),
-        new_job("k", "2", t(0), t(0)),
-        new_job("k", "3", t(9), t(0)),
-    );
+/// Three jobs of account `k` named 1, 2, 3, due at `due`, enqueued at 0, stored.
+async fn three_jobs(db: &dyn Database, due: [i64; 3]) -> (NewJob, NewJob, NewJob) {
+    let [j1, j2, j3] = [("1", due[0]), ("2", due[1]), ("3", due[2])]
+        .map(|(name, at)| new_job("k", name, t(at), t(0)));
     db.insert_jobs(&[j1.clone(), j2.clone(), j3.clone()])
         .await
         .unwrap();
+    (j1, j2, j3)
+}
+
+pub async fn finish_only_if_still_running_on_node(db: Arc<dyn Database>) {
+    let (j1, j2, j3) = three_jobs(db.as_ref(), [0, 0, 9]).await;
     assert_eq!(
         db.claim_jobs("node-a", t(1), 10, LEASE)
             .await
@@ -235,14 +238,7 @@ pub async fn finish_only_if_still_running_on_node(db: Arc<dyn Database>) {
 }
 
 pub async fn leases_and_progress(db: Arc<dyn Database>) {
-    let (j1, j2, j3) = (
-        new_job("k", "1", t(0), t(0)),
-        new_job("k", "2", t(0), t(0)),
-        new_job("k", "3", t(0), t(0)),
-    );
-    db.insert_jobs(&[j1.clone(), j2.clone(), j3.clone()])
-        .await
-        .unwrap();
+    let (j1, j2, j3) = three_jobs(db.as_ref(), [0, 0, 0]).await;
     db.claim_jobs("node-a", t(0), 2, LEASE).await.unwrap();
     assert_eq!(db.renew_leases("node-a", &[], t(100)).await.unwrap(), 0);
     assert_eq!(
@@ -378,14 +374,7 @@ pub async fn claims_leave_out_accounts(db: Arc<dyn Database>) {
 /// are appended in batch order, chained to what was there; an outcome that did not apply
 /// (another node's job, a finished job) leaves no entry.
 pub async fn finish_audits_what_applied(db: Arc<dyn Database>) {
-    let (j1, j2, j3) = (
-        new_job("k", "1", t(0), t(0)),
-        new_job("k", "2", t(0), t(0)),
-        new_job("k", "3", t(0), t(0)),
-    );
-    db.insert_jobs(&[j1.clone(), j2.clone(), j3.clone()])
-        .await
-        .unwrap();
+    let (j1, j2, j3) = three_jobs(db.as_ref(), [0, 0, 0]).await;
     assert_eq!(
         db.claim_jobs("node-a", t(1), 3, LEASE).await.unwrap().len(),
         3

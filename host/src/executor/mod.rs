@@ -163,14 +163,14 @@ impl Running {
 
     /// Removes the job if it runs in `attempt` (any attempt for `None`); whether it did.
     fn remove_attempt(&mut self, id: &Uuid, attempt: Option<i32>) -> bool {
-        match self.jobs.get(id) {
-            Some(job) if attempt.is_none_or(|a| a == job.attempt) => {}
-            _ => return false,
-        }
-        if let Some(job) = self.jobs.remove(id) {
+        let runs = self
+            .jobs
+            .get(id)
+            .is_some_and(|job| attempt.is_none_or(|a| a == job.attempt));
+        if runs && let Some(job) = self.jobs.remove(id) {
             self.uncount(&job.account_id);
         }
-        true
+        runs
     }
 
     fn uncount(&mut self, account: &str) {
