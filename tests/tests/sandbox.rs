@@ -164,6 +164,44 @@ async fn a_spinning_plugin_is_stopped_at_its_timeout_while_other_jobs_run() {
     }
 }
 
+/// More jobs at once than the pooling allocator has slots: the extra ones wait for a
+/// slot and then run; none fails to instantiate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_beyond_the_instance_pool_wait_for_a_slot() {
+    let runtime = runtime_from_toml(
+        r#"
+        [runtime]
+        max_instances = 2
+        "#,
+    );
+    let hello = Arc::new(load(&runtime, "hello").await);
+    let started = Instant::now();
+    let jobs: Vec<_> = (0..6)
+        .map(|i| {
+            let (runtime, hello) = (runtime.clone(), hello.clone());
+            tokio::spawn(async move {
+                run(
+                    &runtime,
+                    &hello,
+                    "hello",
+                    json!({"name": format!("n{i}"), "delay_ms": 300}),
+                )
+                .await
+            })
+        })
+        .collect();
+    for job in jobs {
+        let report = job.await.unwrap();
+        assert!(report.outcome.is_ok(), "{:?}", report.outcome);
+    }
+    // Two at a time: three rounds of 300 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(850),
+        "more than two ran at once: {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_bomb_is_stopped_at_the_cap() {
     let runtime = runtime_from_toml(

@@ -40,6 +40,10 @@ pub struct Runtime {
     cache: ComponentCache,
     config: OperatorConfig,
     services: HostServices,
+    /// One permit per pooling-allocator slot (`[runtime] max_instances`), held for the
+    /// life of a sandbox: a job past the pool's size waits for a slot instead of failing
+    /// to instantiate (a node's job slots, `describe` calls and SSL scans all draw on it).
+    instances: Arc<tokio::sync::Semaphore>,
     _ticker: EpochTicker,
 }
 
@@ -83,12 +87,14 @@ impl Runtime {
         let cache_dir = config.runtime.cache_dir.clone().or(cache_dir);
         let cache = ComponentCache::new(&engine, cache_dir, key_file.as_deref())?;
         let _ticker = EpochTicker::start(&engine);
+        let slots = usize::try_from(config.runtime.max_instances.max(1)).unwrap_or(usize::MAX);
         Ok(Arc::new(Self {
             engine,
             linker,
             cache,
             config,
             services,
+            instances: Arc::new(tokio::sync::Semaphore::new(slots)),
             _ticker,
         }))
     }
@@ -141,6 +147,7 @@ impl Runtime {
     pub async fn describe(&self, pre: &PluginPre) -> anyhow::Result<Manifest> {
         let mut grants = PreparedGrants::new(&self.config.runtime, &PluginGrants::default());
         grants.limits.timeout = grants.limits.timeout.min(DESCRIBE_TIMEOUT);
+        let _slot = self.instance_slot().await;
         let sandbox = Sandbox::new(
             "describe",
             "describe",
@@ -176,6 +183,14 @@ impl Runtime {
         observer: Option<Arc<dyn JobObserver>>,
     ) -> JobReport {
         let observer = observer.unwrap_or_else(|| Arc::new(NoObserver));
+        let _slot = self.instance_slot().await;
         invoke::run_job(pre, plugin, grants, &self.services, input, call, observer).await
+    }
+
+    /// Waits for a free pooling-allocator slot; the sandbox must be dropped before the
+    /// permit is.
+    async fn instance_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed; `None` would only mean no wait.
+        self.instances.acquire().await.ok()
     }
 }
