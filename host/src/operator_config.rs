@@ -436,6 +436,10 @@ pub struct ServerConfig {
     /// The share of this node's job slots one account may hold while other accounts'
     /// jobs wait (default 0.5; 1 turns fair claiming off).
     pub account_share: Option<f64>,
+    /// How long before its time a fire is queued (default 2000; 0 queues fires when
+    /// due). The firing's database work is then done before the fire's second, so many
+    /// configs on one schedule start on time; see docs/scheduling.md.
+    pub fire_ahead_ms: Option<u64>,
     /// Also serve `GET /metrics` here, without a token, for a Prometheus that cannot
     /// send one (e.g. `127.0.0.1:9464`). On the main address `/metrics` always needs a
     /// token of the admin account.

@@ -17,7 +17,8 @@
 //! `cargo bench -p keywarden-tests --bench scheduler_scale` (`KW_BENCH_CONFIGS`,
 //! `KW_BENCH_FIRING` change the sizes, `KW_BENCH_CONCURRENCY` the server's job slots,
 //! `[server] concurrency`, 16 unless set; `KW_BENCH_TIMELINE=1` prints how many of the
-//! one-second burst's jobs were stored, started and finished in each 100 ms).
+//! one-second burst's jobs were stored, started and finished in each 100 ms;
+//! `KW_BENCH_ONLY=sqlite` or `postgres` runs one database).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -394,7 +395,14 @@ async fn main() {
             "release"
         }
     );
-    bench("SQLite", None, configs, firing, slots).await;
+    // `KW_BENCH_ONLY=sqlite` or `postgres` runs one of the two.
+    let only = std::env::var("KW_BENCH_ONLY").unwrap_or_default();
+    if only != "postgres" {
+        bench("SQLite", None, configs, firing, slots).await;
+    }
+    if only == "sqlite" {
+        return;
+    }
     if let Some(pg) = PgTestSchema::create("scheduler_scale").await {
         bench("PostgreSQL", Some(&pg.url), configs, firing, slots).await;
         pg.drop_schema().await;

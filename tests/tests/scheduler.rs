@@ -1,6 +1,7 @@
 //! The scheduler loop with real databases: per-second crons fire and their jobs run,
 //! disabled and ended configs stop, a restart neither loses nor doubles a fire, and the
-//! overlap and catch-up policies (checked with fixed instants through `tick_once`).
+//! overlap and catch-up policies (checked with fixed instants through `tick_once`), and
+//! fires queued ahead of their time start at their time, never before.
 
 mod db;
 
@@ -13,7 +14,7 @@ use keywarden::executor::{self, ExecutorConfig};
 use keywarden::metrics::Metrics;
 use keywarden::plugins::PluginRegistry;
 use keywarden::scheduler::gate::AccountPolicies;
-use keywarden::scheduler::tick::{SchedulerLoop, tick_once};
+use keywarden::scheduler::tick::{SchedulerLoop, Timing, tick_ahead, tick_once};
 use keywarden_db::{CatchUp, Database, JobConfig, JobStatus, Overlap};
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -65,7 +66,10 @@ impl Node {
         let scheduler = SchedulerLoop::spawn_measured(
             db.clone(),
             name.into(),
-            TICK,
+            Timing {
+                tick: TICK,
+                fire_ahead: Duration::ZERO,
+            },
             s.clone(),
             Metrics::default(),
             AccountPolicies::default(),
@@ -214,8 +218,9 @@ async fn two_schedulers_on_one_database_fire_once(db: &Db) {
     let config = create(&*db.database, "* * * * * *", |c| c.overlap = Overlap::Allow).await;
     let other = db.reopen().await;
     let token = CancellationToken::new();
-    let a = SchedulerLoop::spawn(db.database.clone(), "a".into(), TICK, token.clone());
-    let b = SchedulerLoop::spawn(other, "b".into(), TICK, token.clone());
+    let (a, b) = (db.database.clone(), other);
+    let a = SchedulerLoop::spawn(a, "a".into(), Timing::every(TICK), token.clone());
+    let b = SchedulerLoop::spawn(b, "b".into(), Timing::every(TICK), token.clone());
     tokio::time::sleep(Duration::from_millis(3200)).await;
     token.cancel();
     a.await.unwrap();
@@ -292,6 +297,140 @@ async fn catch_up_after_downtime_follows_the_policy(db: &Db) {
     assert_eq!(all, (0..6).map(|m| at(m * 60)).collect::<Vec<_>>());
 }
 
+/// A fire coming within `fire_ahead` is queued now, due at its time: only that fire.
+async fn fires_within_fire_ahead_are_queued_due_at_their_time(db: &Db) {
+    let ahead = Duration::from_secs(2);
+    let tick = |now| async move {
+        tick_ahead(
+            &*db.database,
+            &AccountPolicies::default(),
+            now,
+            GRACE,
+            ahead,
+        )
+        .await
+        .unwrap()
+    };
+    let minutely = create(&*db.database, "0 * * * * *", |c| {
+        c.next_fire_at = Some(at(60))
+    })
+    .await;
+    let later = create(&*db.database, "0 * * * * *", |c| {
+        c.next_fire_at = Some(at(63))
+    })
+    .await;
+    assert_eq!(tick(at(57)).await, 0, "not within two seconds yet");
+    assert_eq!(tick(at(58)).await, 1);
+    let fired = jobs(&*db.database, Some(minutely.id)).await;
+    assert_eq!(fired.len(), 1);
+    assert_eq!(
+        fired[0].scheduled_for,
+        at(60),
+        "due at the fire, not at the tick"
+    );
+    assert_eq!(fired[0].status, JobStatus::Queued);
+    let config = db
+        .database
+        .get_config(None, minutely.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(config.next_fire_at, Some(at(120)), "only the next fire");
+    assert!(jobs(&*db.database, Some(later.id)).await.is_empty());
+    // At the fire itself the config is not fired again.
+    assert_eq!(tick(at(60)).await, 0);
+    assert_eq!(jobs(&*db.database, Some(minutely.id)).await.len(), 1);
+}
+
+/// Per second, ahead: one fire per round; the next one waits for the first job to end
+/// under `overlap = skip`, and does not under `allow`.
+async fn fire_ahead_holds_back_an_overlapping_fire_until_its_time(db: &Db) {
+    let ahead = Duration::from_secs(2);
+    let tick = |now| async move {
+        tick_ahead(
+            &*db.database,
+            &AccountPolicies::default(),
+            now,
+            GRACE,
+            ahead,
+        )
+        .await
+        .unwrap()
+    };
+    let skip = create(&*db.database, "* * * * * *", |c| {
+        c.next_fire_at = Some(at(1001))
+    })
+    .await;
+    let allow = create(&*db.database, "* * * * * *", |c| {
+        c.overlap = Overlap::Allow;
+        c.next_fire_at = Some(at(1001));
+    })
+    .await;
+    assert_eq!(tick(at(1000)).await, 2);
+    assert_eq!(
+        tick(at(1000) + chrono::Duration::milliseconds(200)).await,
+        1
+    );
+    assert_eq!(jobs(&*db.database, Some(skip.id)).await.len(), 1);
+    assert_eq!(jobs(&*db.database, Some(allow.id)).await.len(), 2);
+    let held = db
+        .database
+        .get_config(None, skip.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.next_fire_at, Some(at(1002)), "held back, not consumed");
+    // At its time the earlier job is still queued: skipped, as without fire-ahead.
+    assert_eq!(tick_once(&*db.database, at(1002), GRACE).await.unwrap(), 0);
+    let skipped = db
+        .database
+        .get_config(None, skip.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(skipped.next_fire_at, Some(at(1003)));
+    assert_eq!(jobs(&*db.database, Some(skip.id)).await.len(), 1);
+}
+
+/// With the default fire-ahead, per-second fires are queued before their time and a
+/// node starts each at its time, never before.
+async fn a_node_starts_fires_queued_ahead_at_their_time(db: &Db) {
+    let reg = registry("").await;
+    let config = create(&*db.database, "* * * * * *", |c| c.overlap = Overlap::Allow).await;
+    let (s, e) = (CancellationToken::new(), CancellationToken::new());
+    let mut cfg = ExecutorConfig::new("node-a");
+    cfg.poll = Duration::from_secs(60);
+    cfg.idle_poll = Duration::from_secs(60);
+    let scheduler = SchedulerLoop::spawn_measured(
+        db.database.clone(),
+        "node-a".into(),
+        Timing::every(TICK),
+        s.clone(),
+        Metrics::default(),
+        AccountPolicies::default(),
+        cfg.events.clone(),
+    );
+    let executor = executor::spawn(db.database.clone(), reg, cfg, e.clone());
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    s.cancel();
+    joined(scheduler).await;
+    let all = wait_final(&*db.database, Some(config.id)).await;
+    e.cancel();
+    joined(executor).await;
+    assert!(all.len() >= 4, "{} jobs", all.len());
+    assert_every_second(&all.iter().map(|j| j.scheduled_for).collect::<Vec<_>>());
+    for job in &all {
+        assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+        let started = job.started_at.expect("started");
+        assert!(started >= job.scheduled_for, "started early: {job:?}");
+    }
+    assert!(
+        all.iter()
+            .any(|j| j.scheduled_for - j.enqueued_at >= chrono::Duration::seconds(1)),
+        "no fire was queued ahead: {all:?}"
+    );
+}
+
 /// A config whose stored schedule no longer parses stops firing; a config's target (a
 /// fact computed when it was written, here by hand) is each fired job's target.
 async fn unparsable_schedule_stops_the_config_and_the_config_target_is_the_jobs(db: &Db) {
@@ -324,6 +463,9 @@ db_tests!(
     a_restart_neither_loses_nor_doubles_fires,
     two_schedulers_on_one_database_fire_once,
     overlap_skip_waits_for_the_unfinished_run_and_allow_does_not,
+    fires_within_fire_ahead_are_queued_due_at_their_time,
+    fire_ahead_holds_back_an_overlapping_fire_until_its_time,
+    a_node_starts_fires_queued_ahead_at_their_time,
     catch_up_after_downtime_follows_the_policy,
     unparsable_schedule_stops_the_config_and_the_config_target_is_the_jobs,
 );

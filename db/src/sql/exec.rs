@@ -111,7 +111,11 @@ pub(crate) async fn claim<DB: Backend>(
         .bind(limit)
         .push(DB::CLAIM_CLOSE)
         .push(" RETURNING *");
-    let plan = if node_walk { DB::CLAIM_PLAN } else { None };
+    let plan = match claimant {
+        Claimant::Node(_) if node_walk => DB::CLAIM_PLAN,
+        Claimant::Node(_) => DB::CLAIM_RANGES_PLAN,
+        Claimant::Agent { .. } => None,
+    };
     let rows = match plan {
         None => q.fetch_all(&mut *s.conn().await?).await?,
         Some(setting) => {

@@ -16,13 +16,41 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::fire_times::{Schedule, Window, plan_fires};
+use super::fire_times::{FirePlan, Schedule, Window, first_fire, plan_fires};
 use super::gate::{AccountPolicies, Gate};
 use crate::events::JobEvents;
 use crate::metrics::Metrics;
 
 /// Default tick: short enough that per-second crons fire on time.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(200);
+
+/// How long before its time a fire is queued by default (see [`Timing::fire_ahead`]).
+pub const DEFAULT_FIRE_AHEAD: Duration = Duration::from_secs(2);
+
+/// When the scheduler loop looks for due configs, and how far ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// The wait between rounds (on the wall clock's grid).
+    pub tick: Duration,
+    /// A config whose next fire comes within this is fired now: its job is queued due at
+    /// the fire time, and the node that queued it starts it then. The firing's database
+    /// work (the compare-and-set, the overlap check, the insert) is done before the
+    /// fire's second, so ten thousand configs on one schedule start on time instead of
+    /// waiting for their own firing. Only the next fire of a config is queued ahead;
+    /// one with `overlap = skip` whose earlier job is unfinished waits for its time and
+    /// is judged then, as without fire-ahead. Zero fires only what is due.
+    pub fire_ahead: Duration,
+}
+
+impl Timing {
+    /// Rounds every `tick`, firing [`DEFAULT_FIRE_AHEAD`] ahead.
+    pub fn every(tick: Duration) -> Self {
+        Self {
+            tick,
+            fire_ahead: DEFAULT_FIRE_AHEAD,
+        }
+    }
+}
 
 /// Most fires one config may enqueue in one tick (caps `catch_up = all` after an outage).
 pub const MAX_FIRES_PER_TICK: usize = 100;
@@ -45,13 +73,13 @@ impl SchedulerLoop {
     pub fn spawn(
         db: Arc<dyn Database>,
         node_id: String,
-        tick: Duration,
+        timing: Timing,
         shutdown: CancellationToken,
     ) -> JoinHandle<()> {
         Self::spawn_measured(
             db,
             node_id,
-            tick,
+            timing,
             shutdown,
             Metrics::default(),
             AccountPolicies::default(),
@@ -65,15 +93,16 @@ impl SchedulerLoop {
     pub fn spawn_measured(
         db: Arc<dyn Database>,
         node_id: String,
-        tick: Duration,
+        timing: Timing,
         shutdown: CancellationToken,
         metrics: Metrics,
         policies: AccountPolicies,
         events: JobEvents,
     ) -> JoinHandle<()> {
-        let tick = tick.max(Duration::from_millis(10));
+        let tick = timing.tick.max(Duration::from_millis(10));
+        let ahead = chrono::Duration::from_std(timing.fire_ahead).unwrap_or_default();
         tokio::spawn(async move {
-            tracing::info!(node = %node_id, ?tick, "scheduler started");
+            tracing::info!(node = %node_id, ?tick, fire_ahead = ?timing.fire_ahead, "scheduler started");
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
@@ -82,6 +111,7 @@ impl SchedulerLoop {
                 let firing = Firing {
                     db: db.as_ref(),
                     policies: &policies,
+                    ahead,
                     metrics: Some(&metrics),
                     events: Some(&events),
                 };
@@ -130,9 +160,22 @@ pub async fn tick_with_policies(
     now: DateTime<Utc>,
     grace: Duration,
 ) -> keywarden_db::Result<usize> {
+    tick_ahead(db, policies, now, grace, Duration::ZERO).await
+}
+
+/// [`tick_with_policies`], also firing configs whose next fire comes within `ahead`
+/// (see [`Timing::fire_ahead`]).
+pub async fn tick_ahead(
+    db: &dyn Database,
+    policies: &AccountPolicies,
+    now: DateTime<Utc>,
+    grace: Duration,
+    ahead: Duration,
+) -> keywarden_db::Result<usize> {
     let firing = Firing {
         db,
         policies,
+        ahead: chrono::Duration::from_std(ahead).unwrap_or_default(),
         metrics: None,
         events: None,
     };
@@ -143,6 +186,8 @@ pub async fn tick_with_policies(
 struct Firing<'a> {
     db: &'a dyn Database,
     policies: &'a AccountPolicies,
+    /// Configs whose next fire comes within this are fired now ([`Timing::fire_ahead`]).
+    ahead: chrono::Duration,
     metrics: Option<&'a Metrics>,
     /// Told of each page's jobs as the page is stored, so the executor starts the due
     /// ones before the tick has fired every page, and the others as they come due.
@@ -152,11 +197,15 @@ struct Firing<'a> {
 impl Firing<'_> {
     async fn tick(&self, now: DateTime<Utc>, grace: Duration) -> keywarden_db::Result<usize> {
         let db = self.db;
+        let horizon = now + self.ahead;
         let mut inserted = 0;
         for _ in 0..MAX_PAGES_PER_TICK {
-            let due = db.due_configs(now, DUE_PAGE).await?;
-            inserted += self.fire_page(&due, now, grace).await;
-            if due.len() < DUE_PAGE as usize {
+            let due = db.due_configs(horizon, DUE_PAGE).await?;
+            let page = self.fire_page(&due, now, grace).await;
+            inserted += page.inserted;
+            // A page of nothing but configs held back until their time would come back
+            // the same (they sort before the later ones); the next tick tries again.
+            if due.len() < DUE_PAGE as usize || page.held_back == due.len() {
                 break;
             }
         }
@@ -166,9 +215,8 @@ impl Firing<'_> {
     /// Fires a page of due configs in one transaction ([`Database::fire_configs`]): ten
     /// thousand configs firing in one minute are enqueued in a few statements, not ten
     /// thousand transactions. If the page's write fails, each config is fired alone, so
-    /// one config that cannot be fired does not hold back the others. Returns the jobs
-    /// enqueued.
-    async fn fire_page(&self, due: &[JobConfig], now: DateTime<Utc>, grace: Duration) -> usize {
+    /// one config that cannot be fired does not hold back the others.
+    async fn fire_page(&self, due: &[JobConfig], now: DateTime<Utc>, grace: Duration) -> Page {
         let mut plans = Vec::with_capacity(due.len());
         for config in due {
             match self.plan(config, now, grace).await {
@@ -195,13 +243,19 @@ impl Firing<'_> {
                     tracing::warn!(
                         "firing due configs failed (reading their unfinished jobs): {e}"
                     );
-                    return 0;
+                    return Page::default();
                 }
             }
         };
+        let mut held_back = 0;
         let fires: Vec<(Plan, ConfigFire)> = plans
             .into_iter()
-            .map(|mut plan| {
+            .filter_map(|mut plan| {
+                if busy.contains(&plan.config.id) && plan.ahead {
+                    // Not its time yet: the earlier job may still end before it.
+                    held_back += 1;
+                    return None;
+                }
                 if busy.contains(&plan.config.id) {
                     tracing::info!(config = %plan.config.id, name = %plan.config.name, skipped = plan.fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
                     plan.fires.clear();
@@ -210,7 +264,7 @@ impl Firing<'_> {
                     );
                 }
                 let fire = plan.jobs(now);
-                (plan, fire)
+                Some((plan, fire))
             })
             .collect();
         let batch: Vec<ConfigFire> = fires.iter().map(|(_, f)| f.clone()).collect();
@@ -260,7 +314,10 @@ impl Firing<'_> {
                 crate::alerts::jobs::missed(self.db, plan.config, plan.missed_at, why).await;
             }
         }
-        inserted
+        Page {
+            inserted,
+            held_back,
+        }
     }
 
     /// What firing one due config means at `now`: its fire times and next fire, or
@@ -294,15 +351,29 @@ impl Firing<'_> {
             end: config.end_date,
         };
         let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::seconds(1));
-        let plan = plan_fires(
-            &schedule,
-            window,
-            expected,
-            now,
-            config.catch_up,
-            grace,
-            MAX_FIRES_PER_TICK,
-        );
+        // Not due yet: fired ahead (the loop only reads configs due within `ahead`), this
+        // one fire, on time by definition.
+        let ahead = expected > now;
+        let plan = if ahead {
+            FirePlan {
+                fires: if window.contains(expected) {
+                    vec![expected]
+                } else {
+                    Vec::new()
+                },
+                next_fire: first_fire(&schedule, window, expected),
+            }
+        } else {
+            plan_fires(
+                &schedule,
+                window,
+                expected,
+                now,
+                config.catch_up,
+                grace,
+                MAX_FIRES_PER_TICK,
+            )
+        };
         // A fire time inside the window that yields no job was missed (too late to count
         // as on time under `catch_up = skip`).
         let missed_because = (plan.fires.is_empty()
@@ -312,6 +383,7 @@ impl Firing<'_> {
         Ok(Some(Plan {
             config,
             expected,
+            ahead,
             next: plan.next_fire,
             fires: plan.fires,
             gate,
@@ -321,11 +393,22 @@ impl Firing<'_> {
     }
 }
 
+/// What firing one page of due configs did.
+#[derive(Debug, Default)]
+struct Page {
+    /// Jobs enqueued.
+    inserted: usize,
+    /// Configs not fired ahead because their earlier job is unfinished (`overlap = skip`).
+    held_back: usize,
+}
+
 /// One due config's fires, planned.
 struct Plan<'c> {
     config: &'c JobConfig,
     /// The `next_fire_at` the plan was made from (the compare of the compare-and-set).
     expected: DateTime<Utc>,
+    /// Fired before its time ([`Timing::fire_ahead`]).
+    ahead: bool,
     next: Option<DateTime<Utc>>,
     fires: Vec<DateTime<Utc>>,
     gate: Gate,

@@ -3,7 +3,6 @@
 //! `serve` does not change when either grows.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use keywarden_db::Database;
 use tokio::task::JoinHandle;
@@ -12,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::executor::{self, ExecutorConfig, StoreState};
 use crate::plugins::PluginRegistry;
 use crate::runtime::capabilities::state::StateBackend;
-use crate::scheduler::tick::SchedulerLoop;
+use crate::scheduler::tick::{SchedulerLoop, Timing};
 
 /// Where plugins keep durable state: the database, so it survives restarts and is shared
 /// by every node.
@@ -26,14 +25,14 @@ pub fn state_backend(db: Arc<dyn Database>) -> Arc<dyn StateBackend> {
 pub fn start(
     db: &Arc<dyn Database>,
     registry: &Arc<PluginRegistry>,
-    tick: Duration,
+    timing: Timing,
     config: ExecutorConfig,
     stop: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     let scheduler = SchedulerLoop::spawn_measured(
         db.clone(),
         config.node_id.clone(),
-        tick,
+        timing,
         stop.clone(),
         config.metrics.clone(),
         crate::tenancy::config::account_policies(&registry.runtime().config().accounts),

@@ -175,6 +175,9 @@ pub async fn serve(
         .max(1);
     let mut executor = ExecutorConfig::new(&node_id);
     executor.concurrency = concurrency;
+    // A node given many slots fills them in few claims (a claim's cost is mostly per
+    // statement, not per row).
+    executor.batch = executor.batch.max(concurrency.min(1024));
     executor.drain_timeout = options.drain_timeout;
     if let Some(share) = options.config.server.account_share {
         executor.account_share = share;
@@ -210,7 +213,14 @@ pub async fn serve(
     node_id::announce(&*db, &executor.node_id, executor.heartbeat_interval).await?;
     let executor_heartbeat = executor.heartbeat_interval;
     let (db_for_stop, node_for_stop) = (db.clone(), executor.node_id.clone());
-    let mut tasks = background::start(&db, &registry, options.tick, executor, &stop);
+    let timing = crate::scheduler::tick::Timing {
+        tick: options.tick,
+        fire_ahead: options.config.server.fire_ahead_ms.map_or(
+            crate::scheduler::tick::DEFAULT_FIRE_AHEAD,
+            Duration::from_millis,
+        ),
+    };
+    let mut tasks = background::start(&db, &registry, timing, executor, &stop);
     tasks.extend(retention::spawn(
         db.clone(),
         options.config.retention.clone(),
