@@ -58,10 +58,6 @@ pub trait Backend: Database + sealed::Sealed {
     /// A statement setting the planner for a node's claim alone, run in the claim's
     /// transaction. `None`: the claim is one statement outside a transaction.
     const CLAIM_PLAN: Option<&'static str>;
-    /// [`Self::CLAIM_PLAN`] for a node's claim that leaves accounts out (it reads ranges
-    /// of an index, which the planner may combine as it likes, but must fetch the picked
-    /// rows by primary key).
-    const CLAIM_RANGES_PLAN: Option<&'static str>;
     /// Whether a query over the ranges of an index (the claim's accounts not left out)
     /// is written as one `SELECT` per range joined by `UNION ALL` (SQLite, whose planner
     /// reads an index range by range only that way) rather than one `SELECT` with the

@@ -72,8 +72,6 @@ impl Backend for Postgres {
         "SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true), \
          set_config('enable_seqscan', 'off', true)",
     );
-    const CLAIM_RANGES_PLAN: Option<&'static str> =
-        Some("SELECT set_config('enable_seqscan', 'off', true)");
     // Finishing and renewing a batch of running jobs looks each one up by id. With
     // statistics older than a burst (few jobs were running at the last ANALYZE) the
     // planner hash-joined the batch with a bitmap scan of every index entry of every job

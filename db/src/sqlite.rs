@@ -85,7 +85,6 @@ impl Backend for Sqlite {
     const CLAIM_OPEN: &'static str = "id IN (";
     const CLAIM_CLOSE: &'static str = ")";
     const CLAIM_PLAN: Option<&'static str> = None;
-    const CLAIM_RANGES_PLAN: Option<&'static str> = None;
     const KEYED_PLAN: Option<&'static str> = None;
     const RANGES_AS_UNION: bool = true;
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
