@@ -436,14 +436,28 @@ pub struct ServerConfig {
     /// The share of this node's job slots one account may hold while other accounts'
     /// jobs wait (default 0.5; 1 turns fair claiming off).
     pub account_share: Option<f64>,
-    /// How long before its time a fire is queued (default 2000; 0 queues fires when
-    /// due). The firing's database work is then done before the fire's second, so many
-    /// configs on one schedule start on time; see docs/scheduling.md.
+    /// How long before its time a fire is queued (default 2000, at most 60000; 0 queues
+    /// fires when due). The firing's database work is then done before the fire's
+    /// second, so many configs on one schedule start on time; see docs/scheduling.md.
     pub fire_ahead_ms: Option<u64>,
     /// Also serve `GET /metrics` here, without a token, for a Prometheus that cannot
     /// send one (e.g. `127.0.0.1:9464`). On the main address `/metrics` always needs a
     /// token of the admin account.
     pub metrics_listen: Option<String>,
+}
+
+/// Longest `[server] fire_ahead_ms`: a fire is queued at most a minute before its time.
+pub const MAX_FIRE_AHEAD_MS: u64 = 60_000;
+
+impl ServerConfig {
+    /// How long before its time a fire is queued (`fire_ahead_ms`, default 2 s, at most
+    /// [`MAX_FIRE_AHEAD_MS`]).
+    pub fn fire_ahead(&self) -> std::time::Duration {
+        self.fire_ahead_ms
+            .map_or(crate::scheduler::tick::DEFAULT_FIRE_AHEAD, |ms| {
+                std::time::Duration::from_millis(ms.min(MAX_FIRE_AHEAD_MS))
+            })
+    }
 }
 
 /// The limits one job runs under, after applying a plugin's overrides.

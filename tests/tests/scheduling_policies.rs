@@ -570,12 +570,54 @@ async fn wait_paused(s: &TestServer, token: &str, id: &str) -> Value {
     }
 }
 
+/// Fires are queued up to 2 s ahead (`[server] fire_ahead_ms`): a config paused and
+/// resumed (or rescheduled) right after that starts after the fires already queued, so
+/// none is queued twice.
+async fn resume_inside_fire_ahead(s: &TestServer, a: &str) {
+    let config = s
+        .create_config(
+            a,
+            &json!({"name": "every-second", "operation": "hello", "run_at": "* * * * * *",
+                    "params": {"name": "Ada"}, "overlap": "allow"}),
+        )
+        .await;
+    let id = config["id"].as_str().unwrap().to_owned();
+    // Wait until fires are queued ahead of their time.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !jobs_of(s, a, &config)
+        .await
+        .iter()
+        .any(|j| time(&j["scheduled_for"]) > Utc::now() + chrono::Duration::milliseconds(500))
+    {
+        assert!(Instant::now() < deadline, "nothing was queued ahead");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pause(s, a, &config).await;
+    let (status, resumed) = s
+        .patch(a, &format!("{CONFIGS}/{id}"), &json!({"disabled": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    pause(s, a, &config).await;
+    let jobs = jobs_of(s, a, &config).await;
+    let mut fires: Vec<String> = jobs
+        .iter()
+        .map(|j| j["scheduled_for"].to_string())
+        .collect();
+    let all = fires.len();
+    fires.sort();
+    fires.dedup();
+    assert_eq!(fires.len(), all, "a fire was queued twice: {jobs:?}");
+    assert!(all >= 3, "it fired again after the resume: {jobs:?}");
+}
+
 async fn scenario(s: &TestServer) {
     let a = s.token("team-a", false).await;
     let w = s.token("team-w", false).await;
     refusals(s, &a).await;
     let (_, ()) = tokio::join!(windows(s, &a, &w), auto_pause(s, &a));
     run_now(s, &w).await;
+    resume_inside_fire_ahead(s, &a).await;
 }
 
 #[tokio::test]

@@ -394,6 +394,17 @@ impl Service {
                 )
             }
         };
+        let next = match existing {
+            Some(_) => self.after_queued_ahead(
+                &spec.schedule,
+                &run_at,
+                timezone.as_deref(),
+                window,
+                next,
+                now,
+            ),
+            None => next,
+        };
         if !spec.disabled && next.is_some() {
             check_windows_reachable(
                 &gate,
@@ -444,6 +455,36 @@ impl Service {
         }
         config.next_fire_at = config.next_fire_at.map(truncate_micros);
         Ok(config)
+    }
+
+    /// The first fire of an edited or resumed config. The scheduler queues a fire up to
+    /// `[server] fire_ahead_ms` before its time (`scheduler::tick::Timing`), so one that
+    /// close may already be queued: the config starts after it rather than queue it
+    /// twice. (A config resumed that close to a fire it had not queued skips that fire.)
+    fn after_queued_ahead(
+        &self,
+        spec: &ScheduleSpec,
+        run_at: &str,
+        timezone: Option<&str>,
+        window: Window,
+        next: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let ahead =
+            chrono::Duration::from_std(self.registry.runtime().config().server.fire_ahead())
+                .unwrap_or_default();
+        let repeats = match spec {
+            ScheduleSpec::Cron { .. } => true,
+            ScheduleSpec::Recurrence(r) => {
+                !matches!(r, Recurrence::Immediate | Recurrence::Once { .. })
+            }
+        };
+        match next {
+            Some(at) if repeats && at <= now + ahead => Schedule::parse(run_at, timezone)
+                .ok()
+                .and_then(|s| fire_times::first_fire(&s, window, now + ahead)),
+            _ => next,
+        }
     }
 
     /// The gate of a config being written, its policy's numbers checked first.

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::domain::Service;
 use crate::executor::ExecutorConfig;
+use crate::operator_config::MAX_FIRE_AHEAD_MS;
 use crate::operator_config::OperatorConfig;
 use crate::plugins::{PluginRegistry, watcher};
 use crate::runtime::Runtime;
@@ -103,6 +104,9 @@ pub async fn serve(
         .config
         .check_probe_grants()
         .context("invalid TLS probe grants in the operator config")?;
+    if options.config.server.fire_ahead_ms > Some(MAX_FIRE_AHEAD_MS) {
+        anyhow::bail!("[server] fire_ahead_ms must be at most {MAX_FIRE_AHEAD_MS} (a minute)");
+    }
     crate::tenancy::access::check_accounts(&options.config)
         .context("invalid [accounts] in the operator config")?;
     options
@@ -153,6 +157,22 @@ pub async fn serve(
         .backup
         .dir
         .get_or_insert_with(|| options.data_dir.join("backups"));
+    let concurrency = options
+        .concurrency
+        .or(options.config.server.concurrency)
+        .unwrap_or(16)
+        .max(1);
+    // Every job slot gets an instance slot (and one more for loading a plugin), so a
+    // claimed job never waits for one after its window check and target lock.
+    let wanted = u32::try_from(concurrency.saturating_add(1)).unwrap_or(u32::MAX);
+    if config.runtime.max_instances < wanted {
+        tracing::info!(
+            max_instances = config.runtime.max_instances,
+            concurrency,
+            "raising [runtime] max_instances to the node's job slots plus one"
+        );
+        config.runtime.max_instances = wanted;
+    }
     let runtime = Runtime::new(config, Some(options.data_dir.join("cache")), services)?;
     let registry = PluginRegistry::new(runtime, options.plugins_dir.clone());
     let summary = registry.scan().await;
@@ -168,11 +188,6 @@ pub async fn serve(
     };
 
     let stop = CancellationToken::new();
-    let concurrency = options
-        .concurrency
-        .or(options.config.server.concurrency)
-        .unwrap_or(16)
-        .max(1);
     let mut executor = ExecutorConfig::new(&node_id);
     executor.concurrency = concurrency;
     // A node given many slots fills them in few claims (a claim's cost is mostly per
@@ -215,10 +230,7 @@ pub async fn serve(
     let (db_for_stop, node_for_stop) = (db.clone(), executor.node_id.clone());
     let timing = crate::scheduler::tick::Timing {
         tick: options.tick,
-        fire_ahead: options.config.server.fire_ahead_ms.map_or(
-            crate::scheduler::tick::DEFAULT_FIRE_AHEAD,
-            Duration::from_millis,
-        ),
+        fire_ahead: options.config.server.fire_ahead(),
     };
     let mut tasks = background::start(&db, &registry, timing, executor, &stop);
     tasks.extend(retention::spawn(
