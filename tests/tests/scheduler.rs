@@ -57,7 +57,21 @@ struct Node {
 }
 
 impl Node {
+    /// A node that fires only what is due (these tests count fires in a span of time).
     fn start(db: &Arc<dyn Database>, registry: &Arc<PluginRegistry>, name: &str) -> Node {
+        let timing = Timing {
+            tick: TICK,
+            fire_ahead: Duration::ZERO,
+        };
+        Self::start_timed(db, registry, name, timing)
+    }
+
+    fn start_timed(
+        db: &Arc<dyn Database>,
+        registry: &Arc<PluginRegistry>,
+        name: &str,
+        timing: Timing,
+    ) -> Node {
         let (s, e) = (CancellationToken::new(), CancellationToken::new());
         let mut cfg = ExecutorConfig::new(name);
         cfg.concurrency = 8;
@@ -66,10 +80,7 @@ impl Node {
         let scheduler = SchedulerLoop::spawn_measured(
             db.clone(),
             name.into(),
-            Timing {
-                tick: TICK,
-                fire_ahead: Duration::ZERO,
-            },
+            timing,
             s.clone(),
             Metrics::default(),
             AccountPolicies::default(),
@@ -98,6 +109,22 @@ async fn joined(handle: JoinHandle<()>) {
         .await
         .expect("stops")
         .expect("task");
+}
+
+/// The config as stored now.
+async fn stored(db: &dyn Database, id: uuid::Uuid) -> JobConfig {
+    db.get_config(None, id)
+        .await
+        .unwrap()
+        .expect("config exists")
+}
+
+/// One scheduler round at `now` firing up to two seconds ahead; the jobs it queued.
+async fn tick_2s(db: &dyn Database, now: DateTime<Utc>) -> usize {
+    let ahead = Duration::from_secs(2);
+    tick_ahead(db, &AccountPolicies::default(), now, GRACE, ahead)
+        .await
+        .unwrap()
 }
 
 /// Seconds between consecutive fires must all be exactly one: no gaps, no doubles.
@@ -155,12 +182,7 @@ async fn disabled_and_ended_configs_stop_firing(db: &Db) {
     .await;
     let node = Node::start(&db.database, &reg, "node-a");
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let mut off = db
-        .database
-        .get_config(None, disabled.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let mut off = stored(&*db.database, disabled.id).await;
     off.disabled = true;
     db.database.update_config(&off).await.unwrap();
     // A tick that read the config before the update may still complete its fire.
@@ -179,12 +201,7 @@ async fn disabled_and_ended_configs_stop_firing(db: &Db) {
         "{ended_jobs:?}"
     );
     assert!(ended_jobs.iter().all(|j| j.scheduled_for <= end));
-    let after = db
-        .database
-        .get_config(None, ended.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let after = stored(&*db.database, ended.id).await;
     assert_eq!(after.next_fire_at, None, "past its end date");
 }
 
@@ -254,12 +271,7 @@ async fn overlap_skip_waits_for_the_unfinished_run_and_allow_does_not(db: &Db) {
     assert_eq!(tick_once(&*db.database, at(1), GRACE).await.unwrap(), 1);
     assert_eq!(jobs(&*db.database, Some(skip.id)).await.len(), 1);
     assert_eq!(jobs(&*db.database, Some(allow.id)).await.len(), 2);
-    let skipped = db
-        .database
-        .get_config(None, skip.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let skipped = stored(&*db.database, skip.id).await;
     assert_eq!(
         skipped.next_fire_at,
         Some(at(2)),
@@ -284,7 +296,7 @@ async fn catch_up_after_downtime_follows_the_policy(db: &Db) {
     for (id, want) in ids.iter().zip(counts) {
         let fired = jobs(&*db.database, Some(*id)).await;
         assert_eq!(fired.len(), want);
-        let config = db.database.get_config(None, *id).await.unwrap().unwrap();
+        let config = stored(&*db.database, *id).await;
         assert_eq!(config.next_fire_at, Some(at(360)));
     }
     let one = jobs(&*db.database, Some(ids[1])).await;
@@ -299,18 +311,6 @@ async fn catch_up_after_downtime_follows_the_policy(db: &Db) {
 
 /// A fire coming within `fire_ahead` is queued now, due at its time: only that fire.
 async fn fires_within_fire_ahead_are_queued_due_at_their_time(db: &Db) {
-    let ahead = Duration::from_secs(2);
-    let tick = |now| async move {
-        tick_ahead(
-            &*db.database,
-            &AccountPolicies::default(),
-            now,
-            GRACE,
-            ahead,
-        )
-        .await
-        .unwrap()
-    };
     let minutely = create(&*db.database, "0 * * * * *", |c| {
         c.next_fire_at = Some(at(60))
     })
@@ -319,8 +319,12 @@ async fn fires_within_fire_ahead_are_queued_due_at_their_time(db: &Db) {
         c.next_fire_at = Some(at(63))
     })
     .await;
-    assert_eq!(tick(at(57)).await, 0, "not within two seconds yet");
-    assert_eq!(tick(at(58)).await, 1);
+    assert_eq!(
+        tick_2s(&*db.database, at(57)).await,
+        0,
+        "not within two seconds yet"
+    );
+    assert_eq!(tick_2s(&*db.database, at(58)).await, 1);
     let fired = jobs(&*db.database, Some(minutely.id)).await;
     assert_eq!(fired.len(), 1);
     assert_eq!(
@@ -329,34 +333,17 @@ async fn fires_within_fire_ahead_are_queued_due_at_their_time(db: &Db) {
         "due at the fire, not at the tick"
     );
     assert_eq!(fired[0].status, JobStatus::Queued);
-    let config = db
-        .database
-        .get_config(None, minutely.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let config = stored(&*db.database, minutely.id).await;
     assert_eq!(config.next_fire_at, Some(at(120)), "only the next fire");
     assert!(jobs(&*db.database, Some(later.id)).await.is_empty());
     // At the fire itself the config is not fired again.
-    assert_eq!(tick(at(60)).await, 0);
+    assert_eq!(tick_2s(&*db.database, at(60)).await, 0);
     assert_eq!(jobs(&*db.database, Some(minutely.id)).await.len(), 1);
 }
 
 /// Per second, ahead: one fire per round; the next one waits for the first job to end
 /// under `overlap = skip`, and does not under `allow`.
 async fn fire_ahead_holds_back_an_overlapping_fire_until_its_time(db: &Db) {
-    let ahead = Duration::from_secs(2);
-    let tick = |now| async move {
-        tick_ahead(
-            &*db.database,
-            &AccountPolicies::default(),
-            now,
-            GRACE,
-            ahead,
-        )
-        .await
-        .unwrap()
-    };
     let skip = create(&*db.database, "* * * * * *", |c| {
         c.next_fire_at = Some(at(1001))
     })
@@ -366,28 +353,22 @@ async fn fire_ahead_holds_back_an_overlapping_fire_until_its_time(db: &Db) {
         c.next_fire_at = Some(at(1001));
     })
     .await;
-    assert_eq!(tick(at(1000)).await, 2);
+    assert_eq!(tick_2s(&*db.database, at(1000)).await, 2);
     assert_eq!(
-        tick(at(1000) + chrono::Duration::milliseconds(200)).await,
+        tick_2s(
+            &*db.database,
+            at(1000) + chrono::Duration::milliseconds(200)
+        )
+        .await,
         1
     );
     assert_eq!(jobs(&*db.database, Some(skip.id)).await.len(), 1);
     assert_eq!(jobs(&*db.database, Some(allow.id)).await.len(), 2);
-    let held = db
-        .database
-        .get_config(None, skip.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let held = stored(&*db.database, skip.id).await;
     assert_eq!(held.next_fire_at, Some(at(1002)), "held back, not consumed");
     // At its time the earlier job is still queued: skipped, as without fire-ahead.
     assert_eq!(tick_once(&*db.database, at(1002), GRACE).await.unwrap(), 0);
-    let skipped = db
-        .database
-        .get_config(None, skip.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let skipped = stored(&*db.database, skip.id).await;
     assert_eq!(skipped.next_fire_at, Some(at(1003)));
     assert_eq!(jobs(&*db.database, Some(skip.id)).await.len(), 1);
 }
@@ -397,26 +378,10 @@ async fn fire_ahead_holds_back_an_overlapping_fire_until_its_time(db: &Db) {
 async fn a_node_starts_fires_queued_ahead_at_their_time(db: &Db) {
     let reg = registry("").await;
     let config = create(&*db.database, "* * * * * *", |c| c.overlap = Overlap::Allow).await;
-    let (s, e) = (CancellationToken::new(), CancellationToken::new());
-    let mut cfg = ExecutorConfig::new("node-a");
-    cfg.poll = Duration::from_secs(60);
-    cfg.idle_poll = Duration::from_secs(60);
-    let scheduler = SchedulerLoop::spawn_measured(
-        db.database.clone(),
-        "node-a".into(),
-        Timing::every(TICK),
-        s.clone(),
-        Metrics::default(),
-        AccountPolicies::default(),
-        cfg.events.clone(),
-    );
-    let executor = executor::spawn(db.database.clone(), reg, cfg, e.clone());
+    let node = Node::start_timed(&db.database, &reg, "node-a", Timing::every(TICK));
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    s.cancel();
-    joined(scheduler).await;
+    node.stop().await;
     let all = wait_final(&*db.database, Some(config.id)).await;
-    e.cancel();
-    joined(executor).await;
     assert!(all.len() >= 4, "{} jobs", all.len());
     assert_every_second(&all.iter().map(|j| j.scheduled_for).collect::<Vec<_>>());
     for job in &all {
@@ -446,12 +411,7 @@ async fn unparsable_schedule_stops_the_config_and_the_config_target_is_the_jobs(
     })
     .await;
     assert_eq!(tick_once(&*db.database, at(0), GRACE).await.unwrap(), 1);
-    let broken = db
-        .database
-        .get_config(None, broken.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let broken = stored(&*db.database, broken.id).await;
     assert_eq!(broken.next_fire_at, None);
     let fired = jobs(&*db.database, Some(cloud.id)).await;
     assert_eq!(fired[0].target.as_deref(), Some("aws"));

@@ -36,9 +36,9 @@ pub struct Timing {
     /// the fire time, and the node that queued it starts it then. The firing's database
     /// work (the compare-and-set, the overlap check, the insert) is done before the
     /// fire's second, so ten thousand configs on one schedule start on time instead of
-    /// waiting for their own firing. Only the next fire of a config is queued ahead;
-    /// one with `overlap = skip` whose earlier job is unfinished waits for its time and
-    /// is judged then, as without fire-ahead. Zero fires only what is due.
+    /// waiting for their own firing. A round queues one fire per config; one with
+    /// `overlap = skip` whose earlier job is unfinished waits for its time and is judged
+    /// then, as without fire-ahead. Zero fires only what is due.
     pub fire_ahead: Duration,
 }
 
@@ -251,12 +251,12 @@ impl Firing<'_> {
         let fires: Vec<(Plan, ConfigFire)> = plans
             .into_iter()
             .filter_map(|mut plan| {
-                if busy.contains(&plan.config.id) && plan.ahead {
-                    // Not its time yet: the earlier job may still end before it.
-                    held_back += 1;
-                    return None;
-                }
                 if busy.contains(&plan.config.id) {
+                    if plan.ahead {
+                        // Not its time yet: the earlier job may still end before it.
+                        held_back += 1;
+                        return None;
+                    }
                     tracing::info!(config = %plan.config.id, name = %plan.config.name, skipped = plan.fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
                     plan.fires.clear();
                     plan.missed_because = Some(
