@@ -408,8 +408,15 @@ pub trait Database: Send + Sync {
 
     // ----- scheduler -----
 
-    /// Enabled configs with `next_fire_at <= now`, earliest first.
-    async fn due_configs(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<JobConfig>>;
+    /// Enabled configs with `next_fire_at <= now`, earliest first (by `next_fire_at`,
+    /// then id); with `after`, only those after that `(next_fire_at, id)` in that order,
+    /// so a scheduler round reads its pages on from where the last one ended.
+    async fn due_configs(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<JobConfig>>;
     /// In one transaction: set `next_fire_at` to `new_next_fire` only if it still equals
     /// `expected_next_fire`, and enqueue `jobs`. Returns false and changes nothing if the
     /// compare failed — another scheduler (node, or this one before a restart) fired first.

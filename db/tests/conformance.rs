@@ -159,6 +159,7 @@ conformance!(
     recovery::an_attempt_that_did_not_run_is_not_counted,
     recovery::lease_expiry_recovery,
     recovery::node_restart_recovery,
+    recovery::due_configs_page_on_from_a_cursor,
     recovery::fire_config_compare_and_set,
     recovery::fire_configs_compare_and_set_per_config,
     history::audit_ids_are_assigned_on_insert,

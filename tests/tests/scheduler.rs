@@ -373,6 +373,70 @@ async fn fire_ahead_holds_back_an_overlapping_fire_until_its_time(db: &Db) {
     assert_eq!(jobs(&*db.database, Some(skip.id)).await.len(), 1);
 }
 
+/// More configs than one page of due configs (500): a round reads its pages on from
+/// where the last ended. It queues one fire per config, however many of a config's fires
+/// the horizon holds, and configs held back until their time (a whole page of them) do
+/// not keep the configs after them from being fired ahead.
+async fn a_round_fires_each_config_once_and_pages_past_held_back_ones(db: &Db) {
+    const PAGE_AND_ONE: usize = 501;
+    // Created first, it sorts first among the configs due at 1001.
+    let allow = create(&*db.database, "* * * * * *", |c| {
+        c.overlap = Overlap::Allow;
+        c.next_fire_at = Some(at(1001));
+    })
+    .await;
+    let mut skip = Vec::with_capacity(PAGE_AND_ONE);
+    for _ in 0..PAGE_AND_ONE {
+        let c = create(&*db.database, "* * * * * *", |c| {
+            c.next_fire_at = Some(at(1001))
+        })
+        .await;
+        skip.push(c.id);
+    }
+    // Two seconds ahead, each config's fires at 1001 and 1002 are within reach; only the
+    // first is queued, also of `allow`, which no overlap rule holds back.
+    assert_eq!(tick_2s(&*db.database, at(1000)).await, PAGE_AND_ONE + 1);
+    let mut all = skip.clone();
+    all.push(allow.id);
+    assert_one_job_each(&*db.database, &all, at(1001)).await;
+    for id in &all {
+        assert_eq!(
+            stored(&*db.database, *id).await.next_fire_at,
+            Some(at(1002))
+        );
+    }
+    // Every `skip` config is held back now (its job is queued), and more than a page of
+    // them sort before `later`, which is due within the horizon too.
+    let later = create(&*db.database, "* * * * * *", |c| {
+        c.overlap = Overlap::Allow;
+        c.next_fire_at = Some(at(1002));
+    })
+    .await;
+    let round = at(1000) + chrono::Duration::milliseconds(200);
+    assert_eq!(
+        tick_2s(&*db.database, round).await,
+        2,
+        "allow's and later's"
+    );
+    let fired = jobs(&*db.database, Some(later.id)).await;
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].scheduled_for, at(1002));
+    assert_one_job_each(&*db.database, &skip, at(1001)).await;
+}
+
+/// Each of `configs` has exactly one job, due `at`.
+async fn assert_one_job_each(db: &dyn Database, configs: &[uuid::Uuid], at: DateTime<Utc>) {
+    let all = jobs(db, None).await;
+    for id in configs {
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|j| j.job_config_id == Some(*id))
+            .collect();
+        assert_eq!(mine.len(), 1, "config {id}: {mine:?}");
+        assert_eq!(mine[0].scheduled_for, at);
+    }
+}
+
 /// With the default fire-ahead, per-second fires are queued before their time and a
 /// node starts each at its time, never before.
 async fn a_node_starts_fires_queued_ahead_at_their_time(db: &Db) {
@@ -425,6 +489,7 @@ db_tests!(
     overlap_skip_waits_for_the_unfinished_run_and_allow_does_not,
     fires_within_fire_ahead_are_queued_due_at_their_time,
     fire_ahead_holds_back_an_overlapping_fire_until_its_time,
+    a_round_fires_each_config_once_and_pages_past_held_back_ones,
     a_node_starts_fires_queued_ahead_at_their_time,
     catch_up_after_downtime_follows_the_policy,
     unparsable_schedule_stops_the_config_and_the_config_target_is_the_jobs,

@@ -167,6 +167,7 @@ pub(crate) async fn list<DB: Backend>(
 pub(crate) async fn due<DB: Backend>(
     s: &SqlDatabase<DB>,
     now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<JobConfig>> {
     // The literal `disabled = FALSE AND next_fire_at IS NOT NULL` matches the partial index.
@@ -174,8 +175,19 @@ pub(crate) async fn due<DB: Backend>(
         "SELECT * FROM job_configs WHERE disabled = FALSE AND next_fire_at IS NOT NULL \
          AND next_fire_at <= ",
     );
-    q.bind(now)
-        .push(" ORDER BY next_fire_at, id LIMIT ")
+    q.bind(now);
+    if let Some((at, id)) = after {
+        // The page's order, from just past `(at, id)`; the first term bounds the index
+        // range, the second picks up the ties.
+        q.push(" AND next_fire_at >= ")
+            .bind(at)
+            .push(" AND (next_fire_at > ")
+            .bind(at)
+            .push(" OR id > ")
+            .bind(id)
+            .push(")");
+    }
+    q.push(" ORDER BY next_fire_at, id LIMIT ")
         .bind(limit.max(0));
     let rows = q.fetch_all(&mut *s.conn().await?).await?;
     rows::all::<DB, _>(&rows, rows::config::<DB>)

@@ -493,8 +493,13 @@ impl<DB: Backend> Database for SqlDatabase<DB> {
         jobs::queue_stats(self, now).await
     }
 
-    async fn due_configs(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<JobConfig>> {
-        configs::due(self, now, limit).await
+    async fn due_configs(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<JobConfig>> {
+        configs::due(self, now, after, limit).await
     }
     async fn fire_config(
         &self,

@@ -252,6 +252,51 @@ pub async fn node_restart_recovery(db: Arc<dyn Database>) {
     );
 }
 
+/// Due configs in `(next_fire_at, id)` order, read page by page from a cursor: ties on
+/// the fire time are split by id, nothing is read twice or skipped, and configs due later
+/// than `now` or without a next fire are never read.
+pub async fn due_configs_page_on_from_a_cursor(db: Arc<dyn Database>) {
+    let mut expected = Vec::new();
+    for (i, at) in [30, 10, 20, 10, 10, 20, 40].into_iter().enumerate() {
+        let mut c = JobConfig::new("kylo", &format!("c{i}"), "noop", "* * * * * *", t(0));
+        c.next_fire_at = Some(t(at));
+        let c = db.insert_config(&c).await.unwrap();
+        if at <= 30 {
+            expected.push((at, c.id));
+        }
+    }
+    let mut later = JobConfig::new("kylo", "later", "noop", "* * * * * *", t(0));
+    later.next_fire_at = Some(t(31));
+    db.insert_config(&later).await.unwrap();
+    // The order the full read gives is the order pages give.
+    let whole: Vec<Uuid> = db
+        .due_configs(t(30), None, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(whole.len(), expected.len());
+    expected.sort_by_key(|(at, _)| *at);
+    let times: Vec<i64> = expected.iter().map(|(at, _)| *at).collect();
+    assert_eq!(times, [10, 10, 10, 20, 20, 30]);
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = db.due_configs(t(30), after, 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.next_fire_at.unwrap(), last.id));
+        paged.extend(page.iter().map(|c| c.id));
+    }
+    // Pages of two split the three configs due at 10 across a page boundary.
+    assert_eq!(paged, whole);
+    let fire_times: Vec<i64> = whole
+        .iter()
+        .map(|id| expected.iter().find(|(_, e)| e == id).unwrap().0)
+        .collect();
+    assert_eq!(fire_times, times, "earliest first");
+}
+
 pub async fn fire_config_compare_and_set(db: Arc<dyn Database>) {
     let c = db
         .insert_config(&JobConfig::new(
@@ -268,7 +313,10 @@ pub async fn fire_config_compare_and_set(db: Arc<dyn Database>) {
     off.next_fire_at = Some(t(3600));
     db.insert_config(&off).await.unwrap();
     assert!(
-        db.due_configs(t(1_000_000), 10).await.unwrap().is_empty(),
+        db.due_configs(t(1_000_000), None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "no next fire, disabled"
     );
     assert!(db.set_next_fire(c.id, Some(t(3600))).await.unwrap());
@@ -277,8 +325,8 @@ pub async fn fire_config_compare_and_set(db: Arc<dyn Database>) {
             .await
             .unwrap()
     );
-    assert!(db.due_configs(t(3599), 10).await.unwrap().is_empty());
-    let due = db.due_configs(t(3600), 10).await.unwrap();
+    assert!(db.due_configs(t(3599), None, 10).await.unwrap().is_empty());
+    let due = db.due_configs(t(3600), None, 10).await.unwrap();
     assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [c.id]);
     assert_eq!(due[0].next_fire_at, Some(t(3600)));
     assert!(!db.has_unfinished_job(c.id).await.unwrap());
@@ -351,7 +399,12 @@ pub async fn fire_config_compare_and_set(db: Arc<dyn Database>) {
             .await
             .unwrap()
     );
-    assert!(db.due_configs(t(1_000_000), 10).await.unwrap().is_empty());
+    assert!(
+        db.due_configs(t(1_000_000), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         db.fire_config(c.id, None, Some(t(10_800)), &[])
             .await

@@ -12,8 +12,8 @@ use keywarden_db::{JobFinish, JobStatus, NewAuditEntry};
 use crate::alerts::jobs::JobFailure;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::Shared;
 use super::job::Done;
+use super::{RunningJob, Shared};
 
 /// Attempts for one batch write before its jobs are left to lease recovery.
 const WRITE_ATTEMPTS: u32 = 5;
@@ -92,12 +92,14 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
     // (kept until after the write, see `Shared::forget`). A job it does not know of
     // cannot have an outcome here; should one come, it is still written, unaudited.
     let mut audited: Vec<(JobFinish, NewAuditEntry)> = Vec::with_capacity(finishes.len());
+    let mut jobs: Vec<RunningJob> = Vec::with_capacity(finishes.len());
     let mut unknown: Vec<JobFinish> = Vec::new();
     for f in finishes {
         match shared.running_job(&f.id) {
             Some(job) => {
                 let entry = NewAuditEntry::job_outcome(&job.account_id, &job.operation, &f);
                 audited.push((f, entry));
+                jobs.push(job);
             }
             None => unknown.push(f),
         }
@@ -115,7 +117,7 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
         }
     }
     if !finishes.is_empty() && write_finishes(shared, &finishes).await {
-        announce(shared, &finishes);
+        announce(shared, &finishes, jobs);
         failures.extend(
             finishes
                 .iter()
@@ -142,12 +144,10 @@ async fn flush(shared: &Shared, batch: &mut Vec<Done>) {
 }
 
 /// One log line per ended job (what a log pipeline follows a job by), its metrics, and
-/// the live event that ends its streams.
-fn announce(shared: &Shared, finishes: &[(JobFinish, NewAuditEntry)]) {
-    for (f, _) in finishes {
-        let Some(job) = shared.running_job(&f.id) else {
-            continue;
-        };
+/// the live event that ends its streams. `jobs` are the running jobs the outcomes are
+/// of, in the same order.
+fn announce(shared: &Shared, finishes: &[(JobFinish, NewAuditEntry)], jobs: Vec<RunningJob>) {
+    for ((f, _), job) in finishes.iter().zip(jobs) {
         shared.events.ended(f.id, &job.account_id);
         let ran = job.started.elapsed();
         let result = f.result.map(|r| r.to_string()).unwrap_or_default();

@@ -199,13 +199,20 @@ impl Firing<'_> {
         let db = self.db;
         let horizon = now + self.ahead;
         let mut inserted = 0;
+        // Pages are read on from where the last one ended, so configs held back until
+        // their time do not fill every page. A config fired ahead in this round may sort
+        // after the cursor again (its next fire still within the horizon): it is not
+        // fired twice in one round, so a round queues only the next fire of each.
+        let mut after = None;
+        let mut seen: HashSet<Uuid> = HashSet::new();
         for _ in 0..MAX_PAGES_PER_TICK {
-            let due = db.due_configs(horizon, DUE_PAGE).await?;
-            let page = self.fire_page(&due, now, grace).await;
-            inserted += page.inserted;
-            // A page of nothing but configs held back until their time would come back
-            // the same (they sort before the later ones); the next tick tries again.
-            if due.len() < DUE_PAGE as usize || page.held_back == due.len() {
+            let read = db.due_configs(horizon, after, DUE_PAGE).await?;
+            let Some(last) = read.last() else { break };
+            after = last.next_fire_at.map(|at| (at, last.id));
+            let full = read.len() == DUE_PAGE as usize;
+            let due: Vec<JobConfig> = read.into_iter().filter(|c| seen.insert(c.id)).collect();
+            inserted += self.fire_page(&due, now, grace).await;
+            if !full {
                 break;
             }
         }
@@ -216,7 +223,7 @@ impl Firing<'_> {
     /// thousand configs firing in one minute are enqueued in a few statements, not ten
     /// thousand transactions. If the page's write fails, each config is fired alone, so
     /// one config that cannot be fired does not hold back the others.
-    async fn fire_page(&self, due: &[JobConfig], now: DateTime<Utc>, grace: Duration) -> Page {
+    async fn fire_page(&self, due: &[JobConfig], now: DateTime<Utc>, grace: Duration) -> usize {
         let mut plans = Vec::with_capacity(due.len());
         for config in due {
             match self.plan(config, now, grace).await {
@@ -243,18 +250,16 @@ impl Firing<'_> {
                     tracing::warn!(
                         "firing due configs failed (reading their unfinished jobs): {e}"
                     );
-                    return Page::default();
+                    return 0;
                 }
             }
         };
-        let mut held_back = 0;
         let fires: Vec<(Plan, ConfigFire)> = plans
             .into_iter()
             .filter_map(|mut plan| {
                 if busy.contains(&plan.config.id) {
                     if plan.ahead {
                         // Not its time yet: the earlier job may still end before it.
-                        held_back += 1;
                         return None;
                     }
                     tracing::info!(config = %plan.config.id, name = %plan.config.name, skipped = plan.fires.len(), "previous run unfinished; skipping this fire (overlap = skip)");
@@ -314,10 +319,7 @@ impl Firing<'_> {
                 crate::alerts::jobs::missed(self.db, plan.config, plan.missed_at, why).await;
             }
         }
-        Page {
-            inserted,
-            held_back,
-        }
+        inserted
     }
 
     /// What firing one due config means at `now`: its fire times and next fire, or
@@ -391,15 +393,6 @@ impl Firing<'_> {
             missed_at: expected,
         }))
     }
-}
-
-/// What firing one page of due configs did.
-#[derive(Debug, Default)]
-struct Page {
-    /// Jobs enqueued.
-    inserted: usize,
-    /// Configs not fired ahead because their earlier job is unfinished (`overlap = skip`).
-    held_back: usize,
 }
 
 /// One due config's fires, planned.
