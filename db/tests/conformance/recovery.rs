@@ -254,7 +254,7 @@ pub async fn node_restart_recovery(db: Arc<dyn Database>) {
 
 /// Due configs in `(next_fire_at, id)` order, read page by page from a cursor: ties on
 /// the fire time are split by id, nothing is read twice or skipped, and configs due later
-/// than `now` or without a next fire are never read.
+/// than `now` are never read.
 pub async fn due_configs_page_on_from_a_cursor(db: Arc<dyn Database>) {
     let mut expected = Vec::new();
     for (i, at) in [30, 10, 20, 10, 10, 20, 40].into_iter().enumerate() {
